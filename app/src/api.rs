@@ -1,0 +1,1 @@
+//! Server functions shared by the pages (bodies run on the server only).

@@ -1,0 +1,1 @@
+//! Browser-only: YouTube IFrame API bindings and the WebSocket sync runtime.

@@ -1,0 +1,9 @@
+//! The pages: home (create a session), session (watch together) and 404.
+
+mod home;
+mod not_found;
+mod session;
+
+pub use home::HomePage;
+pub use not_found::NotFound;
+pub use session::SessionPage;

@@ -1,0 +1,419 @@
+//! The authoritative playback state of a session and the pure rules that change it.
+//!
+//! Everything here is transport- and store-independent: the server applies [`apply`] inside
+//! its per-session total order (a mutex in memory, a compare-and-set script in Redis), and
+//! clients evaluate [`PlaybackState::position_at`] at their estimate of the server clock.
+//!
+//! Times are server milliseconds since the Unix epoch (`f64`, sub-millisecond precision);
+//! positions are seconds.
+
+use crate::ids::VideoId;
+use serde::{Deserialize, Serialize};
+
+/// Largest position or duration accepted, in seconds (one week; YouTube's longest uploads are
+/// 12 h, live streams report growing positions).
+pub const MAX_POSITION: f64 = 7.0 * 24.0 * 3600.0;
+/// Slowest playback rate the YouTube player offers.
+pub const MIN_RATE: f64 = 0.25;
+/// Fastest playback rate the YouTube player offers.
+pub const MAX_RATE: f64 = 2.0;
+/// A `play` while already playing within this distance (s) of the authoritative position is a
+/// no-op; further away it also moves the position (e.g. "replay" after the end).
+pub const PLAY_NOOP_TOLERANCE: f64 = 0.5;
+/// A `pause`/`seek` that lands within this distance (s) of the current paused position is a
+/// duplicate and changes nothing.
+pub const DUPLICATE_TOLERANCE: f64 = 0.001;
+
+/// The authoritative state of one session. `revision` grows by one with every accepted change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlaybackState {
+    /// The video everybody watches.
+    pub video_id: VideoId,
+    /// Playing (true) or paused (false).
+    pub playing: bool,
+    /// Position in seconds at `updated_at`.
+    pub position: f64,
+    /// Server time (ms since the Unix epoch) at which `position` was true.
+    pub updated_at: f64,
+    /// Playback rate (1.0 = normal).
+    pub rate: f64,
+    /// Total order of accepted changes; starts at 1.
+    pub revision: u64,
+    /// Video length in seconds once a viewer's player reported it.
+    #[serde(default)]
+    pub duration: Option<f64>,
+}
+
+impl PlaybackState {
+    /// A new, paused session at `start` seconds.
+    pub fn new(video_id: VideoId, start: f64, now: f64) -> Self {
+        Self {
+            video_id,
+            playing: false,
+            position: clamp_position(start, None),
+            updated_at: now,
+            rate: 1.0,
+            revision: 1,
+            duration: None,
+        }
+    }
+
+    /// Where playback is at server time `now` (ms): `position + (now - updated_at) * rate`
+    /// while playing, `position` while paused; clamped to `[0, duration]`.
+    /// Monotone in `now` while playing; a `now` before `updated_at` gives `position`.
+    pub fn position_at(&self, now: f64) -> f64 {
+        let p = if self.playing {
+            let elapsed = ((now - self.updated_at) / 1000.0).max(0.0);
+            self.position + elapsed * self.rate
+        } else {
+            self.position
+        };
+        clamp_position(p, self.duration)
+    }
+
+    /// True when the session is playing and has reached the end of the video.
+    pub fn ended_at(&self, now: f64) -> bool {
+        match self.duration {
+            Some(d) => self.playing && self.position_at(now) >= d,
+            None => false,
+        }
+    }
+}
+
+/// Clamps a position into `[0, duration]` (or `[0, MAX_POSITION]` when unknown).
+pub fn clamp_position(p: f64, duration: Option<f64>) -> f64 {
+    let hi = duration.unwrap_or(MAX_POSITION);
+    if p.is_nan() {
+        0.0
+    } else {
+        p.clamp(0.0, hi)
+    }
+}
+
+/// A change a viewer asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    /// Play from `position` (the position the sender's player showed).
+    Play {
+        /// Seconds.
+        position: f64,
+    },
+    /// Pause at `position` (the position the sender's player showed).
+    Pause {
+        /// Seconds.
+        position: f64,
+    },
+    /// Jump to `position`, keeping play/pause as it is.
+    Seek {
+        /// Seconds.
+        position: f64,
+    },
+    /// Change the playback rate, keeping the current position.
+    Rate {
+        /// 0.25 ..= 2.0.
+        rate: f64,
+    },
+    /// The sender's player learned the video length. Only the first report counts.
+    Duration {
+        /// Seconds.
+        seconds: f64,
+    },
+}
+
+/// Why a command was not applied.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    /// A number was not finite or out of range.
+    #[error("{0}")]
+    InvalidValue(&'static str),
+    /// The command was based on an older revision: somebody else's change came first.
+    #[error("stale command: based on revision {base}, session is at {current}")]
+    Stale {
+        /// The revision the sender had seen.
+        base: u64,
+        /// The session's revision now.
+        current: u64,
+    },
+}
+
+/// Validates a position sent by a client.
+fn valid_position(p: f64) -> Result<f64, CommandError> {
+    if !p.is_finite() {
+        return Err(CommandError::InvalidValue(
+            "position must be a finite number",
+        ));
+    }
+    if !(0.0..=MAX_POSITION).contains(&p) {
+        return Err(CommandError::InvalidValue("position out of range"));
+    }
+    Ok(p)
+}
+
+/// Applies `cmd`, sent by a viewer who had seen `base_revision`, at server time `now`.
+///
+/// Returns `Ok(Some(next))` with `revision + 1` when the state changes, `Ok(None)` for a
+/// harmless duplicate, and an error (state unchanged) for bad values or a stale base.
+/// Conflict rule: the first command applied for a revision wins; every other command based on
+/// that revision is stale, so concurrent commands resolve to one outcome for everybody.
+/// `Duration` is informational and is accepted whatever its base.
+pub fn apply(
+    state: &PlaybackState,
+    cmd: Command,
+    base_revision: u64,
+    now: f64,
+) -> Result<Option<PlaybackState>, CommandError> {
+    if !now.is_finite() {
+        return Err(CommandError::InvalidValue("server time must be finite"));
+    }
+    // Validate before the staleness check so bad input always gets the same clear error.
+    match cmd {
+        Command::Play { position } | Command::Pause { position } | Command::Seek { position } => {
+            valid_position(position)?;
+        }
+        Command::Rate { rate } => {
+            if !rate.is_finite() || !(MIN_RATE..=MAX_RATE).contains(&rate) {
+                return Err(CommandError::InvalidValue(
+                    "rate must be between 0.25 and 2",
+                ));
+            }
+        }
+        Command::Duration { seconds } => {
+            if !seconds.is_finite() || seconds <= 0.0 || seconds > MAX_POSITION {
+                return Err(CommandError::InvalidValue("duration out of range"));
+            }
+        }
+    }
+    if let Command::Duration { seconds } = cmd {
+        if state.duration.is_some() {
+            return Ok(None);
+        }
+        let mut next = rebase(state, now);
+        next.duration = Some(seconds);
+        next.position = clamp_position(next.position, next.duration);
+        return Ok(Some(next));
+    }
+    if base_revision != state.revision {
+        return Err(CommandError::Stale {
+            base: base_revision,
+            current: state.revision,
+        });
+    }
+    let current = state.position_at(now);
+    let mut next = rebase(state, now);
+    match cmd {
+        Command::Play { position } => {
+            if state.playing && (position - current).abs() <= PLAY_NOOP_TOLERANCE {
+                return Ok(None);
+            }
+            next.playing = true;
+            next.position = clamp_position(position, state.duration);
+        }
+        Command::Pause { position } => {
+            if !state.playing && (position - state.position).abs() < DUPLICATE_TOLERANCE {
+                return Ok(None);
+            }
+            next.playing = false;
+            next.position = clamp_position(position, state.duration);
+        }
+        Command::Seek { position } => {
+            if !state.playing && (position - state.position).abs() < DUPLICATE_TOLERANCE {
+                return Ok(None);
+            }
+            next.position = clamp_position(position, state.duration);
+        }
+        Command::Rate { rate } => {
+            if (rate - state.rate).abs() < f64::EPSILON {
+                return Ok(None);
+            }
+            next.rate = rate;
+        }
+        Command::Duration { .. } => unreachable!("handled above"),
+    }
+    Ok(Some(next))
+}
+
+/// The same state re-anchored at `now` with the next revision.
+fn rebase(state: &PlaybackState, now: f64) -> PlaybackState {
+    PlaybackState {
+        position: state.position_at(now),
+        updated_at: now,
+        revision: state.revision + 1,
+        ..state.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn vid() -> VideoId {
+        VideoId::parse("dQw4w9WgXcQ").unwrap()
+    }
+
+    fn playing_at(pos: f64, t: f64) -> PlaybackState {
+        PlaybackState {
+            playing: true,
+            position: pos,
+            updated_at: t,
+            ..PlaybackState::new(vid(), 0.0, t)
+        }
+    }
+
+    #[test]
+    fn position_advances_only_while_playing() {
+        let s = playing_at(10.0, 1_000.0);
+        assert_eq!(s.position_at(3_000.0), 12.0);
+        let paused = PlaybackState {
+            playing: false,
+            ..s
+        };
+        assert_eq!(paused.position_at(3_000.0), 10.0);
+    }
+
+    #[test]
+    fn rate_scales_elapsed_time() {
+        let s = PlaybackState {
+            rate: 1.5,
+            ..playing_at(0.0, 0.0)
+        };
+        assert!((s.position_at(2_000.0) - 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn play_pause_seek_bump_revision() {
+        let s = PlaybackState::new(vid(), 5.0, 0.0);
+        let played = apply(&s, Command::Play { position: 5.0 }, 1, 100.0)
+            .unwrap()
+            .unwrap();
+        assert!(played.playing);
+        assert_eq!(played.revision, 2);
+        assert_eq!(played.position_at(1_100.0), 6.0);
+        let paused = apply(&played, Command::Pause { position: 6.2 }, 2, 1_100.0)
+            .unwrap()
+            .unwrap();
+        assert!(!paused.playing);
+        assert_eq!(paused.position, 6.2);
+        let seeked = apply(&paused, Command::Seek { position: 60.0 }, 3, 1_200.0)
+            .unwrap()
+            .unwrap();
+        assert!(!seeked.playing);
+        assert_eq!(seeked.position_at(99_999.0), 60.0);
+        assert_eq!(seeked.revision, 4);
+    }
+
+    #[test]
+    fn seek_while_playing_keeps_playing() {
+        let s = playing_at(10.0, 0.0);
+        let next = apply(&s, Command::Seek { position: 100.0 }, 1, 500.0)
+            .unwrap()
+            .unwrap();
+        assert!(next.playing);
+        assert_eq!(next.position_at(1_500.0), 101.0);
+    }
+
+    #[test]
+    fn stale_commands_change_nothing() {
+        let s = PlaybackState {
+            revision: 7,
+            ..playing_at(10.0, 0.0)
+        };
+        let err = apply(&s, Command::Pause { position: 1.0 }, 6, 10.0).unwrap_err();
+        assert_eq!(
+            err,
+            CommandError::Stale {
+                base: 6,
+                current: 7
+            }
+        );
+    }
+
+    #[test]
+    fn duplicates_are_no_ops() {
+        let s = PlaybackState::new(vid(), 5.0, 0.0);
+        assert_eq!(
+            apply(&s, Command::Pause { position: 5.0 }, 1, 10.0),
+            Ok(None)
+        );
+        let p = playing_at(5.0, 0.0);
+        assert_eq!(
+            apply(&p, Command::Play { position: 5.3 }, 1, 100.0),
+            Ok(None)
+        );
+        // Far from the authoritative position, play also moves playback (replay from start).
+        let replay = apply(&p, Command::Play { position: 0.0 }, 1, 100_000.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(replay.position, 0.0);
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        let s = PlaybackState::new(vid(), 0.0, 0.0);
+        for position in [f64::NAN, f64::INFINITY, -1.0, MAX_POSITION + 1.0, 1e300] {
+            assert!(matches!(
+                apply(&s, Command::Seek { position }, 1, 0.0),
+                Err(CommandError::InvalidValue(_))
+            ));
+        }
+        for rate in [0.0, 3.0, f64::NAN] {
+            assert!(apply(&s, Command::Rate { rate }, 1, 0.0).is_err());
+        }
+        assert!(apply(&s, Command::Duration { seconds: -5.0 }, 1, 0.0).is_err());
+    }
+
+    #[test]
+    fn duration_is_set_once_and_clamps() {
+        let s = playing_at(0.0, 0.0);
+        let d = apply(&s, Command::Duration { seconds: 30.0 }, 0, 0.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.duration, Some(30.0));
+        assert_eq!(d.position_at(60_000.0), 30.0);
+        assert!(d.ended_at(31_000.0));
+        assert_eq!(
+            apply(&d, Command::Duration { seconds: 99.0 }, 2, 0.0),
+            Ok(None)
+        );
+        let seek = apply(&d, Command::Seek { position: 500.0 }, 2, 0.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(seek.position, 30.0);
+    }
+
+    proptest! {
+        #[test]
+        fn monotone_while_playing(pos in 0.0..10_000.0f64, t0 in 0.0..1e12f64,
+                                  a in 0.0..1e7f64, b in 0.0..1e7f64, rate in MIN_RATE..MAX_RATE) {
+            let s = PlaybackState { rate, ..playing_at(pos, t0) };
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            prop_assert!(s.position_at(t0 + lo) <= s.position_at(t0 + hi));
+        }
+
+        #[test]
+        fn exact_while_paused(pos in 0.0..MAX_POSITION, t in -1e12..1e12f64) {
+            let s = PlaybackState::new(vid(), pos, 0.0);
+            prop_assert_eq!(s.position_at(t), pos);
+        }
+
+        #[test]
+        fn always_within_bounds(pos in -1e9..1e9f64, dur in proptest::option::of(1.0..100_000.0f64),
+                                playing: bool, dt in -1e10..1e10f64) {
+            let s = PlaybackState { playing, position: pos, duration: dur, ..PlaybackState::new(vid(), 0.0, 0.0) };
+            let p = s.position_at(dt);
+            prop_assert!(p >= 0.0);
+            prop_assert!(p <= dur.unwrap_or(MAX_POSITION));
+        }
+
+        #[test]
+        fn accepted_commands_bump_revision_by_one(pos in 0.0..1_000.0f64, which in 0u8..3, now in 0.0..1e9f64) {
+            let s = playing_at(1.0, 0.0);
+            let cmd = match which { 0 => Command::Play { position: pos }, 1 => Command::Pause { position: pos }, _ => Command::Seek { position: pos } };
+            if let Some(next) = apply(&s, cmd, s.revision, now).unwrap() {
+                prop_assert_eq!(next.revision, s.revision + 1);
+                prop_assert_eq!(next.updated_at, now);
+            }
+        }
+    }
+}

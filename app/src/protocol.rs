@@ -1,0 +1,260 @@
+//! The WebSocket protocol between browser and server (JSON text frames), shared by both sides,
+//! the integration tests and the load generator. See `docs/protocol.md` for an example exchange.
+//!
+//! A viewer opens `GET /ws/{session_id}`; the server answers with [`ServerMsg::Hello`]. Every
+//! accepted change is broadcast as [`ServerMsg::State`] to every viewer of the session, in
+//! revision order, including the sender (who recognises its own echo by `cause`).
+
+use crate::ids::SessionId;
+use crate::playback::{Command, PlaybackState};
+use serde::{Deserialize, Serialize};
+
+/// Largest text frame a client may send, in bytes.
+pub const MAX_CLIENT_FRAME: usize = 4096;
+
+/// A connection's id: random, below 2^53 so it survives JavaScript numbers.
+pub type ConnId = u64;
+
+/// Messages a browser sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    /// Clock probe: `t0` is the client's clock (ms) when sent; answered by [`ServerMsg::Pong`].
+    Ping {
+        /// Client send time, ms, client clock.
+        t0: f64,
+    },
+    /// Play from `position`, the position the sender's player showed.
+    Play {
+        /// Client sequence number, echoed in the resulting `State`/`Error`.
+        seq: u32,
+        /// The revision the sender had seen.
+        base_revision: u64,
+        /// Seconds.
+        position: f64,
+    },
+    /// Pause at `position`, the position the sender's player showed.
+    Pause {
+        /// Client sequence number.
+        seq: u32,
+        /// The revision the sender had seen.
+        base_revision: u64,
+        /// Seconds.
+        position: f64,
+    },
+    /// Jump to `position`; play/pause stays as it is.
+    Seek {
+        /// Client sequence number.
+        seq: u32,
+        /// The revision the sender had seen.
+        base_revision: u64,
+        /// Seconds.
+        position: f64,
+    },
+    /// Change the playback rate.
+    Rate {
+        /// Client sequence number.
+        seq: u32,
+        /// The revision the sender had seen.
+        base_revision: u64,
+        /// 0.25 ..= 2.0.
+        rate: f64,
+    },
+    /// The sender's player learned the video length (first report wins).
+    Duration {
+        /// Client sequence number.
+        seq: u32,
+        /// Seconds.
+        seconds: f64,
+    },
+}
+
+impl ClientMsg {
+    /// The state change this message asks for: `(seq, base_revision, command)`.
+    pub fn command(&self) -> Option<(u32, u64, Command)> {
+        match *self {
+            ClientMsg::Ping { .. } => None,
+            ClientMsg::Play {
+                seq,
+                base_revision,
+                position,
+            } => Some((seq, base_revision, Command::Play { position })),
+            ClientMsg::Pause {
+                seq,
+                base_revision,
+                position,
+            } => Some((seq, base_revision, Command::Pause { position })),
+            ClientMsg::Seek {
+                seq,
+                base_revision,
+                position,
+            } => Some((seq, base_revision, Command::Seek { position })),
+            ClientMsg::Rate {
+                seq,
+                base_revision,
+                rate,
+            } => Some((seq, base_revision, Command::Rate { rate })),
+            ClientMsg::Duration { seq, seconds } => Some((seq, 0, Command::Duration { seconds })),
+        }
+    }
+
+    /// Builds the message for `command`.
+    pub fn from_command(seq: u32, base_revision: u64, command: Command) -> Self {
+        match command {
+            Command::Play { position } => ClientMsg::Play {
+                seq,
+                base_revision,
+                position,
+            },
+            Command::Pause { position } => ClientMsg::Pause {
+                seq,
+                base_revision,
+                position,
+            },
+            Command::Seek { position } => ClientMsg::Seek {
+                seq,
+                base_revision,
+                position,
+            },
+            Command::Rate { rate } => ClientMsg::Rate {
+                seq,
+                base_revision,
+                rate,
+            },
+            Command::Duration { seconds } => ClientMsg::Duration { seq, seconds },
+        }
+    }
+}
+
+/// Which connection (and which of its commands) caused a state change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cause {
+    /// The sender's connection id.
+    pub conn_id: ConnId,
+    /// The sender's sequence number for that command.
+    pub seq: u32,
+}
+
+/// Messages the server sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// First message on a connection: who you are, the state, and the server clock.
+    Hello {
+        /// This connection's id (compare with `Cause::conn_id`).
+        conn_id: ConnId,
+        /// The session.
+        session_id: SessionId,
+        /// Server time (ms since the Unix epoch) when this was sent.
+        server_time: f64,
+        /// The authoritative state.
+        state: PlaybackState,
+        /// Viewers connected to the session.
+        viewers: u32,
+    },
+    /// Answer to [`ClientMsg::Ping`] (NTP-style: offset = ((t1 - t0) + (t2 - t3)) / 2).
+    Pong {
+        /// The client's send time, echoed.
+        t0: f64,
+        /// Server receive time (ms).
+        t1: f64,
+        /// Server send time (ms).
+        t2: f64,
+    },
+    /// The state changed (or is re-sent): apply it.
+    State {
+        /// The full authoritative state.
+        state: PlaybackState,
+        /// Who caused it; `None` for server-side changes.
+        cause: Option<Cause>,
+    },
+    /// The number of viewers changed.
+    Presence {
+        /// Viewers connected to the session, over all server instances.
+        viewers: u32,
+    },
+    /// A message was rejected; nothing changed.
+    Error {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Human-readable explanation.
+        message: String,
+        /// The `seq` of the rejected command, when there was one.
+        seq: Option<u32>,
+    },
+}
+
+/// Why the server rejected a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not valid JSON or not a known message.
+    BadMessage,
+    /// Frame larger than [`MAX_CLIENT_FRAME`].
+    TooLarge,
+    /// Too many commands; slow down.
+    RateLimited,
+    /// A number out of range or not finite.
+    InvalidValue,
+    /// Based on an older revision: someone else's change won. The latest `State` follows.
+    Stale,
+    /// The session does not exist (or expired).
+    UnknownSession,
+    /// The store is unreachable; try again.
+    Unavailable,
+}
+
+/// WebSocket close codes the server uses.
+pub mod close {
+    /// Server shutting down; reconnect elsewhere.
+    pub const GOING_AWAY: u16 = 1001;
+    /// Policy violation: bad origin or persistent flooding.
+    pub const POLICY: u16 = 1008;
+    /// Frame too large.
+    pub const TOO_BIG: u16 = 1009;
+    /// Internal error.
+    pub const INTERNAL: u16 = 1011;
+    /// The viewer could not keep up with broadcasts; reconnect and resync.
+    pub const TOO_SLOW: u16 = 4008;
+    /// No such session.
+    pub const UNKNOWN_SESSION: u16 = 4404;
+    /// No pong to the server's heartbeat in time.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4000;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_round_trip_and_reject_junk() {
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"seek","seq":3,"base_revision":9,"position":12.5}"#)
+                .unwrap();
+        assert_eq!(m.command(), Some((3, 9, Command::Seek { position: 12.5 })));
+        let back = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<ClientMsg>(&back).unwrap(), m);
+        for junk in [
+            "",
+            "{}",
+            r#"{"type":"explode"}"#,
+            r#"{"type":"seek","seq":1,"base_revision":1}"#,
+            r#"{"type":"seek","seq":-1,"base_revision":1,"position":1}"#,
+            r#"{"type":"ping","t0":1,"extra":true}"#,
+        ] {
+            assert!(serde_json::from_str::<ClientMsg>(junk).is_err(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn from_command_inverts_command() {
+        for c in [
+            Command::Play { position: 1.0 },
+            Command::Pause { position: 2.0 },
+            Command::Seek { position: 3.0 },
+            Command::Rate { rate: 1.5 },
+        ] {
+            assert_eq!(ClientMsg::from_command(4, 5, c).command(), Some((4, 5, c)));
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Server-only: the backend the server functions use, provided by the server binary as context.
+
+use crate::ids::{SessionId, VideoId};
+use crate::playback::PlaybackState;
+use leptos::prelude::*;
+use leptos_meta::MetaTags;
+use std::sync::Arc;
+
+/// What went wrong in the backend.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The store could not be reached or failed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A session as the page sees it on first paint.
+#[derive(Clone, Debug)]
+pub struct SessionSnapshot {
+    /// The authoritative state.
+    pub state: PlaybackState,
+    /// Server time (ms) when `state` was read.
+    pub server_time: f64,
+    /// Viewers connected now.
+    pub viewers: u32,
+}
+
+/// Session operations the server functions need; implemented by the server crate.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Creates a session for `video`, paused at `start` seconds.
+    async fn create_session(&self, video: VideoId, start: f64) -> Result<SessionId, BackendError>;
+    /// Loads a session; `None` when it does not exist.
+    async fn load_session(&self, id: &SessionId) -> Result<Option<SessionSnapshot>, BackendError>;
+}
+
+/// The backend as stored in Leptos context.
+pub type SharedBackend = Arc<dyn Backend>;
+
+/// URLs of the built site's script, wasm and stylesheet, with content hashes for caching.
+#[derive(Clone, Debug, Default)]
+pub struct AssetLinks {
+    /// The wasm-bindgen JS module.
+    pub js: String,
+    /// The wasm module.
+    pub wasm: String,
+    /// The stylesheet.
+    pub css: String,
+}
+
+/// The HTML document around the app (server side). Boots the wasm with a CSP nonce.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let links = use_context::<AssetLinks>().unwrap_or_default();
+    let nonce = leptos::nonce::use_nonce();
+    if let (Some(resp), Some(n)) = (use_context::<leptos_axum::ResponseOptions>(), &nonce) {
+        let csp = content_security_policy(&n.to_string(), &options);
+        if let Ok(value) = http::HeaderValue::from_str(&csp) {
+            resp.insert_header(CSP, value);
+        }
+    }
+    let boot = format!(
+        "import init, {{ hydrate }} from '{}'; init({{ module_or_path: '{}' }}).then(() => hydrate());",
+        links.js, links.wasm
+    );
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="dark light"/>
+                <link rel="stylesheet" href=links.css.clone()/>
+                <link rel="modulepreload" href=links.js.clone()/>
+                <link rel="preload" href=links.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin=""/>
+                <AutoReload options=options.clone()/>
+                <script type="module" nonce=nonce>{boot}</script>
+                <MetaTags/>
+            </head>
+            <body>
+                <crate::App/>
+            </body>
+        </html>
+    }
+}
+
+const CSP: http::HeaderName = http::HeaderName::from_static("content-security-policy");
+
+/// The page's Content-Security-Policy: this origin, the per-response nonce for the boot
+/// script, the YouTube IFrame API script and the YouTube iframe only.
+pub fn content_security_policy(nonce: &str, options: &LeptosOptions) -> String {
+    let reload = if std::env::var("LEPTOS_WATCH").is_ok() {
+        format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port)
+    } else {
+        String::new()
+    };
+    format!(
+        "default-src 'self'; \
+         script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval' https://www.youtube.com https://s.ytimg.com; \
+         frame-src https://www.youtube.com https://www.youtube-nocookie.com; \
+         img-src 'self' data: https://i.ytimg.com; \
+         style-src 'self' 'unsafe-inline'; \
+         connect-src 'self'{reload}; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Sets the HTTP status of the response being rendered.
+pub fn set_status(status: http::StatusCode) {
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.set_status(status);
+    }
+}

@@ -1,0 +1,1 @@
+//! Parsing YouTube links and video ids (shared by server and browser).

@@ -1,0 +1,15 @@
+//! The watch-party server library: everything but `main`.
+//!
+//! - [`settings`]: typed settings from `Leptos.toml` and the environment.
+//! - [`startup`]: routes, listener, graceful shutdown, [`startup::TestServer`].
+//! - [`http`]: health, security headers, fallback; [`assets`]: the embedded site.
+//! - [`sessions`]: the session service (store + fan-out) behind the WebSocket handler [`ws`].
+
+pub mod assets;
+pub mod http;
+pub mod sessions;
+pub mod settings;
+pub mod shutdown;
+pub mod startup;
+pub mod telemetry;
+pub mod ws;

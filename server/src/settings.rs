@@ -1,0 +1,215 @@
+//! Typed runtime settings: `Leptos.toml` (or `$WATCHPARTY_CONFIG`), then environment overrides.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Every runtime setting of the server. See `Leptos.toml` for the documented defaults.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Redis URL; `None` (or empty) selects the in-memory store.
+    pub redis_url: Option<String>,
+    /// Sliding session TTL in seconds.
+    pub session_ttl_secs: u64,
+    /// Origins allowed to open WebSockets; empty means "same host as the request".
+    pub allowed_origins: Vec<String>,
+    /// Largest client frame in bytes.
+    pub max_frame_bytes: usize,
+    /// Sustained commands per second per connection.
+    pub commands_per_sec: f64,
+    /// Burst of commands per connection.
+    pub command_burst: u32,
+    /// Seconds between server WebSocket pings.
+    pub heartbeat_secs: u64,
+    /// Seconds of silence after which a connection is closed.
+    pub heartbeat_timeout_secs: u64,
+    /// Broadcasts queued per viewer before it is disconnected as too slow.
+    pub send_queue: usize,
+    /// Upper bound of viewers in one session on one instance.
+    pub max_viewers_per_session: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            redis_url: None,
+            session_ttl_secs: 24 * 3600,
+            allowed_origins: Vec::new(),
+            max_frame_bytes: app::protocol::MAX_CLIENT_FRAME,
+            commands_per_sec: 10.0,
+            command_burst: 20,
+            heartbeat_secs: 10,
+            heartbeat_timeout_secs: 30,
+            send_queue: 32,
+            max_viewers_per_session: 20_000,
+        }
+    }
+}
+
+/// Settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file exists but could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for [`Settings`].
+    #[error("invalid settings file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parse error.
+        source: toml::de::Error,
+    },
+    /// An environment variable has an invalid value.
+    #[error("invalid value for {var}: {value:?}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// Its value.
+        value: String,
+    },
+}
+
+impl Settings {
+    /// Loads `$WATCHPARTY_CONFIG` or `./Leptos.toml` (defaults when absent), then applies
+    /// environment overrides.
+    pub fn load() -> Result<Self, SettingsError> {
+        let path = std::env::var("WATCHPARTY_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());
+        let mut s = Self::from_file(Path::new(&path))?;
+        s.apply_env(|k| std::env::var(k).ok())?;
+        Ok(s)
+    }
+
+    /// Reads a settings file; a missing file gives the defaults.
+    pub fn from_file(path: &Path) -> Result<Self, SettingsError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_toml(&text).map_err(|source| SettingsError::Parse {
+                path: path.display().to_string(),
+                source,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(SettingsError::Read {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses settings from TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        let mut s: Self = toml::from_str(text)?;
+        s.normalise();
+        Ok(s)
+    }
+
+    fn normalise(&mut self) {
+        if self
+            .redis_url
+            .as_deref()
+            .is_some_and(|u| u.trim().is_empty())
+        {
+            self.redis_url = None;
+        }
+    }
+
+    /// Applies `WATCHPARTY_<KEY>` (and `REDIS_URL`) overrides read through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
+        fn parse<T: std::str::FromStr>(var: &str, value: String) -> Result<T, SettingsError> {
+            value.trim().parse().map_err(|_| SettingsError::Env {
+                var: var.into(),
+                value,
+            })
+        }
+        if let Some(v) = get("REDIS_URL") {
+            self.redis_url = Some(v);
+        }
+        if let Some(v) = get("WATCHPARTY_REDIS_URL") {
+            self.redis_url = Some(v);
+        }
+        macro_rules! over {
+            ($field:ident, $var:literal) => {
+                if let Some(v) = get($var) {
+                    self.$field = parse($var, v)?;
+                }
+            };
+        }
+        over!(listen, "WATCHPARTY_LISTEN");
+        over!(session_ttl_secs, "WATCHPARTY_SESSION_TTL_SECS");
+        over!(max_frame_bytes, "WATCHPARTY_MAX_FRAME_BYTES");
+        over!(commands_per_sec, "WATCHPARTY_COMMANDS_PER_SEC");
+        over!(command_burst, "WATCHPARTY_COMMAND_BURST");
+        over!(heartbeat_secs, "WATCHPARTY_HEARTBEAT_SECS");
+        over!(heartbeat_timeout_secs, "WATCHPARTY_HEARTBEAT_TIMEOUT_SECS");
+        over!(send_queue, "WATCHPARTY_SEND_QUEUE");
+        over!(
+            max_viewers_per_session,
+            "WATCHPARTY_MAX_VIEWERS_PER_SESSION"
+        );
+        if let Some(v) = get("WATCHPARTY_ALLOWED_ORIGINS") {
+            self.allowed_origins = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+        }
+        self.normalise();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn shipped_file_equals_defaults() {
+        let text = include_str!("../../Leptos.toml");
+        assert_eq!(Settings::from_toml(text).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let env: HashMap<&str, &str> = [
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("WATCHPARTY_LISTEN", "0.0.0.0:8080"),
+            ("WATCHPARTY_SESSION_TTL_SECS", "60"),
+            (
+                "WATCHPARTY_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let mut s = Settings::default();
+        s.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(s.listen.port(), 8080);
+        assert_eq!(s.session_ttl_secs, 60);
+        assert_eq!(s.allowed_origins.len(), 2);
+    }
+
+    #[test]
+    fn bad_env_values_are_errors() {
+        let mut s = Settings::default();
+        let err = s
+            .apply_env(|k| (k == "WATCHPARTY_SEND_QUEUE").then(|| "lots".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("WATCHPARTY_SEND_QUEUE"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(Settings::from_toml("lisen = \"1.2.3.4:5\"").is_err());
+    }
+}

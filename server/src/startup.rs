@@ -1,0 +1,212 @@
+//! Building and running the server: store, routes, listener, graceful shutdown.
+//! [`Application::build`] binds (port 0 works) so tests can run many servers side by side.
+
+use crate::{assets, http, sessions::Sessions, settings::Settings, ws};
+use app::App;
+use axum::{
+    extract::FromRef,
+    routing::{any, get},
+    Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::{future::Future, net::SocketAddr, sync::Arc};
+use tokio::net::TcpListener;
+use tower_http::{compression::CompressionLayer, trace::TraceLayer};
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Runtime settings.
+    pub settings: Arc<Settings>,
+    /// Sessions: store, fan-out, connections.
+    pub sessions: Arc<Sessions>,
+    /// Leptos rendering options.
+    pub leptos: LeptosOptions,
+    /// Hashed asset URLs for the shell.
+    pub links: app::ssr::AssetLinks,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> Self {
+        s.leptos.clone()
+    }
+}
+
+impl AppState {
+    /// What every render and server function gets in its context.
+    pub fn leptos_context(&self) -> impl Fn() + Clone + Send + Sync + 'static {
+        let backend = self.sessions.backend();
+        let links = self.links.clone();
+        move || {
+            provide_context(backend.clone());
+            provide_context(links.clone());
+            leptos::nonce::provide_nonce();
+        }
+    }
+}
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    sessions: Arc<Sessions>,
+}
+
+/// Leptos options: cargo-leptos' environment when present (watch mode, reload port), with the
+/// listen address from our settings.
+fn leptos_options(settings: &Settings) -> LeptosOptions {
+    let mut options = get_configuration(None)
+        .map(|c| c.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("watchparty").build());
+    options.site_addr = settings.listen;
+    options
+}
+
+impl Application {
+    /// Opens the store and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let settings = Arc::new(settings);
+        let sessions = Sessions::open(settings.clone())
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let state = AppState {
+            settings: settings.clone(),
+            sessions: sessions.clone(),
+            leptos: leptos_options(&settings),
+            links: assets::links(),
+        };
+        let router = router(state);
+        Ok(Self {
+            listener,
+            router,
+            sessions,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has a local address")
+    }
+
+    /// Serves until `shutdown` resolves, then closes every WebSocket with "going away" and
+    /// waits for in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr = self.local_addr();
+        tracing::info!(%addr, store = self.sessions.store_kind(), "listening on http://{addr}");
+        let sessions = self.sessions.clone();
+        let signal = async move {
+            shutdown.await;
+            sessions.shutdown().await;
+        };
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await
+    }
+}
+
+/// All routes. WebSocket upgrades bypass compression.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let pages = Router::new()
+        .route("/healthz", get(http::healthz))
+        .route("/readyz", get(http::readyz))
+        .leptos_routes_with_context(&state, routes, state.leptos_context(), {
+            let options = state.leptos.clone();
+            move || app::ssr::shell(options.clone())
+        })
+        .fallback(http::fallback)
+        .layer(CompressionLayer::new());
+    Router::new()
+        .route("/ws/{id}", any(ws::upgrade))
+        .merge(pages)
+        .layer(axum::middleware::from_fn(http::security_headers))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A server running in the background on a port of its own, for tests.
+pub struct TestServer {
+    /// The bound address.
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// Builds `settings` (its `listen` port is replaced by 0) and runs it in the background.
+    pub async fn spawn(mut settings: Settings) -> Result<Self, StartError> {
+        settings.listen.set_port(0);
+        let app = Application::build(settings).await?;
+        let addr = app.local_addr();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        Ok(Self {
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// `http://addr`.
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// `ws://addr`.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// Shuts down gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
