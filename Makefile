@@ -46,7 +46,7 @@ e2e:
 	end2end/run.sh $(BIN)
 
 smoke:
-	cargo build --release -p loadtest
+	cargo build -p server -p loadtest
 	loadtest/smoke.sh $(BIN)
 
 wasm-size:
