@@ -1,0 +1,51 @@
+// Playwright configuration of the watch party's browser suite.
+//
+// Runs Debian's Chromium (/usr/bin/chromium, override with CHROMIUM) headless: Playwright's own
+// browser download is not used (`npx playwright install` needs the internet). The app under
+// test is at BASE_URL (run.sh starts the release server and sets it; `cargo leptos end-to-end`
+// serves on 127.0.0.1:3000, the default).
+//
+// Projects:
+// - stand-in: the YouTube IFrame API stand-in on a page of its own (no app needed);
+// - app: the scenarios of issue 5 against the running app;
+// - accuracy: sync accuracy figures (prints p50/p95/max spread; asserts only a generous bound).
+import { defineConfig } from '@playwright/test';
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export default defineConfig({
+  testDir: '.',
+  // Sync timing is measured: one browser at a time on a 2-core machine.
+  workers: 1,
+  fullyParallel: false,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  timeout: 120_000,
+  expect: { timeout: 15_000 },
+  reporter: [['list']],
+  outputDir: 'test-results',
+  use: {
+    baseURL: process.env.BASE_URL || 'http://127.0.0.1:3000',
+    headless: true,
+    launchOptions: {
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      args: CHROMIUM_ARGS,
+    },
+    trace: 'off',
+    screenshot: 'only-on-failure',
+  },
+  projects: [
+    { name: 'stand-in', testMatch: 'stand-in/**/*.spec.js' },
+    { name: 'app', testMatch: 'tests/**/*.spec.js' },
+    { name: 'accuracy', testMatch: 'accuracy/**/*.spec.js', timeout: 300_000 },
+  ],
+});

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Browser end-to-end suite against the release server binary, twice: with the embedded
+# in-memory store, then on Redis (REDIS_URL, default redis://127.0.0.1:6379).
+#
+#   end2end/run.sh target/release/watchparty
+#
+# For each store: starts the binary on a free loopback port from an empty directory, waits for
+# /healthz and /readyz, runs Playwright (list reporter) with BASE_URL, stops the server. The
+# stand-in's own tests run in the first pass only. Exits non-zero if anything failed; the server
+# is always stopped (trap). Extra arguments go to Playwright (e.g. -g 'late join').
+set -euo pipefail
+
+if [ $# -lt 1 ]; then
+  echo "usage: $0 path/to/watchparty [playwright args...]" >&2
+  exit 2
+fi
+BIN=$(realpath "$1")
+shift
+[ -x "$BIN" ] || { echo "run.sh: $BIN is not an executable" >&2; exit 2; }
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REDIS=${E2E_REDIS_URL:-redis://127.0.0.1:6379}
+WORK=$(mktemp -d)
+SERVER_PID=""
+
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+cleanup() {
+  stop_server
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# start_server NAME REDIS_URL -> sets SERVER_PID and BASE_URL
+start_server() {
+  local name=$1 redis=$2 port
+  port=$(free_port)
+  mkdir -p "$WORK/$name"
+  (
+    cd "$WORK/$name"
+    exec env -u WATCHPARTY_CONFIG WATCHPARTY_LISTEN="127.0.0.1:$port" REDIS_URL="$redis" \
+      RUST_LOG="${RUST_LOG:-info}" "$BIN"
+  ) >"$WORK/$name.log" 2>&1 &
+  SERVER_PID=$!
+  BASE_URL="http://127.0.0.1:$port"
+  for _ in $(seq 300); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "run.sh: the server ($name store) exited during start-up:" >&2
+      tail -n 40 "$WORK/$name.log" >&2
+      return 1
+    fi
+    if curl -fsS "$BASE_URL/healthz" >/dev/null 2>&1 && curl -fsS "$BASE_URL/readyz" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "run.sh: the server ($name store) did not become ready in 30 s:" >&2
+  tail -n 40 "$WORK/$name.log" >&2
+  return 1
+}
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+STATUS=0
+
+# run_pass NAME REDIS_URL PLAYWRIGHT_ARGS...
+run_pass() {
+  local name=$1 redis=$2 rc=0
+  shift 2
+  echo "=== end2end: $name store ($( [ -n "$redis" ] && echo "$redis" || echo "in-memory" )) ==="
+  start_server "$name" "$redis" || { STATUS=1; TOTAL_FAILED=$((TOTAL_FAILED + 1)); return 0; }
+  echo "server: $BASE_URL (pid $SERVER_PID)"
+  (
+    cd "$HERE"
+    BASE_URL="$BASE_URL" E2E_STORE="$name" PLAYWRIGHT_JSON_OUTPUT_NAME="$WORK/$name.json" \
+      npx --no-install playwright test --reporter=list,json "$@"
+  ) || rc=$?
+  stop_server
+  if [ -f "$WORK/$name.json" ]; then
+    read -r passed failed < <(node -e '
+      const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).stats || {};
+      console.log((s.expected || 0) + (s.flaky || 0), s.unexpected || 0);' "$WORK/$name.json")
+    TOTAL_PASSED=$((TOTAL_PASSED + passed))
+    TOTAL_FAILED=$((TOTAL_FAILED + failed))
+  fi
+  if [ "$rc" -ne 0 ]; then
+    STATUS=1
+    [ -f "$WORK/$name.json" ] && [ "${failed:-0}" -gt 0 ] || TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    echo "--- server log ($name store), last 60 lines ---"
+    tail -n 60 "$WORK/$name.log" || true
+  fi
+}
+
+run_pass memory "" "$@"
+run_pass redis "$REDIS" --project=app --project=accuracy "$@"
+
+echo "end2end: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
+exit "$STATUS"

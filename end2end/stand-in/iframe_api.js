@@ -1,0 +1,626 @@
+/*
+ * Stand-in for the YouTube IFrame Player API (https://www.youtube.com/iframe_api).
+ *
+ * Served by request interception in the end-to-end suite (see ./routes.js and ./README.md):
+ * YouTube is unreachable in tests. It follows the documented IFrame API contract and the
+ * behaviour of the real player that a sync client has to cope with (docs/test-hooks.md):
+ *
+ * - defines window.YT (YT.Player, YT.PlayerState, YT.loaded = 1, YT.ready) and then calls
+ *   window.onYouTubeIframeAPIReady() asynchronously;
+ * - new YT.Player(elementOrId, {videoId, width, height, host, playerVars, events}) replaces the
+ *   element with an <iframe src="https://www.youtube.com/embed/ID?enablejsapi=1&...">;
+ * - the player's functions exist from construction; before onReady they do nothing and the
+ *   getters return the unstarted defaults (getDuration() 0, getCurrentTime() 0, state -1);
+ * - events ({target, data}) are delivered asynchronously, in order, a few ms after the
+ *   "iframe" changed state (they travel by postMessage in the real API);
+ * - the media clock lives "in the iframe" and runs on performance.now() x rate x skew; the page
+ *   side sees it as the real API does: getCurrentTime() is the last reported time, extrapolated
+ *   with Date.now() at the nominal rate while the reported state is PLAYING; getPlayerState()
+ *   is the last reported state;
+ * - ready after a few hundred ms (state -1, or 5 after cueVideoById); BUFFERING for 80-300 ms
+ *   before PLAYING; BUFFERING after a seek while playing; no event at all for a seek while
+ *   paused; seekTo while paused stays paused, from UNSTARTED/CUED/ENDED it starts playing;
+ *   getDuration() is 0 until ready; ENDED at the end;
+ * - setPlaybackRate(r) snaps to the nearest of getAvailablePlaybackRates() (ties towards 1) and
+ *   fires onPlaybackRateChange only when the rate actually changes;
+ * - autoplay blocking (config.blockAutoplay): without user activation in the page
+ *   (navigator.userActivation.hasBeenActive false; under the suite: no trusted click, tap or
+ *   key press seen by the init script of ./routes.js, which sets __ytTest.activated, because
+ *   Playwright's page.evaluate itself grants activation), playVideo() (or seekTo from
+ *   UNSTARTED/CUED) goes BUFFERING, then back to the state it had ~200 ms later, never PLAYING.
+ *
+ * Test hooks (not part of the YouTube API) on window.__ytTest:
+ * - config: set before load with page.addInitScript
+ *   {readyDelayMs, blockAutoplay, duration, clockSkew, eventLatencyMs, infoIntervalMs,
+ *    bufferMinMs, bufferMaxMs, autoplayRevertMs, errors: {videoId: code}, durations: {videoId: s}}
+ * - players: one hook object per player created, in creation order:
+ *   {player, videoId, ready, destroyed, userPlay(), userPause(), userSeek(s), stall(ms),
+ *    setClockSkew(f), truePosition() -> {position, at, state, running, rate, videoId}}
+ *   where `at` is performance.now() of the reading and `rate` the effective media clock rate
+ *   (playback rate x skew).
+ */
+(function () {
+  'use strict';
+
+  var w = window;
+  var T = (w.__ytTest = w.__ytTest || {});
+  var DEFAULTS = {
+    readyDelayMs: 300,
+    blockAutoplay: false,
+    duration: 3600,
+    clockSkew: 1,
+    eventLatencyMs: 2,
+    infoIntervalMs: 250,
+    bufferMinMs: 80,
+    bufferMaxMs: 300,
+    autoplayRevertMs: 200,
+    errors: {},
+    durations: {},
+  };
+  var cfg = {};
+  Object.keys(DEFAULTS).forEach(function (k) {
+    cfg[k] = T.config && T.config[k] !== undefined ? T.config[k] : DEFAULTS[k];
+  });
+  T.config = cfg;
+  T.players = T.players || [];
+
+  var State = { UNSTARTED: -1, ENDED: 0, PLAYING: 1, PAUSED: 2, BUFFERING: 3, CUED: 5 };
+  var RATES = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2];
+  var VIDEO_ID = /^[A-Za-z0-9_-]{11}$/;
+  var widgetIds = 0;
+
+  function now() {
+    return performance.now();
+  }
+  function between(a, b) {
+    return a + Math.random() * (b - a);
+  }
+  function finite(x) {
+    return typeof x === 'number' && isFinite(x);
+  }
+
+  /** Snaps a suggested rate to the nearest available one (ties towards 1). */
+  function snapRate(r) {
+    var best = 1;
+    var bestDist = Infinity;
+    RATES.forEach(function (c) {
+      var d = Math.abs(c - r);
+      if (d < bestDist - 1e-9 || (Math.abs(d - bestDist) <= 1e-9 && Math.abs(c - 1) < Math.abs(best - 1))) {
+        best = c;
+        bestDist = d;
+      }
+    });
+    return best;
+  }
+
+  function Player(elementOrId, options) {
+    if (!(this instanceof Player)) {
+      throw new TypeError("Class constructor Player cannot be invoked without 'new'");
+    }
+    var el = typeof elementOrId === 'string' ? document.getElementById(elementOrId) : elementOrId;
+    if (!el || !el.parentNode) {
+      throw new Error('YT.Player: no element ' + String(elementOrId) + ' in the document');
+    }
+    options = options || {};
+    var vars = options.playerVars || {};
+    var self = this;
+    var videoId = options.videoId !== undefined ? String(options.videoId) : '';
+    var widgetId = ++widgetIds;
+
+    // ---- the "iframe" side: the true media clock -------------------------------------------
+    var m = {
+      videoId: videoId,
+      state: State.UNSTARTED,
+      pos: 0, // position (s) at anchorAt
+      anchorAt: now(),
+      running: false, // the media clock advances (true only while PLAYING)
+      rate: 1,
+      skew: finite(cfg.clockSkew) && cfg.clockSkew > 0 ? cfg.clockSkew : 1,
+      duration: 0,
+      ready: false,
+      destroyed: false,
+      muted: vars.mute === 1 || vars.mute === '1',
+      volume: 100,
+      stallUntil: 0,
+      error: null,
+      timers: { resume: null, end: null, revert: null, info: null },
+    };
+
+    // ---- the page side: what the API has been told so far ----------------------------------
+    var api = {
+      state: State.UNSTARTED,
+      info: { pos: 0, wall: Date.now() / 1000, rate: 1, state: State.UNSTARTED },
+      rate: 1,
+      duration: 0,
+    };
+
+    var listeners = {};
+    var handlers = options.events || {};
+
+    function truePos(at) {
+      var p = m.pos;
+      if (m.running) p += ((at - m.anchorAt) / 1000) * m.rate * m.skew;
+      if (m.duration > 0 && p > m.duration) p = m.duration;
+      return p < 0 ? 0 : p;
+    }
+    function rebase() {
+      var t = now();
+      m.pos = truePos(t);
+      m.anchorAt = t;
+    }
+    function clearTimer(name) {
+      if (m.timers[name] !== null) {
+        clearTimeout(m.timers[name]);
+        m.timers[name] = null;
+      }
+    }
+
+    // ---- ordered asynchronous delivery ("postMessage" from the iframe) ---------------------
+    var queue = [];
+    var draining = false;
+    function post(msg) {
+      if (m.destroyed) return;
+      queue.push(msg);
+      if (!draining) {
+        draining = true;
+        setTimeout(drain, cfg.eventLatencyMs);
+      }
+    }
+    function drain() {
+      draining = false;
+      var batch = queue;
+      queue = [];
+      batch.forEach(deliver);
+    }
+    function deliver(msg) {
+      if (m.destroyed) return;
+      if (msg.info) {
+        api.info = msg.info;
+        api.duration = msg.info.duration;
+      }
+      if (msg.kind === 'info') return;
+      if (msg.kind === 'onStateChange') api.state = msg.data;
+      if (msg.kind === 'onPlaybackRateChange') api.rate = msg.data;
+      fire(msg.kind, msg.data);
+    }
+    function fire(name, data) {
+      var event = { target: self, data: data };
+      var h = handlers[name];
+      if (typeof h === 'string') h = w[h];
+      if (typeof h === 'function') h.call(self, event);
+      (listeners[name] || []).slice().forEach(function (fn) {
+        if (typeof fn === 'string') fn = w[fn];
+        if (typeof fn === 'function') fn.call(self, event);
+      });
+    }
+    function snapshot() {
+      return {
+        pos: truePos(now()),
+        wall: Date.now() / 1000,
+        rate: m.rate,
+        state: m.state,
+        duration: m.ready ? m.duration : 0,
+      };
+    }
+    function sendInfo() {
+      post({ kind: 'info', info: snapshot() });
+      showInFrame();
+    }
+    function setState(s) {
+      if (m.state === s) return;
+      m.state = s;
+      post({ kind: 'onStateChange', data: s, info: snapshot() });
+      showInFrame();
+    }
+
+    // ---- transitions of the true player ------------------------------------------------------
+    function armEnd() {
+      clearTimer('end');
+      if (!m.running || m.duration <= 0) return;
+      var left = ((m.duration - truePos(now())) / (m.rate * m.skew)) * 1000;
+      m.timers.end = setTimeout(function () {
+        m.timers.end = null;
+        if (!m.running) return;
+        if (truePos(now()) >= m.duration - 1e-6) {
+          rebase();
+          m.pos = m.duration;
+          m.running = false;
+          setState(State.ENDED);
+        } else {
+          armEnd();
+        }
+      }, Math.max(0, left));
+    }
+    function blocked() {
+      if (!cfg.blockAutoplay) return false;
+      // The suite's init script tracks trusted input itself (T.activated), because Playwright's
+      // page.evaluate grants user activation in Chromium; elsewhere the browser's own flag.
+      if (typeof T.activated === 'boolean') return !T.activated;
+      var ua = navigator.userActivation;
+      return !(ua && ua.hasBeenActive);
+    }
+    /** Leaves BUFFERING for PLAYING after the buffer delay (and any stall). */
+    function scheduleResume(delayMs) {
+      clearTimer('resume');
+      var at = Math.max(now() + delayMs, m.stallUntil);
+      m.timers.resume = setTimeout(function () {
+        m.timers.resume = null;
+        if (now() < m.stallUntil) {
+          scheduleResume(0);
+          return;
+        }
+        m.anchorAt = now();
+        m.running = true;
+        setState(State.PLAYING);
+        armEnd();
+      }, Math.max(0, at - now()));
+    }
+    function bufferDelay() {
+      return between(cfg.bufferMinMs, cfg.bufferMaxMs);
+    }
+    /** Starts playback from a stopped state; `byUser` = a click inside the iframe. */
+    function startPlay(byUser) {
+      if (m.error !== null || !m.ready) return;
+      if (m.state === State.PLAYING) return;
+      if (m.state === State.BUFFERING && (m.timers.resume !== null || m.timers.revert !== null)) return;
+      if (m.state === State.ENDED) {
+        m.pos = 0;
+        m.anchorAt = now();
+      }
+      if (!byUser && blocked()) {
+        var back = m.state === State.ENDED ? State.PAUSED : m.state;
+        setState(State.BUFFERING);
+        m.timers.revert = setTimeout(function () {
+          m.timers.revert = null;
+          setState(back);
+        }, cfg.autoplayRevertMs);
+        return;
+      }
+      setState(State.BUFFERING);
+      scheduleResume(bufferDelay());
+    }
+    function pause() {
+      if (!m.ready || m.error !== null) return;
+      if (m.state === State.PLAYING || m.state === State.BUFFERING) {
+        clearTimer('resume');
+        clearTimer('revert');
+        clearTimer('end');
+        rebase();
+        m.running = false;
+        setState(State.PAUSED);
+      }
+    }
+    function seek(seconds, byUser) {
+      if (!m.ready || m.error !== null) return;
+      var t = Number(seconds);
+      if (!isFinite(t)) return;
+      t = Math.max(0, Math.min(t, m.duration));
+      switch (m.state) {
+        case State.PLAYING:
+          clearTimer('end');
+          m.running = false;
+          m.pos = t;
+          m.anchorAt = now();
+          setState(State.BUFFERING);
+          scheduleResume(bufferDelay());
+          break;
+        case State.BUFFERING:
+          m.pos = t;
+          m.anchorAt = now();
+          if (m.timers.resume !== null) scheduleResume(bufferDelay());
+          sendInfo();
+          break;
+        case State.PAUSED:
+          // A seek while paused: the frame changes, no event at all.
+          m.pos = t;
+          m.anchorAt = now();
+          sendInfo();
+          break;
+        default:
+          // UNSTARTED, CUED, ENDED: seeking starts playback.
+          m.pos = t;
+          m.anchorAt = now();
+          if (m.state === State.ENDED) m.state = State.PAUSED;
+          startPlay(byUser);
+          break;
+      }
+    }
+    function setRate(r) {
+      if (!m.ready) return;
+      var snapped = snapRate(Number(r));
+      if (!finite(Number(r)) || snapped === m.rate) return;
+      rebase();
+      m.rate = snapped;
+      armEnd();
+      post({ kind: 'onPlaybackRateChange', data: snapped, info: snapshot() });
+    }
+    function durationOf(id) {
+      var d = cfg.durations && cfg.durations[id];
+      return finite(d) && d > 0 ? d : cfg.duration;
+    }
+    function loadVideo(idOrObj, startSeconds, play) {
+      var id = idOrObj;
+      var start = startSeconds;
+      if (idOrObj && typeof idOrObj === 'object') {
+        id = idOrObj.videoId;
+        start = idOrObj.startSeconds;
+      }
+      clearTimer('resume');
+      clearTimer('revert');
+      clearTimer('end');
+      m.videoId = String(id);
+      hook.videoId = m.videoId;
+      m.running = false;
+      m.error = null;
+      m.duration = durationOf(m.videoId);
+      m.pos = finite(Number(start)) ? Math.max(0, Math.min(Number(start), m.duration)) : 0;
+      m.anchorAt = now();
+      if (!checkVideo()) return;
+      if (play) {
+        m.state = State.CUED; // force the -1 event below
+        setState(State.UNSTARTED);
+        startPlay(false);
+      } else {
+        setState(State.CUED);
+      }
+    }
+    /** Reports an invalid or unplayable video through onError; false when there is one. */
+    function checkVideo() {
+      var code = null;
+      if (!VIDEO_ID.test(m.videoId)) code = 2;
+      else if (cfg.errors && cfg.errors[m.videoId] !== undefined) code = cfg.errors[m.videoId];
+      if (code === null) return true;
+      m.error = code;
+      post({ kind: 'onError', data: code });
+      return false;
+    }
+
+    // ---- the frame --------------------------------------------------------------------------
+    var host = typeof options.host === 'string' && options.host ? options.host : 'https://www.youtube.com';
+    var query = new URLSearchParams();
+    query.set('enablejsapi', '1');
+    Object.keys(vars).forEach(function (k) {
+      if (k !== 'enablejsapi') query.set(k, String(vars[k]));
+    });
+    if (!query.has('origin')) query.set('origin', location.origin);
+    query.set('widgetid', String(widgetId));
+    var iframe = document.createElement('iframe');
+    if (el.id) iframe.id = el.id;
+    iframe.setAttribute('frameborder', '0');
+    iframe.setAttribute('allowfullscreen', '');
+    iframe.setAttribute(
+      'allow',
+      'accelerometer; autoplay; clipboard-write; encrypted-media; gyroscope; picture-in-picture; web-share'
+    );
+    iframe.setAttribute('referrerpolicy', 'strict-origin-when-cross-origin');
+    iframe.title = 'YouTube video player';
+    iframe.width = String(options.width !== undefined ? options.width : 640);
+    iframe.height = String(options.height !== undefined ? options.height : 360);
+    iframe.src = host + '/embed/' + encodeURIComponent(videoId) + '?' + query.toString();
+    var placeholder = el;
+    el.parentNode.replaceChild(iframe, el);
+
+    function showInFrame() {
+      if (!iframe.contentWindow) return;
+      try {
+        iframe.contentWindow.postMessage(
+          { standIn: { videoId: m.videoId, state: m.state, position: truePos(now()), rate: m.rate } },
+          '*'
+        );
+      } catch (e) {
+        /* the frame is gone */
+      }
+    }
+
+    function becomeReady() {
+      if (m.destroyed || m.ready) return;
+      m.ready = true;
+      hook.ready = true;
+      m.duration = durationOf(m.videoId);
+      var start = Number(vars.start);
+      if (finite(start) && start > 0) m.pos = Math.min(start, m.duration);
+      m.anchorAt = now();
+      post({ kind: 'onReady', data: null, info: snapshot() });
+      m.timers.info = setInterval(sendInfo, cfg.infoIntervalMs);
+      if (!checkVideo()) return;
+      if (vars.autoplay === 1 || vars.autoplay === '1') startPlay(false);
+    }
+    iframe.addEventListener('load', function onLoad() {
+      iframe.removeEventListener('load', onLoad);
+      setTimeout(becomeReady, cfg.readyDelayMs * between(0.8, 1.2));
+    });
+
+    // ---- the public API ----------------------------------------------------------------------
+    function installApi() {
+      var f = {
+        playVideo: function () {
+          startPlay(false);
+        },
+        pauseVideo: function () {
+          pause();
+        },
+        stopVideo: function () {
+          clearTimer('resume');
+          clearTimer('revert');
+          clearTimer('end');
+          m.running = false;
+          m.pos = 0;
+          m.anchorAt = now();
+          setState(State.CUED);
+        },
+        seekTo: function (seconds /*, allowSeekAhead */) {
+          seek(seconds, false);
+        },
+        getCurrentTime: function () {
+          var i = api.info;
+          var p = i.pos;
+          if (api.state === State.PLAYING && i.state === State.PLAYING) {
+            p += (Date.now() / 1000 - i.wall) * i.rate;
+          }
+          if (api.duration > 0 && p > api.duration) p = api.duration;
+          return p;
+        },
+        getPlayerState: function () {
+          return api.state;
+        },
+        getDuration: function () {
+          return api.duration;
+        },
+        getPlaybackRate: function () {
+          return api.rate;
+        },
+        setPlaybackRate: function (r) {
+          setRate(r);
+        },
+        getAvailablePlaybackRates: function () {
+          return RATES.slice();
+        },
+        getVideoLoadedFraction: function () {
+          return m.duration > 0 ? Math.min(1, (truePos(now()) + 30) / m.duration) : 0;
+        },
+        getVideoUrl: function () {
+          return 'https://www.youtube.com/watch?v=' + m.videoId;
+        },
+        getVideoData: function () {
+          return { video_id: m.videoId, title: 'Stand-in video ' + m.videoId, author: 'stand-in' };
+        },
+        loadVideoById: function (idOrObj, startSeconds) {
+          loadVideo(idOrObj, startSeconds, true);
+        },
+        cueVideoById: function (idOrObj, startSeconds) {
+          loadVideo(idOrObj, startSeconds, false);
+        },
+        mute: function () {
+          m.muted = true;
+        },
+        unMute: function () {
+          m.muted = false;
+        },
+        isMuted: function () {
+          return m.muted;
+        },
+        setVolume: function (v) {
+          m.volume = Math.max(0, Math.min(100, Number(v) || 0));
+        },
+        getVolume: function () {
+          return m.volume;
+        },
+      };
+      Object.keys(f).forEach(function (k) {
+        self[k] = f[k];
+      });
+    }
+
+    installApi();
+    this.getIframe = function () {
+      return iframe;
+    };
+    this.addEventListener = function (name, fn) {
+      (listeners[name] = listeners[name] || []).push(fn);
+    };
+    this.removeEventListener = function (name, fn) {
+      listeners[name] = (listeners[name] || []).filter(function (g) {
+        return g !== fn;
+      });
+    };
+    this.destroy = function () {
+      if (m.destroyed) return;
+      rebase();
+      m.running = false;
+      m.destroyed = true;
+      hook.destroyed = true;
+      clearTimer('resume');
+      clearTimer('revert');
+      clearTimer('end');
+      if (m.timers.info !== null) clearInterval(m.timers.info);
+      m.timers.info = null;
+      queue = [];
+      if (iframe.parentNode) iframe.parentNode.replaceChild(placeholder, iframe);
+    };
+
+    // ---- test hooks --------------------------------------------------------------------------
+    var hook = {
+      player: self,
+      videoId: m.videoId,
+      ready: false,
+      destroyed: false,
+      /** A person clicks play inside the iframe (a user gesture there: never blocked). */
+      userPlay: function () {
+        startPlay(true);
+      },
+      /** A person clicks pause inside the iframe. */
+      userPause: function () {
+        pause();
+      },
+      /** A person drags the progress bar inside the iframe to `seconds`. */
+      userSeek: function (seconds) {
+        seek(seconds, true);
+      },
+      /** The network stalls for `ms`: a playing player freezes in BUFFERING, then resumes from
+       * where it froze (so it is `ms` behind). A paused player stalls on its next play. */
+      stall: function (ms) {
+        var until = now() + Math.max(0, Number(ms) || 0);
+        m.stallUntil = Math.max(m.stallUntil, until);
+        if (m.state === State.PLAYING) {
+          clearTimer('end');
+          rebase();
+          m.running = false;
+          setState(State.BUFFERING);
+          scheduleResume(0);
+        } else if (m.state === State.BUFFERING && m.timers.resume !== null) {
+          scheduleResume(0);
+        }
+      },
+      /** Makes the media clock run `factor` times real time (1.01 = 1 % fast). */
+      setClockSkew: function (factor) {
+        var f = Number(factor);
+        if (!finite(f) || f <= 0) throw new RangeError('clock skew must be a positive number');
+        rebase();
+        m.skew = f;
+        armEnd();
+      },
+      /** The true media position and the performance.now() it was read at. */
+      truePosition: function () {
+        var at = now();
+        return {
+          position: truePos(at),
+          at: at,
+          state: m.state,
+          running: m.running,
+          rate: m.running ? m.rate * m.skew : 0,
+          videoId: m.videoId,
+          destroyed: m.destroyed,
+        };
+      },
+      /** The true player state (what the iframe shows, before any event reached the page). */
+      trueState: function () {
+        return m.state;
+      },
+    };
+    T.players.push(hook);
+  }
+
+  var YT = {
+    loading: 1,
+    loaded: 1,
+    PlayerState: State,
+    Player: Player,
+    ready: function (fn) {
+      if (typeof fn !== 'function') return;
+      setTimeout(fn, 0);
+    },
+    setConfig: function () {},
+    get: function (id) {
+      for (var i = 0; i < T.players.length; i++) {
+        var ifr = T.players[i].player.getIframe();
+        if (!T.players[i].destroyed && ifr && ifr.id === id) return T.players[i].player;
+      }
+      return null;
+    },
+  };
+  w.YT = YT;
+  w.YTConfig = w.YTConfig || { host: 'https://www.youtube.com' };
+  setTimeout(function () {
+    if (typeof w.onYouTubeIframeAPIReady === 'function') w.onYouTubeIframeAPIReady();
+  }, 0);
+})();

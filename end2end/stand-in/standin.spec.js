@@ -1,0 +1,352 @@
+// Tests of the YouTube IFrame API stand-in alone, on a tiny page of its own (no app needed).
+// The page carries the same kind of Content-Security-Policy as the app (scripts from 'self'
+// and https://www.youtube.com, frames from https://www.youtube.com), so the intercepted
+// responses are proven to satisfy it.
+import { test, expect } from '@playwright/test';
+import { installStandIn } from './routes.js';
+
+const ORIGIN = 'http://standin.test';
+const CSP =
+  "default-src 'self'; script-src 'self' https://www.youtube.com; " +
+  "frame-src https://www.youtube.com https://www.youtube-nocookie.com; style-src 'self' 'unsafe-inline'";
+
+const PAGE_HTML = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>stand-in check</title>
+<script src="/page.js"></script></head>
+<body><button id="gesture">a user gesture</button><div id="player"></div></body></html>`;
+
+// The page's own script: loads the API like an app does and records every event.
+const PAGE_JS = `
+window.__events = [];
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));
+window.__inCall = false;
+window.__syncDelivery = false;
+function record(name) {
+  return function (e) {
+    if (window.__inCall) window.__syncDelivery = true;
+    if (e.target !== window.__player) throw new Error('event target is not the player');
+    window.__events.push({ name: name, data: e.data, at: performance.now() });
+  };
+}
+window.onYouTubeIframeAPIReady = function () {
+  window.__apiReadyAt = performance.now();
+  const opts = new URLSearchParams(location.search);
+  window.__player = new YT.Player('player', {
+    videoId: opts.get('v') || 'dQw4w9WgXcQ',
+    width: 320, height: 180,
+    playerVars: { playsinline: 1, controls: 0, start: Number(opts.get('start') || 0), autoplay: Number(opts.get('autoplay') || 0) },
+    events: {
+      onReady: record('ready'), onStateChange: record('state'),
+      onPlaybackRateChange: record('rate'), onError: record('error'),
+    },
+  });
+  window.__methodsBeforeReady = typeof window.__player.playVideo;
+  window.__durationBeforeReady = window.__player.getDuration();
+};
+window.__call = function (fn) { window.__inCall = true; try { return fn(); } finally { window.__inCall = false; } };
+const s = document.createElement('script');
+s.src = 'https://www.youtube.com/iframe_api';
+document.head.appendChild(s);
+`;
+
+async function openPage(browser, { config = {}, query = '' } = {}) {
+  const context = await browser.newContext();
+  const { blocked } = await installStandIn(context, { config, localOrigins: [ORIGIN] });
+  await context.route(`${ORIGIN}/**`, (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname === '/page.js') {
+      return route.fulfill({ contentType: 'text/javascript', body: PAGE_JS });
+    }
+    return route.fulfill({
+      contentType: 'text/html; charset=utf-8',
+      headers: { 'content-security-policy': CSP },
+      body: PAGE_HTML,
+    });
+  });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  await page.goto(`${ORIGIN}/${query}`);
+  await page.waitForFunction(() => window.__events.some((e) => e.name === 'ready'), null, { timeout: 5000 });
+  return { context, page, errors, blocked };
+}
+
+const events = (page) => page.evaluate(() => window.__events);
+const states = async (page) => (await events(page)).filter((e) => e.name === 'state').map((e) => e.data);
+const call = (page, body) => page.evaluate(`window.__call(() => window.__player.${body})`);
+const hook = (page, body) => page.evaluate(`window.__ytTest.players[0].${body}`);
+const truePos = (page) => page.evaluate(() => window.__ytTest.players[0].truePosition());
+const waitState = (page, s, timeout = 3000) =>
+  page.waitForFunction((s) => window.__player.getPlayerState() === s, s, { timeout });
+
+test.describe('YouTube IFrame API stand-in', () => {
+  let ctx;
+  test.afterEach(async () => {
+    if (ctx) {
+      expect(ctx.errors, 'page errors').toEqual([]);
+      expect(ctx.blocked, 'requests that left the machine').toEqual([]);
+      expect(await ctx.page.evaluate(() => window.__cspViolations), 'CSP violations').toEqual([]);
+      await ctx.context.close();
+      ctx = undefined;
+    }
+  });
+
+  test('API shape, iframe, ready after a few hundred ms', async ({ browser }) => {
+    ctx = await openPage(browser);
+    const { page } = ctx;
+    const info = await page.evaluate(() => ({
+      loaded: YT.loaded,
+      states: YT.PlayerState,
+      iframe: document.getElementById('player').tagName,
+      src: document.getElementById('player').src,
+      allow: document.getElementById('player').getAttribute('allow'),
+      width: document.getElementById('player').width,
+      methodsBeforeReady: window.__methodsBeforeReady,
+      durationBeforeReady: window.__durationBeforeReady,
+      readyAfterApi: window.__events[0].at - window.__apiReadyAt,
+      first: window.__events[0],
+      state: window.__player.getPlayerState(),
+      duration: window.__player.getDuration(),
+      rates: window.__player.getAvailablePlaybackRates(),
+      time: window.__player.getCurrentTime(),
+      frameText: null,
+    }));
+    expect(info.loaded).toBe(1);
+    expect(info.states).toEqual({ UNSTARTED: -1, ENDED: 0, PLAYING: 1, PAUSED: 2, BUFFERING: 3, CUED: 5 });
+    expect(info.iframe).toBe('IFRAME');
+    expect(info.src).toMatch(/^https:\/\/www\.youtube\.com\/embed\/dQw4w9WgXcQ\?enablejsapi=1&/);
+    expect(new URL(info.src).searchParams.get('origin')).toBe(ORIGIN);
+    expect(new URL(info.src).searchParams.get('playsinline')).toBe('1');
+    expect(info.allow).toContain('autoplay');
+    expect(info.width).toBe('320');
+    expect(info.methodsBeforeReady).toBe('function');
+    expect(info.durationBeforeReady).toBe(0);
+    expect(info.first.name).toBe('ready');
+    expect(info.readyAfterApi).toBeGreaterThan(150);
+    expect(info.readyAfterApi).toBeLessThan(1500);
+    expect(info.state).toBe(-1);
+    expect(info.duration).toBe(3600);
+    expect(info.rates).toEqual([0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2]);
+    expect(info.time).toBe(0);
+    // The embed document was served by the stand-in.
+    const frame = page.frames().find((f) => f.url().startsWith('https://www.youtube.com/embed/'));
+    expect(frame).toBeTruthy();
+    await expect(frame.locator('body')).toContainText('YouTube stand-in');
+  });
+
+  test('play: BUFFERING 80-300 ms, then PLAYING; events asynchronous; clocks agree', async ({ browser }) => {
+    ctx = await openPage(browser);
+    const { page } = ctx;
+    await call(page, 'playVideo()');
+    expect(await page.evaluate(() => window.__syncDelivery)).toBe(false);
+    await waitState(page, 1);
+    const ev = (await events(page)).filter((e) => e.name === 'state');
+    expect(ev.map((e) => e.data)).toEqual([3, 1]);
+    const buffering = ev[1].at - ev[0].at;
+    expect(buffering).toBeGreaterThanOrEqual(75);
+    expect(buffering).toBeLessThanOrEqual(330);
+    await page.waitForTimeout(1000);
+    const r = await page.evaluate(() => {
+      const t = window.__ytTest.players[0].truePosition();
+      return { t, api: window.__player.getCurrentTime() };
+    });
+    expect(r.t.running).toBe(true);
+    expect(r.t.rate).toBe(1);
+    expect(r.t.position).toBeGreaterThan(0.9);
+    expect(r.t.position).toBeLessThan(1.1);
+    // getCurrentTime is the iframe's last report extrapolated: within a few ms of the truth.
+    expect(Math.abs(r.api - r.t.position)).toBeLessThan(0.01);
+    // playVideo while playing: nothing happens.
+    await call(page, 'playVideo()');
+    await page.waitForTimeout(100);
+    expect(await states(page)).toEqual([3, 1]);
+  });
+
+  test('pause; seek while paused stays paused with no event; seek while playing buffers', async ({ browser }) => {
+    ctx = await openPage(browser);
+    const { page } = ctx;
+    await call(page, 'playVideo()');
+    await waitState(page, 1);
+    await call(page, 'pauseVideo()');
+    await waitState(page, 2);
+    const frozen = await truePos(page);
+    await page.waitForTimeout(300);
+    expect((await truePos(page)).position).toBe(frozen.position);
+    expect((await truePos(page)).running).toBe(false);
+
+    const before = (await events(page)).length;
+    await call(page, 'seekTo(100, true)');
+    await page.waitForTimeout(400);
+    expect((await events(page)).length).toBe(before); // no event at all
+    expect(await page.evaluate(() => window.__player.getPlayerState())).toBe(2);
+    expect((await truePos(page)).position).toBe(100);
+    expect(await page.evaluate(() => window.__player.getCurrentTime())).toBe(100);
+
+    await call(page, 'playVideo()');
+    await waitState(page, 1);
+    await call(page, 'seekTo(200, true)');
+    await page.waitForFunction(() => window.__events.filter((e) => e.name === 'state').length >= 6);
+    await waitState(page, 1);
+    expect(await states(page)).toEqual([3, 1, 2, 3, 1, 3, 1]);
+    const p = await truePos(page);
+    expect(p.position).toBeGreaterThanOrEqual(200);
+    expect(p.position).toBeLessThan(200.5);
+  });
+
+  test('seekTo from UNSTARTED and from CUED starts playing; loadVideoById plays', async ({ browser }) => {
+    ctx = await openPage(browser);
+    const { page } = ctx;
+    await call(page, 'seekTo(42, true)');
+    await waitState(page, 1);
+    expect((await truePos(page)).position).toBeGreaterThanOrEqual(42);
+    await call(page, "cueVideoById('aaaaaaaaaaa', 10)");
+    await waitState(page, 5);
+    expect(await page.evaluate(() => window.__player.getVideoData().video_id)).toBe('aaaaaaaaaaa');
+    expect((await truePos(page)).position).toBe(10);
+    await call(page, 'seekTo(20, true)');
+    await waitState(page, 1);
+    expect((await truePos(page)).position).toBeGreaterThanOrEqual(20);
+    await call(page, "loadVideoById({videoId: 'bbbbbbbbbbb', startSeconds: 5})");
+    await page.waitForFunction(() => window.__events.filter((e) => e.name === 'state').length >= 8);
+    expect(await hook(page, 'videoId')).toBe('bbbbbbbbbbb');
+    expect(await states(page)).toEqual([3, 1, 5, 3, 1, -1, 3, 1]);
+  });
+
+  test('setPlaybackRate snaps to the available rates and reports real changes only', async ({ browser }) => {
+    ctx = await openPage(browser);
+    const { page } = ctx;
+    await call(page, 'playVideo()');
+    await waitState(page, 1);
+    await call(page, 'setPlaybackRate(1.01)'); // snaps to 1: no change, no event
+    await page.waitForTimeout(100);
+    expect((await events(page)).filter((e) => e.name === 'rate')).toEqual([]);
+    await call(page, 'setPlaybackRate(1.3)');
+    await page.waitForFunction(() => window.__events.some((e) => e.name === 'rate'));
+    expect((await events(page)).filter((e) => e.name === 'rate').map((e) => e.data)).toEqual([1.25]);
+    expect(await page.evaluate(() => window.__player.getPlaybackRate())).toBe(1.25);
+    const a = await truePos(page);
+    await page.waitForTimeout(1000);
+    const b = await truePos(page);
+    expect(b.rate).toBe(1.25);
+    const speed = (b.position - a.position) / ((b.at - a.at) / 1000);
+    expect(speed).toBeGreaterThan(1.24);
+    expect(speed).toBeLessThan(1.26);
+    await call(page, 'setPlaybackRate(0.1)');
+    await page.waitForFunction(() => window.__player.getPlaybackRate() === 0.25);
+  });
+
+  test('ENDED at the end of the video', async ({ browser }) => {
+    ctx = await openPage(browser, { config: { duration: 2 } });
+    const { page } = ctx;
+    expect(await page.evaluate(() => window.__player.getDuration())).toBe(2);
+    await call(page, 'seekTo(1.5, true)');
+    await waitState(page, 0, 3000);
+    const p = await truePos(page);
+    expect(p.position).toBe(2);
+    expect(p.running).toBe(false);
+    expect(await page.evaluate(() => window.__player.getCurrentTime())).toBe(2);
+  });
+
+  test('autoplay blocking: no PLAYING without a user gesture; plays after a click', async ({ browser }) => {
+    ctx = await openPage(browser, { config: { blockAutoplay: true }, query: '?autoplay=1' });
+    const { page } = ctx;
+    await page.waitForFunction(() => window.__events.filter((e) => e.name === 'state').length >= 2);
+    expect(await states(page)).toEqual([3, -1]);
+    await call(page, 'playVideo()');
+    await page.waitForFunction(() => window.__events.filter((e) => e.name === 'state').length >= 4);
+    await call(page, 'seekTo(30, true)');
+    await page.waitForFunction(() => window.__events.filter((e) => e.name === 'state').length >= 6);
+    await page.waitForTimeout(500);
+    expect(await states(page)).toEqual([3, -1, 3, -1, 3, -1]);
+    expect((await truePos(page)).running).toBe(false);
+    await page.click('#gesture');
+    await call(page, 'playVideo()');
+    await waitState(page, 1);
+    expect((await truePos(page)).position).toBeGreaterThanOrEqual(30);
+  });
+
+  test('a person inside the iframe can always play; userPause/userSeek fire real events', async ({ browser }) => {
+    ctx = await openPage(browser, { config: { blockAutoplay: true } });
+    const { page } = ctx;
+    await hook(page, 'userPlay()');
+    await waitState(page, 1);
+    await hook(page, 'userPause()');
+    await waitState(page, 2);
+    const n = (await events(page)).length;
+    await hook(page, 'userSeek(50)');
+    await page.waitForTimeout(300);
+    expect((await events(page)).length).toBe(n);
+    expect((await truePos(page)).position).toBe(50);
+    await hook(page, 'userPlay()');
+    await waitState(page, 1);
+    await hook(page, 'userSeek(70)');
+    await page.waitForFunction(() => window.__events.filter((e) => e.name === 'state').length >= 7);
+    await waitState(page, 1);
+    expect(await states(page)).toEqual([3, 1, 2, 3, 1, 3, 1]);
+  });
+
+  test('stall(ms) freezes the media clock in BUFFERING, then resumes behind', async ({ browser }) => {
+    ctx = await openPage(browser);
+    const { page } = ctx;
+    await call(page, 'playVideo()');
+    await waitState(page, 1);
+    await page.waitForTimeout(300);
+    const a = await truePos(page);
+    await hook(page, 'stall(600)');
+    await waitState(page, 3);
+    const frozen = await truePos(page);
+    expect(frozen.running).toBe(false);
+    await page.waitForTimeout(300);
+    expect((await truePos(page)).position).toBe(frozen.position);
+    await waitState(page, 1, 2000);
+    await page.waitForTimeout(200);
+    const b = await truePos(page);
+    const behind = (b.at - a.at) / 1000 - (b.position - a.position);
+    expect(behind).toBeGreaterThan(0.55);
+    expect(behind).toBeLessThan(0.7);
+  });
+
+  test('setClockSkew makes the media clock run fast; truePosition is high resolution', async ({ browser }) => {
+    ctx = await openPage(browser);
+    const { page } = ctx;
+    await call(page, 'playVideo()');
+    await waitState(page, 1);
+    await hook(page, 'setClockSkew(1.01)');
+    const a = await truePos(page);
+    await page.waitForTimeout(3000);
+    const b = await truePos(page);
+    expect(b.rate).toBeCloseTo(1.01, 6);
+    const speed = (b.position - a.position) / ((b.at - a.at) / 1000);
+    expect(speed).toBeCloseTo(1.01, 4);
+    expect(Number.isInteger(b.at)).toBe(false);
+    // getCurrentTime extrapolates at the nominal rate from the last report: it lags the truth
+    // by at most ~1 % of the report interval.
+    const lag = await page.evaluate(() => {
+      const t = window.__ytTest.players[0].truePosition();
+      return t.position - window.__player.getCurrentTime();
+    });
+    expect(lag).toBeGreaterThan(-0.002);
+    expect(lag).toBeLessThan(0.006);
+  });
+
+  test('errors: invalid and unplayable videos report onError', async ({ browser }) => {
+    ctx = await openPage(browser, { config: { errors: { xxxxxxxxxxx: 150 } }, query: '?v=xxxxxxxxxxx' });
+    const { page } = ctx;
+    await page.waitForFunction(() => window.__events.some((e) => e.name === 'error'));
+    expect((await events(page)).filter((e) => e.name === 'error').map((e) => e.data)).toEqual([150]);
+    await call(page, 'playVideo()');
+    await page.waitForTimeout(400);
+    expect(await states(page)).toEqual([]);
+  });
+
+  test('destroy restores the element', async ({ browser }) => {
+    ctx = await openPage(browser);
+    const { page } = ctx;
+    await call(page, 'destroy()');
+    expect(await page.evaluate(() => document.getElementById('player').tagName)).toBe('DIV');
+    expect(await hook(page, 'destroyed')).toBe(true);
+  });
+});

@@ -1,0 +1,120 @@
+// The home page's create form (every accepted link form, bad input, no JavaScript) and the 404.
+import { test, expect, createSession } from './support.js';
+
+const SESSION_PATH = /\/s\/[0-9A-Za-z]{12}$/;
+
+// Every accepted form: [input, expected video id, expected start (s)].
+const FORMS = [
+  ['dQw4w9WgXcQ', 'dQw4w9WgXcQ', 0],
+  ['https://www.youtube.com/watch?v=9bZkp7q19f0', '9bZkp7q19f0', 0],
+  ['https://youtube.com/watch?v=kJQP7kiw5Fk&t=90', 'kJQP7kiw5Fk', 90],
+  ['youtube.com/watch?feature=share&v=JGwWNGJdvx8', 'JGwWNGJdvx8', 0],
+  ['https://m.youtube.com/watch?v=OPf0YbXqDm0&feature=share', 'OPf0YbXqDm0', 0],
+  ['https://music.youtube.com/watch?v=fJ9rUzIMcZQ&list=RDAMVMfJ9rUzIMcZQ', 'fJ9rUzIMcZQ', 0],
+  ['https://youtu.be/hT_nvWreIhg?t=1m30s', 'hT_nvWreIhg', 90],
+  ['https://www.youtube.com/embed/ZZ5LpwO-An4?start=42', 'ZZ5LpwO-An4', 42],
+  ['https://www.youtube.com/shorts/abcdefghijk', 'abcdefghijk', 0],
+  ['https://www.youtube.com/live/A-b_C-d_E-f', 'A-b_C-d_E-f', 0],
+  ['https://www.youtube-nocookie.com/embed/0123456789a', '0123456789a', 0],
+];
+
+test('every accepted link form creates a session for the right video and start', async ({ viewers }) => {
+  const v = await viewers('A');
+  const seen = new Set();
+  for (const [input, id, start] of FORMS) {
+    await test.step(input, async () => {
+      const url = await createSession(v, input);
+      expect(seen.has(url), 'a new session each time').toBe(false);
+      seen.add(url);
+      await v.waitReady();
+      const r = await v.reading();
+      expect(r.videoId).toBe(id);
+      expect(r.running).toBe(false);
+      expect(Math.abs(r.position - start)).toBeLessThan(0.15);
+      const sync = await v.sync();
+      expect(Math.abs(sync.targetPosition - start)).toBeLessThan(0.15);
+    });
+  }
+});
+
+const BAD = [
+  ['another site', 'https://vimeo.com/76979871'],
+  ['a look-alike host', 'https://youtube.com.evil.example/watch?v=dQw4w9WgXcQ'],
+  ['junk', 'hello world'],
+  ['a script tag', '<script>alert(1)</script>'],
+  ['a 5 KB string', 'x'.repeat(5000)],
+  ['a short id', 'https://www.youtube.com/watch?v=short'],
+  ['a channel', 'https://www.youtube.com/@somebody'],
+  ['nothing', '   '],
+];
+
+test('bad input shows an error and creates nothing', async ({ viewers }) => {
+  const v = await viewers('A');
+  const { page } = v;
+  const sessionResponses = [];
+  page.on('response', (r) => {
+    const loc = r.headers()['location'] || '';
+    if (SESSION_PATH.test(new URL(r.url()).pathname) || /\/s\//.test(loc)) sessionResponses.push(r.url());
+  });
+  page.on('dialog', (d) => {
+    sessionResponses.push(`dialog: ${d.message()}`);
+    return d.dismiss();
+  });
+  await page.goto('/');
+  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+  const input = page.getByLabel('YouTube link or video id');
+  const error = page.getByTestId('create-error');
+  await expect(error).toHaveCount(0);
+  for (const [what, text] of BAD) {
+    await test.step(what, async () => {
+      await input.fill(text);
+      await page.locator('#create-form button[type=submit]').click();
+      await expect(error, what).toBeVisible();
+      await expect(error).toHaveAttribute('role', 'alert');
+      expect((await error.textContent()).trim().length).toBeGreaterThan(10);
+      expect(new URL(page.url()).pathname).toBe('/');
+      // Correcting the input clears the way: the next bad one shows its own error again.
+      await input.fill('');
+    });
+  }
+  await page.waitForTimeout(300);
+  expect(sessionResponses).toEqual([]);
+  expect(await page.evaluate(() => (window.__ytTest?.players || []).length)).toBe(0);
+});
+
+test('the create form works without JavaScript (and refuses bad input there too)', async ({ viewers }) => {
+  const v = await viewers('no-JS', { javaScriptEnabled: false });
+  const { page } = v;
+  await page.goto('/');
+  await page.getByLabel('YouTube link or video id').fill('https://x.example/watch?v=dQw4w9WgXcQ');
+  await page.locator('#create-form button[type=submit]').click();
+  await page.waitForLoadState();
+  expect(new URL(page.url()).pathname).not.toMatch(SESSION_PATH);
+  await expect(page.getByTestId('create-error')).toBeVisible();
+  v.allowConsoleError(/status of 4\d\d/);
+
+  await page.goto('/');
+  await page.getByLabel('YouTube link or video id').fill('https://youtu.be/dQw4w9WgXcQ?t=30');
+  await page.locator('#create-form button[type=submit]').click();
+  await page.waitForURL(SESSION_PATH);
+  const resp = await page.request.get(page.url());
+  expect(resp.status()).toBe(200);
+  const html = await resp.text();
+  expect(html).toContain('dQw4w9WgXcQ');
+  await expect(page.getByTestId('share-link')).toHaveValue(page.url());
+});
+
+test('an unknown session shows a 404 page with status 404', async ({ viewers }) => {
+  const v = await viewers('A');
+  v.allowConsoleError(/status of 404/);
+  for (const path of ['/s/AAAAAAAAAAAA', '/s/not-a-session', '/s/', '/no/such/page']) {
+    await test.step(path, async () => {
+      const resp = await v.page.goto(path);
+      expect(resp.status()).toBe(404);
+      await expect(v.page.locator('h1')).toHaveText('Not found');
+      await v.page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+      await expect(v.page.locator('h1')).toHaveText('Not found');
+    });
+  }
+  expect(await v.page.evaluate(() => (window.__ytTest?.players || []).length)).toBe(0);
+});

@@ -1,0 +1,214 @@
+// Shared fixtures and helpers of the app scenarios and the accuracy run.
+//
+// - `viewers` fixture: opens browser contexts (one per viewer, like separate people), each with
+//   the YouTube stand-in installed and every page's uncaught errors and console errors collected;
+//   the test fails on any of them (and on any request that tried to leave the machine) unless
+//   the test allowed that console message explicitly.
+// - Sync measurement: every viewer's true media position (from the stand-in) is read with its
+//   performance.now() timestamp, put on one timeline with performance.timeOrigin (the pages share
+//   the machine's clock) and extrapolated to one common instant.
+import { test as base, expect } from '@playwright/test';
+import { installStandIn } from '../stand-in/routes.js';
+
+/** The generous "in sync" bound every scenario asserts (ms between viewers). */
+export const IN_SYNC_MS = 150;
+
+const SESSION_PATH = /\/s\/[0-9A-Za-z]{12}$/;
+
+class Viewer {
+  constructor(name, context, page, collector) {
+    this.name = name;
+    this.context = context;
+    this.page = page;
+    this.collector = collector;
+  }
+
+  /** Opens the session at `url` and waits until hydrated, live and the player is ready. */
+  async open(url) {
+    await this.page.goto(url);
+    await this.waitReady();
+    return this;
+  }
+
+  /** Waits until the page is hydrated, the sync badge is live and the stand-in player is ready. */
+  async waitReady(timeout = 20_000) {
+    await this.page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached', timeout });
+    await expect(this.page.getByTestId('sync-badge')).toHaveAttribute('data-status', 'live', { timeout });
+    await this.page.waitForFunction(
+      () => {
+        const ps = (window.__ytTest && window.__ytTest.players) || [];
+        const p = ps.filter((x) => !x.destroyed).pop();
+        return !!(p && p.ready);
+      },
+      null,
+      { timeout },
+    );
+  }
+
+  /** Calls a test hook on this viewer's current player, e.g. `hook('userSeek', 120)`. */
+  async hook(name, ...args) {
+    return this.page.evaluate(
+      ([name, args]) => {
+        const p = window.__ytTest.players.filter((x) => !x.destroyed).pop();
+        if (!p) throw new Error('no live player');
+        return p[name](...args);
+      },
+      [name, args],
+    );
+  }
+
+  /** The true position of this viewer's player on the shared timeline (ms since the epoch). */
+  async reading() {
+    return this.page.evaluate(() => {
+      const p = window.__ytTest.players.filter((x) => !x.destroyed).pop();
+      if (!p) return null;
+      const r = p.truePosition();
+      return { ...r, wall: performance.timeOrigin + r.at };
+    });
+  }
+
+  /** `window.__watchparty` (the sync client's published state). */
+  async sync() {
+    return this.page.evaluate(() => (window.__watchparty ? { ...window.__watchparty } : null));
+  }
+
+  /** The viewer count shown on the page. */
+  async viewerCount() {
+    const v = await this.page.getByTestId('viewer-count').getAttribute('data-count');
+    return v === null ? null : Number(v);
+  }
+
+  /** Lets this test expect console errors matching `re` on this viewer. */
+  allowConsoleError(re) {
+    this.collector.allowed.push(re);
+  }
+}
+
+/** Extrapolates readings to the latest of their instants; returns positions (s) and spread (ms). */
+export function atOneInstant(readings) {
+  const t = Math.max(...readings.map((r) => r.wall));
+  const positions = readings.map((r) => r.position + (r.running ? ((t - r.wall) / 1000) * r.rate : 0));
+  const spreadMs = (Math.max(...positions) - Math.min(...positions)) * 1000;
+  return { at: t, positions, spreadMs, running: readings.map((r) => r.running), states: readings.map((r) => r.state) };
+}
+
+/** One sample of every viewer's true position at one instant. */
+export async function sample(viewers) {
+  const readings = await Promise.all(viewers.map((v) => v.reading()));
+  if (readings.some((r) => r === null)) throw new Error('a viewer has no player');
+  return atOneInstant(readings);
+}
+
+function describe(s) {
+  return `positions ${s.positions.map((p) => p.toFixed(3)).join(', ')} s; spread ${s.spreadMs.toFixed(1)} ms; ` +
+    `running ${s.running.join(', ')}; states ${s.states.join(', ')}`;
+}
+
+/**
+ * Waits until every viewer is `playing` (media clock running or not; undefined: all the same,
+ * either way) and within `boundMs` of each other for `stableSamples` consecutive samples.
+ * Fails with the last sample otherwise.
+ */
+export async function waitInSync(viewers, { playing, boundMs = IN_SYNC_MS, timeout = 15_000, stableSamples = 3, near } = {}) {
+  const deadline = Date.now() + timeout;
+  let last = null;
+  let streak = 0;
+  for (;;) {
+    last = await sample(viewers);
+    const want = playing === undefined ? last.running[0] : playing;
+    const ok =
+      last.running.every((r) => r === want) &&
+      last.spreadMs <= boundMs &&
+      (near === undefined || last.positions.every((p) => Math.abs(p - near) <= boundMs / 1000));
+    streak = ok ? streak + 1 : 0;
+    if (streak >= stableSamples) return last;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `viewers not in sync (${playing === undefined ? 'same state' : playing ? 'playing' : 'paused'}${near !== undefined ? ` near ${near} s` : ''}, ` +
+          `bound ${boundMs} ms) after ${timeout} ms: ${describe(last)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Samples every `everyMs` for `durationMs`; fails at the first sample beyond `boundMs`. */
+export async function expectStaysInSync(viewers, { durationMs, everyMs = 250, boundMs = IN_SYNC_MS, playing = true }) {
+  const end = Date.now() + durationMs;
+  const spreads = [];
+  while (Date.now() < end) {
+    const s = await sample(viewers);
+    spreads.push(s.spreadMs);
+    if (s.spreadMs > boundMs || s.running.some((r) => r !== playing)) {
+      throw new Error(`viewers drifted apart: ${describe(s)}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return spreads;
+}
+
+/** Waits until every viewer's sync client has seen the same revision; returns it. */
+export async function waitSameRevision(viewers, timeout = 10_000) {
+  let revs = [];
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    revs = await Promise.all(viewers.map(async (v) => (await v.sync())?.revision));
+    if (revs.every((r) => typeof r === 'number' && r === revs[0])) return revs[0];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`revisions differ: ${revs.join(', ')}`);
+}
+
+/** Creates a session from the home page form and returns its URL. */
+export async function createSession(viewer, input) {
+  const { page } = viewer;
+  await page.goto('/');
+  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+  await page.getByLabel('YouTube link or video id').fill(input);
+  await page.locator('#create-form button[type=submit]').click();
+  await page.waitForURL(SESSION_PATH);
+  return page.url();
+}
+
+export const test = base.extend({
+  // eslint-disable-next-line no-empty-pattern
+  viewers: async ({ browser }, use, testInfo) => {
+    const opened = [];
+    const baseURL = testInfo.project.use.baseURL;
+    const origin = new URL(baseURL).origin;
+    /**
+     * Opens a new viewer (its own browser context). `config` goes to the stand-in
+     * (e.g. {blockAutoplay: true}); `javaScriptEnabled: false` for a no-JS visitor.
+     */
+    const open = async (name, { config = {}, javaScriptEnabled = true } = {}) => {
+      const context = await browser.newContext({ baseURL, javaScriptEnabled });
+      const { blocked } = await installStandIn(context, { config, localOrigins: [origin] });
+      const collector = { errors: [], allowed: [], blocked };
+      const page = await context.newPage();
+      const watch = (p) => {
+        p.on('pageerror', (e) => collector.errors.push(`${name}: uncaught ${e.name}: ${e.message}`));
+        p.on('console', (m) => {
+          if (m.type() !== 'error') return;
+          const text = m.text();
+          if (collector.allowed.some((re) => re.test(text))) return;
+          collector.errors.push(`${name}: console error: ${text}`);
+        });
+      };
+      watch(page);
+      context.on('page', watch);
+      const v = new Viewer(name, context, page, collector);
+      opened.push(v);
+      return v;
+    };
+    await use(open);
+    const problems = [];
+    for (const v of opened) {
+      problems.push(...v.collector.errors);
+      problems.push(...v.collector.blocked.map((u) => `${v.name}: request left the machine: ${u}`));
+    }
+    for (const v of opened) await v.context.close().catch(() => {});
+    expect(problems, 'uncaught page errors, console errors or external requests').toEqual([]);
+  },
+});
+
+export { expect };
