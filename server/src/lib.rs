@@ -6,10 +6,14 @@
 //! - [`sessions`]: the session service (store + fan-out) behind the WebSocket handler [`ws`].
 
 pub mod assets;
+pub mod clock;
 pub mod http;
+pub mod hub;
+pub mod limits;
 pub mod sessions;
 pub mod settings;
 pub mod shutdown;
 pub mod startup;
+pub mod store;
 pub mod telemetry;
 pub mod ws;

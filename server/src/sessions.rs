@@ -1,46 +1,637 @@
-//! Session service (placeholder until the sync core lands).
+//! The session service: the store, the server clock, the local hubs and the rules for applying
+//! commands. Transport-free: the WebSocket handler ([`crate::ws`]) and the server functions
+//! ([`Backend`]) both sit on top of it, and its logic is unit-tested without sockets.
+//!
+//! Applying a command: take the newest known state (the hub's cache), run
+//! [`app::playback::apply`], then compare-and-set in the store. On a conflict the store returns
+//! the current state; if the command's `base_revision` still equals the current revision it is
+//! retried (bounded), otherwise it is rejected as stale. The first command per revision wins.
 
+use crate::clock::{best_offset, Clock, Probe};
+use crate::hub::{Hub, Hubs, JoinError, Membership};
 use crate::settings::Settings;
+use crate::store::{CasOutcome, MemoryStore, RedisStore, SessionStore, StoreError};
 use app::ids::{SessionId, VideoId};
+use app::playback::{self, Command, CommandError, PlaybackState};
+use app::protocol::{Cause, ConnId};
 use app::ssr::{Backend, BackendError, SessionSnapshot, SharedBackend};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
 
-/// Sessions: store and fan-out.
+/// Attempts of one command against concurrent writers before giving up.
+const MAX_CAS_ATTEMPTS: usize = 8;
+/// Probes per clock synchronisation with the store.
+const CLOCK_PROBES: usize = 7;
+/// How often the offset to the store's clock is re-estimated.
+const CLOCK_REFRESH: Duration = Duration::from_secs(30);
+/// How long [`Sessions::shutdown`] waits for connections to close.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// A command was not applied; nothing changed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Rejection {
+    /// A value was not finite or out of range.
+    #[error("{0}")]
+    Invalid(String),
+    /// Based on an older revision; carries the current state.
+    #[error("stale command: based on revision {base}, session is at {}", current.revision)]
+    Stale {
+        /// The sender's base revision.
+        base: u64,
+        /// The current state.
+        current: Box<PlaybackState>,
+    },
+    /// The session no longer exists.
+    #[error("the session does not exist")]
+    UnknownSession,
+    /// The store failed.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// What an accepted command did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// A new revision was stored and published (it reaches every viewer as `State`).
+    Applied(PlaybackState),
+    /// The command changed nothing (a duplicate); nothing was published.
+    Unchanged(PlaybackState),
+}
+
+/// Opening the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Redis did not answer.
+    #[error("cannot open the {kind} store: {source}")]
+    Store {
+        /// `"redis"`.
+        kind: &'static str,
+        /// The cause.
+        source: StoreError,
+    },
+}
+
+/// Counts live connections so shutdown can wait for them.
+#[derive(Debug, Default)]
+struct ConnCount {
+    active: AtomicUsize,
+    idle: Notify,
+}
+
+/// A live connection's registration; dropping it ends the registration.
+#[derive(Debug)]
+pub struct ConnGuard {
+    sessions: Arc<Sessions>,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        if self.sessions.conns.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.sessions.conns.idle.notify_waiters();
+        }
+    }
+}
+
+/// Sessions: store, clock, hubs and connections of this instance.
+#[derive(Debug)]
 pub struct Sessions {
-    _settings: Arc<Settings>,
+    settings: Arc<Settings>,
+    store: Arc<dyn SessionStore>,
+    clock: Arc<Clock>,
+    hubs: Hubs,
+    instance: String,
+    shutdown: watch::Sender<bool>,
+    conns: ConnCount,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Sessions {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// A random connection or instance id below 2^53 (exact in JavaScript numbers).
+pub fn random_id() -> ConnId {
+    rand::random::<u64>() & ((1u64 << 53) - 1)
+}
+
+/// Estimates the offset of `store`'s reference clock and applies it to `clock`.
+async fn sync_clock(store: &dyn SessionStore, clock: &Clock) -> Result<(), StoreError> {
+    let mut probes = Vec::with_capacity(CLOCK_PROBES);
+    for _ in 0..CLOCK_PROBES {
+        let sent = clock.local_ms();
+        let Some(remote) = store.reference_time_ms().await? else {
+            return Ok(());
+        };
+        let received = clock.local_ms();
+        probes.push(Probe {
+            sent,
+            remote,
+            received,
+        });
+    }
+    if let Some((offset, rtt)) = best_offset(&probes) {
+        tracing::debug!(
+            offset_ms = offset,
+            rtt_ms = rtt,
+            "clock synchronised with store"
+        );
+        clock.set_offset_ms(offset);
+    }
+    Ok(())
 }
 
 impl Sessions {
-    /// Opens the configured store.
-    pub async fn open(settings: Arc<Settings>) -> Result<Arc<Self>, BackendError> {
+    /// Opens the configured store (Redis when `redis_url` is set, else memory) and, with
+    /// Redis, synchronises the clock with it.
+    pub async fn open(settings: Arc<Settings>) -> Result<Arc<Self>, OpenError> {
+        let ttl = Duration::from_secs(settings.session_ttl_secs.max(1));
+        let store: Arc<dyn SessionStore> = match settings.redis_url.as_deref() {
+            Some(url) => Arc::new(RedisStore::connect(url, ttl).await.map_err(|source| {
+                OpenError::Store {
+                    kind: "redis",
+                    source,
+                }
+            })?),
+            None => Arc::new(MemoryStore::new(ttl)),
+        };
+        Self::with_store(settings, store).await
+    }
+
+    /// Builds the service over an existing store (tests use this to share one store).
+    pub async fn with_store(
+        settings: Arc<Settings>,
+        store: Arc<dyn SessionStore>,
+    ) -> Result<Arc<Self>, OpenError> {
+        let clock = Arc::new(Clock::new());
+        let mut tasks = Vec::new();
+        if store.reference_time_ms().await.ok().flatten().is_some() {
+            sync_clock(store.as_ref(), &clock)
+                .await
+                .map_err(|source| OpenError::Store {
+                    kind: store.kind(),
+                    source,
+                })?;
+            let (s, c) = (store.clone(), clock.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(CLOCK_REFRESH);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = sync_clock(s.as_ref(), &c).await {
+                        tracing::warn!(error = %e, "clock synchronisation failed");
+                    }
+                }
+            }));
+        }
+        let instance = format!("{:x}", random_id());
+        let hubs = Hubs::new(
+            store.clone(),
+            instance.clone(),
+            settings.send_queue,
+            settings.max_viewers_per_session,
+        );
+        let (shutdown, _) = watch::channel(false);
         Ok(Arc::new(Self {
-            _settings: settings,
+            settings,
+            store,
+            clock,
+            hubs,
+            instance,
+            shutdown,
+            conns: ConnCount::default(),
+            tasks,
         }))
     }
-    /// Store health.
+
+    /// Store health: `Err` when the store does not answer (`/readyz` answers 503).
     pub async fn ready(&self) -> Result<(), BackendError> {
-        Ok(())
+        self.store
+            .ping()
+            .await
+            .map_err(|e| BackendError::Unavailable(e.to_string()))
     }
-    /// "memory" or "redis".
+
+    /// `"memory"` or `"redis"`.
     pub fn store_kind(&self) -> &'static str {
-        "memory"
+        self.store.kind()
     }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The server clock (ms since the epoch, shared timebase across instances).
+    pub fn now_ms(&self) -> f64 {
+        self.clock.now_ms()
+    }
+
+    /// This instance's id in presence records.
+    pub fn instance_id(&self) -> &str {
+        &self.instance
+    }
+
+    /// The local hubs.
+    pub fn hubs(&self) -> &Hubs {
+        &self.hubs
+    }
+
     /// The backend for server functions.
     pub fn backend(self: &Arc<Self>) -> SharedBackend {
-        Arc::new(Stub)
+        Arc::new(SessionsBackend(self.clone()))
     }
-    /// Closes all connections.
-    pub async fn shutdown(&self) {}
+
+    /// Creates a session for `video`, paused at `start` seconds, with a fresh random id.
+    pub async fn create(&self, video: VideoId, start: f64) -> Result<SessionId, StoreError> {
+        let state = PlaybackState::new(video, start, self.clock.now_ms());
+        for _ in 0..4 {
+            let id = SessionId::random();
+            if self.store.create(&id, &state).await? {
+                tracing::info!(session = %id, video = %state.video_id, "session created");
+                return Ok(id);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "could not allocate a session id".into(),
+        ))
+    }
+
+    /// The session's state, the server time and the viewer count; `None` when unknown.
+    pub async fn snapshot(&self, id: &SessionId) -> Result<Option<SessionSnapshot>, StoreError> {
+        let Some(state) = self.store.load(id).await? else {
+            return Ok(None);
+        };
+        let viewers = match self.hubs.get(id) {
+            Some(hub) => hub.viewers(),
+            None => self.store.viewers(id).await?,
+        };
+        Ok(Some(SessionSnapshot {
+            state,
+            server_time: self.clock.now_ms(),
+            viewers,
+        }))
+    }
+
+    /// Joins a session as a local viewer (the membership ends when dropped).
+    pub async fn join(&self, id: &SessionId) -> Result<Membership, JoinError> {
+        self.hubs.join(id).await
+    }
+
+    /// Applies `cmd` from connection `cause.conn_id`, based on `base_revision`.
+    pub async fn apply(
+        &self,
+        hub: &Hub,
+        cause: Cause,
+        base_revision: u64,
+        cmd: Command,
+    ) -> Result<Outcome, Rejection> {
+        let unavailable = |e: StoreError| Rejection::Unavailable(e.to_string());
+        let mut current = match hub.latest() {
+            Some(s) => s,
+            None => self
+                .store
+                .load(hub.id())
+                .await
+                .map_err(unavailable)?
+                .ok_or(Rejection::UnknownSession)?,
+        };
+        let mut reloaded = false;
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let now = self.clock.now_ms();
+            match playback::apply(&current, cmd, base_revision, now) {
+                Err(CommandError::InvalidValue(m)) => return Err(Rejection::Invalid(m.into())),
+                Err(CommandError::Stale { base, .. }) => {
+                    // The sender may know a newer revision than our cache (it reached another
+                    // path first): check the store once before calling it stale.
+                    if base > current.revision && !reloaded {
+                        reloaded = true;
+                        current = self
+                            .store
+                            .load(hub.id())
+                            .await
+                            .map_err(unavailable)?
+                            .ok_or(Rejection::UnknownSession)?;
+                        hub.observe(&current);
+                        continue;
+                    }
+                    return Err(Rejection::Stale {
+                        base,
+                        current: Box::new(current),
+                    });
+                }
+                Ok(None) => return Ok(Outcome::Unchanged(current)),
+                Ok(Some(next)) => {
+                    match self
+                        .store
+                        .compare_and_set(hub.id(), current.revision, &next, Some(cause))
+                        .await
+                        .map_err(unavailable)?
+                    {
+                        CasOutcome::Applied => {
+                            hub.observe(&next);
+                            return Ok(Outcome::Applied(next));
+                        }
+                        CasOutcome::Conflict(now_current) => {
+                            hub.observe(&now_current);
+                            reloaded = true;
+                            current = now_current;
+                        }
+                        CasOutcome::Missing => return Err(Rejection::UnknownSession),
+                    }
+                }
+            }
+        }
+        Err(Rejection::Stale {
+            base: base_revision,
+            current: Box::new(current),
+        })
+    }
+
+    /// Registers a live connection (for shutdown), or `None` when shutting down.
+    pub fn register_connection(self: &Arc<Self>) -> Option<(ConnGuard, watch::Receiver<bool>)> {
+        let rx = self.shutdown.subscribe();
+        if *rx.borrow() {
+            return None;
+        }
+        self.conns.active.fetch_add(1, Ordering::AcqRel);
+        Some((
+            ConnGuard {
+                sessions: self.clone(),
+            },
+            rx,
+        ))
+    }
+
+    /// Live WebSocket connections on this instance.
+    pub fn connections(&self) -> usize {
+        self.conns.active.load(Ordering::Acquire)
+    }
+
+    /// Closes every WebSocket with 1001 (going away), waits for them (bounded) and for the
+    /// hubs to withdraw their presence and subscriptions.
+    pub async fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        let wait = async {
+            loop {
+                let idle = self.conns.idle.notified();
+                if self.conns.active.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+                idle.await;
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_WAIT, wait).await.is_err() {
+            tracing::warn!(
+                left = self.connections(),
+                "connections still open after shutdown wait"
+            );
+        }
+        self.hubs.wait_idle(Duration::from_secs(2)).await;
+    }
 }
 
-struct Stub;
+/// [`Backend`] for the server functions.
+struct SessionsBackend(Arc<Sessions>);
 
 #[async_trait::async_trait]
-impl Backend for Stub {
-    async fn create_session(&self, _v: VideoId, _s: f64) -> Result<SessionId, BackendError> {
-        Err(BackendError::Unavailable("not yet".into()))
+impl Backend for SessionsBackend {
+    async fn create_session(&self, video: VideoId, start: f64) -> Result<SessionId, BackendError> {
+        self.0
+            .create(video, start)
+            .await
+            .map_err(|e| BackendError::Unavailable(e.to_string()))
     }
-    async fn load_session(&self, _id: &SessionId) -> Result<Option<SessionSnapshot>, BackendError> {
-        Ok(None)
+
+    async fn load_session(&self, id: &SessionId) -> Result<Option<SessionSnapshot>, BackendError> {
+        self.0
+            .snapshot(id)
+            .await
+            .map_err(|e| BackendError::Unavailable(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::Frame;
+    use app::protocol::ServerMsg;
+    use tokio::sync::broadcast;
+
+    fn vid() -> VideoId {
+        VideoId::parse("dQw4w9WgXcQ").unwrap()
+    }
+
+    async fn memory() -> Arc<Sessions> {
+        Sessions::open(Arc::new(Settings::default())).await.unwrap()
+    }
+
+    async fn next_state(rx: &mut broadcast::Receiver<Frame>) -> (PlaybackState, Option<Cause>) {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+                .await
+                .expect("a frame in time")
+                .expect("open channel");
+            if let ServerMsg::State { state, cause } = serde_json::from_str(&frame.text).unwrap() {
+                assert_eq!(frame.revision, state.revision);
+                return (state, cause);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn create_load_and_unknown() {
+        let s = memory().await;
+        let id = s.create(vid(), 42.0).await.unwrap();
+        let snap = s.snapshot(&id).await.unwrap().unwrap();
+        assert_eq!(snap.state.position, 42.0);
+        assert_eq!(snap.state.revision, 1);
+        assert!(!snap.state.playing);
+        let unknown = SessionId::parse("000000000000").unwrap();
+        assert!(s.snapshot(&unknown).await.unwrap().is_none());
+        assert!(matches!(
+            s.join(&unknown).await,
+            Err(JoinError::UnknownSession)
+        ));
+        assert!(s.hubs().is_empty(), "a failed join leaves no hub behind");
+    }
+
+    #[tokio::test]
+    async fn applied_commands_reach_every_local_viewer_once_in_order() {
+        let s = memory().await;
+        let id = s.create(vid(), 0.0).await.unwrap();
+        let a = s.join(&id).await.unwrap();
+        let b = s.join(&id).await.unwrap();
+        let mut rx_a = a.hub().frames();
+        let mut rx_b = b.hub().frames();
+        assert!(Arc::ptr_eq(a.hub(), b.hub()), "one hub per session");
+        let cause = Cause { conn_id: 1, seq: 1 };
+        let played = s
+            .apply(a.hub(), cause, 1, Command::Play { position: 0.0 })
+            .await
+            .unwrap();
+        let Outcome::Applied(played) = played else {
+            panic!("not applied")
+        };
+        let paused = s
+            .apply(
+                a.hub(),
+                Cause { conn_id: 1, seq: 2 },
+                2,
+                Command::Pause { position: 3.0 },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(paused, Outcome::Applied(ref p) if p.revision == 3));
+        for rx in [&mut rx_a, &mut rx_b] {
+            let (s2, c2) = next_state(rx).await;
+            assert_eq!((s2.revision, c2), (2, Some(cause)));
+            assert_eq!(s2, played);
+            let (s3, _) = next_state(rx).await;
+            assert_eq!(s3.revision, 3);
+            assert!(!s3.playing);
+        }
+    }
+
+    #[tokio::test]
+    async fn stale_invalid_and_duplicate_commands_change_nothing() {
+        let s = memory().await;
+        let id = s.create(vid(), 5.0).await.unwrap();
+        let m = s.join(&id).await.unwrap();
+        let c = |seq| Cause { conn_id: 9, seq };
+        s.apply(m.hub(), c(1), 1, Command::Seek { position: 10.0 })
+            .await
+            .unwrap();
+        // Based on revision 1, but the session is at 2: first command per revision won.
+        let stale = s
+            .apply(m.hub(), c(2), 1, Command::Seek { position: 99.0 })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(stale, Rejection::Stale { base: 1, ref current } if current.revision == 2 && current.position == 10.0)
+        );
+        let invalid = s
+            .apply(m.hub(), c(3), 2, Command::Seek { position: f64::NAN })
+            .await
+            .unwrap_err();
+        assert!(matches!(invalid, Rejection::Invalid(_)));
+        let dup = s
+            .apply(m.hub(), c(4), 2, Command::Pause { position: 10.0 })
+            .await
+            .unwrap();
+        assert!(matches!(dup, Outcome::Unchanged(ref st) if st.revision == 2));
+        // A base from the future is stale too, after checking the store.
+        let future = s
+            .apply(m.hub(), c(5), 77, Command::Play { position: 1.0 })
+            .await
+            .unwrap_err();
+        assert!(matches!(future, Rejection::Stale { base: 77, .. }));
+        assert_eq!(s.snapshot(&id).await.unwrap().unwrap().state.revision, 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_commands_on_one_revision_have_one_winner() {
+        let s = memory().await;
+        let id = s.create(vid(), 0.0).await.unwrap();
+        let m = s.join(&id).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..16u32 {
+            let (s, hub) = (s.clone(), m.hub().clone());
+            tasks.push(tokio::spawn(async move {
+                s.apply(
+                    &hub,
+                    Cause {
+                        conn_id: u64::from(i),
+                        seq: 1,
+                    },
+                    1,
+                    Command::Seek {
+                        position: f64::from(i) * 10.0 + 1.0,
+                    },
+                )
+                .await
+            }));
+        }
+        let mut applied = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(Outcome::Applied(_)) => applied += 1,
+                Err(Rejection::Stale { .. }) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(applied, 1);
+        assert_eq!(s.snapshot(&id).await.unwrap().unwrap().state.revision, 2);
+    }
+
+    #[tokio::test]
+    async fn stale_cache_is_retried_when_base_is_current() {
+        // Two service instances on one store: B's cache is behind after A's write, yet a
+        // command based on the store's current revision succeeds through B.
+        let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new(Duration::from_secs(60)));
+        let settings = Arc::new(Settings::default());
+        let a = Sessions::with_store(settings.clone(), store.clone())
+            .await
+            .unwrap();
+        let b = Sessions::with_store(settings, store).await.unwrap();
+        let id = a.create(vid(), 0.0).await.unwrap();
+        let ma = a.join(&id).await.unwrap();
+        let mb = b.join(&id).await.unwrap();
+        a.apply(
+            ma.hub(),
+            Cause { conn_id: 1, seq: 1 },
+            1,
+            Command::Seek { position: 50.0 },
+        )
+        .await
+        .unwrap();
+        let r = b
+            .apply(
+                mb.hub(),
+                Cause { conn_id: 2, seq: 1 },
+                2,
+                Command::Play { position: 50.0 },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(r, Outcome::Applied(ref st) if st.revision == 3 && st.playing));
+    }
+
+    #[tokio::test]
+    async fn presence_is_coalesced_and_counts_every_viewer() {
+        let s = memory().await;
+        let id = s.create(vid(), 0.0).await.unwrap();
+        let first = s.join(&id).await.unwrap();
+        let mut rx = first.hub().frames();
+        let mut others = Vec::new();
+        for _ in 0..99 {
+            others.push(s.join(&id).await.unwrap());
+        }
+        let mut presence = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while let Ok(Ok(frame)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            if let Ok(ServerMsg::Presence { viewers }) = serde_json::from_str(&frame.text) {
+                presence.push(viewers);
+                if viewers == 100 {
+                    break;
+                }
+            }
+        }
+        assert_eq!(presence.last(), Some(&100), "{presence:?}");
+        assert!(
+            presence.len() <= 4,
+            "join storm was not coalesced: {presence:?}"
+        );
+        drop(others);
+        drop(first);
+        s.hubs().wait_idle(Duration::from_secs(2)).await;
+        assert!(s.hubs().is_empty());
+        assert_eq!(s.store.viewers(&id).await.unwrap(), 0);
     }
 }

@@ -161,6 +161,8 @@ pub fn router(state: AppState) -> Router {
 pub struct TestServer {
     /// The bound address.
     pub addr: SocketAddr,
+    /// The server's session service (tests create sessions and inspect state through it).
+    pub sessions: Arc<Sessions>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -171,12 +173,14 @@ impl TestServer {
         settings.listen.set_port(0);
         let app = Application::build(settings).await?;
         let addr = app.local_addr();
+        let sessions = app.sessions.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
         Ok(Self {
             addr,
+            sessions,
             stop: Some(tx),
             task: Some(task),
         })

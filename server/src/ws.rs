@@ -1,8 +1,365 @@
-//! WebSocket endpoint (placeholder until the sync core lands).
+//! The WebSocket endpoint `/ws/{id}`: checks, upgrade, and one task per connection.
+//!
+//! Before upgrading: the `Origin` must be allowed (else 403), the id valid and the session
+//! known (else 404), the store reachable (else 503). The socket gets small buffers (4 KiB) and
+//! frames are capped at `max_frame_bytes`.
+//!
+//! The connection task `select!`s over the socket, the hub's broadcast frames, the heartbeat
+//! and shutdown; it owns no buffers besides the socket's own. It sends `Hello` first, answers
+//! `Ping` with `Pong` straight away (no store round trip), applies commands through
+//! [`Sessions::apply`] and forwards broadcast frames (each revision once, in order).
+//! See `docs/protocol.md` for the error and close codes.
 
-use axum::{http::StatusCode, response::IntoResponse};
+use crate::hub::Frame;
+use crate::limits::{origin_allowed, TokenBucket};
+use crate::sessions::{random_id, Outcome, Rejection, Sessions};
+use crate::startup::AppState;
+use app::ids::SessionId;
+use app::protocol::{close, Cause, ClientMsg, ConnId, ErrorCode, ServerMsg};
+use axum::extract::ws::{
+    rejection::WebSocketUpgradeRejection, CloseFrame, Message, Utf8Bytes, WebSocket,
+    WebSocketUpgrade,
+};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
+use tracing::Instrument;
 
-/// `GET /ws/{id}`.
-pub async fn upgrade() -> impl IntoResponse {
-    StatusCode::NOT_IMPLEMENTED
+/// Socket read/write buffer sizes (axum's default is 128 KiB each).
+const BUFFER_BYTES: usize = 4096;
+/// A send that does not complete within this time means the viewer stalled: disconnect it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// Consecutive rate-limited messages after which the connection is closed (1008).
+const FLOOD_STRIKES: u32 = 40;
+/// All messages (pings and junk included) may arrive this many times faster than commands.
+const MESSAGE_RATE_FACTOR: f64 = 5.0;
+/// Longest error message text sent back.
+const MAX_ERROR_TEXT: usize = 200;
+
+/// `GET /ws/{id}` (any method reaches it; only a valid WebSocket upgrade proceeds).
+pub async fn upgrade(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("invalid"));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !origin_allowed(origin, host, &app.settings.allowed_origins) {
+        tracing::info!(?origin, ?host, "websocket origin rejected");
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let Ok(id) = SessionId::parse(&id) else {
+        return (StatusCode::NOT_FOUND, "no such session").into_response();
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let sessions = app.sessions.clone();
+    let Some((conn_guard, shutdown)) = sessions.register_connection() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    };
+    let membership = match sessions.join(&id).await {
+        Ok(m) => m,
+        Err(crate::hub::JoinError::UnknownSession) => {
+            return (StatusCode::NOT_FOUND, "no such session").into_response()
+        }
+        Err(e) => {
+            tracing::warn!(session = %id, error = %e, "join failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+        }
+    };
+    let max = app.settings.max_frame_bytes;
+    ws.read_buffer_size(BUFFER_BYTES)
+        .write_buffer_size(BUFFER_BYTES)
+        .max_write_buffer_size(BUFFER_BYTES * 64)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            let conn_id = random_id();
+            let span = tracing::info_span!("ws", session = %id, conn_id);
+            async move {
+                let conn = Conn {
+                    sessions,
+                    membership,
+                    shutdown,
+                    conn_id,
+                    last_revision: 0,
+                };
+                conn.run(socket).await;
+                drop(conn_guard);
+            }
+            .instrument(span)
+        })
+}
+
+/// Why the connection loop ended.
+enum End {
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+    /// The peer is gone or stalled: just drop the socket.
+    Drop,
+}
+
+struct Conn {
+    sessions: Arc<Sessions>,
+    membership: crate::hub::Membership,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    conn_id: ConnId,
+    /// The newest revision this viewer has been sent (older frames are skipped).
+    last_revision: u64,
+}
+
+fn text_of(msg: &ServerMsg) -> Utf8Bytes {
+    // Plain data with string keys always serialises.
+    Utf8Bytes::from(serde_json::to_string(msg).unwrap_or_default())
+}
+
+fn error_msg(code: ErrorCode, message: impl Into<String>, seq: Option<u32>) -> ServerMsg {
+    let mut message = message.into();
+    if message.len() > MAX_ERROR_TEXT {
+        let mut cut = MAX_ERROR_TEXT;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+    }
+    ServerMsg::Error { code, message, seq }
+}
+
+/// Sends one message, giving up after [`SEND_TIMEOUT`].
+async fn send(socket: &mut WebSocket, msg: Message) -> Result<(), End> {
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Drop),
+        Err(_) => {
+            tracing::info!("send stalled; disconnecting slow viewer");
+            Err(End::Drop)
+        }
+    }
+}
+
+impl Conn {
+    async fn run(mut self, mut socket: WebSocket) {
+        let end = self.serve(&mut socket).await;
+        if let End::Close(code, reason) = end {
+            tracing::debug!(code, reason, "closing websocket");
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                socket.send(Message::Close(Some(frame))),
+            )
+            .await;
+        }
+    }
+
+    async fn send_msg(&mut self, socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), End> {
+        if let ServerMsg::State { state, .. } | ServerMsg::Hello { state, .. } = msg {
+            self.last_revision = self.last_revision.max(state.revision);
+        }
+        send(socket, Message::Text(text_of(msg))).await
+    }
+
+    async fn serve(&mut self, socket: &mut WebSocket) -> End {
+        let settings = self.sessions.settings().clone();
+        let hub = self.membership.hub().clone();
+        let mut frames = hub.frames();
+        let Some(state) = hub.latest() else {
+            return End::Close(close::INTERNAL, "no state");
+        };
+        let hello = ServerMsg::Hello {
+            conn_id: self.conn_id,
+            session_id: hub.id().clone(),
+            server_time: self.sessions.now_ms(),
+            state,
+            viewers: hub.viewers(),
+        };
+        if let Err(end) = self.send_msg(socket, &hello).await {
+            return end;
+        }
+        tracing::debug!("viewer joined");
+
+        let now = self.sessions.now_ms();
+        let mut commands = TokenBucket::new(settings.commands_per_sec, settings.command_burst, now);
+        let mut messages = TokenBucket::new(
+            settings.commands_per_sec * MESSAGE_RATE_FACTOR,
+            settings
+                .command_burst
+                .saturating_mul(MESSAGE_RATE_FACTOR as u32),
+            now,
+        );
+        let mut strikes = 0u32;
+        let beat = Duration::from_secs(settings.heartbeat_secs.max(1));
+        let silence = Duration::from_secs(settings.heartbeat_timeout_secs.max(1));
+        let mut heartbeat = tokio::time::interval_at(Instant::now() + beat, beat);
+        let mut last_seen = Instant::now();
+
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.shutdown.changed() => return End::Close(close::GOING_AWAY, "server shutting down"),
+                frame = frames.recv() => match frame {
+                    Ok(Frame { revision, text }) => {
+                        if revision != 0 {
+                            if revision <= self.last_revision {
+                                continue;
+                            }
+                            self.last_revision = revision;
+                        }
+                        if let Err(end) = send(socket, Message::Text(text)).await {
+                            return end;
+                        }
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::info!(missed = n, "viewer lagged behind broadcasts");
+                        return End::Close(close::TOO_SLOW, "too slow; reconnect to resync");
+                    }
+                    Err(RecvError::Closed) => return End::Close(close::INTERNAL, "session closed"),
+                },
+                incoming = socket.recv() => {
+                    let received = self.sessions.now_ms();
+                    let msg = match incoming {
+                        None => return End::Drop,
+                        Some(Err(e)) => {
+                            let text = e.to_string();
+                            // tungstenite reports frames over the limit as "Message too long".
+                            if text.contains("too long") || text.contains("Space limit") {
+                                return End::Close(close::TOO_BIG, "frame too large");
+                            }
+                            tracing::debug!(error = %text, "websocket read error");
+                            return End::Drop;
+                        }
+                        Some(Ok(msg)) => msg,
+                    };
+                    last_seen = Instant::now();
+                    let text = match msg {
+                        Message::Text(t) => t,
+                        Message::Binary(_) => {
+                            if !messages.try_take(received) {
+                                strikes += 1;
+                                if strikes >= FLOOD_STRIKES {
+                                    return End::Close(close::POLICY, "flooding");
+                                }
+                                continue;
+                            }
+                            let err = error_msg(ErrorCode::BadMessage, "binary frames are not supported", None);
+                            if let Err(end) = self.send_msg(socket, &err).await {
+                                return end;
+                            }
+                            continue;
+                        }
+                        Message::Close(_) => return End::Drop,
+                        Message::Ping(_) | Message::Pong(_) => continue,
+                    };
+                    if !messages.try_take(received) {
+                        strikes += 1;
+                        if strikes >= FLOOD_STRIKES {
+                            return End::Close(close::POLICY, "flooding");
+                        }
+                        let err = error_msg(ErrorCode::RateLimited, "too many messages", None);
+                        if let Err(end) = self.send_msg(socket, &err).await {
+                            return end;
+                        }
+                        continue;
+                    }
+                    let parsed = serde_json::from_str::<ClientMsg>(&text);
+                    let reply = match parsed {
+                        Err(e) => Some(error_msg(ErrorCode::BadMessage, e.to_string(), None)),
+                        Ok(ClientMsg::Ping { t0 }) => {
+                            strikes = 0;
+                            Some(ServerMsg::Pong { t0, t1: received, t2: self.sessions.now_ms() })
+                        }
+                        Ok(msg) => match msg.command() {
+                            None => None,
+                            Some((seq, base, cmd)) => {
+                                if !commands.try_take(received) {
+                                    strikes += 1;
+                                    if strikes >= FLOOD_STRIKES {
+                                        return End::Close(close::POLICY, "flooding");
+                                    }
+                                    Some(error_msg(ErrorCode::RateLimited, "too many commands; slow down", Some(seq)))
+                                } else {
+                                    strikes = 0;
+                                    match self.command(socket, &hub, seq, base, cmd).await {
+                                        Ok(()) => None,
+                                        Err(end) => return end,
+                                    }
+                                }
+                            }
+                        },
+                    };
+                    if let Some(reply) = reply {
+                        if let Err(end) = self.send_msg(socket, &reply).await {
+                            return end;
+                        }
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if last_seen.elapsed() > silence {
+                        tracing::info!("heartbeat timeout");
+                        return End::Close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
+                    }
+                    if let Err(end) = send(socket, Message::Ping(bytes::Bytes::new())).await {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies one command; answers rejections (and sends the current state after `Stale`).
+    /// Accepted changes reach this viewer through the broadcast like everybody else.
+    async fn command(
+        &mut self,
+        socket: &mut WebSocket,
+        hub: &crate::hub::Hub,
+        seq: u32,
+        base: u64,
+        cmd: app::playback::Command,
+    ) -> Result<(), End> {
+        let cause = Cause {
+            conn_id: self.conn_id,
+            seq,
+        };
+        match self.sessions.apply(hub, cause, base, cmd).await {
+            Ok(Outcome::Applied(state)) => {
+                tracing::debug!(seq, revision = state.revision, "command applied");
+                Ok(())
+            }
+            Ok(Outcome::Unchanged(_)) => Ok(()),
+            Err(rejection) => {
+                let code = match &rejection {
+                    Rejection::Invalid(_) => ErrorCode::InvalidValue,
+                    Rejection::Stale { .. } => ErrorCode::Stale,
+                    Rejection::UnknownSession => ErrorCode::UnknownSession,
+                    Rejection::Unavailable(_) => ErrorCode::Unavailable,
+                };
+                let err = error_msg(code, rejection.to_string(), Some(seq));
+                self.send_msg(socket, &err).await?;
+                match rejection {
+                    Rejection::Stale { current, .. } if current.revision > self.last_revision => {
+                        let state = ServerMsg::State {
+                            state: *current,
+                            cause: None,
+                        };
+                        self.send_msg(socket, &state).await
+                    }
+                    Rejection::UnknownSession => {
+                        Err(End::Close(close::UNKNOWN_SESSION, "session expired"))
+                    }
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,326 @@
+//! The in-memory store: one process, state in a mutex-protected map, events through in-process
+//! channels. Compare-and-set and publication happen under one lock, so events leave in
+//! revision order. Expired sessions are dropped lazily and by a periodic sweep.
+
+use super::{
+    presence_event, state_event, CasOutcome, Delivery, SessionStore, StoreError, Subscription,
+    PRESENCE_STALE_MS,
+};
+use app::ids::SessionId;
+use app::playback::PlaybackState;
+use app::protocol::Cause;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How often expired sessions are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// One instance's presence report.
+#[derive(Debug, Clone, Copy)]
+struct PresenceEntry {
+    count: u32,
+    at: Instant,
+    seq: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    state: PlaybackState,
+    expires: Instant,
+    presence: HashMap<String, PresenceEntry>,
+}
+
+type Subscribers = HashMap<SessionId, (u64, mpsc::UnboundedSender<Delivery>)>;
+
+#[derive(Debug)]
+struct Inner {
+    ttl: Duration,
+    sessions: Mutex<HashMap<SessionId, Entry>>,
+    subs: Mutex<Subscribers>,
+    next_token: AtomicU64,
+}
+
+/// Sessions in this process's memory (lost on restart).
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl MemoryStore {
+    /// A store whose sessions expire `ttl` after their last change or join. Spawns the
+    /// sweeper on the current Tokio runtime (it stops when the store is dropped).
+    pub fn new(ttl: Duration) -> Self {
+        let inner = Arc::new(Inner {
+            ttl,
+            sessions: Mutex::new(HashMap::new()),
+            subs: Mutex::new(HashMap::new()),
+            next_token: AtomicU64::new(1),
+        });
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let weak: Weak<Inner> = Arc::downgrade(&inner);
+            rt.spawn(async move {
+                let mut tick = tokio::time::interval(SWEEP_EVERY);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let Some(inner) = weak.upgrade() else { break };
+                    let now = Instant::now();
+                    lock(&inner.sessions).retain(|_, e| e.expires > now);
+                }
+            });
+        }
+        Self { inner }
+    }
+
+    /// Sessions currently stored (expired ones included until swept).
+    pub fn len(&self) -> usize {
+        lock(&self.inner.sessions).len()
+    }
+
+    /// True when no session is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn publish(&self, id: &SessionId, text: String) {
+        let subs = lock(&self.inner.subs);
+        if let Some((_, tx)) = subs.get(id) {
+            let _ = tx.send(Delivery::Message(text));
+        }
+    }
+}
+
+fn total(presence: &mut HashMap<String, PresenceEntry>, now: Instant) -> u32 {
+    let stale = Duration::from_millis(PRESENCE_STALE_MS);
+    presence.retain(|_, e| now.duration_since(e.at) <= stale);
+    presence
+        .values()
+        .fold(0u32, |acc, e| acc.saturating_add(e.count))
+}
+
+#[async_trait::async_trait]
+impl SessionStore for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn create(&self, id: &SessionId, state: &PlaybackState) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut sessions = lock(&self.inner.sessions);
+        if sessions.get(id).is_some_and(|e| e.expires > now) {
+            return Ok(false);
+        }
+        sessions.insert(
+            id.clone(),
+            Entry {
+                state: state.clone(),
+                expires: now + self.inner.ttl,
+                presence: HashMap::new(),
+            },
+        );
+        Ok(true)
+    }
+
+    async fn load(&self, id: &SessionId) -> Result<Option<PlaybackState>, StoreError> {
+        let now = Instant::now();
+        let sessions = lock(&self.inner.sessions);
+        Ok(sessions
+            .get(id)
+            .filter(|e| e.expires > now)
+            .map(|e| e.state.clone()))
+    }
+
+    async fn compare_and_set(
+        &self,
+        id: &SessionId,
+        expected_revision: u64,
+        next: &PlaybackState,
+        cause: Option<Cause>,
+    ) -> Result<CasOutcome, StoreError> {
+        let now = Instant::now();
+        let mut sessions = lock(&self.inner.sessions);
+        let Some(entry) = sessions.get_mut(id).filter(|e| e.expires > now) else {
+            return Ok(CasOutcome::Missing);
+        };
+        if entry.state.revision != expected_revision {
+            return Ok(CasOutcome::Conflict(entry.state.clone()));
+        }
+        entry.state = next.clone();
+        entry.expires = now + self.inner.ttl;
+        // Publish while still holding the session lock: events leave in revision order.
+        self.publish(id, state_event(next, cause));
+        Ok(CasOutcome::Applied)
+    }
+
+    async fn touch(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut sessions = lock(&self.inner.sessions);
+        match sessions.get_mut(id).filter(|e| e.expires > now) {
+            Some(e) => {
+                e.expires = now + self.inner.ttl;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn report_presence(
+        &self,
+        id: &SessionId,
+        instance: &str,
+        count: u32,
+        seq: u64,
+    ) -> Result<u32, StoreError> {
+        let now = Instant::now();
+        let mut sessions = lock(&self.inner.sessions);
+        let Some(entry) = sessions.get_mut(id).filter(|e| e.expires > now) else {
+            return Ok(0);
+        };
+        let newer = entry.presence.get(instance).is_none_or(|e| e.seq < seq);
+        if newer {
+            entry.presence.insert(
+                instance.to_owned(),
+                PresenceEntry {
+                    count,
+                    at: now,
+                    seq,
+                },
+            );
+        }
+        let viewers = total(&mut entry.presence, now);
+        if count > 0 {
+            entry.expires = now + self.inner.ttl;
+        }
+        self.publish(id, presence_event(viewers));
+        Ok(viewers)
+    }
+
+    async fn viewers(&self, id: &SessionId) -> Result<u32, StoreError> {
+        let now = Instant::now();
+        let mut sessions = lock(&self.inner.sessions);
+        Ok(sessions
+            .get_mut(id)
+            .map(|e| total(&mut e.presence, now))
+            .unwrap_or(0))
+    }
+
+    async fn subscribe(&self, id: &SessionId) -> Result<Subscription, StoreError> {
+        let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.inner.subs).insert(id.clone(), (token, tx));
+        Ok(Subscription { token, rx })
+    }
+
+    async fn unsubscribe(&self, id: &SessionId, token: u64) {
+        let mut subs = lock(&self.inner.subs);
+        if subs.get(id).is_some_and(|(t, _)| *t == token) {
+            subs.remove(id);
+        }
+    }
+
+    async fn reference_time_ms(&self) -> Result<Option<f64>, StoreError> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::ids::VideoId;
+    use app::protocol::ServerMsg;
+
+    fn id() -> SessionId {
+        SessionId::parse("abcDEF012345").unwrap()
+    }
+
+    fn state() -> PlaybackState {
+        PlaybackState::new(VideoId::parse("dQw4w9WgXcQ").unwrap(), 0.0, 0.0)
+    }
+
+    #[tokio::test]
+    async fn create_is_exclusive_and_load_round_trips() {
+        let store = MemoryStore::new(Duration::from_secs(60));
+        assert!(store.create(&id(), &state()).await.unwrap());
+        assert!(!store.create(&id(), &state()).await.unwrap());
+        assert_eq!(store.load(&id()).await.unwrap(), Some(state()));
+    }
+
+    #[tokio::test]
+    async fn sessions_expire_after_ttl() {
+        let store = MemoryStore::new(Duration::from_millis(30));
+        store.create(&id(), &state()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(store.load(&id()).await.unwrap(), None);
+        assert!(!store.touch(&id()).await.unwrap());
+        assert!(store.create(&id(), &state()).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn cas_checks_revision_and_publishes_in_order() {
+        let store = MemoryStore::new(Duration::from_secs(60));
+        store.create(&id(), &state()).await.unwrap();
+        let mut sub = store.subscribe(&id()).await.unwrap();
+        let mut next = state();
+        next.revision = 2;
+        let cause = Some(Cause { conn_id: 1, seq: 1 });
+        assert_eq!(
+            store.compare_and_set(&id(), 1, &next, cause).await.unwrap(),
+            CasOutcome::Applied
+        );
+        let mut other = state();
+        other.revision = 2;
+        other.playing = true;
+        assert_eq!(
+            store.compare_and_set(&id(), 1, &other, None).await.unwrap(),
+            CasOutcome::Conflict(next.clone())
+        );
+        let Some(Delivery::Message(text)) = sub.rx.recv().await else {
+            panic!("no event")
+        };
+        let msg: ServerMsg = serde_json::from_str(&text).unwrap();
+        assert_eq!(msg, ServerMsg::State { state: next, cause });
+        assert!(sub.rx.try_recv().is_err(), "a conflict publishes nothing");
+        let missing = SessionId::parse("zzzzzzzzzzzz").unwrap();
+        assert_eq!(
+            store
+                .compare_and_set(&missing, 1, &other, None)
+                .await
+                .unwrap(),
+            CasOutcome::Missing
+        );
+    }
+
+    #[tokio::test]
+    async fn presence_sums_instances_and_ignores_older_reports() {
+        let store = MemoryStore::new(Duration::from_secs(60));
+        store.create(&id(), &state()).await.unwrap();
+        assert_eq!(store.report_presence(&id(), "a", 3, 1).await.unwrap(), 3);
+        assert_eq!(store.report_presence(&id(), "b", 2, 1).await.unwrap(), 5);
+        // An older report of instance a (seq 0) arriving late changes nothing.
+        assert_eq!(store.report_presence(&id(), "a", 9, 0).await.unwrap(), 5);
+        assert_eq!(store.report_presence(&id(), "a", 0, 2).await.unwrap(), 2);
+        assert_eq!(store.viewers(&id()).await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn replaced_subscription_survives_old_unsubscribe() {
+        let store = MemoryStore::new(Duration::from_secs(60));
+        store.create(&id(), &state()).await.unwrap();
+        let old = store.subscribe(&id()).await.unwrap();
+        let mut new = store.subscribe(&id()).await.unwrap();
+        store.unsubscribe(&id(), old.token).await;
+        store.report_presence(&id(), "a", 1, 1).await.unwrap();
+        assert!(matches!(new.rx.recv().await, Some(Delivery::Message(_))));
+    }
+}

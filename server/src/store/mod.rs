@@ -1,0 +1,197 @@
+//! Session stores: where the authoritative state lives and how its changes are published.
+//!
+//! [`SessionStore`] is object-safe (`Arc<dyn SessionStore>`) with two implementations:
+//! [`MemoryStore`] (one process, the default) and [`RedisStore`] (any number of instances).
+//! Every change goes through [`SessionStore::compare_and_set`], which atomically checks the
+//! revision, writes the state, slides the TTL and publishes the event, so the published
+//! events of a session form one total order by revision.
+//!
+//! Events travel as the exact JSON text of the [`ServerMsg`] viewers receive
+//! (`{"type":"state",..}` / `{"type":"presence",..}`): they are serialised once, by the
+//! instance that made the change, and forwarded byte for byte.
+//!
+//! Key layout (Redis; the hash tag `{id}` keeps a session's keys in one cluster slot):
+//! - `wp:{<id>}:state`: the state JSON, TTL = `session_ttl_secs`, slid on changes and joins.
+//! - `wp:{<id>}:presence`: hash `instance id -> "count:timestamp_ms:seq"`.
+//! - channel `wp:{<id>}:ev`: published events.
+
+pub mod memory;
+pub mod redis;
+
+pub use memory::MemoryStore;
+pub use redis::RedisStore;
+
+use app::ids::SessionId;
+use app::playback::PlaybackState;
+use app::protocol::{Cause, ServerMsg};
+use tokio::sync::mpsc;
+
+/// A presence entry older than this (ms) no longer counts (its instance stopped reporting).
+pub const PRESENCE_STALE_MS: u64 = 30_000;
+
+/// A store operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or answered with an error.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store holds data this server cannot read.
+    #[error("corrupt session data: {0}")]
+    Corrupt(String),
+}
+
+/// The result of [`SessionStore::compare_and_set`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum CasOutcome {
+    /// Written and published.
+    Applied,
+    /// The stored revision differs; this is the current state. Nothing was written.
+    Conflict(PlaybackState),
+    /// The session does not exist (or expired).
+    Missing,
+}
+
+/// What a subscription delivers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Delivery {
+    /// A published event: the JSON text of a [`ServerMsg`].
+    Message(String),
+    /// Events may have been missed (reconnect, overflow): reload the state.
+    Resync,
+}
+
+/// A live subscription to one session's events. Cancel it with
+/// [`SessionStore::unsubscribe`] and its `token`.
+#[derive(Debug)]
+pub struct Subscription {
+    /// Identifies this subscription (a later subscription to the same session replaces it).
+    pub token: u64,
+    /// The events, in publication order.
+    pub rx: mpsc::UnboundedReceiver<Delivery>,
+}
+
+/// Storage and publication of session state. See the module docs for the semantics.
+#[async_trait::async_trait]
+pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
+    /// `"memory"` or `"redis"`.
+    fn kind(&self) -> &'static str;
+
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a new session unless the id exists (SET NX with TTL). `false` on collision.
+    async fn create(&self, id: &SessionId, state: &PlaybackState) -> Result<bool, StoreError>;
+
+    /// The current state, `None` when the session does not exist.
+    async fn load(&self, id: &SessionId) -> Result<Option<PlaybackState>, StoreError>;
+
+    /// Atomically: if the stored revision equals `expected_revision`, write `next`, slide the
+    /// TTL and publish `State { next, cause }` to the session's subscribers.
+    async fn compare_and_set(
+        &self,
+        id: &SessionId,
+        expected_revision: u64,
+        next: &PlaybackState,
+        cause: Option<Cause>,
+    ) -> Result<CasOutcome, StoreError>;
+
+    /// Slides the TTL of a session; `false` when it does not exist.
+    async fn touch(&self, id: &SessionId) -> Result<bool, StoreError>;
+
+    /// Records that `instance` has `count` local viewers of the session (ignored when an
+    /// entry with a higher `seq` is already stored), publishes `Presence` with the total over
+    /// all live instances and returns that total.
+    async fn report_presence(
+        &self,
+        id: &SessionId,
+        instance: &str,
+        count: u32,
+        seq: u64,
+    ) -> Result<u32, StoreError>;
+
+    /// Viewers of the session over all live instances (read only).
+    async fn viewers(&self, id: &SessionId) -> Result<u32, StoreError>;
+
+    /// Starts delivering the session's published events. One subscription per session per
+    /// store: subscribing again replaces the previous one.
+    async fn subscribe(&self, id: &SessionId) -> Result<Subscription, StoreError>;
+
+    /// Ends the subscription `token` (a no-op when it was replaced already).
+    async fn unsubscribe(&self, id: &SessionId, token: u64);
+
+    /// The reference clock shared by all instances (ms since the epoch), or `None` when the
+    /// local clock is the reference (single process).
+    async fn reference_time_ms(&self) -> Result<Option<f64>, StoreError>;
+}
+
+/// The JSON text of the `State` event published for a change.
+pub fn state_event(state: &PlaybackState, cause: Option<Cause>) -> String {
+    let msg = ServerMsg::State {
+        state: state.clone(),
+        cause,
+    };
+    // Serialising plain data with string keys cannot fail; fall back to an empty object.
+    serde_json::to_string(&msg).unwrap_or_else(|_| String::from("{}"))
+}
+
+/// The JSON text of the `Presence` event.
+pub fn presence_event(viewers: u32) -> String {
+    format!(r#"{{"type":"presence","viewers":{viewers}}}"#)
+}
+
+/// Parses a stored state.
+pub fn decode_state(json: &str) -> Result<PlaybackState, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Serialises a state for storage.
+pub fn encode_state(state: &PlaybackState) -> Result<String, StoreError> {
+    serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// `wp:{<id>}:state`.
+pub fn state_key(id: &SessionId) -> String {
+    format!("wp:{{{id}}}:state")
+}
+
+/// `wp:{<id>}:presence`.
+pub fn presence_key(id: &SessionId) -> String {
+    format!("wp:{{{id}}}:presence")
+}
+
+/// `wp:{<id>}:ev`.
+pub fn channel(id: &SessionId) -> String {
+    format!("wp:{{{id}}}:ev")
+}
+
+/// The session id of an event channel name.
+pub fn session_of_channel(channel: &str) -> Option<SessionId> {
+    let inner = channel.strip_prefix("wp:{")?.strip_suffix("}:ev")?;
+    SessionId::parse(inner).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::ids::VideoId;
+
+    #[test]
+    fn keys_share_a_hash_tag() {
+        let id = SessionId::parse("abcDEF012345").unwrap();
+        assert_eq!(state_key(&id), "wp:{abcDEF012345}:state");
+        assert_eq!(presence_key(&id), "wp:{abcDEF012345}:presence");
+        assert_eq!(channel(&id), "wp:{abcDEF012345}:ev");
+        assert_eq!(session_of_channel(&channel(&id)), Some(id));
+        assert_eq!(session_of_channel("wp:{nope}:ev"), None);
+    }
+
+    #[test]
+    fn events_are_server_messages() {
+        let state = PlaybackState::new(VideoId::parse("dQw4w9WgXcQ").unwrap(), 3.0, 1.0);
+        let cause = Some(Cause { conn_id: 7, seq: 2 });
+        let msg: ServerMsg = serde_json::from_str(&state_event(&state, cause)).unwrap();
+        assert_eq!(msg, ServerMsg::State { state, cause });
+        let msg: ServerMsg = serde_json::from_str(&presence_event(12)).unwrap();
+        assert_eq!(msg, ServerMsg::Presence { viewers: 12 });
+    }
+}
