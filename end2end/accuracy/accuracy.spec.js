@@ -121,6 +121,10 @@ test('sync accuracy figures', async ({ viewers }, testInfo) => {
   const skewMinutes = (Date.now() - skewStart) / 60_000;
   const k1 = await seeks([c]);
 
+  // How well the pages' timelines agree (the measurement's own error).
+  const offsets = await Promise.all([a, b, c, d].map((v) => v.timelineOffset()));
+  const timelineMs = Math.max(...offsets) - Math.min(...offsets);
+
   const result = {
     store,
     date: new Date().toISOString(),
@@ -137,6 +141,7 @@ test('sync accuracy figures', async ({ viewers }, testInfo) => {
     steadyCorrectiveSeeksPerMin: steadySeeks / minutes,
     steadyCorrectiveSeeksPerViewerMin: steadySeeks / minutes / 3,
     steadyRateNudgesPerMin: steadyNudges / minutes,
+    timelineDisagreementMs: timelineMs,
   };
 
   const lines = [
@@ -152,6 +157,7 @@ test('sync accuracy figures', async ({ viewers }, testInfo) => {
       `rate nudges ${fmt(result.steadyRateNudgesPerMin)} per minute`,
     `1 % fast clock: ${fmt(result.skew1pct.correctiveSeeksPerMin)} corrective seeks/min, ` +
       `${fmt(result.skew1pct.rateNudgesPerMin)} rate nudges/min`,
+    `measurement: the 4 pages' timelines agree within ${timelineMs.toFixed(2)} ms`,
   ];
   console.log(lines.join('\n'));
   mkdirSync('test-results', { recursive: true });

@@ -67,6 +67,29 @@ class Viewer {
     });
   }
 
+  /**
+   * How far this page's timeline (performance.timeOrigin + performance.now()) is from the
+   * system clock (Date.now()), in ms. Date.now() truncates to whole ms, so each reading
+   * d1, w = Date.now(), d2 bounds the offset e to (w - d2, w + 1 - d1); intersecting ~8 ms of
+   * such bounds pins it (a preempted reading only widens its own bound). Pages whose offsets
+   * agree can be compared on one timeline.
+   */
+  async timelineOffset() {
+    return this.page.evaluate(() => {
+      let lo = -Infinity;
+      let hi = Infinity;
+      const end = performance.now() + 8;
+      while (performance.now() < end) {
+        const d1 = performance.timeOrigin + performance.now();
+        const w = Date.now();
+        const d2 = performance.timeOrigin + performance.now();
+        lo = Math.max(lo, w - d2);
+        hi = Math.min(hi, w + 1 - d1);
+      }
+      return (lo + hi) / 2;
+    });
+  }
+
   /** `window.__watchparty` (the sync client's published state). */
   async sync() {
     return this.page.evaluate(() => (window.__watchparty ? { ...window.__watchparty } : null));
