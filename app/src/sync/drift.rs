@@ -1,0 +1,584 @@
+//! Drift correction while playing: measure this viewer's error against the session, decide
+//! between doing nothing, a playback-rate pulse and a compensated seek.
+//!
+//! * Error samples (`player position - target`, seconds, + = ahead) are collected once per poll
+//!   while the player plays undisturbed, and smoothed by a least-squares line over the last
+//!   [`MAX_SAMPLES`]: the line gives the error *now* (noise averaged out) and its slope (the
+//!   player's media clock running fast or slow).
+//! * Inside the dead band ([`DEADBAND`]) nothing happens. Beyond it a **rate pulse** runs the
+//!   player at the nearest supported rate above/below the session rate for exactly as long as it
+//!   takes to cancel the error (`|error| / |rate - base|`), then restores the base rate. A pulse
+//!   is aimed at zero, so there is nothing to overshoot: no oscillation. After a pulse the
+//!   samples are discarded and the player must settle ([`SETTLE_MS`]) and be measured again
+//!   ([`MIN_PULSE_SAMPLES`]) before the next decision (hysteresis in time).
+//! * A player whose media clock is skewed drifts steadily; then the pulse is triggered at half
+//!   the dead band in the drift's direction and aimed half a band past zero, so the error swings
+//!   symmetrically within `±DEADBAND/2` instead of a `0..DEADBAND` sawtooth.
+//! * Errors beyond [`SEEK_THRESHOLD`] (a stall, a tab that slept) are fixed by a seek to
+//!   `target + L`, where `L` is this player's seek-to-playing latency, learned (EWMA) from the
+//!   error that remains after each of its own corrective seeks.
+//! * Rates are only used when the player confirmed them (`onPlaybackRateChange`); if a pulse is
+//!   not confirmed within [`RATE_CONFIRM_MS`] the rates are marked unavailable and corrections
+//!   fall back to seeks beyond [`SEEK_ONLY_THRESHOLD`].
+
+use std::collections::VecDeque;
+
+/// No correction while the smoothed error stays within ± this (seconds).
+pub const DEADBAND: f64 = 0.012;
+/// A slope beyond this (s/s, i.e. 3 ms per second) counts as a skewed media clock.
+pub const SKEW_SLOPE: f64 = 0.003;
+/// Errors beyond this are corrected by a seek when rate pulses are available (s). Smaller ones
+/// take a pulse of at most 4 s at ±0.25.
+pub const SEEK_THRESHOLD: f64 = 1.0;
+/// Errors beyond this are corrected by a seek when no rate pulse is possible (s).
+pub const SEEK_ONLY_THRESHOLD: f64 = 0.25;
+/// Samples needed before a pulse decision.
+pub const MIN_PULSE_SAMPLES: usize = 5;
+/// Samples needed before a seek decision (a stalled viewer catches up quickly).
+pub const MIN_SEEK_SAMPLES: usize = 3;
+/// Samples kept for the line fit (two seconds at the 100 ms poll).
+pub const MAX_SAMPLES: usize = 20;
+/// Samples are ignored for this long after a pulse, a seek or a resume (ms).
+pub const SETTLE_MS: f64 = 250.0;
+/// A pulse's rate must be confirmed by the player within this time (ms).
+pub const RATE_CONFIRM_MS: f64 = 1_000.0;
+/// First guess of the seek-to-playing latency (s).
+pub const INITIAL_SEEK_LATENCY: f64 = 0.2;
+/// Longest seek latency believed (s).
+pub const MAX_SEEK_LATENCY: f64 = 2.5;
+/// Weight of a new latency measurement in the EWMA.
+pub const LATENCY_ALPHA: f64 = 0.5;
+/// Longest single pulse (ms).
+pub const MAX_PULSE_MS: f64 = 5_000.0;
+
+/// A least-squares line through the error samples, evaluated at a given time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ErrorFit {
+    /// Error at the evaluation time (s, + = ahead).
+    pub error: f64,
+    /// Change of the error per second (s/s).
+    pub slope: f64,
+    /// Samples used.
+    pub samples: usize,
+    /// Time between the first and the last sample (ms).
+    pub span_ms: f64,
+}
+
+/// Fits `error = a + b * t` through `(client ms, error s)` samples and evaluates it at `at`.
+/// With one sample (or all at one instant) the slope is 0 and the error is their mean.
+pub fn fit_error(samples: &[(f64, f64)], at: f64) -> Option<ErrorFit> {
+    let n = samples.len();
+    if n == 0 {
+        return None;
+    }
+    let t_ref = samples[n - 1].0;
+    let nf = n as f64;
+    let mean_t = samples.iter().map(|s| (s.0 - t_ref) / 1000.0).sum::<f64>() / nf;
+    let mean_e = samples.iter().map(|s| s.1).sum::<f64>() / nf;
+    let (mut sxx, mut sxy) = (0.0, 0.0);
+    for &(t, e) in samples {
+        let dt = (t - t_ref) / 1000.0 - mean_t;
+        sxx += dt * dt;
+        sxy += dt * (e - mean_e);
+    }
+    let slope = if sxx > 1e-9 { sxy / sxx } else { 0.0 };
+    let x = (at - t_ref) / 1000.0;
+    Some(ErrorFit {
+        error: mean_e + slope * (x - mean_t),
+        slope,
+        samples: n,
+        span_ms: samples[n - 1].0 - samples[0].0,
+    })
+}
+
+/// Whether this player honours the rates used for pulses.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RateSupport {
+    /// Not tried yet.
+    Unknown,
+    /// A pulse at `rate` was started; confirmation due by `until` (client ms).
+    Probing {
+        /// The rate asked for.
+        rate: f64,
+        /// Deadline.
+        until: f64,
+    },
+    /// The player applied a pulse rate.
+    Confirmed,
+    /// The player ignored or rounded away the pulse rate.
+    Unavailable,
+}
+
+/// What the drift controller wants.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Correction {
+    /// Within tolerance (or still measuring).
+    None,
+    /// Run at `rate` for `duration_ms`, then restore the base rate.
+    Pulse {
+        /// Rate for the pulse.
+        rate: f64,
+        /// How long (ms).
+        duration_ms: f64,
+    },
+    /// Seek to the target plus the returned compensation (s).
+    Seek {
+        /// Seconds to add to the target (the learned seek latency times the rate).
+        compensation: f64,
+    },
+}
+
+/// A pulse in progress.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pulse {
+    /// Rate being played.
+    pub rate: f64,
+    /// Client ms at which the base rate must be restored.
+    pub end: f64,
+}
+
+/// The drift controller's state.
+#[derive(Clone, Debug)]
+pub struct Drift {
+    samples: VecDeque<(f64, f64)>,
+    settle_until: f64,
+    pulse: Option<Pulse>,
+    base_rate: f64,
+    available: Vec<f64>,
+    support: RateSupport,
+    seek_latency: f64,
+    learn: Option<f64>,
+    /// Seeks made on our own to fix drift or a stall.
+    pub corrective_seeks: u32,
+    /// Rate pulses started.
+    pub rate_nudges: u32,
+}
+
+impl Default for Drift {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drift {
+    /// A controller for a player at rate 1 that supports YouTube's usual rates.
+    pub fn new() -> Self {
+        Self {
+            samples: VecDeque::with_capacity(MAX_SAMPLES),
+            settle_until: f64::NEG_INFINITY,
+            pulse: None,
+            base_rate: 1.0,
+            available: vec![0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0],
+            support: RateSupport::Unknown,
+            seek_latency: INITIAL_SEEK_LATENCY,
+            learn: None,
+            corrective_seeks: 0,
+            rate_nudges: 0,
+        }
+    }
+
+    /// Discards the samples and ignores new ones until `now + settle_ms` (after anything that
+    /// moves the player or the target).
+    pub fn reset(&mut self, now: f64, settle_ms: f64) {
+        self.samples.clear();
+        self.settle_until = self.settle_until.max(now + settle_ms);
+    }
+
+    /// The session's rate (pulses are relative to it).
+    pub fn set_base_rate(&mut self, rate: f64) {
+        if rate.is_finite() && rate > 0.0 {
+            self.base_rate = rate;
+        }
+    }
+
+    /// The session's rate as last set.
+    pub fn base_rate(&self) -> f64 {
+        self.base_rate
+    }
+
+    /// `getAvailablePlaybackRates()`; an empty list keeps the default.
+    pub fn set_available(&mut self, rates: &[f64]) {
+        let mut r: Vec<f64> = rates
+            .iter()
+            .copied()
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .collect();
+        if r.is_empty() {
+            return;
+        }
+        r.sort_by(f64::total_cmp);
+        self.available = r;
+    }
+
+    /// Whether pulses are believed to work.
+    pub fn support(&self) -> RateSupport {
+        self.support
+    }
+
+    /// The learned seek-to-playing latency (s).
+    pub fn seek_latency(&self) -> f64 {
+        self.seek_latency
+    }
+
+    /// The pulse in progress.
+    pub fn pulse(&self) -> Option<Pulse> {
+        self.pulse
+    }
+
+    /// The nearest usable rates below and above the base rate (within 0.5 of it).
+    pub fn nudge_rates(&self) -> (Option<f64>, Option<f64>) {
+        if self.support == RateSupport::Unavailable {
+            return (None, None);
+        }
+        let b = self.base_rate;
+        let slow = self
+            .available
+            .iter()
+            .copied()
+            .filter(|r| *r < b - 1e-6 && b - *r <= 0.5 + 1e-9)
+            .max_by(f64::total_cmp);
+        let fast = self
+            .available
+            .iter()
+            .copied()
+            .filter(|r| *r > b + 1e-6 && *r - b <= 0.5 + 1e-9)
+            .min_by(f64::total_cmp);
+        (slow, fast)
+    }
+
+    /// Records one error sample (ignored while settling or pulsing).
+    pub fn observe(&mut self, now: f64, error: f64) {
+        if now < self.settle_until || self.pulse.is_some() || !error.is_finite() {
+            return;
+        }
+        if self.samples.len() == MAX_SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples.push_back((now, error));
+    }
+
+    /// The current smoothed error, if there are samples.
+    pub fn fit(&self, now: f64) -> Option<ErrorFit> {
+        let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
+        fit_error(&v, now)
+    }
+
+    /// If a latency measurement is due (first settled fit after a corrective seek), folds it
+    /// into the EWMA. Returns the new latency when it learned something.
+    pub fn learn(&mut self, now: f64) -> Option<f64> {
+        let used = self.learn?;
+        let fit = self.fit(now)?;
+        if fit.samples < MIN_SEEK_SAMPLES {
+            return None;
+        }
+        self.learn = None;
+        if fit.error.abs() >= SEEK_THRESHOLD {
+            // Something else happened (a stall during the seek); not a latency measurement.
+            return None;
+        }
+        let measured = (used - fit.error) / self.base_rate.max(0.25);
+        let next = (1.0 - LATENCY_ALPHA) * self.seek_latency + LATENCY_ALPHA * measured;
+        self.seek_latency = next.clamp(0.0, MAX_SEEK_LATENCY);
+        Some(self.seek_latency)
+    }
+
+    /// Decides what to do at `now` (the player is playing undisturbed at the base rate).
+    pub fn decide(&self, now: f64) -> Correction {
+        if self.pulse.is_some() || now < self.settle_until {
+            return Correction::None;
+        }
+        let Some(fit) = self.fit(now) else {
+            return Correction::None;
+        };
+        let (slow, fast) = self.nudge_rates();
+        let pulses = slow.is_some() || fast.is_some();
+        let seek_at = if pulses {
+            SEEK_THRESHOLD
+        } else {
+            SEEK_ONLY_THRESHOLD
+        };
+        let compensation = Correction::Seek {
+            compensation: self.seek_latency * self.base_rate,
+        };
+        if fit.samples >= MIN_SEEK_SAMPLES {
+            // Median of the latest raw errors: a big error is acted on quickly but never on a
+            // single odd reading.
+            let mut last: Vec<f64> = self.samples.iter().rev().take(3).map(|s| s.1).collect();
+            last.sort_by(f64::total_cmp);
+            if last[last.len() / 2].abs() > seek_at {
+                return compensation;
+            }
+        }
+        if fit.samples < MIN_PULSE_SAMPLES {
+            return Correction::None;
+        }
+        let e = fit.error;
+        let skewed = fit.slope.abs() > SKEW_SLOPE && fit.span_ms >= 400.0;
+        let trigger =
+            e.abs() > DEADBAND || (skewed && e * fit.slope > 0.0 && e.abs() > DEADBAND / 2.0);
+        if !trigger {
+            return Correction::None;
+        }
+        let aim = if skewed {
+            -fit.slope.signum() * (fit.slope.abs() * 0.5).min(DEADBAND / 2.0)
+        } else {
+            0.0
+        };
+        let delta = e - aim;
+        let rate = if delta > 0.0 { slow } else { fast };
+        let Some(rate) = rate else {
+            return if e.abs() > SEEK_ONLY_THRESHOLD {
+                compensation
+            } else {
+                Correction::None
+            };
+        };
+        // While pulsing, the error changes by (rate - base) + slope per second.
+        let speed = (rate - self.base_rate) + fit.slope;
+        let duration_s = if speed * delta < 0.0 {
+            (delta / speed).abs()
+        } else {
+            (delta / (rate - self.base_rate)).abs()
+        };
+        Correction::Pulse {
+            rate,
+            duration_ms: (duration_s * 1000.0).min(MAX_PULSE_MS),
+        }
+    }
+
+    /// Records that a pulse started at `now`.
+    pub fn start_pulse(&mut self, now: f64, rate: f64, duration_ms: f64) {
+        self.pulse = Some(Pulse {
+            rate,
+            end: now + duration_ms,
+        });
+        self.samples.clear();
+        self.rate_nudges += 1;
+        if self.support == RateSupport::Unknown {
+            self.support = RateSupport::Probing {
+                rate,
+                until: now + RATE_CONFIRM_MS,
+            };
+        }
+    }
+
+    /// Ends the pulse (if any); returns true when the base rate must be restored.
+    pub fn end_pulse(&mut self, now: f64) -> bool {
+        if self.pulse.take().is_some() {
+            self.reset(now, SETTLE_MS);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// True when the pulse in progress is due to end.
+    pub fn pulse_due(&self, now: f64) -> bool {
+        self.pulse.is_some_and(|p| now >= p.end - 1.0)
+    }
+
+    /// The player reported a rate change; returns true if it was one of ours (a pulse rate or
+    /// the base rate), false for a change somebody made in the player.
+    pub fn on_rate_event(&mut self, rate: f64) -> bool {
+        let ours_pulse = self.pulse.is_some_and(|p| (p.rate - rate).abs() < 1e-6);
+        if let RateSupport::Probing { rate: r, .. } = self.support {
+            if (r - rate).abs() < 1e-6 {
+                self.support = RateSupport::Confirmed;
+                return true;
+            }
+        }
+        if ours_pulse {
+            self.support = RateSupport::Confirmed;
+            return true;
+        }
+        let (slow, fast) = self.nudge_rates();
+        (rate - self.base_rate).abs() < 1e-6
+            // A late confirmation of a pulse that already ended.
+            || slow.is_some_and(|s| (s - rate).abs() < 1e-6)
+            || fast.is_some_and(|f| (f - rate).abs() < 1e-6)
+    }
+
+    /// Checks an outstanding rate probe; returns true when it just failed (rates unusable, the
+    /// pulse in progress must be ended).
+    pub fn check_probe(&mut self, now: f64) -> bool {
+        if let RateSupport::Probing { until, .. } = self.support {
+            if now > until {
+                self.support = RateSupport::Unavailable;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Records a corrective seek with the compensation it used.
+    pub fn record_seek(&mut self, now: f64, compensation: f64) {
+        self.corrective_seeks += 1;
+        self.learn = Some(compensation);
+        self.reset(now, SETTLE_MS);
+    }
+
+    /// Records a seek made to apply a state while the player was playing, so its latency is
+    /// learned too (without counting it as corrective).
+    pub fn record_apply_seek(&mut self, now: f64, compensation: f64) {
+        self.learn = Some(compensation);
+        self.reset(now, SETTLE_MS);
+    }
+
+    /// Forgets a pending latency measurement (the seek was disturbed).
+    pub fn cancel_learning(&mut self) {
+        self.learn = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(d: &mut Drift, start: f64, n: usize, err: impl Fn(f64) -> f64) -> f64 {
+        let mut t = start;
+        for _ in 0..n {
+            d.observe(t, err(t));
+            t += 100.0;
+        }
+        t - 100.0
+    }
+
+    #[test]
+    fn fit_recovers_line_and_averages_noise() {
+        let s: Vec<(f64, f64)> = (0..10)
+            .map(|i| {
+                let t = i as f64 * 100.0;
+                let noise = if i % 2 == 0 { 0.002 } else { -0.002 };
+                (t, 0.010 + 0.005 * t / 1000.0 + noise)
+            })
+            .collect();
+        let f = fit_error(&s, 900.0).unwrap();
+        assert!((f.slope - 0.005).abs() < 0.002, "{f:?}");
+        assert!((f.error - 0.0145).abs() < 0.002, "{f:?}");
+        assert_eq!(f.samples, 10);
+        assert_eq!(fit_error(&[(5.0, 0.3)], 100.0).unwrap().error, 0.3);
+        assert!(fit_error(&[], 0.0).is_none());
+    }
+
+    #[test]
+    fn inside_the_dead_band_nothing_happens() {
+        let mut d = Drift::new();
+        let t = feed(&mut d, 0.0, 20, |t| {
+            0.008
+                * if (t / 100.0) as i64 % 2 == 0 {
+                    1.0
+                } else {
+                    -1.0
+                }
+        });
+        assert_eq!(d.decide(t), Correction::None);
+        let mut d = Drift::new();
+        let t = feed(&mut d, 0.0, 20, |_| 0.011);
+        assert_eq!(d.decide(t), Correction::None);
+    }
+
+    #[test]
+    fn beyond_the_band_a_pulse_of_exact_length_cancels_the_error() {
+        let mut d = Drift::new();
+        let t = feed(&mut d, 0.0, 6, |_| 0.040); // 40 ms ahead
+        match d.decide(t) {
+            Correction::Pulse { rate, duration_ms } => {
+                assert_eq!(rate, 0.75);
+                assert!((duration_ms - 160.0).abs() < 1.0, "{duration_ms}");
+            }
+            c => panic!("{c:?}"),
+        }
+        let mut d = Drift::new();
+        let t = feed(&mut d, 0.0, 6, |_| -0.5); // half a second behind
+        match d.decide(t) {
+            Correction::Pulse { rate, duration_ms } => {
+                assert_eq!(rate, 1.25);
+                assert!((duration_ms - 2_000.0).abs() < 1.0);
+            }
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn too_few_samples_wait_and_big_errors_seek_with_latency() {
+        let mut d = Drift::new();
+        let t = feed(&mut d, 0.0, 2, |_| 0.05);
+        assert_eq!(d.decide(t), Correction::None);
+        let mut d = Drift::new();
+        let t = feed(&mut d, 0.0, 3, |_| -3.0);
+        assert_eq!(
+            d.decide(t),
+            Correction::Seek {
+                compensation: INITIAL_SEEK_LATENCY
+            }
+        );
+    }
+
+    #[test]
+    fn pulses_need_a_confirmed_rate_else_seeks_take_over() {
+        let mut d = Drift::new();
+        d.start_pulse(0.0, 0.75, 100.0);
+        assert!(matches!(d.support(), RateSupport::Probing { .. }));
+        assert!(!d.check_probe(500.0));
+        assert!(d.check_probe(1_001.0));
+        assert_eq!(d.support(), RateSupport::Unavailable);
+        assert_eq!(d.nudge_rates(), (None, None));
+        d.end_pulse(1_001.0);
+        let t = feed(&mut d, 2_000.0, 6, |_| 0.1);
+        assert_eq!(
+            d.decide(t),
+            Correction::None,
+            "100 ms is tolerated without rates"
+        );
+        let t = feed(&mut d, t + 100.0, 6, |_| 0.3);
+        assert!(matches!(d.decide(t), Correction::Seek { .. }));
+
+        let mut d = Drift::new();
+        d.start_pulse(0.0, 1.25, 100.0);
+        assert!(d.on_rate_event(1.25));
+        assert_eq!(d.support(), RateSupport::Confirmed);
+        assert!(!d.check_probe(5_000.0));
+        assert!(
+            !d.on_rate_event(2.0),
+            "a rate nobody asked for is the viewer's"
+        );
+    }
+
+    #[test]
+    fn nudge_rates_follow_the_base_and_the_available_list() {
+        let mut d = Drift::new();
+        assert_eq!(d.nudge_rates(), (Some(0.75), Some(1.25)));
+        d.set_base_rate(2.0);
+        assert_eq!(d.nudge_rates(), (Some(1.75), None));
+        d.set_base_rate(1.0);
+        d.set_available(&[1.0]);
+        assert_eq!(d.nudge_rates(), (None, None));
+    }
+
+    #[test]
+    fn seek_latency_is_learned_from_the_residual_error() {
+        let mut d = Drift::new();
+        d.record_seek(0.0, 0.2);
+        assert_eq!(d.corrective_seeks, 1);
+        // The player came back 100 ms behind: the real latency was 0.3 s.
+        feed(&mut d, 300.0, 3, |_| -0.1);
+        let l = d.learn(500.0).unwrap();
+        assert!((l - 0.25).abs() < 1e-6, "{l}");
+        assert!(d.learn(600.0).is_none(), "one measurement per seek");
+    }
+
+    #[test]
+    fn skewed_clock_triggers_early_and_aims_past_zero() {
+        let mut d = Drift::new();
+        // 1 % fast: +10 ms per second, now at +7 ms.
+        let t = feed(&mut d, 0.0, 10, |t| -0.002 + 0.010 * t / 1000.0);
+        match d.decide(t) {
+            Correction::Pulse { rate, duration_ms } => {
+                assert_eq!(rate, 0.75);
+                // Aim at -5 ms: 12 ms to remove at (0.25 - 0.01)/s.
+                assert!((duration_ms - 50.0).abs() < 3.0, "{duration_ms}");
+            }
+            c => panic!("{c:?}"),
+        }
+    }
+}

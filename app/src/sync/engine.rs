@@ -1,0 +1,870 @@
+//! The sync engine: a state machine that turns observations into player actions and commands.
+//!
+//! Inputs are server messages, YouTube player events, a poll every [`super::TICK_MS`] and the
+//! "Join playback" click, each with a fresh [`Reading`] of the player. Outputs are [`Action`]s
+//! for the runtime to execute. The rules:
+//!
+//! * **Target**: the authoritative state evaluated at the estimated server time.
+//! * **Applying a state** only touches what differs (play/pause, a seek when more than
+//!   [`SEEK_THRESHOLD`] off, the rate); seeks while playing aim at `target + L` (learned
+//!   seek latency). The engine then records an *expectation* (the player should report
+//!   PLAYING, or PAUSED) and a *seek guard* (the position should land near the seek target).
+//! * **Echo suppression**: player events that match an expectation, and readings inside a seek
+//!   guard, are ours; only changes that differ from both the expectation and the authoritative
+//!   state become commands. A remote command is therefore never bounced back.
+//! * **Local commands** carry `base_revision` = the last revision seen and a growing `seq`. One
+//!   command is in flight at a time; a later local change waits (coalesced) for its answer. A
+//!   state caused by someone else, or a `stale` error, drops ours and re-applies the server's.
+//! * **Seeks without events** are found by comparing each poll with the previous one
+//!   (extrapolated at the player's rate): a jump beyond [`SEEK_JUMP_PLAYING`] (playing) or
+//!   [`SEEK_JUMP_PAUSED`] (paused) is a user seek.
+//! * **Drift and stalls**: see [`super::drift`]. A stalled (buffering) viewer is not waited for:
+//!   when it plays again it is behind and catches up with a pulse or a compensated seek.
+//! * **Autoplay**: a `playVideo` that does not reach PLAYING within [`AUTOPLAY_TIMEOUT_MS`], or
+//!   falls back to -1/5/2 after buffering, shows the "Join playback" button.
+
+use super::clock::ClockEstimator;
+use super::drift::{Correction, Drift, SEEK_THRESHOLD, SETTLE_MS};
+use super::stats::SyncStats;
+use super::{PlayerState, Reading};
+use crate::ids::VideoId;
+use crate::playback::{clamp_position, Command, PlaybackState};
+use crate::protocol::{Cause, ClientMsg, ConnId, ErrorCode, ServerMsg};
+
+/// A jump of the player's position beyond this, while playing, is a user seek (s). Well above
+/// what a pulse changes between two polls (25 ms) and below YouTube's smallest UI seek (5 s).
+pub const SEEK_JUMP_PLAYING: f64 = 0.6;
+/// Any move beyond this while paused is a user seek (s): a paused player does not move.
+pub const SEEK_JUMP_PAUSED: f64 = 0.25;
+/// A paused player further than this from the paused position is moved there (s).
+pub const PAUSED_SNAP: f64 = 0.02;
+/// Time for the player to confirm play/pause we asked for (ms).
+pub const EXPECT_GRACE_MS: f64 = 2_000.0;
+/// Time for the player to land after one of our seeks (ms).
+pub const SEEK_GUARD_MS: f64 = 2_500.0;
+/// A `playVideo` that has not reached PLAYING by then was blocked by the browser (ms).
+pub const AUTOPLAY_TIMEOUT_MS: f64 = 1_500.0;
+/// An unanswered command is given up after this (ms); the state is re-applied.
+pub const PENDING_TIMEOUT_MS: f64 = 3_000.0;
+/// Ping/pong samples taken right after connecting.
+pub const PING_BURST: u32 = 8;
+/// Spacing of the initial burst (ms).
+pub const PING_BURST_GAP_MS: f64 = 100.0;
+/// Spacing of the periodic pings afterwards (ms).
+pub const PING_INTERVAL_MS: f64 = 3_000.0;
+/// The session counts as ended this close to the duration (s).
+const END_EPSILON: f64 = 0.05;
+
+/// Something the runtime must do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// `playVideo()`.
+    Play,
+    /// `pauseVideo()`.
+    Pause,
+    /// `seekTo(seconds, true)`.
+    Seek(f64),
+    /// `setPlaybackRate(rate)`.
+    SetRate(f64),
+    /// Send this message on the socket.
+    Send(ClientMsg),
+    /// Show or hide the "Join playback" button.
+    ShowJoin(bool),
+    /// Call `on_tick` again at this client time (ms), e.g. to end a rate pulse precisely.
+    WakeAt(f64),
+    /// `cueVideoById(video, start)`.
+    Load {
+        /// The video.
+        video: VideoId,
+        /// Start position (s).
+        start: f64,
+    },
+}
+
+/// The WebSocket connection as the badge shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnStatus {
+    /// First connection attempt.
+    Connecting,
+    /// Connected and greeted.
+    Live,
+    /// Lost; trying again.
+    Reconnecting,
+    /// Given up (the session is gone).
+    Offline,
+}
+
+impl ConnStatus {
+    /// The `data-status` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Live => "live",
+            Self::Reconnecting => "reconnecting",
+            Self::Offline => "offline",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    seq: u32,
+    sent_at: f64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Expect {
+    playing: bool,
+    until: f64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Guard {
+    to: f64,
+    at: f64,
+    until: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Autoplay {
+    play_at: Option<f64>,
+    saw_buffering: bool,
+    blocked: bool,
+}
+
+/// The client's sync state machine.
+#[derive(Debug)]
+pub struct Engine {
+    clock: ClockEstimator,
+    state: Option<PlaybackState>,
+    conn_id: Option<ConnId>,
+    status: ConnStatus,
+    seq: u32,
+    pending: Option<Pending>,
+    queued: Option<Command>,
+    expect: Option<Expect>,
+    guard: Option<Guard>,
+    baseline: Option<Reading>,
+    drift: Drift,
+    autoplay: Autoplay,
+    join_shown: bool,
+    ready: bool,
+    needs_apply: bool,
+    player_state: Option<PlayerState>,
+    duration_sent: bool,
+    burst_left: u32,
+    last_ping: f64,
+    loaded: Option<VideoId>,
+    viewers: u32,
+    stats: SyncStats,
+}
+
+impl Engine {
+    /// An engine for a player created with `initial`'s video (the server-rendered state).
+    pub fn new(initial: Option<PlaybackState>) -> Self {
+        let loaded = initial.as_ref().map(|s| s.video_id.clone());
+        Self {
+            clock: ClockEstimator::new(),
+            state: initial,
+            conn_id: None,
+            status: ConnStatus::Connecting,
+            seq: 0,
+            pending: None,
+            queued: None,
+            expect: None,
+            guard: None,
+            baseline: None,
+            drift: Drift::new(),
+            autoplay: Autoplay::default(),
+            join_shown: false,
+            ready: false,
+            needs_apply: false,
+            player_state: None,
+            duration_sent: false,
+            burst_left: 0,
+            last_ping: f64::NEG_INFINITY,
+            loaded,
+            viewers: 0,
+            stats: SyncStats::default(),
+        }
+    }
+
+    /// The numbers for the badge and `window.__watchparty`.
+    pub fn stats(&self) -> &SyncStats {
+        &self.stats
+    }
+
+    /// The authoritative state last seen.
+    pub fn state(&self) -> Option<&PlaybackState> {
+        self.state.as_ref()
+    }
+
+    /// Connection status.
+    pub fn status(&self) -> ConnStatus {
+        self.status
+    }
+
+    /// The clock estimator (read-only).
+    pub fn clock(&self) -> &ClockEstimator {
+        &self.clock
+    }
+
+    /// The drift controller (read-only).
+    pub fn drift(&self) -> &Drift {
+        &self.drift
+    }
+
+    /// Where the session is at client time `client_ms` (s).
+    pub fn target_at(&self, client_ms: f64) -> Option<f64> {
+        let s = self.state.as_ref()?;
+        Some(s.position_at(self.clock.server_time(client_ms)))
+    }
+
+    /// The socket is (re)connecting.
+    pub fn on_connecting(&mut self) {
+        if self.status != ConnStatus::Live && self.status != ConnStatus::Offline {
+            return;
+        }
+        self.status = ConnStatus::Reconnecting;
+        self.stats.status = self.status.as_str();
+    }
+
+    /// The socket closed. `final_` when no reconnect will follow.
+    pub fn on_disconnect(&mut self, now: f64, final_: bool, r: Option<Reading>) -> Vec<Action> {
+        self.status = if final_ {
+            ConnStatus::Offline
+        } else if self.status == ConnStatus::Connecting {
+            ConnStatus::Connecting
+        } else {
+            ConnStatus::Reconnecting
+        };
+        // Our in-flight command may or may not have been applied; the next Hello tells.
+        self.pending = None;
+        self.queued = None;
+        self.conn_id = None;
+        let mut out = Vec::new();
+        self.refresh(now, r, &mut out);
+        out
+    }
+
+    /// Any message from the server.
+    pub fn on_message(&mut self, now: f64, msg: ServerMsg, r: Option<Reading>) -> Vec<Action> {
+        let mut out = Vec::new();
+        match msg {
+            ServerMsg::Hello {
+                conn_id,
+                state,
+                server_time,
+                viewers,
+                ..
+            } => self.hello(now, conn_id, state, server_time, viewers, r, &mut out),
+            ServerMsg::Pong { t0, t1, t2 } => {
+                self.clock.add(t0, t1, t2, now);
+            }
+            ServerMsg::State { state, cause } => self.on_state(now, state, cause, r, &mut out),
+            ServerMsg::Presence { viewers } => self.viewers = viewers,
+            ServerMsg::Error { code, seq, .. } => self.on_error(now, code, seq, r, &mut out),
+        }
+        self.refresh(now, r, &mut out);
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn hello(
+        &mut self,
+        now: f64,
+        conn_id: ConnId,
+        state: PlaybackState,
+        server_time: f64,
+        viewers: u32,
+        r: Option<Reading>,
+        out: &mut Vec<Action>,
+    ) {
+        self.conn_id = Some(conn_id);
+        self.status = ConnStatus::Live;
+        self.viewers = viewers;
+        // Another server instance may answer after a reconnect: measure its clock afresh.
+        self.clock.reset();
+        self.clock.seed(server_time, now);
+        self.pending = None;
+        self.queued = None;
+        self.duration_sent = false;
+        self.burst_left = PING_BURST;
+        self.send_ping(now, out);
+        self.state = Some(state);
+        self.drift.reset(now, 0.0);
+        self.apply_state(now, r, out);
+    }
+
+    fn send_ping(&mut self, now: f64, out: &mut Vec<Action>) {
+        out.push(Action::Send(ClientMsg::Ping { t0: now }));
+        self.last_ping = now;
+        self.burst_left = self.burst_left.saturating_sub(1);
+    }
+
+    fn on_state(
+        &mut self,
+        now: f64,
+        s: PlaybackState,
+        cause: Option<Cause>,
+        r: Option<Reading>,
+        out: &mut Vec<Action>,
+    ) {
+        if self.state.as_ref().is_some_and(|c| s.revision < c.revision) {
+            return;
+        }
+        let own = cause.filter(|c| Some(c.conn_id) == self.conn_id);
+        let changed = self.state.as_ref().is_none_or(|c| c.revision != s.revision);
+        if let Some(p) = self.pending {
+            if own.is_some_and(|c| c.seq == p.seq) {
+                self.pending = None;
+            } else if own.is_none() && changed {
+                // Somebody else's change came first: ours will be rejected as stale.
+                self.pending = None;
+                self.queued = None;
+            }
+        }
+        self.state = Some(s);
+        if changed {
+            self.drift.reset(now, 0.0);
+        }
+        if self.pending.is_none() && own.is_some() {
+            if let Some(cmd) = self.queued.take() {
+                // The player already shows a later local change: send it on top of our echo
+                // instead of re-applying the echo (which would undo it).
+                if !self.redundant(now, cmd) {
+                    self.command(now, cmd, out);
+                    return;
+                }
+            }
+        }
+        self.apply_state(now, r, out);
+    }
+
+    fn on_error(
+        &mut self,
+        now: f64,
+        code: ErrorCode,
+        seq: Option<u32>,
+        r: Option<Reading>,
+        out: &mut Vec<Action>,
+    ) {
+        if code == ErrorCode::UnknownSession {
+            self.status = ConnStatus::Offline;
+        }
+        let ours = match (self.pending, seq) {
+            (Some(p), Some(s)) => p.seq == s,
+            _ => false,
+        };
+        if ours || code == ErrorCode::Stale {
+            // Rejected: the session did not change, so put the player back where it is (for
+            // `stale`, the newest state also follows and is applied the same way).
+            self.pending = None;
+            self.queued = None;
+            self.stats.last_action = format!("rejected ({code:?}): resync");
+            self.apply_state(now, r, out);
+        }
+    }
+
+    /// The player finished loading; `rates` = `getAvailablePlaybackRates()`.
+    pub fn on_player_ready(&mut self, now: f64, rates: &[f64], r: Option<Reading>) -> Vec<Action> {
+        self.ready = true;
+        self.drift.set_available(rates);
+        let mut out = Vec::new();
+        self.apply_state(now, r, &mut out);
+        self.refresh(now, r, &mut out);
+        out
+    }
+
+    /// `onPlaybackRateChange`.
+    pub fn on_rate_change(&mut self, now: f64, rate: f64, r: Option<Reading>) -> Vec<Action> {
+        let mut out = Vec::new();
+        if !self.drift.on_rate_event(rate) && rate.is_finite() {
+            self.command(now, Command::Rate { rate }, &mut out);
+        }
+        self.refresh(now, r, &mut out);
+        out
+    }
+
+    /// `onStateChange`.
+    pub fn on_player_state(
+        &mut self,
+        now: f64,
+        st: PlayerState,
+        r: Option<Reading>,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        let prev = self.player_state.replace(st);
+        if st == PlayerState::Buffering && self.autoplay.play_at.is_some() {
+            self.autoplay.saw_buffering = true;
+        }
+        let mut handled = false;
+        if let Some(e) = self.expect {
+            if now <= e.until {
+                handled = true;
+                if e.playing {
+                    match st {
+                        PlayerState::Playing => {
+                            self.expect = None;
+                            self.autoplay = Autoplay::default();
+                        }
+                        PlayerState::Unstarted | PlayerState::Cued | PlayerState::Paused
+                            if self.autoplay.play_at.is_some() && self.autoplay.saw_buffering =>
+                        {
+                            self.blocked(&mut out);
+                        }
+                        _ => {}
+                    }
+                } else if matches!(
+                    st,
+                    PlayerState::Paused | PlayerState::Cued | PlayerState::Unstarted
+                ) {
+                    self.expect = None;
+                }
+            } else {
+                self.expect = None;
+            }
+        }
+        if !handled {
+            if let Some(r) = r {
+                self.local_change(now, prev, st, r, &mut out);
+            }
+        }
+        self.refresh(now, r, &mut out);
+        out
+    }
+
+    fn blocked(&mut self, out: &mut Vec<Action>) {
+        self.autoplay = Autoplay {
+            blocked: true,
+            ..Autoplay::default()
+        };
+        self.expect = None;
+        self.stats.last_action = "autoplay blocked".to_owned();
+        self.sync_join(out);
+    }
+
+    /// A player change nobody expected: the viewer did it inside the player.
+    fn local_change(
+        &mut self,
+        now: f64,
+        prev: Option<PlayerState>,
+        st: PlayerState,
+        r: Reading,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(s) = self.state.clone() else {
+            return;
+        };
+        match st {
+            PlayerState::Playing => {
+                if self.autoplay.blocked {
+                    // Started from inside the player: that click was the user gesture.
+                    self.autoplay = Autoplay::default();
+                    self.sync_join(out);
+                    if s.playing {
+                        self.apply_state(now, Some(r), out);
+                        return;
+                    }
+                }
+                let target = s.position_at(self.clock.server_time(r.at));
+                let session_ended = s.duration.is_some_and(|d| target >= d - END_EPSILON);
+                if !s.playing
+                    || (prev == Some(PlayerState::Ended) || session_ended)
+                        && (r.position - target).abs() > SEEK_JUMP_PLAYING
+                {
+                    let position = r.position + self.one_way() * r.rate;
+                    self.command(now, Command::Play { position }, out);
+                }
+            }
+            PlayerState::Paused => {
+                if s.playing && !self.autoplay.blocked {
+                    self.command(
+                        now,
+                        Command::Pause {
+                            position: r.position,
+                        },
+                        out,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The "Join playback" button was clicked (runs inside the click, with user activation).
+    pub fn on_join_click(&mut self, now: f64, r: Option<Reading>) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.autoplay = Autoplay::default();
+        self.sync_join(&mut out);
+        if let Some(s) = self.state.clone() {
+            if s.playing {
+                let comp = self.drift.seek_latency() * s.rate;
+                let to = clamp_position(
+                    s.position_at(self.clock.server_time(now)) + comp,
+                    s.duration,
+                );
+                self.seek(now, to, &mut out);
+                out.push(Action::Play);
+                self.autoplay.play_at = Some(now);
+                self.expect = Some(Expect {
+                    playing: true,
+                    until: now + EXPECT_GRACE_MS,
+                });
+                self.stats.last_action = format!("join at {to:.2}");
+            }
+        }
+        self.refresh(now, r, &mut out);
+        out
+    }
+
+    /// The poll (every `TICK_MS`, and at requested `WakeAt` times).
+    pub fn on_tick(&mut self, now: f64, r: Option<Reading>) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.status == ConnStatus::Live
+            && ((self.burst_left > 0 && now - self.last_ping >= PING_BURST_GAP_MS)
+                || now - self.last_ping >= PING_INTERVAL_MS)
+        {
+            self.send_ping(now, &mut out);
+        }
+        if let Some(r) = r {
+            self.tick_player(now, r, &mut out);
+        }
+        self.refresh(now, r, &mut out);
+        out
+    }
+
+    fn tick_player(&mut self, now: f64, r: Reading, out: &mut Vec<Action>) {
+        // Precise end of a pulse comes first.
+        if self.drift.pulse_due(now) && self.drift.end_pulse(now) {
+            out.push(Action::SetRate(self.drift.base_rate()));
+        }
+        if self.drift.check_probe(now) {
+            if self.drift.end_pulse(now) {
+                out.push(Action::SetRate(self.drift.base_rate()));
+            }
+            self.stats.last_action = "rate pulses unavailable: seeks only".to_owned();
+        }
+        let Some(s) = self.state.clone() else {
+            return;
+        };
+        if !self.ready {
+            return;
+        }
+        if self.needs_apply {
+            self.needs_apply = false;
+            self.apply_state(now, Some(r), out);
+            return;
+        }
+        if s.duration.is_none() && !self.duration_sent && r.duration > 0.0 && r.duration.is_finite()
+        {
+            if self.status == ConnStatus::Live {
+                self.seq = self.seq.wrapping_add(1);
+                out.push(Action::Send(ClientMsg::Duration {
+                    seq: self.seq,
+                    seconds: r.duration,
+                }));
+                self.duration_sent = true;
+            }
+        }
+        if self
+            .pending
+            .is_some_and(|p| now - p.sent_at > PENDING_TIMEOUT_MS)
+        {
+            self.pending = None;
+            self.queued = None;
+            self.stats.last_action = "no answer: resync".to_owned();
+            self.apply_state(now, Some(r), out);
+            return;
+        }
+        if self.expect.is_some_and(|e| now > e.until) {
+            self.expect = None;
+        }
+        if let Some(t) = self.autoplay.play_at {
+            if r.state == PlayerState::Playing {
+                self.autoplay = Autoplay::default();
+            } else if now - t > AUTOPLAY_TIMEOUT_MS && s.playing {
+                self.blocked(out);
+            }
+        }
+        if let Some(g) = self.guard {
+            let elapsed = ((now - g.at) / 1000.0).max(0.0);
+            let landed = r.position >= g.to - SEEK_JUMP_PAUSED
+                && r.position <= g.to + elapsed * 2.0 + SEEK_JUMP_PLAYING;
+            if landed || now > g.until {
+                self.guard = None;
+                self.baseline = Some(r);
+                self.drift.reset(now, SETTLE_MS);
+            }
+            return;
+        }
+        if !self.autoplay.blocked {
+            if let Some(prev) = self.baseline {
+                if is_jump(&prev, &r) {
+                    let position = if r.state == PlayerState::Playing {
+                        r.position + self.one_way() * r.rate
+                    } else {
+                        r.position
+                    };
+                    self.baseline = Some(r);
+                    self.drift.reset(now, SETTLE_MS);
+                    self.command(now, Command::Seek { position }, out);
+                    return;
+                }
+            }
+        }
+        self.baseline = Some(r);
+        let steady = self.pending.is_none()
+            && self.expect.is_none()
+            && !self.autoplay.blocked
+            && s.playing
+            && r.state == PlayerState::Playing;
+        let target = s.position_at(self.clock.server_time(r.at));
+        let ended = s.duration.is_some_and(|d| target >= d - END_EPSILON);
+        if !steady || ended {
+            if self.drift.end_pulse(now) {
+                out.push(Action::SetRate(self.drift.base_rate()));
+            }
+            self.drift.reset(now, SETTLE_MS);
+            return;
+        }
+        self.drift.observe(r.at, r.position - target);
+        self.drift.learn(now);
+        match self.drift.decide(now) {
+            Correction::None => {}
+            Correction::Pulse { rate, duration_ms } => {
+                out.push(Action::SetRate(rate));
+                out.push(Action::WakeAt(now + duration_ms));
+                self.drift.start_pulse(now, rate, duration_ms);
+                self.stats.last_action = format!("pulse {rate}x {duration_ms:.0} ms");
+            }
+            Correction::Seek { compensation } => {
+                let to = clamp_position(
+                    s.position_at(self.clock.server_time(now)) + compensation,
+                    s.duration,
+                );
+                self.seek(now, to, out);
+                self.drift.record_seek(now, compensation);
+                self.stats.last_action = format!("corrective seek to {to:.3}");
+            }
+        }
+    }
+
+    /// Half the best round trip, in seconds: how long a command takes to reach the server.
+    fn one_way(&self) -> f64 {
+        self.clock.rtt() / 2000.0
+    }
+
+    fn seek(&mut self, now: f64, to: f64, out: &mut Vec<Action>) {
+        out.push(Action::Seek(to));
+        self.guard = Some(Guard {
+            to,
+            at: now,
+            until: now + SEEK_GUARD_MS,
+        });
+        self.drift.reset(now, SETTLE_MS);
+    }
+
+    /// Sends a local change (or queues it behind the one in flight).
+    fn command(&mut self, now: f64, cmd: Command, out: &mut Vec<Action>) {
+        let Some(s) = self.state.as_ref() else {
+            return;
+        };
+        if self.status != ConnStatus::Live {
+            return;
+        }
+        if self.pending.is_some() {
+            self.queued = Some(cmd);
+            return;
+        }
+        self.seq = self.seq.wrapping_add(1);
+        out.push(Action::Send(ClientMsg::from_command(
+            self.seq, s.revision, cmd,
+        )));
+        self.pending = Some(Pending {
+            seq: self.seq,
+            sent_at: now,
+        });
+        self.drift.reset(now, SETTLE_MS);
+        self.stats.last_action = format!("send {cmd:?}");
+    }
+
+    /// True when `cmd` would not change the current state (a coalesced duplicate).
+    fn redundant(&self, now: f64, cmd: Command) -> bool {
+        let Some(s) = self.state.as_ref() else {
+            return true;
+        };
+        let target = s.position_at(self.clock.server_time(now));
+        match cmd {
+            Command::Play { position } => {
+                s.playing && (position - target).abs() <= SEEK_JUMP_PLAYING
+            }
+            Command::Pause { position } => {
+                !s.playing && (position - s.position).abs() <= PAUSED_SNAP
+            }
+            Command::Seek { position } => (position - target).abs() <= SEEK_JUMP_PAUSED,
+            Command::Rate { rate } => (rate - s.rate).abs() < 1e-6,
+            Command::Duration { .. } => true,
+        }
+    }
+
+    /// Makes the player match the authoritative state, touching only what differs.
+    fn apply_state(&mut self, now: f64, r: Option<Reading>, out: &mut Vec<Action>) {
+        let Some(s) = self.state.clone() else {
+            return;
+        };
+        if !self.ready {
+            return;
+        }
+        let Some(r) = r else {
+            return;
+        };
+        if self.loaded.as_ref() != Some(&s.video_id) {
+            let start = s.position_at(self.clock.server_time(now));
+            out.push(Action::Load {
+                video: s.video_id.clone(),
+                start,
+            });
+            self.loaded = Some(s.video_id.clone());
+            self.duration_sent = false;
+            self.baseline = None;
+            self.needs_apply = true;
+            return;
+        }
+        if (self.drift.base_rate() - s.rate).abs() > 1e-6 || (r.rate - s.rate).abs() > 1e-6 {
+            self.drift.end_pulse(now);
+            self.drift.set_base_rate(s.rate);
+            out.push(Action::SetRate(s.rate));
+        }
+        let target = s.position_at(self.clock.server_time(now));
+        if s.playing {
+            let ended = s.duration.is_some_and(|d| target >= d - END_EPSILON);
+            if ended {
+                // Everyone ends together: the target is clamped at the end.
+                if r.state != PlayerState::Ended && (r.position - target).abs() > SEEK_THRESHOLD {
+                    self.seek(now, target, out);
+                }
+                self.expect = None;
+                self.autoplay.play_at = None;
+                self.stats.last_action = "ended".to_owned();
+                self.sync_join(out);
+                return;
+            }
+            let comp = self.drift.seek_latency() * s.rate;
+            let err = r.position - target;
+            let fresh = r.state.is_fresh() || r.state == PlayerState::Ended;
+            if fresh || err.abs() > SEEK_THRESHOLD {
+                let to = clamp_position(target + comp, s.duration);
+                self.seek(now, to, out);
+                if r.state == PlayerState::Playing {
+                    self.drift.record_apply_seek(now, comp);
+                } else {
+                    self.drift.cancel_learning();
+                }
+                self.stats.last_action = format!("apply: seek {to:.3}");
+            }
+            if !r.state.is_playing_ish() {
+                out.push(Action::Play);
+                self.expect = Some(Expect {
+                    playing: true,
+                    until: now + EXPECT_GRACE_MS,
+                });
+                if !self.autoplay.blocked {
+                    self.autoplay.play_at = Some(now);
+                    self.autoplay.saw_buffering = false;
+                }
+                self.stats.last_action = "apply: play".to_owned();
+            }
+            self.drift.reset(now, SETTLE_MS);
+        } else {
+            self.autoplay.play_at = None;
+            let mut acted = false;
+            if r.state.is_playing_ish() {
+                out.push(Action::Pause);
+                acted = true;
+            }
+            if (r.position - s.position).abs() > PAUSED_SNAP {
+                self.seek(now, s.position, out);
+                if r.state.is_fresh() {
+                    // seekTo on a fresh player starts playback: pause right after.
+                    out.push(Action::Pause);
+                }
+                acted = true;
+            }
+            if acted {
+                self.expect = Some(Expect {
+                    playing: false,
+                    until: now + EXPECT_GRACE_MS,
+                });
+                self.stats.last_action = format!("apply: pause at {:.3}", s.position);
+            }
+            if self.drift.end_pulse(now) {
+                out.push(Action::SetRate(s.rate));
+            }
+        }
+        self.sync_join(out);
+    }
+
+    fn sync_join(&mut self, out: &mut Vec<Action>) {
+        let want = self.autoplay.blocked
+            && self.state.as_ref().is_some_and(|s| {
+                s.playing && !s.duration.is_some_and(|d| s.position >= d - END_EPSILON)
+            });
+        if want != self.join_shown {
+            self.join_shown = want;
+            out.push(Action::ShowJoin(want));
+        }
+    }
+
+    fn refresh(&mut self, now: f64, r: Option<Reading>, out: &mut Vec<Action>) {
+        self.sync_join(out);
+        let st = &mut self.stats;
+        st.status = self.status.as_str();
+        st.conn_id = self.conn_id.unwrap_or(0);
+        st.offset_ms = self.clock.offset();
+        st.rtt_ms = self.clock.rtt();
+        st.corrective_seeks = self.drift.corrective_seeks;
+        st.rate_nudges = self.drift.rate_nudges;
+        st.seek_latency_ms = self.drift.seek_latency() * 1000.0;
+        st.viewers = self.viewers;
+        if let Some(s) = self.state.as_ref() {
+            st.revision = s.revision;
+            st.target_position = s.position_at(self.clock.server_time(now));
+        }
+        if let Some(r) = r {
+            st.player_state = r.state.code();
+            st.error_ms = self.state.as_ref().filter(|_| self.ready).map(|s| {
+                let expected = if s.playing {
+                    s.position_at(self.clock.server_time(r.at))
+                } else {
+                    s.position
+                };
+                ((r.position - expected) * 1000.0 * 10.0).round() / 10.0
+            });
+        }
+    }
+}
+
+/// True when `cur` cannot be explained by playback since `prev`: somebody seeked.
+fn is_jump(prev: &Reading, cur: &Reading) -> bool {
+    use PlayerState::*;
+    if prev.state.is_fresh() || cur.state.is_fresh() || cur.state == Ended {
+        return false;
+    }
+    let elapsed = ((cur.at - prev.at) / 1000.0).max(0.0);
+    match (prev.state, cur.state) {
+        (Playing, Playing) => {
+            let rate = prev.rate.max(cur.rate);
+            let lo = prev.position + elapsed * prev.rate.min(cur.rate);
+            let hi = prev.position + elapsed * rate;
+            cur.position < lo - SEEK_JUMP_PLAYING || cur.position > hi + SEEK_JUMP_PLAYING
+        }
+        (Paused, Paused) => (cur.position - prev.position).abs() > SEEK_JUMP_PAUSED,
+        _ => {
+            let rate = prev.rate.max(cur.rate).max(1.0);
+            let hi = prev.position + elapsed * rate;
+            cur.position < prev.position - SEEK_JUMP_PLAYING
+                || cur.position > hi + SEEK_JUMP_PLAYING
+        }
+    }
+}

@@ -1,0 +1,769 @@
+//! A deterministic closed-loop simulation for the sync tests: a server applying the real
+//! [`crate::playback::apply`] rules, a network with latency, and simulated YouTube players that
+//! behave like the documented IFrame API (buffering after seeks, no event for a seek while
+//! paused, snapped rates, autoplay blocking), each driven by a real [`Engine`].
+
+use super::{Action, Engine, PlayerState, Reading, TICK_MS};
+use crate::ids::VideoId;
+use crate::playback::{apply, CommandError, PlaybackState};
+use crate::protocol::{Cause, ClientMsg, ErrorCode, ServerMsg};
+
+const EVENT_DELAY: f64 = 2.0;
+const SERVER_EPOCH: f64 = 1.7e12;
+
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    State(PlayerState),
+    Rate(f64),
+}
+
+/// A simulated YouTube player (times in simulation ms).
+pub struct Player {
+    pub state: PlayerState,
+    pub position: f64,
+    pub rate: f64,
+    pub skew: f64,
+    pub duration: f64,
+    pub latency_ms: f64,
+    resume: Option<(f64, PlayerState)>,
+    pub block_autoplay: bool,
+    pub activated: bool,
+    pub honour_rates: bool,
+    events: Vec<(f64, Ev)>,
+}
+
+impl Player {
+    fn new() -> Self {
+        Self {
+            state: PlayerState::Cued,
+            position: 0.0,
+            rate: 1.0,
+            skew: 1.0,
+            duration: 600.0,
+            latency_ms: 150.0,
+            resume: None,
+            block_autoplay: false,
+            activated: false,
+            honour_rates: true,
+            events: Vec::new(),
+        }
+    }
+
+    fn set_state(&mut self, now: f64, st: PlayerState) {
+        if st != self.state {
+            self.state = st;
+            self.events.push((now + EVENT_DELAY, Ev::State(st)));
+        }
+    }
+
+    fn advance(&mut self, now: f64, dt_ms: f64) {
+        if let Some((at, st)) = self.resume {
+            if now >= at {
+                self.resume = None;
+                self.set_state(now, st);
+            }
+        }
+        if self.state == PlayerState::Playing {
+            self.position += dt_ms / 1000.0 * self.rate * self.skew;
+            if self.position >= self.duration {
+                self.position = self.duration;
+                self.set_state(now, PlayerState::Ended);
+            }
+        }
+    }
+
+    pub fn play(&mut self, now: f64) {
+        if self.state == PlayerState::Playing
+            || self.resume.is_some_and(|(_, s)| s == PlayerState::Playing)
+        {
+            return;
+        }
+        let back = self.state;
+        self.set_state(now, PlayerState::Buffering);
+        if self.block_autoplay && !self.activated {
+            self.resume = Some((now + 200.0, back));
+        } else {
+            self.resume = Some((now + self.latency_ms, PlayerState::Playing));
+        }
+    }
+
+    pub fn pause(&mut self, now: f64) {
+        self.resume = None;
+        self.set_state(now, PlayerState::Paused);
+    }
+
+    pub fn seek(&mut self, now: f64, to: f64) {
+        self.position = to.clamp(0.0, self.duration);
+        match self.state {
+            PlayerState::Playing | PlayerState::Buffering => {
+                self.set_state(now, PlayerState::Buffering);
+                self.resume = Some((now + self.latency_ms, PlayerState::Playing));
+            }
+            PlayerState::Paused => {}
+            _ => self.play(now),
+        }
+    }
+
+    fn set_rate(&mut self, now: f64, r: f64) {
+        if !self.honour_rates {
+            return;
+        }
+        let snapped = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
+            .into_iter()
+            .min_by(|a: &f64, b: &f64| (a - r).abs().total_cmp(&(b - r).abs()))
+            .unwrap_or(1.0);
+        if snapped != self.rate {
+            self.rate = snapped;
+            self.events.push((now + EVENT_DELAY, Ev::Rate(snapped)));
+        }
+    }
+
+    /// Freezes the media clock in BUFFERING for `ms`.
+    pub fn stall(&mut self, now: f64, ms: f64) {
+        self.set_state(now, PlayerState::Buffering);
+        self.resume = Some((now + ms, PlayerState::Playing));
+    }
+}
+
+/// One viewer: engine, player, network path and client clock.
+pub struct Client {
+    pub engine: Engine,
+    pub player: Player,
+    pub clock_offset: f64,
+    pub up_ms: f64,
+    pub down_ms: f64,
+    tick_phase: f64,
+    wakes: Vec<f64>,
+    pub join_shown: bool,
+    pub sent: Vec<ClientMsg>,
+    pub ready_at: f64,
+    ready: bool,
+    pub conn_id: u64,
+    pub connected: bool,
+    /// Amplitude of reading noise (s), pseudo-random.
+    pub noise: f64,
+    rng: u64,
+}
+
+enum Packet {
+    ToServer(usize, ClientMsg),
+    ToClient(usize, ServerMsg),
+}
+
+/// Server, network and viewers.
+pub struct World {
+    pub now: f64,
+    pub state: PlaybackState,
+    pub clients: Vec<Client>,
+    net: Vec<(f64, Packet)>,
+    pub applied: u32,
+}
+
+impl World {
+    /// A session paused at 0 with a known duration.
+    pub fn new() -> Self {
+        let mut state =
+            PlaybackState::new(VideoId::parse("dQw4w9WgXcQ").unwrap(), 0.0, SERVER_EPOCH);
+        state.duration = Some(600.0);
+        Self {
+            now: 0.0,
+            state,
+            clients: Vec::new(),
+            net: Vec::new(),
+            applied: 0,
+        }
+    }
+
+    /// Adds a viewer that connects now; returns its index.
+    pub fn join(&mut self, clock_offset: f64, up_ms: f64, down_ms: f64) -> usize {
+        let i = self.clients.len();
+        let client = Client {
+            engine: Engine::new(Some(self.state.clone())),
+            player: Player::new(),
+            clock_offset,
+            up_ms,
+            down_ms,
+            tick_phase: (i as f64 * 37.0) % TICK_MS,
+            wakes: Vec::new(),
+            join_shown: false,
+            sent: Vec::new(),
+            ready_at: self.now + 300.0,
+            ready: false,
+            conn_id: 1000 + i as u64,
+            connected: true,
+            noise: 0.0,
+            rng: 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1),
+        };
+        self.clients.push(client);
+        self.send_hello(i);
+        i
+    }
+
+    /// Sends a fresh `Hello` to viewer `i` (a (re)connect).
+    pub fn send_hello(&mut self, i: usize) {
+        let down_ms = self.clients[i].down_ms;
+        self.clients[i].connected = true;
+        let hello = ServerMsg::Hello {
+            conn_id: self.clients[i].conn_id,
+            session_id: crate::ids::SessionId::parse("abcdefABCDEF").unwrap(),
+            server_time: self.server_now(),
+            state: self.state.clone(),
+            viewers: self.clients.len() as u32,
+        };
+        self.net
+            .push((self.now + down_ms, Packet::ToClient(i, hello)));
+    }
+
+    fn server_now(&self) -> f64 {
+        SERVER_EPOCH + self.now
+    }
+
+    fn reading(&mut self, i: usize) -> Option<Reading> {
+        let c = &mut self.clients[i];
+        c.rng = c
+            .rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (c.rng >> 11) as f64 / (1u64 << 53) as f64;
+        let noise = (u * 2.0 - 1.0) * c.noise;
+        c.ready.then(|| Reading {
+            at: self.now + c.clock_offset,
+            state: c.player.state,
+            position: c.player.position + noise,
+            rate: c.player.rate,
+            duration: c.player.duration,
+        })
+    }
+
+    fn exec(&mut self, i: usize, actions: Vec<Action>) {
+        let now = self.now;
+        for a in actions {
+            let c = &mut self.clients[i];
+            match a {
+                Action::Play => c.player.play(now),
+                Action::Pause => c.player.pause(now),
+                Action::Seek(to) => c.player.seek(now, to),
+                Action::SetRate(r) => c.player.set_rate(now, r),
+                Action::Send(m) => {
+                    c.sent.push(m.clone());
+                    let at = now + c.up_ms;
+                    self.net.push((at, Packet::ToServer(i, m)));
+                }
+                Action::ShowJoin(b) => c.join_shown = b,
+                Action::WakeAt(t) => c.wakes.push(t - c.clock_offset),
+                Action::Load { .. } => {}
+            }
+        }
+    }
+
+    fn server(&mut self, from: usize, msg: ClientMsg) {
+        let ts = self.server_now();
+        let down = self.clients[from].down_ms;
+        let to_sender = |w: &mut World, m: ServerMsg| {
+            w.net.push((w.now + down, Packet::ToClient(from, m)));
+        };
+        if let ClientMsg::Ping { t0 } = msg {
+            to_sender(
+                self,
+                ServerMsg::Pong {
+                    t0,
+                    t1: ts,
+                    t2: ts + 0.05,
+                },
+            );
+            return;
+        }
+        let Some((seq, base, cmd)) = msg.command() else {
+            return;
+        };
+        match apply(&self.state, cmd, base, ts) {
+            Ok(Some(next)) => {
+                self.state = next;
+                self.applied += 1;
+                let cause = Some(Cause {
+                    conn_id: self.clients[from].conn_id,
+                    seq,
+                });
+                for j in 0..self.clients.len() {
+                    if self.clients[j].connected {
+                        let m = ServerMsg::State {
+                            state: self.state.clone(),
+                            cause,
+                        };
+                        let at = self.now + self.clients[j].down_ms;
+                        self.net.push((at, Packet::ToClient(j, m)));
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(CommandError::Stale { .. }) => {
+                to_sender(
+                    self,
+                    ServerMsg::Error {
+                        code: ErrorCode::Stale,
+                        message: "stale".into(),
+                        seq: Some(seq),
+                    },
+                );
+                let st = self.state.clone();
+                to_sender(
+                    self,
+                    ServerMsg::State {
+                        state: st,
+                        cause: None,
+                    },
+                );
+            }
+            Err(CommandError::InvalidValue(_)) => to_sender(
+                self,
+                ServerMsg::Error {
+                    code: ErrorCode::InvalidValue,
+                    message: "invalid".into(),
+                    seq: Some(seq),
+                },
+            ),
+        }
+    }
+
+    /// Advances the world by one millisecond.
+    pub fn step(&mut self) {
+        self.now += 1.0;
+        let now = self.now;
+        for i in 0..self.clients.len() {
+            self.clients[i].player.advance(now, 1.0);
+            let cnow = now + self.clients[i].clock_offset;
+            if !self.clients[i].ready && now >= self.clients[i].ready_at {
+                self.clients[i].ready = true;
+                let r = self.reading(i);
+                let a = self.clients[i].engine.on_player_ready(
+                    cnow,
+                    &[0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0],
+                    r,
+                );
+                self.exec(i, a);
+            }
+            let due: Vec<Ev> = {
+                let evs = &mut self.clients[i].player.events;
+                let (due, keep): (Vec<_>, Vec<_>) = evs.drain(..).partition(|(t, _)| *t <= now);
+                *evs = keep;
+                due.into_iter().map(|(_, e)| e).collect()
+            };
+            if self.clients[i].ready {
+                for e in due {
+                    let r = self.reading(i);
+                    let a = match e {
+                        Ev::State(st) => self.clients[i].engine.on_player_state(cnow, st, r),
+                        Ev::Rate(x) => self.clients[i].engine.on_rate_change(cnow, x, r),
+                    };
+                    self.exec(i, a);
+                }
+            }
+            let c = &mut self.clients[i];
+            let wake_due = c.wakes.iter().any(|w| *w <= now);
+            c.wakes.retain(|w| *w > now);
+            let tick_due = ((now - c.tick_phase) % TICK_MS).abs() < 0.5;
+            if tick_due || wake_due {
+                let r = self.reading(i);
+                let a = self.clients[i].engine.on_tick(cnow, r);
+                self.exec(i, a);
+            }
+        }
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net)
+            .into_iter()
+            .partition(|(t, _)| *t <= now);
+        self.net = keep;
+        for (_, p) in due {
+            match p {
+                Packet::ToServer(i, m) => self.server(i, m),
+                Packet::ToClient(i, m) => {
+                    let cnow = now + self.clients[i].clock_offset;
+                    let r = self.reading(i);
+                    let a = self.clients[i].engine.on_message(cnow, m, r);
+                    self.exec(i, a);
+                }
+            }
+        }
+    }
+
+    /// Runs for `ms` milliseconds.
+    pub fn run(&mut self, ms: f64) {
+        let end = self.now + ms;
+        while self.now < end {
+            self.step();
+        }
+    }
+
+    /// Runs for `ms`, returning the largest |position(a) - position(b)| seen (s), sampled
+    /// every 10 ms while both play.
+    pub fn run_max_gap(&mut self, ms: f64, a: usize, b: usize) -> f64 {
+        let end = self.now + ms;
+        let mut worst: f64 = 0.0;
+        while self.now < end {
+            self.step();
+            if self.now as i64 % 10 == 0 {
+                let (pa, pb) = (&self.clients[a].player, &self.clients[b].player);
+                if pa.state == PlayerState::Playing && pb.state == PlayerState::Playing {
+                    worst = worst.max((pa.position - pb.position).abs());
+                }
+            }
+        }
+        worst
+    }
+
+    /// A viewer's error against the true session position now (s, + = ahead).
+    pub fn error(&self, i: usize) -> f64 {
+        self.clients[i].player.position - self.state.position_at(self.server_now())
+    }
+
+    /// Commands (not pings) a viewer sent.
+    pub fn commands(&self, i: usize) -> usize {
+        self.clients[i]
+            .sent
+            .iter()
+            .filter(|m| m.command().is_some())
+            .count()
+    }
+
+    /// The viewer clicks the "Join playback" button.
+    pub fn click_join(&mut self, i: usize) {
+        self.clients[i].player.activated = true;
+        let cnow = self.now + self.clients[i].clock_offset;
+        let r = self.reading(i);
+        let a = self.clients[i].engine.on_join_click(cnow, r);
+        self.exec(i, a);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::drift::RateSupport;
+    use crate::sync::ConnStatus;
+
+    const A_CLOCK: f64 = -SERVER_EPOCH + 12_345.0;
+    const B_CLOCK: f64 = -SERVER_EPOCH - 777_000.0;
+
+    /// A plays from 0; B joins 10 s later and settles for 5 s.
+    fn two_playing() -> World {
+        let mut w = World::new();
+        w.join(A_CLOCK, 15.0, 15.0);
+        w.run(1_000.0);
+        let now = w.now;
+        w.clients[0].player.activated = true;
+        w.clients[0].player.play(now);
+        w.run(9_000.0);
+        w.join(B_CLOCK, 30.0, 30.0);
+        w.run(5_000.0);
+        w
+    }
+
+    #[test]
+    fn sync_first_play_becomes_one_command() {
+        let mut w = World::new();
+        w.join(A_CLOCK, 15.0, 15.0);
+        w.run(1_000.0);
+        assert_eq!(w.commands(0), 0, "applying the initial state sends nothing");
+        let now = w.now;
+        w.clients[0].player.activated = true;
+        w.clients[0].player.play(now);
+        w.run(2_000.0);
+        assert_eq!(w.commands(0), 1);
+        assert!(w.state.playing);
+        assert!(w.error(0).abs() < 0.010, "{}", w.error(0));
+    }
+
+    #[test]
+    fn sync_late_joiner_lands_in_sync_and_stays_without_seeks() {
+        let mut w = two_playing();
+        assert_eq!(w.commands(1), 0, "the joiner never sends a command");
+        assert!(w.error(1).abs() < 0.012, "after settling: {}", w.error(1));
+        let seeks = w.clients[1].engine.stats().corrective_seeks;
+        let nudges = w.clients[1].engine.stats().rate_nudges;
+        let gap = w.run_max_gap(30_000.0, 0, 1);
+        assert!(gap < 0.010, "gap between viewers {gap}");
+        assert_eq!(w.clients[1].engine.stats().corrective_seeks, seeks);
+        assert_eq!(
+            w.clients[1].engine.stats().rate_nudges,
+            nudges,
+            "steady: no pulses"
+        );
+        assert_eq!(w.clients[0].engine.stats().corrective_seeks, 0);
+        assert_eq!(w.clients[1].engine.stats().status, "live");
+    }
+
+    #[test]
+    fn sync_clock_offset_is_estimated_through_the_engine() {
+        let w = two_playing();
+        // Server = sim + EPOCH, client = sim + B_CLOCK: offset = EPOCH - B_CLOCK.
+        let expected = SERVER_EPOCH - B_CLOCK;
+        let st = w.clients[1].engine.stats();
+        assert!(
+            (st.offset_ms - expected).abs() < 1.0,
+            "{} vs {expected}",
+            st.offset_ms
+        );
+        assert!((st.rtt_ms - 60.0).abs() < 2.0, "{}", st.rtt_ms);
+    }
+
+    #[test]
+    fn sync_remote_pause_and_play_are_not_echoed() {
+        let mut w = two_playing();
+        let applied = w.applied;
+        let now = w.now;
+        w.clients[0].player.pause(now);
+        w.run(1_500.0);
+        assert_eq!(w.applied, applied + 1, "exactly one change");
+        assert!(!w.state.playing);
+        assert_eq!(w.clients[1].player.state, PlayerState::Paused);
+        let (pa, pb) = (w.clients[0].player.position, w.clients[1].player.position);
+        assert!(
+            (pa - pb).abs() < 0.001,
+            "both paused at the same frame: {pa} {pb}"
+        );
+        assert_eq!(w.commands(1), 0);
+        let now = w.now;
+        w.clients[0].player.play(now);
+        w.run(3_000.0);
+        assert_eq!(w.applied, applied + 2);
+        assert_eq!(w.commands(1), 0, "B applied both without bouncing them");
+        assert_eq!(w.clients[1].player.state, PlayerState::Playing);
+        let gap = w.run_max_gap(5_000.0, 0, 1);
+        assert!(gap < 0.010, "{gap}");
+    }
+
+    #[test]
+    fn sync_silent_seek_while_paused_is_detected_and_followed() {
+        let mut w = two_playing();
+        let now = w.now;
+        w.clients[0].player.pause(now);
+        w.run(1_500.0);
+        let applied = w.applied;
+        let now = w.now;
+        // Seek inside the paused player: YouTube fires no event at all.
+        w.clients[0].player.seek(now, 120.0);
+        assert!(w.clients[0].player.events.is_empty());
+        w.run(1_000.0);
+        assert_eq!(w.applied, applied + 1);
+        assert!(!w.state.playing);
+        assert!((w.state.position - 120.0).abs() < 1e-9);
+        assert!((w.clients[1].player.position - 120.0).abs() < 1e-9);
+        assert_eq!(w.commands(1), 0);
+    }
+
+    #[test]
+    fn sync_seek_while_playing_is_followed_by_everyone() {
+        let mut w = two_playing();
+        let applied = w.applied;
+        let now = w.now;
+        w.clients[0].player.seek(now, 200.0);
+        w.run(4_000.0);
+        assert_eq!(w.applied, applied + 1);
+        assert!((w.clients[1].player.position - w.clients[0].player.position).abs() < 0.010);
+        assert_eq!(w.commands(1), 0);
+        assert_eq!(w.clients[1].engine.stats().corrective_seeks, 0);
+        assert!(w.error(1).abs() < 0.012, "{}", w.error(1));
+    }
+
+    #[test]
+    fn sync_skewed_media_clock_is_held_by_pulses_without_seeks() {
+        let mut w = two_playing();
+        w.clients[1].player.skew = 1.01; // 10 ms per second fast
+        let mut worst: f64 = 0.0;
+        w.run(3_000.0);
+        let nudges = w.clients[1].engine.stats().rate_nudges;
+        for _ in 0..600 {
+            w.run(100.0);
+            worst = worst.max(w.error(1).abs());
+        }
+        let st = w.clients[1].engine.stats();
+        assert_eq!(st.corrective_seeks, 0);
+        let pulses = st.rate_nudges - nudges;
+        assert!(pulses > 10 && pulses < 120, "{pulses} pulses in 60 s");
+        assert!(worst < 0.015, "worst error {worst}");
+        assert_eq!(
+            w.clients[0].engine.stats().rate_nudges,
+            0,
+            "the other viewer is left alone"
+        );
+    }
+
+    #[test]
+    fn sync_reading_noise_inside_the_band_causes_no_corrections() {
+        let mut w = two_playing();
+        w.clients[1].noise = 0.004;
+        w.run(3_000.0);
+        let before = w.clients[1].engine.stats().rate_nudges;
+        w.run(30_000.0);
+        let st = w.clients[1].engine.stats();
+        assert_eq!(st.rate_nudges, before, "no oscillation on noise");
+        assert_eq!(st.corrective_seeks, 0);
+    }
+
+    #[test]
+    fn sync_short_stall_catches_up_by_pulse_and_others_keep_playing() {
+        let mut w = two_playing();
+        let a_before = w.clients[0].player.position;
+        let now = w.now;
+        w.clients[1].player.stall(now, 500.0);
+        w.run(600.0);
+        assert!(w.error(1) < -0.4, "B fell behind: {}", w.error(1));
+        assert!(
+            (w.clients[0].player.position - a_before - 0.6).abs() < 0.01,
+            "A kept playing"
+        );
+        w.run(3_500.0);
+        assert!(w.error(1).abs() < 0.012, "caught up: {}", w.error(1));
+        assert_eq!(w.clients[1].engine.stats().corrective_seeks, 0);
+        assert_eq!(w.commands(1), 0, "a stall is not a seek");
+        assert_eq!(w.commands(0), 1);
+    }
+
+    #[test]
+    fn sync_long_stall_catches_up_by_one_compensated_seek() {
+        let mut w = two_playing();
+        w.clients[1].player.latency_ms = 300.0;
+        let now = w.now;
+        w.clients[1].player.stall(now, 3_000.0);
+        w.run(6_000.0);
+        let st = w.clients[1].engine.stats();
+        assert_eq!(st.corrective_seeks, 1);
+        assert!(w.error(1).abs() < 0.012, "{}", w.error(1));
+        assert_eq!(w.commands(1), 0);
+        // Learned from the seek: the latency estimate moved from 200 ms toward 300 ms.
+        let l = w.clients[1].engine.drift().seek_latency();
+        assert!(l > 0.22 && l <= 0.31, "{l}");
+    }
+
+    #[test]
+    fn sync_blocked_autoplay_shows_join_and_the_click_lands_in_sync() {
+        let mut w = World::new();
+        w.join(A_CLOCK, 15.0, 15.0);
+        w.run(500.0);
+        let now = w.now;
+        w.clients[0].player.activated = true;
+        w.clients[0].player.play(now);
+        w.run(5_000.0);
+        let b = w.join(B_CLOCK, 20.0, 20.0);
+        w.clients[b].player.block_autoplay = true;
+        w.run(2_500.0);
+        assert!(w.clients[b].join_shown, "join button shown");
+        assert_eq!(w.clients[b].engine.stats().last_action, "autoplay blocked");
+        assert_eq!(
+            w.commands(b),
+            0,
+            "the fallback to paused is not a pause command"
+        );
+        assert!(w.state.playing);
+        w.click_join(b);
+        assert!(!w.clients[b].join_shown);
+        w.run(3_000.0);
+        assert_eq!(w.clients[b].player.state, PlayerState::Playing);
+        assert!(w.error(b).abs() < 0.012, "{}", w.error(b));
+        assert_eq!(w.commands(b), 0);
+    }
+
+    #[test]
+    fn sync_concurrent_commands_resolve_to_one_outcome() {
+        let mut w = two_playing();
+        w.clients[1].up_ms = 40.0;
+        let applied = w.applied;
+        let now = w.now;
+        w.clients[0].player.pause(now);
+        w.clients[1].player.seek(now, 300.0);
+        w.run(3_000.0);
+        assert_eq!(w.applied, applied + 1, "A's pause won, B's seek was stale");
+        assert!(!w.state.playing);
+        for i in 0..2 {
+            assert_eq!(w.clients[i].player.state, PlayerState::Paused, "viewer {i}");
+            assert!((w.clients[i].player.position - w.state.position).abs() < 0.001);
+        }
+        assert_eq!(w.commands(1), 1, "B's seek was sent once and not retried");
+    }
+
+    #[test]
+    fn sync_without_rate_support_falls_back_to_seeks() {
+        let mut w = World::new();
+        w.join(A_CLOCK, 15.0, 15.0);
+        w.run(500.0);
+        let now = w.now;
+        w.clients[0].player.activated = true;
+        w.clients[0].player.play(now);
+        w.run(3_000.0);
+        let b = w.join(B_CLOCK, 20.0, 20.0);
+        w.clients[b].player.honour_rates = false;
+        w.clients[b].player.latency_ms = 550.0; // joins ~350 ms behind
+        w.run(8_000.0);
+        assert_eq!(
+            w.clients[b].engine.drift().support(),
+            RateSupport::Unavailable
+        );
+        assert!(w.clients[b].engine.stats().corrective_seeks >= 1);
+        assert!(w.error(b).abs() < 0.25, "{}", w.error(b));
+        assert_eq!(w.commands(b), 0);
+    }
+
+    #[test]
+    fn sync_everyone_ends_together_without_commands() {
+        let mut w = two_playing();
+        let now = w.now;
+        w.clients[0].player.seek(now, 595.0);
+        w.run(8_000.0);
+        for i in 0..2 {
+            assert_eq!(w.clients[i].player.state, PlayerState::Ended, "viewer {i}");
+        }
+        assert_eq!(w.commands(1), 0);
+        assert_eq!(w.commands(0), 2, "play + the seek, nothing at the end");
+        let st = w.clients[1].engine.stats();
+        assert!((st.target_position - 600.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn sync_reconnect_resyncs_from_the_new_hello() {
+        let mut w = two_playing();
+        let cnow = w.now + B_CLOCK;
+        w.clients[1].connected = false;
+        let _ = w.clients[1].engine.on_disconnect(cnow, false, None);
+        assert_eq!(w.clients[1].engine.status(), ConnStatus::Reconnecting);
+        // Meanwhile A seeks; B misses the broadcast.
+        let now = w.now;
+        w.clients[0].player.seek(now, 100.0);
+        w.run(2_000.0);
+        assert!(w.error(1).abs() > 1.0);
+        w.send_hello(1);
+        w.run(4_000.0);
+        assert_eq!(w.clients[1].engine.status(), ConnStatus::Live);
+        assert!(w.error(1).abs() < 0.012, "{}", w.error(1));
+        assert_eq!(w.commands(1), 0);
+    }
+
+    #[test]
+    fn sync_duration_is_reported_once() {
+        let mut w = World::new();
+        w.state.duration = None;
+        w.join(A_CLOCK, 10.0, 10.0);
+        w.join(B_CLOCK, 10.0, 10.0);
+        w.run(2_000.0);
+        let sent: usize = (0..2)
+            .map(|i| {
+                w.clients[i]
+                    .sent
+                    .iter()
+                    .filter(|m| matches!(m, ClientMsg::Duration { .. }))
+                    .count()
+            })
+            .sum();
+        assert!(sent >= 1 && sent <= 2, "{sent}");
+        assert_eq!(w.state.duration, Some(600.0));
+        w.run(2_000.0);
+        let again: usize = (0..2)
+            .map(|i| {
+                w.clients[i]
+                    .sent
+                    .iter()
+                    .filter(|m| matches!(m, ClientMsg::Duration { .. }))
+                    .count()
+            })
+            .sum();
+        assert_eq!(again, sent);
+    }
+}

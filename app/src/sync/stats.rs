@@ -1,0 +1,52 @@
+//! The numbers the sync client exposes (badge, `window.__watchparty`; see docs/test-hooks.md).
+
+/// A snapshot of the sync client, refreshed on every tick.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncStats {
+    /// `connecting` / `live` / `reconnecting` / `offline`.
+    pub status: &'static str,
+    /// This connection's id (0 before the first `Hello`).
+    pub conn_id: u64,
+    /// The authoritative revision last seen.
+    pub revision: u64,
+    /// Estimated server minus client clock (ms).
+    pub offset_ms: f64,
+    /// Lowest round trip in the clock window (ms).
+    pub rtt_ms: f64,
+    /// This viewer's distance from the session (ms, + = ahead), once measurable.
+    pub error_ms: Option<f64>,
+    /// Seeks made on our own to fix drift or a stall.
+    pub corrective_seeks: u32,
+    /// Rate pulses started.
+    pub rate_nudges: u32,
+    /// `YT.PlayerState` number of the last reading (-1 before the player is ready).
+    pub player_state: i32,
+    /// Where the session is now (s).
+    pub target_position: f64,
+    /// The last thing the client did (for humans and tests).
+    pub last_action: String,
+    /// Learned seek-to-playing latency (ms).
+    pub seek_latency_ms: f64,
+    /// Viewers in the session.
+    pub viewers: u32,
+}
+
+impl Default for SyncStats {
+    fn default() -> Self {
+        Self {
+            status: "connecting",
+            conn_id: 0,
+            revision: 0,
+            offset_ms: 0.0,
+            rtt_ms: 0.0,
+            error_ms: None,
+            corrective_seeks: 0,
+            rate_nudges: 0,
+            player_state: -1,
+            target_position: 0.0,
+            last_action: "none".to_owned(),
+            seek_latency_ms: 0.0,
+            viewers: 0,
+        }
+    }
+}
