@@ -39,8 +39,65 @@ pub async fn get_session(id: String) -> Result<Option<SessionView>, ServerFnErro
 
 /// Creates a session from a YouTube link or video id and redirects to `/s/{id}`.
 /// Returns the new session id.
+///
+/// The input goes through [`crate::video::parse_video_input`]; when it is rejected nothing is
+/// created and the error's message is the parser's sentence. Without JavaScript (a plain HTML
+/// form post) success is a `302` to the session and failure a `302` back to the home page
+/// with the error encoded the way Leptos' `ActionForm` reads it (`?__path=…&__err=…`), so the
+/// home page renders the message on the server.
 #[server(prefix = "/api", endpoint = "create")]
 pub async fn create_session(video: String) -> Result<String, ServerFnError> {
-    let _ = video;
-    Err(ServerFnError::new("not implemented yet"))
+    let video = match crate::video::parse_video_input(&video) {
+        Ok(video) => video,
+        Err(e) => {
+            tracing::debug!(error = %e, "rejected video input");
+            return Err(form_post::fail(ServerFnError::new(e)));
+        }
+    };
+    let backend = expect_context::<crate::ssr::SharedBackend>();
+    let id = match backend.create_session(video.id.clone(), video.start).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not create a session");
+            return Err(form_post::fail(ServerFnError::new(CREATE_FAILED)));
+        }
+    };
+    tracing::info!(session = %id, video = %video.id, start = video.start, "session created");
+    leptos_axum::redirect(&format!("/s/{id}"));
+    Ok(id.to_string())
+}
+
+/// Shown when the store failed (details go to the log, not to the visitor).
+#[cfg(feature = "ssr")]
+const CREATE_FAILED: &str =
+    "The watch party could not be created right now. Please try again in a moment.";
+
+/// Server-only: how a failed plain-HTML form post gets back to the home page.
+#[cfg(feature = "ssr")]
+mod form_post {
+    use super::CreateSession;
+    use leptos::prelude::*;
+    use leptos::server_fn::{error::ServerFnUrlError, ServerFn};
+
+    /// Any base works: only the query string of the URL built on it is used.
+    const BASE: &str = "http://localhost/";
+
+    /// Returns `err`; when the request is a plain form post (it accepts `text/html`), also
+    /// redirects to `/` with the error in the query. Leptos' default would append it to the
+    /// `Referer`, which is missing under strict referrer settings and accumulates older errors.
+    pub(super) fn fail(err: ServerFnError) -> ServerFnError {
+        let accepts_html = use_context::<http::request::Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+        });
+        if accepts_html {
+            if let Ok(url) = ServerFnUrlError::new(CreateSession::PATH, err.clone()).to_url(BASE) {
+                leptos_axum::redirect(&format!("/?{}", url.query().unwrap_or_default()));
+            }
+        }
+        err
+    }
 }

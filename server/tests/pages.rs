@@ -1,0 +1,343 @@
+//! HTTP-level tests of the pages and the `create_session` server function against a real
+//! server on port 0 with the in-memory store: the home page and its CSP nonce, creating a
+//! session with a plain (no-JavaScript) form post and with the server-function client,
+//! rejected inputs, 404s, health and security headers.
+
+use app::api::SessionView;
+use app::video::{VideoInputError, MAX_INPUT_LEN};
+use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
+use server::{settings::Settings, startup::TestServer};
+
+/// What a browser sends when it navigates (and when it submits a form).
+const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+const VIDEO: &str = "dQw4w9WgXcQ";
+
+async fn spawn() -> TestServer {
+    match TestServer::spawn(Settings::default()).await {
+        Ok(server) => server,
+        Err(e) => panic!("server did not start: {e}"),
+    }
+}
+
+/// A client that shows redirects instead of following them.
+fn client() -> Client {
+    match Client::builder().redirect(Policy::none()).build() {
+        Ok(c) => c,
+        Err(e) => panic!("no HTTP client: {e}"),
+    }
+}
+
+async fn body(resp: Response) -> String {
+    match resp.text().await {
+        Ok(t) => t,
+        Err(e) => panic!("no body: {e}"),
+    }
+}
+
+fn header_str<'a>(resp: &'a Response, name: &str) -> &'a str {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("missing header {name}"))
+}
+
+/// A browser's plain form post to the create server function (JavaScript off).
+async fn post_form(server: &TestServer, video: &str, referer: Option<&str>) -> Response {
+    let mut req = client()
+        .post(server.http_url("/api/create"))
+        .header(header::ACCEPT, BROWSER_ACCEPT)
+        .form(&[("video", video)]);
+    if let Some(r) = referer {
+        req = req.header(header::REFERER, r);
+    }
+    req.send().await.expect("form post")
+}
+
+/// The `/s/{id}` session id out of a redirect, checked to be a valid session id.
+fn session_location(resp: &Response) -> String {
+    let location = header_str(resp, "location");
+    let id = location
+        .strip_prefix("/s/")
+        .unwrap_or_else(|| panic!("redirect to {location}, not to a session"));
+    assert!(
+        app::ids::SessionId::parse(id).is_ok(),
+        "{id} is not a 12-character session id"
+    );
+    id.to_string()
+}
+
+/// Loads a session through the `get_session` server function, as the page's client would.
+async fn load_session(server: &TestServer, id: &str) -> Option<SessionView> {
+    let resp = client()
+        .post(server.http_url("/api/session"))
+        .header(header::ACCEPT, "application/json")
+        .form(&[("id", id)])
+        .send()
+        .await
+        .expect("get_session");
+    assert_eq!(resp.status(), StatusCode::OK);
+    serde_json::from_str(&body(resp).await).expect("SessionView JSON")
+}
+
+#[tokio::test]
+async fn home_page_has_the_form_and_a_csp_nonce_matching_the_boot_script() {
+    let server = spawn().await;
+    let resp = client()
+        .get(server.http_url("/"))
+        .header(header::ACCEPT, BROWSER_ACCEPT)
+        .send()
+        .await
+        .expect("GET /");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(header_str(&resp, "content-type").starts_with("text/html"));
+    let csp = header_str(&resp, "content-security-policy").to_string();
+    let html = body(resp).await;
+
+    for needle in [
+        r#"id="create-form""#,
+        r#"action="/api/create""#,
+        r#"method="post""#,
+        r#"id="video-input""#,
+        r#"name="video""#,
+        r#"<label for="video-input">YouTube link or video id</label>"#,
+        r#"type="submit""#,
+        ">Create<",
+    ] {
+        assert!(html.contains(needle), "home page lacks {needle}");
+    }
+    assert!(
+        !html.contains("create-error"),
+        "no error is shown on a fresh home page"
+    );
+
+    let nonce = csp
+        .split(';')
+        .flat_map(|d| d.split_whitespace())
+        .find_map(|t| t.strip_prefix("'nonce-")?.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no nonce in CSP {csp}"));
+    assert!(nonce.len() >= 16, "nonce {nonce} is too short");
+    assert!(
+        html.contains(&format!(r#"<script type="module" nonce="{nonce}">"#)),
+        "the boot script does not carry the CSP nonce"
+    );
+
+    // A second render gets a different nonce.
+    let again = client()
+        .get(server.http_url("/"))
+        .send()
+        .await
+        .expect("GET /");
+    let csp2 = header_str(&again, "content-security-policy").to_string();
+    assert!(!csp2.contains(nonce), "nonce reused across responses");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn plain_form_post_creates_a_session_and_redirects_to_it() {
+    let server = spawn().await;
+    let home = server.http_url("/");
+    let link = format!("https://www.youtube.com/watch?feature=share&v={VIDEO}&t=1m30s");
+    let resp = post_form(&server, &link, Some(&home)).await;
+    assert!(
+        matches!(resp.status(), StatusCode::FOUND | StatusCode::SEE_OTHER),
+        "status {}",
+        resp.status()
+    );
+    let id = session_location(&resp);
+
+    // The store has it, paused at the link's start offset.
+    let view = load_session(&server, &id)
+        .await
+        .expect("the created session exists");
+    assert_eq!(view.id.as_str(), id);
+    assert_eq!(view.state.video_id.as_str(), VIDEO);
+    assert_eq!(view.state.position, 90.0);
+    assert!(!view.state.playing);
+
+    // The session page renders it.
+    let page = client()
+        .get(server.http_url(&format!("/s/{id}")))
+        .header(header::ACCEPT, BROWSER_ACCEPT)
+        .send()
+        .await
+        .expect("GET session");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = body(page).await;
+    assert!(html.contains(VIDEO), "the session page embeds the video id");
+    assert!(html.contains(&id), "the session page embeds its id");
+
+    // Each post makes a new session.
+    let resp2 = post_form(&server, VIDEO, Some(&home)).await;
+    let id2 = session_location(&resp2);
+    assert_ne!(id, id2);
+    let view2 = load_session(&server, &id2).await.expect("second session");
+    assert_eq!(view2.state.position, 0.0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn server_fn_client_gets_the_id_and_a_client_side_redirect() {
+    let server = spawn().await;
+    let resp = client()
+        .post(server.http_url("/api/create"))
+        .header(header::ACCEPT, "application/json")
+        .form(&[("video", format!("https://youtu.be/{VIDEO}?t=42"))])
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().contains_key("serverfnredirect"));
+    let id = session_location(&resp);
+    let returned: String = serde_json::from_str(&body(resp).await).expect("JSON id");
+    assert_eq!(returned, id);
+    let view = load_session(&server, &id).await.expect("created");
+    assert_eq!(view.state.position, 42.0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_creates_nothing_and_the_home_page_shows_why() {
+    let server = spawn().await;
+    let home = server.http_url("/");
+    let long = "x".repeat(5 * 1024);
+    let cases: [(&str, VideoInputError); 6] = [
+        (
+            "https://youtube.com.evil.com/watch?v=dQw4w9WgXcQ",
+            VideoInputError::NotYouTube,
+        ),
+        ("https://vimeo.com/1234", VideoInputError::NotYouTube),
+        ("<script>alert(1)</script>", VideoInputError::BadCharacters),
+        (&long, VideoInputError::TooLong),
+        ("dQw4w9WgXc", VideoInputError::BadVideoId),
+        ("", VideoInputError::Empty),
+    ];
+    assert!(long.len() > MAX_INPUT_LEN);
+    for (input, expected) in cases {
+        // With and without a Referer (strict browsers omit it): back home either way.
+        for referer in [Some(home.as_str()), None] {
+            let resp = post_form(&server, input, referer).await;
+            assert_eq!(resp.status(), StatusCode::FOUND, "input {input:.40}");
+            let location = header_str(&resp, "location").to_string();
+            assert!(
+                location.starts_with("/?") && location.contains("__err="),
+                "bad input {input:.40} redirected to {location}"
+            );
+
+            let page = client()
+                .get(server.http_url(&location))
+                .header(header::ACCEPT, BROWSER_ACCEPT)
+                .send()
+                .await
+                .expect("GET home with error");
+            assert_eq!(page.status(), StatusCode::OK);
+            let html = body(page).await;
+            assert!(html.contains(r#"data-testid="create-error""#));
+            assert!(html.contains(r#"role="alert""#));
+            let message = expected
+                .to_string()
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            assert!(
+                html.contains(&message) || html.contains(&message.replace('"', "&quot;")),
+                "page for {input:.40} lacks {message}"
+            );
+            assert!(!html.contains("<script>alert(1)"), "input echoed unescaped");
+            assert!(
+                html.contains(r#"id="create-form""#),
+                "the form is still there"
+            );
+        }
+    }
+
+    // The server-function client gets an error with the parser's message, and no redirect.
+    let resp = client()
+        .post(server.http_url("/api/create"))
+        .header(header::ACCEPT, "application/json")
+        .form(&[("video", "https://notyoutube.com/watch?v=dQw4w9WgXcQ")])
+        .send()
+        .await
+        .expect("create");
+    assert!(resp.status().is_server_error(), "status {}", resp.status());
+    assert!(!resp.headers().contains_key("location"));
+    assert!(!resp.headers().contains_key("serverfnredirect"));
+    let text = body(resp).await;
+    assert!(
+        text.contains(&VideoInputError::NotYouTube.to_string()),
+        "{text}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_later_success_drops_an_earlier_error() {
+    let server = spawn().await;
+    let first = post_form(&server, "nope", Some(&server.http_url("/"))).await;
+    let with_error = server.http_url(header_str(&first, "location"));
+    // The next post comes from the page that shows the error.
+    let resp = post_form(&server, VIDEO, Some(&with_error)).await;
+    session_location(&resp);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_sessions_and_pages_are_real_404s() {
+    let server = spawn().await;
+    for path in ["/s/unknownid12", "/s/junk", "/s/<script>", "/no/such/page"] {
+        let resp = client()
+            .get(server.http_url(path))
+            .header(header::ACCEPT, BROWSER_ACCEPT)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+        let html = body(resp).await;
+        assert!(html.contains("<h1>Not found</h1>"), "{path}: {html:.300}");
+    }
+    assert!(load_session(&server, "unknownid12").await.is_none());
+    assert!(load_session(&server, "junk").await.is_none());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_security_headers() {
+    let server = spawn().await;
+    let health = client()
+        .get(server.http_url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&body(health).await).expect("JSON");
+    assert_eq!(json["status"], "ok");
+
+    for path in ["/", "/s/unknownid12", "/healthz"] {
+        let resp = client()
+            .get(server.http_url(path))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(
+            header_str(&resp, "x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
+        assert!(!header_str(&resp, "referrer-policy").is_empty(), "{path}");
+        let csp = header_str(&resp, "content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
+    let home = client()
+        .get(server.http_url("/"))
+        .send()
+        .await
+        .expect("GET /");
+    let csp = header_str(&home, "content-security-policy");
+    let frame_src = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("frame-src"))
+        .unwrap_or_else(|| panic!("no frame-src in {csp}"));
+    assert!(frame_src.contains("https://www.youtube.com"), "{frame_src}");
+    assert!(csp.contains("form-action 'self'"), "{csp}");
+    server.stop().await;
+}
