@@ -1,0 +1,220 @@
+//! The result of a run: a serialisable [`Report`] (`--json`) and its human-readable table.
+
+use crate::cli::{Config, Scenario};
+use crate::stats::Summary;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Per-server figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct UrlReport {
+    /// The server.
+    pub url: String,
+    /// Viewers connected to it.
+    pub connected: usize,
+    /// Broadcasts its viewers received.
+    pub deliveries: u64,
+    /// Broadcasts its viewers never received.
+    pub lost: u64,
+    /// Per command, the last of its viewers (µs after the send).
+    pub last_viewer: Summary,
+    /// Every delivery to its viewers (µs after the send).
+    pub delivery: Summary,
+}
+
+/// Server memory, from `/proc/<pid>/status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemoryReport {
+    /// The server process.
+    pub pid: u32,
+    /// Its URL.
+    pub url: String,
+    /// Connections it held.
+    pub connections: usize,
+    /// VmRSS before connecting, KiB.
+    pub before_kib: Option<u64>,
+    /// VmRSS after connecting and settling (idle), KiB.
+    pub after_kib: Option<u64>,
+    /// (after − before) / connections, bytes.
+    pub per_connection_bytes: Option<f64>,
+}
+
+/// Everything a run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The load shape.
+    pub scenario: Scenario,
+    /// The resolved options.
+    pub config: Config,
+    /// Sessions used.
+    pub sessions: usize,
+    /// Connections attempted.
+    pub viewers: usize,
+    /// Connections that got `Hello`.
+    pub connected: usize,
+    /// Connections that failed.
+    pub connect_failed: u64,
+    /// The first few connection errors.
+    pub connect_errors: Vec<String>,
+    /// TCP connect → `Hello`, µs.
+    pub connect: Summary,
+    /// Time to open all connections, s.
+    pub connect_wall_s: f64,
+    /// Commands sent.
+    pub commands_sent: u64,
+    /// Broadcasts received (first receipts).
+    pub received: u64,
+    /// Fan-out latency per command: the last viewer's receipt − send, µs.
+    pub last_viewer: Summary,
+    /// Every delivery: receipt − send, µs.
+    pub delivery: Summary,
+    /// The sender's command → own echo round trip, µs.
+    pub echo: Summary,
+    /// Ping → Pong round trips, µs.
+    pub ping: Summary,
+    /// (command, viewer) pairs never delivered.
+    pub lost: u64,
+    /// Deliveries received twice.
+    pub duplicated: u64,
+    /// Deliveries of commands never sent, or out of revision order.
+    pub unexpected: u64,
+    /// Connections dropped before the end.
+    pub disconnected: u64,
+    /// Why (the first few).
+    pub disconnects: Vec<String>,
+    /// `Error` messages from the server.
+    pub server_errors: u64,
+    /// The first few.
+    pub server_error_samples: Vec<String>,
+    /// Largest delay of a send behind its schedule, µs (the load generator's own lag).
+    pub send_lag_max_us: u64,
+    /// Per server.
+    pub urls: Vec<UrlReport>,
+    /// Server memory.
+    pub memory: Vec<MemoryReport>,
+    /// Wall time of the run, s.
+    pub elapsed_s: f64,
+    /// No loss, duplicate, failure or error.
+    pub passed: bool,
+    /// Why it did not pass.
+    pub failures: Vec<String>,
+}
+
+fn ms(us: Option<u64>) -> String {
+    us.map_or_else(|| "-".into(), |u| format!("{:.2}", u as f64 / 1000.0))
+}
+
+fn row(out: &mut String, name: &str, s: &Summary) {
+    let _ = writeln!(
+        out,
+        "  {name:<34} {:>9} {:>9} {:>9} {:>9}",
+        s.count,
+        ms(s.p50_us),
+        ms(s.p99_us),
+        ms(s.max_us)
+    );
+}
+
+impl Report {
+    /// The summary table.
+    pub fn table(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "scenario {:?}: {} viewers in {} session(s) on {} server(s), {} commands/session every {} ms",
+            self.scenario,
+            self.viewers,
+            self.sessions,
+            self.urls.len(),
+            self.config.commands,
+            self.config.interval.as_millis()
+        );
+        let _ = writeln!(
+            o,
+            "  connected {}/{} (failed {}) in {:.1} s at {}/s; run took {:.1} s",
+            self.connected,
+            self.viewers,
+            self.connect_failed,
+            self.connect_wall_s,
+            self.config.connect_rate,
+            self.elapsed_s
+        );
+        let _ = writeln!(
+            o,
+            "  {:<34} {:>9} {:>9} {:>9} {:>9}",
+            "latency (ms)", "count", "p50", "p99", "max"
+        );
+        row(&mut o, "connect (tcp -> hello)", &self.connect);
+        row(
+            &mut o,
+            "fan-out: last viewer per command",
+            &self.last_viewer,
+        );
+        row(&mut o, "fan-out: every delivery", &self.delivery);
+        row(&mut o, "command -> own echo (sender)", &self.echo);
+        if self.ping.count > 0 {
+            row(&mut o, "ping -> pong", &self.ping);
+        }
+        if self.urls.len() > 1 {
+            for u in &self.urls {
+                row(&mut o, &format!("last viewer on {}", u.url), &u.last_viewer);
+            }
+        }
+        let _ = writeln!(
+            o,
+            "  commands sent {}, deliveries {}, lost {}, duplicated {}, unexpected {}, dropped {}, server errors {}",
+            self.commands_sent,
+            self.delivery.count,
+            self.lost,
+            self.duplicated,
+            self.unexpected,
+            self.disconnected,
+            self.server_errors
+        );
+        if self.urls.len() > 1 {
+            for u in &self.urls {
+                let _ = writeln!(
+                    o,
+                    "  {}: {} viewers, {} deliveries, {} lost",
+                    u.url, u.connected, u.deliveries, u.lost
+                );
+            }
+        }
+        for m in &self.memory {
+            let _ = writeln!(
+                o,
+                "  server pid {} ({}): VmRSS {} -> {} KiB over {} connections = {} per connection",
+                m.pid,
+                m.url,
+                m.before_kib.map_or("-".into(), |v| v.to_string()),
+                m.after_kib.map_or("-".into(), |v| v.to_string()),
+                m.connections,
+                m.per_connection_bytes
+                    .map_or("-".into(), |b| format!("{:.1} KB", b / 1000.0)),
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  load generator send lag max {} ms",
+            ms(Some(self.send_lag_max_us))
+        );
+        for e in self
+            .connect_errors
+            .iter()
+            .chain(&self.disconnects)
+            .chain(&self.server_error_samples)
+        {
+            let _ = writeln!(o, "  ! {e}");
+        }
+        let _ = writeln!(
+            o,
+            "RESULT: {}",
+            if self.passed {
+                "PASS".to_string()
+            } else {
+                format!("FAIL ({})", self.failures.join("; "))
+            }
+        );
+        o
+    }
+}
