@@ -30,6 +30,9 @@ use leptos_router::{
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run only in the browser, after hydration: the hook the browser tests wait for.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| client::mark_hydrated());
     view! {
         <Title text="Watch party"/>
         <Router>

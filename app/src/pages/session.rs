@@ -1,9 +1,291 @@
 //! Session page: the player, share link, viewers and sync badge.
+//!
+//! Server-rendered with the session's state (a blocking resource, so the first paint already
+//! knows the video and position; unknown sessions render the 404 page with status 404). After
+//! hydration a [`crate::client::SyncClient`] takes over: it creates the YouTube player in
+//! `#player`, connects the WebSocket and keeps this viewer in sync, pushing what to show into the
+//! signals of [`SyncUi`]. The hooks of docs/test-hooks.md live here.
 
+use crate::api::{get_session, SessionView};
+use crate::ids::SessionId;
+use crate::pages::NotFound;
+use crate::sync::SyncStats;
 use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[cfg(feature = "hydrate")]
+type ClientHandle = crate::client::SyncClient;
+#[cfg(not(feature = "hydrate"))]
+type ClientHandle = ();
 
 /// The session page.
 #[component]
 pub fn SessionPage() -> impl IntoView {
-    view! { <h1>"Session"</h1> }
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let session = Resource::new_blocking(id, |id| async move { get_session(id).await });
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading the watch party…"</p> }>
+            {move || Suspend::new(async move {
+                match session.await {
+                    Ok(Some(v)) => view! { <Session view=v/> }.into_any(),
+                    Ok(None) => view! { <NotFound/> }.into_any(),
+                    Err(_) => view! { <Unavailable/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Shown when the store cannot be reached.
+#[component]
+fn Unavailable() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::ssr::set_status(http::StatusCode::SERVICE_UNAVAILABLE);
+    view! {
+        <section class="card not-found">
+            <h1>"Temporarily unavailable"</h1>
+            <p>"The watch party could not be loaded right now. Please try again in a moment."</p>
+        </section>
+    }
+}
+
+/// What the sync client shows on the page.
+#[derive(Clone, Copy)]
+struct SyncUi {
+    stats: RwSignal<SyncStats>,
+    viewers: RwSignal<u32>,
+    show_join: RwSignal<bool>,
+    player_error: RwSignal<Option<String>>,
+}
+
+/// The full URL of a session, as the server sees the request (the client corrects it to
+/// `location.origin` after hydration).
+fn share_url(id: &SessionId) -> String {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(parts) = use_context::<http::request::Parts>() {
+            let host = parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| {
+                    !h.is_empty()
+                        && h.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+                });
+            let https = parts
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+            if let Some(host) = host {
+                let scheme = if https { "https" } else { "http" };
+                return format!("{scheme}://{host}/s/{id}");
+            }
+        }
+    }
+    format!("/s/{id}")
+}
+
+/// The badge's short text.
+fn badge_label(s: &SyncStats) -> String {
+    match s.status {
+        "live" => match s.error_ms {
+            Some(e) if e.abs() >= 1_000.0 => format!("Live · {:+.1} s", e / 1000.0),
+            Some(e) => format!("Live · {:+.0} ms", e),
+            None => "Live".to_owned(),
+        },
+        "reconnecting" => "Reconnecting…".to_owned(),
+        "offline" => "Offline".to_owned(),
+        _ => "Connecting…".to_owned(),
+    }
+}
+
+/// The page of one session.
+#[component]
+fn Session(view: SessionView) -> impl IntoView {
+    let ui = SyncUi {
+        stats: RwSignal::new(SyncStats {
+            target_position: view.state.position_at(view.server_time),
+            revision: view.state.revision,
+            ..SyncStats::default()
+        }),
+        viewers: RwSignal::new(view.viewers),
+        show_join: RwSignal::new(false),
+        player_error: RwSignal::new(None),
+    };
+    let share = RwSignal::new(share_url(&view.id));
+    let copied = RwSignal::new(None::<bool>);
+    let client: StoredValue<Option<ClientHandle>, LocalStorage> = StoredValue::new_local(None);
+
+    #[cfg(feature = "hydrate")]
+    {
+        use crate::client::{SyncClient, UiEvent};
+        use std::rc::Rc;
+        let id = view.id.clone();
+        let started = view.clone();
+        Effect::new(move |prev: Option<()>| {
+            if prev.is_some() {
+                return;
+            }
+            if let Some(origin) = crate::client::origin() {
+                share.set(format!("{origin}/s/{id}"));
+            }
+            let sink: Rc<dyn Fn(UiEvent)> = Rc::new(move |ev| match ev {
+                UiEvent::Stats(s) => {
+                    if s.viewers > 0 && ui.viewers.get_untracked() != s.viewers {
+                        ui.viewers.set(s.viewers);
+                    }
+                    ui.stats.set(s);
+                }
+                UiEvent::ShowJoin(b) => ui.show_join.set(b),
+                UiEvent::PlayerError(e) => {
+                    if ui.player_error.get_untracked() != e {
+                        ui.player_error.set(e);
+                    }
+                }
+            });
+            client.set_value(Some(SyncClient::start(&started, sink)));
+        });
+        on_cleanup(move || {
+            // Destroys the player, closes the socket, stops the timers.
+            client.set_value(None);
+        });
+    }
+
+    let copy = move |_| {
+        let url = share.get_untracked();
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            let ok = crate::client::copy_text(&url).await;
+            if !ok {
+                crate::client::select_input("share-link");
+            }
+            copied.set(Some(ok));
+            gloo_timers::future::TimeoutFuture::new(2_000).await;
+            copied.set(None);
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = url;
+    };
+    let join = move |_| {
+        #[cfg(feature = "hydrate")]
+        client.with_value(|c| {
+            if let Some(c) = c {
+                c.join();
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = client;
+    };
+
+    let stats = ui.stats;
+    let status = move || stats.with(|s| s.status);
+    let error_attr = move || {
+        stats.with(|s| {
+            s.error_ms
+                .filter(|_| s.status != "connecting")
+                .map(|e| format!("{}", e.round() as i64))
+        })
+    };
+    let label = move || stats.with(badge_label);
+    let count = move || ui.viewers.get();
+    let video = view.state.video_id.to_string();
+
+    view! {
+        <Title text=format!("Watch party · {video}")/>
+        <section class="session">
+            <div class="stage">
+                <div class="player-frame">
+                    <div id="player" class="player-placeholder">
+                        <span>"Loading the player…"</span>
+                    </div>
+                    <Show when=move || ui.show_join.get()>
+                        <div class="join-overlay">
+                            <button class="join" type="button" data-testid="join-playback" on:click=join>
+                                "▶ Join playback"
+                            </button>
+                            <p class="hint">"Your browser paused the video until you click."</p>
+                        </div>
+                    </Show>
+                </div>
+                <Show when=move || ui.player_error.with(|e| e.is_some())>
+                    <p class="player-error error" role="alert" data-testid="player-error">
+                        {move || ui.player_error.get().unwrap_or_default()}
+                    </p>
+                </Show>
+            </div>
+            <aside class="panel">
+                <div class="share field">
+                    <label for="share-link">"Invite people with this link"</label>
+                    <div class="share-row">
+                        <input
+                            id="share-link"
+                            type="text"
+                            readonly
+                            data-testid="share-link"
+                            value=move || share.get()
+                            prop:value=move || share.get()
+                            on:focus=|ev| {
+                                #[cfg(feature = "hydrate")]
+                                {
+                                    use wasm_bindgen::JsCast;
+                                    if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                                        input.select();
+                                    }
+                                }
+                                #[cfg(not(feature = "hydrate"))]
+                                let _ = ev;
+                            }
+                        />
+                        <button type="button" class="copy" data-testid="copy-link" on:click=copy>
+                            {move || match copied.get() {
+                                Some(true) => "Copied!",
+                                Some(false) => "Press Ctrl+C",
+                                None => "Copy",
+                            }}
+                        </button>
+                    </div>
+                </div>
+                <div class="status-row">
+                    <span class="viewers" data-testid="viewer-count" data-count=move || count().to_string()>
+                        <span class="viewers-number">{count}</span>
+                        " watching"
+                    </span>
+                    <div
+                        class="sync-badge"
+                        tabindex="0"
+                        data-testid="sync-badge"
+                        data-status=status
+                        data-error-ms=error_attr
+                        aria-label=move || format!("Sync status: {}", label())
+                    >
+                        <span class="dot" aria-hidden="true"></span>
+                        <span class="badge-label">{label}</span>
+                        <dl class="sync-details">
+                            <dt>"Distance from session"</dt>
+                            <dd>{move || stats.with(|s| s.error_ms.map(|e| format!("{e:+.1} ms")).unwrap_or_else(|| "–".into()))}</dd>
+                            <dt>"Clock offset"</dt>
+                            <dd>{move || stats.with(|s| format!("{:.1} ms", s.offset_ms))}</dd>
+                            <dt>"Round trip"</dt>
+                            <dd>{move || stats.with(|s| format!("{:.1} ms", s.rtt_ms))}</dd>
+                            <dt>"Corrective seeks"</dt>
+                            <dd>{move || stats.with(|s| s.corrective_seeks.to_string())}</dd>
+                            <dt>"Rate nudges"</dt>
+                            <dd>{move || stats.with(|s| s.rate_nudges.to_string())}</dd>
+                            <dt>"Seek latency"</dt>
+                            <dd>{move || stats.with(|s| format!("{:.0} ms", s.seek_latency_ms))}</dd>
+                            <dt>"Revision"</dt>
+                            <dd>{move || stats.with(|s| s.revision.to_string())}</dd>
+                        </dl>
+                    </div>
+                </div>
+                <p class="hint">
+                    "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
+                </p>
+            </aside>
+        </section>
+    }
 }

@@ -477,16 +477,14 @@ impl Engine {
                     self.command(now, Command::Play { position }, out);
                 }
             }
-            PlayerState::Paused => {
-                if s.playing && !self.autoplay.blocked {
-                    self.command(
-                        now,
-                        Command::Pause {
-                            position: r.position,
-                        },
-                        out,
-                    );
-                }
+            PlayerState::Paused if s.playing && !self.autoplay.blocked => {
+                self.command(
+                    now,
+                    Command::Pause {
+                        position: r.position,
+                    },
+                    out,
+                );
             }
             _ => {}
         }
@@ -556,16 +554,18 @@ impl Engine {
             self.apply_state(now, Some(r), out);
             return;
         }
-        if s.duration.is_none() && !self.duration_sent && r.duration > 0.0 && r.duration.is_finite()
+        if s.duration.is_none()
+            && !self.duration_sent
+            && r.duration > 0.0
+            && r.duration.is_finite()
+            && self.status == ConnStatus::Live
         {
-            if self.status == ConnStatus::Live {
-                self.seq = self.seq.wrapping_add(1);
-                out.push(Action::Send(ClientMsg::Duration {
-                    seq: self.seq,
-                    seconds: r.duration,
-                }));
-                self.duration_sent = true;
-            }
+            self.seq = self.seq.wrapping_add(1);
+            out.push(Action::Send(ClientMsg::Duration {
+                seq: self.seq,
+                seconds: r.duration,
+            }));
+            self.duration_sent = true;
         }
         if self
             .pending

@@ -226,7 +226,7 @@ impl World {
             .wrapping_add(1442695040888963407);
         let u = (c.rng >> 11) as f64 / (1u64 << 53) as f64;
         let noise = (u * 2.0 - 1.0) * c.noise;
-        c.ready.then(|| Reading {
+        c.ready.then_some(Reading {
             at: self.now + c.clock_offset,
             state: c.player.state,
             position: c.player.position + noise,
@@ -752,7 +752,7 @@ mod tests {
                     .count()
             })
             .sum();
-        assert!(sent >= 1 && sent <= 2, "{sent}");
+        assert!((1..=2).contains(&sent), "{sent}");
         assert_eq!(w.state.duration, Some(600.0));
         w.run(2_000.0);
         let again: usize = (0..2)

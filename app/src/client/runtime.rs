@@ -1,0 +1,442 @@
+//! The sync runtime: owns the YouTube player, the WebSocket (with reconnects) and the timers, and
+//! feeds everything into the pure [`Engine`], executing the [`Action`]s it returns.
+//!
+//! Every input goes through one queue ([`Inner::dispatch`]): the engine is borrowed by one step
+//! at a time even if executing an action makes the player call back synchronously. A fresh
+//! [`Reading`] of the player is taken for every step. `window.__watchparty` and the page's
+//! signals are refreshed after each batch.
+//!
+//! Dropping the [`SyncClient`] tears everything down: timers stop, the socket closes, the player
+//! is destroyed, `window.__watchparty` is removed.
+
+use super::now_ms;
+use super::yt::{self, PlayerEvent, YtPlayer};
+use crate::api::SessionView;
+use crate::protocol::{close, ClientMsg, ServerMsg};
+use crate::sync::{Action, Backoff, Engine, PlayerState, Reading, SyncStats, TICK_MS};
+use futures::channel::mpsc::{unbounded, UnboundedSender};
+use futures::future::{abortable, select, AbortHandle, Either};
+use futures::{SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
+use gloo_timers::callback::{Interval, Timeout};
+use js_sys::{Object, Reflect};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::JsValue;
+
+/// What the page shows, pushed by the runtime.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UiEvent {
+    /// New numbers for the badge and the viewer count.
+    Stats(SyncStats),
+    /// Show or hide "Join playback".
+    ShowJoin(bool),
+    /// The player's error message (or none).
+    PlayerError(Option<String>),
+}
+
+type Step = Box<dyn FnOnce(&mut Engine, f64, Option<Reading>) -> Vec<Action>>;
+
+struct Inner {
+    session_id: String,
+    engine: RefCell<Engine>,
+    player: RefCell<Option<YtPlayer>>,
+    player_ready: Cell<bool>,
+    socket: RefCell<Option<web_sys::WebSocket>>,
+    out: RefCell<Option<UnboundedSender<String>>>,
+    inbox: RefCell<VecDeque<Step>>,
+    busy: Cell<bool>,
+    ui: Rc<dyn Fn(UiEvent)>,
+    last_stats: RefCell<Option<SyncStats>>,
+    wake: RefCell<Option<Timeout>>,
+    interval: RefCell<Option<Interval>>,
+    tasks: RefCell<Vec<AbortHandle>>,
+    hook: Object,
+    closed: Cell<bool>,
+}
+
+/// A running sync client for one session page.
+pub struct SyncClient {
+    inner: Rc<Inner>,
+}
+
+impl SyncClient {
+    /// Starts the player, the socket and the poll for `view`'s session. `ui` receives what the
+    /// page must show.
+    pub fn start(view: &SessionView, ui: Rc<dyn Fn(UiEvent)>) -> Self {
+        let hook = Object::new();
+        if let Some(w) = web_sys::window() {
+            let _ = Reflect::set(&w, &"__watchparty".into(), &hook);
+        }
+        let inner = Rc::new(Inner {
+            session_id: view.id.to_string(),
+            engine: RefCell::new(Engine::new(Some(view.state.clone()))),
+            player: RefCell::new(None),
+            player_ready: Cell::new(false),
+            socket: RefCell::new(None),
+            out: RefCell::new(None),
+            inbox: RefCell::new(VecDeque::new()),
+            busy: Cell::new(false),
+            ui,
+            last_stats: RefCell::new(None),
+            wake: RefCell::new(None),
+            interval: RefCell::new(None),
+            tasks: RefCell::new(Vec::new()),
+            hook,
+            closed: Cell::new(false),
+        });
+        inner.publish();
+
+        // The player: load the API, then create it at the session's position.
+        let start = view.state.position_at(view.server_time);
+        let video = view.state.video_id.to_string();
+        let weak = Rc::downgrade(&inner);
+        inner.spawn(async move {
+            match yt::load_api().await {
+                Ok(()) => {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.create_player(&video, start);
+                    }
+                }
+                Err(e) => {
+                    if let Some(inner) = weak.upgrade() {
+                        (inner.ui)(UiEvent::PlayerError(Some(e.to_string())));
+                    }
+                }
+            }
+        });
+
+        // The socket, with reconnects.
+        let weak = Rc::downgrade(&inner);
+        inner.spawn(connect_loop(weak));
+
+        // The poll.
+        let weak = Rc::downgrade(&inner);
+        let interval = Interval::new(TICK_MS as u32, move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.dispatch(Box::new(|e, now, r| e.on_tick(now, r)));
+            }
+        });
+        *inner.interval.borrow_mut() = Some(interval);
+        Self { inner }
+    }
+
+    /// The "Join playback" click (call synchronously from the click handler).
+    pub fn join(&self) {
+        self.inner
+            .dispatch(Box::new(|e, now, r| e.on_join_click(now, r)));
+    }
+}
+
+impl Drop for SyncClient {
+    fn drop(&mut self) {
+        self.inner.shutdown();
+    }
+}
+
+impl Inner {
+    fn spawn(&self, fut: impl std::future::Future<Output = ()> + 'static) {
+        let (fut, handle) = abortable(fut);
+        self.tasks.borrow_mut().push(handle);
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = fut.await;
+        });
+    }
+
+    fn shutdown(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.interval.borrow_mut().take();
+        self.wake.borrow_mut().take();
+        for t in self.tasks.borrow_mut().drain(..) {
+            t.abort();
+        }
+        self.out.borrow_mut().take();
+        if let Some(ws) = self.socket.borrow_mut().take() {
+            let _ = ws.close_with_code_and_reason(1000, "page closed");
+        }
+        self.player.borrow_mut().take();
+        self.inbox.borrow_mut().clear();
+        if let Some(w) = web_sys::window() {
+            let _ = Reflect::delete_property(&w.into(), &"__watchparty".into());
+        }
+    }
+
+    fn create_player(self: &Rc<Self>, video: &str, start: f64) {
+        let weak = Rc::downgrade(self);
+        let on_event: Rc<dyn Fn(PlayerEvent)> = Rc::new(move |ev| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_player_event(ev);
+            }
+        });
+        match YtPlayer::create("player", video, start, on_event) {
+            Ok(p) => *self.player.borrow_mut() = Some(p),
+            Err(e) => (self.ui)(UiEvent::PlayerError(Some(e.to_string()))),
+        }
+    }
+
+    fn on_player_event(self: &Rc<Self>, ev: PlayerEvent) {
+        if self.closed.get() {
+            return;
+        }
+        match ev {
+            PlayerEvent::Ready => {
+                self.player_ready.set(true);
+                let rates = self
+                    .player
+                    .borrow()
+                    .as_ref()
+                    .map(|p| p.available_rates())
+                    .unwrap_or_default();
+                self.dispatch(Box::new(move |e, now, r| e.on_player_ready(now, &rates, r)));
+            }
+            PlayerEvent::StateChange(code) => {
+                if code == PlayerState::Playing.code() {
+                    (self.ui)(UiEvent::PlayerError(None));
+                }
+                let st = PlayerState::from_code(code);
+                self.dispatch(Box::new(move |e, now, r| e.on_player_state(now, st, r)));
+            }
+            PlayerEvent::RateChange(rate) => {
+                self.dispatch(Box::new(move |e, now, r| e.on_rate_change(now, rate, r)));
+            }
+            PlayerEvent::Error(code) => {
+                (self.ui)(UiEvent::PlayerError(Some(yt::error_message(code))));
+            }
+        }
+    }
+
+    fn reading(&self, now: f64) -> Option<Reading> {
+        if !self.player_ready.get() {
+            return None;
+        }
+        let player = self.player.borrow();
+        let p = player.as_ref()?;
+        Some(Reading {
+            at: now,
+            state: PlayerState::from_code(p.state().unwrap_or(-1)),
+            position: p.current_time()?,
+            rate: p.rate().unwrap_or(1.0),
+            duration: p.duration(),
+        })
+    }
+
+    /// Runs `step` (and anything queued meanwhile) against the engine.
+    fn dispatch(self: &Rc<Self>, step: Step) {
+        if self.closed.get() {
+            return;
+        }
+        self.inbox.borrow_mut().push_back(step);
+        if self.busy.replace(true) {
+            return;
+        }
+        loop {
+            let next = self.inbox.borrow_mut().pop_front();
+            let Some(step) = next else {
+                break;
+            };
+            let now = now_ms();
+            let r = self.reading(now);
+            let actions = {
+                let mut engine = self.engine.borrow_mut();
+                step(&mut engine, now, r)
+            };
+            self.execute(actions, now);
+        }
+        self.busy.set(false);
+        self.publish();
+    }
+
+    fn execute(self: &Rc<Self>, actions: Vec<Action>, now: f64) {
+        for a in actions {
+            match a {
+                Action::Send(msg) => self.send(&msg),
+                Action::ShowJoin(b) => (self.ui)(UiEvent::ShowJoin(b)),
+                Action::WakeAt(t) => {
+                    let weak = Rc::downgrade(self);
+                    let delay = (t - now).clamp(0.0, 60_000.0).round() as u32;
+                    let timeout = Timeout::new(delay, move || {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.dispatch(Box::new(|e, now, r| e.on_tick(now, r)));
+                        }
+                    });
+                    *self.wake.borrow_mut() = Some(timeout);
+                }
+                other => {
+                    let player = self.player.borrow();
+                    let Some(p) = player.as_ref() else {
+                        continue;
+                    };
+                    match other {
+                        Action::Play => p.play(),
+                        Action::Pause => p.pause(),
+                        Action::Seek(s) => p.seek(s),
+                        Action::SetRate(r) => p.set_rate(r),
+                        Action::Load { video, start } => p.cue(video.as_str(), start),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&self, msg: &ClientMsg) {
+        let Ok(text) = serde_json::to_string(msg) else {
+            return;
+        };
+        if let Some(tx) = self.out.borrow().as_ref() {
+            let _ = tx.unbounded_send(text);
+        }
+    }
+
+    /// Refreshes `window.__watchparty` and, when something changed, the page.
+    fn publish(&self) {
+        let stats = self.engine.borrow().stats().clone();
+        let h = &self.hook;
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(h, &JsValue::from_str(k), &v);
+        };
+        set("status", stats.status.into());
+        set("connId", (stats.conn_id as f64).into());
+        set("revision", (stats.revision as f64).into());
+        set("offsetMs", stats.offset_ms.into());
+        set("rttMs", stats.rtt_ms.into());
+        set(
+            "errorMs",
+            stats
+                .error_ms
+                .map(JsValue::from_f64)
+                .unwrap_or(JsValue::NULL),
+        );
+        set("correctiveSeeks", stats.corrective_seeks.into());
+        set("rateNudges", stats.rate_nudges.into());
+        set("playerState", stats.player_state.into());
+        set("targetPosition", stats.target_position.into());
+        set("lastAction", stats.last_action.as_str().into());
+        set("seekLatencyMs", stats.seek_latency_ms.into());
+        set("viewers", stats.viewers.into());
+        let changed = self.last_stats.borrow().as_ref() != Some(&stats);
+        if changed {
+            *self.last_stats.borrow_mut() = Some(stats.clone());
+            (self.ui)(UiEvent::Stats(stats));
+        }
+    }
+}
+
+/// `ws://host/ws/{id}` (or `wss://` on https).
+fn socket_url(session_id: &str) -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    Some(format!(
+        "{scheme}://{}/ws/{session_id}",
+        location.host().ok()?
+    ))
+}
+
+/// Connects, runs the connection, and reconnects with backoff until told to stop.
+async fn connect_loop(weak: Weak<Inner>) {
+    let mut backoff = Backoff::new();
+    loop {
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        let session_id = inner.session_id.clone();
+        drop(inner);
+        let outcome = match socket_url(&session_id) {
+            Some(url) => run_connection(&weak, &url).await,
+            None => Outcome {
+                greeted: false,
+                code: None,
+            },
+        };
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        inner.out.borrow_mut().take();
+        inner.socket.borrow_mut().take();
+        let final_ = outcome.code == Some(close::UNKNOWN_SESSION);
+        inner.dispatch(Box::new(move |e, now, r| e.on_disconnect(now, final_, r)));
+        if final_ {
+            return;
+        }
+        if outcome.greeted {
+            backoff.reset();
+        }
+        // A server going away (restart/deploy) is back soon: retry quickly the first time.
+        let jitter = js_sys::Math::random();
+        let delay = backoff.next_delay(jitter);
+        inner.engine.borrow_mut().on_connecting();
+        inner.publish();
+        drop(inner);
+        gloo_timers::future::TimeoutFuture::new(delay as u32).await;
+    }
+}
+
+struct Outcome {
+    greeted: bool,
+    code: Option<u16>,
+}
+
+async fn run_connection(weak: &Weak<Inner>, url: &str) -> Outcome {
+    let mut outcome = Outcome {
+        greeted: false,
+        code: None,
+    };
+    let Ok(raw) = web_sys::WebSocket::new(url) else {
+        return outcome;
+    };
+    let Ok(ws) = WebSocket::try_from(raw.clone()) else {
+        return outcome;
+    };
+    let (tx, mut rx) = unbounded::<String>();
+    {
+        let Some(inner) = weak.upgrade() else {
+            let _ = raw.close();
+            return outcome;
+        };
+        *inner.socket.borrow_mut() = Some(raw.clone());
+        *inner.out.borrow_mut() = Some(tx);
+    }
+    let (mut write, mut read) = ws.split();
+    let writer = async move {
+        while let Some(text) = rx.next().await {
+            if write.send(Message::Text(text)).await.is_err() {
+                break;
+            }
+        }
+    };
+    let greeted = &mut outcome.greeted;
+    let reader = async move {
+        while let Some(msg) = read.next().await {
+            match msg {
+                Ok(Message::Text(text)) => {
+                    let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
+                        continue;
+                    };
+                    if matches!(msg, ServerMsg::Hello { .. }) {
+                        *greeted = true;
+                    }
+                    let inner = weak.upgrade()?;
+                    inner.dispatch(Box::new(move |e, now, r| e.on_message(now, msg, r)));
+                }
+                Ok(Message::Bytes(_)) => {}
+                Err(WebSocketError::ConnectionClose(ev)) => return Some(ev.code),
+                Err(_) => {}
+            }
+        }
+        None
+    };
+    let code = match select(Box::pin(writer), Box::pin(reader)).await {
+        Either::Left(_) => None,
+        Either::Right((code, _)) => code,
+    };
+    let _ = raw.close();
+    outcome.code = code;
+    outcome
+}

@@ -1,0 +1,320 @@
+//! Typed bindings to the YouTube IFrame Player API (`YT.Player`) and its loader.
+//!
+//! The API script is inserted as a `<script src="https://www.youtube.com/iframe_api">` (allowed by
+//! the page's CSP; no inline script, no eval). [`load_api`] resolves once `window.YT.Player`
+//! exists, whether the script was already there, is still loading (an earlier
+//! `onYouTubeIframeAPIReady` is chained, not replaced) or is inserted now.
+//!
+//! [`YtPlayer`] owns the `YT.Player` and the Rust closures it calls; dropping it destroys the
+//! player first and then frees the closures, so no callback can outlive its closure.
+
+use futures::channel::oneshot;
+use js_sys::{Function, Object, Reflect};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Where the official API script lives.
+pub const API_URL: &str = "https://www.youtube.com/iframe_api";
+const SCRIPT_ID: &str = "youtube-iframe-api";
+
+#[wasm_bindgen]
+extern "C" {
+    /// A `YT.Player` instance.
+    #[wasm_bindgen(js_namespace = YT, js_name = Player)]
+    pub type Player;
+
+    #[wasm_bindgen(constructor, js_namespace = YT, js_class = "Player", catch)]
+    fn new(element: &web_sys::Element, options: &Object) -> Result<Player, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = playVideo)]
+    fn play_video(this: &Player) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = pauseVideo)]
+    fn pause_video(this: &Player) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = seekTo)]
+    fn seek_to(this: &Player, seconds: f64, allow_seek_ahead: bool) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getCurrentTime)]
+    fn get_current_time(this: &Player) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getPlayerState)]
+    fn get_player_state(this: &Player) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getDuration)]
+    fn get_duration(this: &Player) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getPlaybackRate)]
+    fn get_playback_rate(this: &Player) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = setPlaybackRate)]
+    fn set_playback_rate(this: &Player, rate: f64) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getAvailablePlaybackRates)]
+    fn get_available_playback_rates(this: &Player) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = loadVideoById)]
+    fn load_video_by_id(this: &Player, video_id: &str, start_seconds: f64) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = cueVideoById)]
+    fn cue_video_by_id(this: &Player, video_id: &str, start_seconds: f64) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn destroy(this: &Player) -> Result<(), JsValue>;
+}
+
+/// Why the player could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum YtError {
+    /// No `window`/`document` (not in a browser).
+    #[error("not running in a browser page")]
+    NoWindow,
+    /// The API script did not load (blocked or offline).
+    #[error("the YouTube player could not be loaded")]
+    ApiUnavailable,
+    /// `new YT.Player` threw.
+    #[error("the YouTube player could not be created")]
+    Create,
+}
+
+/// What the player reports.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PlayerEvent {
+    /// `onReady`.
+    Ready,
+    /// `onStateChange` with the `YT.PlayerState` number.
+    StateChange(i32),
+    /// `onPlaybackRateChange` with the new rate.
+    RateChange(f64),
+    /// `onError` with YouTube's error code.
+    Error(i32),
+}
+
+/// A human explanation of a YouTube player error code.
+pub fn error_message(code: i32) -> String {
+    match code {
+        2 => "This video id is not valid.".to_owned(),
+        5 => "This video cannot be played in the HTML5 player.".to_owned(),
+        100 => "This video was not found: it was removed or is private.".to_owned(),
+        101 | 150 => {
+            "The owner of this video does not allow it to be played on other websites.".to_owned()
+        }
+        other => format!("The YouTube player reported error {other}."),
+    }
+}
+
+fn api_ready(window: &web_sys::Window) -> bool {
+    Reflect::get(window, &"YT".into())
+        .ok()
+        .filter(|yt| yt.is_object())
+        .and_then(|yt| Reflect::get(&yt, &"Player".into()).ok())
+        .is_some_and(|p| p.is_function())
+}
+
+/// Loads the IFrame API (once per page) and waits until `YT.Player` can be used.
+pub async fn load_api() -> Result<(), YtError> {
+    let window = web_sys::window().ok_or(YtError::NoWindow)?;
+    if api_ready(&window) {
+        return Ok(());
+    }
+    let document = window.document().ok_or(YtError::NoWindow)?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let tx = Rc::new(RefCell::new(Some(tx)));
+    let previous = Reflect::get(&window, &"onYouTubeIframeAPIReady".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok());
+    let on_ready = Closure::once_into_js(move || {
+        if let Some(prev) = previous {
+            let _ = prev.call0(&JsValue::NULL);
+        }
+        if let Some(tx) = tx.borrow_mut().take() {
+            let _ = tx.send(());
+        }
+    });
+    Reflect::set(&window, &"onYouTubeIframeAPIReady".into(), &on_ready)
+        .map_err(|_| YtError::ApiUnavailable)?;
+    if document.get_element_by_id(SCRIPT_ID).is_none() {
+        let script = document
+            .create_element("script")
+            .map_err(|_| YtError::ApiUnavailable)?;
+        script.set_id(SCRIPT_ID);
+        let _ = script.set_attribute("src", API_URL);
+        let _ = script.set_attribute("async", "");
+        let parent = document
+            .head()
+            .map(|h| h.unchecked_into::<web_sys::Element>())
+            .or_else(|| document.document_element())
+            .ok_or(YtError::NoWindow)?;
+        parent
+            .append_child(&script)
+            .map_err(|_| YtError::ApiUnavailable)?;
+    }
+    // The callback may have been taken over by another script: also poll for `YT.Player`.
+    let polled = window.clone();
+    let poll = async move {
+        loop {
+            gloo_timers::future::TimeoutFuture::new(250).await;
+            if api_ready(&polled) {
+                // Give the API's own ready callback the chance to run first.
+                gloo_timers::future::TimeoutFuture::new(50).await;
+                return;
+            }
+        }
+    };
+    let timeout = gloo_timers::future::TimeoutFuture::new(20_000);
+    use futures::future::{select, Either};
+    let ready = select(Box::pin(async { rx.await.is_ok() }), Box::pin(poll));
+    let outcome = select(ready, timeout).await;
+    match outcome {
+        Either::Left(_) if api_ready(&window) => Ok(()),
+        _ => Err(YtError::ApiUnavailable),
+    }
+}
+
+/// A `YT.Player` with the closures it calls. Dropping it destroys the player.
+pub struct YtPlayer {
+    player: Player,
+    _closures: Vec<Closure<dyn FnMut(JsValue)>>,
+}
+
+fn set(obj: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+fn event_data(e: &JsValue) -> JsValue {
+    Reflect::get(e, &"data".into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn number(v: Result<JsValue, JsValue>) -> Option<f64> {
+    v.ok().and_then(|v| v.as_f64()).filter(|f| f.is_finite())
+}
+
+impl YtPlayer {
+    /// Creates a player in place of the element with id `element_id` (the API replaces it with
+    /// an iframe). `on_event` receives every player event.
+    pub fn create(
+        element_id: &str,
+        video_id: &str,
+        start: f64,
+        on_event: Rc<dyn Fn(PlayerEvent)>,
+    ) -> Result<Self, YtError> {
+        let window = web_sys::window().ok_or(YtError::NoWindow)?;
+        let document = window.document().ok_or(YtError::NoWindow)?;
+        let element = document
+            .get_element_by_id(element_id)
+            .ok_or(YtError::Create)?;
+        let origin = window.location().origin().unwrap_or_default();
+
+        let vars = Object::new();
+        set(&vars, "controls", &1.into());
+        set(&vars, "playsinline", &1.into());
+        set(&vars, "rel", &0.into());
+        set(&vars, "enablejsapi", &1.into());
+        set(&vars, "origin", &origin.into());
+        let start = if start.is_finite() {
+            start.max(0.0).floor()
+        } else {
+            0.0
+        };
+        if start > 0.0 {
+            set(&vars, "start", &start.into());
+        }
+
+        let mut closures: Vec<Closure<dyn FnMut(JsValue)>> = Vec::with_capacity(4);
+        let events = Object::new();
+        let mut handler = |name: &str, map: fn(&JsValue) -> Option<PlayerEvent>| {
+            let cb = on_event.clone();
+            let c = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+                if let Some(ev) = map(&e) {
+                    cb(ev);
+                }
+            });
+            set(&events, name, c.as_ref());
+            closures.push(c);
+        };
+        handler("onReady", |_| Some(PlayerEvent::Ready));
+        handler("onStateChange", |e| {
+            event_data(e)
+                .as_f64()
+                .map(|d| PlayerEvent::StateChange(d as i32))
+        });
+        handler("onPlaybackRateChange", |e| {
+            event_data(e).as_f64().map(PlayerEvent::RateChange)
+        });
+        handler("onError", |e| {
+            event_data(e).as_f64().map(|d| PlayerEvent::Error(d as i32))
+        });
+
+        let options = Object::new();
+        set(&options, "videoId", &video_id.into());
+        set(&options, "width", &"100%".into());
+        set(&options, "height", &"100%".into());
+        set(&options, "playerVars", &vars);
+        set(&options, "events", &events);
+        let player = Player::new(&element, &options).map_err(|_| YtError::Create)?;
+        Ok(Self {
+            player,
+            _closures: closures,
+        })
+    }
+
+    /// `playVideo()`.
+    pub fn play(&self) {
+        let _ = self.player.play_video();
+    }
+
+    /// `pauseVideo()`.
+    pub fn pause(&self) {
+        let _ = self.player.pause_video();
+    }
+
+    /// `seekTo(seconds, true)`.
+    pub fn seek(&self, seconds: f64) {
+        if seconds.is_finite() {
+            let _ = self.player.seek_to(seconds.max(0.0), true);
+        }
+    }
+
+    /// `setPlaybackRate(rate)` (the player may round it; see `onPlaybackRateChange`).
+    pub fn set_rate(&self, rate: f64) {
+        let _ = self.player.set_playback_rate(rate);
+    }
+
+    /// `cueVideoById(id, start)`.
+    pub fn cue(&self, video_id: &str, start: f64) {
+        let _ = self.player.cue_video_by_id(video_id, start.max(0.0));
+    }
+
+    /// `loadVideoById(id, start)` (starts playing).
+    pub fn load(&self, video_id: &str, start: f64) {
+        let _ = self.player.load_video_by_id(video_id, start.max(0.0));
+    }
+
+    /// `getCurrentTime()` (s), when available.
+    pub fn current_time(&self) -> Option<f64> {
+        number(self.player.get_current_time())
+    }
+
+    /// `getPlayerState()`, when available.
+    pub fn state(&self) -> Option<i32> {
+        number(self.player.get_player_state()).map(|s| s as i32)
+    }
+
+    /// `getDuration()` (s; 0 until known).
+    pub fn duration(&self) -> f64 {
+        number(self.player.get_duration()).unwrap_or(0.0)
+    }
+
+    /// `getPlaybackRate()`, when available.
+    pub fn rate(&self) -> Option<f64> {
+        number(self.player.get_playback_rate())
+    }
+
+    /// `getAvailablePlaybackRates()` (empty when unknown).
+    pub fn available_rates(&self) -> Vec<f64> {
+        self.player
+            .get_available_playback_rates()
+            .ok()
+            .and_then(|v| v.dyn_into::<js_sys::Array>().ok())
+            .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for YtPlayer {
+    fn drop(&mut self) {
+        // Destroy first (no more callbacks), then the closures are freed with `self`.
+        let _ = self.player.destroy();
+    }
+}
