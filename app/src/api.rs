@@ -44,14 +44,19 @@ pub async fn get_session(id: String) -> Result<Option<SessionView>, ServerFnErro
 /// created and the error's message is the parser's sentence. Without JavaScript (a plain HTML
 /// form post) success is a `302` to the session and failure a `302` back to the home page
 /// with the error encoded the way Leptos' `ActionForm` reads it (`?__path=…&__err=…`), so the
-/// home page renders the message on the server.
+/// home page renders the message on the server. The server-function client (JavaScript on)
+/// gets the id with a client-side redirect, or `400` (bad input) / `503` (store failure) with
+/// the error.
 #[server(prefix = "/api", endpoint = "create")]
 pub async fn create_session(video: String) -> Result<String, ServerFnError> {
     let video = match crate::video::parse_video_input(&video) {
         Ok(video) => video,
         Err(e) => {
             tracing::debug!(error = %e, "rejected video input");
-            return Err(form_post::fail(ServerFnError::new(e)));
+            return Err(failure::respond(
+                ServerFnError::new(e),
+                http::StatusCode::BAD_REQUEST,
+            ));
         }
     };
     let backend = expect_context::<crate::ssr::SharedBackend>();
@@ -59,7 +64,10 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
         Ok(id) => id,
         Err(e) => {
             tracing::warn!(error = %e, "could not create a session");
-            return Err(form_post::fail(ServerFnError::new(CREATE_FAILED)));
+            return Err(failure::respond(
+                ServerFnError::new(CREATE_FAILED),
+                http::StatusCode::SERVICE_UNAVAILABLE,
+            ));
         }
     };
     tracing::info!(session = %id, video = %video.id, start = video.start, "session created");
@@ -72,9 +80,9 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
 const CREATE_FAILED: &str =
     "The watch party could not be created right now. Please try again in a moment.";
 
-/// Server-only: how a failed plain-HTML form post gets back to the home page.
+/// Server-only: how a failed `create_session` answers.
 #[cfg(feature = "ssr")]
-mod form_post {
+mod failure {
     use super::CreateSession;
     use leptos::prelude::*;
     use leptos::server_fn::{error::ServerFnUrlError, ServerFn};
@@ -82,10 +90,11 @@ mod form_post {
     /// Any base works: only the query string of the URL built on it is used.
     const BASE: &str = "http://localhost/";
 
-    /// Returns `err`; when the request is a plain form post (it accepts `text/html`), also
-    /// redirects to `/` with the error in the query. Leptos' default would append it to the
-    /// `Referer`, which is missing under strict referrer settings and accumulates older errors.
-    pub(super) fn fail(err: ServerFnError) -> ServerFnError {
+    /// Returns `err` after choosing the response: for a plain form post (the request accepts
+    /// `text/html`) a redirect to `/` with the error in the query (Leptos' default appends it
+    /// to the `Referer`, which strict referrer settings omit and which accumulates older
+    /// errors); for the server-function client, `status`.
+    pub(super) fn respond(err: ServerFnError, status: http::StatusCode) -> ServerFnError {
         let accepts_html = use_context::<http::request::Parts>().is_some_and(|parts| {
             parts
                 .headers
@@ -97,6 +106,8 @@ mod form_post {
             if let Ok(url) = ServerFnUrlError::new(CreateSession::PATH, err.clone()).to_url(BASE) {
                 leptos_axum::redirect(&format!("/?{}", url.query().unwrap_or_default()));
             }
+        } else if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
         }
         err
     }
