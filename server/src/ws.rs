@@ -37,6 +37,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 const FLOOD_STRIKES: u32 = 40;
 /// All messages (pings and junk included) may arrive this many times faster than commands.
 const MESSAGE_RATE_FACTOR: f64 = 5.0;
+/// How long the closing handshake may take.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// After a read error, how long to wait before dropping the socket after the Close.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 /// Longest error message text sent back.
 const MAX_ERROR_TEXT: usize = 200;
 
@@ -155,11 +159,26 @@ impl Conn {
                 code,
                 reason: Utf8Bytes::from_static(reason),
             };
-            let _ = tokio::time::timeout(
-                Duration::from_secs(1),
-                socket.send(Message::Close(Some(frame))),
-            )
-            .await;
+            // Complete the closing handshake: send Close, then read (and discard) until the
+            // peer's Close. Closing with unread input would make the kernel reset the
+            // connection, and the peer would never see the close code.
+            let handshake = async {
+                socket.send(Message::Close(Some(frame))).await.ok()?;
+                loop {
+                    match socket.recv().await {
+                        Some(Ok(_)) => continue,
+                        None => break,
+                        Some(Err(_)) => {
+                            // Unreadable input (e.g. the rest of an oversized frame): give the
+                            // peer a moment to read the Close before the reset.
+                            tokio::time::sleep(CLOSE_GRACE).await;
+                            break;
+                        }
+                    }
+                }
+                Some(())
+            };
+            let _ = tokio::time::timeout(CLOSE_WAIT, handshake).await;
         }
     }
 

@@ -1,0 +1,295 @@
+//! Helpers for the integration tests: servers on port 0 over the memory store or a real Redis,
+//! sessions, and a small WebSocket client speaking the real protocol.
+
+#![allow(dead_code)]
+
+use app::ids::{SessionId, VideoId};
+use app::playback::PlaybackState;
+use app::protocol::{Cause, ClientMsg, ErrorCode, ServerMsg};
+use futures::{SinkExt, StreamExt};
+use server::settings::Settings;
+use server::startup::TestServer;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for any expected message.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// Which store a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    /// The in-memory store.
+    Memory,
+    /// A real Redis at `$REDIS_URL` (default `redis://127.0.0.1:6379`); tests fail without it.
+    Redis,
+}
+
+/// `$REDIS_URL` or the local default.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Default settings on 127.0.0.1:0 for `store`.
+pub fn settings(store: Store) -> Settings {
+    let mut s = Settings {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        ..Settings::default()
+    };
+    if store == Store::Redis {
+        s.redis_url = Some(redis_url());
+    }
+    s
+}
+
+/// Spawns a server with `settings`.
+pub async fn spawn_with(settings: Settings) -> TestServer {
+    TestServer::spawn(settings)
+        .await
+        .expect("server starts (is Redis running for the redis tests?)")
+}
+
+/// Spawns a server with the default settings for `store`.
+pub async fn spawn(store: Store) -> TestServer {
+    spawn_with(settings(store)).await
+}
+
+/// A video id for tests.
+pub fn video() -> VideoId {
+    VideoId::parse("dQw4w9WgXcQ").expect("valid id")
+}
+
+/// Creates a session paused at `start` seconds.
+pub async fn create(server: &TestServer, start: f64) -> SessionId {
+    server
+        .sessions
+        .create(video(), start)
+        .await
+        .expect("session created")
+}
+
+/// Why connecting failed.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The server answered the upgrade with this HTTP status.
+    Status(u16),
+    /// Anything else.
+    Other(String),
+}
+
+/// A viewer over a real WebSocket.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// From `Hello`.
+    pub conn_id: u64,
+    /// From `Hello`.
+    pub hello_state: PlaybackState,
+    /// From `Hello`.
+    pub hello_server_time: f64,
+    /// From `Hello`.
+    pub hello_viewers: u32,
+    /// Newest state received (Hello or State).
+    pub state: PlaybackState,
+    seq: u32,
+}
+
+/// Opens `/ws/{id}` with an optional `Origin` header, returning the raw stream.
+pub async fn open(
+    server: &TestServer,
+    id: &str,
+    origin: Option<&str>,
+) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, ConnectError> {
+    let mut req = server
+        .ws_url(&format!("/ws/{id}"))
+        .into_client_request()
+        .map_err(|e| ConnectError::Other(e.to_string()))?;
+    if let Some(o) = origin {
+        req.headers_mut()
+            .insert("origin", o.parse().expect("header value"));
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tungstenite::Error::Http(resp)) => Err(ConnectError::Status(resp.status().as_u16())),
+        Err(e) => Err(ConnectError::Other(e.to_string())),
+    }
+}
+
+impl Client {
+    /// Connects and reads `Hello`.
+    pub async fn connect(server: &TestServer, id: &SessionId) -> Client {
+        let ws = open(server, id.as_str(), None)
+            .await
+            .expect("websocket connects");
+        Self::from_stream(ws).await
+    }
+
+    /// Wraps an open stream and reads `Hello`.
+    pub async fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
+        let mut c = Client {
+            ws,
+            conn_id: 0,
+            hello_state: PlaybackState::new(video(), 0.0, 0.0),
+            hello_server_time: 0.0,
+            hello_viewers: 0,
+            state: PlaybackState::new(video(), 0.0, 0.0),
+            seq: 0,
+        };
+        match c.recv().await {
+            ServerMsg::Hello {
+                conn_id,
+                server_time,
+                state,
+                viewers,
+                ..
+            } => {
+                c.conn_id = conn_id;
+                c.hello_server_time = server_time;
+                c.hello_viewers = viewers;
+                c.hello_state = state.clone();
+                c.state = state;
+            }
+            other => panic!("expected hello, got {other:?}"),
+        }
+        c
+    }
+
+    /// Sends a protocol message.
+    pub async fn send(&mut self, msg: &ClientMsg) {
+        let text = serde_json::to_string(msg).expect("serialise");
+        self.send_raw(Message::text(text)).await;
+    }
+
+    /// Sends a raw frame (ignoring errors: the server may have closed already).
+    pub async fn send_raw(&mut self, msg: Message) {
+        let _ = self.ws.send(msg).await;
+    }
+
+    /// Sends a command based on the newest state this client saw; returns its seq.
+    pub async fn command(&mut self, cmd: app::playback::Command) -> u32 {
+        let base = self.state.revision;
+        self.command_on(base, cmd).await
+    }
+
+    /// Sends a command based on `base`; returns its seq.
+    pub async fn command_on(&mut self, base: u64, cmd: app::playback::Command) -> u32 {
+        self.seq += 1;
+        let seq = self.seq;
+        self.send(&ClientMsg::from_command(seq, base, cmd)).await;
+        seq
+    }
+
+    /// The next protocol message (WebSocket pings are answered and skipped). Panics on close.
+    pub async fn recv(&mut self) -> ServerMsg {
+        match self.try_recv(WAIT).await {
+            Some(Ok(m)) => m,
+            Some(Err(code)) => panic!("closed with {code:?} while waiting for a message"),
+            None => panic!("no message within {WAIT:?}"),
+        }
+    }
+
+    /// The next message within `wait`: `Some(Ok(msg))`, `Some(Err(close code))` when the
+    /// connection closed, `None` on timeout.
+    pub async fn try_recv(&mut self, wait: Duration) -> Option<Result<ServerMsg, Option<u16>>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()?;
+            match next {
+                Some(Ok(Message::Text(t))) => {
+                    let msg: ServerMsg = serde_json::from_str(&t).expect("server sends valid JSON");
+                    if let ServerMsg::State { state, .. } = &msg {
+                        assert!(
+                            state.revision > self.state.revision,
+                            "revision {} after {}: duplicate or out of order",
+                            state.revision,
+                            self.state.revision
+                        );
+                        self.state = state.clone();
+                    }
+                    return Some(Ok(msg));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Some(Err(frame.map(|f| u16::from(f.code))));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Some(Err(None)),
+            }
+        }
+    }
+
+    /// The next `State` (skipping presence and errors).
+    pub async fn next_state(&mut self) -> (PlaybackState, Option<Cause>) {
+        loop {
+            if let ServerMsg::State { state, cause } = self.recv().await {
+                return (state, cause);
+            }
+        }
+    }
+
+    /// The next `Error` (skipping presence and states).
+    pub async fn next_error(&mut self) -> (ErrorCode, Option<u32>) {
+        loop {
+            if let ServerMsg::Error { code, seq, .. } = self.recv().await {
+                return (code, seq);
+            }
+        }
+    }
+
+    /// Waits for a `Presence` with exactly `n` viewers.
+    pub async fn presence(&mut self, n: u32) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.try_recv(left).await {
+                Some(Ok(ServerMsg::Presence { viewers })) if viewers == n => return,
+                Some(Ok(ServerMsg::Presence { viewers })) => seen.push(viewers),
+                Some(Ok(_)) => {}
+                other => panic!("no presence {n} (saw {seen:?}), got {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns the close code.
+    pub async fn closed(&mut self, wait: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.try_recv(left).await {
+                Some(Ok(_)) => continue,
+                Some(Err(code)) => return code,
+                None => panic!("connection not closed within {wait:?}"),
+            }
+        }
+    }
+
+    /// Reads everything until the connection is quiet for `quiet`; returns the messages.
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<ServerMsg> {
+        let mut out = Vec::new();
+        while let Some(Ok(m)) = self.try_recv(quiet).await {
+            out.push(m);
+        }
+        out
+    }
+
+    /// Sends a clock ping and returns the pong's `(t0, t1, t2)`.
+    pub async fn ping(&mut self, t0: f64) -> (f64, f64, f64) {
+        self.send(&ClientMsg::Ping { t0 }).await;
+        loop {
+            if let ServerMsg::Pong { t0, t1, t2 } = self.recv().await {
+                return (t0, t1, t2);
+            }
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch from the system clock.
+pub fn wall_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
