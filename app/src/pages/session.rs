@@ -163,9 +163,9 @@ fn Session(view: SessionView) -> impl IntoView {
             if !ok {
                 crate::client::select_input("share-link");
             }
-            copied.set(Some(ok));
+            let _ = copied.try_set(Some(ok));
             gloo_timers::future::TimeoutFuture::new(2_000).await;
-            copied.set(None);
+            let _ = copied.try_set(None);
         });
         #[cfg(not(feature = "hydrate"))]
         let _ = url;

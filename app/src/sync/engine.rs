@@ -294,6 +294,9 @@ impl Engine {
         self.state = Some(state);
         self.drift.reset(now, 0.0);
         self.apply_state(now, r, out);
+        if let (true, Some(r)) = (self.ready, r) {
+            self.report_duration(r, out);
+        }
     }
 
     fn send_ping(&mut self, now: f64, out: &mut Vec<Action>) {
@@ -372,6 +375,9 @@ impl Engine {
         self.drift.set_available(rates);
         let mut out = Vec::new();
         self.apply_state(now, r, &mut out);
+        if let Some(r) = r {
+            self.report_duration(r, &mut out);
+        }
         self.refresh(now, r, &mut out);
         out
     }
@@ -554,19 +560,7 @@ impl Engine {
             self.apply_state(now, Some(r), out);
             return;
         }
-        if s.duration.is_none()
-            && !self.duration_sent
-            && r.duration > 0.0
-            && r.duration.is_finite()
-            && self.status == ConnStatus::Live
-        {
-            self.seq = self.seq.wrapping_add(1);
-            out.push(Action::Send(ClientMsg::Duration {
-                seq: self.seq,
-                seconds: r.duration,
-            }));
-            self.duration_sent = true;
-        }
+        self.report_duration(r, out);
         if self
             .pending
             .is_some_and(|p| now - p.sent_at > PENDING_TIMEOUT_MS)
@@ -647,6 +641,24 @@ impl Engine {
                 self.drift.record_seek(now, compensation);
                 self.stats.last_action = format!("corrective seek to {to:.3}");
             }
+        }
+    }
+
+    /// Reports the video's length once, if the session does not know it yet.
+    fn report_duration(&mut self, r: Reading, out: &mut Vec<Action>) {
+        let unknown = self.state.as_ref().is_some_and(|s| s.duration.is_none());
+        if unknown
+            && !self.duration_sent
+            && r.duration > 0.0
+            && r.duration.is_finite()
+            && self.status == ConnStatus::Live
+        {
+            self.seq = self.seq.wrapping_add(1);
+            out.push(Action::Send(ClientMsg::Duration {
+                seq: self.seq,
+                seconds: r.duration,
+            }));
+            self.duration_sent = true;
         }
     }
 
@@ -753,17 +765,21 @@ impl Engine {
             let comp = self.drift.seek_latency() * s.rate;
             let err = r.position - target;
             let fresh = r.state.is_fresh() || r.state == PlayerState::Ended;
-            if fresh || err.abs() > SEEK_THRESHOLD {
+            let stopped = !r.state.is_playing_ish();
+            // A stopped player is moved to where the session will be once it actually plays
+            // (the learned start latency ahead), so resuming lands in sync instead of behind.
+            if stopped || err.abs() > SEEK_THRESHOLD {
                 let to = clamp_position(target + comp, s.duration);
                 self.seek(now, to, out);
-                if r.state == PlayerState::Playing {
-                    self.drift.record_apply_seek(now, comp);
-                } else {
+                if fresh {
+                    // The first start loads the video: slower than later seeks, not learned.
                     self.drift.cancel_learning();
+                } else {
+                    self.drift.record_apply_seek(now, comp);
                 }
                 self.stats.last_action = format!("apply: seek {to:.3}");
             }
-            if !r.state.is_playing_ish() {
+            if stopped {
                 out.push(Action::Play);
                 self.expect = Some(Expect {
                     playing: true,

@@ -565,6 +565,31 @@ mod tests {
     }
 
     #[test]
+    fn sync_resume_latency_is_learned_so_remote_plays_land_in_sync() {
+        let mut w = two_playing();
+        w.clients[1].player.latency_ms = 260.0;
+        let mut errors = Vec::new();
+        for _ in 0..5 {
+            let now = w.now;
+            w.clients[0].player.pause(now);
+            w.run(2_000.0);
+            let now = w.now;
+            w.clients[0].player.play(now);
+            // B hears of it after A's echo path and starts after its 260 ms start latency;
+            // look before any correction could have run.
+            w.run(30.0 + 260.0 + 400.0);
+            assert_eq!(w.clients[1].player.state, PlayerState::Playing);
+            errors.push(w.error(1));
+            w.run(3_000.0);
+        }
+        assert_eq!(w.commands(1), 0);
+        let (first, last) = (errors[0].abs(), errors[errors.len() - 1].abs());
+        assert!(first > 0.04, "{errors:?}");
+        assert!(last < 0.015, "{errors:?}");
+        assert_eq!(w.clients[1].engine.stats().corrective_seeks, 0);
+    }
+
+    #[test]
     fn sync_skewed_media_clock_is_held_by_pulses_without_seeks() {
         let mut w = two_playing();
         w.clients[1].player.skew = 1.01; // 10 ms per second fast
