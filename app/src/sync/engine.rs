@@ -36,6 +36,8 @@ use crate::protocol::{Cause, ClientMsg, ConnId, ErrorCode, ServerMsg};
 pub const SEEK_JUMP_PLAYING: f64 = 0.6;
 /// Any move beyond this while paused is a user seek (s): a paused player does not move.
 pub const SEEK_JUMP_PAUSED: f64 = 0.25;
+/// Two polls further apart than this (s) are not compared for seek detection.
+pub const MAX_POLL_GAP_S: f64 = 1.0;
 /// A paused player further than this from the paused position is moved there (s).
 pub const PAUSED_SNAP: f64 = 0.02;
 /// Time for the player to confirm play/pause we asked for (ms).
@@ -868,6 +870,11 @@ fn is_jump(prev: &Reading, cur: &Reading) -> bool {
         return false;
     }
     let elapsed = ((cur.at - prev.at) / 1000.0).max(0.0);
+    if elapsed > MAX_POLL_GAP_S {
+        // Timers were throttled (background tab): the player's cached time may be stale too,
+        // so a difference proves nothing. Never turn that into a command for everybody.
+        return false;
+    }
     match (prev.state, cur.state) {
         (Playing, Playing) => {
             let rate = prev.rate.max(cur.rate);
@@ -882,5 +889,50 @@ fn is_jump(prev: &Reading, cur: &Reading) -> bool {
             cur.position < prev.position - SEEK_JUMP_PLAYING
                 || cur.position > hi + SEEK_JUMP_PLAYING
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rd(at: f64, state: PlayerState, position: f64) -> Reading {
+        Reading {
+            at,
+            state,
+            position,
+            rate: 1.0,
+            duration: 600.0,
+        }
+    }
+
+    #[test]
+    fn jumps_are_told_apart_from_playback_stalls_and_throttling() {
+        use PlayerState::*;
+        // Normal playback and small jitter: no jump.
+        assert!(!is_jump(&rd(0.0, Playing, 10.0), &rd(100.0, Playing, 10.1)));
+        assert!(!is_jump(&rd(0.0, Playing, 10.0), &rd(100.0, Playing, 10.5)));
+        // Forward or backward beyond the threshold while playing.
+        assert!(is_jump(&rd(0.0, Playing, 10.0), &rd(100.0, Playing, 11.0)));
+        assert!(is_jump(&rd(0.0, Playing, 10.0), &rd(100.0, Playing, 9.0)));
+        // Paused: any real move is a seek; no move is nothing.
+        assert!(is_jump(&rd(0.0, Paused, 10.0), &rd(100.0, Paused, 10.3)));
+        assert!(!is_jump(&rd(0.0, Paused, 10.0), &rd(100.0, Paused, 10.0)));
+        // A stall (frozen while buffering) is not a seek, a seek during buffering is.
+        assert!(!is_jump(
+            &rd(0.0, Playing, 10.0),
+            &rd(900.0, Buffering, 10.05)
+        ));
+        assert!(is_jump(
+            &rd(0.0, Playing, 10.0),
+            &rd(100.0, Buffering, 40.0)
+        ));
+        // Fresh players and the end are not compared; nor are throttled polls.
+        assert!(!is_jump(&rd(0.0, Cued, 0.0), &rd(100.0, Paused, 30.0)));
+        assert!(!is_jump(&rd(0.0, Playing, 599.9), &rd(100.0, Ended, 600.0)));
+        assert!(!is_jump(
+            &rd(0.0, Playing, 10.0),
+            &rd(5_000.0, Playing, 11.0)
+        ));
     }
 }
