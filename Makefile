@@ -14,7 +14,7 @@ BIN := target/release/watchparty
 
 run:
 	scripts/setup.sh run
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	$(BIN)
 
 dev:
@@ -23,7 +23,7 @@ dev:
 
 build:
 	scripts/setup.sh run
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	@$(MAKE) --no-print-directory wasm-size
 
 test:
