@@ -69,6 +69,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="dark light"/>
+                <link rel="icon" href="/favicon.svg" r#type="image/svg+xml"/>
                 <link rel="stylesheet" href=links.css.clone()/>
                 <link rel="modulepreload" href=links.js.clone()/>
                 <link rel="preload" href=links.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin=""/>
