@@ -336,8 +336,9 @@ impl Conn {
         }
     }
 
-    /// Applies one command; answers rejections (and sends the current state after `Stale`).
-    /// Accepted changes reach this viewer through the broadcast like everybody else.
+    /// Applies one command; answers rejections (and sends the current state after `Stale`)
+    /// and acknowledges no-ops. Accepted changes reach this viewer through the broadcast like
+    /// everybody else.
     async fn command(
         &mut self,
         socket: &mut WebSocket,
@@ -355,7 +356,18 @@ impl Conn {
                 tracing::debug!(seq, revision = state.revision, "command applied");
                 Ok(())
             }
-            Ok(Outcome::Unchanged(_)) => Ok(()),
+            Ok(Outcome::Unchanged(state)) => {
+                // Nothing changed (a duplicate): acknowledge to the sender only, with the
+                // current state, its own cause and the unchanged revision.
+                if state.revision < self.last_revision {
+                    return Ok(());
+                }
+                let ack = ServerMsg::State {
+                    state,
+                    cause: Some(cause),
+                };
+                self.send_msg(socket, &ack).await
+            }
             Err(rejection) => {
                 let code = match &rejection {
                     Rejection::Invalid(_) => ErrorCode::InvalidValue,

@@ -270,11 +270,23 @@ async fn stale_and_duplicate_commands_are_harmless(store: Store) {
     // Replaying an old command (same seq, same base) is stale again and changes nothing.
     b.command_on(1, Command::Seek { position: 70.0 }).await;
     assert_eq!(b.next_error().await.0, ErrorCode::Stale);
-    // A duplicate pause at the current position is a no-op: no new revision, no error.
-    a.command(Command::Pause { position: 50.0 }).await;
-    let (_, t1, _) = a.ping(1.0).await;
-    assert!(t1 > 0.0);
-    assert_eq!(a.state.revision, 2);
+    // A duplicate pause at the current position is a no-op: no new revision, no error, and
+    // only the sender gets an acknowledgement (the current state with its cause).
+    let seq = a.command(Command::Pause { position: 50.0 }).await;
+    let (ack, cause) = a.next_state().await;
+    assert_eq!(ack, s2);
+    assert_eq!(
+        cause,
+        Some(Cause {
+            conn_id: a.conn_id,
+            seq
+        })
+    );
+    let quiet = b.drain(Duration::from_millis(300)).await;
+    assert!(
+        quiet.iter().all(|m| !matches!(m, ServerMsg::State { .. })),
+        "other viewers got {quiet:?}"
+    );
     let snap = server.sessions.snapshot(&id).await.unwrap().unwrap();
     assert_eq!(snap.state, s2);
     // Out-of-range values are typed errors with the seq.

@@ -200,9 +200,12 @@ impl Client {
             match next {
                 Some(Ok(Message::Text(t))) => {
                     let msg: ServerMsg = serde_json::from_str(&t).expect("server sends valid JSON");
-                    if let ServerMsg::State { state, .. } = &msg {
+                    if let ServerMsg::State { state, cause } = &msg {
+                        // A new revision, or the acknowledgement of our own no-op command.
+                        let own_ack = state.revision == self.state.revision
+                            && cause.is_some_and(|c| c.conn_id == self.conn_id);
                         assert!(
-                            state.revision > self.state.revision,
+                            state.revision > self.state.revision || own_ack,
                             "revision {} after {}: duplicate or out of order",
                             state.revision,
                             self.state.revision

@@ -1,0 +1,268 @@
+//! Several server instances on one Redis (`$REDIS_URL`, default `redis://127.0.0.1:6379`;
+//! these tests fail when Redis is absent), and a private Redis that goes away mid-session.
+
+mod common;
+
+use app::playback::Command;
+use app::protocol::{close, Cause, ErrorCode, ServerMsg};
+use common::{create, spawn, spawn_with, Client, Store};
+use std::io::{Read, Write};
+use std::process::{Child, Command as Process, Stdio};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_on_one_instance_reaches_viewers_on_the_other() {
+    let s1 = spawn(Store::Redis).await;
+    let s2 = spawn(Store::Redis).await;
+    let id = create(&s1, 0.0).await;
+    let mut a = Client::connect(&s1, &id).await;
+    let mut b = Client::connect(&s2, &id).await;
+    let seq = a.command(Command::Play { position: 0.0 }).await;
+    let (state, cause) = b.next_state().await;
+    assert!(state.playing);
+    assert_eq!(
+        cause,
+        Some(Cause {
+            conn_id: a.conn_id,
+            seq
+        })
+    );
+    a.next_state().await;
+    let seq = a.command(Command::Pause { position: 1.5 }).await;
+    let (state, cause) = b.next_state().await;
+    assert!(!state.playing);
+    assert_eq!(state.position, 1.5);
+    assert_eq!(state.revision, 3);
+    assert_eq!(
+        cause,
+        Some(Cause {
+            conn_id: a.conn_id,
+            seq
+        })
+    );
+    // And back: B's seek reaches A.
+    assert_eq!(a.next_state().await.0.revision, 3);
+    b.command(Command::Seek { position: 99.0 }).await;
+    assert_eq!(a.next_state().await.0.position, 99.0);
+    // Both instances read the same state.
+    let one = s1.sessions.snapshot(&id).await.unwrap().unwrap().state;
+    let two = s2.sessions.snapshot(&id).await.unwrap().unwrap().state;
+    assert_eq!(one, two);
+    assert_eq!(one.revision, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_on_both_instances_converge() {
+    let s1 = spawn(Store::Redis).await;
+    let s2 = spawn(Store::Redis).await;
+    let id = create(&s1, 0.0).await;
+    let mut tasks = Vec::new();
+    for i in 0..6u32 {
+        let server = if i % 2 == 0 { &s1 } else { &s2 };
+        let mut c = Client::connect(server, &id).await;
+        tasks.push(tokio::spawn(async move {
+            let mut applied = 0;
+            let mut revisions = Vec::new();
+            for k in 0..10u32 {
+                let position = f64::from(i * 100 + k + 1);
+                let cmd = if k % 2 == 0 {
+                    Command::Seek { position }
+                } else {
+                    Command::Pause { position }
+                };
+                let seq = c.command(cmd).await;
+                loop {
+                    let msg = match c.try_recv(common::WAIT).await {
+                        Some(Ok(m)) => m,
+                        other => panic!(
+                            "client {i} cmd {k} seq {seq} base {}: {other:?}",
+                            c.state.revision
+                        ),
+                    };
+                    match msg {
+                        ServerMsg::State { state, cause } => {
+                            revisions.push(state.revision);
+                            if cause
+                                == Some(Cause {
+                                    conn_id: c.conn_id,
+                                    seq,
+                                })
+                            {
+                                applied += 1;
+                                break;
+                            }
+                        }
+                        ServerMsg::Error {
+                            code, seq: Some(s), ..
+                        } if s == seq => {
+                            assert_eq!(code, ErrorCode::Stale);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            (c, applied, revisions)
+        }));
+    }
+    let mut clients = Vec::new();
+    let mut applied = 0;
+    for t in tasks {
+        let (c, n, revisions) = t.await.expect("client task");
+        assert!(revisions.windows(2).all(|w| w[0] < w[1]), "{revisions:?}");
+        applied += n;
+        clients.push(c);
+    }
+    for c in &mut clients {
+        c.drain(Duration::from_millis(500)).await;
+    }
+    let stored = s1.sessions.snapshot(&id).await.unwrap().unwrap().state;
+    println!(
+        "{applied} of 60 commands applied on two instances; final revision {}",
+        stored.revision
+    );
+    assert_eq!(stored.revision, 1 + applied);
+    for c in &clients {
+        assert_eq!(c.state, stored);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_counts_viewers_on_every_instance() {
+    let s1 = spawn(Store::Redis).await;
+    let s2 = spawn(Store::Redis).await;
+    let id = create(&s1, 0.0).await;
+    let mut a = Client::connect(&s1, &id).await;
+    let b1 = Client::connect(&s2, &id).await;
+    let mut b2 = Client::connect(&s2, &id).await;
+    a.presence(3).await;
+    b2.presence(3).await;
+    drop(b1);
+    a.presence(2).await;
+    // Stopping an instance withdraws its viewers at once.
+    s2.stop().await;
+    a.presence(1).await;
+    assert_eq!(
+        b2.closed(Duration::from_secs(5)).await,
+        Some(close::GOING_AWAY)
+    );
+    assert_eq!(s1.sessions.snapshot(&id).await.unwrap().unwrap().viewers, 1);
+}
+
+/// A private `redis-server` on a free port, killed on drop.
+struct PrivateRedis {
+    child: Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> PrivateRedis {
+        let child = Process::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for this test");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return PrivateRedis { child, port };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("private redis did not start");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET path` over plain HTTP/1.1; returns the status code.
+fn http_status(addr: std::net::SocketAddr, path: &str) -> u16 {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_is_reported_and_survived() {
+    let port = free_port();
+    let redis = PrivateRedis::start(port);
+    let mut settings = common::settings(Store::Redis);
+    settings.redis_url = Some(redis.url());
+    let server = spawn_with(settings).await;
+    let addr = server.addr;
+    assert_eq!(
+        tokio::task::spawn_blocking(move || http_status(addr, "/readyz"))
+            .await
+            .unwrap(),
+        200
+    );
+    let id = create(&server, 0.0).await;
+    let mut c = Client::connect(&server, &id).await;
+    drop(redis);
+    // Clock pings need no store and keep working.
+    let (_, t1, _) = c.ping(1.0).await;
+    assert!(t1 > 0.0);
+    let seq = c.command(Command::Play { position: 0.0 }).await;
+    assert_eq!(c.next_error().await, (ErrorCode::Unavailable, Some(seq)));
+    assert_eq!(
+        tokio::task::spawn_blocking(move || http_status(addr, "/readyz"))
+            .await
+            .unwrap(),
+        503
+    );
+    // Redis comes back empty (no persistence): ready again, and the session is gone.
+    let _redis = PrivateRedis::start(port);
+    let mut ready = false;
+    for _ in 0..50 {
+        if tokio::task::spawn_blocking(move || http_status(addr, "/readyz"))
+            .await
+            .unwrap()
+            == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(ready, "/readyz did not recover");
+    let seq = c.command(Command::Play { position: 0.0 }).await;
+    assert_eq!(c.next_error().await, (ErrorCode::UnknownSession, Some(seq)));
+    assert_eq!(
+        c.closed(Duration::from_secs(5)).await,
+        Some(close::UNKNOWN_SESSION)
+    );
+}
