@@ -170,9 +170,11 @@ impl PrivateRedis {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server must be installed for this test");
+        // Owned at once, so the process is killed and reaped on every path (Drop).
+        let redis = PrivateRedis { child, port };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return PrivateRedis { child, port };
+                return redis;
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -204,17 +204,12 @@ impl RedisStore {
         let mut reconnects = subscriber.reconnect_rx();
         let (sub, r) = (subscriber.clone(), routes.clone());
         tasks.push(tokio::spawn(async move {
-            loop {
-                match reconnects.recv().await {
-                    Ok(_) | Err(RecvError::Lagged(_)) => {
-                        tracing::info!("redis subscriber reconnected; resubscribing");
-                        if let Err(e) = sub.resubscribe_all().await {
-                            tracing::error!(error = %e, "redis resubscribe failed");
-                        }
-                        send_to_all(&r, Delivery::Resync);
-                    }
-                    Err(RecvError::Closed) => break,
+            while let Ok(_) | Err(RecvError::Lagged(_)) = reconnects.recv().await {
+                tracing::info!("redis subscriber reconnected; resubscribing");
+                if let Err(e) = sub.resubscribe_all().await {
+                    tracing::error!(error = %e, "redis resubscribe failed");
                 }
+                send_to_all(&r, Delivery::Resync);
             }
         }));
 
