@@ -62,11 +62,17 @@ pub async fn upgrade(
     let Ok(id) = SessionId::parse(&id) else {
         return (StatusCode::NOT_FOUND, "no such session").into_response();
     };
+    let sessions = app.sessions.clone();
     let ws = match ws {
         Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+        // Not a WebSocket request: still a 404 for unknown sessions.
+        Err(rejection) => {
+            return match sessions.snapshot(&id).await {
+                Ok(None) => (StatusCode::NOT_FOUND, "no such session").into_response(),
+                _ => rejection.into_response(),
+            }
+        }
     };
-    let sessions = app.sessions.clone();
     let Some((conn_guard, shutdown)) = sessions.register_connection() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     };

@@ -5,8 +5,7 @@ mod common;
 
 use app::playback::Command;
 use app::protocol::{close, Cause, ErrorCode, ServerMsg};
-use common::{create, spawn, spawn_with, Client, Store};
-use std::io::{Read, Write};
+use common::{create, http_status, spawn, spawn_with, Client, Store};
 use std::process::{Child, Command as Process, Stdio};
 use std::time::Duration;
 
@@ -198,24 +197,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
-}
-
-/// `GET path` over plain HTTP/1.1; returns the status code.
-fn http_status(addr: std::net::SocketAddr, path: &str) -> u16 {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -439,6 +439,15 @@ async fn unknown_session_is_404(store: Store) {
             r.err()
         );
     }
+    // A plain GET (no upgrade) of an unknown session is a 404 too; of a known one, not.
+    let addr = server.addr;
+    let plain = tokio::task::spawn_blocking(move || common::http_status(addr, "/ws/000000000000"));
+    assert_eq!(plain.await.unwrap(), 404);
+    let id = create(&server, 0.0).await;
+    let path = format!("/ws/{id}");
+    let plain = tokio::task::spawn_blocking(move || common::http_status(addr, &path));
+    let status = plain.await.unwrap();
+    assert!((400..500).contains(&status) && status != 404, "{status}");
 }
 
 async fn silent_viewers_are_evicted(store: Store) {

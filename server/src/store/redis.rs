@@ -37,6 +37,9 @@ use tokio::task::JoinHandle;
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connections in the command pool.
 const POOL_SIZE: usize = 4;
+/// Published messages the subscriber buffers before the dispatcher must catch up (beyond
+/// it, subscribed sessions resync from the store).
+const SUBSCRIBER_QUEUE: usize = 4096;
 
 /// Compare-and-set: KEYS = [state]; ARGV = [expected revision, new state JSON, ttl ms,
 /// channel, event JSON]. Returns `{0}` missing, `{1, current}` conflict, `{2}` applied,
@@ -164,7 +167,6 @@ impl RedisStore {
         builder
             .with_performance_config(|p| {
                 p.default_command_timeout = COMMAND_TIMEOUT;
-                p.broadcast_channel_capacity = 65_536;
             })
             .with_connection_config(|c| {
                 c.connection_timeout = COMMAND_TIMEOUT;
@@ -172,6 +174,12 @@ impl RedisStore {
             })
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
         let pool = builder.build_pool(POOL_SIZE).map_err(unavailable)?;
+        // fred allocates every event channel of a client with this capacity up front, so only
+        // the subscriber (which receives every published event) gets a large one.
+        builder.with_performance_config(|p| {
+            p.default_command_timeout = COMMAND_TIMEOUT;
+            p.broadcast_channel_capacity = SUBSCRIBER_QUEUE;
+        });
         let subscriber = builder.build_subscriber_client().map_err(unavailable)?;
         timed(pool.init()).await?;
         timed(subscriber.init()).await?;
