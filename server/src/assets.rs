@@ -19,7 +19,7 @@ use rust_embed::RustEmbed;
 
 /// The site folder written by cargo-leptos.
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../target/site"]
+#[folder = "../target/site"]
 #[allow_missing = true]
 struct Site;
 
