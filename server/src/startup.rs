@@ -6,6 +6,7 @@ use app::App;
 use axum::{
     extract::FromRef,
     routing::{any, get},
+    serve::ListenerExt,
     Router,
 };
 use leptos::prelude::*;
@@ -127,8 +128,15 @@ impl Application {
             shutdown.await;
             sessions.shutdown().await;
         };
+        // TCP_NODELAY: small WebSocket frames (pongs, state changes) leave at once instead of
+        // waiting behind Nagle's algorithm for the ACK of the previous frame.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

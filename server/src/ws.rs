@@ -151,7 +151,7 @@ async fn send(socket: &mut WebSocket, msg: Message) -> Result<(), End> {
         Ok(Err(_)) => Err(End::Drop),
         Err(_) => {
             tracing::info!("send stalled; disconnecting slow viewer");
-            Err(End::Drop)
+            Err(End::Close(close::TOO_SLOW, "too slow; reconnect to resync"))
         }
     }
 }

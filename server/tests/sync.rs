@@ -48,6 +48,7 @@ on_both_stores!(
     silent_viewers_are_evicted,
     shutdown_closes_with_going_away,
     presence_counts_viewers,
+    slow_viewers_are_disconnected,
 );
 
 async fn join_gets_hello_with_state_and_clock(store: Store) {
@@ -518,4 +519,51 @@ async fn presence_counts_viewers(store: Store) {
     a.presence(2).await;
     let late = Client::connect(&server, &id).await;
     assert_eq!(late.hello_viewers, 3);
+}
+
+async fn slow_viewers_are_disconnected(store: Store) {
+    let mut settings = common::settings(store);
+    settings.commands_per_sec = 1e6;
+    settings.command_burst = 1_000_000;
+    settings.send_queue = 64;
+    let server = spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    // A viewer with a tiny TCP receive window that never reads.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(2048).unwrap();
+    let stream = socket.connect(server.addr).await.unwrap();
+    let (_slow, _) = tokio_tungstenite::client_async(server.ws_url(&format!("/ws/{id}")), stream)
+        .await
+        .expect("slow viewer connects");
+    let mut driver = Client::connect(&server, &id).await;
+    assert_eq!(server.sessions.connections(), 2);
+    // Drive changes until the server gives up on the slow viewer: once the kernel buffers
+    // toward it are full (several MB on loopback), its send stalls and it is disconnected.
+    let start = Instant::now();
+    let mut k = 0u32;
+    while server.sessions.connections() > 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "slow viewer still connected after {k} commands"
+        );
+        k += 1;
+        let seq = driver
+            .command(Command::Seek {
+                position: f64::from(k % 100_000) + 1.0,
+            })
+            .await;
+        let (_, cause) = driver.next_state().await;
+        assert_eq!(
+            cause.map(|c| c.seq),
+            Some(seq),
+            "the driver is never held back"
+        );
+    }
+    println!(
+        "{store:?}: slow viewer dropped after {k} broadcasts, {:?}",
+        start.elapsed()
+    );
+    // The driver carries on.
+    driver.command(Command::Play { position: 1.0 }).await;
+    assert!(driver.next_state().await.0.playing);
 }
