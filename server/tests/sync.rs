@@ -49,6 +49,7 @@ on_both_stores!(
     shutdown_closes_with_going_away,
     presence_counts_viewers,
     slow_viewers_are_disconnected,
+    sessions_expire_after_the_sliding_ttl,
 );
 
 async fn join_gets_hello_with_state_and_clock(store: Store) {
@@ -566,4 +567,29 @@ async fn slow_viewers_are_disconnected(store: Store) {
     // The driver carries on.
     driver.command(Command::Play { position: 1.0 }).await;
     assert!(driver.next_state().await.0.playing);
+}
+
+async fn sessions_expire_after_the_sliding_ttl(store: Store) {
+    let mut settings = common::settings(store);
+    settings.session_ttl_secs = 2;
+    let server = spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    let mut viewer = Client::connect(&server, &id).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    // A change slides the TTL...
+    viewer.command(Command::Seek { position: 5.0 }).await;
+    viewer.next_state().await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert!(
+        server.sessions.snapshot(&id).await.unwrap().is_some(),
+        "expired despite the change"
+    );
+    drop(viewer);
+    // ...and without activity the session goes.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(server.sessions.snapshot(&id).await.unwrap().is_none());
+    assert!(matches!(
+        open(&server, id.as_str(), None).await,
+        Err(ConnectError::Status(404))
+    ));
 }
