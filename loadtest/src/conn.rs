@@ -7,7 +7,7 @@ use crate::clock;
 use crate::stats::Receipts;
 use crate::target::Target;
 use app::ids::SessionId;
-use app::protocol::{ClientMsg, ConnId, ServerMsg};
+use app::protocol::{Cause, ClientMsg, ConnId, ServerMsg};
 use futures::{SinkExt, StreamExt};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -347,21 +347,25 @@ fn handle_text(
     if text.starts_with(r#"{"type":"presence""#) {
         return;
     }
+    // The hot path: a `State` broadcast. Only the revision and the cause matter here, so
+    // skip building the full state (the serde tag buffering of `ServerMsg` costs the most).
+    if text.starts_with(r#"{"type":"state""#) {
+        if let Ok(s) = serde_json::from_str::<StateLite>(text) {
+            on_state(
+                s.state.revision,
+                s.cause,
+                at,
+                spec,
+                out,
+                counters,
+                next_base,
+            );
+            return;
+        }
+    }
     match serde_json::from_str::<ServerMsg>(text) {
         Ok(ServerMsg::State { state, cause }) => {
-            // Never base a command on less than a revision already seen.
-            *next_base = (*next_base).max(state.revision);
-            let sender = spec.session.sender_conn.load(Relaxed);
-            match cause {
-                Some(c) if sender != 0 && c.conn_id == sender => {
-                    if out.receipts.record(c.seq, state.revision, at)
-                        == crate::stats::Recorded::First
-                    {
-                        counters.received.fetch_add(1, Relaxed);
-                    }
-                }
-                _ => out.receipts.observe_revision(state.revision),
-            }
+            on_state(state.revision, cause, at, spec, out, counters, next_base);
         }
         Ok(ServerMsg::Pong { t0, .. }) => {
             let sent = (t0 * 1000.0).round();
@@ -388,5 +392,67 @@ fn handle_text(
         Ok(ServerMsg::Presence { .. }) => {}
         Ok(ServerMsg::Hello { .. }) => out.bad_messages += 1,
         Err(_) => out.bad_messages += 1,
+    }
+}
+
+/// The parts of a `State` message the load generator needs (same wire format as
+/// [`ServerMsg::State`]; the other fields are skipped, not buffered).
+#[derive(serde::Deserialize)]
+struct StateLite {
+    state: RevisionOnly,
+    cause: Option<Cause>,
+}
+
+#[derive(serde::Deserialize)]
+struct RevisionOnly {
+    revision: u64,
+}
+
+/// Records a `State` with `revision` and `cause` received at `at` µs.
+fn on_state(
+    revision: u64,
+    cause: Option<Cause>,
+    at: u64,
+    spec: &Spec,
+    out: &mut Outcome,
+    counters: &Counters,
+    next_base: &mut u64,
+) {
+    // Never base a command on less than a revision already seen.
+    *next_base = (*next_base).max(revision);
+    let sender = spec.session.sender_conn.load(Relaxed);
+    match cause {
+        Some(c) if sender != 0 && c.conn_id == sender => {
+            if out.receipts.record(c.seq, revision, at) == crate::stats::Recorded::First {
+                counters.received.fetch_add(1, Relaxed);
+            }
+        }
+        _ => out.receipts.observe_revision(revision),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::ids::VideoId;
+    use app::playback::PlaybackState;
+
+    #[test]
+    fn fast_paths_match_the_real_wire_format() {
+        let state = PlaybackState {
+            revision: 42,
+            ..PlaybackState::new(VideoId::parse("dQw4w9WgXcQ").unwrap(), 3.0, 1.0)
+        };
+        let msg = ServerMsg::State {
+            state,
+            cause: Some(Cause { conn_id: 7, seq: 9 }),
+        };
+        let text = serde_json::to_string(&msg).unwrap();
+        assert!(text.starts_with(r#"{"type":"state""#), "{text}");
+        let lite: StateLite = serde_json::from_str(&text).unwrap();
+        assert_eq!(lite.state.revision, 42);
+        assert_eq!(lite.cause, Some(Cause { conn_id: 7, seq: 9 }));
+        let presence = serde_json::to_string(&ServerMsg::Presence { viewers: 3 }).unwrap();
+        assert!(presence.starts_with(r#"{"type":"presence""#), "{presence}");
     }
 }

@@ -39,6 +39,23 @@ pub struct MemoryReport {
     pub per_connection_bytes: Option<f64>,
 }
 
+/// CPU time used during the command phase (commands and drain), from `/proc`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CpuReport {
+    /// Length of the phase, s.
+    pub window_s: f64,
+    /// CPUs of the machine.
+    pub cores: usize,
+    /// CPU seconds of each `--server-pid`.
+    pub servers_s: Vec<Option<f64>>,
+    /// CPU seconds of the load generator.
+    pub loadtest_s: Option<f64>,
+    /// CPU seconds of the whole machine (all processes, all cores).
+    pub machine_busy_s: Option<f64>,
+    /// Machine minus servers and load generator: other processes competing for the cores.
+    pub others_s: Option<f64>,
+}
+
 /// Everything a run measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -92,6 +109,8 @@ pub struct Report {
     pub urls: Vec<UrlReport>,
     /// Server memory.
     pub memory: Vec<MemoryReport>,
+    /// CPU use during the command phase.
+    pub cpu: CpuReport,
     /// Wall time of the run, s.
     pub elapsed_s: f64,
     /// No loss, duplicate, failure or error.
@@ -191,6 +210,30 @@ impl Report {
                 m.connections,
                 m.per_connection_bytes
                     .map_or("-".into(), |b| format!("{:.1} KB", b / 1000.0)),
+            );
+        }
+        let c = &self.cpu;
+        let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
+        let servers: Vec<String> = c.servers_s.iter().map(|s| f(*s)).collect();
+        let _ = writeln!(
+            o,
+            "  cpu over the {:.1} s command phase ({} cores): server(s) {} s, load generator {} s, \
+             other processes {} s",
+            c.window_s,
+            c.cores,
+            if servers.is_empty() { "-".into() } else { servers.join(" + ") },
+            f(c.loadtest_s),
+            f(c.others_s),
+        );
+        let deliveries = self.delivery.count as f64;
+        let server_total: f64 = c.servers_s.iter().flatten().sum();
+        if deliveries > 0.0 && !c.servers_s.is_empty() {
+            let _ = writeln!(
+                o,
+                "  cpu per delivery: server {:.1} us, load generator {} us",
+                server_total * 1e6 / deliveries,
+                c.loadtest_s
+                    .map_or("-".into(), |l| format!("{:.1}", l * 1e6 / deliveries)),
             );
         }
         let _ = writeln!(

@@ -4,7 +4,7 @@
 use crate::cli::Config;
 use crate::conn::{self, Counters, Outcome, Phase, SessionShared, Spec};
 use crate::procfs;
-use crate::report::{MemoryReport, Report, UrlReport};
+use crate::report::{CpuReport, MemoryReport, Report, UrlReport};
 use crate::stats::{Fanout, Summary};
 use crate::target::{Target, TargetError};
 use app::ids::SessionId;
@@ -150,7 +150,8 @@ pub async fn run(cfg: Config) -> Result<Report, RunError> {
         .map(|p| procfs::vm_rss_kib(*p))
         .collect();
 
-    // Commands: a fixed schedule from one start instant.
+    // Commands: a fixed schedule from one start instant. CPU use is measured over this phase.
+    let cpu_before = CpuSnapshot::take(&cfg.server_pids);
     let start = Instant::now() + Duration::from_millis(100);
     let _ = phase_tx.send(Phase::Commands(start));
     let expected_sends = cfg.commands as u64 * n_sessions as u64;
@@ -170,6 +171,7 @@ pub async fn run(cfg: Config) -> Result<Report, RunError> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let cpu = CpuSnapshot::take(&cfg.server_pids).since(&cpu_before);
     let _ = phase_tx.send(Phase::Stop);
     let mut outcomes = Vec::with_capacity(tasks.len());
     for t in tasks {
@@ -189,15 +191,70 @@ pub async fn run(cfg: Config) -> Result<Report, RunError> {
         p.abort();
     }
 
-    Ok(account(
-        &cfg,
-        &sessions,
-        outcomes,
-        &counters,
+    let measured = Measured {
         connect_wall,
-        (rss_before, rss_after),
-        t_start.elapsed(),
-    ))
+        rss_before,
+        rss_after,
+        cpu,
+        elapsed: t_start.elapsed(),
+    };
+    Ok(account(&cfg, &sessions, outcomes, &counters, measured))
+}
+
+/// Whole-run measurements taken by the orchestrator.
+struct Measured {
+    connect_wall: Duration,
+    rss_before: Vec<Option<u64>>,
+    rss_after: Vec<Option<u64>>,
+    cpu: CpuReport,
+    elapsed: Duration,
+}
+
+/// CPU counters at one instant.
+struct CpuSnapshot {
+    at: Instant,
+    servers: Vec<Option<u64>>,
+    own: Option<u64>,
+    machine: Option<(u64, u64)>,
+}
+
+impl CpuSnapshot {
+    fn take(pids: &[u32]) -> Self {
+        Self {
+            at: Instant::now(),
+            servers: pids.iter().map(|p| procfs::process_cpu_ticks(*p)).collect(),
+            own: procfs::process_cpu_ticks(std::process::id()),
+            machine: procfs::machine_cpu_ticks(),
+        }
+    }
+
+    /// CPU seconds used between `before` and this snapshot.
+    fn since(&self, before: &CpuSnapshot) -> CpuReport {
+        let secs = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.saturating_sub(b) as f64 / procfs::TICKS_PER_SEC),
+            _ => None,
+        };
+        let servers_s: Vec<Option<f64>> = self
+            .servers
+            .iter()
+            .zip(&before.servers)
+            .map(|(a, b)| secs(*a, *b))
+            .collect();
+        let loadtest_s = secs(self.own, before.own);
+        let machine_busy_s = secs(self.machine.map(|m| m.0), before.machine.map(|m| m.0));
+        let others_s = machine_busy_s.map(|m| {
+            let ours: f64 = servers_s.iter().flatten().sum::<f64>() + loadtest_s.unwrap_or(0.0);
+            (m - ours).max(0.0)
+        });
+        CpuReport {
+            window_s: self.at.duration_since(before.at).as_secs_f64(),
+            cores: procfs::cpus(),
+            servers_s,
+            loadtest_s,
+            machine_busy_s,
+            others_s,
+        }
+    }
 }
 
 /// Prints one progress line per second to stderr.
@@ -232,10 +289,15 @@ fn account(
     sessions: &[Arc<SessionShared>],
     outcomes: Vec<Outcome>,
     counters: &Counters,
-    connect_wall: Duration,
-    (rss_before, rss_after): (Vec<Option<u64>>, Vec<Option<u64>>),
-    elapsed: Duration,
+    measured: Measured,
 ) -> Report {
+    let Measured {
+        connect_wall,
+        rss_before,
+        rss_after,
+        cpu,
+        elapsed,
+    } = measured;
     let mut connect_times: Vec<u64> = outcomes.iter().filter_map(|o| o.connect_us).collect();
     let connected = connect_times.len();
     let mut connect_errors: Vec<String> = Vec::new();
@@ -403,6 +465,7 @@ fn account(
         send_lag_max_us,
         urls,
         memory,
+        cpu,
         elapsed_s: elapsed.as_secs_f64(),
         passed: failures.is_empty(),
         failures,
