@@ -192,6 +192,20 @@ impl Drop for PrivateRedis {
     }
 }
 
+/// Runs `redis-cli -p port args...` and returns its trimmed output (newlines as spaces).
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Process::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli must be installed for this test");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -227,7 +241,7 @@ async fn redis_outage_is_reported_and_survived() {
             .unwrap(),
         503
     );
-    // Redis comes back empty (no persistence): ready again, and the session is gone.
+    // Redis comes back empty (no persistence): ready again.
     let _redis = PrivateRedis::start(port);
     let mut ready = false;
     for _ in 0..50 {
@@ -242,7 +256,28 @@ async fn redis_outage_is_reported_and_survived() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(ready, "/readyz did not recover");
+    // The instance subscribed again by itself: restore the state (as a backup would) and a
+    // change made through this viewer comes back to it over the renewed subscription.
+    let key = format!("wp:{{{id}}}:state");
+    let channel = format!("wp:{{{id}}}:ev");
+    let json = serde_json::to_string(&c.state).unwrap();
+    assert_eq!(redis_cli(port, &["SET", &key, &json]), "OK");
+    let mut subscribed = false;
+    for _ in 0..50 {
+        if redis_cli(port, &["PUBSUB", "NUMSUB", &channel]).ends_with('1') {
+            subscribed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(subscribed, "the session's channel was not resubscribed");
     let seq = c.command(Command::Play { position: 0.0 }).await;
+    let (state, cause) = c.next_state().await;
+    assert!(state.playing);
+    assert_eq!(cause.map(|c| c.seq), Some(seq));
+    // Without the state the session is gone for good.
+    redis_cli(port, &["DEL", &key]);
+    let seq = c.command(Command::Pause { position: 1.0 }).await;
     assert_eq!(c.next_error().await, (ErrorCode::UnknownSession, Some(seq)));
     assert_eq!(
         c.closed(Duration::from_secs(5)).await,
