@@ -33,6 +33,8 @@ pub const PRESENCE_REFRESH: Duration = Duration::from_secs(10);
 pub struct Frame {
     /// The state revision it carries; 0 for messages without one (presence).
     pub revision: u64,
+    /// The viewer count of a `presence` frame.
+    pub viewers: Option<u32>,
     /// The JSON text (reference-counted; cloning does not copy).
     pub text: Utf8Bytes,
 }
@@ -423,6 +425,7 @@ fn forward(hub: &Hub, forwarded: &mut u64, text: String) {
             hub.observe(&state);
             let _ = hub.tx.send(Frame {
                 revision: state.revision,
+                viewers: None,
                 text: Utf8Bytes::from(text),
             });
         }
@@ -430,6 +433,7 @@ fn forward(hub: &Hub, forwarded: &mut u64, text: String) {
             if hub.viewers.swap(viewers, Ordering::Relaxed) != viewers {
                 let _ = hub.tx.send(Frame {
                     revision: 0,
+                    viewers: Some(viewers),
                     text: Utf8Bytes::from(text),
                 });
             }

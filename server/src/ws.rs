@@ -102,6 +102,7 @@ pub async fn upgrade(
                     shutdown,
                     conn_id,
                     last_revision: 0,
+                    last_viewers: 0,
                 };
                 conn.run(socket).await;
                 drop(conn_guard);
@@ -125,6 +126,8 @@ struct Conn {
     conn_id: ConnId,
     /// The newest revision this viewer has been sent (older frames are skipped).
     last_revision: u64,
+    /// The viewer count this viewer was last told (unchanged counts are skipped).
+    last_viewers: u32,
 }
 
 fn text_of(msg: &ServerMsg) -> Utf8Bytes {
@@ -192,6 +195,9 @@ impl Conn {
         if let ServerMsg::State { state, .. } | ServerMsg::Hello { state, .. } = msg {
             self.last_revision = self.last_revision.max(state.revision);
         }
+        if let ServerMsg::Hello { viewers, .. } = msg {
+            self.last_viewers = *viewers;
+        }
         send(socket, Message::Text(text_of(msg))).await
     }
 
@@ -234,12 +240,18 @@ impl Conn {
                 biased;
                 _ = self.shutdown.changed() => return End::Close(close::GOING_AWAY, "server shutting down"),
                 frame = frames.recv() => match frame {
-                    Ok(Frame { revision, text }) => {
+                    Ok(Frame { revision, viewers, text }) => {
                         if revision != 0 {
                             if revision <= self.last_revision {
                                 continue;
                             }
                             self.last_revision = revision;
+                        }
+                        if let Some(n) = viewers {
+                            if n == self.last_viewers {
+                                continue;
+                            }
+                            self.last_viewers = n;
                         }
                         if let Err(end) = send(socket, Message::Text(text)).await {
                             return end;

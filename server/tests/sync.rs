@@ -501,6 +501,10 @@ async fn presence_counts_viewers(store: Store) {
     let server = spawn(store).await;
     let id = create(&server, 0.0).await;
     let mut a = Client::connect(&server, &id).await;
+    assert_eq!(a.hello_viewers, 1);
+    // Only changes are announced: the first report (1 viewer) repeats what Hello said.
+    let quiet = a.drain(Duration::from_millis(800)).await;
+    assert!(quiet.is_empty(), "unexpected {quiet:?}");
     let mut others = Vec::new();
     for _ in 0..4 {
         others.push(Client::connect(&server, &id).await);
