@@ -326,7 +326,8 @@ async fn run(hub: Arc<Hub>, registry: Arc<Registry>) {
     match started.await {
         Ok((sub, state)) => {
             hub.observe(&state);
-            let _ = hub.init.send(Init::Ready);
+            // `send_replace` stores the outcome even if no joiner is waiting at this moment.
+            hub.init.send_replace(Init::Ready);
             if let Err(e) = store.touch(&hub.id).await {
                 tracing::warn!(session = %hub.id, error = %e, "cannot slide session TTL");
             }
@@ -334,7 +335,7 @@ async fn run(hub: Arc<Hub>, registry: Arc<Registry>) {
         }
         Err(e) => {
             registry.remove_if_same(&hub);
-            let _ = hub.init.send(Init::Failed(e));
+            hub.init.send_replace(Init::Failed(e));
         }
     }
     if registry.running.fetch_sub(1, Ordering::AcqRel) == 1 {
