@@ -50,6 +50,7 @@ on_both_stores!(
     presence_counts_viewers,
     slow_viewers_are_disconnected,
     sessions_expire_after_the_sliding_ttl,
+    full_sessions_refuse_more_viewers,
 );
 
 async fn join_gets_hello_with_state_and_clock(store: Store) {
@@ -596,4 +597,32 @@ async fn sessions_expire_after_the_sliding_ttl(store: Store) {
         open(&server, id.as_str(), None).await,
         Err(ConnectError::Status(404))
     ));
+}
+
+async fn full_sessions_refuse_more_viewers(store: Store) {
+    let mut settings = common::settings(store);
+    settings.max_viewers_per_session = 2;
+    let server = spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    let _a = Client::connect(&server, &id).await;
+    let b = Client::connect(&server, &id).await;
+    assert!(matches!(
+        open(&server, id.as_str(), None).await,
+        Err(ConnectError::Status(503))
+    ));
+    drop(b);
+    // A seat frees up when a viewer leaves.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match open(&server, id.as_str(), None).await {
+            Ok(ws) => {
+                Client::from_stream(ws).await;
+                break;
+            }
+            Err(e) => {
+                assert!(Instant::now() < deadline, "no seat after a leave: {e:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
 }
