@@ -7,7 +7,8 @@
 # For each store: starts the binary on a free loopback port from an empty directory, waits for
 # /healthz and /readyz, runs Playwright (list reporter) with BASE_URL, stops the server. The
 # stand-in's own tests run in the first pass only. Exits non-zero if anything failed; the server
-# is always stopped (trap). Extra arguments go to Playwright (e.g. -g 'late join').
+# is always stopped (trap). Extra arguments go to Playwright in both passes (e.g. -g 'late join',
+# --project=app); E2E_STORES="memory" (or "redis") runs one pass only.
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -102,8 +103,15 @@ run_pass() {
   fi
 }
 
-run_pass memory "" "$@"
-run_pass redis "$REDIS" --project=app --project=accuracy "$@"
+for store in ${E2E_STORES:-memory redis}; do
+  case "$store" in
+    memory) run_pass memory "" "$@" ;;
+    redis)
+      if [ $# -gt 0 ]; then run_pass redis "$REDIS" "$@"; else run_pass redis "$REDIS" --project=app --project=accuracy; fi
+      ;;
+    *) echo "run.sh: unknown store $store in E2E_STORES" >&2; exit 2 ;;
+  esac
+done
 
 echo "end2end: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
 exit "$STATUS"

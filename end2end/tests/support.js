@@ -148,11 +148,19 @@ export async function waitInSync(viewers, { playing, boundMs = IN_SYNC_MS, timeo
     if (Date.now() > deadline) {
       throw new Error(
         `viewers not in sync (${playing === undefined ? 'same state' : playing ? 'playing' : 'paused'}${near !== undefined ? ` near ${near} s` : ''}, ` +
-          `bound ${boundMs} ms) after ${timeout} ms: ${describe(last)}`,
+          `bound ${boundMs} ms) after ${timeout} ms: ${describe(last)}\n${await clients(viewers)}`,
       );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** What each viewer's sync client says (window.__watchparty), for failure messages. */
+export async function clients(viewers) {
+  const lines = await Promise.all(
+    viewers.map(async (v) => `  ${v.name}: ${JSON.stringify(await v.sync().catch((e) => String(e)))}`),
+  );
+  return `sync clients:\n${lines.join('\n')}`;
 }
 
 /** Samples every `everyMs` for `durationMs`; fails at the first sample beyond `boundMs`. */
@@ -163,7 +171,7 @@ export async function expectStaysInSync(viewers, { durationMs, everyMs = 250, bo
     const s = await sample(viewers);
     spreads.push(s.spreadMs);
     if (s.spreadMs > boundMs || s.running.some((r) => r !== playing)) {
-      throw new Error(`viewers drifted apart: ${describe(s)}`);
+      throw new Error(`viewers drifted apart: ${describe(s)}\n${await clients(viewers)}`);
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
