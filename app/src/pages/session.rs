@@ -14,11 +14,6 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-#[cfg(feature = "hydrate")]
-type ClientHandle = crate::client::SyncClient;
-#[cfg(not(feature = "hydrate"))]
-type ClientHandle = ();
-
 /// The session page.
 #[component]
 pub fn SessionPage() -> impl IntoView {
@@ -118,7 +113,11 @@ fn Session(view: SessionView) -> impl IntoView {
     };
     let share = RwSignal::new(share_url(&view.id));
     let copied = RwSignal::new(None::<bool>);
-    let client: StoredValue<Option<ClientHandle>, LocalStorage> = StoredValue::new_local(None);
+    // The running client lives only in the browser (a thread-local value must never be created
+    // on the multi-threaded server).
+    #[cfg(feature = "hydrate")]
+    let client: StoredValue<Option<crate::client::SyncClient>, LocalStorage> =
+        StoredValue::new_local(None);
 
     #[cfg(feature = "hydrate")]
     {
@@ -177,8 +176,6 @@ fn Session(view: SessionView) -> impl IntoView {
                 c.join();
             }
         });
-        #[cfg(not(feature = "hydrate"))]
-        let _ = client;
     };
 
     let stats = ui.stats;

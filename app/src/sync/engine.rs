@@ -573,8 +573,16 @@ impl Engine {
             self.apply_state(now, Some(r), out);
             return;
         }
-        if self.expect.is_some_and(|e| now > e.until) {
-            self.expect = None;
+        if let Some(e) = self.expect {
+            // Reached as seen by the poll (some transitions fire no event), or given up.
+            let reached = if e.playing {
+                r.state == PlayerState::Playing
+            } else {
+                r.state == PlayerState::Paused
+            };
+            if reached || now > e.until {
+                self.expect = None;
+            }
         }
         if let Some(t) = self.autoplay.play_at {
             if r.state == PlayerState::Playing {
@@ -796,20 +804,24 @@ impl Engine {
             self.drift.reset(now, SETTLE_MS);
         } else {
             self.autoplay.play_at = None;
-            let mut acted = false;
+            // Only a pause we issue produces state events to expect; a seek of an already
+            // paused player produces none, and expecting one would swallow the viewer's next
+            // real action.
+            let mut paused = false;
             if r.state.is_playing_ish() {
                 out.push(Action::Pause);
-                acted = true;
+                paused = true;
             }
             if (r.position - s.position).abs() > PAUSED_SNAP {
                 self.seek(now, s.position, out);
                 if r.state.is_fresh() {
                     // seekTo on a fresh player starts playback: pause right after.
                     out.push(Action::Pause);
+                    paused = true;
                 }
-                acted = true;
+                self.stats.last_action = format!("apply: seek paused to {:.3}", s.position);
             }
-            if acted {
+            if paused {
                 self.expect = Some(Expect {
                     playing: false,
                     until: now + EXPECT_GRACE_MS,

@@ -551,6 +551,27 @@ mod tests {
     }
 
     #[test]
+    fn sync_a_play_right_after_a_remote_paused_seek_is_not_swallowed() {
+        let mut w = two_playing();
+        let now = w.now;
+        w.clients[1].player.pause(now);
+        w.run(1_500.0);
+        let now = w.now;
+        w.clients[1].player.seek(now, 120.0);
+        w.run(150.0);
+        assert!((w.clients[0].player.position - 120.0).abs() < 1e-9);
+        // A presses play right away: the remote seek fired no event, so nothing may be
+        // waiting for one.
+        let now = w.now;
+        w.clients[0].player.play(now);
+        w.run(2_000.0);
+        assert!(w.state.playing, "A's play reached the server");
+        assert_eq!(w.clients[1].player.state, PlayerState::Playing);
+        let gap = w.run_max_gap(3_000.0, 0, 1);
+        assert!(gap < 0.010, "{gap}");
+    }
+
+    #[test]
     fn sync_seek_while_playing_is_followed_by_everyone() {
         let mut w = two_playing();
         let applied = w.applied;
