@@ -5,7 +5,8 @@
 //!   while the player plays undisturbed, and smoothed by a least-squares line over the last
 //!   [`MAX_SAMPLES`]: the line gives the error *now* (noise averaged out) and its slope (the
 //!   player's media clock running fast or slow).
-//! * Inside the dead band ([`DEADBAND`]) nothing happens. Beyond it a **rate pulse** runs the
+//! * Inside the dead band nothing happens: ±[`DEADBAND`], widened to [`NOISE_FACTOR`] times the
+//!   fit's RMS residual when the player's readings are noisy (at most [`MAX_DEADBAND`]). Beyond it a **rate pulse** runs the
 //!   player at the nearest supported rate above/below the session rate for exactly as long as it
 //!   takes to cancel the error (`|error| / |rate - base|`), then restores the base rate. A pulse
 //!   is aimed at zero, so there is nothing to overshoot: no oscillation. After a pulse the
@@ -13,7 +14,7 @@
 //!   ([`MIN_PULSE_SAMPLES`]) before the next decision (hysteresis in time).
 //! * A player whose media clock is skewed drifts steadily; then the pulse is triggered at half
 //!   the dead band in the drift's direction and aimed half a band past zero, so the error swings
-//!   symmetrically within `±DEADBAND/2` instead of a `0..DEADBAND` sawtooth.
+//!   symmetrically within half a band either side instead of a `0..band` sawtooth.
 //! * Errors beyond [`SEEK_THRESHOLD`] (a stall, a tab that slept) are fixed by a seek to
 //!   `target + L`, where `L` is this player's seek-to-playing latency, learned (EWMA) from the
 //!   error that remains after each of its own corrective seeks.
@@ -23,8 +24,14 @@
 
 use std::collections::VecDeque;
 
-/// No correction while the smoothed error stays within ± this (seconds).
-pub const DEADBAND: f64 = 0.012;
+/// Smallest dead band: no correction while the smoothed error stays within ± this (seconds).
+/// Two viewers inside it are at most 8 ms apart.
+pub const DEADBAND: f64 = 0.004;
+/// The dead band widens to this many times the measured reading noise (RMS residual of the
+/// line fit), so noisy players are not chased around by their own measurement noise.
+pub const NOISE_FACTOR: f64 = 3.0;
+/// Widest dead band (s).
+pub const MAX_DEADBAND: f64 = 0.030;
 /// A slope beyond this (s/s, i.e. 3 ms per second) counts as a skewed media clock.
 pub const SKEW_SLOPE: f64 = 0.003;
 /// Errors beyond this are corrected by a seek when rate pulses are available (s). Smaller ones
@@ -62,6 +69,15 @@ pub struct ErrorFit {
     pub samples: usize,
     /// Time between the first and the last sample (ms).
     pub span_ms: f64,
+    /// RMS distance of the samples from the line (s): the reading noise.
+    pub noise: f64,
+}
+
+impl ErrorFit {
+    /// The dead band for this fit: [`DEADBAND`], widened by the reading noise.
+    pub fn band(&self) -> f64 {
+        (NOISE_FACTOR * self.noise).clamp(DEADBAND, MAX_DEADBAND)
+    }
 }
 
 /// Fits `error = a + b * t` through `(client ms, error s)` samples and evaluates it at `at`.
@@ -83,11 +99,19 @@ pub fn fit_error(samples: &[(f64, f64)], at: f64) -> Option<ErrorFit> {
     }
     let slope = if sxx > 1e-9 { sxy / sxx } else { 0.0 };
     let x = (at - t_ref) / 1000.0;
+    let line = |t: f64| mean_e + slope * ((t - t_ref) / 1000.0 - mean_t);
+    let noise = (samples
+        .iter()
+        .map(|&(t, e)| (e - line(t)).powi(2))
+        .sum::<f64>()
+        / nf)
+        .sqrt();
     Some(ErrorFit {
         error: mean_e + slope * (x - mean_t),
         slope,
         samples: n,
         span_ms: samples[n - 1].0 - samples[0].0,
+        noise,
     })
 }
 
@@ -313,14 +337,14 @@ impl Drift {
             return Correction::None;
         }
         let e = fit.error;
+        let band = fit.band();
         let skewed = fit.slope.abs() > SKEW_SLOPE && fit.span_ms >= 400.0;
-        let trigger =
-            e.abs() > DEADBAND || (skewed && e * fit.slope > 0.0 && e.abs() > DEADBAND / 2.0);
+        let trigger = e.abs() > band || (skewed && e * fit.slope > 0.0 && e.abs() > band / 2.0);
         if !trigger {
             return Correction::None;
         }
         let aim = if skewed {
-            -fit.slope.signum() * (fit.slope.abs() * 0.5).min(DEADBAND / 2.0)
+            -fit.slope.signum() * (fit.slope.abs() * 0.5).min(band / 2.0)
         } else {
             0.0
         };
@@ -463,18 +487,34 @@ mod tests {
     #[test]
     fn inside_the_dead_band_nothing_happens() {
         let mut d = Drift::new();
-        let t = feed(&mut d, 0.0, 20, |t| {
-            0.008
-                * if (t / 100.0) as i64 % 2 == 0 {
-                    1.0
-                } else {
-                    -1.0
-                }
-        });
+        let t = feed(&mut d, 0.0, 20, |_| 0.0035);
         assert_eq!(d.decide(t), Correction::None);
         let mut d = Drift::new();
-        let t = feed(&mut d, 0.0, 20, |_| 0.011);
+        let t = feed(&mut d, 0.0, 20, |_| -0.0035);
         assert_eq!(d.decide(t), Correction::None);
+    }
+
+    #[test]
+    fn the_band_widens_with_reading_noise() {
+        // 15 ms off with ±8 ms reading noise: the band is 3 x 8 ms, nothing to chase.
+        let noisy = |t: f64| {
+            0.015
+                + if (t / 100.0) as i64 % 2 == 0 {
+                    0.008
+                } else {
+                    -0.008
+                }
+        };
+        let mut d = Drift::new();
+        let t = feed(&mut d, 0.0, 20, noisy);
+        let fit = d.fit(t).unwrap();
+        assert!((fit.noise - 0.008).abs() < 0.001, "{fit:?}");
+        assert!((fit.band() - 0.024).abs() < 0.003);
+        assert_eq!(d.decide(t), Correction::None);
+        // The same 15 ms with clean readings is corrected.
+        let mut d = Drift::new();
+        let t = feed(&mut d, 0.0, 20, |_| 0.015);
+        assert!(matches!(d.decide(t), Correction::Pulse { rate, .. } if rate == 0.75));
     }
 
     #[test]
@@ -570,13 +610,13 @@ mod tests {
     #[test]
     fn skewed_clock_triggers_early_and_aims_past_zero() {
         let mut d = Drift::new();
-        // 1 % fast: +10 ms per second, now at +7 ms.
-        let t = feed(&mut d, 0.0, 10, |t| -0.002 + 0.010 * t / 1000.0);
+        // 1 % fast: +10 ms per second, now at +3 ms: past half the band in the drift's direction.
+        let t = feed(&mut d, 0.0, 10, |t| -0.006 + 0.010 * t / 1000.0);
         match d.decide(t) {
             Correction::Pulse { rate, duration_ms } => {
                 assert_eq!(rate, 0.75);
-                // Aim at -5 ms: 12 ms to remove at (0.25 - 0.01)/s.
-                assert!((duration_ms - 50.0).abs() < 3.0, "{duration_ms}");
+                // Aim half a band (2 ms) past zero: 5 ms to remove at (0.25 - 0.01)/s.
+                assert!((duration_ms - 20.8).abs() < 1.5, "{duration_ms}");
             }
             c => panic!("{c:?}"),
         }

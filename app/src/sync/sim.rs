@@ -480,7 +480,7 @@ mod tests {
         let seeks = w.clients[1].engine.stats().corrective_seeks;
         let nudges = w.clients[1].engine.stats().rate_nudges;
         let gap = w.run_max_gap(30_000.0, 0, 1);
-        assert!(gap < 0.010, "gap between viewers {gap}");
+        assert!(gap < 0.005, "gap between viewers {gap}");
         assert_eq!(w.clients[1].engine.stats().corrective_seeks, seeks);
         assert_eq!(
             w.clients[1].engine.stats().rate_nudges,
@@ -624,8 +624,8 @@ mod tests {
         let st = w.clients[1].engine.stats();
         assert_eq!(st.corrective_seeks, 0);
         let pulses = st.rate_nudges - nudges;
-        assert!(pulses > 10 && pulses < 120, "{pulses} pulses in 60 s");
-        assert!(worst < 0.015, "worst error {worst}");
+        assert!(pulses > 10 && pulses < 150, "{pulses} pulses in 60 s");
+        assert!(worst < 0.008, "worst error {worst}");
         assert_eq!(
             w.clients[0].engine.stats().rate_nudges,
             0,
