@@ -11,14 +11,17 @@
 #   redis-1x10000  the same on Redis (REDIS_URL, default redis://127.0.0.1:6379)
 #   mem-1000x10    memory store, 1,000 sessions x 10 viewers, each session one seek every 500 ms
 #   redis-1000x10  the same on Redis
-#   mem-rtt        memory store, 100 viewers pinging every 200 ms + sender echo round trip
+#   mem-rtt        memory store, 100 viewers pinging every 200 ms; one seek every 200 ms (the
+#                  sender's command -> own echo round trip), 30 s
 #   redis-rtt      the same on Redis
 #   split          two instances on one Redis, 10,000 viewers alternating, sender on the first
 # Each writes OUT_DIR/NAME.json (the --json report) and OUT_DIR/NAME.txt (table + progress).
 # Environment: SERVER_BIN (default target/release/watchparty), LOADTEST_BIN (default
 # target/release/loadtest), REDIS_URL, NICE (niceness of servers and load generator, default 0;
 # e.g. NICE=-10 as root when other work shares the machine: the report's "other processes"
-# CPU line shows how much it did).
+# CPU line shows how much it did), RT=1 (run servers and load generator under SCHED_RR
+# priority 1 via chrt, as root: other work on the machine cannot preempt them; used for the
+# light rtt runs, where it costs the rest of the machine almost nothing).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +29,8 @@ SERVER_BIN=$(realpath "${SERVER_BIN:-$ROOT/target/release/watchparty}")
 LOADTEST_BIN=$(realpath "${LOADTEST_BIN:-$ROOT/target/release/loadtest}")
 REDIS=${REDIS_URL:-redis://127.0.0.1:6379}
 NICE=${NICE:-0}
+PRIO=(nice -n "$NICE")
+[ "${RT:-0}" = 1 ] && PRIO=(chrt -r 1)
 OUT=${1:-$ROOT/target/bench}
 shift || true
 SCENARIOS=("$@")
@@ -60,7 +65,7 @@ start_server() {
     cd "$WORK/$name"
     ulimit -n 20000
     if [ -n "$redis" ]; then export REDIS_URL="$redis"; else unset REDIS_URL; fi
-    exec nice -n "$NICE" env -u WATCHPARTY_CONFIG WATCHPARTY_LISTEN="127.0.0.1:$port" RUST_LOG=warn \
+    exec "${PRIO[@]}" env -u WATCHPARTY_CONFIG WATCHPARTY_LISTEN="127.0.0.1:$port" RUST_LOG=warn \
       "$SERVER_BIN"
   ) >"$OUT/$name.server.log" 2>&1 &
   pid=$!
@@ -84,7 +89,7 @@ load() {
   shift
   echo "== $name: loadtest $* ($(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg))" |
     tee "$OUT/$name.txt"
-  (ulimit -n 20000 && exec nice -n "$NICE" "$LOADTEST_BIN" --json "$@") >"$OUT/$name.json" 2>>"$OUT/$name.txt" || rc=$?
+  (ulimit -n 20000 && exec "${PRIO[@]}" "$LOADTEST_BIN" --json "$@") >"$OUT/$name.json" 2>>"$OUT/$name.txt" || rc=$?
   grep -v '^\[' "$OUT/$name.txt" | tail -n +2
   echo "   exit $rc"
   return 0
@@ -108,7 +113,7 @@ for s in "${SCENARIOS[@]}"; do
     redis=""; [ "${s%%-*}" = redis ] && redis=$REDIS
     start_server "$s" "$redis"
     load "$s" --url "$SERVER_URL" --server-pid "$SERVER_PID" --scenario rtt \
-      --viewers 100 --interval-ms 500 --duration 30 --ping-interval-ms 200
+      --viewers 100 --interval-ms 200 --duration 30 --ping-interval-ms 200
     ;;
   split)
     start_server split-a "$REDIS"
