@@ -13,6 +13,7 @@
 // Durations: ACCURACY_STEADY_S (default 60), ACCURACY_WINDOW_S (default 8),
 // ACCURACY_SKEW_S (default 30).
 import { writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { test, expect, IN_SYNC_MS, sample, waitInSync, createSession } from '../tests/support.js';
 
 const STEADY_S = Number(process.env.ACCURACY_STEADY_S || 60);
@@ -70,6 +71,7 @@ const row = (name, s) =>
 
 test('sync accuracy figures', async ({ viewers }, testInfo) => {
   const store = process.env.E2E_STORE || 'unknown';
+  const loadBefore = loadavg()[0];
   const [a, b, c] = [await viewers('A'), await viewers('B'), await viewers('C')];
   const url = await createSession(a, 'https://www.youtube.com/watch?v=dQw4w9WgXcQ');
   await a.waitReady();
@@ -144,6 +146,7 @@ test('sync accuracy figures', async ({ viewers }, testInfo) => {
     steadyCorrectiveSeeksPerViewerMin: steadySeeks / minutes / 3,
     steadyRateNudgesPerMin: steadyNudges / minutes,
     timelineDisagreementMs: timelineMs,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, load1Before: loadBefore, load1After: loadavg()[0] },
   };
 
   const lines = [
@@ -161,7 +164,8 @@ test('sync accuracy figures', async ({ viewers }, testInfo) => {
       `rate nudges ${fmt(result.steadyRateNudgesPerMin)} per minute`,
     `1 % fast clock: ${fmt(result.skew1pct.correctiveSeeksPerMin)} corrective seeks/min, ` +
       `${fmt(result.skew1pct.rateNudgesPerMin)} rate nudges/min`,
-    `measurement: the 4 pages' timelines agree within ${timelineMs.toFixed(2)} ms`,
+    `measurement: the 4 pages' timelines agree within ${timelineMs.toFixed(2)} ms; ` +
+      `${result.machine.cpus} CPUs, load average ${loadBefore.toFixed(2)} before, ${result.machine.load1After.toFixed(2)} after`,
   ];
   console.log(lines.join('\n'));
   mkdirSync('test-results', { recursive: true });
