@@ -41,12 +41,15 @@ pub const SEEK_THRESHOLD: f64 = 1.0;
 pub const SEEK_ONLY_THRESHOLD: f64 = 0.25;
 /// Samples needed before a pulse decision.
 pub const MIN_PULSE_SAMPLES: usize = 5;
+/// Errors beyond this (s) are pulsed after two agreeing samples already (a joiner or a stalled
+/// viewer converges sooner; the fine-tuning pulse after it uses the full fit).
+pub const FAST_PULSE_ERROR: f64 = 0.05;
 /// Samples needed before a seek decision (a stalled viewer catches up quickly).
-pub const MIN_SEEK_SAMPLES: usize = 3;
+pub const MIN_SEEK_SAMPLES: usize = 2;
 /// Samples kept for the line fit (two seconds at the 100 ms poll).
 pub const MAX_SAMPLES: usize = 20;
 /// Samples are ignored for this long after a pulse, a seek or a resume (ms).
-pub const SETTLE_MS: f64 = 250.0;
+pub const SETTLE_MS: f64 = 200.0;
 /// A pulse's rate must be confirmed by the player within this time (ms).
 pub const RATE_CONFIRM_MS: f64 = 1_000.0;
 /// First guess of the seek-to-playing latency (s).
@@ -325,17 +328,34 @@ impl Drift {
             compensation: self.seek_latency * self.base_rate,
         };
         if fit.samples >= MIN_SEEK_SAMPLES {
-            // Median of the latest raw errors: a big error is acted on quickly but never on a
+            // The latest raw errors all agree: a big error is acted on quickly but never on a
             // single odd reading.
-            let mut last: Vec<f64> = self.samples.iter().rev().take(3).map(|s| s.1).collect();
-            last.sort_by(f64::total_cmp);
-            if last[last.len() / 2].abs() > seek_at {
+            if self
+                .samples
+                .iter()
+                .rev()
+                .take(MIN_SEEK_SAMPLES)
+                .all(|s| s.1.abs() > seek_at)
+            {
                 return compensation;
             }
         }
-        if fit.samples < MIN_PULSE_SAMPLES {
+        let last2: Vec<f64> = self.samples.iter().rev().take(2).map(|s| s.1).collect();
+        let quick = last2.len() == 2
+            && last2.iter().all(|e| e.abs() > FAST_PULSE_ERROR)
+            && last2[0].signum() == last2[1].signum();
+        if fit.samples < MIN_PULSE_SAMPLES && !quick {
             return Correction::None;
         }
+        let fit = if fit.samples < MIN_PULSE_SAMPLES {
+            ErrorFit {
+                error: (last2[0] + last2[1]) / 2.0,
+                slope: 0.0,
+                ..fit
+            }
+        } else {
+            fit
+        };
         let e = fit.error;
         let band = fit.band();
         let skewed = fit.slope.abs() > SKEW_SLOPE && fit.span_ms >= 400.0;
@@ -540,9 +560,27 @@ mod tests {
     }
 
     #[test]
+    fn large_errors_are_pulsed_after_two_agreeing_samples() {
+        let mut d = Drift::new();
+        let t = feed(&mut d, 0.0, 2, |_| -0.1);
+        match d.decide(t) {
+            Correction::Pulse { rate, duration_ms } => {
+                assert_eq!(rate, 1.25);
+                assert!((duration_ms - 400.0).abs() < 1.0, "{duration_ms}");
+            }
+            c => panic!("{c:?}"),
+        }
+        // Two samples that disagree in sign are not trusted.
+        let mut d = Drift::new();
+        d.observe(0.0, 0.1);
+        d.observe(100.0, -0.1);
+        assert_eq!(d.decide(100.0), Correction::None);
+    }
+
+    #[test]
     fn too_few_samples_wait_and_big_errors_seek_with_latency() {
         let mut d = Drift::new();
-        let t = feed(&mut d, 0.0, 2, |_| 0.05);
+        let t = feed(&mut d, 0.0, 2, |_| 0.04);
         assert_eq!(d.decide(t), Correction::None);
         let mut d = Drift::new();
         let t = feed(&mut d, 0.0, 3, |_| -3.0);
