@@ -6,7 +6,8 @@
 #
 # For each store: starts the binary on a free loopback port from an empty directory, waits for
 # /healthz and /readyz, runs Playwright (list reporter) with BASE_URL, stops the server. The
-# stand-in's own tests run in the first pass only. Exits non-zero if anything failed; the server
+# stand-in's own tests run in the first pass only. A panic in the server's log fails the pass.
+# Exits non-zero if anything failed; the server
 # is always stopped (trap). Extra arguments go to Playwright in both passes (e.g. -g 'late join',
 # --project=app); E2E_STORES="memory" (or "redis") runs one pass only.
 set -euo pipefail
@@ -94,6 +95,13 @@ run_pass() {
       console.log((s.expected || 0) + (s.flaky || 0), s.unexpected || 0);' "$WORK/$name.json")
     TOTAL_PASSED=$((TOTAL_PASSED + passed))
     TOTAL_FAILED=$((TOTAL_FAILED + failed))
+  fi
+  # A panic in the server is a failure even when every page coped with it.
+  if grep -q 'panicked' "$WORK/$name.log"; then
+    echo "run.sh: the server panicked during the $name pass:"
+    grep -A3 'panicked' "$WORK/$name.log" | head -n 40
+    TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    STATUS=1
   fi
   if [ "$rc" -ne 0 ]; then
     STATUS=1

@@ -118,3 +118,13 @@ test('an unknown session shows a 404 page with status 404', async ({ viewers }) 
   }
   expect(await v.page.evaluate(() => (window.__ytTest?.players || []).length)).toBe(0);
 });
+
+test("a video that cannot be played shows the player's error", async ({ viewers }) => {
+  // 150: the owner does not allow embedding (what YouTube reports for such videos).
+  const v = await viewers('A', { config: { errors: { Xy0123456_9: 150 } } });
+  await createSession(v, 'https://www.youtube.com/watch?v=Xy0123456_9');
+  await v.page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+  const error = v.page.getByTestId('player-error');
+  await expect(error).toBeVisible();
+  expect((await error.textContent()).trim().length).toBeGreaterThan(10);
+});

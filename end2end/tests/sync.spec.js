@@ -262,3 +262,31 @@ test('playback blocked until a user gesture: "Join playback" lands the viewer in
   await expectStaysInSync([a, b], { durationMs: 2000 });
   expect(await waitSameRevision([a, b])).toBe(rev);
 });
+
+test('the end of the video: everyone ends together; a viewer who leaves is counted out', async ({ viewers }) => {
+  // A 20 s video for everybody (the stand-in learns lengths from its config).
+  const config = { durations: { [VIDEO]: 20 } };
+  const a = await viewers('A', { config });
+  const b = await viewers('B', { config });
+  const c = await viewers('C', { config });
+  const url = await createSession(a, VIDEO);
+  await a.waitReady();
+  await b.open(url);
+  await c.open(url);
+  await expectCount([a, b, c], 3);
+  await c.context.close();
+  await expectCount([a, b], 2);
+
+  await a.hook('userSeek', 16); // from UNSTARTED: starts playing at 16 s
+  await waitInSync([a, b], { playing: true });
+  // Both reach the end and stop there, together.
+  await a.page.waitForFunction(() => window.__ytTest.players.at(-1).trueState() === 0, null, { timeout: 10_000 });
+  await b.page.waitForFunction(() => window.__ytTest.players.at(-1).trueState() === 0, null, { timeout: 3_000 });
+  const s = await waitInSync([a, b], { playing: false, near: 20 });
+  expect(s.states).toEqual([0, 0]);
+  // And stay there.
+  await new Promise((r) => setTimeout(r, 1500));
+  const later = await sample([a, b]);
+  expect(later.running).toEqual([false, false]);
+  expect(later.positions).toEqual([20, 20]);
+});
