@@ -72,6 +72,29 @@ start_server() {
   return 1
 }
 
+# Percent of CPU time idle over `$1` seconds (from /proc/stat).
+idle_pct() {
+  local u n s i w x y z t0 i0 t1 i1
+  read -r _ u n s i w x y z _ < /proc/stat; t0=$((u + n + s + i + w + x + y + z)); i0=$((i + w))
+  sleep "$1"
+  read -r _ u n s i w x y z _ < /proc/stat; t1=$((u + n + s + i + w + x + y + z)); i1=$((i + w))
+  echo $((100 * (i1 - i0) / (t1 - t0 + 1)))
+}
+
+# E2E_WAIT_IDLE=85: before each pass, wait (at most 10 min) until the machine has been at least
+# 85 % idle for 10 s, so that measured figures are not someone else's load (used when recording
+# docs/benchmarks.md; off by default).
+wait_idle() {
+  [ -n "${E2E_WAIT_IDLE:-}" ] || return 0
+  local deadline=$(($(date +%s) + 600)) idle
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    idle=$(idle_pct 10)
+    [ "$idle" -ge "$E2E_WAIT_IDLE" ] && { echo "machine ${idle}% idle"; return 0; }
+    echo "waiting for an idle machine (${idle}% idle)"
+  done
+  echo "run.sh: the machine did not become idle; measuring anyway"
+}
+
 TOTAL_PASSED=0
 TOTAL_FAILED=0
 STATUS=0
@@ -81,6 +104,7 @@ run_pass() {
   local name=$1 redis=$2 rc=0
   shift 2
   echo "=== end2end: $name store ($( [ -n "$redis" ] && echo "$redis" || echo "in-memory" )) ==="
+  wait_idle
   start_server "$name" "$redis" || { STATUS=1; TOTAL_FAILED=$((TOTAL_FAILED + 1)); return 0; }
   echo "server: $BASE_URL (pid $SERVER_PID)"
   (
