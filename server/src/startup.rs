@@ -80,6 +80,22 @@ fn leptos_options(settings: &Settings) -> LeptosOptions {
     options
 }
 
+/// Pending connections the kernel queues while the server accepts (a join storm of thousands
+/// of viewers per second overflows the default 128, and every dropped SYN costs a 1 s retry).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with address reuse and a deep accept backlog.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 impl Application {
     /// Opens the store and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
@@ -87,13 +103,10 @@ impl Application {
         let sessions = Sessions::open(settings.clone())
             .await
             .map_err(|e| StartError::Store(e.to_string()))?;
-        let listener =
-            TcpListener::bind(settings.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: settings.listen,
-                    source,
-                })?;
+        let listener = bind(settings.listen).map_err(|source| StartError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
         let state = AppState {
             settings: settings.clone(),
             sessions: sessions.clone(),
