@@ -211,7 +211,13 @@ test('two sessions stay isolated', async ({ viewers }) => {
   await c.waitReady();
   expect(url2).not.toBe(one.url);
   const [a, b] = one.all;
-  const revC = (await c.sync()).revision;
+  // C's own revision settles first (its player reports the video's length once).
+  let revC = (await c.sync()).revision;
+  for (let prev = -1; prev !== revC; ) {
+    prev = revC;
+    await new Promise((r) => setTimeout(r, 1000));
+    revC = (await c.sync()).revision;
+  }
 
   await a.hook('userPlay');
   await waitInSync([a, b], { playing: true });
