@@ -27,6 +27,8 @@ use tokio::time::Instant;
 pub const PRESENCE_MIN_INTERVAL: Duration = Duration::from_millis(500);
 /// Presence is re-reported this often even without changes (keeps the entry fresh).
 pub const PRESENCE_REFRESH: Duration = Duration::from_secs(10);
+/// How often each hub compares its viewers' revision with the store (see [`reconcile`]).
+pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One broadcast, shared by all local viewers.
 #[derive(Clone, Debug)]
@@ -66,6 +68,10 @@ pub struct Hub {
     id: SessionId,
     tx: broadcast::Sender<Frame>,
     latest: Mutex<Option<PlaybackState>>,
+    /// The newest revision handed to the local viewers. Guarded by a mutex held while sending,
+    /// so frames from both paths (the subscription and this instance's own changes) reach the
+    /// viewers in increasing revision order, each once.
+    forwarded: Mutex<u64>,
     /// Viewers over all instances, from the last presence event.
     viewers: AtomicU32,
     /// Local viewers; changed only under the registry lock.
@@ -114,6 +120,44 @@ impl Hub {
     /// Local viewers of this session on this instance.
     pub fn local_viewers(&self) -> u32 {
         self.local.load(Ordering::Relaxed)
+    }
+
+    /// Hands a state event (`text`, the serialised `State` message for `state`) to the local
+    /// viewers unless a revision at least as new was already handed over.
+    pub fn forward_state(&self, state: &PlaybackState, text: String) {
+        self.forward_if(state, text, |forwarded| state.revision > forwarded);
+    }
+
+    /// Like [`Hub::forward_state`], but only when `state` is the very next revision: used by
+    /// the instance that made the change, so it never overtakes an older event still on its
+    /// way through the subscription (that one, and this, then arrive in order from there).
+    pub fn forward_next(&self, state: &PlaybackState, text: String) {
+        self.forward_if(state, text, |forwarded| state.revision == forwarded + 1);
+    }
+
+    fn forward_if(&self, state: &PlaybackState, text: String, ok: impl FnOnce(u64) -> bool) {
+        let mut forwarded = lock(&self.forwarded);
+        if !ok(*forwarded) {
+            return;
+        }
+        *forwarded = state.revision;
+        self.observe(state);
+        let _ = self.tx.send(Frame {
+            revision: state.revision,
+            viewers: None,
+            text: Utf8Bytes::from(text),
+        });
+    }
+
+    /// Marks `revision` (the state the hub started from) as handed over.
+    fn forward_floor(&self, revision: u64) {
+        let mut forwarded = lock(&self.forwarded);
+        *forwarded = (*forwarded).max(revision);
+    }
+
+    /// The newest revision handed to the local viewers.
+    fn forwarded(&self) -> u64 {
+        *lock(&self.forwarded)
     }
 
     /// A new receiver of this hub's frames.
@@ -244,6 +288,7 @@ impl Hubs {
                         id: id.clone(),
                         tx,
                         latest: Mutex::new(None),
+                        forwarded: Mutex::new(0),
                         viewers: AtomicU32::new(0),
                         local: AtomicU32::new(0),
                         reported_local: AtomicU32::new(0),
@@ -331,7 +376,8 @@ async fn run(hub: Arc<Hub>, registry: Arc<Registry>) {
             if let Err(e) = store.touch(&hub.id).await {
                 tracing::warn!(session = %hub.id, error = %e, "cannot slide session TTL");
             }
-            pump(&hub, &registry, sub, state.revision).await;
+            hub.forward_floor(state.revision);
+            pump(&hub, &registry, sub).await;
         }
         Err(e) => {
             registry.remove_if_same(&hub);
@@ -343,28 +389,24 @@ async fn run(hub: Arc<Hub>, registry: Arc<Registry>) {
     }
 }
 
-async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription, mut forwarded: u64) {
+async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
     let store = registry.store.clone();
     let mut next_report: Option<Instant> = None;
     let mut last_report = Instant::now() - PRESENCE_MIN_INTERVAL;
     let mut refresh = tokio::time::interval(PRESENCE_REFRESH);
     refresh.tick().await;
+    let mut reconcile_every = tokio::time::interval(RECONCILE_INTERVAL);
+    reconcile_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    reconcile_every.tick().await;
     loop {
         let report_at = next_report;
         tokio::select! {
             biased;
             _ = hub.stop.notified() => break,
             delivery = sub.rx.recv() => match delivery {
-                Some(Delivery::Message(text)) => forward(hub, &mut forwarded, text),
+                Some(Delivery::Message(text)) => forward(hub, text),
                 Some(Delivery::Resync) => {
-                    match store.load(&hub.id).await {
-                        Ok(Some(state)) if state.revision > forwarded => {
-                            hub.observe(&state);
-                            forward(hub, &mut forwarded, state_event(&state, None));
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(session = %hub.id, error = %e, "resync failed"),
-                    }
+                    reconcile(hub, &store).await;
                     next_report.get_or_insert_with(Instant::now);
                 }
                 None => {
@@ -383,6 +425,7 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription, mut fo
             _ = refresh.tick() => {
                 next_report.get_or_insert_with(Instant::now);
             }
+            _ = reconcile_every.tick() => reconcile(hub, &store).await,
         }
     }
     // Retired: withdraw this instance's viewers and stop listening.
@@ -416,20 +459,9 @@ async fn report(hub: &Hub, registry: &Registry) {
 
 /// Forwards one published event to the local viewers, dropping old revisions and unchanged
 /// presence counts.
-fn forward(hub: &Hub, forwarded: &mut u64, text: String) {
+fn forward(hub: &Hub, text: String) {
     match serde_json::from_str::<ServerMsg>(&text) {
-        Ok(ServerMsg::State { state, .. }) => {
-            if state.revision <= *forwarded {
-                return;
-            }
-            *forwarded = state.revision;
-            hub.observe(&state);
-            let _ = hub.tx.send(Frame {
-                revision: state.revision,
-                viewers: None,
-                text: Utf8Bytes::from(text),
-            });
-        }
+        Ok(ServerMsg::State { state, .. }) => hub.forward_state(&state, text),
         Ok(ServerMsg::Presence { viewers }) => {
             if hub.viewers.swap(viewers, Ordering::Relaxed) != viewers {
                 let _ = hub.tx.send(Frame {
@@ -441,5 +473,22 @@ fn forward(hub: &Hub, forwarded: &mut u64, text: String) {
         }
         Ok(_) => tracing::warn!(session = %hub.id, "unexpected event type"),
         Err(e) => tracing::warn!(session = %hub.id, error = %e, "unreadable event"),
+    }
+}
+
+/// Anti-entropy: reads the stored state and hands it over when it is newer than what the
+/// viewers have. Redis pub/sub delivers at most once (nothing is replayed after a reconnect,
+/// and a subscription can miss a message), so every hub checks the store once per
+/// [`RECONCILE_INTERVAL`] and after every resubscription; a lost event then costs its viewers
+/// at most that long instead of a wrong state until the next change.
+async fn reconcile(hub: &Hub, store: &Arc<dyn SessionStore>) {
+    match store.load(&hub.id).await {
+        Ok(Some(state)) if state.revision > hub.forwarded() => {
+            tracing::info!(session = %hub.id, revision = state.revision, "caught up a missed event");
+            let text = state_event(&state, None);
+            hub.forward_state(&state, text);
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(session = %hub.id, error = %e, "reconcile failed"),
     }
 }

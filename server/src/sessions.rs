@@ -10,7 +10,7 @@
 use crate::clock::{best_offset, Clock, Probe};
 use crate::hub::{Hub, Hubs, JoinError, Membership};
 use crate::settings::Settings;
-use crate::store::{CasOutcome, MemoryStore, RedisStore, SessionStore, StoreError};
+use crate::store::{state_event, CasOutcome, MemoryStore, RedisStore, SessionStore, StoreError};
 use app::ids::{SessionId, VideoId};
 use app::playback::{self, Command, CommandError, PlaybackState};
 use app::protocol::{Cause, ConnId};
@@ -336,6 +336,11 @@ impl Sessions {
                     {
                         CasOutcome::Applied => {
                             hub.observe(&next);
+                            // This instance's viewers (the sender among them) get the change at
+                            // once, without depending on the subscription, when nothing older
+                            // is still on its way; the subscription's copy is then dropped as
+                            // already forwarded.
+                            hub.forward_next(&next, state_event(&next, Some(cause)));
                             return Ok(Outcome::Applied(next));
                         }
                         CasOutcome::Conflict(now_current) => {

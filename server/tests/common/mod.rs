@@ -46,6 +46,10 @@ pub fn settings(store: Store) -> Settings {
 
 /// Spawns a server with `settings`.
 pub async fn spawn_with(settings: Settings) -> TestServer {
+    // TEST_LOG=1 (with RUST_LOG) shows the servers' logs, for debugging a failing test.
+    if std::env::var_os("TEST_LOG").is_some() {
+        server::telemetry::init();
+    }
     TestServer::spawn(settings)
         .await
         .expect("server starts (is Redis running for the redis tests?)")
@@ -90,6 +94,8 @@ pub struct Client {
     pub hello_server_time: f64,
     /// From `Hello`.
     pub hello_viewers: u32,
+    /// The newest viewer count this client was told (`Hello`, then `Presence`).
+    pub viewers: u32,
     /// Newest state received (Hello or State).
     pub state: PlaybackState,
     seq: u32,
@@ -133,6 +139,7 @@ impl Client {
             hello_state: PlaybackState::new(video(), 0.0, 0.0),
             hello_server_time: 0.0,
             hello_viewers: 0,
+            viewers: 0,
             state: PlaybackState::new(video(), 0.0, 0.0),
             seq: 0,
         };
@@ -147,6 +154,7 @@ impl Client {
                 c.conn_id = conn_id;
                 c.hello_server_time = server_time;
                 c.hello_viewers = viewers;
+                c.viewers = viewers;
                 c.hello_state = state.clone();
                 c.state = state;
             }
@@ -200,6 +208,9 @@ impl Client {
             match next {
                 Some(Ok(Message::Text(t))) => {
                     let msg: ServerMsg = serde_json::from_str(&t).expect("server sends valid JSON");
+                    if let ServerMsg::Presence { viewers } = &msg {
+                        self.viewers = *viewers;
+                    }
                     if let ServerMsg::State { state, cause } = &msg {
                         // A new revision, or the acknowledgement of our own no-op command.
                         let own_ack = state.revision == self.state.revision
@@ -241,8 +252,12 @@ impl Client {
         }
     }
 
-    /// Waits for a `Presence` with exactly `n` viewers.
+    /// Waits until this client has been told exactly `n` viewers (by `Hello` or a `Presence`;
+    /// the server only sends counts that differ from what the connection was told).
     pub async fn presence(&mut self, n: u32) {
+        if self.viewers == n {
+            return;
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
         let mut seen = Vec::new();
         loop {
