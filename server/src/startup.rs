@@ -73,9 +73,12 @@ pub struct Application {
 /// Leptos options: cargo-leptos' environment when present (watch mode, reload port), with the
 /// listen address from our settings.
 fn leptos_options(settings: &Settings) -> LeptosOptions {
-    let mut options = get_configuration(None)
+    let from_cargo_leptos = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
+    let mut options = from_cargo_leptos
+        .then(|| get_configuration(None).ok())
+        .flatten()
         .map(|c| c.leptos_options)
-        .unwrap_or_else(|_| LeptosOptions::builder().output_name("watchparty").build());
+        .unwrap_or_else(|| LeptosOptions::builder().output_name("watchparty").build());
     options.site_addr = settings.listen;
     options
 }
