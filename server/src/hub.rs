@@ -398,6 +398,8 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
     let mut reconcile_every = tokio::time::interval(RECONCILE_INTERVAL);
     reconcile_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     reconcile_every.tick().await;
+    // A revision the store had at the last check that the viewers had not received yet.
+    let mut behind = 0u64;
     loop {
         let report_at = next_report;
         tokio::select! {
@@ -406,7 +408,8 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
             delivery = sub.rx.recv() => match delivery {
                 Some(Delivery::Message(text)) => forward(hub, text),
                 Some(Delivery::Resync) => {
-                    reconcile(hub, &store).await;
+                    // After a resubscription events were surely missed: catch up at once.
+                    reconcile(hub, &store, None).await;
                     next_report.get_or_insert_with(Instant::now);
                 }
                 None => {
@@ -425,7 +428,9 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
             _ = refresh.tick() => {
                 next_report.get_or_insert_with(Instant::now);
             }
-            _ = reconcile_every.tick() => reconcile(hub, &store).await,
+            _ = reconcile_every.tick() => {
+                behind = reconcile(hub, &store, Some(behind)).await;
+            }
         }
     }
     // Retired: withdraw this instance's viewers and stop listening.
@@ -480,15 +485,30 @@ fn forward(hub: &Hub, text: String) {
 /// viewers have. Redis pub/sub delivers at most once (nothing is replayed after a reconnect,
 /// and a subscription can miss a message), so every hub checks the store once per
 /// [`RECONCILE_INTERVAL`] and after every resubscription; a lost event then costs its viewers
-/// at most that long instead of a wrong state until the next change.
-async fn reconcile(hub: &Hub, store: &Arc<dyn SessionStore>) {
+/// at most two intervals instead of a wrong state until the next change.
+///
+/// On the periodic check (`seen` = the revision found ahead last time) a newer stored state is
+/// only forwarded when it was already ahead at the previous check: an event merely in flight
+/// (or a change whose own instance is about to forward it with its cause) is left to the
+/// normal path, so the sender still recognises its echo. Returns the revision to remember.
+async fn reconcile(hub: &Hub, store: &Arc<dyn SessionStore>, seen: Option<u64>) -> u64 {
     match store.load(&hub.id).await {
         Ok(Some(state)) if state.revision > hub.forwarded() => {
-            tracing::info!(session = %hub.id, revision = state.revision, "caught up a missed event");
-            let text = state_event(&state, None);
-            hub.forward_state(&state, text);
+            // Overdue: what was already ahead at the previous check is still not delivered.
+            let overdue = seen.is_none_or(|seen| seen != 0 && seen > hub.forwarded());
+            if overdue {
+                tracing::info!(session = %hub.id, revision = state.revision, "caught up a missed event");
+                let text = state_event(&state, None);
+                hub.forward_state(&state, text);
+                0
+            } else {
+                state.revision
+            }
         }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(session = %hub.id, error = %e, "reconcile failed"),
+        Ok(_) => 0,
+        Err(e) => {
+            tracing::warn!(session = %hub.id, error = %e, "reconcile failed");
+            0
+        }
     }
 }
