@@ -220,6 +220,9 @@ pub mod close {
     pub const UNKNOWN_SESSION: u16 = 4404;
     /// No pong to the server's heartbeat in time.
     pub const HEARTBEAT_TIMEOUT: u16 = 4000;
+    /// The watch party has ended: its state is gone from the store (expired, or Redis lost its
+    /// data). Final: show "this watch party has ended", do not reconnect.
+    pub const SESSION_ENDED: u16 = 4410;
 }
 
 #[cfg(test)]

@@ -5,9 +5,17 @@
 //! estimates its offset to Redis' `TIME` (NTP-style: several probes, keep the one with the
 //! lowest round trip) and adds it, so all instances share Redis' timebase; with the memory
 //! store the offset stays 0.
+//!
+//! After the first estimate the offset is *slewed*: a refresh moves it by at most
+//! [`MAX_OFFSET_STEP_MS`], so a step of Redis' clock (or a bad probe) never makes every
+//! position jump; a real step is followed gradually (0.1 % of the refresh interval).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Largest change of the offset by one refresh after the first estimate (ms): 0.1 % of the
+/// 30 s refresh interval, far above real clock drift, far below anything a viewer notices.
+pub const MAX_OFFSET_STEP_MS: f64 = 30.0;
 
 /// A monotonic clock in Unix milliseconds, plus an adjustable offset to a reference clock.
 #[derive(Debug)]
@@ -58,6 +66,24 @@ impl Clock {
         if offset.is_finite() {
             self.offset_bits.store(offset.to_bits(), Ordering::Relaxed);
         }
+    }
+
+    /// Moves the offset towards `target` by at most [`MAX_OFFSET_STEP_MS`]; returns the
+    /// remaining difference (ms). Ignored unless finite.
+    pub fn slew_offset_ms(&self, target: f64) -> f64 {
+        if !target.is_finite() {
+            return 0.0;
+        }
+        let current = self.offset_ms();
+        let step = (target - current).clamp(-MAX_OFFSET_STEP_MS, MAX_OFFSET_STEP_MS);
+        self.set_offset_ms(current + step);
+        target - current - step
+    }
+
+    /// Milliseconds on the local monotonic clock (no offset, never slewed or stepped): for
+    /// rate limiters and timeouts.
+    pub fn monotonic_ms(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() * 1000.0
     }
 }
 
@@ -121,6 +147,24 @@ mod tests {
         assert!((diff - 5_000.0).abs() < 50.0, "{diff}");
         c.set_offset_ms(f64::NAN);
         assert_eq!(c.offset_ms(), 5_000.0);
+    }
+
+    #[test]
+    fn slewing_bounds_each_refresh() {
+        let c = Clock::new();
+        c.set_offset_ms(100.0);
+        // Redis' clock stepped by 1 s: each refresh follows by at most the bound.
+        let left = c.slew_offset_ms(1_100.0);
+        assert_eq!(c.offset_ms(), 100.0 + MAX_OFFSET_STEP_MS);
+        assert_eq!(left, 1_000.0 - MAX_OFFSET_STEP_MS);
+        // Small corrections are taken whole.
+        c.set_offset_ms(0.0);
+        assert_eq!(c.slew_offset_ms(-2.5), 0.0);
+        assert_eq!(c.offset_ms(), -2.5);
+        assert_eq!(c.slew_offset_ms(f64::NAN), 0.0);
+        assert_eq!(c.offset_ms(), -2.5);
+        let a = c.monotonic_ms();
+        assert!(c.monotonic_ms() >= a);
     }
 
     #[test]

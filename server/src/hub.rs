@@ -10,13 +10,22 @@
 //! The hub also reports its local viewer count to the store, coalesced to at most one report
 //! per [`PRESENCE_MIN_INTERVAL`] (a join storm of 10,000 viewers produces a handful of
 //! `Presence` messages, not 10,000), and refreshes it every [`PRESENCE_REFRESH`].
+//!
+//! Delivery (see docs/protocol.md, "Delivery guarantees"): the store's subscription is
+//! confirmed before the hub reads the state, so nothing published after that read is missed
+//! while the subscription lasts. Revisions rise by one per change, so a lost event shows as a
+//! gap: an event that skips revisions, a resync after a reconnect, or a change of this instance
+//! that cannot be handed over in order makes the hub re-read the store at once
+//! ([`catch_up`]). The periodic, jittered re-read ([`DEFAULT_RECONCILE`]) is only a safety net.
+//! A session whose state is gone from the store has ended: the hub tells its viewers
+//! ([`Hub::ended`]) and is dropped.
 
-use crate::store::{state_event, Delivery, SessionStore, StoreError, Subscription};
+use crate::store::{presence_event, state_event, Delivery, SessionStore, StoreError, Subscription};
 use app::ids::SessionId;
 use app::playback::PlaybackState;
 use app::protocol::ServerMsg;
 use axum::extract::ws::Utf8Bytes;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -27,8 +36,12 @@ use tokio::time::Instant;
 pub const PRESENCE_MIN_INTERVAL: Duration = Duration::from_millis(500);
 /// Presence is re-reported this often even without changes (keeps the entry fresh).
 pub const PRESENCE_REFRESH: Duration = Duration::from_secs(10);
-/// How often each hub compares its viewers' revision with the store (see [`reconcile`]).
-pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
+/// Default mean interval of the safety-net comparison with the store (see [`safety_check`]);
+/// the setting `reconcile_secs` overrides it. Each interval is jittered by ±50 %.
+pub const DEFAULT_RECONCILE: Duration = Duration::from_secs(30);
+/// A newer stored state found by the safety net is handed over only if it is still not
+/// delivered after this long (an event merely in flight keeps its cause).
+const SETTLE: Duration = Duration::from_millis(250);
 
 /// One broadcast, shared by all local viewers.
 #[derive(Clone, Debug)]
@@ -68,10 +81,14 @@ pub struct Hub {
     id: SessionId,
     tx: broadcast::Sender<Frame>,
     latest: Mutex<Option<PlaybackState>>,
-    /// The newest revision handed to the local viewers. Guarded by a mutex held while sending,
-    /// so frames from both paths (the subscription and this instance's own changes) reach the
-    /// viewers in increasing revision order, each once.
-    forwarded: Mutex<u64>,
+    /// The newest revision handed to the local viewers, and changes waiting for an older one.
+    /// Guarded by a mutex held while sending, so frames from both paths (the subscription and
+    /// this instance's own changes) reach the viewers in increasing revision order, each once.
+    forwarded: Mutex<Forwarded>,
+    /// Set when a revision is missing: the hub task re-reads the store at once.
+    gap: Notify,
+    /// `true` once the session's state is gone from the store: the session has ended.
+    ended: watch::Sender<bool>,
     /// Viewers over all instances, from the last presence event.
     viewers: AtomicU32,
     /// Local viewers; changed only under the registry lock.
@@ -87,6 +104,15 @@ pub struct Hub {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What the local viewers have been handed.
+#[derive(Debug, Default)]
+struct Forwarded {
+    /// The newest revision handed over.
+    revision: u64,
+    /// States newer than `revision + 1`, waiting for the missing ones (by revision).
+    pending: BTreeMap<u64, (PlaybackState, String)>,
 }
 
 impl Hub {
@@ -122,25 +148,69 @@ impl Hub {
         self.local.load(Ordering::Relaxed)
     }
 
-    /// Hands a state event (`text`, the serialised `State` message for `state`) to the local
-    /// viewers unless a revision at least as new was already handed over.
+    /// Hands a state event from the subscription or the store (`text`, the serialised `State`
+    /// message for `state`) to the local viewers unless a revision at least as new was already
+    /// handed over. The subscription delivers in order, so revisions it skips were lost: the
+    /// state is handed over anyway (it is a full snapshot) and the store is re-read at once.
     pub fn forward_state(&self, state: &PlaybackState, text: String) {
-        self.forward_if(state, text, |forwarded| state.revision > forwarded);
-    }
-
-    /// Like [`Hub::forward_state`], but only when `state` is the very next revision: used by
-    /// the instance that made the change, so it never overtakes an older event still on its
-    /// way through the subscription (that one, and this, then arrive in order from there).
-    pub fn forward_next(&self, state: &PlaybackState, text: String) {
-        self.forward_if(state, text, |forwarded| state.revision == forwarded + 1);
-    }
-
-    fn forward_if(&self, state: &PlaybackState, text: String, ok: impl FnOnce(u64) -> bool) {
-        let mut forwarded = lock(&self.forwarded);
-        if !ok(*forwarded) {
+        let mut fwd = lock(&self.forwarded);
+        if state.revision <= fwd.revision {
             return;
         }
-        *forwarded = state.revision;
+        fwd.pending.insert(state.revision, (state.clone(), text));
+        self.drain(&mut fwd);
+        if fwd.revision < state.revision {
+            tracing::info!(session = %self.id, from = fwd.revision, to = state.revision, "revision gap; re-reading the store");
+            self.flush_to(&mut fwd, state.revision);
+            self.gap.notify_one();
+        }
+    }
+
+    /// Hands over a change this instance made: at once when it is the next revision, else as
+    /// soon as the older one arrives or the hub has re-read the store (which it does at once),
+    /// so the own viewers never wait for Redis' echo and nothing is overtaken.
+    pub fn forward_next(&self, state: &PlaybackState, text: String) {
+        let mut fwd = lock(&self.forwarded);
+        if state.revision <= fwd.revision {
+            return;
+        }
+        fwd.pending.insert(state.revision, (state.clone(), text));
+        self.drain(&mut fwd);
+        if !fwd.pending.is_empty() {
+            self.gap.notify_one();
+        }
+    }
+
+    /// Sends the waiting states that are next in line.
+    fn drain(&self, fwd: &mut Forwarded) {
+        while let Some(entry) = fwd.pending.first_entry() {
+            let revision = *entry.key();
+            if revision > fwd.revision + 1 {
+                break;
+            }
+            let (state, text) = entry.remove();
+            if revision == fwd.revision + 1 {
+                self.send_state(fwd, &state, text);
+            }
+        }
+    }
+
+    /// Sends every waiting state up to `revision`, in order, skipping the missing ones.
+    fn flush_to(&self, fwd: &mut Forwarded, revision: u64) {
+        while let Some(entry) = fwd.pending.first_entry() {
+            if *entry.key() > revision {
+                break;
+            }
+            let (state, text) = entry.remove();
+            if state.revision > fwd.revision {
+                self.send_state(fwd, &state, text);
+            }
+        }
+        self.drain(fwd);
+    }
+
+    fn send_state(&self, fwd: &mut Forwarded, state: &PlaybackState, text: String) {
+        fwd.revision = state.revision;
         self.observe(state);
         let _ = self.tx.send(Frame {
             revision: state.revision,
@@ -149,15 +219,48 @@ impl Hub {
         });
     }
 
+    /// Sends every waiting state (after a re-read of the store: the missing ones are lost).
+    fn flush_pending(&self) {
+        let mut fwd = lock(&self.forwarded);
+        self.flush_to(&mut fwd, u64::MAX);
+    }
+
     /// Marks `revision` (the state the hub started from) as handed over.
     fn forward_floor(&self, revision: u64) {
-        let mut forwarded = lock(&self.forwarded);
-        *forwarded = (*forwarded).max(revision);
+        let mut fwd = lock(&self.forwarded);
+        fwd.revision = fwd.revision.max(revision);
+        self.drain(&mut fwd);
     }
 
     /// The newest revision handed to the local viewers.
     fn forwarded(&self) -> u64 {
-        *lock(&self.forwarded)
+        lock(&self.forwarded).revision
+    }
+
+    /// Hands a viewer count to the local viewers when it differs from the last one.
+    fn forward_presence(&self, viewers: u32, text: String) {
+        if self.viewers.swap(viewers, Ordering::Relaxed) != viewers {
+            let _ = self.tx.send(Frame {
+                revision: 0,
+                viewers: Some(viewers),
+                text: Utf8Bytes::from(text),
+            });
+        }
+    }
+
+    /// Declares the session ended (its state is gone from the store): every local viewer is
+    /// closed with `close::SESSION_ENDED` and the hub is dropped, so the next join reads the
+    /// store again (and finds no session).
+    pub fn end(&self) {
+        if !self.ended.send_replace(true) {
+            tracing::info!(session = %self.id, "session state is gone from the store; the session has ended");
+        }
+    }
+
+    /// Becomes `true` when the session has ended (see [`Hub::end`]); the viewers' connections
+    /// wait on it.
+    pub fn ended(&self) -> watch::Receiver<bool> {
+        self.ended.subscribe()
     }
 
     /// A new receiver of this hub's frames.
@@ -176,6 +279,8 @@ struct Registry {
     max_viewers: u32,
     running: AtomicUsize,
     idle: Notify,
+    /// Mean safety-net reconcile interval (ms).
+    reconcile_ms: AtomicU64,
 }
 
 /// All hubs of this instance.
@@ -255,8 +360,18 @@ impl Hubs {
                 max_viewers: u32::try_from(max_viewers).unwrap_or(u32::MAX),
                 running: AtomicUsize::new(0),
                 idle: Notify::new(),
+                reconcile_ms: AtomicU64::new(DEFAULT_RECONCILE.as_millis() as u64),
             }),
         }
+    }
+
+    /// Sets the mean interval of the safety-net comparison with the store (hubs created later
+    /// use it; at least 100 ms).
+    pub fn set_reconcile_interval(&self, every: Duration) {
+        let ms = u64::try_from(every.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(100);
+        self.inner.reconcile_ms.store(ms, Ordering::Relaxed);
     }
 
     /// The hub of `id` if this instance has viewers of it.
@@ -288,7 +403,9 @@ impl Hubs {
                         id: id.clone(),
                         tx,
                         latest: Mutex::new(None),
-                        forwarded: Mutex::new(0),
+                        forwarded: Mutex::new(Forwarded::default()),
+                        gap: Notify::new(),
+                        ended: watch::channel(false).0,
                         viewers: AtomicU32::new(0),
                         local: AtomicU32::new(0),
                         reported_local: AtomicU32::new(0),
@@ -391,25 +508,32 @@ async fn run(hub: Arc<Hub>, registry: Arc<Registry>) {
 
 async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
     let store = registry.store.clone();
+    let mut ended = hub.ended();
     let mut next_report: Option<Instant> = None;
     let mut last_report = Instant::now() - PRESENCE_MIN_INTERVAL;
     let mut refresh = tokio::time::interval(PRESENCE_REFRESH);
     refresh.tick().await;
-    let mut reconcile_every = tokio::time::interval(RECONCILE_INTERVAL);
-    reconcile_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    reconcile_every.tick().await;
-    // A revision the store had at the last check that the viewers had not received yet.
-    let mut behind = 0u64;
+    let reconcile_ms = registry.reconcile_ms.load(Ordering::Relaxed);
+    let safety = tokio::time::sleep(jittered(reconcile_ms));
+    tokio::pin!(safety);
+    // A newer stored state found by the safety net, handed over at the instant if still due.
+    let mut candidate: Option<(PlaybackState, Instant)> = None;
     loop {
         let report_at = next_report;
+        let settle_at = candidate.as_ref().map(|(_, at)| *at);
         tokio::select! {
             biased;
             _ = hub.stop.notified() => break,
+            _ = async { let _ = ended.wait_for(|e| *e).await; } => {
+                registry.remove_if_same(hub);
+                break;
+            }
             delivery = sub.rx.recv() => match delivery {
                 Some(Delivery::Message(text)) => forward(hub, text),
                 Some(Delivery::Resync) => {
-                    // After a resubscription events were surely missed: catch up at once.
-                    reconcile(hub, &store, None).await;
+                    // After a resubscription (behind its barrier) events were surely missed:
+                    // catch up at once.
+                    catch_up(hub, &store, &mut sub).await;
                     next_report.get_or_insert_with(Instant::now);
                 }
                 None => {
@@ -417,6 +541,7 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
                     break;
                 }
             },
+            _ = hub.gap.notified() => catch_up(hub, &store, &mut sub).await,
             _ = hub.dirty.notified(), if report_at.is_none() => {
                 next_report = Some((last_report + PRESENCE_MIN_INTERVAL).max(Instant::now()));
             }
@@ -428,8 +553,19 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
             _ = refresh.tick() => {
                 next_report.get_or_insert_with(Instant::now);
             }
-            _ = reconcile_every.tick() => {
-                behind = reconcile(hub, &store, Some(behind)).await;
+            _ = &mut safety => {
+                safety.as_mut().reset(Instant::now() + jittered(reconcile_ms));
+                candidate = safety_check(hub, &store).await.map(|s| (s, Instant::now() + SETTLE));
+            }
+            _ = sleep_until_opt(settle_at) => {
+                if let Some((state, _)) = candidate.take() {
+                    if state.revision > hub.forwarded() {
+                        tracing::warn!(session = %hub.id, revision = state.revision, "safety net caught up a missed event");
+                        hub.flush_pending();
+                        let text = state_event(&state, None);
+                        hub.forward_state(&state, text);
+                    }
+                }
             }
         }
     }
@@ -444,6 +580,12 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
     store.unsubscribe(&hub.id, sub.token).await;
 }
 
+/// `mean_ms` ± 50 %, so the hubs of many sessions do not query the store in step.
+fn jittered(mean_ms: u64) -> Duration {
+    let factor = 0.5 + rand::random::<f64>();
+    Duration::from_secs_f64(mean_ms as f64 / 1000.0 * factor)
+}
+
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -453,12 +595,16 @@ async fn sleep_until_opt(at: Option<Instant>) {
 
 async fn report(hub: &Hub, registry: &Registry) {
     let (count, seq) = registry.count_and_seq(hub);
-    if let Err(e) = registry
+    match registry
         .store
         .report_presence(&hub.id, &registry.instance, count, seq)
         .await
     {
-        tracing::warn!(session = %hub.id, error = %e, "presence report failed");
+        // A total of 0 while this instance has viewers: the session's state is gone (the
+        // script counts nothing then). Re-read the store to find out.
+        Ok(0) if count > 0 => hub.gap.notify_one(),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(session = %hub.id, error = %e, "presence report failed"),
     }
 }
 
@@ -467,48 +613,65 @@ async fn report(hub: &Hub, registry: &Registry) {
 fn forward(hub: &Hub, text: String) {
     match serde_json::from_str::<ServerMsg>(&text) {
         Ok(ServerMsg::State { state, .. }) => hub.forward_state(&state, text),
-        Ok(ServerMsg::Presence { viewers }) => {
-            if hub.viewers.swap(viewers, Ordering::Relaxed) != viewers {
-                let _ = hub.tx.send(Frame {
-                    revision: 0,
-                    viewers: Some(viewers),
-                    text: Utf8Bytes::from(text),
-                });
-            }
-        }
+        Ok(ServerMsg::Presence { viewers }) => hub.forward_presence(viewers, text),
         Ok(_) => tracing::warn!(session = %hub.id, "unexpected event type"),
         Err(e) => tracing::warn!(session = %hub.id, error = %e, "unreadable event"),
     }
 }
 
-/// Anti-entropy: reads the stored state and hands it over when it is newer than what the
-/// viewers have. Redis pub/sub delivers at most once (nothing is replayed after a reconnect,
-/// and a subscription can miss a message), so every hub checks the store once per
-/// [`RECONCILE_INTERVAL`] and after every resubscription; a lost event then costs its viewers
-/// at most two intervals instead of a wrong state until the next change.
-///
-/// On the periodic check (`seen` = the revision found ahead last time) a newer stored state is
-/// only forwarded when it was already ahead at the previous check: an event merely in flight
-/// (or a change whose own instance is about to forward it with its cause) is left to the
-/// normal path, so the sender still recognises its echo. Returns the revision to remember.
-async fn reconcile(hub: &Hub, store: &Arc<dyn SessionStore>, seen: Option<u64>) -> u64 {
-    match store.load(&hub.id).await {
-        Ok(Some(state)) if state.revision > hub.forwarded() => {
-            // Overdue: what was already ahead at the previous check is still not delivered.
-            let overdue = seen.is_none_or(|seen| seen != 0 && seen > hub.forwarded());
-            if overdue {
-                tracing::info!(session = %hub.id, revision = state.revision, "caught up a missed event");
+/// Closes a gap at once: re-reads the state (and the viewer count) from the store, hands over
+/// the events that arrived meanwhile, then every change still waiting, then the stored state
+/// if it is newer still (`cause: null`). A missing state ends the session.
+async fn catch_up(hub: &Hub, store: &Arc<dyn SessionStore>, sub: &mut Subscription) {
+    let loaded = store.load(&hub.id).await;
+    // Events that arrived while the store answered are older than (or equal to) what it
+    // returned; hand them over first so they keep their cause.
+    while let Ok(delivery) = sub.rx.try_recv() {
+        if let Delivery::Message(text) = delivery {
+            forward(hub, text);
+        }
+    }
+    match loaded {
+        Ok(Some(state)) => {
+            hub.flush_pending();
+            if state.revision > hub.forwarded() {
+                tracing::info!(session = %hub.id, revision = state.revision, "caught up from the store");
                 let text = state_event(&state, None);
                 hub.forward_state(&state, text);
-                0
-            } else {
-                state.revision
             }
+            reconcile_presence(hub, store).await;
         }
-        Ok(_) => 0,
+        Ok(None) => hub.end(),
+        Err(e) => {
+            hub.flush_pending();
+            tracing::warn!(session = %hub.id, error = %e, "catching up failed");
+        }
+    }
+}
+
+/// The safety net: reads the store; returns a stored state newer than what the viewers have
+/// (handed over after [`SETTLE`] unless its event arrives meanwhile). Also reconciles the
+/// viewer count, and ends the session when its state is gone.
+async fn safety_check(hub: &Hub, store: &Arc<dyn SessionStore>) -> Option<PlaybackState> {
+    match store.load(&hub.id).await {
+        Ok(Some(state)) => {
+            reconcile_presence(hub, store).await;
+            (state.revision > hub.forwarded()).then_some(state)
+        }
+        Ok(None) => {
+            hub.end();
+            None
+        }
         Err(e) => {
             tracing::warn!(session = %hub.id, error = %e, "reconcile failed");
-            0
+            None
         }
+    }
+}
+
+/// Re-reads the viewer count over all instances and hands it over if it differs.
+async fn reconcile_presence(hub: &Hub, store: &Arc<dyn SessionStore>) {
+    if let Ok(viewers) = store.viewers(&hub.id).await {
+        hub.forward_presence(viewers, presence_event(viewers));
     }
 }

@@ -121,8 +121,13 @@ pub fn random_id() -> ConnId {
     rand::random::<u64>() & ((1u64 << 53) - 1)
 }
 
-/// Estimates the offset of `store`'s reference clock and applies it to `clock`.
-async fn sync_clock(store: &dyn SessionStore, clock: &Clock) -> Result<(), StoreError> {
+/// Estimates the offset of `store`'s reference clock and applies it to `clock`: at once the
+/// first time, slewed (bounded per refresh, see [`Clock::slew_offset_ms`]) afterwards.
+async fn sync_clock(
+    store: &dyn SessionStore,
+    clock: &Clock,
+    first: bool,
+) -> Result<(), StoreError> {
     let mut probes = Vec::with_capacity(CLOCK_PROBES);
     for _ in 0..CLOCK_PROBES {
         let sent = clock.local_ms();
@@ -142,7 +147,17 @@ async fn sync_clock(store: &dyn SessionStore, clock: &Clock) -> Result<(), Store
             rtt_ms = rtt,
             "clock synchronised with store"
         );
-        clock.set_offset_ms(offset);
+        if first {
+            clock.set_offset_ms(offset);
+        } else {
+            let left = clock.slew_offset_ms(offset);
+            if left.abs() > 1.0 {
+                tracing::warn!(
+                    left_ms = left,
+                    "store clock stepped; following it gradually"
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -172,7 +187,7 @@ impl Sessions {
         let clock = Arc::new(Clock::new());
         let mut tasks = Vec::new();
         if store.reference_time_ms().await.ok().flatten().is_some() {
-            sync_clock(store.as_ref(), &clock)
+            sync_clock(store.as_ref(), &clock, true)
                 .await
                 .map_err(|source| OpenError::Store {
                     kind: store.kind(),
@@ -184,7 +199,7 @@ impl Sessions {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    if let Err(e) = sync_clock(s.as_ref(), &c).await {
+                    if let Err(e) = sync_clock(s.as_ref(), &c, false).await {
                         tracing::warn!(error = %e, "clock synchronisation failed");
                     }
                 }
@@ -197,6 +212,7 @@ impl Sessions {
             settings.send_queue,
             settings.max_viewers_per_session,
         );
+        hubs.set_reconcile_interval(Duration::from_secs_f64(settings.reconcile_secs.max(0.1)));
         let (shutdown, _) = watch::channel(false);
         Ok(Arc::new(Self {
             settings,
@@ -231,6 +247,11 @@ impl Sessions {
     /// The server clock (ms since the epoch, shared timebase across instances).
     pub fn now_ms(&self) -> f64 {
         self.clock.now_ms()
+    }
+
+    /// The local monotonic clock (ms, arbitrary origin, never adjusted): for rate limiters.
+    pub fn monotonic_ms(&self) -> f64 {
+        self.clock.monotonic_ms()
     }
 
     /// This instance's id in presence records.
@@ -328,9 +349,11 @@ impl Sessions {
                 }
                 Ok(None) => return Ok(Outcome::Unchanged(current)),
                 Ok(Some(next)) => {
+                    // Serialised once: published by the store and handed to the own viewers.
+                    let event = state_event(&next, Some(cause));
                     match self
                         .store
-                        .compare_and_set(hub.id(), current.revision, &next, Some(cause))
+                        .compare_and_set_event(hub.id(), current.revision, &next, &event)
                         .await
                         .map_err(unavailable)?
                     {
@@ -340,7 +363,7 @@ impl Sessions {
                             // once, without depending on the subscription, when nothing older
                             // is still on its way; the subscription's copy is then dropped as
                             // already forwarded.
-                            hub.forward_next(&next, state_event(&next, Some(cause)));
+                            hub.forward_next(&next, event);
                             return Ok(Outcome::Applied(next));
                         }
                         CasOutcome::Conflict(now_current) => {
@@ -348,7 +371,10 @@ impl Sessions {
                             reloaded = true;
                             current = now_current;
                         }
-                        CasOutcome::Missing => return Err(Rejection::UnknownSession),
+                        CasOutcome::Missing => {
+                            hub.end();
+                            return Err(Rejection::UnknownSession);
+                        }
                     }
                 }
             }

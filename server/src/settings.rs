@@ -30,6 +30,9 @@ pub struct Settings {
     pub send_queue: usize,
     /// Upper bound of viewers in one session on one instance.
     pub max_viewers_per_session: usize,
+    /// Mean seconds between the safety-net comparisons of each hub with the store (jittered
+    /// ±50 %; gaps are closed at once without it).
+    pub reconcile_secs: f64,
 }
 
 impl Default for Settings {
@@ -46,6 +49,7 @@ impl Default for Settings {
             heartbeat_timeout_secs: 30,
             send_queue: 32,
             max_viewers_per_session: 20_000,
+            reconcile_secs: 30.0,
         }
     }
 }
@@ -154,6 +158,7 @@ impl Settings {
             max_viewers_per_session,
             "WATCHPARTY_MAX_VIEWERS_PER_SESSION"
         );
+        over!(reconcile_secs, "WATCHPARTY_RECONCILE_SECS");
         if let Some(v) = get("WATCHPARTY_ALLOWED_ORIGINS") {
             self.allowed_origins = v
                 .split(',')

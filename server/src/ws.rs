@@ -205,6 +205,7 @@ impl Conn {
         let settings = self.sessions.settings().clone();
         let hub = self.membership.hub().clone();
         let mut frames = hub.frames();
+        let mut ended = hub.ended();
         let Some(state) = hub.latest() else {
             return End::Close(close::INTERNAL, "no state");
         };
@@ -239,6 +240,7 @@ impl Conn {
             tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => return End::Close(close::GOING_AWAY, "server shutting down"),
+                _ = async { let _ = ended.wait_for(|e| *e).await; } => return End::Close(close::SESSION_ENDED, "this watch party has ended"),
                 frame = frames.recv() => match frame {
                     Ok(Frame { revision, viewers, text }) => {
                         if revision != 0 {

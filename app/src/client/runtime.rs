@@ -360,7 +360,10 @@ async fn connect_loop(weak: Weak<Inner>) {
         };
         inner.out.borrow_mut().take();
         inner.socket.borrow_mut().take();
-        let final_ = outcome.code == Some(close::UNKNOWN_SESSION);
+        let final_ = matches!(
+            outcome.code,
+            Some(close::UNKNOWN_SESSION | close::SESSION_ENDED)
+        );
         inner.dispatch(Box::new(move |e, now, r| e.on_disconnect(now, final_, r)));
         if final_ {
             return;

@@ -3,12 +3,10 @@
 //! revision order. Expired sessions are dropped lazily and by a periodic sweep.
 
 use super::{
-    presence_event, state_event, CasOutcome, Delivery, SessionStore, StoreError, Subscription,
-    PRESENCE_STALE_MS,
+    presence_event, CasOutcome, Delivery, SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
 };
 use app::ids::SessionId;
 use app::playback::PlaybackState;
-use app::protocol::Cause;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -141,12 +139,12 @@ impl SessionStore for MemoryStore {
             .map(|e| e.state.clone()))
     }
 
-    async fn compare_and_set(
+    async fn compare_and_set_event(
         &self,
         id: &SessionId,
         expected_revision: u64,
         next: &PlaybackState,
-        cause: Option<Cause>,
+        event: &str,
     ) -> Result<CasOutcome, StoreError> {
         let now = Instant::now();
         let mut sessions = lock(&self.inner.sessions);
@@ -159,7 +157,7 @@ impl SessionStore for MemoryStore {
         entry.state = next.clone();
         entry.expires = now + self.inner.ttl;
         // Publish while still holding the session lock: events leave in revision order.
-        self.publish(id, state_event(next, cause));
+        self.publish(id, event.to_owned());
         Ok(CasOutcome::Applied)
     }
 
@@ -238,7 +236,7 @@ impl SessionStore for MemoryStore {
 mod tests {
     use super::*;
     use app::ids::VideoId;
-    use app::protocol::ServerMsg;
+    use app::protocol::{Cause, ServerMsg};
 
     fn id() -> SessionId {
         SessionId::parse("abcDEF012345").unwrap()

@@ -93,6 +93,20 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
         expected_revision: u64,
         next: &PlaybackState,
         cause: Option<Cause>,
+    ) -> Result<CasOutcome, StoreError> {
+        self.compare_and_set_event(id, expected_revision, next, &state_event(next, cause))
+            .await
+    }
+
+    /// [`SessionStore::compare_and_set`] publishing `event`, the already serialised
+    /// [`state_event`] of `next` (the caller reuses the same text for its own viewers, so a
+    /// change is serialised once). An error means nothing was written or published.
+    async fn compare_and_set_event(
+        &self,
+        id: &SessionId,
+        expected_revision: u64,
+        next: &PlaybackState,
+        event: &str,
     ) -> Result<CasOutcome, StoreError>;
 
     /// Slides the TTL of a session; `false` when it does not exist.

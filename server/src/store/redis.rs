@@ -9,16 +9,27 @@
 //! - One `SUBSCRIBE` per session per instance, while the instance has viewers of it. A
 //!   dispatcher task routes messages by channel; after a reconnect it resubscribes and tells
 //!   every subscribed session to resync (messages published while disconnected are lost).
+//! - **Subscription barrier.** fred answers `SUBSCRIBE` before Redis has even read it, so a
+//!   subscription only counts once a `PING` sent after it *on the subscriber connection* has
+//!   been answered (Redis runs one connection's commands in order; in subscribed RESP2 mode the
+//!   answer is `["pong", ""]`). [`SessionStore::subscribe`] returns after that barrier, and
+//!   after a reconnect the resync is sent only after the resubscription's barrier, so a state
+//!   read afterwards plus the events delivered afterwards miss nothing.
+//! - (Un)subscribing is serialised per channel only (never one lock over all sessions held
+//!   across Redis I/O), so a join flood in one session does not stall joins to others.
+//! - The subscriber connection is pinged every [`SUBSCRIBER_PING`]; a connection that does not
+//!   answer within [`SUBSCRIBER_DEAD`] (half-open, Redis frozen) is dropped and re-established.
 //! - Every command has a timeout: when Redis is unreachable, operations fail with
-//!   [`StoreError::Unavailable`] within [`COMMAND_TIMEOUT`] instead of queueing.
+//!   [`StoreError::Unavailable`] within [`COMMAND_TIMEOUT`] instead of queueing. The CAS script
+//!   also carries a deadline in Redis' own clock ([`CAS_BUDGET`] after it was sent) and refuses
+//!   to run past it, so a change reported as failed is never applied later by a queued script.
 
 use super::{
-    channel, decode_state, encode_state, presence_key, state_event, state_key, CasOutcome,
-    Delivery, SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
+    channel, decode_state, encode_state, presence_key, state_key, CasOutcome, Delivery,
+    SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
 };
 use app::ids::SessionId;
 use app::playback::PlaybackState;
-use app::protocol::Cause;
 use fred::clients::SubscriberClient;
 use fred::prelude::{
     Builder, ClientLike, Config, EventInterface, Expiration, KeysInterface, LuaInterface, Pool,
@@ -35,6 +46,16 @@ use tokio::task::JoinHandle;
 
 /// Upper bound on any single Redis operation.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// A CAS script that has not started within this time after it was sent (in Redis' clock)
+/// refuses to run. Shorter than [`COMMAND_TIMEOUT`], so a script that did run has left room
+/// for its reply to arrive before the caller gives up and reports `unavailable`.
+pub const CAS_BUDGET: Duration = Duration::from_millis(1_500);
+/// How often the subscriber connection is pinged.
+pub const SUBSCRIBER_PING: Duration = Duration::from_secs(1);
+/// A subscriber connection that has not answered a ping for this long is re-established.
+pub const SUBSCRIBER_DEAD: Duration = Duration::from_secs(3);
+/// Channels per `SUBSCRIBE` when resubscribing after a reconnect.
+const RESUBSCRIBE_CHUNK: usize = 500;
 /// Connections in the command pool.
 const POOL_SIZE: usize = 4;
 /// Published messages the subscriber buffers before the dispatcher must catch up (beyond
@@ -42,9 +63,12 @@ const POOL_SIZE: usize = 4;
 const SUBSCRIBER_QUEUE: usize = 4096;
 
 /// Compare-and-set: KEYS = [state]; ARGV = [expected revision, new state JSON, ttl ms,
-/// channel, event JSON]. Returns `{0}` missing, `{1, current}` conflict, `{2}` applied,
-/// `{3}` unreadable state.
+/// channel, event JSON, deadline (Redis ms)]. Returns `{0}` missing, `{1, current}` conflict,
+/// `{2}` applied, `{3}` unreadable state, `{4, redis ms}` refused: started after its deadline.
 const CAS_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now > tonumber(ARGV[6]) then return {4, now} end
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {0} end
 local ok, st = pcall(cjson.decode, cur)
@@ -118,6 +142,8 @@ impl Script {
 }
 
 type Routes = HashMap<String, (u64, mpsc::UnboundedSender<Delivery>)>;
+/// One async lock per channel with (un)subscriptions in progress.
+type ChannelLocks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
 
 /// Sessions in Redis, shared by every instance that points at the same Redis.
 #[derive(Debug)]
@@ -129,9 +155,12 @@ pub struct RedisStore {
     presence: Script,
     viewers: Script,
     routes: Arc<Mutex<Routes>>,
-    /// Serialises SUBSCRIBE/UNSUBSCRIBE so a late unsubscribe never undoes a newer subscribe.
-    sub_ops: tokio::sync::Mutex<()>,
+    /// Serialises SUBSCRIBE/UNSUBSCRIBE per channel, so a late unsubscribe never undoes a
+    /// newer subscribe, without making other sessions wait.
+    channel_locks: Arc<ChannelLocks>,
     next_token: AtomicU64,
+    /// This host's offset to Redis `TIME` (ms), for the CAS deadline.
+    redis_clock: crate::clock::Clock,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -159,6 +188,59 @@ fn send_to_all(routes: &Mutex<Routes>, what: Delivery) {
     }
 }
 
+/// Runs `op` holding `channel`'s lock (and only that one), then forgets an unused lock.
+async fn with_channel_lock<T>(
+    locks: &ChannelLocks,
+    channel: &str,
+    op: impl Future<Output = T>,
+) -> T {
+    let l = lock(locks).entry(channel.to_owned()).or_default().clone();
+    let out = {
+        let _held = l.lock().await;
+        op.await
+    };
+    let mut map = lock(locks);
+    // Ours plus the map's: nobody else waits for it.
+    if Arc::strong_count(&l) == 2 {
+        map.remove(channel);
+    }
+    out
+}
+
+/// The subscription barrier: a `PING` on the subscriber connection, answered only after every
+/// command sent before it on that connection (the `SUBSCRIBE`s) has been executed.
+async fn barrier(sub: &SubscriberClient) -> Result<(), StoreError> {
+    let _: Value = timed(sub.ping(None)).await?;
+    Ok(())
+}
+
+/// After a reconnect: subscribes every routed channel again (never a bare `SUBSCRIBE` or
+/// `PSUBSCRIBE`), waits for the barrier, and drops Redis subscriptions whose route went away
+/// meanwhile.
+async fn resubscribe(
+    sub: &SubscriberClient,
+    routes: &Mutex<Routes>,
+    locks: &ChannelLocks,
+) -> Result<(), StoreError> {
+    let channels: Vec<String> = lock(routes).keys().cloned().collect();
+    for chunk in channels.chunks(RESUBSCRIBE_CHUNK) {
+        timed(sub.subscribe(chunk.to_vec())).await?;
+    }
+    barrier(sub).await?;
+    for ch in channels {
+        if lock(routes).contains_key(&ch) {
+            continue;
+        }
+        with_channel_lock(locks, &ch, async {
+            if !lock(routes).contains_key(&ch) {
+                let _ = timed(sub.unsubscribe(ch.clone())).await;
+            }
+        })
+        .await;
+    }
+    Ok(())
+}
+
 impl RedisStore {
     /// Connects to `url` (fails when Redis does not answer) and loads the scripts.
     pub async fn connect(url: &str, ttl: Duration) -> Result<Self, StoreError> {
@@ -180,11 +262,20 @@ impl RedisStore {
             p.default_command_timeout = COMMAND_TIMEOUT;
             p.broadcast_channel_capacity = SUBSCRIBER_QUEUE;
         });
+        // A ping left unanswered this long closes the subscriber connection (fred's check runs
+        // only while a non-pubsub command waits, which the heartbeat below provides).
+        builder.with_connection_config(|c| {
+            c.connection_timeout = COMMAND_TIMEOUT;
+            c.internal_command_timeout = COMMAND_TIMEOUT;
+            c.unresponsive.max_timeout = Some(SUBSCRIBER_DEAD);
+            c.unresponsive.interval = Duration::from_millis(500);
+        });
         let subscriber = builder.build_subscriber_client().map_err(unavailable)?;
         timed(pool.init()).await?;
         timed(subscriber.init()).await?;
 
         let routes: Arc<Mutex<Routes>> = Arc::default();
+        let channel_locks: Arc<ChannelLocks> = Arc::default();
         let mut tasks = Vec::new();
         // Route published messages to the subscribed sessions.
         let mut messages = subscriber.message_rx();
@@ -208,16 +299,33 @@ impl RedisStore {
                 }
             }
         }));
-        // After a reconnect: subscribe again, then resync (events may have been missed).
+        // After a reconnect: subscribe again, wait for the barrier, then resync (events
+        // published while disconnected were lost).
         let mut reconnects = subscriber.reconnect_rx();
-        let (sub, r) = (subscriber.clone(), routes.clone());
+        let (sub, r, l) = (subscriber.clone(), routes.clone(), channel_locks.clone());
         tasks.push(tokio::spawn(async move {
             while let Ok(_) | Err(RecvError::Lagged(_)) = reconnects.recv().await {
                 tracing::info!("redis subscriber reconnected; resubscribing");
-                if let Err(e) = sub.resubscribe_all().await {
-                    tracing::error!(error = %e, "redis resubscribe failed");
+                while let Err(e) = resubscribe(&sub, &r, &l).await {
+                    tracing::warn!(error = %e, "redis resubscribe failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 send_to_all(&r, Delivery::Resync);
+            }
+        }));
+        // Heartbeat: a subscriber connection that stops answering (half-open TCP, a frozen
+        // Redis) is replaced instead of silently delivering nothing.
+        let sub = subscriber.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SUBSCRIBER_PING);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let answered = tokio::time::timeout(SUBSCRIBER_DEAD, sub.ping::<Value>(None)).await;
+                if !matches!(answered, Ok(Ok(_))) && sub.is_connected() {
+                    tracing::warn!("redis subscriber connection unresponsive; reconnecting");
+                    let _ = sub.force_reconnection().await;
+                }
             }
         }));
 
@@ -229,10 +337,12 @@ impl RedisStore {
             presence: Script::new(PRESENCE_LUA),
             viewers: Script::new(VIEWERS_LUA),
             routes,
-            sub_ops: tokio::sync::Mutex::new(()),
+            channel_locks,
             next_token: AtomicU64::new(1),
+            redis_clock: crate::clock::Clock::new(),
             tasks,
         };
+        store.reference_time_ms().await?;
         for s in [&store.cas, &store.presence, &store.viewers] {
             store.load_script(s).await?;
         }
@@ -311,40 +421,71 @@ impl SessionStore for RedisStore {
         json.as_deref().map(decode_state).transpose()
     }
 
-    async fn compare_and_set(
+    async fn compare_and_set_event(
         &self,
         id: &SessionId,
         expected_revision: u64,
         next: &PlaybackState,
-        cause: Option<Cause>,
+        event: &str,
     ) -> Result<CasOutcome, StoreError> {
-        let reply = self
-            .eval(
-                &self.cas,
-                vec![state_key(id)],
-                vec![
-                    expected_revision.to_string(),
-                    encode_state(next)?,
-                    self.ttl_ms.to_string(),
-                    channel(id),
-                    state_event(next, cause),
-                ],
-            )
-            .await?;
-        let Value::Array(items) = reply else {
-            return Err(StoreError::Unavailable(format!(
-                "unexpected CAS reply {reply:?}"
-            )));
-        };
-        match items.first().and_then(Value::as_i64) {
-            Some(0) => Ok(CasOutcome::Missing),
-            Some(1) => {
-                let cur = items.get(1).and_then(Value::as_string).unwrap_or_default();
-                Ok(CasOutcome::Conflict(decode_state(&cur)?))
-            }
-            Some(2) => Ok(CasOutcome::Applied),
-            _ => Err(StoreError::Corrupt("stored state is not JSON".into())),
+        let state = encode_state(next)?;
+        for attempt in 0..2 {
+            let sent = self.redis_clock.local_ms();
+            let deadline = self.redis_clock.now_ms() + CAS_BUDGET.as_secs_f64() * 1000.0;
+            let reply = self
+                .eval(
+                    &self.cas,
+                    vec![state_key(id)],
+                    vec![
+                        expected_revision.to_string(),
+                        state.clone(),
+                        self.ttl_ms.to_string(),
+                        channel(id),
+                        event.to_owned(),
+                        format!("{deadline:.0}"),
+                    ],
+                )
+                .await?;
+            let received = self.redis_clock.local_ms();
+            let Value::Array(items) = reply else {
+                return Err(StoreError::Unavailable(format!(
+                    "unexpected CAS reply {reply:?}"
+                )));
+            };
+            return match items.first().and_then(Value::as_i64) {
+                Some(0) => Ok(CasOutcome::Missing),
+                Some(1) => {
+                    let cur = items.get(1).and_then(Value::as_string).unwrap_or_default();
+                    Ok(CasOutcome::Conflict(decode_state(&cur)?))
+                }
+                Some(2) => Ok(CasOutcome::Applied),
+                Some(4) => {
+                    // Refused: it started after its deadline. If the answer came back quickly,
+                    // our idea of Redis' clock was wrong (Redis' clock stepped): learn the new
+                    // offset from the script's own reading and try once more.
+                    let quick = received - sent < CAS_BUDGET.as_secs_f64() * 1000.0 / 4.0;
+                    let redis_now = items.get(1).and_then(Value::as_f64);
+                    match redis_now {
+                        Some(remote) if quick && attempt == 0 => {
+                            let probe = crate::clock::Probe {
+                                sent,
+                                remote,
+                                received,
+                            };
+                            self.redis_clock.set_offset_ms(probe.offset());
+                            continue;
+                        }
+                        _ => Err(StoreError::Unavailable(
+                            "redis answered too late; the change was not applied".into(),
+                        )),
+                    }
+                }
+                _ => Err(StoreError::Corrupt("stored state is not JSON".into())),
+            };
         }
+        Err(StoreError::Unavailable(
+            "redis refused the change after its deadline".into(),
+        ))
     }
 
     async fn touch(&self, id: &SessionId) -> Result<bool, StoreError> {
@@ -388,23 +529,54 @@ impl SessionStore for RedisStore {
     }
 
     async fn subscribe(&self, id: &SessionId) -> Result<Subscription, StoreError> {
-        let _ops = self.sub_ops.lock().await;
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::unbounded_channel();
         let ch = channel(id);
-        let fresh = lock(&self.routes).insert(ch.clone(), (token, tx)).is_none();
-        if fresh {
-            if let Err(e) = timed(self.subscriber.subscribe(ch.clone())).await {
-                lock(&self.routes).remove(&ch);
-                return Err(e);
+        with_channel_lock(&self.channel_locks, &ch, async {
+            let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+            let (tx, rx) = mpsc::unbounded_channel();
+            let fresh = lock(&self.routes).insert(ch.clone(), (token, tx)).is_none();
+            if fresh {
+                let confirmed = async {
+                    timed(self.subscriber.subscribe(ch.clone())).await?;
+                    barrier(&self.subscriber).await
+                };
+                if let Err(e) = confirmed.await {
+                    let mut routes = lock(&self.routes);
+                    if routes.get(&ch).is_some_and(|(t, _)| *t == token) {
+                        routes.remove(&ch);
+                    }
+                    return Err(e);
+                }
             }
-        }
-        Ok(Subscription { token, rx })
+            Ok(Subscription { token, rx })
+        })
+        .await
     }
 
     async fn unsubscribe(&self, id: &SessionId, token: u64) {
-        let _ops = self.sub_ops.lock().await;
         let ch = channel(id);
+        with_channel_lock(&self.channel_locks, &ch.clone(), async move {
+            self.unsubscribe_locked(id, &ch, token).await;
+        })
+        .await;
+    }
+
+    async fn reference_time_ms(&self) -> Result<Option<f64>, StoreError> {
+        let sent = self.redis_clock.local_ms();
+        let remote = self.redis_time_ms().await?;
+        let received = self.redis_clock.local_ms();
+        let probe = crate::clock::Probe {
+            sent,
+            remote,
+            received,
+        };
+        self.redis_clock.set_offset_ms(probe.offset());
+        Ok(Some(remote))
+    }
+}
+
+impl RedisStore {
+    async fn unsubscribe_locked(&self, id: &SessionId, ch: &str, token: u64) {
+        let ch = ch.to_owned();
         let removed = {
             let mut routes = lock(&self.routes);
             if routes.get(&ch).is_some_and(|(t, _)| *t == token) {
@@ -421,7 +593,7 @@ impl SessionStore for RedisStore {
         }
     }
 
-    async fn reference_time_ms(&self) -> Result<Option<f64>, StoreError> {
+    async fn redis_time_ms(&self) -> Result<f64, StoreError> {
         let cmd = CustomCommand::new_static("TIME", ClusterHash::Random, false);
         let parts: Vec<String> = timed(self.pool.next().custom(cmd, Vec::<Value>::new())).await?;
         let secs: f64 = parts
@@ -432,6 +604,6 @@ impl SessionStore for RedisStore {
             .get(1)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| StoreError::Unavailable("bad TIME reply".into()))?;
-        Ok(Some(secs * 1000.0 + micros / 1000.0))
+        Ok(secs * 1000.0 + micros / 1000.0)
     }
 }

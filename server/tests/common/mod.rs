@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod redis;
+
 use app::ids::{SessionId, VideoId};
 use app::playback::PlaybackState;
 use app::protocol::{Cause, ClientMsg, ErrorCode, ServerMsg};
