@@ -220,3 +220,135 @@ async fn redis_outage_is_reported_and_survived() {
         "{code:?}"
     );
 }
+
+/// Keeps `n` threads spinning until dropped (the machine is busy, as in CI).
+struct Burners(
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    Vec<std::thread::JoinHandle<()>>,
+);
+
+impl Burners {
+    fn start(n: usize) -> Burners {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                })
+            })
+            .collect();
+        Burners(stop, threads)
+    }
+}
+
+impl Drop for Burners {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.1.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `p`-th percentile (0..=100) of sorted `v`.
+fn percentile(v: &[Duration], p: usize) -> Duration {
+    v[(v.len() - 1) * p / 100]
+}
+
+/// Sessions in the join-while-sending stress test.
+const STRESS_SESSIONS: usize = 300;
+/// Sessions in flight at once.
+const STRESS_PARALLEL: usize = 12;
+/// The command is sent this many µs after the join starts, at most.
+const STRESS_SPREAD_US: u64 = 6_000;
+/// A change that has not reached the joiner after this long was lost (the safety-net
+/// reconcile is set to an hour, so nothing else would deliver it).
+const STRESS_BOUND: Duration = Duration::from_secs(3);
+
+/// For each of hundreds of fresh sessions, a viewer joins on instance B at the moment a viewer
+/// on A sends a command, while two threads keep both cores busy. The joiner must get the
+/// change (in its `hello` or as an event) within a small bound: with the safety-net reconcile
+/// set to an hour, only a correct subscription barrier delivers it.
+async fn join_while_sending(store: Store) {
+    let mut settings = common::settings(store);
+    settings.reconcile_secs = 3600.0;
+    let a = std::sync::Arc::new(spawn_with(settings.clone()).await);
+    // With the memory store both viewers use one instance (one process has one store).
+    let b = if store == Store::Redis {
+        std::sync::Arc::new(spawn_with(settings).await)
+    } else {
+        a.clone()
+    };
+    let burners = Burners::start(2);
+    let started = tokio::time::Instant::now();
+    let mut latencies = Vec::with_capacity(STRESS_SESSIONS);
+    let mut lost = Vec::new();
+    let mut next = 0;
+    while next < STRESS_SESSIONS {
+        let mut batch = Vec::new();
+        for _ in 0..STRESS_PARALLEL.min(STRESS_SESSIONS - next) {
+            next += 1;
+            let (a, b) = (a.clone(), b.clone());
+            batch.push(tokio::spawn(async move {
+                let id = create(&a, 0.0).await;
+                let mut sender = Client::connect(&a, &id).await;
+                // The command leaves at a random moment within the join (which takes a few
+                // ms), so over all sessions it lands in every phase of the join.
+                let offset = Duration::from_micros(rand::random_range(0..STRESS_SPREAD_US));
+                let begin = tokio::time::Instant::now();
+                let (joiner, sent) = tokio::join!(Client::connect(&b, &id), async {
+                    while begin.elapsed() < offset {
+                        tokio::task::yield_now().await;
+                    }
+                    let sent = tokio::time::Instant::now();
+                    sender.command(Command::Play { position: 0.0 }).await;
+                    sent
+                });
+                let mut joiner = joiner;
+                let deadline = sent + STRESS_BOUND;
+                while joiner.state.revision < 2 {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    match joiner.try_recv(left).await {
+                        Some(Ok(_)) => {}
+                        _ => return Err(id),
+                    }
+                }
+                Ok(sent.elapsed())
+            }));
+        }
+        for t in batch {
+            match t.await.expect("stress task") {
+                Ok(d) => latencies.push(d),
+                Err(id) => lost.push(id),
+            }
+        }
+    }
+    drop(burners);
+    latencies.sort();
+    println!(
+        "join-while-sending ({store:?}): {} sessions in {:.1} s, lost {}, delivery p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        STRESS_SESSIONS,
+        started.elapsed().as_secs_f64(),
+        lost.len(),
+        percentile(&latencies, 50).as_secs_f64() * 1000.0,
+        percentile(&latencies, 99).as_secs_f64() * 1000.0,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+    );
+    assert!(lost.is_empty(), "changes lost for the joiners of {lost:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_joining_while_a_change_is_sent_gets_it_redis() {
+    join_while_sending(Store::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_joining_while_a_change_is_sent_gets_it_memory() {
+    join_while_sending(Store::Memory).await;
+}
