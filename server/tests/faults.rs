@@ -1,0 +1,312 @@
+//! Redis faults, survived with numbers. Every test runs its own private `redis-server` on a
+//! free port (never the shared one) with two server instances on it, and measures the time
+//! until every viewer on both instances has the newest state. The figures are printed
+//! (`--nocapture`) and reported in docs/benchmarks.md ("Faults"); the asserted bounds are
+//! generous so the tests stay deterministic on a busy machine.
+
+mod common;
+
+use app::ids::SessionId;
+use app::playback::Command;
+use app::protocol::{close, ErrorCode, ServerMsg};
+use common::proxy::Proxy;
+use common::redis::{free_port, PrivateRedis};
+use common::{create, spawn_with, Client, Store};
+use server::startup::TestServer;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Settings for an instance on `url`, with the safety-net reconcile out of the way (an hour),
+/// so what the tests measure is the real recovery path.
+fn settings(url: String) -> server::settings::Settings {
+    let mut s = common::settings(Store::Redis);
+    s.redis_url = Some(url);
+    s.reconcile_secs = 3600.0;
+    s
+}
+
+async fn instance(url: String) -> TestServer {
+    spawn_with(settings(url)).await
+}
+
+/// Reads `c` until it has revision `revision` (or newer); the time it took from `since`.
+async fn wait_revision(c: &mut Client, revision: u64, since: Instant, limit: Duration) -> Duration {
+    let deadline = since + limit;
+    while c.state.revision < revision {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match c.try_recv(left).await {
+            Some(Ok(_)) => {}
+            other => panic!(
+                "revision {revision} not reached within {limit:?} (at {}): {other:?}",
+                c.state.revision
+            ),
+        }
+    }
+    since.elapsed()
+}
+
+/// Sends `cmd` from `c` until it is applied (retrying on `unavailable`); returns the new
+/// revision and how many attempts failed.
+async fn command_until_applied(c: &mut Client, cmd: Command, limit: Duration) -> (u64, u32) {
+    let deadline = Instant::now() + limit;
+    let mut failed = 0;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "command not applied within {limit:?}"
+        );
+        let seq = c.command(cmd).await;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match c.try_recv(left).await {
+                Some(Ok(ServerMsg::State { state, cause }))
+                    if cause.is_some_and(|k| k.seq == seq && k.conn_id == c.conn_id) =>
+                {
+                    return (state.revision, failed)
+                }
+                Some(Ok(ServerMsg::Error {
+                    code, seq: Some(s), ..
+                })) if s == seq => {
+                    assert!(
+                        matches!(code, ErrorCode::Unavailable | ErrorCode::Stale),
+                        "{code:?}"
+                    );
+                    failed += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    break;
+                }
+                Some(Ok(_)) => {}
+                other => panic!("while commanding: {other:?}"),
+            }
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Two instances on `url_a` / `url_b`, one session, one viewer on each, playing (revision 2,
+/// seen by both).
+async fn room(url_a: String, url_b: String) -> (TestServer, TestServer, Client, Client, SessionId) {
+    let a = instance(url_a).await;
+    let b = instance(url_b).await;
+    let id = create(&a, 0.0).await;
+    let mut va = Client::connect(&a, &id).await;
+    let mut vb = Client::connect(&b, &id).await;
+    let (rev, _) = command_until_applied(
+        &mut va,
+        Command::Play { position: 0.0 },
+        Duration::from_secs(5),
+    )
+    .await;
+    wait_revision(&mut vb, rev, Instant::now(), Duration::from_secs(5)).await;
+    (a, b, va, vb, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_kill_of_the_subscribers_loses_nothing() {
+    let redis = PrivateRedis::start(free_port());
+    let (_a, _b, mut va, mut vb, _) = room(redis.url(), redis.url()).await;
+    let killed = Instant::now();
+    let out = redis.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    assert_ne!(out, "0", "no subscriber connection was killed");
+    // A change made right away (while the subscribers reconnect) still reaches both viewers.
+    let (rev, failed) = command_until_applied(
+        &mut va,
+        Command::Seek { position: 30.0 },
+        Duration::from_secs(5),
+    )
+    .await;
+    let took = wait_revision(&mut vb, rev, killed, Duration::from_secs(10)).await;
+    println!(
+        "FAULT client-kill-pubsub: converged {:.0} ms after the kill, {failed} failed attempts, 0 lost",
+        ms(took)
+    );
+    assert_eq!(vb.state, va.state);
+    // And the renewed subscriptions carry the next change at once.
+    let t = Instant::now();
+    let (rev, _) = command_until_applied(
+        &mut va,
+        Command::Pause { position: 31.0 },
+        Duration::from_secs(5),
+    )
+    .await;
+    let next = wait_revision(&mut vb, rev, t, Duration::from_secs(2)).await;
+    println!(
+        "FAULT client-kill-pubsub: next change delivered in {:.1} ms",
+        ms(next)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_subscriber_path_is_noticed_and_replaced() {
+    let redis = PrivateRedis::start(free_port());
+    let proxy = Proxy::start(redis.port).await;
+    let (_a, _b, mut va, mut vb, _) = room(redis.url(), proxy.url()).await;
+    let before = proxy.accepted();
+    // B's subscriber connection goes silent: no data, no FIN, no RST (a half-open path).
+    assert_eq!(proxy.freeze_subscribers(), 1);
+    let frozen = Instant::now();
+    let (rev, failed) = command_until_applied(
+        &mut va,
+        Command::Seek { position: 40.0 },
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(failed, 0);
+    let took = wait_revision(&mut vb, rev, frozen, Duration::from_secs(12)).await;
+    println!(
+        "FAULT subscriber path frozen (half-open): B's viewer converged {:.0} ms after the freeze, 0 lost",
+        ms(took)
+    );
+    assert!(
+        proxy.accepted() > before,
+        "the subscriber did not reconnect"
+    );
+    assert_eq!(vb.state, va.state);
+    let t = Instant::now();
+    let (rev, _) = command_until_applied(
+        &mut va,
+        Command::Pause { position: 41.0 },
+        Duration::from_secs(5),
+    )
+    .await;
+    wait_revision(&mut vb, rev, t, Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_subscriber_path_is_survived() {
+    let redis = PrivateRedis::start(free_port());
+    let proxy = Proxy::start(redis.port).await;
+    let (_a, _b, mut va, mut vb, _) = room(redis.url(), proxy.url()).await;
+    assert_eq!(proxy.cut_subscribers(), 1);
+    let cut = Instant::now();
+    let (rev, failed) = command_until_applied(
+        &mut va,
+        Command::Seek { position: 50.0 },
+        Duration::from_secs(5),
+    )
+    .await;
+    let took = wait_revision(&mut vb, rev, cut, Duration::from_secs(10)).await;
+    println!(
+        "FAULT subscriber path cut: converged {:.0} ms after the cut, {failed} failed attempts, 0 lost",
+        ms(took)
+    );
+    assert_eq!(vb.state, va.state);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_with_its_data_keeps_the_room() {
+    let mut redis = PrivateRedis::start_persistent(free_port());
+    let (_a, _b, mut va, mut vb, _) = room(redis.url(), redis.url()).await;
+    let before = va.state.clone();
+    let restarted = Instant::now();
+    redis.restart(); // kill -9, then start on the same port and append-only file
+    let up = restarted.elapsed();
+    // The first change after the restart (retried while the instances reconnect) reaches both.
+    let (rev, failed) = command_until_applied(
+        &mut va,
+        Command::Seek { position: 60.0 },
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(rev, before.revision + 1, "the session kept its revisions");
+    let took = wait_revision(&mut vb, rev, restarted, Duration::from_secs(12)).await;
+    println!(
+        "FAULT redis restart with AOF: redis up after {:.0} ms; both viewers converged {:.0} ms after the kill, {failed} failed attempts, 0 lost",
+        ms(up),
+        ms(took)
+    );
+    assert_eq!(vb.state, va.state);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_without_its_data_ends_the_session_everywhere() {
+    let mut redis = PrivateRedis::start(free_port());
+    let (a, b, mut va, mut vb, id) = room(redis.url(), redis.url()).await;
+    let restarted = Instant::now();
+    redis.restart(); // comes back empty
+                     // Every instance notices on its own and closes its viewers with the final code.
+    assert_eq!(
+        va.closed(Duration::from_secs(10)).await,
+        Some(close::SESSION_ENDED)
+    );
+    let ta = restarted.elapsed();
+    assert_eq!(
+        vb.closed(Duration::from_secs(10)).await,
+        Some(close::SESSION_ENDED)
+    );
+    let tb = restarted.elapsed();
+    println!(
+        "FAULT redis restart without data: viewers told 'ended' (4410) after {:.0} ms (A) and {:.0} ms (B)",
+        ms(ta),
+        ms(tb)
+    );
+    // No zombie: neither instance serves the session any more; a newcomer gets 404.
+    match common::open(&b, id.as_str(), None).await {
+        Err(common::ConnectError::Status(404)) => {}
+        other => panic!("expected 404, got {:?}", other.map(|_| ())),
+    }
+    for s in [&a, &b] {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !s.sessions.hubs().is_empty() {
+            assert!(Instant::now() < deadline, "a hub outlived its session");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_fails_commands_cleanly_and_the_room_converges_after() {
+    let redis = PrivateRedis::start(free_port());
+    let (a, _b, mut va, mut vb, id) = room(redis.url(), redis.url()).await;
+    let before = va.state.clone();
+    redis.freeze(true);
+    let frozen = Instant::now();
+    // Clock pings need no store: pongs keep flowing.
+    let t = Instant::now();
+    va.ping(1.0).await;
+    vb.ping(1.0).await;
+    let pong = t.elapsed();
+    assert!(pong < Duration::from_millis(500), "pong took {pong:?}");
+    // A command during the freeze fails with `unavailable`...
+    let t = Instant::now();
+    let seq = va.command(Command::Seek { position: 99.0 }).await;
+    assert_eq!(va.next_error().await, (ErrorCode::Unavailable, Some(seq)));
+    let failed_after = t.elapsed();
+    // ...and stays not applied when Redis resumes (its queued script refuses: past deadline).
+    tokio::time::sleep(Duration::from_millis(3_000).saturating_sub(frozen.elapsed())).await;
+    redis.freeze(false);
+    let resumed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = loop {
+        match a.sessions.snapshot(&id).await {
+            Ok(Some(s)) => break s.state,
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    assert_eq!(
+        stored.revision, before.revision,
+        "a failed command was applied later"
+    );
+    assert_eq!(stored.position, before.position);
+    // The room converges at once on the next change.
+    let t = Instant::now();
+    let (rev, retries) = command_until_applied(
+        &mut va,
+        Command::Pause { position: 12.0 },
+        Duration::from_secs(10),
+    )
+    .await;
+    let took = wait_revision(&mut vb, rev, t, Duration::from_secs(10)).await;
+    println!(
+        "FAULT redis frozen 3 s (SIGSTOP): pong {:.1} ms during the freeze; command failed after {:.0} ms and was not applied; the next change (sent {:.0} ms after SIGCONT) reached both viewers in {:.1} ms ({retries} retries)",
+        ms(pong),
+        ms(failed_after),
+        ms(t.duration_since(resumed)),
+        ms(took)
+    );
+    assert_eq!(vb.state, va.state);
+    assert_eq!(va.state.revision, before.revision + 1);
+}
