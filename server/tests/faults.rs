@@ -310,3 +310,126 @@ async fn a_frozen_redis_fails_commands_cleanly_and_the_room_converges_after() {
     assert_eq!(vb.state, va.state);
     assert_eq!(va.state.revision, before.revision + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_losing_the_data_while_running_ends_the_session_everywhere() {
+    // As after an eviction or a FLUSHALL: no reconnect, the state is simply gone. Every
+    // instance notices through its presence refresh (every 10 s) at the latest.
+    let redis = PrivateRedis::start(free_port());
+    let (_a, _b, mut va, mut vb, _) = room(redis.url(), redis.url()).await;
+    let lost = Instant::now();
+    assert_eq!(redis.cli(&["FLUSHALL"]), "OK");
+    assert_eq!(
+        va.closed(Duration::from_secs(15)).await,
+        Some(close::SESSION_ENDED)
+    );
+    let ta = lost.elapsed();
+    assert_eq!(
+        vb.closed(Duration::from_secs(15)).await,
+        Some(close::SESSION_ENDED)
+    );
+    let tb = lost.elapsed();
+    println!(
+        "FAULT redis data lost while running (FLUSHALL): viewers told 'ended' (4410) after {:.0} ms (A) and {:.0} ms (B)",
+        ms(ta),
+        ms(tb)
+    );
+}
+
+/// The real server binary (`watchparty`) on `port` with Redis at `url`, so it can be killed
+/// with SIGKILL like a crashed production instance.
+struct Process(std::process::Child);
+
+impl Process {
+    fn start(port: u16, url: &str) -> Process {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_watchparty"))
+            .env("WATCHPARTY_CONFIG", "/nonexistent/Leptos.toml")
+            .env("WATCHPARTY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("REDIS_URL", url)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("server binary starts");
+        for _ in 0..500 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Process(child);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("server binary did not listen");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A WebSocket client for a server given by address (the test client wants a `TestServer`).
+async fn connect_addr(port: u16, id: &SessionId) -> Client {
+    let url = format!("ws://127.0.0.1:{port}/ws/{id}");
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects");
+    Client::from_stream(ws).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_restarts_and_its_viewers_land_on_the_same_position() {
+    let redis = PrivateRedis::start(free_port());
+    let a = instance(redis.url()).await;
+    let port = free_port();
+    let mut b = Process::start(port, &redis.url());
+    let id = create(&a, 10.0).await;
+    let mut va = Client::connect(&a, &id).await;
+    let mut vb = connect_addr(port, &id).await;
+    let (rev, _) = command_until_applied(
+        &mut va,
+        Command::Play { position: 10.0 },
+        Duration::from_secs(5),
+    )
+    .await;
+    wait_revision(&mut vb, rev, Instant::now(), Duration::from_secs(5)).await;
+    let playing = va.state.clone();
+    let first_hello = vb.hello_server_time;
+    let first_wall = common::wall_ms();
+    // kill -9 mid-session: B's viewer loses its socket at once.
+    let killed = Instant::now();
+    let _ = b.0.kill();
+    let _ = b.0.wait();
+    assert!(
+        vb.closed(Duration::from_secs(5)).await.is_none(),
+        "no close frame from a killed process"
+    );
+    b = Process::start(port, &redis.url());
+    let mut vb = connect_addr(port, &id).await;
+    let back = killed.elapsed();
+    // The same state (nothing lost or re-ordered) and one continuous timebase: the restarted
+    // instance's clock agrees with the elapsed wall time, so the position continues.
+    assert_eq!(vb.hello_state, playing);
+    let server_elapsed = vb.hello_server_time - first_hello;
+    let wall_elapsed = common::wall_ms() - first_wall;
+    let jump = (server_elapsed - wall_elapsed).abs();
+    assert!(
+        jump < 100.0,
+        "server time jumped by {jump:.1} ms across the restart"
+    );
+    let pos = vb.hello_state.position_at(vb.hello_server_time);
+    // The room keeps working across both instances.
+    let (rev, _) = command_until_applied(
+        &mut vb,
+        Command::Pause { position: pos },
+        Duration::from_secs(5),
+    )
+    .await;
+    wait_revision(&mut va, rev, Instant::now(), Duration::from_secs(5)).await;
+    println!(
+        "FAULT instance kill -9 + restart: viewer back after {:.0} ms with the same state; the restarted clock (so the position) continues within {:.1} ms",
+        ms(back),
+        jump
+    );
+    drop(b);
+}
