@@ -221,7 +221,8 @@ impl Conn {
         }
         tracing::debug!("viewer joined");
 
-        let now = self.sessions.now_ms();
+        // Rate limits run on the monotonic clock (never slewed towards Redis' clock).
+        let now = self.sessions.monotonic_ms();
         let mut commands = TokenBucket::new(settings.commands_per_sec, settings.command_burst, now);
         let mut messages = TokenBucket::new(
             settings.commands_per_sec * MESSAGE_RATE_FACTOR,
@@ -267,6 +268,7 @@ impl Conn {
                 },
                 incoming = socket.recv() => {
                     let received = self.sessions.now_ms();
+                    let mono = self.sessions.monotonic_ms();
                     let msg = match incoming {
                         None => return End::Drop,
                         Some(Err(e)) => {
@@ -284,7 +286,7 @@ impl Conn {
                     let text = match msg {
                         Message::Text(t) => t,
                         Message::Binary(_) => {
-                            if !messages.try_take(received) {
+                            if !messages.try_take(mono) {
                                 strikes += 1;
                                 if strikes >= FLOOD_STRIKES {
                                     return End::Close(close::POLICY, "flooding");
@@ -300,7 +302,7 @@ impl Conn {
                         Message::Close(_) => return End::Drop,
                         Message::Ping(_) | Message::Pong(_) => continue,
                     };
-                    if !messages.try_take(received) {
+                    if !messages.try_take(mono) {
                         strikes += 1;
                         if strikes >= FLOOD_STRIKES {
                             return End::Close(close::POLICY, "flooding");
@@ -321,7 +323,7 @@ impl Conn {
                         Ok(msg) => match msg.command() {
                             None => None,
                             Some((seq, base, cmd)) => {
-                                if !commands.try_take(received) {
+                                if !commands.try_take(mono) {
                                     strikes += 1;
                                     if strikes >= FLOOD_STRIKES {
                                         return End::Close(close::POLICY, "flooding");
