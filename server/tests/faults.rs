@@ -351,9 +351,11 @@ impl Process {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("server binary starts");
+        // Owned at once, so the process is killed and reaped on every path (Drop).
+        let p = Process(child);
         for _ in 0..500 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Process(child);
+                return p;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
