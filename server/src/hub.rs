@@ -89,6 +89,8 @@ pub struct Hub {
     gap: Notify,
     /// `true` once the session's state is gone from the store: the session has ended.
     ended: watch::Sender<bool>,
+    /// Changes of this instance between their compare-and-set and their hand-over.
+    changing: AtomicUsize,
     /// Viewers over all instances, from the last presence event.
     viewers: AtomicU32,
     /// Local viewers; changed only under the registry lock.
@@ -104,6 +106,16 @@ pub struct Hub {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A change of this instance in flight (see [`Hub::change_guard`]).
+#[derive(Debug)]
+pub struct ChangeGuard<'a>(&'a Hub);
+
+impl Drop for ChangeGuard<'_> {
+    fn drop(&mut self) {
+        self.0.changing.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// What the local viewers have been handed.
@@ -257,6 +269,14 @@ impl Hub {
         }
     }
 
+    /// Marks a change of this instance as in flight until the guard is dropped (after
+    /// [`Hub::forward_next`]): a state read from the store meanwhile is not handed over
+    /// without its cause in front of it.
+    pub fn change_guard(&self) -> ChangeGuard<'_> {
+        self.changing.fetch_add(1, Ordering::AcqRel);
+        ChangeGuard(self)
+    }
+
     /// Becomes `true` when the session has ended (see [`Hub::end`]); the viewers' connections
     /// wait on it.
     pub fn ended(&self) -> watch::Receiver<bool> {
@@ -406,6 +426,7 @@ impl Hubs {
                         forwarded: Mutex::new(Forwarded::default()),
                         gap: Notify::new(),
                         ended: watch::channel(false).0,
+                        changing: AtomicUsize::new(0),
                         viewers: AtomicU32::new(0),
                         local: AtomicU32::new(0),
                         reported_local: AtomicU32::new(0),
@@ -533,7 +554,9 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
                 Some(Delivery::Resync) => {
                     // After a resubscription (behind its barrier) events were surely missed:
                     // catch up at once.
-                    catch_up(hub, &store, &mut sub).await;
+                    if let Some(later) = catch_up(hub, &store, &mut sub).await {
+                        candidate = Some((later, Instant::now() + SETTLE));
+                    }
                     next_report.get_or_insert_with(Instant::now);
                 }
                 None => {
@@ -541,7 +564,11 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
                     break;
                 }
             },
-            _ = hub.gap.notified() => catch_up(hub, &store, &mut sub).await,
+            _ = hub.gap.notified() => {
+                if let Some(later) = catch_up(hub, &store, &mut sub).await {
+                    candidate = Some((later, Instant::now() + SETTLE));
+                }
+            }
             _ = hub.dirty.notified(), if report_at.is_none() => {
                 next_report = Some((last_report + PRESENCE_MIN_INTERVAL).max(Instant::now()));
             }
@@ -621,8 +648,14 @@ fn forward(hub: &Hub, text: String) {
 
 /// Closes a gap at once: re-reads the state (and the viewer count) from the store, hands over
 /// the events that arrived meanwhile, then every change still waiting, then the stored state
-/// if it is newer still (`cause: null`). A missing state ends the session.
-async fn catch_up(hub: &Hub, store: &Arc<dyn SessionStore>, sub: &mut Subscription) {
+/// if it is newer still (`cause: null`). A missing state ends the session. While a change of
+/// this instance is in flight the stored state may be that change: it is returned instead, to
+/// be handed over after [`SETTLE`] if its own hand-over (with its cause) has not happened.
+async fn catch_up(
+    hub: &Hub,
+    store: &Arc<dyn SessionStore>,
+    sub: &mut Subscription,
+) -> Option<PlaybackState> {
     let loaded = store.load(&hub.id).await;
     // Events that arrived while the store answered are older than (or equal to) what it
     // returned; hand them over first so they keep their cause.
@@ -634,17 +667,27 @@ async fn catch_up(hub: &Hub, store: &Arc<dyn SessionStore>, sub: &mut Subscripti
     match loaded {
         Ok(Some(state)) => {
             hub.flush_pending();
+            let mut later = None;
             if state.revision > hub.forwarded() {
-                tracing::info!(session = %hub.id, revision = state.revision, "caught up from the store");
-                let text = state_event(&state, None);
-                hub.forward_state(&state, text);
+                if hub.changing.load(Ordering::Acquire) > 0 {
+                    later = Some(state);
+                } else {
+                    tracing::info!(session = %hub.id, revision = state.revision, "caught up from the store");
+                    let text = state_event(&state, None);
+                    hub.forward_state(&state, text);
+                }
             }
             reconcile_presence(hub, store).await;
+            later
         }
-        Ok(None) => hub.end(),
+        Ok(None) => {
+            hub.end();
+            None
+        }
         Err(e) => {
             hub.flush_pending();
             tracing::warn!(session = %hub.id, error = %e, "catching up failed");
+            None
         }
     }
 }

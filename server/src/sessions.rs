@@ -314,6 +314,8 @@ impl Sessions {
         cmd: Command,
     ) -> Result<Outcome, Rejection> {
         let unavailable = |e: StoreError| Rejection::Unavailable(e.to_string());
+        // Until this change is handed over, a catch-up must not overtake it without its cause.
+        let _changing = hub.change_guard();
         let mut current = match hub.latest() {
             Some(s) => s,
             None => self
