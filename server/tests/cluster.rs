@@ -268,8 +268,9 @@ const STRESS_PARALLEL: usize = 12;
 /// The command is sent this many µs after the join starts, at most.
 const STRESS_SPREAD_US: u64 = 6_000;
 /// A change that has not reached the joiner after this long was lost (the safety-net
-/// reconcile is set to an hour, so nothing else would deliver it).
-const STRESS_BOUND: Duration = Duration::from_secs(3);
+/// reconcile is set to an hour, so nothing else would deliver it; on a busy 2-core machine
+/// the slowest delivery seen was 2 s).
+const STRESS_BOUND: Duration = Duration::from_secs(10);
 
 /// For each of hundreds of fresh sessions, a viewer joins on instance B at the moment a viewer
 /// on A sends a command, while two threads keep both cores busy. The joiner must get the
