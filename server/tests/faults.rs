@@ -269,7 +269,7 @@ async fn a_frozen_redis_fails_commands_cleanly_and_the_room_converges_after() {
     va.ping(1.0).await;
     vb.ping(1.0).await;
     let pong = t.elapsed();
-    assert!(pong < Duration::from_millis(500), "pong took {pong:?}");
+    assert!(pong < Duration::from_millis(1_500), "pong took {pong:?}");
     // A command during the freeze fails with `unavailable`...
     let t = Instant::now();
     let seq = va.command(Command::Seek { position: 99.0 }).await;
