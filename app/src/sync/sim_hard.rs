@@ -240,3 +240,57 @@ fn hard_no_kind_of_reading_noise_is_chased() {
         assert_eq!(w.commands(1), 0, "{case}");
     }
 }
+
+/// The simulation's figures per player variant (docs/benchmarks.md):
+/// `cargo test -p app --features ssr --lib sim_hard::figures -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints figures; run by hand"]
+fn figures() {
+    type Setup = fn(&mut World, usize);
+    let variants: [(&str, Setup); 6] = [
+        ("well-behaved", |_, _| {}),
+        ("rate-locked (seeks 130-170 ms)", rate_locked),
+        ("late readings (0-40 ms)", |w, b| {
+            w.clients[b].stale_ms = 40.0
+        }),
+        ("reading steps (50 ms)", |w, b| w.clients[b].step = 0.05),
+        ("rate-locked + late readings", |w, b| {
+            rate_locked(w, b);
+            w.clients[b].stale_ms = 40.0;
+        }),
+        ("slow buffering (200-900 ms)", |w, b| {
+            w.clients[b].player.latency_ms = 200.0;
+            w.clients[b].player.latency_jitter_ms = 700.0;
+            w.clients[b].player.paused_seek_buffers = true;
+        }),
+    ];
+    println!(
+        "variant | phase | p50 | p95 | max (ms, |B - session|) | seeks/min | rate changes/min"
+    );
+    for (name, setup) in variants {
+        let mut w = world_with(setup);
+        for (phase, skew) in [("steady 60 s", 1.0), ("1 % fast 60 s", 1.01)] {
+            w.clients[1].player.skew = skew;
+            w.run(2_000.0);
+            let st = w.clients[1].engine.stats().clone();
+            let mut errs = Vec::new();
+            for _ in 0..600 {
+                w.run(100.0);
+                if w.clients[1].player.state == PlayerState::Playing {
+                    errs.push(w.error(1).abs() * 1000.0);
+                }
+            }
+            errs.sort_by(f64::total_cmp);
+            let q = |p: usize| errs[(errs.len() * p / 100).min(errs.len() - 1)];
+            let now = w.clients[1].engine.stats();
+            println!(
+                "{name} | {phase} | {:.1} | {:.1} | {:.1} | {} | {}",
+                q(50),
+                q(95),
+                errs[errs.len() - 1],
+                now.corrective_seeks - st.corrective_seeks,
+                now.rate_nudges - st.rate_nudges
+            );
+        }
+    }
+}
