@@ -20,17 +20,14 @@ BIN=$(realpath "$1")
 shift
 [ -x "$BIN" ] || { echo "run.sh: $BIN is not an executable" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../scripts/lib.sh
+. "$HERE/../scripts/lib.sh"
 REDIS=${E2E_REDIS_URL:-redis://127.0.0.1:6379}
 WORK=$(mktemp -d)
 SERVER_PID=""
 
 stop_server() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  wp_stop_server "$SERVER_PID"
   SERVER_PID=""
 }
 cleanup() {
@@ -40,36 +37,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-# start_server NAME REDIS_URL -> sets SERVER_PID and BASE_URL
+# start_server NAME REDIS_URL -> sets SERVER_PID and BASE_URL (scripts/lib.sh does the work)
 start_server() {
-  local name=$1 redis=$2 port
-  port=$(free_port)
-  mkdir -p "$WORK/$name"
-  (
-    cd "$WORK/$name"
-    exec env -u WATCHPARTY_CONFIG WATCHPARTY_LISTEN="127.0.0.1:$port" REDIS_URL="$redis" \
-      RUST_LOG="${RUST_LOG:-info}" "$BIN"
-  ) >"$WORK/$name.log" 2>&1 &
-  SERVER_PID=$!
-  BASE_URL="http://127.0.0.1:$port"
-  for _ in $(seq 300); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-      echo "run.sh: the server ($name store) exited during start-up:" >&2
-      tail -n 40 "$WORK/$name.log" >&2
-      return 1
-    fi
-    if curl -fsS "$BASE_URL/healthz" >/dev/null 2>&1 && curl -fsS "$BASE_URL/readyz" >/dev/null 2>&1; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "run.sh: the server ($name store) did not become ready in 30 s:" >&2
-  tail -n 40 "$WORK/$name.log" >&2
-  return 1
+  local name=$1 redis=$2 rc=0
+  wp_start_server "$BIN" "$WORK/$name" "$WORK/$name.log" "$redis" info || rc=$?
+  SERVER_PID=$WP_PID
+  BASE_URL=$WP_URL
+  [ "$rc" -eq 0 ] || echo "run.sh: the server ($name store) did not start" >&2
+  return "$rc"
 }
 
 # Percent of CPU time idle over `$1` seconds (from /proc/stat).

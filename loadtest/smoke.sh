@@ -16,6 +16,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 REDIS=${REDIS_URL:-redis://127.0.0.1:6379}
 LOADTEST=${LOADTEST_BIN:-$ROOT/target/debug/loadtest}
 if [ ! -x "$LOADTEST" ]; then
@@ -29,49 +31,23 @@ cleanup() {
     kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    wp_stop_server "$pid"
   done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 # start_server NAME REDIS_URL(or empty) -> sets SERVER_URL and SERVER_PID, adds it to PIDS
+# (scripts/lib.sh does the work)
 start_server() {
-  local name=$1 redis=$2 port pid url
-  port=$(free_port)
-  mkdir -p "$WORK/$name"
-  (
-    cd "$WORK/$name"
-    if [ -n "$redis" ]; then export REDIS_URL="$redis"; else unset REDIS_URL; fi
-    exec env -u WATCHPARTY_CONFIG -u WATCHPARTY_REDIS_URL WATCHPARTY_LISTEN="127.0.0.1:$port" \
-      RUST_LOG="${RUST_LOG:-warn}" "$BIN"
-  ) >"$WORK/$name.log" 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  url="http://127.0.0.1:$port"
-  for _ in $(seq 300); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "smoke: server $name exited during start-up:" >&2
-      tail -n 40 "$WORK/$name.log" >&2
-      return 1
-    fi
-    if curl -fsS "$url/readyz" >/dev/null 2>&1; then
-      SERVER_URL=$url
-      SERVER_PID=$pid
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "smoke: server $name did not become ready in 30 s" >&2
-  tail -n 40 "$WORK/$name.log" >&2
-  return 1
+  local name=$1 redis=$2 rc=0
+  wp_start_server "$BIN" "$WORK/$name" "$WORK/$name.log" "$redis" warn || rc=$?
+  PIDS+=("$WP_PID")
+  SERVER_URL=$WP_URL
+  SERVER_PID=$WP_PID
+  [ "$rc" -eq 0 ] || echo "smoke: server $name did not start" >&2
+  return "$rc"
 }
 
 PASSED=0

@@ -29,10 +29,23 @@
  *   Playwright's page.evaluate itself grants activation), playVideo() (or seekTo from
  *   UNSTARTED/CUED) goes BUFFERING, then back to the state it had ~200 ms later, never PLAYING.
  *
+ * Harder players, as configuration (issue 14; all off by default):
+ * - availableRates: getAvailablePlaybackRates() and what setPlaybackRate snaps to, e.g. [1] for a
+ *   rate-locked player (live streams, some embeds and mobile browsers);
+ * - readingStepMs: getCurrentTime() moves in steps of this (floored), like a player that only
+ *   reports the presented frame;
+ * - readingJitterMs: every report from the iframe reaches the page late by a random 0..N ms (in
+ *   order), and the page stamps it when it arrives, as the real widget API does: readings are
+ *   up to N ms stale, by a varying amount (a busy phone);
+ * - pausedSeekBuffers: a seek while paused goes BUFFERING, then PAUSED again after the buffer
+ *   delay (playVideo() during it plays);
+ * - slow buffering: bufferMinMs/bufferMaxMs (e.g. 200/900) after play and after seeks.
+ *
  * Test hooks (not part of the YouTube API) on window.__ytTest:
  * - config: set before load with page.addInitScript
  *   {readyDelayMs, blockAutoplay, duration, clockSkew, eventLatencyMs, infoIntervalMs,
- *    bufferMinMs, bufferMaxMs, autoplayRevertMs, errors: {videoId: code}, durations: {videoId: s}}
+ *    bufferMinMs, bufferMaxMs, autoplayRevertMs, errors: {videoId: code}, durations: {videoId: s},
+ *    availableRates, readingStepMs, readingJitterMs, pausedSeekBuffers}
  * - players: one hook object per player created, in creation order:
  *   {player, videoId, ready, destroyed, userPlay(), userPause(), userSeek(s), stall(ms),
  *    setClockSkew(f), truePosition() -> {position, at, state, running, rate, videoId}}
@@ -56,6 +69,10 @@
     autoplayRevertMs: 200,
     errors: {},
     durations: {},
+    availableRates: null,
+    readingStepMs: 0,
+    readingJitterMs: 0,
+    pausedSeekBuffers: false,
   };
   var cfg = {};
   Object.keys(DEFAULTS).forEach(function (k) {
@@ -65,7 +82,12 @@
   T.players = T.players || [];
 
   var State = { UNSTARTED: -1, ENDED: 0, PLAYING: 1, PAUSED: 2, BUFFERING: 3, CUED: 5 };
-  var RATES = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2];
+  var RATES =
+    Array.isArray(cfg.availableRates) && cfg.availableRates.length > 0
+      ? cfg.availableRates.map(Number).filter(finite).sort(function (a, b) {
+          return a - b;
+        })
+      : [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2];
   var VIDEO_ID = /^[A-Za-z0-9_-]{11}$/;
   var widgetIds = 0;
 
@@ -123,7 +145,7 @@
       volume: 100,
       stallUntil: 0,
       error: null,
-      timers: { resume: null, end: null, revert: null, info: null },
+      timers: { resume: null, end: null, revert: null, info: null, seekBuffer: null },
     };
 
     // ---- the page side: what the API has been told so far ----------------------------------
@@ -158,8 +180,19 @@
     // ---- ordered asynchronous delivery ("postMessage" from the iframe) ---------------------
     var queue = [];
     var draining = false;
+    var jitter = finite(cfg.readingJitterMs) && cfg.readingJitterMs > 0 ? cfg.readingJitterMs : 0;
+    var lastDue = 0;
     function post(msg) {
       if (m.destroyed) return;
+      if (jitter > 0) {
+        // Each message late by a random amount, still in order.
+        var due = Math.max(lastDue, now() + cfg.eventLatencyMs + Math.random() * jitter);
+        lastDue = due;
+        setTimeout(function () {
+          deliver(msg);
+        }, due - now());
+        return;
+      }
       queue.push(msg);
       if (!draining) {
         draining = true;
@@ -176,6 +209,8 @@
       if (m.destroyed) return;
       if (msg.info) {
         api.info = msg.info;
+        // The real widget API stamps a report when it arrives: a late one reads stale.
+        if (jitter > 0) api.info = Object.assign({}, msg.info, { wall: Date.now() / 1000 });
         api.duration = msg.info.duration;
       }
       if (msg.kind === 'info') return;
@@ -255,6 +290,14 @@
         armEnd();
       }, Math.max(0, at - now()));
     }
+    /** BUFFERING after a paused seek: PAUSED again after the buffer delay. */
+    function pausedSeekBuffer() {
+      clearTimer('seekBuffer');
+      m.timers.seekBuffer = setTimeout(function () {
+        m.timers.seekBuffer = null;
+        if (m.state === State.BUFFERING) setState(State.PAUSED);
+      }, bufferDelay());
+    }
     function bufferDelay() {
       return between(cfg.bufferMinMs, cfg.bufferMaxMs);
     }
@@ -262,6 +305,19 @@
     function startPlay(byUser) {
       if (m.error !== null || !m.ready) return;
       if (m.state === State.PLAYING) return;
+      if (m.timers.seekBuffer !== null) {
+        // Buffering after a paused seek: play from here (or, blocked, fall back to PAUSED).
+        clearTimer('seekBuffer');
+        if (!byUser && blocked()) {
+          m.timers.revert = setTimeout(function () {
+            m.timers.revert = null;
+            setState(State.PAUSED);
+          }, cfg.autoplayRevertMs);
+        } else {
+          scheduleResume(bufferDelay());
+        }
+        return;
+      }
       if (m.state === State.BUFFERING && (m.timers.resume !== null || m.timers.revert !== null)) return;
       if (m.state === State.ENDED) {
         m.pos = 0;
@@ -284,6 +340,7 @@
       if (m.state === State.PLAYING || m.state === State.BUFFERING) {
         clearTimer('resume');
         clearTimer('revert');
+        clearTimer('seekBuffer');
         clearTimer('end');
         rebase();
         m.running = false;
@@ -308,13 +365,20 @@
           m.pos = t;
           m.anchorAt = now();
           if (m.timers.resume !== null) scheduleResume(bufferDelay());
+          if (m.timers.seekBuffer !== null) pausedSeekBuffer();
           sendInfo();
           break;
         case State.PAUSED:
-          // A seek while paused: the frame changes, no event at all.
+          // A seek while paused: the frame changes, no event at all (or, configured,
+          // BUFFERING then PAUSED again).
           m.pos = t;
           m.anchorAt = now();
-          sendInfo();
+          if (cfg.pausedSeekBuffers) {
+            setState(State.BUFFERING);
+            pausedSeekBuffer();
+          } else {
+            sendInfo();
+          }
           break;
         default:
           // UNSTARTED, CUED, ENDED: seeking starts playback.
@@ -348,6 +412,7 @@
       clearTimer('resume');
       clearTimer('revert');
       clearTimer('end');
+      clearTimer('seekBuffer');
       m.videoId = String(id);
       hook.videoId = m.videoId;
       m.running = false;
@@ -442,6 +507,7 @@
         stopVideo: function () {
           clearTimer('resume');
           clearTimer('revert');
+          clearTimer('seekBuffer');
           clearTimer('end');
           m.running = false;
           m.pos = 0;
@@ -458,6 +524,8 @@
             p += (Date.now() / 1000 - i.wall) * i.rate;
           }
           if (api.duration > 0 && p > api.duration) p = api.duration;
+          var step = Number(cfg.readingStepMs) / 1000;
+          if (step > 0) p = Math.floor(p / step + 1e-9) * step;
           return p;
         },
         getPlayerState: function () {
@@ -531,6 +599,7 @@
       hook.destroyed = true;
       clearTimer('resume');
       clearTimer('revert');
+      clearTimer('seekBuffer');
       clearTimer('end');
       if (m.timers.info !== null) clearInterval(m.timers.info);
       m.timers.info = null;

@@ -196,6 +196,65 @@ test.describe('YouTube IFrame API stand-in', () => {
     expect(p.position).toBeLessThan(200.5);
   });
 
+  test('hard players: rate-locked, reading steps, late readings, BUFFERING then PAUSED on a paused seek', async ({ browser }) => {
+    // Only rate 1: setPlaybackRate changes nothing and fires nothing.
+    ctx = await openPage(browser, { config: { availableRates: [1], readingStepMs: 50, pausedSeekBuffers: true } });
+    let { page } = ctx;
+    expect(await page.evaluate(() => window.__player.getAvailablePlaybackRates())).toEqual([1]);
+    await call(page, 'playVideo()');
+    await waitState(page, 1);
+    await call(page, 'setPlaybackRate(1.25)');
+    await page.waitForTimeout(100);
+    expect(await page.evaluate(() => window.__player.getPlaybackRate())).toBe(1);
+    expect((await events(page)).filter((e) => e.name === 'rate')).toEqual([]);
+    // getCurrentTime() moves in 50 ms steps, never ahead of the truth.
+    const steps = await page.evaluate(async () => {
+      const out = [];
+      for (let i = 0; i < 20; i++) {
+        const t = window.__ytTest.players[0].truePosition().position;
+        out.push({ api: window.__player.getCurrentTime(), t });
+        await new Promise((r) => setTimeout(r, 13));
+      }
+      return out;
+    });
+    for (const { api, t } of steps) {
+      expect(Math.abs(api / 0.05 - Math.round(api / 0.05))).toBeLessThan(1e-6);
+      expect(api).toBeLessThanOrEqual(t + 0.001);
+      expect(api).toBeGreaterThan(t - 0.06);
+    }
+    // A seek while paused: BUFFERING, then PAUSED again; playVideo during it plays.
+    await call(page, 'pauseVideo()');
+    await waitState(page, 2);
+    await call(page, 'seekTo(100, true)');
+    await waitState(page, 3);
+    await waitState(page, 2);
+    expect((await states(page)).slice(-3)).toEqual([2, 3, 2]);
+    expect((await truePos(page)).position).toBe(100);
+    await call(page, 'seekTo(120, true)');
+    await waitState(page, 3);
+    await call(page, 'playVideo()');
+    await waitState(page, 1);
+    expect((await states(page)).slice(-2)).toEqual([3, 1]);
+    await ctx.context.close();
+
+    // Late readings: reports reach the page up to 60 ms late, so getCurrentTime() lags.
+    ctx = await openPage(browser, { config: { readingJitterMs: 60 } });
+    page = ctx.page;
+    await call(page, 'playVideo()');
+    await waitState(page, 1);
+    const lags = await page.evaluate(async () => {
+      const out = [];
+      for (let i = 0; i < 40; i++) {
+        out.push(window.__ytTest.players[0].truePosition().position - window.__player.getCurrentTime());
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return out;
+    });
+    expect(Math.min(...lags)).toBeGreaterThan(-0.005);
+    expect(Math.max(...lags)).toBeGreaterThan(0.015);
+    expect(Math.max(...lags)).toBeLessThan(0.2);
+  });
+
   test('seekTo from UNSTARTED and from CUED starts playing; loadVideoById plays', async ({ browser }) => {
     ctx = await openPage(browser);
     const { page } = ctx;

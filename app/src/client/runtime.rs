@@ -317,6 +317,8 @@ impl Inner {
         set("lastAction", stats.last_action.as_str().into());
         set("seekLatencyMs", stats.seek_latency_ms.into());
         set("viewers", stats.viewers.into());
+        set("rateControl", stats.rate_control.as_str().into());
+        set("readingNoiseMs", stats.reading_noise_ms.into());
         let changed = self.last_stats.borrow().as_ref() != Some(&stats);
         if changed {
             *self.last_stats.borrow_mut() = Some(stats.clone());

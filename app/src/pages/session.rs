@@ -9,7 +9,7 @@
 use crate::api::{get_session, SessionView};
 use crate::ids::SessionId;
 use crate::pages::NotFound;
-use crate::sync::SyncStats;
+use crate::sync::{RateControl, SyncStats};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -84,14 +84,25 @@ fn share_url(id: &SessionId) -> String {
     format!("/s/{id}")
 }
 
+/// Why a rate-locked viewer may be a frame behind (the badge's tooltip).
+const LOCKED_HINT: &str = "Your player ignores playback-rate changes, so sync corrects it with \
+     small seeks only: it may stay up to about a frame (20 ms) from the others.";
+
 /// The badge's short text.
 fn badge_label(s: &SyncStats) -> String {
     match s.status {
-        "live" => match s.error_ms {
-            Some(e) if e.abs() >= 1_000.0 => format!("Live · {:+.1} s", e / 1000.0),
-            Some(e) => format!("Live · {:+.0} ms", e),
-            None => "Live".to_owned(),
-        },
+        "live" => {
+            let live = match s.error_ms {
+                Some(e) if e.abs() >= 1_000.0 => format!("Live · {:+.1} s", e / 1000.0),
+                Some(e) => format!("Live · {:+.0} ms", e),
+                None => "Live".to_owned(),
+            };
+            if s.rate_control == RateControl::Locked {
+                live + " · rate-locked"
+            } else {
+                live
+            }
+        }
         "reconnecting" => "Reconnecting…".to_owned(),
         "offline" => "Offline".to_owned(),
         _ => "Connecting…".to_owned(),
@@ -257,6 +268,8 @@ fn Session(view: SessionView) -> impl IntoView {
                         data-testid="sync-badge"
                         data-status=status
                         data-error-ms=error_attr
+                        data-rate-control=move || stats.with(|s| s.rate_control.as_str())
+                        title=move || stats.with(|s| (s.rate_control == RateControl::Locked).then_some(LOCKED_HINT))
                         aria-label=move || format!("Sync status: {}", label())
                     >
                         <span class="dot" aria-hidden="true"></span>

@@ -159,6 +159,8 @@ pub struct Engine {
     loaded: Option<VideoId>,
     viewers: u32,
     stats: SyncStats,
+    sample_at: f64,
+    sample_k: u32,
 }
 
 impl Engine {
@@ -188,6 +190,8 @@ impl Engine {
             loaded,
             viewers: 0,
             stats: SyncStats::default(),
+            sample_at: f64::NEG_INFINITY,
+            sample_k: 0,
         }
     }
 
@@ -632,7 +636,18 @@ impl Engine {
             self.drift.reset(now, SETTLE_MS);
             return;
         }
-        self.drift.observe(r.at, r.position - target);
+        if now >= self.sample_at - 0.5 {
+            self.drift.observe(r.at, r.position - target);
+            // The next sample at a varying phase of the poll (50–150 ms on), so a
+            // `getCurrentTime()` that moves in steps is not always read at the same point of a
+            // step (which would turn the step into a steady, chased bias).
+            self.sample_k = self.sample_k.wrapping_add(1);
+            let frac = (f64::from(self.sample_k) * 0.618_033_988_75).fract();
+            self.sample_at = now + super::TICK_MS * (0.5 + frac);
+            if self.drift.pulse().is_none() {
+                out.push(Action::WakeAt(self.sample_at));
+            }
+        }
         self.drift.learn(now);
         match self.drift.decide(now) {
             Correction::None => {}
@@ -650,6 +665,15 @@ impl Engine {
                 self.seek(now, to, out);
                 self.drift.record_seek(now, compensation);
                 self.stats.last_action = format!("corrective seek to {to:.3}");
+            }
+            Correction::LockedSeek { compensation, aim } => {
+                let to = clamp_position(
+                    s.position_at(self.clock.server_time(now)) + compensation,
+                    s.duration,
+                );
+                self.seek(now, to, out);
+                self.drift.record_locked_seek(now, compensation, aim);
+                self.stats.last_action = format!("rate-locked: seek to {to:.3}");
             }
         }
     }
@@ -856,6 +880,8 @@ impl Engine {
         st.corrective_seeks = self.drift.corrective_seeks;
         st.rate_nudges = self.drift.rate_nudges;
         st.seek_latency_ms = self.drift.seek_latency() * 1000.0;
+        st.rate_control = self.drift.rate_control();
+        st.reading_noise_ms = self.drift.noise_level() * 1000.0;
         st.viewers = self.viewers;
         if let Some(s) = self.state.as_ref() {
             st.revision = s.revision;

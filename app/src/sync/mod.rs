@@ -10,15 +10,19 @@ mod backoff;
 mod clock;
 mod drift;
 mod engine;
+mod fit;
 mod stats;
 
 #[cfg(test)]
 mod sim;
+#[cfg(test)]
+mod sim_hard;
 
 pub use backoff::Backoff;
 pub use clock::{ClockEstimate, ClockEstimator, ClockSample};
-pub use drift::{fit_error, Drift, ErrorFit};
+pub use drift::{Drift, RateControl};
 pub use engine::{Action, ConnStatus, Engine};
+pub use fit::{fit_error, ErrorFit};
 pub use stats::SyncStats;
 
 /// How often the runtime polls the player (ms). YouTube has no seek event, so the poll is also

@@ -2,6 +2,11 @@
 //! [`crate::playback::apply`] rules, a network with latency, and simulated YouTube players that
 //! behave like the documented IFrame API (buffering after seeks, no event for a seek while
 //! paused, snapped rates, autoplay blocking), each driven by a real [`Engine`].
+//!
+//! Harder players are configuration: `rates` (e.g. `[1.0]`: rate-locked), `latency_jitter_ms`
+//! (variable buffering), `paused_seek_buffers` (BUFFERING→PAUSED on a paused seek), and on the
+//! [`Client`] the readings: `noise` (symmetric), `stale_ms` (up to this late, varying) and
+//! `step` (`getCurrentTime()` floored to coarse steps).
 
 use super::{Action, Engine, PlayerState, Reading, TICK_MS};
 use crate::ids::VideoId;
@@ -30,6 +35,13 @@ pub struct Player {
     pub activated: bool,
     pub honour_rates: bool,
     events: Vec<(f64, Ev)>,
+    /// `getAvailablePlaybackRates()`.
+    pub rates: Vec<f64>,
+    /// Buffering lasts `latency_ms` plus up to this much more (pseudo-random), ms.
+    pub latency_jitter_ms: f64,
+    /// A seek while paused goes BUFFERING, then PAUSED again (some players do).
+    pub paused_seek_buffers: bool,
+    rng: u64,
 }
 
 impl Player {
@@ -46,7 +58,21 @@ impl Player {
             activated: false,
             honour_rates: true,
             events: Vec::new(),
+            rates: vec![0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0],
+            latency_jitter_ms: 0.0,
+            paused_seek_buffers: false,
+            rng: 0x2545_F491_4F6C_DD1D,
         }
+    }
+
+    /// This buffering's length (ms).
+    fn latency(&mut self) -> f64 {
+        self.rng = self
+            .rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (self.rng >> 11) as f64 / (1u64 << 53) as f64;
+        self.latency_ms + u * self.latency_jitter_ms
     }
 
     fn set_state(&mut self, now: f64, st: PlayerState) {
@@ -83,7 +109,7 @@ impl Player {
         if self.block_autoplay && !self.activated {
             self.resume = Some((now + 200.0, back));
         } else {
-            self.resume = Some((now + self.latency_ms, PlayerState::Playing));
+            self.resume = Some((now + self.latency(), PlayerState::Playing));
         }
     }
 
@@ -95,11 +121,18 @@ impl Player {
     pub fn seek(&mut self, now: f64, to: f64) {
         self.position = to.clamp(0.0, self.duration);
         match self.state {
-            PlayerState::Playing | PlayerState::Buffering => {
+            PlayerState::Playing | PlayerState::Buffering
+                if self.resume.is_none_or(|(_, s)| s == PlayerState::Playing) =>
+            {
                 self.set_state(now, PlayerState::Buffering);
-                self.resume = Some((now + self.latency_ms, PlayerState::Playing));
+                self.resume = Some((now + self.latency(), PlayerState::Playing));
             }
-            PlayerState::Paused => {}
+            PlayerState::Paused | PlayerState::Buffering => {
+                if self.paused_seek_buffers {
+                    self.set_state(now, PlayerState::Buffering);
+                    self.resume = Some((now + self.latency(), PlayerState::Paused));
+                }
+            }
             _ => self.play(now),
         }
     }
@@ -108,8 +141,10 @@ impl Player {
         if !self.honour_rates {
             return;
         }
-        let snapped = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
-            .into_iter()
+        let snapped = self
+            .rates
+            .iter()
+            .copied()
             .min_by(|a: &f64, b: &f64| (a - r).abs().total_cmp(&(b - r).abs()))
             .unwrap_or(1.0);
         if snapped != self.rate {
@@ -142,6 +177,13 @@ pub struct Client {
     pub connected: bool,
     /// Amplitude of reading noise (s), pseudo-random.
     pub noise: f64,
+    /// Readings are late by up to this (ms), varying (a busy page delivers the time late): the
+    /// player reports every 250 ms, each report late by a new random amount, and readings
+    /// extrapolate the last report.
+    pub stale_ms: f64,
+    stale: (f64, f64),
+    /// `getCurrentTime()` moves in steps of this (s, floored); 0 = exact.
+    pub step: f64,
     rng: u64,
 }
 
@@ -192,6 +234,9 @@ impl World {
             conn_id: 1000 + i as u64,
             connected: true,
             noise: 0.0,
+            stale_ms: 0.0,
+            stale: (0.0, 0.0),
+            step: 0.0,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1),
         };
         self.clients.push(client);
@@ -226,10 +271,24 @@ impl World {
             .wrapping_add(1442695040888963407);
         let u = (c.rng >> 11) as f64 / (1u64 << 53) as f64;
         let noise = (u * 2.0 - 1.0) * c.noise;
+        let mut position = c.player.position;
+        if self.now >= c.stale.1 {
+            // The same draw, another bit range: how late the next report is.
+            c.stale = (
+                (c.rng & 0x7FF) as f64 / 2048.0 * c.stale_ms,
+                self.now + 250.0,
+            );
+        }
+        if c.player.state == PlayerState::Playing {
+            position -= c.stale.0 / 1000.0 * c.player.rate * c.player.skew;
+        }
+        if c.step > 0.0 {
+            position = (position / c.step).floor() * c.step;
+        }
         c.ready.then_some(Reading {
             at: self.now + c.clock_offset,
             state: c.player.state,
-            position: c.player.position + noise,
+            position: position + noise,
             rate: c.player.rate,
             duration: c.player.duration,
         })
@@ -335,11 +394,8 @@ impl World {
             if !self.clients[i].ready && now >= self.clients[i].ready_at {
                 self.clients[i].ready = true;
                 let r = self.reading(i);
-                let a = self.clients[i].engine.on_player_ready(
-                    cnow,
-                    &[0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0],
-                    r,
-                );
+                let rates = self.clients[i].player.rates.clone();
+                let a = self.clients[i].engine.on_player_ready(cnow, &rates, r);
                 self.exec(i, a);
             }
             let due: Vec<Ev> = {

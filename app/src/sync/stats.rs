@@ -1,5 +1,7 @@
 //! The numbers the sync client exposes (badge, `window.__watchparty`; see docs/test-hooks.md).
 
+use super::RateControl;
+
 /// A snapshot of the sync client, refreshed on every tick.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SyncStats {
@@ -29,6 +31,11 @@ pub struct SyncStats {
     pub seek_latency_ms: f64,
     /// Viewers in the session.
     pub viewers: u32,
+    /// How drift is corrected on this player: `Locked` = seeks only (a rate-locked player, up
+    /// to about a frame from the others). For the badge and the viewer list.
+    pub rate_control: RateControl,
+    /// The player's reading noise as measured (ms, RMS).
+    pub reading_noise_ms: f64,
 }
 
 impl Default for SyncStats {
@@ -47,6 +54,8 @@ impl Default for SyncStats {
             last_action: "none".to_owned(),
             seek_latency_ms: 0.0,
             viewers: 0,
+            rate_control: RateControl::Unknown,
+            reading_noise_ms: 0.0,
         }
     }
 }

@@ -1,0 +1,247 @@
+//! The error estimate: a robust trend line through a viewer's error samples.
+//!
+//! Samples are `(client ms, player position − session target in s)`, one per poll. What the
+//! page reads from a YouTube player is never *ahead* of the media: the real widget API reports
+//! the time by `postMessage` from the player's frame (a busy page delivers it late, by a varying
+//! amount), and some players report it in coarse steps (the reading floors to the last step).
+//! Both make a reading late, never early. So the estimate is built to be robust to both:
+//!
+//! * the **slope** (a media clock running fast or slow) is the Theil–Sen estimate, the median
+//!   of the slopes between all pairs of samples at least [`MIN_PAIR_MS`] apart: one late reading
+//!   or a staircase does not tilt it, as it would a least-squares line;
+//! * the **error now** is the line through the *upper envelope* of the samples (the
+//!   second-largest residual once there are [`ENVELOPE_MIN`] samples): the freshest readings
+//!   define it, the late ones fall below it. With clean readings every residual is the same and
+//!   this is the ordinary line;
+//! * the **noise** (RMS of the residuals about their mean) sizes the dead band, and the slope's
+//!   standard error decides whether a slope is real ([`ErrorFit::slope_significant`]).
+
+/// Pairs of samples closer than this (ms) give no slope (quantisation would dominate it).
+pub const MIN_PAIR_MS: f64 = 250.0;
+/// From this many samples on, the envelope ignores the single highest residual.
+pub const ENVELOPE_MIN: usize = 8;
+/// A slope counts only when it is this many standard errors from zero.
+pub const SLOPE_SIGMAS: f64 = 3.0;
+/// … or this many, when the readings are noisy (beyond [`NOISY`]): late readings come in runs
+/// (one report serves several polls), so the plain standard error is optimistic, and a false
+/// slope, extrapolated, is what makes a filter chase noise.
+pub const NOISY_SLOPE_SIGMAS: f64 = 6.0;
+/// Reading noise (s, RMS) from which on readings count as noisy.
+pub const NOISY: f64 = 0.004;
+
+/// Smallest dead band: no correction while the smoothed error stays within ± this (seconds).
+/// Two viewers inside it are at most 8 ms apart.
+pub const DEADBAND: f64 = 0.004;
+/// The dead band widens to this many times the measured reading noise, so noisy players are not
+/// chased around by their own measurement noise.
+pub const NOISE_FACTOR: f64 = 3.0;
+/// Widest dead band (s).
+pub const MAX_DEADBAND: f64 = 0.030;
+
+/// A robust line through the error samples, evaluated at a given time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ErrorFit {
+    /// Error at the evaluation time (s, + = ahead).
+    pub error: f64,
+    /// Change of the error per second (s/s).
+    pub slope: f64,
+    /// Samples used.
+    pub samples: usize,
+    /// Time between the first and the last sample (ms).
+    pub span_ms: f64,
+    /// RMS distance of the samples from the line (s): the reading noise.
+    pub noise: f64,
+    /// Square root of the sum of squared sample-time deviations (s): the slope's standard
+    /// error is the noise divided by this.
+    pub time_spread: f64,
+}
+
+impl ErrorFit {
+    /// The dead band for this fit: [`DEADBAND`], widened by the reading noise.
+    pub fn band(&self) -> f64 {
+        band_for(self.noise)
+    }
+
+    /// The slope is real (beyond [`SLOPE_SIGMAS`] standard errors for a reading noise of
+    /// `noise`, s RMS — this fit's own or the player's known noise, whichever is larger), not
+    /// the noise's.
+    pub fn slope_significant(&self, noise: f64) -> bool {
+        significant(self.slope, noise.max(self.noise), self.time_spread)
+    }
+}
+
+fn significant(slope: f64, noise: f64, time_spread: f64) -> bool {
+    let sigmas = if noise > NOISY {
+        NOISY_SLOPE_SIGMAS
+    } else {
+        SLOPE_SIGMAS
+    };
+    time_spread > 0.0 && slope.abs() > sigmas * noise / time_spread
+}
+
+/// The dead band for a reading noise of `noise` (s).
+pub fn band_for(noise: f64) -> f64 {
+    (NOISE_FACTOR * noise).clamp(DEADBAND, MAX_DEADBAND)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Fits the error trend through `(client ms, error s)` samples and evaluates it at `at`.
+/// With one sample (or all within [`MIN_PAIR_MS`]) the slope is 0 and the error is the envelope
+/// of the samples.
+pub fn fit_error(samples: &[(f64, f64)], at: f64) -> Option<ErrorFit> {
+    fit_error_with(samples, at, 0.0)
+}
+
+/// [`fit_error`] for a player known to read with `noise_floor` (s, RMS) of noise: a slope is
+/// only used when it stands out of that noise too.
+pub fn fit_error_with(samples: &[(f64, f64)], at: f64, noise_floor: f64) -> Option<ErrorFit> {
+    let n = samples.len();
+    if n == 0 {
+        return None;
+    }
+    let t_ref = samples[n - 1].0;
+    let secs = |t: f64| (t - t_ref) / 1000.0;
+    let mut slopes = Vec::with_capacity(n * (n - 1) / 2);
+    for (i, a) in samples.iter().enumerate() {
+        for b in &samples[i + 1..] {
+            let dt = b.0 - a.0;
+            if dt.abs() >= MIN_PAIR_MS {
+                slopes.push((b.1 - a.1) / (dt / 1000.0));
+            }
+        }
+    }
+    let slope = if slopes.is_empty() {
+        0.0
+    } else {
+        median(&mut slopes)
+    };
+    let resid_for =
+        |slope: f64| -> Vec<f64> { samples.iter().map(|&(t, e)| e - slope * secs(t)).collect() };
+    let resid = resid_for(slope);
+    let nf = n as f64;
+    let mean_r = resid.iter().sum::<f64>() / nf;
+    let noise = (resid.iter().map(|r| (r - mean_r).powi(2)).sum::<f64>() / nf).sqrt();
+    let mean_t = samples.iter().map(|s| secs(s.0)).sum::<f64>() / nf;
+    let sxx: f64 = samples.iter().map(|s| (secs(s.0) - mean_t).powi(2)).sum();
+    // A slope the noise could have made is not extrapolated: the level alone is steadier.
+    let real = significant(slope, noise.max(noise_floor), sxx.sqrt());
+    let slope = if real { slope } else { 0.0 };
+    let mut resid = if real { resid } else { resid_for(0.0) };
+    resid.sort_by(f64::total_cmp);
+    let top = if n >= ENVELOPE_MIN {
+        resid[n - 2]
+    } else {
+        resid[n - 1]
+    };
+    Some(ErrorFit {
+        error: top + slope * secs(at),
+        slope,
+        samples: n,
+        span_ms: samples[n - 1].0 - samples[0].0,
+        noise,
+        time_spread: sxx.sqrt(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn line(n: usize, e0: f64, slope: f64) -> Vec<(f64, f64)> {
+        (0..n)
+            .map(|i| {
+                let t = i as f64 * 100.0;
+                (t, e0 + slope * t / 1000.0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn clean_readings_give_the_line() {
+        let s = line(10, 0.010, 0.005);
+        let f = fit_error(&s, 900.0).unwrap();
+        assert!((f.slope - 0.005).abs() < 1e-9, "{f:?}");
+        assert!((f.error - 0.0145).abs() < 1e-9, "{f:?}");
+        assert!(f.noise < 1e-9);
+        assert!(f.slope_significant(0.0));
+        assert!(!f.slope_significant(0.010), "not against 10 ms of noise");
+        assert_eq!(fit_error(&[(5.0, 0.3)], 100.0).unwrap().error, 0.3);
+        assert!(fit_error(&[], 0.0).is_none());
+    }
+
+    #[test]
+    fn late_readings_fall_below_the_envelope() {
+        // Every other reading 30 ms late: the estimate follows the fresh ones.
+        let s: Vec<(f64, f64)> = (0..20)
+            .map(|i| {
+                let t = i as f64 * 100.0;
+                (t, 0.012 - if i % 2 == 0 { 0.030 } else { 0.0 })
+            })
+            .collect();
+        let f = fit_error(&s, 1_900.0).unwrap();
+        assert!((f.error - 0.012).abs() < 0.001, "{f:?}");
+        assert!(f.slope.abs() < 1e-9, "{f:?}");
+        assert!(f.noise > 0.010);
+    }
+
+    #[test]
+    fn a_staircase_keeps_its_trend() {
+        // A 1 % fast clock read through 50 ms steps (floored): slope and level survive.
+        let s: Vec<(f64, f64)> = (0..20)
+            .map(|i| {
+                let t = i as f64 * 100.0 + 7.0;
+                let pos = 100.0 + t / 1000.0 * 1.01;
+                let read = (pos / 0.05).floor() * 0.05;
+                (t, read - (100.0 + t / 1000.0))
+            })
+            .collect();
+        // Sampled every 100 ms, a 50 ms staircase hides up to a step: the estimate stays within
+        // one step below the truth and the slope is not thrown off.
+        let f = fit_error(&s, s[19].0).unwrap();
+        assert!((f.slope - 0.010).abs() < 0.015, "{f:?}");
+        let truth = 0.01 * s[19].0 / 1000.0;
+        assert!(
+            f.error <= truth + 0.001 && f.error > truth - 0.052,
+            "{f:?} vs {truth}"
+        );
+    }
+
+    proptest! {
+        /// Readings late by up to 40 ms (any pattern) never move the estimate above the truth
+        /// or more than 40 ms below it, and a flat trend is not mistaken for a skewed clock.
+        #[test]
+        fn late_readings_bound_the_estimate(
+            e0 in -0.2f64..0.2,
+            lags in proptest::collection::vec(0.0f64..0.040, 20),
+        ) {
+            let s: Vec<(f64, f64)> = lags
+                .iter()
+                .enumerate()
+                .map(|(i, lag)| (i as f64 * 100.0, e0 - lag))
+                .collect();
+            let f = fit_error(&s, 1_900.0).unwrap();
+            prop_assert!(f.error <= e0 + 0.040 && f.error >= e0 - 0.080, "{f:?} {e0}");
+        }
+
+        /// Clean lines are recovered exactly, whatever their level and slope.
+        #[test]
+        fn clean_lines_are_exact(e0 in -1.0f64..1.0, slope in -0.05f64..0.05, n in 4usize..30) {
+            let s = line(n, e0, slope);
+            let at = s[n - 1].0;
+            let f = fit_error(&s, at).unwrap();
+            let want = e0 + slope * at / 1000.0;
+            prop_assert!((f.error - want).abs() < 1e-9);
+            prop_assert!((f.slope - slope).abs() < 1e-9);
+        }
+    }
+}
