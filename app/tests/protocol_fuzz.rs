@@ -9,7 +9,10 @@ fn round_trips(m: &ClientMsg) -> Result<(), TestCaseError> {
     let text = serde_json::to_string(m).map_err(|e| TestCaseError::fail(e.to_string()))?;
     // Non-finite numbers serialise as `null` and are then refused; everything else round-trips.
     if let Ok(back) = serde_json::from_str::<ClientMsg>(&text) {
-        prop_assert_eq!(back.command().map(|c| (c.0, c.1)), m.command().map(|c| (c.0, c.1)));
+        prop_assert_eq!(
+            back.command().map(|c| (c.0, c.1)),
+            m.command().map(|c| (c.0, c.1))
+        );
     }
     Ok(())
 }
@@ -26,9 +29,8 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
-            proptest::collection::btree_map("[a-z_]{1,14}", inner, 0..5).prop_map(|m| {
-                serde_json::Value::Object(m.into_iter().collect())
-            }),
+            proptest::collection::btree_map("[a-z_]{1,14}", inner, 0..5)
+                .prop_map(|m| { serde_json::Value::Object(m.into_iter().collect()) }),
         ]
     })
 }

@@ -10,7 +10,9 @@
 use crate::clock::{best_offset, Clock, Probe};
 use crate::hub::{Hub, Hubs, JoinError, Membership};
 use crate::settings::Settings;
-use crate::store::{state_event, CasOutcome, MemoryStore, RedisStore, SessionStore, StoreError};
+use crate::store::{
+    state_event, CasOutcome, ChangeLimit, MemoryStore, RedisStore, SessionStore, StoreError,
+};
 use app::ids::{SessionId, VideoId};
 use app::playback::{self, Command, CommandError, PlaybackState};
 use app::protocol::{Cause, ConnId};
@@ -50,6 +52,9 @@ pub enum Rejection {
     /// The store failed.
     #[error("{0}")]
     Unavailable(String),
+    /// The session's change budget (`session_changes_per_sec`) is spent.
+    #[error("too many changes in this session; slow down")]
+    RateLimited,
 }
 
 /// What an accepted command did.
@@ -152,14 +157,21 @@ impl Sessions {
     /// Redis, synchronises the clock with it.
     pub async fn open(settings: Arc<Settings>) -> Result<Arc<Self>, OpenError> {
         let ttl = Duration::from_secs(settings.session_ttl_secs.max(1));
+        let limit = ChangeLimit {
+            per_sec: settings.session_changes_per_sec,
+            burst: settings.session_change_burst,
+        };
         let store: Arc<dyn SessionStore> = match settings.redis_url.as_deref() {
-            Some(url) => Arc::new(RedisStore::connect(url, ttl).await.map_err(|source| {
-                OpenError::Store {
-                    kind: "redis",
-                    source,
-                }
-            })?),
-            None => Arc::new(MemoryStore::new(ttl)),
+            Some(url) => Arc::new(
+                RedisStore::connect(url, ttl)
+                    .await
+                    .map_err(|source| OpenError::Store {
+                        kind: "redis",
+                        source,
+                    })?
+                    .with_change_limit(limit),
+            ),
+            None => Arc::new(MemoryStore::new(ttl).with_change_limit(limit)),
         };
         Self::with_store(settings, store).await
     }
@@ -349,6 +361,7 @@ impl Sessions {
                             current = now_current;
                         }
                         CasOutcome::Missing => return Err(Rejection::UnknownSession),
+                        CasOutcome::RateLimited => return Err(Rejection::RateLimited),
                     }
                 }
             }

@@ -392,6 +392,7 @@ impl Conn {
                     Rejection::Stale { .. } => ErrorCode::Stale,
                     Rejection::UnknownSession => ErrorCode::UnknownSession,
                     Rejection::Unavailable(_) => ErrorCode::Unavailable,
+                    Rejection::RateLimited => ErrorCode::RateLimited,
                 };
                 let err = error_msg(code, rejection.to_string(), Some(seq));
                 self.send_msg(socket, &err).await?;

@@ -3,9 +3,10 @@
 //! revision order. Expired sessions are dropped lazily and by a periodic sweep.
 
 use super::{
-    presence_event, state_event, CasOutcome, Delivery, SessionStore, StoreError, Subscription,
-    PRESENCE_STALE_MS,
+    presence_event, state_event, CasOutcome, ChangeLimit, Delivery, SessionStore, StoreError,
+    Subscription, PRESENCE_STALE_MS,
 };
+use crate::limits::TokenBucket;
 use app::ids::SessionId;
 use app::playback::PlaybackState;
 use app::protocol::Cause;
@@ -31,6 +32,8 @@ struct Entry {
     state: PlaybackState,
     expires: Instant,
     presence: HashMap<String, PresenceEntry>,
+    /// The per-session change budget (created by the first change).
+    budget: Option<TokenBucket>,
 }
 
 type Subscribers = HashMap<SessionId, (u64, mpsc::UnboundedSender<Delivery>)>;
@@ -38,6 +41,7 @@ type Subscribers = HashMap<SessionId, (u64, mpsc::UnboundedSender<Delivery>)>;
 #[derive(Debug)]
 struct Inner {
     ttl: Duration,
+    change_limit: Mutex<ChangeLimit>,
     sessions: Mutex<HashMap<SessionId, Entry>>,
     subs: Mutex<Subscribers>,
     next_token: AtomicU64,
@@ -59,6 +63,7 @@ impl MemoryStore {
     pub fn new(ttl: Duration) -> Self {
         let inner = Arc::new(Inner {
             ttl,
+            change_limit: Mutex::new(ChangeLimit::UNLIMITED),
             sessions: Mutex::new(HashMap::new()),
             subs: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
@@ -77,6 +82,12 @@ impl MemoryStore {
             });
         }
         Self { inner }
+    }
+
+    /// Limits accepted changes per session (checked inside [`SessionStore::compare_and_set`]).
+    pub fn with_change_limit(self, limit: ChangeLimit) -> Self {
+        *lock(&self.inner.change_limit) = limit;
+        self
     }
 
     /// Sessions currently stored (expired ones included until swept).
@@ -127,6 +138,7 @@ impl SessionStore for MemoryStore {
                 state: state.clone(),
                 expires: now + self.inner.ttl,
                 presence: HashMap::new(),
+                budget: None,
             },
         );
         Ok(true)
@@ -155,6 +167,15 @@ impl SessionStore for MemoryStore {
         };
         if entry.state.revision != expected_revision {
             return Ok(CasOutcome::Conflict(entry.state.clone()));
+        }
+        let limit = *lock(&self.inner.change_limit);
+        if limit.enabled() {
+            let budget = entry.budget.get_or_insert_with(|| {
+                TokenBucket::new(limit.per_sec, limit.burst, next.updated_at)
+            });
+            if !budget.try_take(next.updated_at) {
+                return Ok(CasOutcome::RateLimited);
+            }
         }
         entry.state = next.clone();
         entry.expires = now + self.inner.ttl;

@@ -12,6 +12,7 @@
 //! - Every command has a timeout: when Redis is unreachable, operations fail with
 //!   [`StoreError::Unavailable`] within [`COMMAND_TIMEOUT`] instead of queueing.
 
+use super::{budget_key, ChangeLimit};
 use super::{
     channel, decode_state, encode_state, presence_key, state_event, state_key, CasOutcome,
     Delivery, SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
@@ -41,15 +42,26 @@ const POOL_SIZE: usize = 4;
 /// it, subscribed sessions resync from the store).
 const SUBSCRIBER_QUEUE: usize = 4096;
 
-/// Compare-and-set: KEYS = [state]; ARGV = [expected revision, new state JSON, ttl ms,
-/// channel, event JSON]. Returns `{0}` missing, `{1, current}` conflict, `{2}` applied,
-/// `{3}` unreadable state.
+/// Compare-and-set: KEYS = [state, budget]; ARGV = [expected revision, new state JSON, ttl ms,
+/// channel, event JSON, now ms, changes per s, burst]. Returns `{0}` missing, `{1, current}`
+/// conflict, `{2}` applied, `{3}` unreadable state, `{4}` the session's change budget is spent
+/// (a token bucket in the budget hash, skipped when the rate is 0).
 const CAS_LUA: &str = r#"
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {0} end
 local ok, st = pcall(cjson.decode, cur)
 if not ok or type(st) ~= 'table' then return {3} end
 if tonumber(st['revision']) ~= tonumber(ARGV[1]) then return {1, cur} end
+local rate = tonumber(ARGV[7])
+if rate > 0 then
+  local now, burst = tonumber(ARGV[6]), tonumber(ARGV[8])
+  local b = redis.call('HMGET', KEYS[2], 't', 'at')
+  local tokens, at = tonumber(b[1]) or burst, tonumber(b[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
+  if tokens < 1 then return {4} end
+  redis.call('HSET', KEYS[2], 't', tostring(tokens - 1), 'at', tostring(math.max(now, at)))
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return {2}
@@ -125,6 +137,7 @@ pub struct RedisStore {
     pool: Pool,
     subscriber: SubscriberClient,
     ttl_ms: i64,
+    change_limit: ChangeLimit,
     cas: Script,
     presence: Script,
     viewers: Script,
@@ -160,6 +173,12 @@ fn send_to_all(routes: &Mutex<Routes>, what: Delivery) {
 }
 
 impl RedisStore {
+    /// Limits accepted changes per session (checked inside the compare-and-set script).
+    pub fn with_change_limit(mut self, limit: ChangeLimit) -> Self {
+        self.change_limit = limit;
+        self
+    }
+
     /// Connects to `url` (fails when Redis does not answer) and loads the scripts.
     pub async fn connect(url: &str, ttl: Duration) -> Result<Self, StoreError> {
         let config = Config::from_url(url).map_err(unavailable)?;
@@ -225,6 +244,7 @@ impl RedisStore {
             pool,
             subscriber,
             ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
+            change_limit: ChangeLimit::UNLIMITED,
             cas: Script::new(CAS_LUA),
             presence: Script::new(PRESENCE_LUA),
             viewers: Script::new(VIEWERS_LUA),
@@ -321,13 +341,20 @@ impl SessionStore for RedisStore {
         let reply = self
             .eval(
                 &self.cas,
-                vec![state_key(id)],
+                vec![state_key(id), budget_key(id)],
                 vec![
                     expected_revision.to_string(),
                     encode_state(next)?,
                     self.ttl_ms.to_string(),
                     channel(id),
                     state_event(next, cause),
+                    format!("{:.3}", next.updated_at),
+                    if self.change_limit.enabled() {
+                        self.change_limit.per_sec.to_string()
+                    } else {
+                        "0".into()
+                    },
+                    self.change_limit.burst.max(1).to_string(),
                 ],
             )
             .await?;
@@ -343,6 +370,7 @@ impl SessionStore for RedisStore {
                 Ok(CasOutcome::Conflict(decode_state(&cur)?))
             }
             Some(2) => Ok(CasOutcome::Applied),
+            Some(4) => Ok(CasOutcome::RateLimited),
             _ => Err(StoreError::Corrupt("stored state is not JSON".into())),
         }
     }
