@@ -51,6 +51,7 @@ start_server() {
     cd "$WORK/$name"
     if [ -n "$redis" ]; then export REDIS_URL="$redis"; else unset REDIS_URL; fi
     exec env -u WATCHPARTY_CONFIG -u WATCHPARTY_REDIS_URL WATCHPARTY_LISTEN="127.0.0.1:$port" \
+      WATCHPARTY_MAX_SOCKETS_PER_ADDRESS=0 WATCHPARTY_CREATES_PER_MIN=0 WATCHPARTY_SESSION_CHANGES_PER_SEC=0 \
       RUST_LOG="${RUST_LOG:-warn}" "$BIN"
   ) >"$WORK/$name.log" 2>&1 &
   pid=$!

@@ -1,6 +1,6 @@
 //! HTTP surface: health endpoints, security headers and the fallback (embedded files, else 404).
 
-use crate::{assets, startup::AppState};
+use crate::{assets, state::AppState};
 use axum::{
     extract::{Request, State},
     http::{header, HeaderValue, StatusCode},

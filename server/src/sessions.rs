@@ -291,6 +291,11 @@ impl Sessions {
         }))
     }
 
+    /// Does the session exist? One store read (no hub, no subscription).
+    pub async fn exists(&self, id: &SessionId) -> Result<bool, StoreError> {
+        Ok(self.store.load(id).await?.is_some())
+    }
+
     /// Joins a session as a local viewer (the membership ends when dropped).
     pub async fn join(&self, id: &SessionId) -> Result<Membership, JoinError> {
         self.hubs.join(id).await

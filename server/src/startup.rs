@@ -1,10 +1,10 @@
 //! Building and running the server: store, routes, listener, graceful shutdown.
 //! [`Application::build`] binds (port 0 works) so tests can run many servers side by side.
 
+pub use crate::state::AppState;
 use crate::{assets, http, sessions::Sessions, settings::Settings, ws};
 use app::App;
 use axum::{
-    extract::FromRef,
     routing::{any, get},
     serve::ListenerExt,
     Router,
@@ -14,38 +14,6 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::{future::Future, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
-
-/// Shared state of the HTTP handlers.
-#[derive(Clone)]
-pub struct AppState {
-    /// Runtime settings.
-    pub settings: Arc<Settings>,
-    /// Sessions: store, fan-out, connections.
-    pub sessions: Arc<Sessions>,
-    /// Leptos rendering options.
-    pub leptos: LeptosOptions,
-    /// Hashed asset URLs for the shell.
-    pub links: app::ssr::AssetLinks,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(s: &AppState) -> Self {
-        s.leptos.clone()
-    }
-}
-
-impl AppState {
-    /// What every render and server function gets in its context.
-    pub fn leptos_context(&self) -> impl Fn() + Clone + Send + Sync + 'static {
-        let backend = self.sessions.backend();
-        let links = self.links.clone();
-        move || {
-            provide_context(backend.clone());
-            provide_context(links.clone());
-            leptos::nonce::provide_nonce();
-        }
-    }
-}
 
 /// The server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +83,8 @@ impl Application {
             sessions: sessions.clone(),
             leptos: leptos_options(&settings),
             links: assets::links(),
+            sockets: Arc::default(),
+            creates: Arc::new(crate::limits::CreateLimiter::new(settings.creates_per_min)),
         };
         let router = router(state);
         Ok(Self {

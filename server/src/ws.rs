@@ -13,16 +13,17 @@
 use crate::hub::Frame;
 use crate::limits::{origin_allowed, TokenBucket};
 use crate::sessions::{random_id, Outcome, Rejection, Sessions};
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::ids::SessionId;
 use app::protocol::{close, Cause, ClientMsg, ConnId, ErrorCode, ServerMsg};
 use axum::extract::ws::{
     rejection::WebSocketUpgradeRejection, CloseFrame, Message, Utf8Bytes, WebSocket,
     WebSocketUpgrade,
 };
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -48,6 +49,7 @@ const MAX_ERROR_TEXT: usize = 200;
 pub async fn upgrade(
     State(app): State<AppState>,
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -56,7 +58,8 @@ pub async fn upgrade(
         .map(|v| v.to_str().unwrap_or("invalid"));
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     if !origin_allowed(origin, host, &app.settings.allowed_origins) {
-        tracing::info!(?origin, ?host, "websocket origin rejected");
+        crate::telemetry::sampled_info("websocket origin rejected");
+        tracing::debug!(?origin, ?host, "websocket origin rejected");
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     let Ok(id) = SessionId::parse(&id) else {
@@ -73,6 +76,30 @@ pub async fn upgrade(
             }
         }
     };
+    // Sockets per session per client address (issue 11: one client filling a room).
+    let addr = crate::limits::client_addr(peer, &headers, &app.settings.client_ip_header);
+    let Some(place) = app
+        .sockets
+        .try_acquire((id.clone(), addr), app.settings.max_sockets_per_address)
+    else {
+        crate::telemetry::sampled_info("websocket refused: too many sockets from one address");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections to this session from your address",
+        )
+            .into_response();
+    };
+    // Upgrades to ids with no hub here: check existence with one store read before building a
+    // hub (which subscribes, loads and unsubscribes).
+    if sessions.hubs().get(&id).is_none() {
+        match sessions.exists(&id).await {
+            Ok(true) => {}
+            Ok(false) => return (StatusCode::NOT_FOUND, "no such session").into_response(),
+            Err(e) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+            }
+        }
+    }
     let Some((conn_guard, shutdown)) = sessions.register_connection() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     };
@@ -106,6 +133,7 @@ pub async fn upgrade(
                 };
                 conn.run(socket).await;
                 drop(conn_guard);
+                drop(place);
             }
             .instrument(span)
         })
@@ -296,7 +324,17 @@ impl Conn {
                             continue;
                         }
                         Message::Close(_) => return End::Drop,
-                        Message::Ping(_) | Message::Pong(_) => continue,
+                        // Control frames count against the message limit too (a ping flood
+                        // costs the server a pong each).
+                        Message::Ping(_) | Message::Pong(_) => {
+                            if !messages.try_take(received) {
+                                strikes += 1;
+                                if strikes >= FLOOD_STRIKES {
+                                    return End::Close(close::POLICY, "flooding");
+                                }
+                            }
+                            continue;
+                        }
                     };
                     if !messages.try_take(received) {
                         strikes += 1;

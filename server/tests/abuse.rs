@@ -34,6 +34,9 @@ macro_rules! on_both_stores {
 on_both_stores!(
     a_poisoned_duration_does_not_clamp_the_room,
     a_multi_socket_seeker_is_held_to_the_session_limit,
+    one_address_cannot_fill_a_room,
+    upgrades_to_random_ids_build_no_hub,
+    ping_frame_floods_are_closed,
 );
 
 /// Issue 11: `{"type":"duration","seconds":1e-9}` used to pin everybody to 0 for good.
@@ -138,5 +141,65 @@ async fn a_multi_socket_seeker_is_held_to_the_session_limit(store: Store) {
     // The stored revision is exactly what was broadcast: refusals changed nothing.
     let snap = server.sessions.snapshot(&id).await.unwrap().unwrap();
     assert_eq!(snap.state.revision, 1 + u64::from(changes));
-    let _ = (open, ConnectError::Other(String::new()));
+}
+
+/// Issue 11: idle sockets answering heartbeats let one client hold every place of a room.
+async fn one_address_cannot_fill_a_room(store: Store) {
+    let mut settings = common::settings(store);
+    settings.max_sockets_per_address = 3;
+    let server = spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    let other = create(&server, 0.0).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(Client::connect(&server, &id).await);
+    }
+    match open(&server, id.as_str(), None).await {
+        Err(ConnectError::Status(429)) => {}
+        other => panic!("a 4th socket from one address: {:?}", other.map(|_| ())),
+    }
+    // Another session is not affected, and a place frees up when a socket leaves.
+    let _o = Client::connect(&server, &other).await;
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match open(&server, id.as_str(), None).await {
+            Ok(ws) => {
+                let _c = Client::from_stream(ws).await;
+                break;
+            }
+            Err(ConnectError::Status(429)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("place not freed: {e:?}"),
+        }
+    }
+}
+
+/// Issue 11: an upgrade to an unknown id is answered from one store read (404), without a hub.
+async fn upgrades_to_random_ids_build_no_hub(store: Store) {
+    let server = spawn(store).await;
+    for _ in 0..20 {
+        let id = app::ids::SessionId::random();
+        match open(&server, id.as_str(), None).await {
+            Err(ConnectError::Status(404)) => {}
+            other => panic!("random id: {:?}", other.map(|_| ())),
+        }
+    }
+    assert!(server.sessions.hubs().is_empty());
+}
+
+/// Issue 11: WebSocket Ping frames skipped the rate limiters; a ping flood is now closed (1008).
+async fn ping_frame_floods_are_closed(store: Store) {
+    use tokio_tungstenite::tungstenite::Message;
+    let server = spawn(store).await;
+    let id = create(&server, 0.0).await;
+    let mut flooder = Client::connect(&server, &id).await;
+    let mut calm = Client::connect(&server, &id).await;
+    for _ in 0..2_000 {
+        flooder.send_raw(Message::Ping(vec![1u8; 8].into())).await;
+    }
+    assert_eq!(flooder.closed(Duration::from_secs(5)).await, Some(1008));
+    let (t0, _, _) = calm.ping(7.0).await;
+    assert_eq!(t0, 7.0);
 }
