@@ -70,7 +70,7 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
             ));
         }
     };
-    tracing::info!(session = %id, video = %video.id, start = video.start, "session created");
+    tracing::debug!(session = %id, video = %video.id, start = video.start, "session created");
     leptos_axum::redirect(&format!("/s/{id}"));
     Ok(id.to_string())
 }

@@ -157,6 +157,7 @@ impl Sessions {
     /// Redis, synchronises the clock with it.
     pub async fn open(settings: Arc<Settings>) -> Result<Arc<Self>, OpenError> {
         let ttl = Duration::from_secs(settings.session_ttl_secs.max(1));
+        let unjoined = Duration::from_secs(settings.unjoined_session_ttl_secs.max(1));
         let limit = ChangeLimit {
             per_sec: settings.session_changes_per_sec,
             burst: settings.session_change_burst,
@@ -169,9 +170,14 @@ impl Sessions {
                         kind: "redis",
                         source,
                     })?
-                    .with_change_limit(limit),
+                    .with_change_limit(limit)
+                    .with_unjoined_ttl(unjoined),
             ),
-            None => Arc::new(MemoryStore::new(ttl).with_change_limit(limit)),
+            None => Arc::new(
+                MemoryStore::new(ttl)
+                    .with_change_limit(limit)
+                    .with_create_limits(unjoined, settings.max_sessions),
+            ),
         };
         Self::with_store(settings, store).await
     }
@@ -266,7 +272,8 @@ impl Sessions {
         for _ in 0..4 {
             let id = SessionId::random();
             if self.store.create(&id, &state).await? {
-                tracing::info!(session = %id, video = %state.video_id, "session created");
+                crate::telemetry::sampled_info("session created");
+                tracing::debug!(session = %id, video = %state.video_id, "session created");
                 return Ok(id);
             }
         }

@@ -146,6 +146,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws/{id}", any(ws::upgrade))
         .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::create_guard,
+        ))
         .layer(axum::middleware::from_fn(http::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -37,6 +37,8 @@ on_both_stores!(
     one_address_cannot_fill_a_room,
     upgrades_to_random_ids_build_no_hub,
     ping_frame_floods_are_closed,
+    create_floods_get_429_with_retry_after,
+    unjoined_sessions_expire_soon_joined_ones_slide,
 );
 
 /// Issue 11: `{"type":"duration","seconds":1e-9}` used to pin everybody to 0 for good.
@@ -202,4 +204,99 @@ async fn ping_frame_floods_are_closed(store: Store) {
     assert_eq!(flooder.closed(Duration::from_secs(5)).await, Some(1008));
     let (t0, _, _) = calm.ping(7.0).await;
     assert_eq!(t0, 7.0);
+}
+
+/// `POST /api/create` as the JavaScript client sends it.
+async fn post_create(
+    server: &server::startup::TestServer,
+    origin: Option<&str>,
+    html: bool,
+) -> reqwest::Response {
+    let mut req = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(server.http_url("/api/create"))
+        .form(&[("video", "dQw4w9WgXcQ")]);
+    if let Some(o) = origin {
+        req = req.header("origin", o);
+    }
+    if html {
+        req = req.header("accept", "text/html");
+    }
+    req.send().await.expect("post")
+}
+
+/// Issue 11: 3,000 creates from one client in 0.3 s, none refused.
+async fn create_floods_get_429_with_retry_after(store: Store) {
+    let mut settings = common::settings(store);
+    settings.creates_per_min = 5;
+    let server = spawn_with(settings).await;
+    let own = format!("http://{}", server.addr);
+    for _ in 0..5 {
+        let r = post_create(&server, Some(&own), false).await;
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+    // The JavaScript path and the no-JS form path are both limited.
+    for html in [false, true] {
+        let r = post_create(&server, Some(&own), html).await;
+        assert_eq!(r.status().as_u16(), 429);
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=13).contains(&retry), "Retry-After {retry}");
+    }
+}
+
+/// Issue 11: other sites' forms could create sessions here.
+#[tokio::test]
+async fn cross_site_creates_are_refused() {
+    let server = spawn(Store::Memory).await;
+    let r = post_create(&server, Some("https://evil.example"), true).await;
+    assert_eq!(r.status().as_u16(), 403);
+    let referer_only = reqwest::Client::new()
+        .post(server.http_url("/api/create"))
+        .header("referer", "https://evil.example/page")
+        .form(&[("video", "dQw4w9WgXcQ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(referer_only.status().as_u16(), 403);
+    let own = format!("http://{}", server.addr);
+    assert!(post_create(&server, Some(&own), false)
+        .await
+        .status()
+        .is_success());
+}
+
+/// Issue 11: the memory store grew without bound under a create flood.
+#[tokio::test]
+async fn the_memory_store_holds_at_most_max_sessions() {
+    let mut settings = common::settings(Store::Memory);
+    settings.max_sessions = 10;
+    let server = spawn_with(settings).await;
+    for _ in 0..10 {
+        create(&server, 0.0).await;
+    }
+    assert!(server.sessions.create(common::video(), 0.0).await.is_err());
+    let r = post_create(&server, None, false).await;
+    assert_eq!(r.status().as_u16(), 503);
+}
+
+/// Issue 11: a session nobody joins lives `unjoined_session_ttl_secs`; the first join slides
+/// it to the full TTL.
+async fn unjoined_sessions_expire_soon_joined_ones_slide(store: Store) {
+    let mut settings = common::settings(store);
+    settings.unjoined_session_ttl_secs = 1;
+    settings.session_ttl_secs = 60;
+    let server = spawn_with(settings).await;
+    let lonely = create(&server, 0.0).await;
+    let joined = create(&server, 0.0).await;
+    let c = Client::connect(&server, &joined).await;
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    assert!(server.sessions.snapshot(&lonely).await.unwrap().is_none());
+    assert!(server.sessions.snapshot(&joined).await.unwrap().is_some());
+    drop(c);
 }

@@ -42,6 +42,8 @@ type Subscribers = HashMap<SessionId, (u64, mpsc::UnboundedSender<Delivery>)>;
 struct Inner {
     ttl: Duration,
     change_limit: Mutex<ChangeLimit>,
+    /// (TTL of a session nobody joined yet, most sessions stored).
+    create_limits: Mutex<(Duration, usize)>,
     sessions: Mutex<HashMap<SessionId, Entry>>,
     subs: Mutex<Subscribers>,
     next_token: AtomicU64,
@@ -64,6 +66,7 @@ impl MemoryStore {
         let inner = Arc::new(Inner {
             ttl,
             change_limit: Mutex::new(ChangeLimit::UNLIMITED),
+            create_limits: Mutex::new((ttl, usize::MAX)),
             sessions: Mutex::new(HashMap::new()),
             subs: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
@@ -87,6 +90,13 @@ impl MemoryStore {
     /// Limits accepted changes per session (checked inside [`SessionStore::compare_and_set`]).
     pub fn with_change_limit(self, limit: ChangeLimit) -> Self {
         *lock(&self.inner.change_limit) = limit;
+        self
+    }
+
+    /// A new session lives `unjoined_ttl` until its first join (which slides it to the full
+    /// TTL); at most `max_sessions` are stored (creation fails beyond, after a sweep).
+    pub fn with_create_limits(self, unjoined_ttl: Duration, max_sessions: usize) -> Self {
+        *lock(&self.inner.create_limits) = (unjoined_ttl.min(self.inner.ttl), max_sessions);
         self
     }
 
@@ -132,11 +142,18 @@ impl SessionStore for MemoryStore {
         if sessions.get(id).is_some_and(|e| e.expires > now) {
             return Ok(false);
         }
+        let (unjoined_ttl, max_sessions) = *lock(&self.inner.create_limits);
+        if sessions.len() >= max_sessions {
+            sessions.retain(|_, e| e.expires > now);
+            if sessions.len() >= max_sessions {
+                return Err(StoreError::Full);
+            }
+        }
         sessions.insert(
             id.clone(),
             Entry {
                 state: state.clone(),
-                expires: now + self.inner.ttl,
+                expires: now + unjoined_ttl,
                 presence: HashMap::new(),
                 budget: None,
             },

@@ -38,6 +38,9 @@ pub enum StoreError {
     /// The store holds data this server cannot read.
     #[error("corrupt session data: {0}")]
     Corrupt(String),
+    /// The store holds as many sessions as it may (`max_sessions`).
+    #[error("too many sessions stored")]
+    Full,
 }
 
 /// The result of [`SessionStore::compare_and_set`].

@@ -137,6 +137,8 @@ pub struct RedisStore {
     pool: Pool,
     subscriber: SubscriberClient,
     ttl_ms: i64,
+    /// TTL of a session nobody joined yet (the first join slides it to `ttl_ms`).
+    unjoined_ttl_ms: i64,
     change_limit: ChangeLimit,
     cas: Script,
     presence: Script,
@@ -173,6 +175,13 @@ fn send_to_all(routes: &Mutex<Routes>, what: Delivery) {
 }
 
 impl RedisStore {
+    /// A new session lives `unjoined_ttl` until its first join slides it to the full TTL.
+    pub fn with_unjoined_ttl(mut self, unjoined_ttl: Duration) -> Self {
+        let ms = i64::try_from(unjoined_ttl.as_millis()).unwrap_or(i64::MAX);
+        self.unjoined_ttl_ms = ms.clamp(1, self.ttl_ms);
+        self
+    }
+
     /// Limits accepted changes per session (checked inside the compare-and-set script).
     pub fn with_change_limit(mut self, limit: ChangeLimit) -> Self {
         self.change_limit = limit;
@@ -245,6 +254,7 @@ impl RedisStore {
             subscriber,
             ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
             change_limit: ChangeLimit::UNLIMITED,
+            unjoined_ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
             cas: Script::new(CAS_LUA),
             presence: Script::new(PRESENCE_LUA),
             viewers: Script::new(VIEWERS_LUA),
@@ -318,7 +328,7 @@ impl SessionStore for RedisStore {
         let reply: Option<String> = timed(self.pool.next().set(
             state_key(id),
             json,
-            Some(Expiration::PX(self.ttl_ms)),
+            Some(Expiration::PX(self.unjoined_ttl_ms)),
             Some(SetOptions::NX),
             false,
         ))
