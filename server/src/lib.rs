@@ -11,6 +11,7 @@ pub mod clock;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod serve;
 pub mod sessions;
 pub mod settings;
 pub mod shutdown;

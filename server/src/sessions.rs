@@ -29,8 +29,6 @@ const MAX_CAS_ATTEMPTS: usize = 8;
 const CLOCK_PROBES: usize = 7;
 /// How often the offset to the store's clock is re-estimated.
 const CLOCK_REFRESH: Duration = Duration::from_secs(30);
-/// How long [`Sessions::shutdown`] waits for connections to close.
-const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 /// A command was not applied; nothing changed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -228,8 +226,17 @@ impl Sessions {
         }))
     }
 
-    /// Store health: `Err` when the store does not answer (`/readyz` answers 503).
+    /// True once [`Sessions::shutdown`] began (`/readyz` answers 503 from then on).
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Store health: `Err` when the store does not answer or the instance is draining
+    /// (`/readyz` answers 503).
     pub async fn ready(&self) -> Result<(), BackendError> {
+        if self.is_shutting_down() {
+            return Err(BackendError::Unavailable("shutting down".into()));
+        }
         self.store
             .ping()
             .await
@@ -327,7 +334,17 @@ impl Sessions {
                 .ok_or(Rejection::UnknownSession)?,
         };
         let mut reloaded = false;
-        for _ in 0..MAX_CAS_ATTEMPTS {
+        // Overall deadline: no new store round trip starts after it (each one is bounded by
+        // the store's own timeout), so one command cannot hold a connection for
+        // MAX_CAS_ATTEMPTS × the store timeout.
+        let deadline = tokio::time::Instant::now()
+            + Duration::from_millis(self.settings.apply_timeout_ms.max(1));
+        for attempt in 0..MAX_CAS_ATTEMPTS {
+            if attempt > 0 && tokio::time::Instant::now() >= deadline {
+                return Err(Rejection::Unavailable(
+                    "the command took too long; try again".into(),
+                ));
+            }
             let now = self.clock.now_ms();
             match playback::apply(&current, cmd, base_revision, now) {
                 Err(CommandError::InvalidValue(m)) => return Err(Rejection::Invalid(m.into())),
@@ -404,8 +421,9 @@ impl Sessions {
         self.conns.active.load(Ordering::Acquire)
     }
 
-    /// Closes every WebSocket with 1001 (going away), waits for them (bounded) and for the
-    /// hubs to withdraw their presence and subscriptions.
+    /// Drains: `/readyz` turns 503 and new WebSockets are refused at once, every WebSocket is
+    /// closed with 1001 (going away), and this waits for them at most `drain_secs`, then for
+    /// the hubs to withdraw their presence and subscriptions.
     pub async fn shutdown(&self) {
         let _ = self.shutdown.send(true);
         let wait = async {
@@ -417,7 +435,8 @@ impl Sessions {
                 idle.await;
             }
         };
-        if tokio::time::timeout(SHUTDOWN_WAIT, wait).await.is_err() {
+        let drain = Duration::from_secs(self.settings.drain_secs);
+        if tokio::time::timeout(drain, wait).await.is_err() {
             tracing::warn!(
                 left = self.connections(),
                 "connections still open after shutdown wait"

@@ -6,12 +6,11 @@ use crate::{assets, http, sessions::Sessions, settings::Settings, ws};
 use app::App;
 use axum::{
     routing::{any, get},
-    serve::ListenerExt,
     Router,
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
@@ -70,6 +69,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 impl Application {
     /// Opens the store and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        crate::serve::raise_nofile_limit();
         let settings = Arc::new(settings);
         let sessions = Sessions::open(settings.clone())
             .await
@@ -114,20 +114,14 @@ impl Application {
             shutdown.await;
             sessions.shutdown().await;
         };
-        // TCP_NODELAY: small WebSocket frames (pongs, state changes) leave at once instead of
-        // waiting behind Nagle's algorithm for the ACK of the previous frame.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal)
-        .await
+        let settings = self.sessions.settings();
+        let limits = crate::serve::ServeLimits {
+            header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(settings.idle_timeout_secs.max(1)),
+            max_connections: settings.max_connections,
+            drain: Duration::from_secs(settings.drain_secs),
+        };
+        crate::serve::serve(self.listener, self.router, limits, signal).await
     }
 }
 

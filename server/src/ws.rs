@@ -44,6 +44,13 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 /// Longest error message text sent back.
 const MAX_ERROR_TEXT: usize = 200;
+/// Commands queued behind the one being applied (beyond: `rate_limited`).
+const MAX_QUEUED_COMMANDS: usize = 4;
+
+/// A command being applied: `(seq, cause, result)` when done.
+type InFlight = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (u32, Cause, Result<Outcome, Rejection>)> + Send>,
+>;
 
 /// `GET /ws/{id}` (any method reaches it; only a valid WebSocket upgrade proceeds).
 pub async fn upgrade(
@@ -262,11 +269,28 @@ impl Conn {
         let silence = Duration::from_secs(settings.heartbeat_timeout_secs.max(1));
         let mut heartbeat = tokio::time::interval_at(Instant::now() + beat, beat);
         let mut last_seen = Instant::now();
+        // One command is applied at a time, concurrently with the loop, so pings are answered
+        // and broadcasts forwarded while a command waits for the store.
+        let mut inflight: Option<InFlight> = None;
+        let mut queued: std::collections::VecDeque<(u32, u64, app::playback::Command)> =
+            std::collections::VecDeque::new();
 
         loop {
+            if inflight.is_none() {
+                if let Some((seq, base, cmd)) = queued.pop_front() {
+                    inflight = Some(self.start_command(&hub, seq, base, cmd));
+                }
+            }
             tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => return End::Close(close::GOING_AWAY, "server shutting down"),
+                done = async { inflight.as_mut().expect("guarded").await }, if inflight.is_some() => {
+                    inflight = None;
+                    let (seq, cause, result) = done;
+                    if let Err(end) = self.finish_command(socket, seq, cause, result).await {
+                        return end;
+                    }
+                }
                 frame = frames.recv() => match frame {
                     Ok(Frame { revision, viewers, text }) => {
                         if revision != 0 {
@@ -363,12 +387,12 @@ impl Conn {
                                         return End::Close(close::POLICY, "flooding");
                                     }
                                     Some(error_msg(ErrorCode::RateLimited, "too many commands; slow down", Some(seq)))
+                                } else if queued.len() >= MAX_QUEUED_COMMANDS {
+                                    Some(error_msg(ErrorCode::RateLimited, "too many commands in flight; slow down", Some(seq)))
                                 } else {
                                     strikes = 0;
-                                    match self.command(socket, &hub, seq, base, cmd).await {
-                                        Ok(()) => None,
-                                        Err(end) => return end,
-                                    }
+                                    queued.push_back((seq, base, cmd));
+                                    None
                                 }
                             }
                         },
@@ -392,22 +416,36 @@ impl Conn {
         }
     }
 
-    /// Applies one command; answers rejections (and sends the current state after `Stale`)
-    /// and acknowledges no-ops. Accepted changes reach this viewer through the broadcast like
-    /// everybody else.
-    async fn command(
-        &mut self,
-        socket: &mut WebSocket,
-        hub: &crate::hub::Hub,
+    /// Starts applying one command (bounded by `apply_timeout_ms` inside [`Sessions::apply`]).
+    fn start_command(
+        &self,
+        hub: &Arc<crate::hub::Hub>,
         seq: u32,
         base: u64,
         cmd: app::playback::Command,
-    ) -> Result<(), End> {
+    ) -> InFlight {
         let cause = Cause {
             conn_id: self.conn_id,
             seq,
         };
-        match self.sessions.apply(hub, cause, base, cmd).await {
+        let (sessions, hub) = (self.sessions.clone(), hub.clone());
+        Box::pin(async move {
+            let result = sessions.apply(&hub, cause, base, cmd).await;
+            (seq, cause, result)
+        })
+    }
+
+    /// Answers an applied command: rejections (and the current state after `Stale`) and
+    /// acknowledgements of no-ops. Accepted changes reach this viewer through the broadcast
+    /// like everybody else.
+    async fn finish_command(
+        &mut self,
+        socket: &mut WebSocket,
+        seq: u32,
+        cause: Cause,
+        result: Result<Outcome, Rejection>,
+    ) -> Result<(), End> {
+        match result {
             Ok(Outcome::Applied(state)) => {
                 tracing::debug!(seq, revision = state.revision, "command applied");
                 Ok(())
