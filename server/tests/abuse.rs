@@ -300,3 +300,196 @@ async fn unjoined_sessions_expire_soon_joined_ones_slide(store: Store) {
     assert!(server.sessions.snapshot(&joined).await.unwrap().is_some());
     drop(c);
 }
+
+/// Reads from a raw TCP stream until EOF/error or `wait`; true when the server closed it.
+async fn closed_by_server(s: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Issue 11: 300 sockets sending one header byte every 5 s were all still open after 30 s.
+#[tokio::test]
+async fn slowloris_headers_and_idle_connections_are_cut() {
+    use tokio::io::AsyncWriteExt;
+    let mut settings = common::settings(Store::Memory);
+    settings.header_read_timeout_secs = 1;
+    settings.idle_timeout_secs = 2;
+    let server = spawn_with(settings).await;
+    // Slow headers: one byte every 300 ms never completes the request.
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let dripper = async {
+        for b in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if slow.write_all(&[*b]).await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        false
+    };
+    let started = Instant::now();
+    let cut = tokio::time::timeout(Duration::from_secs(5), dripper).await;
+    assert!(
+        matches!(cut, Ok(true)) || closed_by_server(&mut slow, Duration::from_secs(2)).await,
+        "slow header sender still open after {:?}",
+        started.elapsed()
+    );
+    // Idle keep-alive: one request, then silence.
+    let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_by_server(&mut idle, Duration::from_secs(5)).await,
+        "idle connection still open"
+    );
+    // Healthy clients are unaffected.
+    let addr = server.addr;
+    let status = tokio::task::spawn_blocking(move || common::http_status(addr, "/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+}
+
+/// Beyond `max_connections` new connections wait (in the backlog) instead of being served.
+#[tokio::test]
+async fn connections_beyond_the_cap_wait() {
+    let mut settings = common::settings(Store::Memory);
+    settings.max_connections = 2;
+    settings.idle_timeout_secs = 3;
+    let server = spawn_with(settings).await;
+    let _a = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let _b = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let addr = server.addr;
+    let started = Instant::now();
+    let status = tokio::task::spawn_blocking(move || common::http_status(addr, "/healthz"))
+        .await
+        .unwrap();
+    // Served only once the idle ones were cut (idle timeout 3 s).
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(2_000),
+        "served at once: {:?}",
+        started.elapsed()
+    );
+}
+
+/// Issue 11: `/readyz` stayed 200 while draining. It turns 503 first; then 1001 closes.
+#[tokio::test]
+async fn readyz_turns_503_while_draining() {
+    let mut settings = common::settings(Store::Memory);
+    settings.drain_secs = 3;
+    let server = spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    // A viewer that does not read: its close handshake keeps the drain busy.
+    let _stuck = open(&server, id.as_str(), None).await.unwrap();
+    let addr = server.addr;
+    let ready = tokio::task::spawn_blocking(move || common::http_status(addr, "/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(ready, 200);
+    let sessions = server.sessions.clone();
+    let drain = tokio::spawn(async move { sessions.shutdown().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ready = tokio::task::spawn_blocking(move || common::http_status(addr, "/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(ready, 503);
+    match open(&server, id.as_str(), None).await {
+        Err(ConnectError::Status(503)) => {}
+        other => panic!("upgrade while draining: {:?}", other.map(|_| ())),
+    }
+    // The drain is bounded by drain_secs.
+    tokio::time::timeout(Duration::from_secs(8), drain)
+        .await
+        .expect("drain bounded")
+        .unwrap();
+}
+
+/// A private `redis-server` on a free port, killed on drop (never the shared one).
+struct PrivateRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for this test");
+        let redis = PrivateRedis { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("private redis did not start");
+    }
+
+    fn signal(&self, sig: &str) {
+        let _ = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue 11: a command waiting for the store held the connection (no pongs meanwhile); now
+/// it runs beside the loop with an overall deadline, and ends `unavailable` (nothing changed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_are_answered_while_a_command_waits_for_a_frozen_store() {
+    let redis = PrivateRedis::start();
+    let mut settings = common::settings(Store::Redis);
+    settings.redis_url = Some(format!("redis://127.0.0.1:{}", redis.port));
+    settings.apply_timeout_ms = 500;
+    let server = spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    let mut c = Client::connect(&server, &id).await;
+    c.drain(Duration::from_millis(300)).await;
+    redis.signal("-STOP");
+    let seq = c.command(Command::Seek { position: 50.0 }).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let sent = Instant::now();
+    let (t0, _, _) = c.ping(1.0).await;
+    assert_eq!(t0, 1.0);
+    assert!(
+        sent.elapsed() < Duration::from_millis(500),
+        "pong took {:?} behind a waiting command",
+        sent.elapsed()
+    );
+    let started = Instant::now();
+    let (code, eseq) = c.next_error().await;
+    assert_eq!((code, eseq), (ErrorCode::Unavailable, Some(seq)));
+    assert!(started.elapsed() < Duration::from_secs(4));
+    redis.signal("-CONT");
+}
