@@ -76,8 +76,7 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
 }
 
 /// Shown when the store failed (details go to the log, not to the visitor).
-#[cfg(feature = "ssr")]
-const CREATE_FAILED: &str =
+pub const CREATE_FAILED: &str =
     "The watch party could not be created right now. Please try again in a moment.";
 
 /// Server-only: how a failed `create_session` answers.

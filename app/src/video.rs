@@ -108,6 +108,22 @@ pub enum VideoInputError {
     LiveStream,
 }
 
+impl VideoInputError {
+    /// Every error, for pages that must show only known messages.
+    pub const ALL: [VideoInputError; 10] = [
+        VideoInputError::Empty,
+        VideoInputError::TooLong,
+        VideoInputError::BadCharacters,
+        VideoInputError::NotALink,
+        VideoInputError::NotYouTube,
+        VideoInputError::NoVideo,
+        VideoInputError::BadVideoId,
+        VideoInputError::BadStart,
+        VideoInputError::StartTooLarge,
+        VideoInputError::LiveStream,
+    ];
+}
+
 /// Parses what someone pasted into the home page: a YouTube link or a bare video id.
 ///
 /// Surrounding whitespace is ignored. See the module documentation for every accepted form.
@@ -694,17 +710,7 @@ mod tests {
     #[test]
     fn every_error_has_a_distinct_sentence() {
         use VideoInputError::*;
-        let all = [
-            Empty,
-            TooLong,
-            BadCharacters,
-            NotALink,
-            NotYouTube,
-            NoVideo,
-            BadVideoId,
-            BadStart,
-            StartTooLarge,
-        ];
+        let all = VideoInputError::ALL;
         let messages: Vec<String> = all.iter().map(|e| e.to_string()).collect();
         for m in &messages {
             assert!(m.ends_with('.'), "{m}");

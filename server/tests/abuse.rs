@@ -493,3 +493,88 @@ async fn pings_are_answered_while_a_command_waits_for_a_frozen_store() {
     assert!(started.elapsed() < Duration::from_secs(4));
     redis.signal("-CONT");
 }
+
+/// Issue 11: the home page rendered attacker-chosen error text from the query string.
+#[tokio::test]
+async fn the_home_page_shows_only_known_error_messages() {
+    let server = spawn(Store::Memory).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // A real error round trip, to learn the query format, then the same with forged text.
+    let own = format!("http://{}", server.addr);
+    let first = client
+        .post(server.http_url("/api/create"))
+        .header("accept", "text/html")
+        .header("origin", &own)
+        .form(&[("video", "https://vimeo.com/1")])
+        .send()
+        .await
+        .unwrap();
+    let location = first.headers()["location"].to_str().unwrap().to_string();
+    let real = app::video::VideoInputError::NotYouTube.to_string();
+    let page = client
+        .get(server.http_url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Only YouTube links work here"), "{location}");
+    let encoded_real: String = url_encode(&real);
+    assert!(location.contains("__err="), "{location}");
+    let forged_text = "Your account is locked, call 555-0100";
+    let forged = location.replace(
+        &location[location.find("__err=").unwrap() + 6..],
+        &url_encode(&base64(format!("ServerError|{forged_text}").as_bytes())),
+    );
+    let page = client
+        .get(server.http_url(&forged))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("555-0100"),
+        "forged text shown ({forged}, real was {encoded_real})"
+    );
+    // The forged error was read (and replaced by the generic sentence), not ignored.
+    assert!(page.contains("Something went wrong"), "{forged}");
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Standard base64 with padding (the encoding of Leptos' `__err` parameter).
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
