@@ -109,8 +109,37 @@ fn origin_of(url: &str) -> String {
 /// Adds the headers every response gets (the page CSP is set per response by the shell,
 /// because it carries that response's nonce).
 pub async fn security_headers(req: Request, next: axum::middleware::Next) -> Response {
+    // HSTS only when the client reached us over HTTPS (a TLS-terminating proxy says so).
+    let https = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    // The YouTube player needs autoplay, fullscreen and encrypted media in its frame; nothing
+    // else is granted to anyone.
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static(
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), \
+             autoplay=(self \"https://www.youtube.com\" \"https://www.youtube-nocookie.com\"), \
+             fullscreen=(self \"https://www.youtube.com\" \"https://www.youtube-nocookie.com\"), \
+             encrypted-media=(self \"https://www.youtube.com\" \"https://www.youtube-nocookie.com\")",
+        ),
+    );
+    // Popups may keep their opener (YouTube's "watch on YouTube" links); other documents get
+    // no handle on this window.
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin-allow-popups"),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

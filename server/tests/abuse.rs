@@ -578,3 +578,29 @@ fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// Issue 11: security headers on every response; HSTS only behind HTTPS; CSP uses a nonce with
+/// 'strict-dynamic' for scripts.
+#[tokio::test]
+async fn security_headers_are_set() {
+    let server = spawn(Store::Memory).await;
+    let client = reqwest::Client::new();
+    let plain = client.get(server.http_url("/")).send().await.unwrap();
+    let h = plain.headers();
+    assert!(h.contains_key("permissions-policy"));
+    assert!(h.contains_key("cross-origin-opener-policy"));
+    assert!(h.contains_key("referrer-policy"));
+    assert!(!h.contains_key("strict-transport-security"));
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("'strict-dynamic'") && csp.contains("'nonce-"),
+        "{csp}"
+    );
+    let https = client
+        .get(server.http_url("/healthz"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert!(https.headers().contains_key("strict-transport-security"));
+}
