@@ -66,6 +66,7 @@ start_server() {
     ulimit -n 20000
     if [ -n "$redis" ]; then export REDIS_URL="$redis"; else unset REDIS_URL; fi
     exec "${PRIO[@]}" env -u WATCHPARTY_CONFIG WATCHPARTY_LISTEN="127.0.0.1:$port" RUST_LOG=warn \
+      WATCHPARTY_MAX_SOCKETS_PER_ADDRESS=0 WATCHPARTY_CREATES_PER_MIN=0 WATCHPARTY_SESSION_CHANGES_PER_SEC=0 \
       "$SERVER_BIN"
   ) >"$OUT/$name.server.log" 2>&1 &
   pid=$!

@@ -70,14 +70,13 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
             ));
         }
     };
-    tracing::info!(session = %id, video = %video.id, start = video.start, "session created");
+    tracing::debug!(session = %id, video = %video.id, start = video.start, "session created");
     leptos_axum::redirect(&format!("/s/{id}"));
     Ok(id.to_string())
 }
 
 /// Shown when the store failed (details go to the log, not to the visitor).
-#[cfg(feature = "ssr")]
-const CREATE_FAILED: &str =
+pub const CREATE_FAILED: &str =
     "The watch party could not be created right now. Please try again in a moment.";
 
 /// Server-only: how a failed `create_session` answers.

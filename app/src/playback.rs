@@ -23,6 +23,11 @@ pub const PLAY_NOOP_TOLERANCE: f64 = 0.5;
 /// A `pause`/`seek` that lands within this distance (s) of the current paused position is a
 /// duplicate and changes nothing.
 pub const DUPLICATE_TOLERANCE: f64 = 0.001;
+/// A `duration` report shorter than the session's current position by more than this (s) is
+/// implausible (no honest player is shorter than where the room already is) and refused.
+pub const DURATION_SLACK: f64 = 1.0;
+/// A `duration` report replaces a known duration only when it is longer by more than this (s).
+pub const DURATION_EXTEND_MIN: f64 = 0.5;
 
 /// The authoritative state of one session. `revision` grows by one with every accepted change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,7 +119,8 @@ pub enum Command {
         /// 0.25 ..= 2.0.
         rate: f64,
     },
-    /// The sender's player learned the video length. Only the first report counts.
+    /// The sender's player learned the video length. Only plausible reports count, and only
+    /// ever to make the known duration longer (see [`apply`]).
     Duration {
         /// Seconds.
         seconds: f64,
@@ -156,7 +162,18 @@ fn valid_position(p: f64) -> Result<f64, CommandError> {
 /// harmless duplicate, and an error (state unchanged) for bad values or a stale base.
 /// Conflict rule: the first command applied for a revision wins; every other command based on
 /// that revision is stale, so concurrent commands resolve to one outcome for everybody.
-/// `Duration` is informational and is accepted whatever its base.
+///
+/// Duration rule (no single viewer can clamp the room):
+/// - `Duration` is informational and accepted whatever its base, but only when plausible: a
+///   report shorter than the session's current position (minus [`DURATION_SLACK`]) is refused
+///   (`InvalidValue`);
+/// - reports only ever make the known duration longer (by more than [`DURATION_EXTEND_MIN`]);
+///   a shorter or equal report is a no-op, so an honest player's report repairs a short, poisoned
+///   one and a short report never undoes an honest one;
+/// - the duration only stops playback at the end ([`PlaybackState::position_at`] clamps to
+///   it); `play`/`pause`/`seek` positions are *not* clamped to it: a position past the known
+///   duration proves the report wrong (the sender's player went there) and drops it
+///   (`duration = None`, to be reported again).
 pub fn apply(
     state: &PlaybackState,
     cmd: Command,
@@ -185,7 +202,15 @@ pub fn apply(
         }
     }
     if let Command::Duration { seconds } = cmd {
-        if state.duration.is_some() {
+        if seconds < state.position_at(now) - DURATION_SLACK {
+            return Err(CommandError::InvalidValue(
+                "duration shorter than the session's position",
+            ));
+        }
+        if state
+            .duration
+            .is_some_and(|d| seconds <= d + DURATION_EXTEND_MIN)
+        {
             return Ok(None);
         }
         let mut next = rebase(state, now);
@@ -207,20 +232,20 @@ pub fn apply(
                 return Ok(None);
             }
             next.playing = true;
-            next.position = clamp_position(position, state.duration);
+            set_position(&mut next, position);
         }
         Command::Pause { position } => {
             if !state.playing && (position - state.position).abs() < DUPLICATE_TOLERANCE {
                 return Ok(None);
             }
             next.playing = false;
-            next.position = clamp_position(position, state.duration);
+            set_position(&mut next, position);
         }
         Command::Seek { position } => {
             if !state.playing && (position - state.position).abs() < DUPLICATE_TOLERANCE {
                 return Ok(None);
             }
-            next.position = clamp_position(position, state.duration);
+            set_position(&mut next, position);
         }
         Command::Rate { rate } => {
             if (rate - state.rate).abs() < f64::EPSILON {
@@ -231,6 +256,15 @@ pub fn apply(
         Command::Duration { .. } => unreachable!("handled above"),
     }
     Ok(Some(next))
+}
+
+/// Sets a viewer-chosen position; a position past the known duration drops the duration (the
+/// report was wrong: the sender's player went there), so a report never holds a seek.
+fn set_position(next: &mut PlaybackState, position: f64) {
+    if next.duration.is_some_and(|d| position > d) {
+        next.duration = None;
+    }
+    next.position = clamp_position(position, next.duration);
 }
 
 /// The same state re-anchored at `now` with the next revision.
@@ -372,14 +406,48 @@ mod tests {
         assert_eq!(d.duration, Some(30.0));
         assert_eq!(d.position_at(60_000.0), 30.0);
         assert!(d.ended_at(31_000.0));
+        // Shorter or equal reports change nothing; a longer one extends.
         assert_eq!(
-            apply(&d, Command::Duration { seconds: 99.0 }, 2, 0.0),
+            apply(&d, Command::Duration { seconds: 20.0 }, 0, 0.0),
             Ok(None)
         );
+        let longer = apply(&d, Command::Duration { seconds: 99.0 }, 0, 0.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(longer.duration, Some(99.0));
+        // A seek past the known duration drops it instead of being clamped.
         let seek = apply(&d, Command::Seek { position: 500.0 }, 2, 0.0)
             .unwrap()
             .unwrap();
-        assert_eq!(seek.position, 30.0);
+        assert_eq!(seek.position, 500.0);
+        assert_eq!(seek.duration, None);
+    }
+
+    #[test]
+    fn a_poisoned_duration_never_clamps_the_room() {
+        // Issue 11: one socket reports 1e-9 s; an honest seek to 130 s must land at 130 s.
+        let s = PlaybackState::new(vid(), 0.0, 0.0);
+        let poisoned = apply(&s, Command::Duration { seconds: 1e-9 }, 0, 0.0)
+            .unwrap()
+            .unwrap();
+        let seek = apply(&poisoned, Command::Seek { position: 130.0 }, 2, 10.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(seek.position_at(20.0), 130.0);
+        // Once the room is at 130 s, a report shorter than that is refused.
+        assert!(matches!(
+            apply(&seek, Command::Duration { seconds: 5.0 }, 0, 30.0),
+            Err(CommandError::InvalidValue(_))
+        ));
+        // An honest player's report repairs a short one.
+        let honest = apply(&poisoned, Command::Duration { seconds: 212.0 }, 0, 0.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(honest.duration, Some(212.0));
+        let played = apply(&honest, Command::Play { position: 0.0 }, 3, 0.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(played.position_at(100_000.0), 100.0);
     }
 
     proptest! {
@@ -404,6 +472,45 @@ mod tests {
             let p = s.position_at(dt);
             prop_assert!(p >= 0.0);
             prop_assert!(p <= dur.unwrap_or(MAX_POSITION));
+        }
+
+        #[test]
+        fn arbitrary_command_sequences_keep_the_invariants(
+            steps in proptest::collection::vec(
+                (0u8..5, proptest::num::f64::ANY, 0u64..4, 0.0..10_000.0f64), 1..60)
+        ) {
+            // No panic; every accepted change bumps the revision by exactly one; positions stay
+            // finite and within [0, duration] when the duration is known; errors change nothing.
+            let mut s = PlaybackState::new(vid(), 0.0, 0.0);
+            let mut now = 0.0;
+            for (which, x, base_lag, dt) in steps {
+                now += dt;
+                let cmd = match which {
+                    0 => Command::Play { position: x },
+                    1 => Command::Pause { position: x },
+                    2 => Command::Seek { position: x },
+                    3 => Command::Rate { rate: x },
+                    _ => Command::Duration { seconds: x },
+                };
+                let base = s.revision.saturating_sub(base_lag);
+                match apply(&s, cmd, base, now) {
+                    Ok(Some(next)) => {
+                        prop_assert_eq!(next.revision, s.revision + 1);
+                        prop_assert!(next.position.is_finite());
+                        prop_assert!(next.position >= 0.0);
+                        if let Some(d) = next.duration {
+                            prop_assert!(d.is_finite() && d > 0.0);
+                            prop_assert!(next.position <= d);
+                        }
+                        prop_assert!((MIN_RATE..=MAX_RATE).contains(&next.rate));
+                        s = next;
+                    }
+                    Ok(None) | Err(_) => {}
+                }
+                let p = s.position_at(now + dt);
+                prop_assert!(p.is_finite() && p >= 0.0);
+                prop_assert!(p <= s.duration.unwrap_or(MAX_POSITION));
+            }
         }
 
         #[test]

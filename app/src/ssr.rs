@@ -96,7 +96,7 @@ pub fn content_security_policy(nonce: &str, options: &LeptosOptions) -> String {
     };
     format!(
         "default-src 'self'; \
-         script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval' https://www.youtube.com https://s.ytimg.com; \
+         script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval' 'self' https://www.youtube.com https://s.ytimg.com; \
          frame-src https://www.youtube.com https://www.youtube-nocookie.com; \
          img-src 'self' data: https://i.ytimg.com; \
          style-src 'self' 'unsafe-inline'; \

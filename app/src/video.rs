@@ -9,7 +9,8 @@
 //! - `youtube.com/watch?v=ID` on `youtube.com`, `www.`, `m.` and `music.` hosts, with or without
 //!   a scheme, with other query parameters in any order and an optional fragment;
 //! - `youtu.be/ID`;
-//! - `/embed/ID`, `/shorts/ID`, `/live/ID`, `/v/ID` on the YouTube hosts, and
+//! - `/embed/ID`, `/shorts/ID`, `/v/ID` on the YouTube hosts (`/live/ID` is refused with
+//!   [`VideoInputError::LiveStream`]: a live stream has no shared timeline to sync), and
 //!   `youtube-nocookie.com/embed/ID`;
 //! - a start offset from `t=` or `start=` in the query, or `t=` in the fragment (`#t=90`), as
 //!   seconds (`90`, `90s`, `12.5`), units (`1m30s`, `1h2m3s`) or a clock (`1:30`, `1:02:03`).
@@ -101,6 +102,26 @@ pub enum VideoInputError {
     /// A start offset beyond [`MAX_POSITION`].
     #[error("The start time in the link is too large (more than a week into the video).")]
     StartTooLarge,
+    /// A `/live/ID` link: a live stream has no fixed timeline (its "duration" grows), so it
+    /// cannot be watched in sync (issue 11).
+    #[error("Live streams cannot be watched together here: they have no shared timeline. Paste a link to a regular video.")]
+    LiveStream,
+}
+
+impl VideoInputError {
+    /// Every error, for pages that must show only known messages.
+    pub const ALL: [VideoInputError; 10] = [
+        VideoInputError::Empty,
+        VideoInputError::TooLong,
+        VideoInputError::BadCharacters,
+        VideoInputError::NotALink,
+        VideoInputError::NotYouTube,
+        VideoInputError::NoVideo,
+        VideoInputError::BadVideoId,
+        VideoInputError::BadStart,
+        VideoInputError::StartTooLarge,
+        VideoInputError::LiveStream,
+    ];
 }
 
 /// Parses what someone pasted into the home page: a YouTube link or a bare video id.
@@ -237,7 +258,8 @@ fn youtube_path_id(path: &str, query: &str) -> Result<VideoId, VideoInputError> 
             let v = query_param(query, "v").ok_or(VideoInputError::NoVideo)?;
             video_id(v)
         }
-        ("embed" | "shorts" | "live" | "v", Some(segment)) => single_segment(segment),
+        ("live", Some(_)) => Err(VideoInputError::LiveStream),
+        ("embed" | "shorts" | "v", Some(segment)) => single_segment(segment),
         _ => Err(VideoInputError::NoVideo),
     }
 }
@@ -458,7 +480,6 @@ mod tests {
                 0.0,
             ),
             ("https://m.youtube.com/shorts/dQw4w9WgXcQ/", ID, 0.0),
-            ("https://www.youtube.com/live/dQw4w9WgXcQ?si=xyz", ID, 0.0),
             ("https://www.youtube.com/v/dQw4w9WgXcQ", ID, 0.0),
             (
                 "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ",
@@ -628,6 +649,7 @@ mod tests {
             ("https://www.youtube.com/watch", NoVideo),
             ("https://www.youtube.com/watch?list=PL123", NoVideo),
             ("https://www.youtube.com/playlist?list=PL123", NoVideo),
+            ("https://www.youtube.com/live/dQw4w9WgXcQ?si=xyz", LiveStream),
             ("https://www.youtube.com/@somechannel", NoVideo),
             (
                 "https://www.youtube.com/channel/UC38IQsAvIsxxjztdMZQtwHA",
@@ -688,17 +710,7 @@ mod tests {
     #[test]
     fn every_error_has_a_distinct_sentence() {
         use VideoInputError::*;
-        let all = [
-            Empty,
-            TooLong,
-            BadCharacters,
-            NotALink,
-            NotYouTube,
-            NoVideo,
-            BadVideoId,
-            BadStart,
-            StartTooLarge,
-        ];
+        let all = VideoInputError::ALL;
         let messages: Vec<String> = all.iter().map(|e| e.to_string()).collect();
         for m in &messages {
             assert!(m.ends_with('.'), "{m}");

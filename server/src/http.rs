@@ -1,6 +1,6 @@
 //! HTTP surface: health endpoints, security headers and the fallback (embedded files, else 404).
 
-use crate::{assets, startup::AppState};
+use crate::{assets, state::AppState};
 use axum::{
     extract::{Request, State},
     http::{header, HeaderValue, StatusCode},
@@ -39,11 +39,107 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     render(req).await.into_response()
 }
 
+/// Guards the endpoints that create sessions (`POST /api/create`, used by the JavaScript
+/// client and by the plain HTML form): a request whose `Origin` (or, without one, `Referer`)
+/// is another site is refused with 403 (other sites' forms cannot create sessions here), and
+/// each client address may create `creates_per_min` sessions per minute, beyond which the
+/// answer is 429 with `Retry-After` (seconds). Requests without either header (not a browser)
+/// are only rate limited.
+pub async fn create_guard(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.method() != axum::http::Method::POST || req.uri().path() != CREATE_PATH {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin = match headers.get(header::ORIGIN) {
+        Some(o) => Some(o.to_str().unwrap_or("invalid").to_owned()),
+        None => headers
+            .get(header::REFERER)
+            .map(|r| origin_of(r.to_str().unwrap_or("invalid"))),
+    };
+    if !crate::limits::origin_allowed(origin.as_deref(), host, &state.settings.allowed_origins) {
+        crate::telemetry::sampled_info("create refused: cross-site origin");
+        return (
+            StatusCode::FORBIDDEN,
+            "cross-site requests cannot create watch parties",
+        )
+            .into_response();
+    }
+    let addr = crate::limits::client_addr(peer, headers, &state.settings.client_ip_header);
+    if let Err(wait) = state.creates.check(addr) {
+        crate::telemetry::sampled_info("create refused: rate limited");
+        let secs = wait.as_secs() + 1;
+        let mut resp = (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            format!(
+                "<!doctype html><title>Too many watch parties</title><p>Too many watch parties \
+                 were created from your address. Please try again in {secs} s.</p>\
+                 <p><a href=\"/\">Back</a></p>"
+            ),
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
+    next.run(req).await
+}
+
+/// The path of the create server function.
+const CREATE_PATH: &str = "/api/create";
+
+/// `scheme://host[:port]` of a URL (the whole text when it has no path).
+fn origin_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            format!("{scheme}://{authority}")
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// Adds the headers every response gets (the page CSP is set per response by the shell,
 /// because it carries that response's nonce).
 pub async fn security_headers(req: Request, next: axum::middleware::Next) -> Response {
+    // HSTS only when the client reached us over HTTPS (a TLS-terminating proxy says so).
+    let https = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    // The YouTube player needs autoplay, fullscreen and encrypted media in its frame; nothing
+    // else is granted to anyone.
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static(
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), \
+             autoplay=(self \"https://www.youtube.com\" \"https://www.youtube-nocookie.com\"), \
+             fullscreen=(self \"https://www.youtube.com\" \"https://www.youtube-nocookie.com\"), \
+             encrypted-media=(self \"https://www.youtube.com\" \"https://www.youtube-nocookie.com\")",
+        ),
+    );
+    // Popups may keep their opener (YouTube's "watch on YouTube" links); other documents get
+    // no handle on this window.
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin-allow-popups"),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

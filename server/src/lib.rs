@@ -1,7 +1,8 @@
 //! The watch-party server library: everything but `main`.
 //!
 //! - [`settings`]: typed settings from `Leptos.toml` and the environment.
-//! - [`startup`]: routes, listener, graceful shutdown, [`startup::TestServer`].
+//! - [`startup`]: routes, listener, graceful shutdown, [`startup::TestServer`]; [`state`]: the
+//!   handlers' shared state.
 //! - [`http`]: health, security headers, fallback; [`assets`]: the embedded site.
 //! - [`sessions`]: the session service (store + fan-out) behind the WebSocket handler [`ws`].
 
@@ -10,10 +11,12 @@ pub mod clock;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod serve;
 pub mod sessions;
 pub mod settings;
 pub mod shutdown;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod ws;

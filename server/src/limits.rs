@@ -1,5 +1,124 @@
-//! Per-connection guards, free of I/O so they are unit-tested directly: the token-bucket
-//! rate limiter and the WebSocket `Origin` check.
+//! Guards, free of I/O so they are unit-tested directly: the token-bucket rate limiter, the
+//! WebSocket `Origin` check, the client address, per-key counters (sockets per session and
+//! address) and the per-address creation limit.
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The client's address: the TCP peer, or the last entry of `header` (a header set by a
+/// trusted reverse proxy, e.g. `x-forwarded-for`) when `header` is not empty and holds an IP.
+pub fn client_addr(peer: SocketAddr, headers: &http::HeaderMap, header: &str) -> IpAddr {
+    if header.is_empty() {
+        return peer.ip();
+    }
+    headers
+        .get_all(header)
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        .unwrap_or_else(|| peer.ip())
+}
+
+/// Counts holders per key, refusing more than a maximum (e.g. sockets per session and client
+/// address). Keys with no holder are removed, so the map is bounded by the live holders.
+#[derive(Debug)]
+pub struct Counter<K: Hash + Eq + Clone> {
+    counts: Mutex<HashMap<K, usize>>,
+}
+
+impl<K: Hash + Eq + Clone> Default for Counter<K> {
+    fn default() -> Self {
+        Self {
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// One holder of a [`Counter`] key; dropping it releases the place.
+#[derive(Debug)]
+pub struct CounterGuard<K: Hash + Eq + Clone> {
+    counter: Arc<Counter<K>>,
+    key: K,
+}
+
+impl<K: Hash + Eq + Clone> Counter<K> {
+    /// Takes a place for `key` unless `max` are taken (`max == 0`: unlimited).
+    pub fn try_acquire(self: &Arc<Self>, key: K, max: usize) -> Option<CounterGuard<K>> {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(key.clone()).or_insert(0);
+        if max > 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(CounterGuard {
+            counter: self.clone(),
+            key,
+        })
+    }
+
+    /// Places taken for `key`.
+    pub fn count(&self, key: &K) -> usize {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.get(key).copied().unwrap_or(0)
+    }
+}
+
+impl<K: Hash + Eq + Clone> Drop for CounterGuard<K> {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counter
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Keys the creation limiter remembers before forgetting the idle ones.
+const CREATE_KEYS_RETAIN: usize = 10_000;
+
+/// Session creations per client address: `per_min` per minute with a burst of `per_min`
+/// (governor's GCRA, keyed by address; `per_min == 0` disables it).
+#[derive(Debug)]
+pub struct CreateLimiter {
+    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl CreateLimiter {
+    /// A limiter allowing `per_min` creations per minute per address.
+    pub fn new(per_min: u32) -> Self {
+        Self {
+            limiter: NonZeroU32::new(per_min)
+                .map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))),
+        }
+    }
+
+    /// `Ok` when `addr` may create a session now, else how long it must wait.
+    pub fn check(&self, addr: IpAddr) -> Result<(), Duration> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        if limiter.len() > CREATE_KEYS_RETAIN {
+            limiter.retain_recent();
+        }
+        limiter
+            .check_key(&addr)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
 
 /// A token bucket: `rate` tokens per second, holding at most `burst`.
 #[derive(Clone, Debug)]
@@ -102,6 +221,50 @@ mod tests {
         let mut b = TokenBucket::new(f64::NAN, 1, 1_000.0);
         assert!(b.try_take(0.0));
         assert!(!b.try_take(5_000.0));
+    }
+
+    #[test]
+    fn client_address_from_peer_or_trusted_header() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let mut h = http::HeaderMap::new();
+        h.insert("x-forwarded-for", "1.2.3.4, 5.6.7.8".parse().unwrap());
+        assert_eq!(client_addr(peer, &h, ""), peer.ip());
+        assert_eq!(
+            client_addr(peer, &h, "x-forwarded-for"),
+            "5.6.7.8".parse::<IpAddr>().unwrap()
+        );
+        h.insert("x-forwarded-for", "junk".parse().unwrap());
+        assert_eq!(client_addr(peer, &h, "x-forwarded-for"), peer.ip());
+    }
+
+    #[test]
+    fn counter_caps_and_releases() {
+        let c: Arc<Counter<u8>> = Arc::default();
+        let a = c.try_acquire(1, 2).unwrap();
+        let _b = c.try_acquire(1, 2).unwrap();
+        assert!(c.try_acquire(1, 2).is_none());
+        assert!(c.try_acquire(2, 2).is_some());
+        drop(a);
+        assert_eq!(c.count(&1), 1);
+        assert!(c.try_acquire(1, 2).is_some());
+        assert!(c.try_acquire(1, 0).is_some(), "0 = unlimited");
+    }
+
+    #[test]
+    fn creation_limit_is_per_address() {
+        let l = CreateLimiter::new(3);
+        let a: IpAddr = "1.1.1.1".parse().unwrap();
+        let b: IpAddr = "2.2.2.2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(l.check(a).is_ok());
+        }
+        let wait = l.check(a).unwrap_err();
+        assert!(
+            wait > Duration::from_secs(1) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
+        assert!(l.check(b).is_ok());
+        assert!(CreateLimiter::new(0).check(a).is_ok());
     }
 
     #[test]

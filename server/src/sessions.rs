@@ -10,7 +10,9 @@
 use crate::clock::{best_offset, Clock, Probe};
 use crate::hub::{Hub, Hubs, JoinError, Membership};
 use crate::settings::Settings;
-use crate::store::{state_event, CasOutcome, MemoryStore, RedisStore, SessionStore, StoreError};
+use crate::store::{
+    state_event, CasOutcome, ChangeLimit, MemoryStore, RedisStore, SessionStore, StoreError,
+};
 use app::ids::{SessionId, VideoId};
 use app::playback::{self, Command, CommandError, PlaybackState};
 use app::protocol::{Cause, ConnId};
@@ -27,8 +29,6 @@ const MAX_CAS_ATTEMPTS: usize = 8;
 const CLOCK_PROBES: usize = 7;
 /// How often the offset to the store's clock is re-estimated.
 const CLOCK_REFRESH: Duration = Duration::from_secs(30);
-/// How long [`Sessions::shutdown`] waits for connections to close.
-const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 /// A command was not applied; nothing changed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -50,6 +50,9 @@ pub enum Rejection {
     /// The store failed.
     #[error("{0}")]
     Unavailable(String),
+    /// The session's change budget (`session_changes_per_sec`) is spent.
+    #[error("too many changes in this session; slow down")]
+    RateLimited,
 }
 
 /// What an accepted command did.
@@ -167,14 +170,27 @@ impl Sessions {
     /// Redis, synchronises the clock with it.
     pub async fn open(settings: Arc<Settings>) -> Result<Arc<Self>, OpenError> {
         let ttl = Duration::from_secs(settings.session_ttl_secs.max(1));
+        let unjoined = Duration::from_secs(settings.unjoined_session_ttl_secs.max(1));
+        let limit = ChangeLimit {
+            per_sec: settings.session_changes_per_sec,
+            burst: settings.session_change_burst,
+        };
         let store: Arc<dyn SessionStore> = match settings.redis_url.as_deref() {
-            Some(url) => Arc::new(RedisStore::connect(url, ttl).await.map_err(|source| {
-                OpenError::Store {
-                    kind: "redis",
-                    source,
-                }
-            })?),
-            None => Arc::new(MemoryStore::new(ttl)),
+            Some(url) => Arc::new(
+                RedisStore::connect(url, ttl)
+                    .await
+                    .map_err(|source| OpenError::Store {
+                        kind: "redis",
+                        source,
+                    })?
+                    .with_change_limit(limit)
+                    .with_unjoined_ttl(unjoined),
+            ),
+            None => Arc::new(
+                MemoryStore::new(ttl)
+                    .with_change_limit(limit)
+                    .with_create_limits(unjoined, settings.max_sessions),
+            ),
         };
         Self::with_store(settings, store).await
     }
@@ -226,8 +242,17 @@ impl Sessions {
         }))
     }
 
-    /// Store health: `Err` when the store does not answer (`/readyz` answers 503).
+    /// True once [`Sessions::shutdown`] began (`/readyz` answers 503 from then on).
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Store health: `Err` when the store does not answer or the instance is draining
+    /// (`/readyz` answers 503).
     pub async fn ready(&self) -> Result<(), BackendError> {
+        if self.is_shutting_down() {
+            return Err(BackendError::Unavailable("shutting down".into()));
+        }
         self.store
             .ping()
             .await
@@ -275,7 +300,8 @@ impl Sessions {
         for _ in 0..4 {
             let id = SessionId::random();
             if self.store.create(&id, &state).await? {
-                tracing::info!(session = %id, video = %state.video_id, "session created");
+                crate::telemetry::sampled_info("session created");
+                tracing::debug!(session = %id, video = %state.video_id, "session created");
                 return Ok(id);
             }
         }
@@ -298,6 +324,11 @@ impl Sessions {
             server_time: self.clock.now_ms(),
             viewers,
         }))
+    }
+
+    /// Does the session exist? One store read (no hub, no subscription).
+    pub async fn exists(&self, id: &SessionId) -> Result<bool, StoreError> {
+        Ok(self.store.load(id).await?.is_some())
     }
 
     /// Joins a session as a local viewer (the membership ends when dropped).
@@ -326,7 +357,17 @@ impl Sessions {
                 .ok_or(Rejection::UnknownSession)?,
         };
         let mut reloaded = false;
-        for _ in 0..MAX_CAS_ATTEMPTS {
+        // Overall deadline: no new store round trip starts after it (each one is bounded by
+        // the store's own timeout), so one command cannot hold a connection for
+        // MAX_CAS_ATTEMPTS × the store timeout.
+        let deadline = tokio::time::Instant::now()
+            + Duration::from_millis(self.settings.apply_timeout_ms.max(1));
+        for attempt in 0..MAX_CAS_ATTEMPTS {
+            if attempt > 0 && tokio::time::Instant::now() >= deadline {
+                return Err(Rejection::Unavailable(
+                    "the command took too long; try again".into(),
+                ));
+            }
             let now = self.clock.now_ms();
             match playback::apply(&current, cmd, base_revision, now) {
                 Err(CommandError::InvalidValue(m)) => return Err(Rejection::Invalid(m.into())),
@@ -377,6 +418,7 @@ impl Sessions {
                             hub.end();
                             return Err(Rejection::UnknownSession);
                         }
+                        CasOutcome::RateLimited => return Err(Rejection::RateLimited),
                     }
                 }
             }
@@ -407,8 +449,9 @@ impl Sessions {
         self.conns.active.load(Ordering::Acquire)
     }
 
-    /// Closes every WebSocket with 1001 (going away), waits for them (bounded) and for the
-    /// hubs to withdraw their presence and subscriptions.
+    /// Drains: `/readyz` turns 503 and new WebSockets are refused at once, every WebSocket is
+    /// closed with 1001 (going away), and this waits for them at most `drain_secs`, then for
+    /// the hubs to withdraw their presence and subscriptions.
     pub async fn shutdown(&self) {
         let _ = self.shutdown.send(true);
         let wait = async {
@@ -420,7 +463,8 @@ impl Sessions {
                 idle.await;
             }
         };
-        if tokio::time::timeout(SHUTDOWN_WAIT, wait).await.is_err() {
+        let drain = Duration::from_secs(self.settings.drain_secs);
+        if tokio::time::timeout(drain, wait).await.is_err() {
             tracing::warn!(
                 left = self.connections(),
                 "connections still open after shutdown wait"

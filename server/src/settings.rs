@@ -33,6 +33,33 @@ pub struct Settings {
     /// Mean seconds between the safety-net comparisons of each hub with the store (jittered
     /// ±50 %; gaps are closed at once without it).
     pub reconcile_secs: f64,
+    /// Accepted changes per second per session, over all instances (0 = unlimited).
+    pub session_changes_per_sec: f64,
+    /// Burst of accepted changes per session.
+    pub session_change_burst: u32,
+    /// WebSockets one client address may hold in one session on one instance (0 = unlimited).
+    pub max_sockets_per_address: usize,
+    /// A request header holding the client address set by a trusted reverse proxy (e.g.
+    /// `x-forwarded-for`: its last entry is used). Empty: the TCP peer address.
+    pub client_ip_header: String,
+    /// Sessions one client address may create per minute (0 = unlimited).
+    pub creates_per_min: u32,
+    /// Sessions stored at most by the in-memory store (creation answers 503 beyond).
+    pub max_sessions: usize,
+    /// A session nobody has joined expires after this many seconds (first join slides it to
+    /// `session_ttl_secs`).
+    pub unjoined_session_ttl_secs: u64,
+    /// Seconds a client may take to send a request's headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds an HTTP connection may stay idle (no request in flight) before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Open HTTP/WebSocket connections at most (new ones wait in the backlog beyond).
+    pub max_connections: usize,
+    /// Seconds a graceful shutdown waits for connections to close.
+    pub drain_secs: u64,
+    /// Milliseconds one command may take (store round trips included) before it is answered
+    /// `unavailable`.
+    pub apply_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -50,6 +77,18 @@ impl Default for Settings {
             send_queue: 32,
             max_viewers_per_session: 20_000,
             reconcile_secs: 30.0,
+            session_changes_per_sec: 5.0,
+            session_change_burst: 20,
+            max_sockets_per_address: 50,
+            client_ip_header: String::new(),
+            creates_per_min: 30,
+            max_sessions: 100_000,
+            unjoined_session_ttl_secs: 600,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 50_000,
+            drain_secs: 5,
+            apply_timeout_ms: 3_000,
         }
     }
 }
@@ -159,6 +198,30 @@ impl Settings {
             "WATCHPARTY_MAX_VIEWERS_PER_SESSION"
         );
         over!(reconcile_secs, "WATCHPARTY_RECONCILE_SECS");
+        over!(
+            session_changes_per_sec,
+            "WATCHPARTY_SESSION_CHANGES_PER_SEC"
+        );
+        over!(session_change_burst, "WATCHPARTY_SESSION_CHANGE_BURST");
+        over!(
+            max_sockets_per_address,
+            "WATCHPARTY_MAX_SOCKETS_PER_ADDRESS"
+        );
+        over!(client_ip_header, "WATCHPARTY_CLIENT_IP_HEADER");
+        over!(creates_per_min, "WATCHPARTY_CREATES_PER_MIN");
+        over!(max_sessions, "WATCHPARTY_MAX_SESSIONS");
+        over!(
+            unjoined_session_ttl_secs,
+            "WATCHPARTY_UNJOINED_SESSION_TTL_SECS"
+        );
+        over!(
+            header_read_timeout_secs,
+            "WATCHPARTY_HEADER_READ_TIMEOUT_SECS"
+        );
+        over!(idle_timeout_secs, "WATCHPARTY_IDLE_TIMEOUT_SECS");
+        over!(max_connections, "WATCHPARTY_MAX_CONNECTIONS");
+        over!(drain_secs, "WATCHPARTY_DRAIN_SECS");
+        over!(apply_timeout_ms, "WATCHPARTY_APPLY_TIMEOUT_MS");
         if let Some(v) = get("WATCHPARTY_ALLOWED_ORIGINS") {
             self.allowed_origins = v
                 .split(',')

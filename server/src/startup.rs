@@ -1,51 +1,18 @@
 //! Building and running the server: store, routes, listener, graceful shutdown.
 //! [`Application::build`] binds (port 0 works) so tests can run many servers side by side.
 
+pub use crate::state::AppState;
 use crate::{assets, http, sessions::Sessions, settings::Settings, ws};
 use app::App;
 use axum::{
-    extract::FromRef,
     routing::{any, get},
-    serve::ListenerExt,
     Router,
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
-
-/// Shared state of the HTTP handlers.
-#[derive(Clone)]
-pub struct AppState {
-    /// Runtime settings.
-    pub settings: Arc<Settings>,
-    /// Sessions: store, fan-out, connections.
-    pub sessions: Arc<Sessions>,
-    /// Leptos rendering options.
-    pub leptos: LeptosOptions,
-    /// Hashed asset URLs for the shell.
-    pub links: app::ssr::AssetLinks,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(s: &AppState) -> Self {
-        s.leptos.clone()
-    }
-}
-
-impl AppState {
-    /// What every render and server function gets in its context.
-    pub fn leptos_context(&self) -> impl Fn() + Clone + Send + Sync + 'static {
-        let backend = self.sessions.backend();
-        let links = self.links.clone();
-        move || {
-            provide_context(backend.clone());
-            provide_context(links.clone());
-            leptos::nonce::provide_nonce();
-        }
-    }
-}
 
 /// The server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +69,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 impl Application {
     /// Opens the store and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        crate::serve::raise_nofile_limit();
         let settings = Arc::new(settings);
         let sessions = Sessions::open(settings.clone())
             .await
@@ -115,6 +83,8 @@ impl Application {
             sessions: sessions.clone(),
             leptos: leptos_options(&settings),
             links: assets::links(),
+            sockets: Arc::default(),
+            creates: Arc::new(crate::limits::CreateLimiter::new(settings.creates_per_min)),
         };
         let router = router(state);
         Ok(Self {
@@ -144,20 +114,14 @@ impl Application {
             shutdown.await;
             sessions.shutdown().await;
         };
-        // TCP_NODELAY: small WebSocket frames (pongs, state changes) leave at once instead of
-        // waiting behind Nagle's algorithm for the ACK of the previous frame.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal)
-        .await
+        let settings = self.sessions.settings();
+        let limits = crate::serve::ServeLimits {
+            header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(settings.idle_timeout_secs.max(1)),
+            max_connections: settings.max_connections,
+            drain: Duration::from_secs(settings.drain_secs),
+        };
+        crate::serve::serve(self.listener, self.router, limits, signal).await
     }
 }
 
@@ -176,6 +140,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws/{id}", any(ws::upgrade))
         .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::create_guard,
+        ))
         .layer(axum::middleware::from_fn(http::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

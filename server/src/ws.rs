@@ -13,16 +13,17 @@
 use crate::hub::Frame;
 use crate::limits::{origin_allowed, TokenBucket};
 use crate::sessions::{random_id, Outcome, Rejection, Sessions};
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::ids::SessionId;
 use app::protocol::{close, Cause, ClientMsg, ConnId, ErrorCode, ServerMsg};
 use axum::extract::ws::{
     rejection::WebSocketUpgradeRejection, CloseFrame, Message, Utf8Bytes, WebSocket,
     WebSocketUpgrade,
 };
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -43,11 +44,19 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 /// Longest error message text sent back.
 const MAX_ERROR_TEXT: usize = 200;
+/// Commands queued behind the one being applied (beyond: `rate_limited`).
+const MAX_QUEUED_COMMANDS: usize = 4;
+
+/// A command being applied: `(seq, cause, result)` when done.
+type InFlight = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (u32, Cause, Result<Outcome, Rejection>)> + Send>,
+>;
 
 /// `GET /ws/{id}` (any method reaches it; only a valid WebSocket upgrade proceeds).
 pub async fn upgrade(
     State(app): State<AppState>,
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -56,7 +65,8 @@ pub async fn upgrade(
         .map(|v| v.to_str().unwrap_or("invalid"));
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     if !origin_allowed(origin, host, &app.settings.allowed_origins) {
-        tracing::info!(?origin, ?host, "websocket origin rejected");
+        crate::telemetry::sampled_info("websocket origin rejected");
+        tracing::debug!(?origin, ?host, "websocket origin rejected");
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     let Ok(id) = SessionId::parse(&id) else {
@@ -73,6 +83,30 @@ pub async fn upgrade(
             }
         }
     };
+    // Sockets per session per client address (issue 11: one client filling a room).
+    let addr = crate::limits::client_addr(peer, &headers, &app.settings.client_ip_header);
+    let Some(place) = app
+        .sockets
+        .try_acquire((id.clone(), addr), app.settings.max_sockets_per_address)
+    else {
+        crate::telemetry::sampled_info("websocket refused: too many sockets from one address");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections to this session from your address",
+        )
+            .into_response();
+    };
+    // Upgrades to ids with no hub here: check existence with one store read before building a
+    // hub (which subscribes, loads and unsubscribes).
+    if sessions.hubs().get(&id).is_none() {
+        match sessions.exists(&id).await {
+            Ok(true) => {}
+            Ok(false) => return (StatusCode::NOT_FOUND, "no such session").into_response(),
+            Err(e) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+            }
+        }
+    }
     let Some((conn_guard, shutdown)) = sessions.register_connection() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     };
@@ -106,6 +140,7 @@ pub async fn upgrade(
                 };
                 conn.run(socket).await;
                 drop(conn_guard);
+                drop(place);
             }
             .instrument(span)
         })
@@ -236,12 +271,29 @@ impl Conn {
         let silence = Duration::from_secs(settings.heartbeat_timeout_secs.max(1));
         let mut heartbeat = tokio::time::interval_at(Instant::now() + beat, beat);
         let mut last_seen = Instant::now();
+        // One command is applied at a time, concurrently with the loop, so pings are answered
+        // and broadcasts forwarded while a command waits for the store.
+        let mut inflight: Option<InFlight> = None;
+        let mut queued: std::collections::VecDeque<(u32, u64, app::playback::Command)> =
+            std::collections::VecDeque::new();
 
         loop {
+            if inflight.is_none() {
+                if let Some((seq, base, cmd)) = queued.pop_front() {
+                    inflight = Some(self.start_command(&hub, seq, base, cmd));
+                }
+            }
             tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => return End::Close(close::GOING_AWAY, "server shutting down"),
                 _ = async { let _ = ended.wait_for(|e| *e).await; } => return End::Close(close::SESSION_ENDED, "this watch party has ended"),
+                done = async { inflight.as_mut().expect("guarded").await }, if inflight.is_some() => {
+                    inflight = None;
+                    let (seq, cause, result) = done;
+                    if let Err(end) = self.finish_command(socket, seq, cause, result).await {
+                        return end;
+                    }
+                }
                 frame = frames.recv() => match frame {
                     Ok(Frame { revision, viewers, text }) => {
                         if revision != 0 {
@@ -300,7 +352,17 @@ impl Conn {
                             continue;
                         }
                         Message::Close(_) => return End::Drop,
-                        Message::Ping(_) | Message::Pong(_) => continue,
+                        // Control frames count against the message limit too (a ping flood
+                        // costs the server a pong each).
+                        Message::Ping(_) | Message::Pong(_) => {
+                            if !messages.try_take(mono) {
+                                strikes += 1;
+                                if strikes >= FLOOD_STRIKES {
+                                    return End::Close(close::POLICY, "flooding");
+                                }
+                            }
+                            continue;
+                        }
                     };
                     if !messages.try_take(mono) {
                         strikes += 1;
@@ -329,12 +391,12 @@ impl Conn {
                                         return End::Close(close::POLICY, "flooding");
                                     }
                                     Some(error_msg(ErrorCode::RateLimited, "too many commands; slow down", Some(seq)))
+                                } else if queued.len() >= MAX_QUEUED_COMMANDS {
+                                    Some(error_msg(ErrorCode::RateLimited, "too many commands in flight; slow down", Some(seq)))
                                 } else {
                                     strikes = 0;
-                                    match self.command(socket, &hub, seq, base, cmd).await {
-                                        Ok(()) => None,
-                                        Err(end) => return end,
-                                    }
+                                    queued.push_back((seq, base, cmd));
+                                    None
                                 }
                             }
                         },
@@ -358,22 +420,36 @@ impl Conn {
         }
     }
 
-    /// Applies one command; answers rejections (and sends the current state after `Stale`)
-    /// and acknowledges no-ops. Accepted changes reach this viewer through the broadcast like
-    /// everybody else.
-    async fn command(
-        &mut self,
-        socket: &mut WebSocket,
-        hub: &crate::hub::Hub,
+    /// Starts applying one command (bounded by `apply_timeout_ms` inside [`Sessions::apply`]).
+    fn start_command(
+        &self,
+        hub: &Arc<crate::hub::Hub>,
         seq: u32,
         base: u64,
         cmd: app::playback::Command,
-    ) -> Result<(), End> {
+    ) -> InFlight {
         let cause = Cause {
             conn_id: self.conn_id,
             seq,
         };
-        match self.sessions.apply(hub, cause, base, cmd).await {
+        let (sessions, hub) = (self.sessions.clone(), hub.clone());
+        Box::pin(async move {
+            let result = sessions.apply(&hub, cause, base, cmd).await;
+            (seq, cause, result)
+        })
+    }
+
+    /// Answers an applied command: rejections (and the current state after `Stale`) and
+    /// acknowledgements of no-ops. Accepted changes reach this viewer through the broadcast
+    /// like everybody else.
+    async fn finish_command(
+        &mut self,
+        socket: &mut WebSocket,
+        seq: u32,
+        cause: Cause,
+        result: Result<Outcome, Rejection>,
+    ) -> Result<(), End> {
+        match result {
             Ok(Outcome::Applied(state)) => {
                 tracing::debug!(seq, revision = state.revision, "command applied");
                 Ok(())
@@ -396,6 +472,7 @@ impl Conn {
                     Rejection::Stale { .. } => ErrorCode::Stale,
                     Rejection::UnknownSession => ErrorCode::UnknownSession,
                     Rejection::Unavailable(_) => ErrorCode::Unavailable,
+                    Rejection::RateLimited => ErrorCode::RateLimited,
                 };
                 let err = error_msg(code, rejection.to_string(), Some(seq));
                 self.send_msg(socket, &err).await?;

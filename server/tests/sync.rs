@@ -531,6 +531,7 @@ async fn slow_viewers_are_disconnected(store: Store) {
     let mut settings = common::settings(store);
     settings.commands_per_sec = 1e6;
     settings.command_burst = 1_000_000;
+    settings.session_changes_per_sec = 0.0;
     settings.send_queue = 64;
     let server = spawn_with(settings).await;
     let id = create(&server, 0.0).await;

@@ -34,6 +34,9 @@ pub enum UiEvent {
     ShowJoin(bool),
     /// The player's error message (or none).
     PlayerError(Option<String>),
+    /// The session no longer exists (expired, or lost by the store): show "This watch party
+    /// has ended"; the runtime stopped reconnecting.
+    Ended,
 }
 
 type Step = Box<dyn FnOnce(&mut Engine, f64, Option<Reading>) -> Vec<Action>>;
@@ -357,17 +360,23 @@ async fn connect_loop(weak: Weak<Inner>) {
                 code: None,
             },
         };
+        let mut final_ = matches!(outcome.code, Some(close::UNKNOWN_SESSION | close::SESSION_ENDED));
+        if !final_ && !outcome.greeted {
+            // The handshake failed (the browser only reports 1006, whatever the HTTP status):
+            // ask whether the session still exists, so an ended party does not retry forever.
+            if let Ok(None) = crate::api::get_session(session_id.clone()).await {
+                final_ = true;
+            }
+        }
         let Some(inner) = weak.upgrade() else {
             return;
         };
         inner.out.borrow_mut().take();
         inner.socket.borrow_mut().take();
-        let final_ = matches!(
-            outcome.code,
-            Some(close::UNKNOWN_SESSION | close::SESSION_ENDED)
-        );
         inner.dispatch(Box::new(move |e, now, r| e.on_disconnect(now, final_, r)));
         if final_ {
+            (inner.ui)(UiEvent::Ended);
+            inner.publish();
             return;
         }
         if outcome.greeted {

@@ -143,10 +143,39 @@ pub fn HomePage() -> impl IntoView {
 fn server_message(err: &ServerFnError) -> String {
     match err {
         // The server's own sentence: the parser's message or "could not be created right now".
-        ServerFnError::ServerError(message) => message.clone(),
+        // Only known sentences are shown: a no-JS post carries the error in the query string,
+        // so anybody can link here with text of their choosing (issue 11).
+        ServerFnError::ServerError(message) => known_message(message).unwrap_or_else(|| {
+            "Something went wrong while creating the watch party. Please try again.".to_string()
+        }),
         ServerFnError::Request(_) => {
             "The server could not be reached. Check your connection and try again.".to_string()
         }
         _ => "Something went wrong while creating the watch party. Please try again.".to_string(),
+    }
+}
+
+/// `message` when it is one of the sentences the server sends, else `None`.
+fn known_message(message: &str) -> Option<String> {
+    VideoInputError::ALL
+        .iter()
+        .map(|e| e.to_string())
+        .chain(std::iter::once(crate::api::CREATE_FAILED.to_string()))
+        .find(|m| m == message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_server_messages_are_shown() {
+        let known = VideoInputError::NotYouTube.to_string();
+        assert_eq!(
+            server_message(&ServerFnError::ServerError(known.clone())),
+            known
+        );
+        let forged = ServerFnError::ServerError("Your account is locked: call +1 555".into());
+        assert!(!server_message(&forged).contains("555"));
     }
 }

@@ -122,6 +122,7 @@ fn Session(view: SessionView) -> impl IntoView {
         show_join: RwSignal::new(false),
         player_error: RwSignal::new(None),
     };
+    let ended = RwSignal::new(false);
     let share = RwSignal::new(share_url(&view.id));
     let copied = RwSignal::new(None::<bool>);
     // The running client lives only in the browser (a thread-local value must never be created
@@ -156,6 +157,7 @@ fn Session(view: SessionView) -> impl IntoView {
                         ui.player_error.set(e);
                     }
                 }
+                UiEvent::Ended => ended.set(true),
             });
             client.set_value(Some(SyncClient::start(&started, sink)));
         });
@@ -204,6 +206,12 @@ fn Session(view: SessionView) -> impl IntoView {
 
     view! {
         <Title text=format!("Watch party · {video}")/>
+        <Show when=move || ended.get()>
+            <div class="ended" role="alert" data-testid="session-ended">
+                <p>"This watch party has ended."</p>
+                <a href="/" rel="external">"Start a new watch party"</a>
+            </div>
+        </Show>
         <section class="session">
             <div class="stage">
                 <div class="player-frame">

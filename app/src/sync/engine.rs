@@ -678,9 +678,13 @@ impl Engine {
         }
     }
 
-    /// Reports the video's length once, if the session does not know it yet.
+    /// Reports the video's length once, if the session does not know it yet (or knows a
+    /// shorter one: a poisoned report is repaired by the first honest player, issue 11).
     fn report_duration(&mut self, r: Reading, out: &mut Vec<Action>) {
-        let unknown = self.state.as_ref().is_some_and(|s| s.duration.is_none());
+        let unknown = self.state.as_ref().is_some_and(|s| {
+            s.duration
+                .is_none_or(|d| r.duration > d + 2.0 * crate::playback::DURATION_EXTEND_MIN)
+        });
         if unknown
             && !self.duration_sent
             && r.duration > 0.0

@@ -3,8 +3,10 @@
 //! revision order. Expired sessions are dropped lazily and by a periodic sweep.
 
 use super::{
-    presence_event, CasOutcome, Delivery, SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
+    presence_event, CasOutcome, ChangeLimit, Delivery, SessionStore, StoreError,
+    Subscription, PRESENCE_STALE_MS,
 };
+use crate::limits::TokenBucket;
 use app::ids::SessionId;
 use app::playback::PlaybackState;
 use std::collections::HashMap;
@@ -29,6 +31,8 @@ struct Entry {
     state: PlaybackState,
     expires: Instant,
     presence: HashMap<String, PresenceEntry>,
+    /// The per-session change budget (created by the first change).
+    budget: Option<TokenBucket>,
 }
 
 type Subscribers = HashMap<SessionId, (u64, mpsc::UnboundedSender<Delivery>)>;
@@ -36,6 +40,9 @@ type Subscribers = HashMap<SessionId, (u64, mpsc::UnboundedSender<Delivery>)>;
 #[derive(Debug)]
 struct Inner {
     ttl: Duration,
+    change_limit: Mutex<ChangeLimit>,
+    /// (TTL of a session nobody joined yet, most sessions stored).
+    create_limits: Mutex<(Duration, usize)>,
     sessions: Mutex<HashMap<SessionId, Entry>>,
     subs: Mutex<Subscribers>,
     next_token: AtomicU64,
@@ -57,6 +64,8 @@ impl MemoryStore {
     pub fn new(ttl: Duration) -> Self {
         let inner = Arc::new(Inner {
             ttl,
+            change_limit: Mutex::new(ChangeLimit::UNLIMITED),
+            create_limits: Mutex::new((ttl, usize::MAX)),
             sessions: Mutex::new(HashMap::new()),
             subs: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
@@ -75,6 +84,19 @@ impl MemoryStore {
             });
         }
         Self { inner }
+    }
+
+    /// Limits accepted changes per session (checked inside [`SessionStore::compare_and_set`]).
+    pub fn with_change_limit(self, limit: ChangeLimit) -> Self {
+        *lock(&self.inner.change_limit) = limit;
+        self
+    }
+
+    /// A new session lives `unjoined_ttl` until its first join (which slides it to the full
+    /// TTL); at most `max_sessions` are stored (creation fails beyond, after a sweep).
+    pub fn with_create_limits(self, unjoined_ttl: Duration, max_sessions: usize) -> Self {
+        *lock(&self.inner.create_limits) = (unjoined_ttl.min(self.inner.ttl), max_sessions);
+        self
     }
 
     /// Sessions currently stored (expired ones included until swept).
@@ -119,12 +141,20 @@ impl SessionStore for MemoryStore {
         if sessions.get(id).is_some_and(|e| e.expires > now) {
             return Ok(false);
         }
+        let (unjoined_ttl, max_sessions) = *lock(&self.inner.create_limits);
+        if sessions.len() >= max_sessions {
+            sessions.retain(|_, e| e.expires > now);
+            if sessions.len() >= max_sessions {
+                return Err(StoreError::Full);
+            }
+        }
         sessions.insert(
             id.clone(),
             Entry {
                 state: state.clone(),
-                expires: now + self.inner.ttl,
+                expires: now + unjoined_ttl,
                 presence: HashMap::new(),
+                budget: None,
             },
         );
         Ok(true)
@@ -153,6 +183,15 @@ impl SessionStore for MemoryStore {
         };
         if entry.state.revision != expected_revision {
             return Ok(CasOutcome::Conflict(entry.state.clone()));
+        }
+        let limit = *lock(&self.inner.change_limit);
+        if limit.enabled() {
+            let budget = entry.budget.get_or_insert_with(|| {
+                TokenBucket::new(limit.per_sec, limit.burst, next.updated_at)
+            });
+            if !budget.try_take(next.updated_at) {
+                return Ok(CasOutcome::RateLimited);
+            }
         }
         entry.state = next.clone();
         entry.expires = now + self.inner.ttl;

@@ -38,6 +38,9 @@ pub enum StoreError {
     /// The store holds data this server cannot read.
     #[error("corrupt session data: {0}")]
     Corrupt(String),
+    /// The store holds as many sessions as it may (`max_sessions`).
+    #[error("too many sessions stored")]
+    Full,
 }
 
 /// The result of [`SessionStore::compare_and_set`].
@@ -49,6 +52,32 @@ pub enum CasOutcome {
     Conflict(PlaybackState),
     /// The session does not exist (or expired).
     Missing,
+    /// The session's change budget ([`ChangeLimit`]) is spent. Nothing was written.
+    RateLimited,
+}
+
+/// Per-session limit on accepted changes, checked inside the compare-and-set (so it holds
+/// across instances): a token bucket of `per_sec` changes per second holding at most `burst`,
+/// timed by the changes' `updated_at` (the shared server clock). `per_sec <= 0` = unlimited.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChangeLimit {
+    /// Sustained accepted changes per second per session.
+    pub per_sec: f64,
+    /// Changes a session may make at once.
+    pub burst: u32,
+}
+
+impl ChangeLimit {
+    /// No limit (the stores' default; [`crate::sessions::Sessions::open`] sets the configured one).
+    pub const UNLIMITED: ChangeLimit = ChangeLimit {
+        per_sec: 0.0,
+        burst: 0,
+    };
+
+    /// True when a limit applies.
+    pub fn enabled(&self) -> bool {
+        self.per_sec.is_finite() && self.per_sec > 0.0
+    }
 }
 
 /// What a subscription delivers.
@@ -171,6 +200,11 @@ pub fn state_key(id: &SessionId) -> String {
 /// `wp:{<id>}:presence`.
 pub fn presence_key(id: &SessionId) -> String {
     format!("wp:{{{id}}}:presence")
+}
+
+/// `wp:{<id>}:budget`: the per-session change budget (hash `t` tokens, `at` ms).
+pub fn budget_key(id: &SessionId) -> String {
+    format!("wp:{{{id}}}:budget")
 }
 
 /// `wp:{<id>}:ev`.

@@ -24,6 +24,7 @@
 //!   also carries a deadline in Redis' own clock ([`CAS_BUDGET`] after it was sent) and refuses
 //!   to run past it, so a change reported as failed is never applied later by a queued script.
 
+use super::{budget_key, ChangeLimit};
 use super::{
     channel, decode_state, encode_state, presence_key, state_key, CasOutcome, Delivery,
     SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
@@ -62,18 +63,30 @@ const POOL_SIZE: usize = 4;
 /// it, subscribed sessions resync from the store).
 const SUBSCRIBER_QUEUE: usize = 4096;
 
-/// Compare-and-set: KEYS = [state]; ARGV = [expected revision, new state JSON, ttl ms,
-/// channel, event JSON, deadline (Redis ms)]. Returns `{0}` missing, `{1, current}` conflict,
-/// `{2}` applied, `{3}` unreadable state, `{4, redis ms}` refused: started after its deadline.
+/// Compare-and-set: KEYS = [state, budget]; ARGV = [expected revision, new state JSON, ttl ms,
+/// channel, event JSON, deadline (Redis ms), now ms (the change's `updated_at`), changes per s,
+/// burst]. Returns `{0}` missing, `{1, current}` conflict, `{2}` applied, `{3}` unreadable
+/// state, `{4, redis ms}` refused: started after its deadline, `{5}` the session's change
+/// budget is spent (a token bucket in the budget hash, skipped when the rate is 0).
 const CAS_LUA: &str = r#"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if now > tonumber(ARGV[6]) then return {4, now} end
+local rnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if rnow > tonumber(ARGV[6]) then return {4, rnow} end
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {0} end
 local ok, st = pcall(cjson.decode, cur)
 if not ok or type(st) ~= 'table' then return {3} end
 if tonumber(st['revision']) ~= tonumber(ARGV[1]) then return {1, cur} end
+local rate = tonumber(ARGV[8])
+if rate > 0 then
+  local now, burst = tonumber(ARGV[7]), tonumber(ARGV[9])
+  local b = redis.call('HMGET', KEYS[2], 't', 'at')
+  local tokens, at = tonumber(b[1]) or burst, tonumber(b[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
+  if tokens < 1 then return {5} end
+  redis.call('HSET', KEYS[2], 't', tostring(tokens - 1), 'at', tostring(math.max(now, at)))
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return {2}
@@ -151,6 +164,9 @@ pub struct RedisStore {
     pool: Pool,
     subscriber: SubscriberClient,
     ttl_ms: i64,
+    /// TTL of a session nobody joined yet (the first join slides it to `ttl_ms`).
+    unjoined_ttl_ms: i64,
+    change_limit: ChangeLimit,
     cas: Script,
     presence: Script,
     viewers: Script,
@@ -242,6 +258,19 @@ async fn resubscribe(
 }
 
 impl RedisStore {
+    /// A new session lives `unjoined_ttl` until its first join slides it to the full TTL.
+    pub fn with_unjoined_ttl(mut self, unjoined_ttl: Duration) -> Self {
+        let ms = i64::try_from(unjoined_ttl.as_millis()).unwrap_or(i64::MAX);
+        self.unjoined_ttl_ms = ms.clamp(1, self.ttl_ms);
+        self
+    }
+
+    /// Limits accepted changes per session (checked inside the compare-and-set script).
+    pub fn with_change_limit(mut self, limit: ChangeLimit) -> Self {
+        self.change_limit = limit;
+        self
+    }
+
     /// Connects to `url` (fails when Redis does not answer) and loads the scripts.
     pub async fn connect(url: &str, ttl: Duration) -> Result<Self, StoreError> {
         let config = Config::from_url(url).map_err(unavailable)?;
@@ -333,6 +362,8 @@ impl RedisStore {
             pool,
             subscriber,
             ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
+            change_limit: ChangeLimit::UNLIMITED,
+            unjoined_ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
             cas: Script::new(CAS_LUA),
             presence: Script::new(PRESENCE_LUA),
             viewers: Script::new(VIEWERS_LUA),
@@ -408,7 +439,7 @@ impl SessionStore for RedisStore {
         let reply: Option<String> = timed(self.pool.next().set(
             state_key(id),
             json,
-            Some(Expiration::PX(self.ttl_ms)),
+            Some(Expiration::PX(self.unjoined_ttl_ms)),
             Some(SetOptions::NX),
             false,
         ))
@@ -435,7 +466,7 @@ impl SessionStore for RedisStore {
             let reply = self
                 .eval(
                     &self.cas,
-                    vec![state_key(id)],
+                    vec![state_key(id), budget_key(id)],
                     vec![
                         expected_revision.to_string(),
                         state.clone(),
@@ -443,6 +474,13 @@ impl SessionStore for RedisStore {
                         channel(id),
                         event.to_owned(),
                         format!("{deadline:.0}"),
+                        format!("{:.3}", next.updated_at),
+                        if self.change_limit.enabled() {
+                            self.change_limit.per_sec.to_string()
+                        } else {
+                            "0".into()
+                        },
+                        self.change_limit.burst.max(1).to_string(),
                     ],
                 )
                 .await?;
@@ -459,6 +497,7 @@ impl SessionStore for RedisStore {
                     Ok(CasOutcome::Conflict(decode_state(&cur)?))
                 }
                 Some(2) => Ok(CasOutcome::Applied),
+                Some(5) => Ok(CasOutcome::RateLimited),
                 Some(4) => {
                     // Refused: it started after its deadline. If the answer came back quickly,
                     // our idea of Redis' clock was wrong (Redis' clock stepped): learn the new

@@ -1,0 +1,47 @@
+//! [`AppState`]: what every HTTP handler shares (settings, the session service, the Leptos
+//! options, asset links and the abuse limiters). Its own module so that `startup`, `http` and
+//! `ws` all depend on it instead of on each other.
+
+use crate::limits::{Counter, CreateLimiter};
+use crate::{sessions::Sessions, settings::Settings};
+use app::ids::SessionId;
+use axum::extract::FromRef;
+use leptos::prelude::*;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Runtime settings.
+    pub settings: Arc<Settings>,
+    /// Sessions: store, fan-out, connections.
+    pub sessions: Arc<Sessions>,
+    /// Leptos rendering options.
+    pub leptos: LeptosOptions,
+    /// Hashed asset URLs for the shell.
+    pub links: app::ssr::AssetLinks,
+    /// WebSockets per (session, client address) on this instance.
+    pub sockets: Arc<Counter<(SessionId, IpAddr)>>,
+    /// Session creations per client address.
+    pub creates: Arc<CreateLimiter>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> Self {
+        s.leptos.clone()
+    }
+}
+
+impl AppState {
+    /// What every render and server function gets in its context.
+    pub fn leptos_context(&self) -> impl Fn() + Clone + Send + Sync + 'static {
+        let backend = self.sessions.backend();
+        let links = self.links.clone();
+        move || {
+            provide_context(backend.clone());
+            provide_context(links.clone());
+            leptos::nonce::provide_nonce();
+        }
+    }
+}

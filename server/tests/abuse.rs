@@ -1,0 +1,606 @@
+//! Abuse resistance (issue 11): one hostile member, one hostile address or one live stream must
+//! not break a room or the server. Every body that involves a store runs against the memory
+//! store and a real Redis (`$REDIS_URL`); each fails on the code before issue 11.
+
+mod common;
+
+use app::playback::Command;
+use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
+use common::{create, open, spawn, spawn_with, Client, ConnectError, Store};
+use std::time::{Duration, Instant};
+
+/// Runs each listed body as `memory::name` and `redis::name`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Store::Memory).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Store::Redis).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    a_poisoned_duration_does_not_clamp_the_room,
+    a_multi_socket_seeker_is_held_to_the_session_limit,
+    one_address_cannot_fill_a_room,
+    upgrades_to_random_ids_build_no_hub,
+    ping_frame_floods_are_closed,
+    create_floods_get_429_with_retry_after,
+    unjoined_sessions_expire_soon_joined_ones_slide,
+);
+
+/// Issue 11: `{"type":"duration","seconds":1e-9}` used to pin everybody to 0 for good.
+async fn a_poisoned_duration_does_not_clamp_the_room(store: Store) {
+    let server = spawn(store).await;
+    let id = create(&server, 0.0).await;
+    let mut honest = Client::connect(&server, &id).await;
+    let mut hostile = Client::connect(&server, &id).await;
+    hostile
+        .send(&ClientMsg::Duration {
+            seq: 1,
+            seconds: 1e-9,
+        })
+        .await;
+    let _ = honest.next_state().await;
+    honest.command(Command::Seek { position: 130.0 }).await;
+    let (state, _) = honest.next_state().await;
+    assert_eq!(state.position, 130.0, "{state:?}");
+    // Now shorter than where the room is: refused, nothing changes.
+    hostile.drain(Duration::from_millis(200)).await;
+    hostile
+        .send(&ClientMsg::Duration {
+            seq: 2,
+            seconds: 5.0,
+        })
+        .await;
+    assert_eq!(
+        hostile.next_error().await,
+        (ErrorCode::InvalidValue, Some(2))
+    );
+    // An honest player's length repairs a short report.
+    honest.command(Command::Play { position: 130.0 }).await;
+    let (state, _) = honest.next_state().await;
+    assert!(state.playing);
+    let snap = server.sessions.snapshot(&id).await.unwrap().unwrap();
+    assert_eq!(snap.state.revision, state.revision);
+    assert!(snap.state.position_at(snap.server_time + 1_000.0) > 130.5);
+}
+
+/// Issue 11: K sockets × 10 commands/s each made everyone's video jump K × 10 times a second.
+/// Accepted changes are limited per session (5/s, burst 20 by default), across sockets.
+async fn a_multi_socket_seeker_is_held_to_the_session_limit(store: Store) {
+    let mut settings = common::settings(store);
+    settings.session_changes_per_sec = 5.0;
+    settings.session_change_burst = 10;
+    let server = spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    let mut honest = Client::connect(&server, &id).await;
+    let run = Duration::from_secs(2);
+    let mut tasks = Vec::new();
+    for k in 0..8u32 {
+        let mut c = Client::connect(&server, &id).await;
+        tasks.push(tokio::spawn(async move {
+            let start = Instant::now();
+            let mut limited = 0u32;
+            let mut i = 0u32;
+            while start.elapsed() < run {
+                i += 1;
+                c.command(Command::Seek {
+                    position: f64::from(k * 1000 + i),
+                })
+                .await;
+                // Read until this command's answer (its state or its error).
+                while let Some(Ok(msg)) = c.try_recv(Duration::from_millis(300)).await {
+                    match msg {
+                        ServerMsg::Error { code, .. } => {
+                            if code == ErrorCode::RateLimited {
+                                limited += 1;
+                            }
+                            break;
+                        }
+                        ServerMsg::State {
+                            cause: Some(cause), ..
+                        } if cause.conn_id == c.conn_id => break,
+                        _ => {}
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            limited
+        }));
+    }
+    let start = Instant::now();
+    let mut changes = 0u32;
+    while start.elapsed() < run + Duration::from_millis(300) {
+        if let Some(Ok(ServerMsg::State { .. })) = honest.try_recv(Duration::from_millis(100)).await
+        {
+            changes += 1;
+        }
+    }
+    let mut limited = 0;
+    for t in tasks {
+        limited += t.await.unwrap();
+    }
+    // Burst 10 + 5/s over ~2.3 s, with a little slack for timing.
+    assert!(changes <= 24, "{changes} changes reached the honest viewer");
+    assert!(
+        changes >= 10,
+        "only {changes} changes: the limit is too strict"
+    );
+    assert!(limited > 0, "nobody was told rate_limited");
+    // The stored revision is exactly what was broadcast: refusals changed nothing.
+    let snap = server.sessions.snapshot(&id).await.unwrap().unwrap();
+    assert_eq!(snap.state.revision, 1 + u64::from(changes));
+}
+
+/// Issue 11: idle sockets answering heartbeats let one client hold every place of a room.
+async fn one_address_cannot_fill_a_room(store: Store) {
+    let mut settings = common::settings(store);
+    settings.max_sockets_per_address = 3;
+    let server = spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    let other = create(&server, 0.0).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(Client::connect(&server, &id).await);
+    }
+    match open(&server, id.as_str(), None).await {
+        Err(ConnectError::Status(429)) => {}
+        other => panic!("a 4th socket from one address: {:?}", other.map(|_| ())),
+    }
+    // Another session is not affected, and a place frees up when a socket leaves.
+    let _o = Client::connect(&server, &other).await;
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match open(&server, id.as_str(), None).await {
+            Ok(ws) => {
+                let _c = Client::from_stream(ws).await;
+                break;
+            }
+            Err(ConnectError::Status(429)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("place not freed: {e:?}"),
+        }
+    }
+}
+
+/// Issue 11: an upgrade to an unknown id is answered from one store read (404), without a hub.
+async fn upgrades_to_random_ids_build_no_hub(store: Store) {
+    let server = spawn(store).await;
+    for _ in 0..20 {
+        let id = app::ids::SessionId::random();
+        match open(&server, id.as_str(), None).await {
+            Err(ConnectError::Status(404)) => {}
+            other => panic!("random id: {:?}", other.map(|_| ())),
+        }
+    }
+    assert!(server.sessions.hubs().is_empty());
+}
+
+/// Issue 11: WebSocket Ping frames skipped the rate limiters; a ping flood is now closed (1008).
+async fn ping_frame_floods_are_closed(store: Store) {
+    use tokio_tungstenite::tungstenite::Message;
+    let server = spawn(store).await;
+    let id = create(&server, 0.0).await;
+    let mut flooder = Client::connect(&server, &id).await;
+    let mut calm = Client::connect(&server, &id).await;
+    for _ in 0..2_000 {
+        flooder.send_raw(Message::Ping(vec![1u8; 8].into())).await;
+    }
+    assert_eq!(flooder.closed(Duration::from_secs(5)).await, Some(1008));
+    let (t0, _, _) = calm.ping(7.0).await;
+    assert_eq!(t0, 7.0);
+}
+
+/// `POST /api/create` as the JavaScript client sends it.
+async fn post_create(
+    server: &server::startup::TestServer,
+    origin: Option<&str>,
+    html: bool,
+) -> reqwest::Response {
+    let mut req = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(server.http_url("/api/create"))
+        .form(&[("video", "dQw4w9WgXcQ")]);
+    if let Some(o) = origin {
+        req = req.header("origin", o);
+    }
+    if html {
+        req = req.header("accept", "text/html");
+    }
+    req.send().await.expect("post")
+}
+
+/// Issue 11: 3,000 creates from one client in 0.3 s, none refused.
+async fn create_floods_get_429_with_retry_after(store: Store) {
+    let mut settings = common::settings(store);
+    settings.creates_per_min = 5;
+    let server = spawn_with(settings).await;
+    let own = format!("http://{}", server.addr);
+    for _ in 0..5 {
+        let r = post_create(&server, Some(&own), false).await;
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+    // The JavaScript path and the no-JS form path are both limited.
+    for html in [false, true] {
+        let r = post_create(&server, Some(&own), html).await;
+        assert_eq!(r.status().as_u16(), 429);
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=13).contains(&retry), "Retry-After {retry}");
+    }
+}
+
+/// Issue 11: other sites' forms could create sessions here.
+#[tokio::test]
+async fn cross_site_creates_are_refused() {
+    let server = spawn(Store::Memory).await;
+    let r = post_create(&server, Some("https://evil.example"), true).await;
+    assert_eq!(r.status().as_u16(), 403);
+    let referer_only = reqwest::Client::new()
+        .post(server.http_url("/api/create"))
+        .header("referer", "https://evil.example/page")
+        .form(&[("video", "dQw4w9WgXcQ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(referer_only.status().as_u16(), 403);
+    let own = format!("http://{}", server.addr);
+    assert!(post_create(&server, Some(&own), false)
+        .await
+        .status()
+        .is_success());
+}
+
+/// Issue 11: the memory store grew without bound under a create flood.
+#[tokio::test]
+async fn the_memory_store_holds_at_most_max_sessions() {
+    let mut settings = common::settings(Store::Memory);
+    settings.max_sessions = 10;
+    let server = spawn_with(settings).await;
+    for _ in 0..10 {
+        create(&server, 0.0).await;
+    }
+    assert!(server.sessions.create(common::video(), 0.0).await.is_err());
+    let r = post_create(&server, None, false).await;
+    assert_eq!(r.status().as_u16(), 503);
+}
+
+/// Issue 11: a session nobody joins lives `unjoined_session_ttl_secs`; the first join slides
+/// it to the full TTL.
+async fn unjoined_sessions_expire_soon_joined_ones_slide(store: Store) {
+    let mut settings = common::settings(store);
+    settings.unjoined_session_ttl_secs = 1;
+    settings.session_ttl_secs = 60;
+    let server = spawn_with(settings).await;
+    let lonely = create(&server, 0.0).await;
+    let joined = create(&server, 0.0).await;
+    let c = Client::connect(&server, &joined).await;
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    assert!(server.sessions.snapshot(&lonely).await.unwrap().is_none());
+    assert!(server.sessions.snapshot(&joined).await.unwrap().is_some());
+    drop(c);
+}
+
+/// Reads from a raw TCP stream until EOF/error or `wait`; true when the server closed it.
+async fn closed_by_server(s: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Issue 11: 300 sockets sending one header byte every 5 s were all still open after 30 s.
+#[tokio::test]
+async fn slowloris_headers_and_idle_connections_are_cut() {
+    use tokio::io::AsyncWriteExt;
+    let mut settings = common::settings(Store::Memory);
+    settings.header_read_timeout_secs = 1;
+    settings.idle_timeout_secs = 2;
+    let server = spawn_with(settings).await;
+    // Slow headers: one byte every 300 ms never completes the request.
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let dripper = async {
+        for b in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if slow.write_all(&[*b]).await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        false
+    };
+    let started = Instant::now();
+    let cut = tokio::time::timeout(Duration::from_secs(5), dripper).await;
+    assert!(
+        matches!(cut, Ok(true)) || closed_by_server(&mut slow, Duration::from_secs(2)).await,
+        "slow header sender still open after {:?}",
+        started.elapsed()
+    );
+    // Idle keep-alive: one request, then silence.
+    let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_by_server(&mut idle, Duration::from_secs(5)).await,
+        "idle connection still open"
+    );
+    // Healthy clients are unaffected.
+    let addr = server.addr;
+    let status = tokio::task::spawn_blocking(move || common::http_status(addr, "/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+}
+
+/// Beyond `max_connections` new connections wait (in the backlog) instead of being served.
+#[tokio::test]
+async fn connections_beyond_the_cap_wait() {
+    let mut settings = common::settings(Store::Memory);
+    settings.max_connections = 2;
+    settings.idle_timeout_secs = 3;
+    let server = spawn_with(settings).await;
+    let _a = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let _b = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let addr = server.addr;
+    let started = Instant::now();
+    let status = tokio::task::spawn_blocking(move || common::http_status(addr, "/healthz"))
+        .await
+        .unwrap();
+    // Served only once the idle ones were cut (idle timeout 3 s).
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(2_000),
+        "served at once: {:?}",
+        started.elapsed()
+    );
+}
+
+/// Issue 11: `/readyz` stayed 200 while draining. It turns 503 first; then 1001 closes.
+#[tokio::test]
+async fn readyz_turns_503_while_draining() {
+    let mut settings = common::settings(Store::Memory);
+    settings.drain_secs = 3;
+    let server = spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    // A viewer that does not read: its close handshake keeps the drain busy.
+    let _stuck = open(&server, id.as_str(), None).await.unwrap();
+    let addr = server.addr;
+    let ready = tokio::task::spawn_blocking(move || common::http_status(addr, "/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(ready, 200);
+    let sessions = server.sessions.clone();
+    let drain = tokio::spawn(async move { sessions.shutdown().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ready = tokio::task::spawn_blocking(move || common::http_status(addr, "/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(ready, 503);
+    match open(&server, id.as_str(), None).await {
+        Err(ConnectError::Status(503)) => {}
+        other => panic!("upgrade while draining: {:?}", other.map(|_| ())),
+    }
+    // The drain is bounded by drain_secs.
+    tokio::time::timeout(Duration::from_secs(8), drain)
+        .await
+        .expect("drain bounded")
+        .unwrap();
+}
+
+/// A private `redis-server` on a free port, killed on drop (never the shared one).
+struct PrivateRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for this test");
+        let redis = PrivateRedis { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("private redis did not start");
+    }
+
+    fn signal(&self, sig: &str) {
+        let _ = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue 11: a command waiting for the store held the connection (no pongs meanwhile); now
+/// it runs beside the loop with an overall deadline, and ends `unavailable` (nothing changed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_are_answered_while_a_command_waits_for_a_frozen_store() {
+    let redis = PrivateRedis::start();
+    let mut settings = common::settings(Store::Redis);
+    settings.redis_url = Some(format!("redis://127.0.0.1:{}", redis.port));
+    settings.apply_timeout_ms = 500;
+    let server = spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    let mut c = Client::connect(&server, &id).await;
+    c.drain(Duration::from_millis(300)).await;
+    redis.signal("-STOP");
+    let seq = c.command(Command::Seek { position: 50.0 }).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let sent = Instant::now();
+    let (t0, _, _) = c.ping(1.0).await;
+    assert_eq!(t0, 1.0);
+    assert!(
+        sent.elapsed() < Duration::from_millis(500),
+        "pong took {:?} behind a waiting command",
+        sent.elapsed()
+    );
+    let started = Instant::now();
+    let (code, eseq) = c.next_error().await;
+    assert_eq!((code, eseq), (ErrorCode::Unavailable, Some(seq)));
+    assert!(started.elapsed() < Duration::from_secs(4));
+    redis.signal("-CONT");
+}
+
+/// Issue 11: the home page rendered attacker-chosen error text from the query string.
+#[tokio::test]
+async fn the_home_page_shows_only_known_error_messages() {
+    let server = spawn(Store::Memory).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // A real error round trip, to learn the query format, then the same with forged text.
+    let own = format!("http://{}", server.addr);
+    let first = client
+        .post(server.http_url("/api/create"))
+        .header("accept", "text/html")
+        .header("origin", &own)
+        .form(&[("video", "https://vimeo.com/1")])
+        .send()
+        .await
+        .unwrap();
+    let location = first.headers()["location"].to_str().unwrap().to_string();
+    let real = app::video::VideoInputError::NotYouTube.to_string();
+    let page = client
+        .get(server.http_url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Only YouTube links work here"), "{location}");
+    let encoded_real: String = url_encode(&real);
+    assert!(location.contains("__err="), "{location}");
+    let forged_text = "Your account is locked, call 555-0100";
+    let forged = location.replace(
+        &location[location.find("__err=").unwrap() + 6..],
+        &url_encode(&base64(format!("ServerError|{forged_text}").as_bytes())),
+    );
+    let page = client
+        .get(server.http_url(&forged))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("555-0100"),
+        "forged text shown ({forged}, real was {encoded_real})"
+    );
+    // The forged error was read (and replaced by the generic sentence), not ignored.
+    assert!(page.contains("Something went wrong"), "{forged}");
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Standard base64 with padding (the encoding of Leptos' `__err` parameter).
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Issue 11: security headers on every response; HSTS only behind HTTPS; CSP uses a nonce with
+/// 'strict-dynamic' for scripts.
+#[tokio::test]
+async fn security_headers_are_set() {
+    let server = spawn(Store::Memory).await;
+    let client = reqwest::Client::new();
+    let plain = client.get(server.http_url("/")).send().await.unwrap();
+    let h = plain.headers();
+    assert!(h.contains_key("permissions-policy"));
+    assert!(h.contains_key("cross-origin-opener-policy"));
+    assert!(h.contains_key("referrer-policy"));
+    assert!(!h.contains_key("strict-transport-security"));
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("'strict-dynamic'") && csp.contains("'nonce-"),
+        "{csp}"
+    );
+    let https = client
+        .get(server.http_url("/healthz"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert!(https.headers().contains_key("strict-transport-security"));
+}
