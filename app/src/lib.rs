@@ -10,6 +10,7 @@ pub mod ids;
 pub mod pages;
 pub mod playback;
 pub mod protocol;
+pub mod queue;
 pub mod sync;
 pub mod video;
 

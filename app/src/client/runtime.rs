@@ -34,6 +34,8 @@ pub enum UiEvent {
     ShowJoin(bool),
     /// The player's error message (or none).
     PlayerError(Option<String>),
+    /// The room's video changed, or its title became known: `(video id, title)`.
+    Video(String, Option<String>),
 }
 
 type Step = Box<dyn FnOnce(&mut Engine, f64, Option<Reading>) -> Vec<Action>>;
@@ -49,6 +51,7 @@ struct Inner {
     busy: Cell<bool>,
     ui: Rc<dyn Fn(UiEvent)>,
     last_stats: RefCell<Option<SyncStats>>,
+    last_video: RefCell<Option<(String, Option<String>)>>,
     wake: RefCell<Option<Timeout>>,
     interval: RefCell<Option<Interval>>,
     tasks: RefCell<Vec<AbortHandle>>,
@@ -80,6 +83,7 @@ impl SyncClient {
             busy: Cell::new(false),
             ui,
             last_stats: RefCell::new(None),
+            last_video: RefCell::new(None),
             wake: RefCell::new(None),
             interval: RefCell::new(None),
             tasks: RefCell::new(Vec::new()),
@@ -120,6 +124,12 @@ impl SyncClient {
         });
         *inner.interval.borrow_mut() = Some(interval);
         Self { inner }
+    }
+
+    /// Asks the room for a change made outside the player (e.g. another video).
+    pub fn request(&self, cmd: crate::playback::Command) {
+        self.inner
+            .dispatch(Box::new(move |e, now, r| e.on_request(now, cmd, r)));
     }
 
     /// The "Join playback" click (call synchronously from the click handler).
@@ -214,12 +224,20 @@ impl Inner {
         }
         let player = self.player.borrow();
         let p = player.as_ref()?;
+        // Right after a video change the player may still report the previous video's length:
+        // only a length measured on the room's video counts.
+        let room_video = self.engine.borrow().state().map(|s| s.video_id);
+        let measured = p.video_data().map(|(id, _)| id);
+        let duration = match (room_video, measured) {
+            (Some(room), Some(id)) if !id.is_empty() && id != room.as_str() => 0.0,
+            _ => p.duration(),
+        };
         Some(Reading {
             at: now,
             state: PlayerState::from_code(p.state().unwrap_or(-1)),
             position: p.current_time()?,
             rate: p.rate().unwrap_or(1.0),
-            duration: p.duration(),
+            duration,
         })
     }
 
@@ -317,10 +335,32 @@ impl Inner {
         set("lastAction", stats.last_action.as_str().into());
         set("seekLatencyMs", stats.seek_latency_ms.into());
         set("viewers", stats.viewers.into());
+        self.publish_video();
         let changed = self.last_stats.borrow().as_ref() != Some(&stats);
         if changed {
             *self.last_stats.borrow_mut() = Some(stats.clone());
             (self.ui)(UiEvent::Stats(stats));
+        }
+    }
+}
+
+impl Inner {
+    /// Tells the page the room's video (and its title once the player knows it).
+    fn publish_video(&self) {
+        let Some(video) = self.engine.borrow().state().map(|s| s.video_id.to_string()) else {
+            return;
+        };
+        let title = self
+            .player
+            .borrow()
+            .as_ref()
+            .and_then(|p| p.video_data())
+            .filter(|(id, title)| *id == video && !title.is_empty())
+            .map(|(_, title)| title);
+        let now = (video, title);
+        if self.last_video.borrow().as_ref() != Some(&now) {
+            *self.last_video.borrow_mut() = Some(now.clone());
+            (self.ui)(UiEvent::Video(now.0, now.1));
         }
     }
 }

@@ -53,6 +53,8 @@ struct SyncUi {
     viewers: RwSignal<u32>,
     show_join: RwSignal<bool>,
     player_error: RwSignal<Option<String>>,
+    /// The room's current video id and, once the player knows it, its title.
+    video: RwSignal<(String, Option<String>)>,
 }
 
 /// The full URL of a session, as the server sees the request (the client corrects it to
@@ -110,6 +112,7 @@ fn Session(view: SessionView) -> impl IntoView {
         viewers: RwSignal::new(view.viewers),
         show_join: RwSignal::new(false),
         player_error: RwSignal::new(None),
+        video: RwSignal::new((view.state.video_id.to_string(), None)),
     };
     let share = RwSignal::new(share_url(&view.id));
     let copied = RwSignal::new(None::<bool>);
@@ -145,6 +148,7 @@ fn Session(view: SessionView) -> impl IntoView {
                         ui.player_error.set(e);
                     }
                 }
+                UiEvent::Video(id, title) => ui.video.set((id, title)),
             });
             client.set_value(Some(SyncClient::start(&started, sink)));
         });
@@ -189,10 +193,25 @@ fn Session(view: SessionView) -> impl IntoView {
     };
     let label = move || stats.with(badge_label);
     let count = move || ui.viewers.get();
-    let video = view.state.video_id.to_string();
+    let title = move || {
+        ui.video.with(|(id, title)| match title {
+            Some(t) => format!("Watch party · {t}"),
+            None => format!("Watch party · {id}"),
+        })
+    };
+    let change_video = move |cmd: crate::playback::Command| {
+        #[cfg(feature = "hydrate")]
+        client.with_value(|c| {
+            if let Some(c) = c {
+                c.request(cmd);
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = cmd;
+    };
 
     view! {
-        <Title text=format!("Watch party · {video}")/>
+        <Title text=title/>
         <section class="session">
             <div class="stage">
                 <div class="player-frame">
@@ -215,6 +234,8 @@ fn Session(view: SessionView) -> impl IntoView {
                 </Show>
             </div>
             <aside class="panel">
+                <NowPlaying video=ui.video/>
+                <ChangeVideo on_change=change_video/>
                 <div class="share field">
                     <label for="share-link">"Invite people with this link"</label>
                     <div class="share-row">
@@ -284,5 +305,68 @@ fn Session(view: SessionView) -> impl IntoView {
                 </p>
             </aside>
         </section>
+    }
+}
+
+/// The room's current video: its title once the player knows it, else its id.
+#[component]
+fn NowPlaying(video: RwSignal<(String, Option<String>)>) -> impl IntoView {
+    let id = move || video.with(|(id, _)| id.clone());
+    let label = move || video.with(|(id, title)| title.clone().unwrap_or_else(|| id.clone()));
+    view! {
+        <p class="now-playing" data-testid="now-playing" data-video-id=id>
+            <span class="now-playing-label">"Now playing: "</span>
+            // Titles come from YouTube: rendered as text, never as HTML.
+            <span class="now-playing-title">{label}</span>
+        </p>
+    }
+}
+
+/// "Change the video": any YouTube link or id, through the same parser as the home page
+/// (`t=`/`start=` honoured). The whole room switches.
+#[component]
+fn ChangeVideo<F>(on_change: F) -> impl IntoView
+where
+    F: Fn(crate::playback::Command) + Copy + Send + Sync + 'static,
+{
+    use crate::video::parse_video_input;
+    let input = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match parse_video_input(&input.get_untracked()) {
+            Ok(v) => {
+                error.set(None);
+                input.set(String::new());
+                on_change(crate::playback::Command::Video {
+                    video_id: v.id,
+                    position: v.start,
+                });
+            }
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    };
+    view! {
+        <form class="change-video field" data-testid="video-change-form" on:submit=submit>
+            <label for="video-change-input">"Change the video for everyone"</label>
+            <div class="share-row">
+                <input
+                    id="video-change-input"
+                    type="text"
+                    autocomplete="off"
+                    placeholder="YouTube link or video id"
+                    data-testid="video-change-input"
+                    maxlength="2048"
+                    prop:value=move || input.get()
+                    on:input=move |ev| input.set(event_target_value(&ev))
+                />
+                <button type="submit" data-testid="video-change-submit">"Play"</button>
+            </div>
+            <Show when=move || error.with(|e| e.is_some())>
+                <p class="error" role="alert" data-testid="video-change-error">
+                    {move || error.get().unwrap_or_default()}
+                </p>
+            </Show>
+        </form>
     }
 }

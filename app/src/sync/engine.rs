@@ -164,7 +164,7 @@ pub struct Engine {
 impl Engine {
     /// An engine for a player created with `initial`'s video (the server-rendered state).
     pub fn new(initial: Option<PlaybackState>) -> Self {
-        let loaded = initial.as_ref().map(|s| s.video_id.clone());
+        let loaded = initial.as_ref().map(|s| s.video_id);
         Self {
             clock: ClockEstimator::new(),
             state: initial,
@@ -498,6 +498,15 @@ impl Engine {
         }
     }
 
+    /// A change asked for outside the player (e.g. the page's "change video" field): sent like
+    /// a change made in the player, based on the last revision seen.
+    pub fn on_request(&mut self, now: f64, cmd: Command, r: Option<Reading>) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.command(now, cmd, &mut out);
+        self.refresh(now, r, &mut out);
+        out
+    }
+
     /// The "Join playback" button was clicked (runs inside the click, with user activation).
     pub fn on_join_click(&mut self, now: f64, r: Option<Reading>) -> Vec<Action> {
         let mut out = Vec::new();
@@ -664,9 +673,11 @@ impl Engine {
             && self.status == ConnStatus::Live
         {
             self.seq = self.seq.wrapping_add(1);
+            let video_id = self.state.as_ref().map(|s| s.video_id);
             out.push(Action::Send(ClientMsg::Duration {
                 seq: self.seq,
                 seconds: r.duration,
+                video_id,
             }));
             self.duration_sent = true;
         }
@@ -726,7 +737,10 @@ impl Engine {
             }
             Command::Seek { position } => (position - target).abs() <= SEEK_JUMP_PAUSED,
             Command::Rate { rate } => (rate - s.rate).abs() < 1e-6,
-            Command::Duration { .. } => true,
+            Command::Video { video_id, position } => {
+                s.video_id == video_id && (position - target).abs() <= SEEK_JUMP_PAUSED
+            }
+            Command::Duration { .. } | Command::VideoDuration { .. } => true,
         }
     }
 
@@ -744,12 +758,17 @@ impl Engine {
         if self.loaded.as_ref() != Some(&s.video_id) {
             let start = s.position_at(self.clock.server_time(now));
             out.push(Action::Load {
-                video: s.video_id.clone(),
+                video: s.video_id,
                 start,
             });
-            self.loaded = Some(s.video_id.clone());
+            self.loaded = Some(s.video_id);
             self.duration_sent = false;
             self.baseline = None;
+            // Nothing expected of the previous video applies to the new one (a video change
+            // is a late join into the new video).
+            self.expect = None;
+            self.guard = None;
+            self.autoplay.play_at = None;
             self.needs_apply = true;
             return;
         }
