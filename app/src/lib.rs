@@ -11,6 +11,7 @@ pub mod pages;
 pub mod playback;
 pub mod protocol;
 pub mod queue;
+pub mod room;
 pub mod sync;
 pub mod video;
 

@@ -8,6 +8,7 @@
 //! positions are seconds.
 
 use crate::ids::VideoId;
+use crate::queue::Queue;
 use serde::{Deserialize, Serialize};
 
 /// Largest position or duration accepted, in seconds (one week; YouTube's longest uploads are
@@ -42,6 +43,14 @@ pub struct PlaybackState {
     /// Video length in seconds once a viewer's player reported it.
     #[serde(default)]
     pub duration: Option<f64>,
+    /// Revision of the last *playback* change (0 in documents written before the room existed:
+    /// then `revision` counts). Only playback changes make playback commands stale; queue edits
+    /// bump `revision` only (see [`crate::room`]).
+    #[serde(default)]
+    pub playback_revision: u64,
+    /// The room's queue.
+    #[serde(default, skip_serializing_if = "Queue::is_unused")]
+    pub queue: Queue,
 }
 
 impl PlaybackState {
@@ -55,6 +64,18 @@ impl PlaybackState {
             rate: 1.0,
             revision: 1,
             duration: None,
+            playback_revision: 0,
+            queue: Queue::default(),
+        }
+    }
+
+    /// The oldest base revision a playback command may have and still be accepted: the
+    /// revision of the last playback change.
+    pub fn playback_base(&self) -> u64 {
+        if self.playback_revision == 0 || self.playback_revision > self.revision {
+            self.revision
+        } else {
+            self.playback_revision
         }
     }
 
@@ -173,7 +194,9 @@ fn valid_position(p: f64) -> Result<f64, CommandError> {
 /// Returns `Ok(Some(next))` with `revision + 1` when the state changes, `Ok(None)` for a
 /// harmless duplicate, and an error (state unchanged) for bad values or a stale base.
 /// Conflict rule: the first command applied for a revision wins; every other command based on
-/// that revision is stale, so concurrent commands resolve to one outcome for everybody.
+/// that revision is stale, so concurrent commands resolve to one outcome for everybody. Only
+/// playback changes count: a base at or after the last playback change
+/// ([`PlaybackState::playback_base`]) is current even if queue edits came since.
 /// `Duration` is informational and is accepted whatever its base.
 pub fn apply(
     state: &PlaybackState,
@@ -223,7 +246,7 @@ pub fn apply(
         next.position = clamp_position(next.position, next.duration);
         return Ok(Some(next));
     }
-    if base_revision != state.revision {
+    if base_revision < state.playback_base() || base_revision > state.revision {
         return Err(CommandError::Stale {
             base: base_revision,
             current: state.revision,
@@ -284,6 +307,7 @@ fn rebase(state: &PlaybackState, now: f64) -> PlaybackState {
         position: state.position_at(now),
         updated_at: now,
         revision: state.revision + 1,
+        playback_revision: state.revision + 1,
         ..state.clone()
     }
 }

@@ -7,6 +7,8 @@
 
 use crate::ids::{SessionId, VideoId};
 use crate::playback::{Command, PlaybackState};
+use crate::queue::{ItemId, QueueEdit};
+use crate::room::RoomCommand;
 use serde::{Deserialize, Serialize};
 
 /// Largest text frame a client may send, in bytes.
@@ -71,6 +73,23 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         video_id: Option<VideoId>,
     },
+    /// Edit the room's queue. No base revision: applied to the newest queue, so concurrent
+    /// edits all survive (see `crate::room`).
+    Queue {
+        /// Client sequence number.
+        seq: u32,
+        /// The edit.
+        edit: QueueEdit,
+    },
+    /// Play a queued item now (a playback change: first command per revision wins).
+    PlayNow {
+        /// Client sequence number.
+        seq: u32,
+        /// The revision the sender had seen.
+        base_revision: u64,
+        /// The queued item.
+        item: ItemId,
+    },
     /// Switch the room to another video (first command per revision wins, like `seek`).
     Video {
         /// Client sequence number.
@@ -85,10 +104,26 @@ pub enum ClientMsg {
 }
 
 impl ClientMsg {
+    /// The room change this message asks for: `(seq, base_revision, command)` (queue edits
+    /// have base 0: they have none).
+    pub fn room_command(&self) -> Option<(u32, u64, RoomCommand)> {
+        match self {
+            ClientMsg::Queue { seq, edit } => Some((*seq, 0, RoomCommand::Queue(edit.clone()))),
+            ClientMsg::PlayNow {
+                seq,
+                base_revision,
+                item,
+            } => Some((*seq, *base_revision, RoomCommand::PlayNow { item: *item })),
+            other => other
+                .command()
+                .map(|(seq, base, c)| (seq, base, RoomCommand::Playback(c))),
+        }
+    }
+
     /// The state change this message asks for: `(seq, base_revision, command)`.
     pub fn command(&self) -> Option<(u32, u64, Command)> {
         match *self {
-            ClientMsg::Ping { .. } => None,
+            ClientMsg::Ping { .. } | ClientMsg::Queue { .. } | ClientMsg::PlayNow { .. } => None,
             ClientMsg::Play {
                 seq,
                 base_revision,
@@ -247,6 +282,10 @@ pub enum ErrorCode {
     UnknownSession,
     /// The store is unreachable; try again.
     Unavailable,
+    /// A queue edit named an item that is not in the queue (removed or played meanwhile).
+    UnknownItem,
+    /// The queue holds `max_queue_len` items already.
+    QueueFull,
 }
 
 /// WebSocket close codes the server uses.
@@ -330,6 +369,32 @@ mod tests {
             serde_json::to_string(&new).unwrap(),
             r#"{"type":"duration","seq":2,"seconds":5.0,"video_id":"9bZkp7q19f0"}"#
         );
+    }
+
+    #[test]
+    fn queue_messages() {
+        let m: ClientMsg = serde_json::from_str(
+            r#"{"type":"queue","seq":3,"edit":{"op":"add","video_id":"9bZkp7q19f0","start":30}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            m.room_command(),
+            Some((3, 0, RoomCommand::Queue(QueueEdit::Add { start, .. }))) if start == 30.0
+        ));
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"play_now","seq":4,"base_revision":7,"item":2}"#)
+                .unwrap();
+        assert_eq!(
+            m.room_command(),
+            Some((4, 7, RoomCommand::PlayNow { item: ItemId(2) }))
+        );
+        for junk in [
+            r#"{"type":"queue","seq":3,"edit":{"op":"explode"}}"#,
+            r#"{"type":"queue","seq":3,"edit":{"op":"remove","item":-1}}"#,
+            r#"{"type":"queue","seq":3}"#,
+        ] {
+            assert!(serde_json::from_str::<ClientMsg>(junk).is_err(), "{junk}");
+        }
     }
 
     #[test]

@@ -151,6 +151,11 @@ pub fn clean_title(raw: &str) -> Option<String> {
 }
 
 impl Queue {
+    /// True for a queue that was never used (not stored, not sent).
+    pub fn is_unused(&self) -> bool {
+        self.items.is_empty() && self.next_id == 0
+    }
+
     /// The item with `id`, if queued.
     pub fn get(&self, id: ItemId) -> Option<&QueueItem> {
         self.items.iter().find(|i| i.id == id)

@@ -30,6 +30,11 @@ pub struct Settings {
     pub send_queue: usize,
     /// Upper bound of viewers in one session on one instance.
     pub max_viewers_per_session: usize,
+    /// Most videos in a session's queue.
+    pub max_queue_len: usize,
+    /// How often (ms) each instance checks its sessions for a video that ended with a queue
+    /// behind it (the automatic advance).
+    pub advance_check_ms: u64,
 }
 
 impl Default for Settings {
@@ -46,6 +51,8 @@ impl Default for Settings {
             heartbeat_timeout_secs: 30,
             send_queue: 32,
             max_viewers_per_session: 20_000,
+            max_queue_len: app::queue::DEFAULT_MAX_QUEUE,
+            advance_check_ms: 250,
         }
     }
 }
@@ -154,6 +161,8 @@ impl Settings {
             max_viewers_per_session,
             "WATCHPARTY_MAX_VIEWERS_PER_SESSION"
         );
+        over!(max_queue_len, "WATCHPARTY_MAX_QUEUE_LEN");
+        over!(advance_check_ms, "WATCHPARTY_ADVANCE_CHECK_MS");
         if let Some(v) = get("WATCHPARTY_ALLOWED_ORIGINS") {
             self.allowed_origins = v
                 .split(',')

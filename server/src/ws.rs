@@ -316,7 +316,7 @@ impl Conn {
                             strikes = 0;
                             Some(ServerMsg::Pong { t0, t1: received, t2: self.sessions.now_ms() })
                         }
-                        Ok(msg) => match msg.command() {
+                        Ok(msg) => match msg.room_command() {
                             None => None,
                             Some((seq, base, cmd)) => {
                                 if !commands.try_take(received) {
@@ -363,7 +363,7 @@ impl Conn {
         hub: &crate::hub::Hub,
         seq: u32,
         base: u64,
-        cmd: app::playback::Command,
+        cmd: app::room::RoomCommand,
     ) -> Result<(), End> {
         let cause = Cause {
             conn_id: self.conn_id,
@@ -392,6 +392,13 @@ impl Conn {
                     Rejection::Stale { .. } => ErrorCode::Stale,
                     Rejection::UnknownSession => ErrorCode::UnknownSession,
                     Rejection::Unavailable(_) => ErrorCode::Unavailable,
+                    Rejection::Queue(app::queue::QueueError::UnknownItem(_)) => {
+                        ErrorCode::UnknownItem
+                    }
+                    Rejection::Queue(app::queue::QueueError::Full(_)) => ErrorCode::QueueFull,
+                    Rejection::Queue(app::queue::QueueError::InvalidStart) => {
+                        ErrorCode::InvalidValue
+                    }
                 };
                 let err = error_msg(code, rejection.to_string(), Some(seq));
                 self.send_msg(socket, &err).await?;

@@ -8,6 +8,7 @@ mod common;
 use app::ids::VideoId;
 use app::playback::Command;
 use app::protocol::{Cause, ClientMsg, ErrorCode, ServerMsg};
+use app::queue::{ItemId, QueueEdit};
 use common::{create, spawn, video, wall_ms, Client, Store};
 use std::time::Duration;
 
@@ -231,4 +232,260 @@ async fn cluster_video_change_on_one_instance_reaches_the_other() {
     assert!(sa.playing);
     let late = Client::connect(&s1, &id).await;
     assert_eq!(late.hello_state.video_id, other());
+}
+
+// ---- the queue ------------------------------------------------------------------------------
+
+mod queue_memory {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_adds_all_survive() {
+        super::concurrent_adds_all_survive(Store::Memory).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queue_edits_do_not_make_playback_stale() {
+        super::queue_edits_do_not_make_playback_stale(Store::Memory).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queue_errors_are_typed() {
+        super::queue_errors_are_typed(Store::Memory).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn play_now_and_auto_advance_once() {
+        super::play_now_and_auto_advance_once(Store::Memory).await
+    }
+}
+
+mod queue_redis {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_adds_all_survive() {
+        super::concurrent_adds_all_survive(Store::Redis).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queue_edits_do_not_make_playback_stale() {
+        super::queue_edits_do_not_make_playback_stale(Store::Redis).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queue_errors_are_typed() {
+        super::queue_errors_are_typed(Store::Redis).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn play_now_and_auto_advance_once() {
+        super::play_now_and_auto_advance_once(Store::Redis).await
+    }
+}
+
+fn add_msg(seq: u32, v: VideoId) -> ClientMsg {
+    ClientMsg::Queue {
+        seq,
+        edit: QueueEdit::Add {
+            video_id: v,
+            start: 0.0,
+        },
+    }
+}
+
+/// The newest state among `msgs` (or `fallback`).
+fn newest(
+    msgs: &[ServerMsg],
+    fallback: &app::playback::PlaybackState,
+) -> app::playback::PlaybackState {
+    msgs.iter()
+        .filter_map(|m| match m {
+            ServerMsg::State { state, .. } => Some(state.clone()),
+            _ => None,
+        })
+        .chain(std::iter::once(fallback.clone()))
+        .max_by_key(|s| s.revision)
+        .expect("a state")
+}
+
+async fn concurrent_adds_all_survive(store: Store) {
+    let server = spawn(store).await;
+    let id = create(&server, 0.0).await;
+    let mut a = Client::connect(&server, &id).await;
+    let mut b = Client::connect(&server, &id).await;
+    // Five adds from each viewer, sent without waiting: none is lost.
+    for i in 0..5 {
+        a.send(&add_msg(i + 1, other())).await;
+        b.send(&add_msg(i + 1, video())).await;
+    }
+    let ma = a.drain(Duration::from_millis(600)).await;
+    let mb = b.drain(Duration::from_millis(600)).await;
+    assert!(
+        ma.iter()
+            .chain(mb.iter())
+            .all(|m| !matches!(m, ServerMsg::Error { .. })),
+        "no edit was refused: {ma:?} {mb:?}"
+    );
+    let (sa, sb) = (newest(&ma, &a.hello_state), newest(&mb, &b.hello_state));
+    assert_eq!(sa, sb);
+    assert_eq!(sa.queue.items.len(), 10);
+    assert_eq!(sa.revision, 11);
+    let mut ids: Vec<u64> = sa.queue.items.iter().map(|i| i.id.0).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..10).collect::<Vec<_>>());
+    // Remove one and move another from both viewers at once: both land.
+    let (first, last) = (sa.queue.items[0].id, sa.queue.items[9].id);
+    a.send(&ClientMsg::Queue {
+        seq: 10,
+        edit: QueueEdit::Remove { item: first },
+    })
+    .await;
+    b.send(&ClientMsg::Queue {
+        seq: 10,
+        edit: QueueEdit::PlayNext { item: last },
+    })
+    .await;
+    let ma = a.drain(Duration::from_millis(500)).await;
+    let s = newest(&ma, &sa);
+    assert_eq!(s.queue.items.len(), 9);
+    assert_eq!(s.queue.items[0].id, last);
+    assert!(s.queue.get(first).is_none());
+    let snap = server.sessions.snapshot(&id).await.unwrap().unwrap();
+    assert_eq!(snap.state, s);
+}
+
+async fn queue_edits_do_not_make_playback_stale(store: Store) {
+    let server = spawn(store).await;
+    let id = create(&server, 0.0).await;
+    let mut a = Client::connect(&server, &id).await;
+    let mut b = Client::connect(&server, &id).await;
+    a.command(Command::Play { position: 0.0 }).await;
+    let (played, _) = a.next_state().await;
+    b.next_state().await;
+    b.send(&add_msg(1, other())).await;
+    assert_eq!(a.next_state().await.0.queue.items.len(), 1);
+    // A pause based on the play (sent before the add reached A) is accepted.
+    let seq = a
+        .command_on(played.revision, Command::Pause { position: 0.5 })
+        .await;
+    let (paused, cause) = a.next_state().await;
+    assert!(!paused.playing);
+    assert_eq!(cause.map(|c| c.seq), Some(seq));
+    assert_eq!(paused.queue.items.len(), 1);
+}
+
+async fn queue_errors_are_typed(store: Store) {
+    let mut settings = common::settings(store);
+    settings.max_queue_len = 2;
+    let server = common::spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    let mut a = Client::connect(&server, &id).await;
+    a.send(&add_msg(1, other())).await;
+    a.next_state().await;
+    a.send(&add_msg(2, other())).await;
+    a.next_state().await;
+    a.send(&add_msg(3, other())).await;
+    assert_eq!(a.next_error().await, (ErrorCode::QueueFull, Some(3)));
+    a.send(&ClientMsg::Queue {
+        seq: 4,
+        edit: QueueEdit::Remove { item: ItemId(77) },
+    })
+    .await;
+    assert_eq!(a.next_error().await, (ErrorCode::UnknownItem, Some(4)));
+    a.send(&ClientMsg::PlayNow {
+        seq: 5,
+        base_revision: 3,
+        item: ItemId(77),
+    })
+    .await;
+    assert_eq!(a.next_error().await, (ErrorCode::UnknownItem, Some(5)));
+    a.send_raw(tokio_tungstenite::tungstenite::Message::text(
+        r#"{"type":"queue","seq":6,"edit":{"op":"add","video_id":"x","start":0}}"#,
+    ))
+    .await;
+    assert_eq!(a.next_error().await.0, ErrorCode::BadMessage);
+    let snap = server.sessions.snapshot(&id).await.unwrap().unwrap();
+    assert_eq!(snap.state.revision, 3);
+    assert_eq!(snap.state.queue.items.len(), 2);
+}
+
+async fn play_now_and_auto_advance_once(store: Store) {
+    let server = spawn(store).await;
+    let id = create(&server, 0.0).await;
+    let mut a = Client::connect(&server, &id).await;
+    let third = VideoId::parse("jNQXAC9IVRw").unwrap();
+    for (i, v) in [other(), third, video()].into_iter().enumerate() {
+        a.send(&add_msg(i as u32 + 1, v)).await;
+        a.next_state().await;
+    }
+    // Play now: the second item becomes the video (paused, as the room was).
+    let item = a.state.queue.items[1].id;
+    a.send(&ClientMsg::PlayNow {
+        seq: 9,
+        base_revision: a.state.revision,
+        item,
+    })
+    .await;
+    let (now, _) = a.next_state().await;
+    assert_eq!(now.video_id, third);
+    assert_eq!(now.queue.items.len(), 2);
+    // A one-second video, playing: at its end the server plays the next item, once.
+    a.send(&ClientMsg::Duration {
+        seq: 10,
+        seconds: 1.0,
+        video_id: Some(third),
+    })
+    .await;
+    a.next_state().await;
+    a.command(Command::Play { position: 0.0 }).await;
+    let (playing, _) = a.next_state().await;
+    assert!(playing.playing);
+    let (next, cause) = a.next_state().await;
+    assert_eq!(next.video_id, other());
+    assert!(next.playing, "the next video plays");
+    assert_eq!(next.revision, playing.revision + 1);
+    assert_eq!(cause.map(|c| c.conn_id), Some(0), "caused by the server");
+    let waited = wall_ms() - playing.updated_at;
+    assert!(
+        (1_000.0..2_500.0).contains(&waited),
+        "advanced after {waited} ms"
+    );
+    assert_eq!(next.queue.items.len(), 1);
+    // The new video's length is unknown: nothing more happens.
+    let later = a.drain(Duration::from_millis(800)).await;
+    assert!(
+        later.iter().all(|m| !matches!(m, ServerMsg::State { .. })),
+        "{later:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_queue_edits_on_both_instances_survive_and_advance_happens_once() {
+    let s1 = spawn(Store::Redis).await;
+    let s2 = spawn(Store::Redis).await;
+    let id = create(&s1, 0.0).await;
+    let mut a = Client::connect(&s1, &id).await;
+    let mut b = Client::connect(&s2, &id).await;
+    for i in 0..4 {
+        a.send(&add_msg(i + 1, other())).await;
+        b.send(&add_msg(i + 1, video())).await;
+    }
+    let ma = a.drain(Duration::from_millis(800)).await;
+    let s = newest(&ma, &a.hello_state);
+    assert_eq!(s.queue.items.len(), 8, "{ma:?}");
+    b.drain(Duration::from_millis(100)).await;
+    // A one-second video on both instances: both try to advance, it happens once.
+    a.send(&ClientMsg::Duration {
+        seq: 20,
+        seconds: 1.0,
+        video_id: None,
+    })
+    .await;
+    a.next_state().await;
+    a.command(Command::Play { position: 0.0 }).await;
+    let (playing, _) = a.next_state().await;
+    let msgs = b.drain(Duration::from_millis(2_500)).await;
+    let advanced: Vec<_> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            ServerMsg::State { state, .. } if state.revision > playing.revision => Some(state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(advanced.len(), 1, "{advanced:?}");
+    assert_eq!(advanced[0].queue.items.len(), 7);
+    assert_eq!(advanced[0].video_id, s.queue.items[0].video_id);
 }

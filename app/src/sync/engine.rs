@@ -319,7 +319,11 @@ impl Engine {
             return;
         }
         let own = cause.filter(|c| Some(c.conn_id) == self.conn_id);
-        let changed = self.state.as_ref().is_none_or(|c| c.revision != s.revision);
+        // Queue edits bump the revision but change nothing the player shows.
+        let changed = self
+            .state
+            .as_ref()
+            .is_none_or(|c| c.revision != s.revision && c.playback_base() != s.playback_base());
         if let Some(p) = self.pending {
             if own.is_some_and(|c| c.seq == p.seq) {
                 self.pending = None;
