@@ -36,7 +36,14 @@ pub enum UiEvent {
     PlayerError(Option<String>),
     /// The room's video changed, or its title became known: `(video id, title)`.
     Video(String, Option<String>),
+    /// The room's queue changed.
+    Queue(crate::queue::Queue),
+    /// A room request (queue edit, play now) was refused: the server's message.
+    RoomError(String),
 }
+
+/// Sequence numbers of room requests start here, apart from the sync engine's commands.
+const ROOM_SEQ_BASE: u32 = 1 << 30;
 
 type Step = Box<dyn FnOnce(&mut Engine, f64, Option<Reading>) -> Vec<Action>>;
 
@@ -52,6 +59,9 @@ struct Inner {
     ui: Rc<dyn Fn(UiEvent)>,
     last_stats: RefCell<Option<SyncStats>>,
     last_video: RefCell<Option<(String, Option<String>)>>,
+    last_queue: RefCell<Option<crate::queue::Queue>>,
+    title_sent: RefCell<Option<String>>,
+    room_seq: Cell<u32>,
     wake: RefCell<Option<Timeout>>,
     interval: RefCell<Option<Interval>>,
     tasks: RefCell<Vec<AbortHandle>>,
@@ -84,6 +94,9 @@ impl SyncClient {
             ui,
             last_stats: RefCell::new(None),
             last_video: RefCell::new(None),
+            last_queue: RefCell::new(None),
+            title_sent: RefCell::new(None),
+            room_seq: Cell::new(ROOM_SEQ_BASE),
             wake: RefCell::new(None),
             interval: RefCell::new(None),
             tasks: RefCell::new(Vec::new()),
@@ -130,6 +143,20 @@ impl SyncClient {
     pub fn request(&self, cmd: crate::playback::Command) {
         self.inner
             .dispatch(Box::new(move |e, now, r| e.on_request(now, cmd, r)));
+    }
+
+    /// Sends a room request (queue edit, play now); `build` gets the sequence number and the
+    /// newest revision seen.
+    pub fn room(&self, build: impl FnOnce(u32, u64) -> ClientMsg) {
+        let seq = self.inner.next_room_seq();
+        let revision = self
+            .inner
+            .engine
+            .borrow()
+            .state()
+            .map(|s| s.revision)
+            .unwrap_or(0);
+        self.inner.send(&build(seq, revision));
     }
 
     /// The "Join playback" click (call synchronously from the click handler).
@@ -336,6 +363,7 @@ impl Inner {
         set("seekLatencyMs", stats.seek_latency_ms.into());
         set("viewers", stats.viewers.into());
         self.publish_video();
+        self.publish_queue();
         let changed = self.last_stats.borrow().as_ref() != Some(&stats);
         if changed {
             *self.last_stats.borrow_mut() = Some(stats.clone());
@@ -345,6 +373,48 @@ impl Inner {
 }
 
 impl Inner {
+    fn next_room_seq(&self) -> u32 {
+        let seq = self.room_seq.get().wrapping_add(1).max(ROOM_SEQ_BASE);
+        self.room_seq.set(seq);
+        seq
+    }
+
+    /// Tells the page the room's queue when it changed.
+    fn publish_queue(&self) {
+        let Some(queue) = self.engine.borrow().state().map(|s| s.queue.clone()) else {
+            return;
+        };
+        if self.last_queue.borrow().as_ref() != Some(&queue) {
+            *self.last_queue.borrow_mut() = Some(queue.clone());
+            (self.ui)(UiEvent::Queue(queue));
+        }
+    }
+
+    /// Stores a title the player learned on the queued items of that video (once per video).
+    fn report_title(&self, video: &str, title: &str) {
+        let Ok(video_id) = crate::ids::VideoId::parse(video) else {
+            return;
+        };
+        let wanted = self.engine.borrow().state().is_some_and(|s| {
+            s.queue
+                .items
+                .iter()
+                .any(|i| i.video_id == video_id && i.title.is_none())
+        });
+        if !wanted || self.title_sent.borrow().as_deref() == Some(video) {
+            return;
+        }
+        *self.title_sent.borrow_mut() = Some(video.to_owned());
+        let seq = self.next_room_seq();
+        self.send(&ClientMsg::Queue {
+            seq,
+            edit: crate::queue::QueueEdit::Title {
+                video_id,
+                title: title.to_owned(),
+            },
+        });
+    }
+
     /// Tells the page the room's video (and its title once the player knows it).
     fn publish_video(&self) {
         let Some(video) = self.engine.borrow().state().map(|s| s.video_id.to_string()) else {
@@ -357,6 +427,9 @@ impl Inner {
             .and_then(|p| p.video_data())
             .filter(|(id, title)| *id == video && !title.is_empty())
             .map(|(_, title)| title);
+        if let Some(t) = title.as_deref() {
+            self.report_title(&video, t);
+        }
         let now = (video, title);
         if self.last_video.borrow().as_ref() != Some(&now) {
             *self.last_video.borrow_mut() = Some(now.clone());
@@ -463,6 +536,16 @@ async fn run_connection(weak: &Weak<Inner>, url: &str) -> Outcome {
                         *greeted = true;
                     }
                     let inner = weak.upgrade()?;
+                    if let ServerMsg::Error {
+                        seq: Some(seq),
+                        message,
+                        ..
+                    } = &msg
+                    {
+                        if *seq > ROOM_SEQ_BASE {
+                            (inner.ui)(UiEvent::RoomError(message.clone()));
+                        }
+                    }
                     inner.dispatch(Box::new(move |e, now, r| e.on_message(now, msg, r)));
                 }
                 Ok(Message::Bytes(_)) => {}

@@ -9,6 +9,7 @@
 use crate::api::{get_session, SessionView};
 use crate::ids::SessionId;
 use crate::pages::NotFound;
+use crate::queue::{thumbnail_url, ItemId, Queue, QueueEdit};
 use crate::sync::SyncStats;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -55,6 +56,20 @@ struct SyncUi {
     player_error: RwSignal<Option<String>>,
     /// The room's current video id and, once the player knows it, its title.
     video: RwSignal<(String, Option<String>)>,
+    /// The room's queue.
+    queue: RwSignal<Queue>,
+    /// The last refused room request (queue edit, play now).
+    room_error: RwSignal<Option<String>>,
+}
+
+/// A room request from the page (read only by the browser build).
+#[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+enum RoomReq {
+    /// A queue edit.
+    Edit(QueueEdit),
+    /// Play a queued item now.
+    PlayNow(ItemId),
 }
 
 /// The full URL of a session, as the server sees the request (the client corrects it to
@@ -113,6 +128,8 @@ fn Session(view: SessionView) -> impl IntoView {
         show_join: RwSignal::new(false),
         player_error: RwSignal::new(None),
         video: RwSignal::new((view.state.video_id.to_string(), None)),
+        queue: RwSignal::new(view.state.queue.clone()),
+        room_error: RwSignal::new(None),
     };
     let share = RwSignal::new(share_url(&view.id));
     let copied = RwSignal::new(None::<bool>);
@@ -149,6 +166,8 @@ fn Session(view: SessionView) -> impl IntoView {
                     }
                 }
                 UiEvent::Video(id, title) => ui.video.set((id, title)),
+                UiEvent::Queue(q) => ui.queue.set(q),
+                UiEvent::RoomError(m) => ui.room_error.set(Some(m)),
             });
             client.set_value(Some(SyncClient::start(&started, sink)));
         });
@@ -208,6 +227,25 @@ fn Session(view: SessionView) -> impl IntoView {
         });
         #[cfg(not(feature = "hydrate"))]
         let _ = cmd;
+    };
+
+    let room = move |req: RoomReq| {
+        ui.room_error.set(None);
+        #[cfg(feature = "hydrate")]
+        client.with_value(|c| {
+            if let Some(c) = c {
+                c.room(move |seq, base_revision| match req {
+                    RoomReq::Edit(edit) => crate::protocol::ClientMsg::Queue { seq, edit },
+                    RoomReq::PlayNow(item) => crate::protocol::ClientMsg::PlayNow {
+                        seq,
+                        base_revision,
+                        item,
+                    },
+                });
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = req;
     };
 
     view! {
@@ -304,6 +342,7 @@ fn Session(view: SessionView) -> impl IntoView {
                     "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
                 </p>
             </aside>
+            <QueuePanel queue=ui.queue error=ui.room_error on_room=room/>
         </section>
     }
 }
@@ -368,5 +407,133 @@ where
                 </p>
             </Show>
         </form>
+    }
+}
+
+/// The shared queue: add (any link or id), and per item play now, play next, up, down,
+/// remove. Items are named by id in every edit, so concurrent edits all land.
+#[component]
+fn QueuePanel<F>(
+    queue: RwSignal<Queue>,
+    error: RwSignal<Option<String>>,
+    on_room: F,
+) -> impl IntoView
+where
+    F: Fn(RoomReq) + Copy + Send + Sync + 'static,
+{
+    use crate::video::parse_video_input;
+    let input = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match parse_video_input(&input.get_untracked()) {
+            Ok(v) => {
+                input.set(String::new());
+                on_room(RoomReq::Edit(QueueEdit::Add {
+                    video_id: v.id,
+                    start: v.start,
+                }));
+            }
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    };
+    // Each item with its neighbours (for up/down), keyed so a row re-renders when they change.
+    let rows = move || {
+        queue.with(|q| {
+            let ids: Vec<ItemId> = q.items.iter().map(|i| i.id).collect();
+            q.items
+                .iter()
+                .enumerate()
+                .map(|(n, item)| {
+                    let prev = n.checked_sub(1).map(|p| ids[p]);
+                    let next = ids.get(n + 1).copied();
+                    (item.clone(), prev, next)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let count = move || queue.with(|q| q.items.len());
+    view! {
+        <section class="queue panel" data-testid="queue" data-count=move || count().to_string()>
+            <h2 class="queue-heading">"Up next"</h2>
+            <form class="queue-add field" on:submit=submit>
+                <label for="queue-add-input">"Add a video to the queue"</label>
+                <div class="share-row">
+                    <input
+                        id="queue-add-input"
+                        type="text"
+                        autocomplete="off"
+                        placeholder="YouTube link or video id"
+                        data-testid="queue-add-input"
+                        maxlength="2048"
+                        prop:value=move || input.get()
+                        on:input=move |ev| input.set(event_target_value(&ev))
+                    />
+                    <button type="submit" data-testid="queue-add-submit">"Add"</button>
+                </div>
+            </form>
+            <Show when=move || error.with(|e| e.is_some())>
+                <p class="error" role="alert" data-testid="queue-error">
+                    {move || error.get().unwrap_or_default()}
+                </p>
+            </Show>
+            <Show when=move || count() == 0>
+                <p class="hint" data-testid="queue-empty">
+                    "The queue is empty: when this video ends, the party ends."
+                </p>
+            </Show>
+            <ol class="queue-items">
+                <For
+                    each=rows
+                    key=|(item, prev, next)| (item.id, item.title.clone(), *prev, *next)
+                    children=move |(item, prev, next)| {
+                        let id = item.id;
+                        let label = item.title.clone().unwrap_or_else(|| item.video_id.to_string());
+                        let edit = move |e: QueueEdit| on_room(RoomReq::Edit(e));
+                        view! {
+                            <li
+                                class="queue-item"
+                                data-testid="queue-item"
+                                data-item-id=id.0.to_string()
+                                data-video-id=item.video_id.to_string()
+                            >
+                                <img
+                                    class="thumb"
+                                    src=thumbnail_url(&item.video_id)
+                                    alt=""
+                                    width="120"
+                                    height="68"
+                                    loading="lazy"
+                                />
+                                // Titles come from YouTube: rendered as text, never as HTML.
+                                <span class="queue-title" data-testid="queue-title">{label}</span>
+                                <div class="queue-actions">
+                                    <button type="button" data-testid="queue-play-now" title="Play now"
+                                        on:click=move |_| on_room(RoomReq::PlayNow(id))>"▶"</button>
+                                    <button type="button" data-testid="queue-play-next" title="Play next"
+                                        disabled=prev.is_none()
+                                        on:click=move |_| edit(QueueEdit::PlayNext { item: id })>"⤒"</button>
+                                    <button type="button" data-testid="queue-up" title="Move up"
+                                        disabled=prev.is_none()
+                                        on:click=move |_| {
+                                            if let Some(p) = prev {
+                                                edit(QueueEdit::Move { item: id, before: Some(p) });
+                                            }
+                                        }>"↑"</button>
+                                    <button type="button" data-testid="queue-down" title="Move down"
+                                        disabled=next.is_none()
+                                        on:click=move |_| {
+                                            if let Some(n) = next {
+                                                edit(QueueEdit::Move { item: n, before: Some(id) });
+                                            }
+                                        }>"↓"</button>
+                                    <button type="button" data-testid="queue-remove" title="Remove"
+                                        on:click=move |_| edit(QueueEdit::Remove { item: id })>"✕"</button>
+                                </div>
+                            </li>
+                        }
+                    }
+                />
+            </ol>
+        </section>
     }
 }
