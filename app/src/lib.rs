@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod ids;
+pub mod names;
 pub mod pages;
 pub mod playback;
 pub mod protocol;

@@ -90,6 +90,14 @@ pub enum ClientMsg {
         /// The queued item.
         item: ItemId,
     },
+    /// This viewer's display name (validated: length, no control characters). Acknowledged
+    /// only by an `invalid_name` error when refused.
+    Name {
+        /// Client sequence number.
+        seq: u32,
+        /// The name.
+        name: String,
+    },
     /// Switch the room to another video (first command per revision wins, like `seek`).
     Video {
         /// Client sequence number.
@@ -123,7 +131,10 @@ impl ClientMsg {
     /// The state change this message asks for: `(seq, base_revision, command)`.
     pub fn command(&self) -> Option<(u32, u64, Command)> {
         match *self {
-            ClientMsg::Ping { .. } | ClientMsg::Queue { .. } | ClientMsg::PlayNow { .. } => None,
+            ClientMsg::Ping { .. }
+            | ClientMsg::Queue { .. }
+            | ClientMsg::PlayNow { .. }
+            | ClientMsg::Name { .. } => None,
             ClientMsg::Play {
                 seq,
                 base_revision,
@@ -286,6 +297,8 @@ pub enum ErrorCode {
     UnknownItem,
     /// The queue holds `max_queue_len` items already.
     QueueFull,
+    /// A display name that is empty, too long or contains control characters.
+    InvalidName,
 }
 
 /// WebSocket close codes the server uses.

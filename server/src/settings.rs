@@ -35,6 +35,8 @@ pub struct Settings {
     /// How often (ms) each instance checks its sessions for a video that ended with a queue
     /// behind it (the automatic advance).
     pub advance_check_ms: u64,
+    /// Longest display name, in characters.
+    pub max_name_chars: usize,
 }
 
 impl Default for Settings {
@@ -53,6 +55,7 @@ impl Default for Settings {
             max_viewers_per_session: 20_000,
             max_queue_len: app::queue::DEFAULT_MAX_QUEUE,
             advance_check_ms: 250,
+            max_name_chars: app::names::MAX_NAME_CHARS,
         }
     }
 }
@@ -163,6 +166,7 @@ impl Settings {
         );
         over!(max_queue_len, "WATCHPARTY_MAX_QUEUE_LEN");
         over!(advance_check_ms, "WATCHPARTY_ADVANCE_CHECK_MS");
+        over!(max_name_chars, "WATCHPARTY_MAX_NAME_CHARS");
         if let Some(v) = get("WATCHPARTY_ALLOWED_ORIGINS") {
             self.allowed_origins = v
                 .split(',')

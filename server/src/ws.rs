@@ -103,6 +103,7 @@ pub async fn upgrade(
                     conn_id,
                     last_revision: 0,
                     last_viewers: 0,
+                    name: None,
                 };
                 conn.run(socket).await;
                 drop(conn_guard);
@@ -128,6 +129,8 @@ struct Conn {
     last_revision: u64,
     /// The viewer count this viewer was last told (unchanged counts are skipped).
     last_viewers: u32,
+    /// The viewer's display name, once sent and valid.
+    name: Option<String>,
 }
 
 fn text_of(msg: &ServerMsg) -> Utf8Bytes {
@@ -315,6 +318,16 @@ impl Conn {
                         Ok(ClientMsg::Ping { t0 }) => {
                             strikes = 0;
                             Some(ServerMsg::Pong { t0, t1: received, t2: self.sessions.now_ms() })
+                        }
+                        Ok(ClientMsg::Name { seq, name }) => {
+                            match app::names::validate_name(&name, self.sessions.settings().max_name_chars) {
+                                Ok(name) => {
+                                    self.name = Some(name);
+                                    tracing::debug!(name = self.name.as_deref(), "named");
+                                    None
+                                }
+                                Err(e) => Some(error_msg(ErrorCode::InvalidName, e.to_string(), Some(seq))),
+                            }
                         }
                         Ok(msg) => match msg.room_command() {
                             None => None,

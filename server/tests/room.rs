@@ -489,3 +489,32 @@ async fn cluster_queue_edits_on_both_instances_survive_and_advance_happens_once(
     assert_eq!(advanced[0].queue.items.len(), 7);
     assert_eq!(advanced[0].video_id, s.queue.items[0].video_id);
 }
+
+// ---- names ----------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_are_validated() {
+    let server = spawn(Store::Memory).await;
+    let id = create(&server, 0.0).await;
+    let mut a = Client::connect(&server, &id).await;
+    a.send(&ClientMsg::Name {
+        seq: 1,
+        name: "  Ana  ".into(),
+    })
+    .await;
+    for (seq, bad) in [
+        (2, "x".repeat(33)),
+        (3, "   ".to_string()),
+        (4, "A\u{202E}na".to_string()),
+        (5, "A\u{0}".to_string()),
+    ] {
+        a.send(&ClientMsg::Name { seq, name: bad }).await;
+        assert_eq!(a.next_error().await, (ErrorCode::InvalidName, Some(seq)));
+    }
+    // The valid name was taken silently: nothing else arrived.
+    let rest = a.drain(Duration::from_millis(200)).await;
+    assert!(
+        rest.iter().all(|m| !matches!(m, ServerMsg::Error { .. })),
+        "{rest:?}"
+    );
+}

@@ -62,6 +62,7 @@ struct Inner {
     last_queue: RefCell<Option<crate::queue::Queue>>,
     title_sent: RefCell<Option<String>>,
     room_seq: Cell<u32>,
+    name: RefCell<Option<String>>,
     wake: RefCell<Option<Timeout>>,
     interval: RefCell<Option<Interval>>,
     tasks: RefCell<Vec<AbortHandle>>,
@@ -97,6 +98,7 @@ impl SyncClient {
             last_queue: RefCell::new(None),
             title_sent: RefCell::new(None),
             room_seq: Cell::new(ROOM_SEQ_BASE),
+            name: RefCell::new(None),
             wake: RefCell::new(None),
             interval: RefCell::new(None),
             tasks: RefCell::new(Vec::new()),
@@ -143,6 +145,12 @@ impl SyncClient {
     pub fn request(&self, cmd: crate::playback::Command) {
         self.inner
             .dispatch(Box::new(move |e, now, r| e.on_request(now, cmd, r)));
+    }
+
+    /// Sets this viewer's display name (sent now and after every reconnect).
+    pub fn set_name(&self, name: String) {
+        *self.inner.name.borrow_mut() = Some(name);
+        self.inner.send_name();
     }
 
     /// Sends a room request (queue edit, play now); `build` gets the sequence number and the
@@ -373,6 +381,14 @@ impl Inner {
 }
 
 impl Inner {
+    fn send_name(&self) {
+        let Some(name) = self.name.borrow().clone() else {
+            return;
+        };
+        let seq = self.next_room_seq();
+        self.send(&ClientMsg::Name { seq, name });
+    }
+
     fn next_room_seq(&self) -> u32 {
         let seq = self.room_seq.get().wrapping_add(1).max(ROOM_SEQ_BASE);
         self.room_seq.set(seq);
@@ -532,10 +548,14 @@ async fn run_connection(weak: &Weak<Inner>, url: &str) -> Outcome {
                     let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
                         continue;
                     };
-                    if matches!(msg, ServerMsg::Hello { .. }) {
+                    let hello = matches!(msg, ServerMsg::Hello { .. });
+                    if hello {
                         *greeted = true;
                     }
                     let inner = weak.upgrade()?;
+                    if hello {
+                        inner.send_name();
+                    }
                     if let ServerMsg::Error {
                         seq: Some(seq),
                         message,

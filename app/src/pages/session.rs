@@ -131,6 +131,7 @@ fn Session(view: SessionView) -> impl IntoView {
         queue: RwSignal::new(view.state.queue.clone()),
         room_error: RwSignal::new(None),
     };
+    let my_name = RwSignal::new(None::<String>);
     let share = RwSignal::new(share_url(&view.id));
     let copied = RwSignal::new(None::<bool>);
     // The running client lives only in the browser (a thread-local value must never be created
@@ -169,7 +170,11 @@ fn Session(view: SessionView) -> impl IntoView {
                 UiEvent::Queue(q) => ui.queue.set(q),
                 UiEvent::RoomError(m) => ui.room_error.set(Some(m)),
             });
-            client.set_value(Some(SyncClient::start(&started, sink)));
+            let c = SyncClient::start(&started, sink);
+            let name = crate::client::stored_name();
+            c.set_name(name.clone());
+            my_name.set(Some(name));
+            client.set_value(Some(c));
         });
         on_cleanup(move || {
             // Destroys the player, closes the socket, stops the timers.
@@ -229,6 +234,20 @@ fn Session(view: SessionView) -> impl IntoView {
         let _ = cmd;
     };
 
+    let rename = move |name: String| {
+        my_name.set(Some(name.clone()));
+        #[cfg(feature = "hydrate")]
+        {
+            crate::client::remember_name(&name);
+            client.with_value(|c| {
+                if let Some(c) = c {
+                    c.set_name(name);
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = name;
+    };
     let room = move |req: RoomReq| {
         ui.room_error.set(None);
         #[cfg(feature = "hydrate")]
@@ -249,102 +268,103 @@ fn Session(view: SessionView) -> impl IntoView {
     };
 
     view! {
-        <Title text=title/>
-        <section class="session">
-            <div class="stage">
-                <div class="player-frame">
-                    <div id="player" class="player-placeholder">
-                        <span>"Loading the player…"</span>
-                    </div>
-                    <Show when=move || ui.show_join.get()>
-                        <div class="join-overlay">
-                            <button class="join" type="button" data-testid="join-playback" on:click=join>
-                                "▶ Join playback"
-                            </button>
-                            <p class="hint">"Your browser paused the video until you click."</p>
+            <Title text=title/>
+            <section class="session">
+                <div class="stage">
+                    <div class="player-frame">
+                        <div id="player" class="player-placeholder">
+                            <span>"Loading the player…"</span>
                         </div>
+                        <Show when=move || ui.show_join.get()>
+                            <div class="join-overlay">
+                                <button class="join" type="button" data-testid="join-playback" on:click=join>
+                                    "▶ Join playback"
+                                </button>
+                                <p class="hint">"Your browser paused the video until you click."</p>
+                            </div>
+                        </Show>
+                    </div>
+                    <Show when=move || ui.player_error.with(|e| e.is_some())>
+                        <p class="player-error error" role="alert" data-testid="player-error">
+                            {move || ui.player_error.get().unwrap_or_default()}
+                        </p>
                     </Show>
                 </div>
-                <Show when=move || ui.player_error.with(|e| e.is_some())>
-                    <p class="player-error error" role="alert" data-testid="player-error">
-                        {move || ui.player_error.get().unwrap_or_default()}
-                    </p>
-                </Show>
-            </div>
-            <aside class="panel">
-                <NowPlaying video=ui.video/>
-                <ChangeVideo on_change=change_video/>
-                <div class="share field">
-                    <label for="share-link">"Invite people with this link"</label>
-                    <div class="share-row">
-                        <input
-                            id="share-link"
-                            type="text"
-                            readonly
-                            data-testid="share-link"
-                            value=move || share.get()
-                            prop:value=move || share.get()
-                            on:focus=|ev| {
-                                #[cfg(feature = "hydrate")]
-                                {
-                                    use wasm_bindgen::JsCast;
-                                    if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
-                                        input.select();
+                <aside class="panel">
+    <NameField name=my_name on_rename=rename/>
+                                    <NowPlaying video=ui.video/>
+                    <ChangeVideo on_change=change_video/>
+                    <div class="share field">
+                        <label for="share-link">"Invite people with this link"</label>
+                        <div class="share-row">
+                            <input
+                                id="share-link"
+                                type="text"
+                                readonly
+                                data-testid="share-link"
+                                value=move || share.get()
+                                prop:value=move || share.get()
+                                on:focus=|ev| {
+                                    #[cfg(feature = "hydrate")]
+                                    {
+                                        use wasm_bindgen::JsCast;
+                                        if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                                            input.select();
+                                        }
                                     }
+                                    #[cfg(not(feature = "hydrate"))]
+                                    let _ = ev;
                                 }
-                                #[cfg(not(feature = "hydrate"))]
-                                let _ = ev;
-                            }
-                        />
-                        <button type="button" class="copy" data-testid="copy-link" on:click=copy>
-                            {move || match copied.get() {
-                                Some(true) => "Copied!",
-                                Some(false) => "Press Ctrl+C",
-                                None => "Copy",
-                            }}
-                        </button>
+                            />
+                            <button type="button" class="copy" data-testid="copy-link" on:click=copy>
+                                {move || match copied.get() {
+                                    Some(true) => "Copied!",
+                                    Some(false) => "Press Ctrl+C",
+                                    None => "Copy",
+                                }}
+                            </button>
+                        </div>
                     </div>
-                </div>
-                <div class="status-row">
-                    <span class="viewers" data-testid="viewer-count" data-count=move || count().to_string()>
-                        <span class="viewers-number">{count}</span>
-                        " watching"
-                    </span>
-                    <div
-                        class="sync-badge"
-                        tabindex="0"
-                        data-testid="sync-badge"
-                        data-status=status
-                        data-error-ms=error_attr
-                        aria-label=move || format!("Sync status: {}", label())
-                    >
-                        <span class="dot" aria-hidden="true"></span>
-                        <span class="badge-label">{label}</span>
-                        <dl class="sync-details">
-                            <dt>"Distance from session"</dt>
-                            <dd>{move || stats.with(|s| s.error_ms.map(|e| format!("{e:+.1} ms")).unwrap_or_else(|| "–".into()))}</dd>
-                            <dt>"Clock offset"</dt>
-                            <dd>{move || stats.with(|s| format!("{:.1} ms", s.offset_ms))}</dd>
-                            <dt>"Round trip"</dt>
-                            <dd>{move || stats.with(|s| format!("{:.1} ms", s.rtt_ms))}</dd>
-                            <dt>"Corrective seeks"</dt>
-                            <dd>{move || stats.with(|s| s.corrective_seeks.to_string())}</dd>
-                            <dt>"Rate nudges"</dt>
-                            <dd>{move || stats.with(|s| s.rate_nudges.to_string())}</dd>
-                            <dt>"Seek latency"</dt>
-                            <dd>{move || stats.with(|s| format!("{:.0} ms", s.seek_latency_ms))}</dd>
-                            <dt>"Revision"</dt>
-                            <dd>{move || stats.with(|s| s.revision.to_string())}</dd>
-                        </dl>
+                    <div class="status-row">
+                        <span class="viewers" data-testid="viewer-count" data-count=move || count().to_string()>
+                            <span class="viewers-number">{count}</span>
+                            " watching"
+                        </span>
+                        <div
+                            class="sync-badge"
+                            tabindex="0"
+                            data-testid="sync-badge"
+                            data-status=status
+                            data-error-ms=error_attr
+                            aria-label=move || format!("Sync status: {}", label())
+                        >
+                            <span class="dot" aria-hidden="true"></span>
+                            <span class="badge-label">{label}</span>
+                            <dl class="sync-details">
+                                <dt>"Distance from session"</dt>
+                                <dd>{move || stats.with(|s| s.error_ms.map(|e| format!("{e:+.1} ms")).unwrap_or_else(|| "–".into()))}</dd>
+                                <dt>"Clock offset"</dt>
+                                <dd>{move || stats.with(|s| format!("{:.1} ms", s.offset_ms))}</dd>
+                                <dt>"Round trip"</dt>
+                                <dd>{move || stats.with(|s| format!("{:.1} ms", s.rtt_ms))}</dd>
+                                <dt>"Corrective seeks"</dt>
+                                <dd>{move || stats.with(|s| s.corrective_seeks.to_string())}</dd>
+                                <dt>"Rate nudges"</dt>
+                                <dd>{move || stats.with(|s| s.rate_nudges.to_string())}</dd>
+                                <dt>"Seek latency"</dt>
+                                <dd>{move || stats.with(|s| format!("{:.0} ms", s.seek_latency_ms))}</dd>
+                                <dt>"Revision"</dt>
+                                <dd>{move || stats.with(|s| s.revision.to_string())}</dd>
+                            </dl>
+                        </div>
                     </div>
-                </div>
-                <p class="hint">
-                    "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
-                </p>
-            </aside>
-            <QueuePanel queue=ui.queue error=ui.room_error on_room=room/>
-        </section>
-    }
+                    <p class="hint">
+                        "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
+                    </p>
+                </aside>
+                <QueuePanel queue=ui.queue error=ui.room_error on_room=room/>
+            </section>
+        }
 }
 
 /// The room's current video: its title once the player knows it, else its id.
@@ -535,5 +555,54 @@ where
                 />
             </ol>
         </section>
+    }
+}
+
+/// This viewer's display name: generated on the first visit, editable, remembered by the
+/// browser (`localStorage`), validated like the server does.
+#[component]
+fn NameField<F>(name: RwSignal<Option<String>>, on_rename: F) -> impl IntoView
+where
+    F: Fn(String) + Copy + Send + Sync + 'static,
+{
+    use crate::names::{validate_name, MAX_NAME_CHARS};
+    let input = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match validate_name(&input.get_untracked(), MAX_NAME_CHARS) {
+            Ok(n) => {
+                error.set(None);
+                input.set(String::new());
+                on_rename(n);
+            }
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    };
+    view! {
+        <form class="name-field field" on:submit=submit>
+            <label for="name-input">
+                "You are "
+                <strong data-testid="my-name">{move || name.get().unwrap_or_default()}</strong>
+            </label>
+            <div class="share-row">
+                <input
+                    id="name-input"
+                    type="text"
+                    autocomplete="nickname"
+                    placeholder="Change your name"
+                    data-testid="name-input"
+                    maxlength="64"
+                    prop:value=move || input.get()
+                    on:input=move |ev| input.set(event_target_value(&ev))
+                />
+                <button type="submit" data-testid="name-save">"Rename"</button>
+            </div>
+            <Show when=move || error.with(|e| e.is_some())>
+                <p class="error" role="alert" data-testid="name-error">
+                    {move || error.get().unwrap_or_default()}
+                </p>
+            </Show>
+        </form>
     }
 }
