@@ -8,6 +8,7 @@
 pub mod api;
 pub mod ids;
 pub mod names;
+pub mod notices;
 pub mod pages;
 pub mod playback;
 pub mod protocol;

@@ -6,6 +6,7 @@ import { test, expect, sample, waitInSync, expectStaysInSync, waitSameRevision, 
 const VIDEO = 'dQw4w9WgXcQ';
 const OTHER = '9bZkp7q19f0';
 const THIRD = 'jNQXAC9IVRw';
+const FOURTH = 'kJQP7kiw5Fk';
 
 /** Opens `n` viewers on a new session created by the first; all ready, paused at 0. */
 async function party(viewers, n) {
@@ -99,4 +100,91 @@ test('the session page at phone width (390 px): player full width, room below', 
   expect(hasHScroll).toBe(false);
   await a.page.screenshot({ path: test.info().outputPath('session-390.png'), fullPage: true });
   await a.page.screenshot({ path: 'test-results/session-390.png', fullPage: true });
+});
+
+/** The queue's items as the page shows them: [{id, video}]. */
+async function queueOf(viewer) {
+  return viewer.page.getByTestId('queue-item').evaluateAll((els) =>
+    els.map((e) => ({ id: e.getAttribute('data-item-id'), video: e.getAttribute('data-video-id') })),
+  );
+}
+
+async function addToQueue(viewer, input) {
+  await viewer.page.getByTestId('queue-add-input').fill(input);
+  await viewer.page.getByTestId('queue-add-submit').click();
+}
+
+test('queue: add from two viewers at once, move, remove, play now, auto-advance at the end', async ({ viewers }) => {
+  const { all } = await (async () => {
+    const names = ['A', 'B', 'C'];
+    const vs = [];
+    for (const n of names) vs.push(await viewers(n, { config: { durations: { [VIDEO]: 8 } } }));
+    const url = await createSession(vs[0], `https://www.youtube.com/watch?v=${VIDEO}`);
+    await vs[0].waitReady();
+    for (const v of vs.slice(1)) await v.open(url);
+    return { url, all: vs };
+  })();
+  const [a, b, c] = all;
+
+  await test.step('two viewers add at the same moment: both items land everywhere', async () => {
+    await Promise.all([addToQueue(a, OTHER), addToQueue(b, `https://youtu.be/${THIRD}`)]);
+    for (const v of all) await expect(v.page.getByTestId('queue')).toHaveAttribute('data-count', '2');
+    const q = await queueOf(c);
+    expect(q.map((i) => i.video).sort()).toEqual([OTHER, THIRD].sort());
+    await expect(c.page.locator('[data-testid=queue-item] img.thumb').first()).toHaveAttribute(
+      'src',
+      /^https:\/\/i\.ytimg\.com\/vi\/[\w-]{11}\/mqdefault\.jpg$/,
+    );
+  });
+
+  await test.step('move and remove from two viewers at once', async () => {
+    await addToQueue(c, FOURTH);
+    for (const v of all) await expect(v.page.getByTestId('queue')).toHaveAttribute('data-count', '3');
+    const before = await queueOf(a);
+    await Promise.all([
+      a.page.getByTestId('queue-item').nth(2).getByTestId('queue-up').click(),
+      b.page.getByTestId('queue-item').nth(0).getByTestId('queue-remove').click(),
+    ]);
+    for (const v of all) await expect(v.page.getByTestId('queue')).toHaveAttribute('data-count', '2');
+    const after = await queueOf(c);
+    expect(after.map((i) => i.id)).toEqual([before[2].id, before[1].id]);
+    await expect(a.page.getByTestId('queue-error')).toHaveCount(0);
+  });
+
+  await test.step('auto-advance at the end, once, for everyone; an empty queue ends the party', async () => {
+    const next = (await queueOf(a))[0].video;
+    await a.hook('userPlay');
+    await waitInSync(all, { playing: true });
+    await waitVideo(all, next);
+    const s = await waitInSync(all, { playing: true, timeout: 10_000 });
+    console.log(`auto-advance: spread ${s.spreadMs.toFixed(1)} ms at ${s.positions[0].toFixed(2)} s`);
+    for (const v of all) await expect(v.page.getByTestId('queue')).toHaveAttribute('data-count', '1');
+    const revs = await waitSameRevision(all);
+    expect(revs).toBeGreaterThan(0);
+  });
+
+  await test.step('play now', async () => {
+    const last = (await queueOf(b))[0].video;
+    await b.page.getByTestId('queue-item').first().getByTestId('queue-play-now').click();
+    await waitVideo(all, last);
+    for (const v of all) await expect(v.page.getByTestId('queue-empty')).toBeVisible();
+    await waitInSync(all, { playing: true, timeout: 10_000 });
+  });
+});
+
+test('names: generated on the first visit, kept by the browser, renamed, validated', async ({ viewers }) => {
+  const { url, all } = await party(viewers, 1);
+  const [a] = all;
+  const first = await a.page.getByTestId('my-name').textContent();
+  expect(first).toMatch(/^[A-Z][a-z]+ [A-Z][a-z]+$/);
+  await a.page.getByTestId('name-input').fill('   ');
+  await a.page.getByTestId('name-save').click();
+  await expect(a.page.getByTestId('name-error')).toBeVisible();
+  await a.page.getByTestId('name-input').fill('<b>Ana</b>');
+  await a.page.getByTestId('name-save').click();
+  await expect(a.page.getByTestId('my-name')).toHaveText('<b>Ana</b>');
+  await expect(a.page.locator('[data-testid=my-name] b')).toHaveCount(0);
+  await a.page.goto(url);
+  await a.waitReady();
+  await expect(a.page.getByTestId('my-name')).toHaveText('<b>Ana</b>');
 });

@@ -40,6 +40,8 @@ pub enum UiEvent {
     Queue(crate::queue::Queue),
     /// A room request (queue edit, play now) was refused: the server's message.
     RoomError(String),
+    /// Something happened in the room ("Ana paused at 12:31").
+    Notice(String),
 }
 
 /// Sequence numbers of room requests start here, apart from the sync engine's commands.
@@ -381,6 +383,25 @@ impl Inner {
 }
 
 impl Inner {
+    /// Derives the notice for an authoritative change (before the engine applies it).
+    fn notice(&self, next: &crate::playback::PlaybackState, cause: Option<crate::protocol::Cause>) {
+        use crate::notices::{describe, Author};
+        let engine = self.engine.borrow();
+        let Some(prev) = engine.state() else {
+            return;
+        };
+        let who = match cause {
+            None => return,
+            Some(c) if c.conn_id == engine.stats().conn_id => Author::You,
+            Some(c) if c.conn_id == 0 => Author::Server,
+            Some(_) => Author::Viewer("Someone"),
+        };
+        if let Some(text) = describe(prev, next, who, None) {
+            drop(engine);
+            (self.ui)(UiEvent::Notice(text));
+        }
+    }
+
     fn send_name(&self) {
         let Some(name) = self.name.borrow().clone() else {
             return;
@@ -555,6 +576,9 @@ async fn run_connection(weak: &Weak<Inner>, url: &str) -> Outcome {
                     let inner = weak.upgrade()?;
                     if hello {
                         inner.send_name();
+                    }
+                    if let ServerMsg::State { state, cause } = &msg {
+                        inner.notice(state, *cause);
                     }
                     if let ServerMsg::Error {
                         seq: Some(seq),

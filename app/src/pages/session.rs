@@ -60,7 +60,13 @@ struct SyncUi {
     queue: RwSignal<Queue>,
     /// The last refused room request (queue edit, play now).
     room_error: RwSignal<Option<String>>,
+    /// The latest notices, newest first (at most [`MAX_NOTICES`]).
+    notices: RwSignal<Vec<(u64, String)>>,
 }
+
+/// Notices kept on the page.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const MAX_NOTICES: usize = 4;
 
 /// A room request from the page (read only by the browser build).
 #[derive(Clone, Debug)]
@@ -130,6 +136,7 @@ fn Session(view: SessionView) -> impl IntoView {
         video: RwSignal::new((view.state.video_id.to_string(), None)),
         queue: RwSignal::new(view.state.queue.clone()),
         room_error: RwSignal::new(None),
+        notices: RwSignal::new(Vec::new()),
     };
     let my_name = RwSignal::new(None::<String>);
     let share = RwSignal::new(share_url(&view.id));
@@ -169,6 +176,11 @@ fn Session(view: SessionView) -> impl IntoView {
                 UiEvent::Video(id, title) => ui.video.set((id, title)),
                 UiEvent::Queue(q) => ui.queue.set(q),
                 UiEvent::RoomError(m) => ui.room_error.set(Some(m)),
+                UiEvent::Notice(text) => ui.notices.update(|n| {
+                    let id = n.first().map(|(i, _)| i + 1).unwrap_or(0);
+                    n.insert(0, (id, text));
+                    n.truncate(MAX_NOTICES);
+                }),
             });
             let c = SyncClient::start(&started, sink);
             let name = crate::client::stored_name();
@@ -293,6 +305,13 @@ fn Session(view: SessionView) -> impl IntoView {
                 <aside class="panel">
     <NameField name=my_name on_rename=rename/>
                                     <NowPlaying video=ui.video/>
+                <ol class="notices" data-testid="notices" aria-live="polite">
+                    <For
+                        each=move || ui.notices.get()
+                        key=|(id, _)| *id
+                        children=|(_, text)| view! { <li data-testid="notice">{text}</li> }
+                    />
+                </ol>
                     <ChangeVideo on_change=change_video/>
                     <div class="share field">
                         <label for="share-link">"Invite people with this link"</label>
