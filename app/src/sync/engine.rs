@@ -333,7 +333,15 @@ impl Engine {
                 self.queued = None;
             }
         }
+        let queue_only = self
+            .state
+            .as_ref()
+            .is_some_and(|c| c.revision != s.revision && c.playback_base() == s.playback_base());
         self.state = Some(s);
+        if queue_only {
+            // Nothing for the player; an in-flight command of ours is still valid.
+            return;
+        }
         if changed {
             self.drift.reset(now, 0.0);
         }
@@ -939,6 +947,67 @@ mod tests {
             rate: 1.0,
             duration: 600.0,
         }
+    }
+
+    #[test]
+    fn a_queue_edit_leaves_the_player_and_an_in_flight_command_alone() {
+        use crate::ids::VideoId;
+        use crate::queue::QueueEdit;
+        let v = VideoId::parse("dQw4w9WgXcQ").unwrap();
+        let s = PlaybackState::new(v, 10.0, 0.0);
+        let mut e = Engine::new(Some(s.clone()));
+        let r = rd(0.0, PlayerState::Paused, 10.0);
+        e.on_message(
+            0.0,
+            ServerMsg::Hello {
+                conn_id: 7,
+                session_id: crate::ids::SessionId::parse("000000000000").unwrap(),
+                server_time: 0.0,
+                state: s.clone(),
+                viewers: 1,
+            },
+            Some(r),
+        );
+        e.on_player_ready(0.0, &[1.0], Some(r));
+        // The viewer presses play: a command is in flight.
+        let out = e.on_player_state(
+            100.0,
+            PlayerState::Playing,
+            Some(rd(100.0, PlayerState::Playing, 10.0)),
+        );
+        assert!(
+            out.iter()
+                .any(|a| matches!(a, Action::Send(ClientMsg::Play { .. }))),
+            "{out:?}"
+        );
+        // Somebody adds to the queue meanwhile: the player is not touched (no pause back).
+        let mut queued = s.clone();
+        queued
+            .queue
+            .apply(
+                &QueueEdit::Add {
+                    video_id: v,
+                    start: 0.0,
+                },
+                10,
+            )
+            .unwrap();
+        queued.revision += 1;
+        queued.playback_revision = 1;
+        let out = e.on_message(
+            150.0,
+            ServerMsg::State {
+                state: queued,
+                cause: Some(Cause { conn_id: 9, seq: 1 }),
+            },
+            Some(rd(150.0, PlayerState::Playing, 10.05)),
+        );
+        assert!(
+            !out.iter()
+                .any(|a| matches!(a, Action::Pause | Action::Seek(_))),
+            "{out:?}"
+        );
+        assert_eq!(e.state().map(|s| s.queue.items.len()), Some(1));
     }
 
     #[test]
