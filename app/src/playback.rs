@@ -51,6 +51,10 @@ pub struct PlaybackState {
     /// The room's queue.
     #[serde(default, skip_serializing_if = "Queue::is_unused")]
     pub queue: Queue,
+    /// Display name of the viewer whose command made this revision (for notices such as
+    /// "Ana paused at 12:31"); `None` for server-made changes and unnamed viewers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<String>,
 }
 
 impl PlaybackState {
@@ -66,6 +70,7 @@ impl PlaybackState {
             duration: None,
             playback_revision: 0,
             queue: Queue::default(),
+            changed_by: None,
         }
     }
 

@@ -305,6 +305,19 @@ impl Sessions {
         base_revision: u64,
         cmd: impl Into<RoomCommand>,
     ) -> Result<Outcome, Rejection> {
+        self.apply_as(hub, cause, None, base_revision, cmd).await
+    }
+
+    /// [`Sessions::apply`] for a viewer called `name`: the new revision records who made it
+    /// (`changed_by`, for notices).
+    pub async fn apply_as(
+        &self,
+        hub: &Hub,
+        cause: Cause,
+        name: Option<&str>,
+        base_revision: u64,
+        cmd: impl Into<RoomCommand>,
+    ) -> Result<Outcome, Rejection> {
         let cmd: RoomCommand = cmd.into();
         let limits = RoomLimits {
             max_queue: self.settings.max_queue_len,
@@ -347,7 +360,8 @@ impl Sessions {
                     });
                 }
                 Ok(None) => return Ok(Outcome::Unchanged(current)),
-                Ok(Some(next)) => {
+                Ok(Some(mut next)) => {
+                    next.changed_by = name.map(str::to_owned);
                     match self
                         .store
                         .compare_and_set(hub.id(), current.revision, &next, Some(cause))

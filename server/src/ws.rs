@@ -382,7 +382,12 @@ impl Conn {
             conn_id: self.conn_id,
             seq,
         };
-        match self.sessions.apply(hub, cause, base, cmd).await {
+        let name = self.name.clone();
+        match self
+            .sessions
+            .apply_as(hub, cause, name.as_deref(), base, cmd)
+            .await
+        {
             Ok(Outcome::Applied(state)) => {
                 tracing::debug!(seq, revision = state.revision, "command applied");
                 Ok(())

@@ -517,4 +517,12 @@ async fn names_are_validated() {
         rest.iter().all(|m| !matches!(m, ServerMsg::Error { .. })),
         "{rest:?}"
     );
+    // Changes record who made them (for notices), for every viewer.
+    let mut b = Client::connect(&server, &id).await;
+    a.command(Command::Pause { position: 751.0 }).await;
+    let (state, _) = b.next_state().await;
+    assert_eq!(state.changed_by.as_deref(), Some("Ana"));
+    a.next_state().await; // A's own pause
+    b.command(Command::Seek { position: 3.0 }).await;
+    assert_eq!(a.next_state().await.0.changed_by, None, "B has no name");
 }

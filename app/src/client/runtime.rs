@@ -394,7 +394,7 @@ impl Inner {
             None => return,
             Some(c) if c.conn_id == engine.stats().conn_id => Author::You,
             Some(c) if c.conn_id == 0 => Author::Server,
-            Some(_) => Author::Viewer("Someone"),
+            Some(_) => Author::Viewer(next.changed_by.as_deref().unwrap_or("Someone")),
         };
         if let Some(text) = describe(prev, next, who, None) {
             drop(engine);
