@@ -526,3 +526,48 @@ async fn names_are_validated() {
     b.command(Command::Seek { position: 3.0 }).await;
     assert_eq!(a.next_state().await.0.changed_by, None, "B has no name");
 }
+
+// ---- the server-rendered page ---------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_page_renders_the_room() {
+    let server = spawn(Store::Memory).await;
+    let id = create(&server, 0.0).await;
+    let mut a = Client::connect(&server, &id).await;
+    a.command(Command::Video {
+        video_id: other(),
+        position: 0.0,
+    })
+    .await;
+    a.next_state().await;
+    for (i, v) in [video(), VideoId::parse("jNQXAC9IVRw").unwrap()]
+        .into_iter()
+        .enumerate()
+    {
+        a.send(&add_msg(i as u32 + 1, v)).await;
+        a.next_state().await;
+    }
+    let html = reqwest::Client::new()
+        .get(server.http_url(&format!("/s/{id}")))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    for hook in [
+        "data-testid=\"video-change-input\"",
+        "data-testid=\"now-playing\"",
+        "data-video-id=\"9bZkp7q19f0\"",
+        "data-testid=\"queue\"",
+        "data-count=\"2\"",
+        "data-testid=\"queue-item\"",
+        "https://i.ytimg.com/vi/dQw4w9WgXcQ/mqdefault.jpg",
+        "data-testid=\"name-input\"",
+        "data-testid=\"notices\"",
+        "<title>Watch party · 9bZkp7q19f0</title>",
+    ] {
+        assert!(html.contains(hook), "missing {hook}");
+    }
+}
