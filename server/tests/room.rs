@@ -571,3 +571,40 @@ async fn the_session_page_renders_the_room() {
         assert!(html.contains(hook), "missing {hook}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_with_long_titles_reaches_viewers_on_both_stores() {
+    for store in [Store::Memory, Store::Redis] {
+        // Fill the queue faster than a person would (the command rate limit is not the point).
+        let mut settings = common::settings(store);
+        settings.commands_per_sec = 1_000.0;
+        settings.command_burst = 1_000;
+        let server = common::spawn_with(settings).await;
+        let id = create(&server, 0.0).await;
+        let mut a = Client::connect(&server, &id).await;
+        let max = server.sessions.settings().max_queue_len;
+        for i in 0..max {
+            a.send(&add_msg(i as u32 + 1, other())).await;
+            a.next_state().await;
+        }
+        a.send(&ClientMsg::Queue {
+            seq: 999,
+            edit: QueueEdit::Title {
+                video_id: other(),
+                title: "T\u{e9}".repeat(300),
+            },
+        })
+        .await;
+        let (state, _) = a.next_state().await;
+        assert_eq!(state.queue.items.len(), max);
+        assert!(state.queue.items.iter().all(|i| i
+            .title
+            .as_deref()
+            .is_some_and(|t| t.chars().count() == app::queue::MAX_TITLE_CHARS)));
+        // A late joiner gets all of it in its hello.
+        let late = Client::connect(&server, &id).await;
+        assert_eq!(late.hello_state.queue, state.queue);
+        a.send(&add_msg(1000, other())).await;
+        assert_eq!(a.next_error().await.0, ErrorCode::QueueFull);
+    }
+}
