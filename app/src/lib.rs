@@ -6,6 +6,7 @@
 //! functions use; `hydrate` (browser) adds [`client`], the YouTube and WebSocket bindings.
 
 pub mod api;
+pub mod health;
 pub mod ids;
 pub mod names;
 pub mod notices;
