@@ -459,9 +459,11 @@ async fn cluster_queue_edits_on_both_instances_survive_and_advance_happens_once(
     let id = create(&s1, 0.0).await;
     let mut a = Client::connect(&s1, &id).await;
     let mut b = Client::connect(&s2, &id).await;
+    // Neither is the current video (replaying the current one keeps its known length).
+    let third = VideoId::parse("jNQXAC9IVRw").unwrap();
     for i in 0..4 {
         a.send(&add_msg(i + 1, other())).await;
-        b.send(&add_msg(i + 1, video())).await;
+        b.send(&add_msg(i + 1, third)).await;
     }
     let ma = a.drain(Duration::from_millis(800)).await;
     let s = newest(&ma, &a.hello_state);
