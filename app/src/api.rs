@@ -60,7 +60,7 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
         }
     };
     let backend = expect_context::<crate::ssr::SharedBackend>();
-    let id = match backend.create_session(video.id.clone(), video.start).await {
+    let id = match backend.create_session(video.id, video.start).await {
         Ok(id) => id,
         Err(e) => {
             tracing::warn!(error = %e, "could not create a session");

@@ -59,33 +59,37 @@ impl From<SessionId> for String {
     }
 }
 
-/// A YouTube video id: exactly 11 characters of `[A-Za-z0-9_-]`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A YouTube video id: exactly 11 characters of `[A-Za-z0-9_-]`. Stored inline (`Copy`), so
+/// commands that carry one stay `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct VideoId(String);
+pub struct VideoId([u8; 11]);
 
 impl VideoId {
     /// Validates a bare video id.
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if s.len() == 11
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::Video)
+        match <[u8; 11]>::try_from(s.as_bytes()) {
+            Ok(bytes)
+                if bytes
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                Ok(Self(bytes))
+            }
+            _ => Err(IdError::Video),
         }
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII is ever stored (checked by `parse`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl fmt::Display for VideoId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -98,7 +102,7 @@ impl TryFrom<String> for VideoId {
 
 impl From<VideoId> for String {
     fn from(id: VideoId) -> Self {
-        id.0
+        id.as_str().to_owned()
     }
 }
 

@@ -6,10 +6,15 @@
 //! functions use; `hydrate` (browser) adds [`client`], the YouTube and WebSocket bindings.
 
 pub mod api;
+pub mod health;
 pub mod ids;
+pub mod names;
+pub mod notices;
 pub mod pages;
 pub mod playback;
 pub mod protocol;
+pub mod queue;
+pub mod room;
 pub mod sync;
 pub mod video;
 

@@ -8,6 +8,7 @@
 //! positions are seconds.
 
 use crate::ids::VideoId;
+use crate::queue::Queue;
 use serde::{Deserialize, Serialize};
 
 /// Largest position or duration accepted, in seconds (one week; YouTube's longest uploads are
@@ -47,6 +48,18 @@ pub struct PlaybackState {
     /// Video length in seconds once a viewer's player reported it.
     #[serde(default)]
     pub duration: Option<f64>,
+    /// Revision of the last *playback* change (0 in documents written before the room existed:
+    /// then `revision` counts). Only playback changes make playback commands stale; queue edits
+    /// bump `revision` only (see [`crate::room`]).
+    #[serde(default)]
+    pub playback_revision: u64,
+    /// The room's queue.
+    #[serde(default, skip_serializing_if = "Queue::is_unused")]
+    pub queue: Queue,
+    /// Display name of the viewer whose command made this revision (for notices such as
+    /// "Ana paused at 12:31"); `None` for server-made changes and unnamed viewers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<String>,
 }
 
 impl PlaybackState {
@@ -60,6 +73,19 @@ impl PlaybackState {
             rate: 1.0,
             revision: 1,
             duration: None,
+            playback_revision: 0,
+            queue: Queue::default(),
+            changed_by: None,
+        }
+    }
+
+    /// The oldest base revision a playback command may have and still be accepted: the
+    /// revision of the last playback change.
+    pub fn playback_base(&self) -> u64 {
+        if self.playback_revision == 0 || self.playback_revision > self.revision {
+            self.revision
+        } else {
+            self.playback_revision
         }
     }
 
@@ -125,6 +151,24 @@ pub enum Command {
         /// Seconds.
         seconds: f64,
     },
+    /// Switch the room to another video at `position`, keeping play/pause and the rate. The
+    /// duration becomes unknown until a player reports the new one. Like play/pause/seek,
+    /// the first command per revision wins.
+    Video {
+        /// The new video.
+        video_id: VideoId,
+        /// Where to start it (seconds).
+        position: f64,
+    },
+    /// [`Command::Duration`] for a named video: ignored (a no-op) when the session has
+    /// switched to another video meanwhile, so a late report never gives the new video the
+    /// old one's length.
+    VideoDuration {
+        /// The video the sender's player measured.
+        video_id: VideoId,
+        /// Seconds.
+        seconds: f64,
+    },
 }
 
 /// Why a command was not applied.
@@ -161,7 +205,9 @@ fn valid_position(p: f64) -> Result<f64, CommandError> {
 /// Returns `Ok(Some(next))` with `revision + 1` when the state changes, `Ok(None)` for a
 /// harmless duplicate, and an error (state unchanged) for bad values or a stale base.
 /// Conflict rule: the first command applied for a revision wins; every other command based on
-/// that revision is stale, so concurrent commands resolve to one outcome for everybody.
+/// that revision is stale, so concurrent commands resolve to one outcome for everybody. Only
+/// playback changes count: a base at or after the last playback change
+/// ([`PlaybackState::playback_base`]) is current even if queue edits came since.
 ///
 /// Duration rule (no single viewer can clamp the room):
 /// - `Duration` is informational and accepted whatever its base, but only when plausible: a
@@ -184,8 +230,19 @@ pub fn apply(
         return Err(CommandError::InvalidValue("server time must be finite"));
     }
     // Validate before the staleness check so bad input always gets the same clear error.
+    if let Command::VideoDuration { video_id, seconds } = cmd {
+        if video_id != state.video_id {
+            // Validate anyway: bad input gets the same error whatever the session plays.
+            apply(state, Command::Duration { seconds }, base_revision, now)?;
+            return Ok(None);
+        }
+        return apply(state, Command::Duration { seconds }, base_revision, now);
+    }
     match cmd {
-        Command::Play { position } | Command::Pause { position } | Command::Seek { position } => {
+        Command::Play { position }
+        | Command::Pause { position }
+        | Command::Seek { position }
+        | Command::Video { position, .. } => {
             valid_position(position)?;
         }
         Command::Rate { rate } => {
@@ -200,6 +257,7 @@ pub fn apply(
                 return Err(CommandError::InvalidValue("duration out of range"));
             }
         }
+        Command::VideoDuration { .. } => unreachable!("handled above"),
     }
     if let Command::Duration { seconds } = cmd {
         if seconds < state.position_at(now) - DURATION_SLACK {
@@ -218,7 +276,7 @@ pub fn apply(
         next.position = clamp_position(next.position, next.duration);
         return Ok(Some(next));
     }
-    if base_revision != state.revision {
+    if base_revision < state.playback_base() || base_revision > state.revision {
         return Err(CommandError::Stale {
             base: base_revision,
             current: state.revision,
@@ -253,7 +311,22 @@ pub fn apply(
             }
             next.rate = rate;
         }
-        Command::Duration { .. } => unreachable!("handled above"),
+        Command::Video { video_id, position } => {
+            if video_id == state.video_id {
+                // The same video again: a seek that also works while playing.
+                if !state.playing && (position - state.position).abs() < DUPLICATE_TOLERANCE {
+                    return Ok(None);
+                }
+                set_position(&mut next, position);
+            } else {
+                next.video_id = video_id;
+                next.duration = None;
+                next.position = clamp_position(position, None);
+            }
+        }
+        Command::Duration { .. } | Command::VideoDuration { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(Some(next))
 }
@@ -273,6 +346,7 @@ fn rebase(state: &PlaybackState, now: f64) -> PlaybackState {
         position: state.position_at(now),
         updated_at: now,
         revision: state.revision + 1,
+        playback_revision: state.revision + 1,
         ..state.clone()
     }
 }
@@ -448,6 +522,83 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(played.position_at(100_000.0), 100.0);
+    }
+
+    fn other() -> VideoId {
+        VideoId::parse("9bZkp7q19f0").unwrap()
+    }
+
+    #[test]
+    fn video_change_keeps_play_pause_and_resets_duration() {
+        let s = PlaybackState {
+            duration: Some(200.0),
+            ..playing_at(50.0, 0.0)
+        };
+        let cmd = Command::Video {
+            video_id: other(),
+            position: 12.0,
+        };
+        let next = apply(&s, cmd, 1, 1_000.0).unwrap().unwrap();
+        assert_eq!(next.video_id, other());
+        assert!(next.playing, "a change while playing keeps playing");
+        assert_eq!(next.duration, None);
+        assert_eq!(next.revision, 2);
+        assert_eq!(next.position_at(2_000.0), 13.0);
+        let paused = PlaybackState::new(vid(), 30.0, 0.0);
+        let next = apply(&paused, cmd, 1, 1_000.0).unwrap().unwrap();
+        assert!(!next.playing, "a change while paused stays paused");
+        assert_eq!(next.position_at(99_000.0), 12.0);
+        // First command per revision wins, like the other playback commands.
+        assert!(matches!(
+            apply(&next, cmd, 1, 2_000.0),
+            Err(CommandError::Stale { .. })
+        ));
+        assert!(matches!(
+            apply(
+                &next,
+                Command::Video {
+                    video_id: vid(),
+                    position: f64::NAN
+                },
+                2,
+                0.0
+            ),
+            Err(CommandError::InvalidValue(_))
+        ));
+        // The same video at the same paused position is a duplicate.
+        assert_eq!(apply(&next, cmd, 2, 3_000.0), Ok(None));
+    }
+
+    #[test]
+    fn a_late_duration_of_the_previous_video_is_ignored() {
+        let s = PlaybackState::new(vid(), 0.0, 0.0);
+        let switched = apply(
+            &s,
+            Command::Video {
+                video_id: other(),
+                position: 0.0,
+            },
+            1,
+            10.0,
+        )
+        .unwrap()
+        .unwrap();
+        let late = Command::VideoDuration {
+            video_id: vid(),
+            seconds: 30.0,
+        };
+        assert_eq!(apply(&switched, late, 0, 20.0), Ok(None));
+        let right = Command::VideoDuration {
+            video_id: other(),
+            seconds: 99.0,
+        };
+        let next = apply(&switched, right, 0, 20.0).unwrap().unwrap();
+        assert_eq!(next.duration, Some(99.0));
+        let bad = Command::VideoDuration {
+            video_id: vid(),
+            seconds: -1.0,
+        };
+        assert!(apply(&switched, bad, 0, 20.0).is_err());
     }
 
     proptest! {

@@ -5,8 +5,10 @@
 //! accepted change is broadcast as [`ServerMsg::State`] to every viewer of the session, in
 //! revision order, including the sender (who recognises its own echo by `cause`).
 
-use crate::ids::SessionId;
+use crate::ids::{SessionId, VideoId};
 use crate::playback::{Command, PlaybackState};
+use crate::queue::{ItemId, QueueEdit};
+use crate::room::RoomCommand;
 use serde::{Deserialize, Serialize};
 
 /// Largest text frame a client may send, in bytes.
@@ -66,14 +68,73 @@ pub enum ClientMsg {
         seq: u32,
         /// Seconds.
         seconds: f64,
+        /// The video measured; when given, a report for a video the session no longer plays
+        /// is ignored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        video_id: Option<VideoId>,
+    },
+    /// Edit the room's queue. No base revision: applied to the newest queue, so concurrent
+    /// edits all survive (see `crate::room`).
+    Queue {
+        /// Client sequence number.
+        seq: u32,
+        /// The edit.
+        edit: QueueEdit,
+    },
+    /// Play a queued item now (a playback change: first command per revision wins).
+    PlayNow {
+        /// Client sequence number.
+        seq: u32,
+        /// The revision the sender had seen.
+        base_revision: u64,
+        /// The queued item.
+        item: ItemId,
+    },
+    /// This viewer's display name (validated: length, no control characters). Acknowledged
+    /// only by an `invalid_name` error when refused.
+    Name {
+        /// Client sequence number.
+        seq: u32,
+        /// The name.
+        name: String,
+    },
+    /// Switch the room to another video (first command per revision wins, like `seek`).
+    Video {
+        /// Client sequence number.
+        seq: u32,
+        /// The revision the sender had seen.
+        base_revision: u64,
+        /// The new video.
+        video_id: VideoId,
+        /// Where to start it (seconds).
+        position: f64,
     },
 }
 
 impl ClientMsg {
+    /// The room change this message asks for: `(seq, base_revision, command)` (queue edits
+    /// have base 0: they have none).
+    pub fn room_command(&self) -> Option<(u32, u64, RoomCommand)> {
+        match self {
+            ClientMsg::Queue { seq, edit } => Some((*seq, 0, RoomCommand::Queue(edit.clone()))),
+            ClientMsg::PlayNow {
+                seq,
+                base_revision,
+                item,
+            } => Some((*seq, *base_revision, RoomCommand::PlayNow { item: *item })),
+            other => other
+                .command()
+                .map(|(seq, base, c)| (seq, base, RoomCommand::Playback(c))),
+        }
+    }
+
     /// The state change this message asks for: `(seq, base_revision, command)`.
     pub fn command(&self) -> Option<(u32, u64, Command)> {
         match *self {
-            ClientMsg::Ping { .. } => None,
+            ClientMsg::Ping { .. }
+            | ClientMsg::Queue { .. }
+            | ClientMsg::PlayNow { .. }
+            | ClientMsg::Name { .. } => None,
             ClientMsg::Play {
                 seq,
                 base_revision,
@@ -94,7 +155,22 @@ impl ClientMsg {
                 base_revision,
                 rate,
             } => Some((seq, base_revision, Command::Rate { rate })),
-            ClientMsg::Duration { seq, seconds } => Some((seq, 0, Command::Duration { seconds })),
+            ClientMsg::Duration {
+                seq,
+                seconds,
+                video_id: None,
+            } => Some((seq, 0, Command::Duration { seconds })),
+            ClientMsg::Duration {
+                seq,
+                seconds,
+                video_id: Some(video_id),
+            } => Some((seq, 0, Command::VideoDuration { video_id, seconds })),
+            ClientMsg::Video {
+                seq,
+                base_revision,
+                video_id,
+                position,
+            } => Some((seq, base_revision, Command::Video { video_id, position })),
         }
     }
 
@@ -121,7 +197,22 @@ impl ClientMsg {
                 base_revision,
                 rate,
             },
-            Command::Duration { seconds } => ClientMsg::Duration { seq, seconds },
+            Command::Duration { seconds } => ClientMsg::Duration {
+                seq,
+                seconds,
+                video_id: None,
+            },
+            Command::VideoDuration { video_id, seconds } => ClientMsg::Duration {
+                seq,
+                seconds,
+                video_id: Some(video_id),
+            },
+            Command::Video { video_id, position } => ClientMsg::Video {
+                seq,
+                base_revision,
+                video_id,
+                position,
+            },
         }
     }
 }
@@ -202,6 +293,12 @@ pub enum ErrorCode {
     UnknownSession,
     /// The store is unreachable; try again.
     Unavailable,
+    /// A queue edit named an item that is not in the queue (removed or played meanwhile).
+    UnknownItem,
+    /// The queue holds `max_queue_len` items already.
+    QueueFull,
+    /// A display name that is empty, too long or contains control characters.
+    InvalidName,
 }
 
 /// WebSocket close codes the server uses.
@@ -244,6 +341,73 @@ mod tests {
             r#"{"type":"seek","seq":1,"base_revision":1}"#,
             r#"{"type":"seek","seq":-1,"base_revision":1,"position":1}"#,
             r#"{"type":"ping","t0":1,"extra":true}"#,
+            r#"{"type":"video","seq":1,"base_revision":1,"video_id":"<script>x</s","position":0}"#,
+            r#"{"type":"video","seq":1,"base_revision":1,"video_id":"dQw4w9WgXcQ"}"#,
+        ] {
+            assert!(serde_json::from_str::<ClientMsg>(junk).is_err(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn video_and_duration_messages() {
+        let m: ClientMsg = serde_json::from_str(
+            r#"{"type":"video","seq":4,"base_revision":2,"video_id":"9bZkp7q19f0","position":90}"#,
+        )
+        .unwrap();
+        let v = VideoId::parse("9bZkp7q19f0").unwrap();
+        assert_eq!(
+            m.command(),
+            Some((
+                4,
+                2,
+                Command::Video {
+                    video_id: v,
+                    position: 90.0
+                }
+            ))
+        );
+        // Old clients send no video id; new ones name the video they measured.
+        let old: ClientMsg =
+            serde_json::from_str(r#"{"type":"duration","seq":1,"seconds":5}"#).unwrap();
+        assert_eq!(
+            old.command(),
+            Some((1, 0, Command::Duration { seconds: 5.0 }))
+        );
+        let new = ClientMsg::from_command(
+            2,
+            0,
+            Command::VideoDuration {
+                video_id: v,
+                seconds: 5.0,
+            },
+        );
+        assert_eq!(
+            serde_json::to_string(&new).unwrap(),
+            r#"{"type":"duration","seq":2,"seconds":5.0,"video_id":"9bZkp7q19f0"}"#
+        );
+    }
+
+    #[test]
+    fn queue_messages() {
+        let m: ClientMsg = serde_json::from_str(
+            r#"{"type":"queue","seq":3,"edit":{"op":"add","video_id":"9bZkp7q19f0","start":30}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            m.room_command(),
+            Some((3, 0, RoomCommand::Queue(QueueEdit::Add { start, .. }))) if start == 30.0
+        ));
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"play_now","seq":4,"base_revision":7,"item":2}"#)
+                .unwrap();
+        assert_eq!(
+            m.room_command(),
+            Some((4, 7, RoomCommand::PlayNow { item: ItemId(2) }))
+        );
+        for junk in [
+            r#"{"type":"queue","seq":3,"edit":{"op":"explode"}}"#,
+            r#"{"type":"queue","seq":3,"edit":{"op":"remove","item":-1}}"#,
+            r#"{"type":"queue","seq":3}"#,
         ] {
             assert!(serde_json::from_str::<ClientMsg>(junk).is_err(), "{junk}");
         }
@@ -256,6 +420,10 @@ mod tests {
             Command::Pause { position: 2.0 },
             Command::Seek { position: 3.0 },
             Command::Rate { rate: 1.5 },
+            Command::Video {
+                video_id: VideoId::parse("9bZkp7q19f0").unwrap(),
+                position: 7.0,
+            },
         ] {
             assert_eq!(ClientMsg::from_command(4, 5, c).command(), Some((4, 5, c)));
         }

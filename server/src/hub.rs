@@ -399,6 +399,11 @@ impl Hubs {
         lock(&self.inner.map).get(id).cloned()
     }
 
+    /// The hubs of every session with local viewers (a snapshot).
+    pub fn all(&self) -> Vec<Arc<Hub>> {
+        lock(&self.inner.map).values().cloned().collect()
+    }
+
     /// Sessions with local viewers.
     pub fn len(&self) -> usize {
         lock(&self.inner.map).len()

@@ -14,8 +14,10 @@ use crate::store::{
     state_event, CasOutcome, ChangeLimit, MemoryStore, RedisStore, SessionStore, StoreError,
 };
 use app::ids::{SessionId, VideoId};
-use app::playback::{self, Command, CommandError, PlaybackState};
+use app::playback::{CommandError, PlaybackState};
 use app::protocol::{Cause, ConnId};
+use app::queue::QueueError;
+use app::room::{self, RoomCommand, RoomError, RoomLimits};
 use app::ssr::{Backend, BackendError, SessionSnapshot, SharedBackend};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -53,6 +55,9 @@ pub enum Rejection {
     /// The session's change budget (`session_changes_per_sec`) is spent.
     #[error("too many changes in this session; slow down")]
     RateLimited,
+    /// A queue rule refused it (unknown item, queue full, bad start).
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 /// What an accepted command did.
@@ -230,15 +235,21 @@ impl Sessions {
         );
         hubs.set_reconcile_interval(Duration::from_secs_f64(settings.reconcile_secs.max(0.1)));
         let (shutdown, _) = watch::channel(false);
-        Ok(Arc::new(Self {
-            settings,
-            store,
-            clock,
-            hubs,
-            instance,
-            shutdown,
-            conns: ConnCount::default(),
-            tasks,
+        Ok(Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
+            tasks.push(tokio::spawn(advance_loop(
+                weak.clone(),
+                Duration::from_millis(settings.advance_check_ms.max(10)),
+            )));
+            Self {
+                settings,
+                store,
+                clock,
+                hubs,
+                instance,
+                shutdown,
+                conns: ConnCount::default(),
+                tasks,
+            }
         }))
     }
 
@@ -336,14 +347,33 @@ impl Sessions {
         self.hubs.join(id).await
     }
 
-    /// Applies `cmd` from connection `cause.conn_id`, based on `base_revision`.
+    /// Applies `cmd` from connection `cause.conn_id`, based on `base_revision`: playback
+    /// commands by "first per playback revision wins", queue edits re-applied to the newest
+    /// state until they land (see [`app::room`]).
     pub async fn apply(
         &self,
         hub: &Hub,
         cause: Cause,
         base_revision: u64,
-        cmd: Command,
+        cmd: impl Into<RoomCommand>,
     ) -> Result<Outcome, Rejection> {
+        self.apply_as(hub, cause, None, base_revision, cmd).await
+    }
+
+    /// [`Sessions::apply`] for a viewer called `name`: the new revision records who made it
+    /// (`changed_by`, for notices).
+    pub async fn apply_as(
+        &self,
+        hub: &Hub,
+        cause: Cause,
+        name: Option<&str>,
+        base_revision: u64,
+        cmd: impl Into<RoomCommand>,
+    ) -> Result<Outcome, Rejection> {
+        let cmd: RoomCommand = cmd.into();
+        let limits = RoomLimits {
+            max_queue: self.settings.max_queue_len,
+        };
         let unavailable = |e: StoreError| Rejection::Unavailable(e.to_string());
         // Until this change is handed over, a catch-up must not overtake it without its cause.
         let _changing = hub.change_guard();
@@ -369,9 +399,12 @@ impl Sessions {
                 ));
             }
             let now = self.clock.now_ms();
-            match playback::apply(&current, cmd, base_revision, now) {
-                Err(CommandError::InvalidValue(m)) => return Err(Rejection::Invalid(m.into())),
-                Err(CommandError::Stale { base, .. }) => {
+            match room::apply(&current, &cmd, base_revision, now, limits) {
+                Err(RoomError::Playback(CommandError::InvalidValue(m))) => {
+                    return Err(Rejection::Invalid(m.into()))
+                }
+                Err(RoomError::Queue(e)) => return Err(Rejection::Queue(e)),
+                Err(RoomError::Playback(CommandError::Stale { base, .. })) => {
                     // The sender may know a newer revision than our cache (it reached another
                     // path first): check the store once before calling it stale.
                     if base > current.revision && !reloaded {
@@ -391,7 +424,8 @@ impl Sessions {
                     });
                 }
                 Ok(None) => return Ok(Outcome::Unchanged(current)),
-                Ok(Some(next)) => {
+                Ok(Some(mut next)) => {
+                    next.changed_by = name.map(str::to_owned);
                     // Serialised once: published by the store and handed to the own viewers.
                     let event = state_event(&next, Some(cause));
                     match self
@@ -423,10 +457,42 @@ impl Sessions {
                 }
             }
         }
+        if cmd.is_baseless() {
+            return Err(Rejection::Unavailable(
+                "too many concurrent changes; try again".into(),
+            ));
+        }
         Err(Rejection::Stale {
             base: base_revision,
             current: Box::new(current),
         })
+    }
+
+    /// One pass of the automatic advance: every local session whose video ended with a queue
+    /// behind it is advanced (every instance tries; the compare-and-set and the rule in
+    /// [`app::room`] make it happen once).
+    pub async fn advance_ended(&self) {
+        let now = self.clock.now_ms();
+        for hub in self.hubs.all() {
+            let Some(st) = hub.latest() else {
+                continue;
+            };
+            if st.queue.items.is_empty() || !st.ended_at(now) {
+                continue;
+            }
+            let from = st.playback_base();
+            let cause = Cause { conn_id: 0, seq: 0 };
+            match self
+                .apply(&hub, cause, 0, RoomCommand::Advance { from })
+                .await
+            {
+                Ok(Outcome::Applied(next)) => {
+                    tracing::info!(session = %hub.id(), video = %next.video_id, revision = next.revision, "advanced to the next queued video");
+                }
+                Ok(Outcome::Unchanged(_)) => {}
+                Err(e) => tracing::debug!(session = %hub.id(), error = %e, "advance failed"),
+            }
+        }
     }
 
     /// Registers a live connection (for shutdown), or `None` when shutting down.
@@ -474,6 +540,20 @@ impl Sessions {
     }
 }
 
+/// Runs [`Sessions::advance_ended`] every `period` while the service exists.
+async fn advance_loop(sessions: std::sync::Weak<Sessions>, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(s) = sessions.upgrade() else {
+            return;
+        };
+        s.advance_ended().await;
+    }
+}
+
 /// [`Backend`] for the server functions.
 struct SessionsBackend(Arc<Sessions>);
 
@@ -498,6 +578,7 @@ impl Backend for SessionsBackend {
 mod tests {
     use super::*;
     use crate::hub::Frame;
+    use app::playback::Command;
     use app::protocol::ServerMsg;
     use tokio::sync::broadcast;
 

@@ -60,6 +60,13 @@ pub struct Settings {
     /// Milliseconds one command may take (store round trips included) before it is answered
     /// `unavailable`.
     pub apply_timeout_ms: u64,
+    /// Most videos in a session's queue.
+    pub max_queue_len: usize,
+    /// How often (ms) each instance checks its sessions for a video that ended with a queue
+    /// behind it (the automatic advance).
+    pub advance_check_ms: u64,
+    /// Longest display name, in characters.
+    pub max_name_chars: usize,
 }
 
 impl Default for Settings {
@@ -89,6 +96,9 @@ impl Default for Settings {
             max_connections: 50_000,
             drain_secs: 5,
             apply_timeout_ms: 3_000,
+            max_queue_len: app::queue::DEFAULT_MAX_QUEUE,
+            advance_check_ms: 250,
+            max_name_chars: app::names::MAX_NAME_CHARS,
         }
     }
 }
@@ -222,6 +232,9 @@ impl Settings {
         over!(max_connections, "WATCHPARTY_MAX_CONNECTIONS");
         over!(drain_secs, "WATCHPARTY_DRAIN_SECS");
         over!(apply_timeout_ms, "WATCHPARTY_APPLY_TIMEOUT_MS");
+        over!(max_queue_len, "WATCHPARTY_MAX_QUEUE_LEN");
+        over!(advance_check_ms, "WATCHPARTY_ADVANCE_CHECK_MS");
+        over!(max_name_chars, "WATCHPARTY_MAX_NAME_CHARS");
         if let Some(v) = get("WATCHPARTY_ALLOWED_ORIGINS") {
             self.allowed_origins = v
                 .split(',')

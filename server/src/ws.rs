@@ -137,6 +137,7 @@ pub async fn upgrade(
                     conn_id,
                     last_revision: 0,
                     last_viewers: 0,
+                    name: None,
                 };
                 conn.run(socket).await;
                 drop(conn_guard);
@@ -163,6 +164,8 @@ struct Conn {
     last_revision: u64,
     /// The viewer count this viewer was last told (unchanged counts are skipped).
     last_viewers: u32,
+    /// The viewer's display name, once sent and valid.
+    name: Option<String>,
 }
 
 fn text_of(msg: &ServerMsg) -> Utf8Bytes {
@@ -274,7 +277,7 @@ impl Conn {
         // One command is applied at a time, concurrently with the loop, so pings are answered
         // and broadcasts forwarded while a command waits for the store.
         let mut inflight: Option<InFlight> = None;
-        let mut queued: std::collections::VecDeque<(u32, u64, app::playback::Command)> =
+        let mut queued: std::collections::VecDeque<(u32, u64, app::room::RoomCommand)> =
             std::collections::VecDeque::new();
 
         loop {
@@ -382,7 +385,17 @@ impl Conn {
                             strikes = 0;
                             Some(ServerMsg::Pong { t0, t1: received, t2: self.sessions.now_ms() })
                         }
-                        Ok(msg) => match msg.command() {
+                        Ok(ClientMsg::Name { seq, name }) => {
+                            match app::names::validate_name(&name, self.sessions.settings().max_name_chars) {
+                                Ok(name) => {
+                                    self.name = Some(name);
+                                    tracing::debug!(name = self.name.as_deref(), "named");
+                                    None
+                                }
+                                Err(e) => Some(error_msg(ErrorCode::InvalidName, e.to_string(), Some(seq))),
+                            }
+                        }
+                        Ok(msg) => match msg.room_command() {
                             None => None,
                             Some((seq, base, cmd)) => {
                                 if !commands.try_take(mono) {
@@ -426,15 +439,17 @@ impl Conn {
         hub: &Arc<crate::hub::Hub>,
         seq: u32,
         base: u64,
-        cmd: app::playback::Command,
+        cmd: app::room::RoomCommand,
     ) -> InFlight {
         let cause = Cause {
             conn_id: self.conn_id,
             seq,
         };
-        let (sessions, hub) = (self.sessions.clone(), hub.clone());
+        let (sessions, hub, name) = (self.sessions.clone(), hub.clone(), self.name.clone());
         Box::pin(async move {
-            let result = sessions.apply(&hub, cause, base, cmd).await;
+            let result = sessions
+                .apply_as(&hub, cause, name.as_deref(), base, cmd)
+                .await;
             (seq, cause, result)
         })
     }
@@ -473,6 +488,13 @@ impl Conn {
                     Rejection::UnknownSession => ErrorCode::UnknownSession,
                     Rejection::Unavailable(_) => ErrorCode::Unavailable,
                     Rejection::RateLimited => ErrorCode::RateLimited,
+                    Rejection::Queue(app::queue::QueueError::UnknownItem(_)) => {
+                        ErrorCode::UnknownItem
+                    }
+                    Rejection::Queue(app::queue::QueueError::Full(_)) => ErrorCode::QueueFull,
+                    Rejection::Queue(app::queue::QueueError::InvalidStart) => {
+                        ErrorCode::InvalidValue
+                    }
                 };
                 let err = error_msg(code, rejection.to_string(), Some(seq));
                 self.send_msg(socket, &err).await?;

@@ -50,3 +50,31 @@ pub fn select_input(id: &str) {
 pub fn origin() -> Option<String> {
     web_sys::window().and_then(|w| w.location().origin().ok())
 }
+
+const NAME_KEY: &str = "watchparty.name";
+
+/// This browser's display name: the one remembered in `localStorage`, or a new generated one
+/// (remembered at once).
+pub fn stored_name() -> String {
+    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    let saved = storage
+        .as_ref()
+        .and_then(|s| s.get_item(NAME_KEY).ok().flatten())
+        .and_then(|n| crate::names::validate_name(&n, crate::names::MAX_NAME_CHARS).ok());
+    match saved {
+        Some(n) => n,
+        None => {
+            let r = (js_sys::Math::random() * 2f64.powi(52)) as u64;
+            let n = crate::names::generate_name(r);
+            remember_name(&n);
+            n
+        }
+    }
+}
+
+/// Remembers `name` in `localStorage` (ignored when storage is unavailable).
+pub fn remember_name(name: &str) {
+    if let Some(s) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = s.set_item(NAME_KEY, name);
+    }
+}

@@ -37,7 +37,18 @@ pub enum UiEvent {
     /// The session no longer exists (expired, or lost by the store): show "This watch party
     /// has ended"; the runtime stopped reconnecting.
     Ended,
+    /// The room's video changed, or its title became known: `(video id, title)`.
+    Video(String, Option<String>),
+    /// The room's queue changed.
+    Queue(crate::queue::Queue),
+    /// A room request (queue edit, play now) was refused: the server's message.
+    RoomError(String),
+    /// Something happened in the room ("Ana paused at 12:31").
+    Notice(String),
 }
+
+/// Sequence numbers of room requests start here, apart from the sync engine's commands.
+const ROOM_SEQ_BASE: u32 = 1 << 30;
 
 type Step = Box<dyn FnOnce(&mut Engine, f64, Option<Reading>) -> Vec<Action>>;
 
@@ -52,6 +63,11 @@ struct Inner {
     busy: Cell<bool>,
     ui: Rc<dyn Fn(UiEvent)>,
     last_stats: RefCell<Option<SyncStats>>,
+    last_video: RefCell<Option<(String, Option<String>)>>,
+    last_queue: RefCell<Option<crate::queue::Queue>>,
+    title_sent: RefCell<Option<String>>,
+    room_seq: Cell<u32>,
+    name: RefCell<Option<String>>,
     wake: RefCell<Option<Timeout>>,
     interval: RefCell<Option<Interval>>,
     tasks: RefCell<Vec<AbortHandle>>,
@@ -83,6 +99,11 @@ impl SyncClient {
             busy: Cell::new(false),
             ui,
             last_stats: RefCell::new(None),
+            last_video: RefCell::new(None),
+            last_queue: RefCell::new(None),
+            title_sent: RefCell::new(None),
+            room_seq: Cell::new(ROOM_SEQ_BASE),
+            name: RefCell::new(None),
             wake: RefCell::new(None),
             interval: RefCell::new(None),
             tasks: RefCell::new(Vec::new()),
@@ -123,6 +144,32 @@ impl SyncClient {
         });
         *inner.interval.borrow_mut() = Some(interval);
         Self { inner }
+    }
+
+    /// Asks the room for a change made outside the player (e.g. another video).
+    pub fn request(&self, cmd: crate::playback::Command) {
+        self.inner
+            .dispatch(Box::new(move |e, now, r| e.on_request(now, cmd, r)));
+    }
+
+    /// Sets this viewer's display name (sent now and after every reconnect).
+    pub fn set_name(&self, name: String) {
+        *self.inner.name.borrow_mut() = Some(name);
+        self.inner.send_name();
+    }
+
+    /// Sends a room request (queue edit, play now); `build` gets the sequence number and the
+    /// newest revision seen.
+    pub fn room(&self, build: impl FnOnce(u32, u64) -> ClientMsg) {
+        let seq = self.inner.next_room_seq();
+        let revision = self
+            .inner
+            .engine
+            .borrow()
+            .state()
+            .map(|s| s.revision)
+            .unwrap_or(0);
+        self.inner.send(&build(seq, revision));
     }
 
     /// The "Join playback" click (call synchronously from the click handler).
@@ -217,12 +264,20 @@ impl Inner {
         }
         let player = self.player.borrow();
         let p = player.as_ref()?;
+        // Right after a video change the player may still report the previous video's length:
+        // only a length measured on the room's video counts.
+        let room_video = self.engine.borrow().state().map(|s| s.video_id);
+        let measured = p.video_data().map(|(id, _)| id);
+        let duration = match (room_video, measured) {
+            (Some(room), Some(id)) if !id.is_empty() && id != room.as_str() => 0.0,
+            _ => p.duration(),
+        };
         Some(Reading {
             at: now,
             state: PlayerState::from_code(p.state().unwrap_or(-1)),
             position: p.current_time()?,
             rate: p.rate().unwrap_or(1.0),
-            duration: p.duration(),
+            duration,
         })
     }
 
@@ -322,10 +377,105 @@ impl Inner {
         set("viewers", stats.viewers.into());
         set("rateControl", stats.rate_control.as_str().into());
         set("readingNoiseMs", stats.reading_noise_ms.into());
+        self.publish_video();
+        self.publish_queue();
         let changed = self.last_stats.borrow().as_ref() != Some(&stats);
         if changed {
             *self.last_stats.borrow_mut() = Some(stats.clone());
             (self.ui)(UiEvent::Stats(stats));
+        }
+    }
+}
+
+impl Inner {
+    /// Derives the notice for an authoritative change (before the engine applies it).
+    fn notice(&self, next: &crate::playback::PlaybackState, cause: Option<crate::protocol::Cause>) {
+        use crate::notices::{describe, Author};
+        let engine = self.engine.borrow();
+        let Some(prev) = engine.state() else {
+            return;
+        };
+        let who = match cause {
+            None => return,
+            Some(c) if c.conn_id == engine.stats().conn_id => Author::You,
+            Some(c) if c.conn_id == 0 => Author::Server,
+            Some(_) => Author::Viewer(next.changed_by.as_deref().unwrap_or("Someone")),
+        };
+        if let Some(text) = describe(prev, next, who, None) {
+            drop(engine);
+            (self.ui)(UiEvent::Notice(text));
+        }
+    }
+
+    fn send_name(&self) {
+        let Some(name) = self.name.borrow().clone() else {
+            return;
+        };
+        let seq = self.next_room_seq();
+        self.send(&ClientMsg::Name { seq, name });
+    }
+
+    fn next_room_seq(&self) -> u32 {
+        let seq = self.room_seq.get().wrapping_add(1).max(ROOM_SEQ_BASE);
+        self.room_seq.set(seq);
+        seq
+    }
+
+    /// Tells the page the room's queue when it changed.
+    fn publish_queue(&self) {
+        let Some(queue) = self.engine.borrow().state().map(|s| s.queue.clone()) else {
+            return;
+        };
+        if self.last_queue.borrow().as_ref() != Some(&queue) {
+            *self.last_queue.borrow_mut() = Some(queue.clone());
+            (self.ui)(UiEvent::Queue(queue));
+        }
+    }
+
+    /// Stores a title the player learned on the queued items of that video (once per video).
+    fn report_title(&self, video: &str, title: &str) {
+        let Ok(video_id) = crate::ids::VideoId::parse(video) else {
+            return;
+        };
+        let wanted = self.engine.borrow().state().is_some_and(|s| {
+            s.queue
+                .items
+                .iter()
+                .any(|i| i.video_id == video_id && i.title.is_none())
+        });
+        if !wanted || self.title_sent.borrow().as_deref() == Some(video) {
+            return;
+        }
+        *self.title_sent.borrow_mut() = Some(video.to_owned());
+        let seq = self.next_room_seq();
+        self.send(&ClientMsg::Queue {
+            seq,
+            edit: crate::queue::QueueEdit::Title {
+                video_id,
+                title: title.to_owned(),
+            },
+        });
+    }
+
+    /// Tells the page the room's video (and its title once the player knows it).
+    fn publish_video(&self) {
+        let Some(video) = self.engine.borrow().state().map(|s| s.video_id.to_string()) else {
+            return;
+        };
+        let title = self
+            .player
+            .borrow()
+            .as_ref()
+            .and_then(|p| p.video_data())
+            .filter(|(id, title)| *id == video && !title.is_empty())
+            .map(|(_, title)| title);
+        if let Some(t) = title.as_deref() {
+            self.report_title(&video, t);
+        }
+        let now = (video, title);
+        if self.last_video.borrow().as_ref() != Some(&now) {
+            *self.last_video.borrow_mut() = Some(now.clone());
+            (self.ui)(UiEvent::Video(now.0, now.1));
         }
     }
 }
@@ -433,10 +583,27 @@ async fn run_connection(weak: &Weak<Inner>, url: &str) -> Outcome {
                     let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
                         continue;
                     };
-                    if matches!(msg, ServerMsg::Hello { .. }) {
+                    let hello = matches!(msg, ServerMsg::Hello { .. });
+                    if hello {
                         *greeted = true;
                     }
                     let inner = weak.upgrade()?;
+                    if hello {
+                        inner.send_name();
+                    }
+                    if let ServerMsg::State { state, cause } = &msg {
+                        inner.notice(state, *cause);
+                    }
+                    if let ServerMsg::Error {
+                        seq: Some(seq),
+                        message,
+                        ..
+                    } = &msg
+                    {
+                        if *seq > ROOM_SEQ_BASE {
+                            (inner.ui)(UiEvent::RoomError(message.clone()));
+                        }
+                    }
                     inner.dispatch(Box::new(move |e, now, r| e.on_message(now, msg, r)));
                 }
                 Ok(Message::Bytes(_)) => {}

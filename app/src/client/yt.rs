@@ -50,6 +50,8 @@ extern "C" {
     fn load_video_by_id(this: &Player, video_id: &str, start_seconds: f64) -> Result<(), JsValue>;
     #[wasm_bindgen(method, catch, js_name = cueVideoById)]
     fn cue_video_by_id(this: &Player, video_id: &str, start_seconds: f64) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getVideoData)]
+    fn get_video_data(this: &Player) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn destroy(this: &Player) -> Result<(), JsValue>;
 }
@@ -279,6 +281,22 @@ impl YtPlayer {
     /// `loadVideoById(id, start)` (starts playing).
     pub fn load(&self, video_id: &str, start: f64) {
         let _ = self.player.load_video_by_id(video_id, start.max(0.0));
+    }
+
+    /// `getVideoData()`: the id of the video loaded and its title (empty until known).
+    pub fn video_data(&self) -> Option<(String, String)> {
+        let data = self
+            .player
+            .get_video_data()
+            .ok()
+            .filter(|d| d.is_object())?;
+        let text = |k: &str| {
+            Reflect::get(&data, &k.into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default()
+        };
+        Some((text("video_id"), text("title")))
     }
 
     /// `getCurrentTime()` (s), when available.

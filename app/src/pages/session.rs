@@ -9,6 +9,7 @@
 use crate::api::{get_session, SessionView};
 use crate::ids::SessionId;
 use crate::pages::NotFound;
+use crate::queue::{thumbnail_url, ItemId, Queue, QueueEdit};
 use crate::sync::{RateControl, SyncStats};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -53,6 +54,28 @@ struct SyncUi {
     viewers: RwSignal<u32>,
     show_join: RwSignal<bool>,
     player_error: RwSignal<Option<String>>,
+    /// The room's current video id and, once the player knows it, its title.
+    video: RwSignal<(String, Option<String>)>,
+    /// The room's queue.
+    queue: RwSignal<Queue>,
+    /// The last refused room request (queue edit, play now).
+    room_error: RwSignal<Option<String>>,
+    /// The latest notices, newest first (at most [`MAX_NOTICES`]).
+    notices: RwSignal<Vec<(u64, String)>>,
+}
+
+/// Notices kept on the page.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const MAX_NOTICES: usize = 4;
+
+/// A room request from the page (read only by the browser build).
+#[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+enum RoomReq {
+    /// A queue edit.
+    Edit(QueueEdit),
+    /// Play a queued item now.
+    PlayNow(ItemId),
 }
 
 /// The full URL of a session, as the server sees the request (the client corrects it to
@@ -121,7 +144,12 @@ fn Session(view: SessionView) -> impl IntoView {
         viewers: RwSignal::new(view.viewers),
         show_join: RwSignal::new(false),
         player_error: RwSignal::new(None),
+        video: RwSignal::new((view.state.video_id.to_string(), None)),
+        queue: RwSignal::new(view.state.queue.clone()),
+        room_error: RwSignal::new(None),
+        notices: RwSignal::new(Vec::new()),
     };
+    let my_name = RwSignal::new(None::<String>);
     let ended = RwSignal::new(false);
     let share = RwSignal::new(share_url(&view.id));
     let copied = RwSignal::new(None::<bool>);
@@ -157,9 +185,21 @@ fn Session(view: SessionView) -> impl IntoView {
                         ui.player_error.set(e);
                     }
                 }
+                UiEvent::Video(id, title) => ui.video.set((id, title)),
+                UiEvent::Queue(q) => ui.queue.set(q),
+                UiEvent::RoomError(m) => ui.room_error.set(Some(m)),
                 UiEvent::Ended => ended.set(true),
+                UiEvent::Notice(text) => ui.notices.update(|n| {
+                    let id = n.first().map(|(i, _)| i + 1).unwrap_or(0);
+                    n.insert(0, (id, text));
+                    n.truncate(MAX_NOTICES);
+                }),
             });
-            client.set_value(Some(SyncClient::start(&started, sink)));
+            let c = SyncClient::start(&started, sink);
+            let name = crate::client::stored_name();
+            c.set_name(name.clone());
+            my_name.set(Some(name));
+            client.set_value(Some(c));
         });
         on_cleanup(move || {
             // Destroys the player, closes the socket, stops the timers.
@@ -202,108 +242,407 @@ fn Session(view: SessionView) -> impl IntoView {
     };
     let label = move || stats.with(badge_label);
     let count = move || ui.viewers.get();
-    let video = view.state.video_id.to_string();
+    let title = move || {
+        ui.video.with(|(id, title)| match title {
+            Some(t) => format!("Watch party · {t}"),
+            None => format!("Watch party · {id}"),
+        })
+    };
+    let change_video = move |cmd: crate::playback::Command| {
+        #[cfg(feature = "hydrate")]
+        client.with_value(|c| {
+            if let Some(c) = c {
+                c.request(cmd);
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = cmd;
+    };
+
+    let rename = move |name: String| {
+        my_name.set(Some(name.clone()));
+        #[cfg(feature = "hydrate")]
+        {
+            crate::client::remember_name(&name);
+            client.with_value(|c| {
+                if let Some(c) = c {
+                    c.set_name(name);
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = name;
+    };
+    let room = move |req: RoomReq| {
+        ui.room_error.set(None);
+        #[cfg(feature = "hydrate")]
+        client.with_value(|c| {
+            if let Some(c) = c {
+                c.room(move |seq, base_revision| match req {
+                    RoomReq::Edit(edit) => crate::protocol::ClientMsg::Queue { seq, edit },
+                    RoomReq::PlayNow(item) => crate::protocol::ClientMsg::PlayNow {
+                        seq,
+                        base_revision,
+                        item,
+                    },
+                });
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = req;
+    };
 
     view! {
-        <Title text=format!("Watch party · {video}")/>
-        <Show when=move || ended.get()>
-            <div class="ended" role="alert" data-testid="session-ended">
-                <p>"This watch party has ended."</p>
-                <a href="/" rel="external">"Start a new watch party"</a>
-            </div>
-        </Show>
-        <section class="session">
-            <div class="stage">
-                <div class="player-frame">
-                    <div id="player" class="player-placeholder">
-                        <span>"Loading the player…"</span>
-                    </div>
-                    <Show when=move || ui.show_join.get()>
-                        <div class="join-overlay">
-                            <button class="join" type="button" data-testid="join-playback" on:click=join>
-                                "▶ Join playback"
-                            </button>
-                            <p class="hint">"Your browser paused the video until you click."</p>
+            <Title text=title/>
+            <Show when=move || ended.get()>
+                <div class="ended" role="alert" data-testid="session-ended">
+                    <p>"This watch party has ended."</p>
+                    <a href="/" rel="external">"Start a new watch party"</a>
+                </div>
+            </Show>
+            <section class="session">
+                <div class="stage">
+                    <div class="player-frame">
+                        <div id="player" class="player-placeholder">
+                            <span>"Loading the player…"</span>
                         </div>
+                        <Show when=move || ui.show_join.get()>
+                            <div class="join-overlay">
+                                <button class="join" type="button" data-testid="join-playback" on:click=join>
+                                    "▶ Join playback"
+                                </button>
+                                <p class="hint">"Your browser paused the video until you click."</p>
+                            </div>
+                        </Show>
+                    </div>
+                    <Show when=move || ui.player_error.with(|e| e.is_some())>
+                        <p class="player-error error" role="alert" data-testid="player-error">
+                            {move || ui.player_error.get().unwrap_or_default()}
+                        </p>
                     </Show>
                 </div>
-                <Show when=move || ui.player_error.with(|e| e.is_some())>
-                    <p class="player-error error" role="alert" data-testid="player-error">
-                        {move || ui.player_error.get().unwrap_or_default()}
-                    </p>
-                </Show>
-            </div>
-            <aside class="panel">
-                <div class="share field">
-                    <label for="share-link">"Invite people with this link"</label>
-                    <div class="share-row">
-                        <input
-                            id="share-link"
-                            type="text"
-                            readonly
-                            data-testid="share-link"
-                            value=move || share.get()
-                            prop:value=move || share.get()
-                            on:focus=|ev| {
-                                #[cfg(feature = "hydrate")]
-                                {
-                                    use wasm_bindgen::JsCast;
-                                    if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
-                                        input.select();
+                <aside class="panel">
+    <NameField name=my_name on_rename=rename/>
+                                    <NowPlaying video=ui.video/>
+                <ol class="notices" data-testid="notices" aria-live="polite">
+                    <For
+                        each=move || ui.notices.get()
+                        key=|(id, _)| *id
+                        children=|(_, text)| view! { <li data-testid="notice">{text}</li> }
+                    />
+                </ol>
+                    <ChangeVideo on_change=change_video/>
+                    <div class="share field">
+                        <label for="share-link">"Invite people with this link"</label>
+                        <div class="share-row">
+                            <input
+                                id="share-link"
+                                type="text"
+                                readonly
+                                data-testid="share-link"
+                                value=move || share.get()
+                                prop:value=move || share.get()
+                                on:focus=|ev| {
+                                    #[cfg(feature = "hydrate")]
+                                    {
+                                        use wasm_bindgen::JsCast;
+                                        if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                                            input.select();
+                                        }
                                     }
+                                    #[cfg(not(feature = "hydrate"))]
+                                    let _ = ev;
                                 }
-                                #[cfg(not(feature = "hydrate"))]
-                                let _ = ev;
-                            }
-                        />
-                        <button type="button" class="copy" data-testid="copy-link" on:click=copy>
-                            {move || match copied.get() {
-                                Some(true) => "Copied!",
-                                Some(false) => "Press Ctrl+C",
-                                None => "Copy",
-                            }}
-                        </button>
+                            />
+                            <button type="button" class="copy" data-testid="copy-link" on:click=copy>
+                                {move || match copied.get() {
+                                    Some(true) => "Copied!",
+                                    Some(false) => "Press Ctrl+C",
+                                    None => "Copy",
+                                }}
+                            </button>
+                        </div>
                     </div>
-                </div>
-                <div class="status-row">
-                    <span class="viewers" data-testid="viewer-count" data-count=move || count().to_string()>
-                        <span class="viewers-number">{count}</span>
-                        " watching"
-                    </span>
-                    <div
-                        class="sync-badge"
-                        tabindex="0"
-                        data-testid="sync-badge"
-                        data-status=status
-                        data-error-ms=error_attr
-                        data-rate-control=move || stats.with(|s| s.rate_control.as_str())
-                        title=move || stats.with(|s| (s.rate_control == RateControl::Locked).then_some(LOCKED_HINT))
-                        aria-label=move || format!("Sync status: {}", label())
-                    >
-                        <span class="dot" aria-hidden="true"></span>
-                        <span class="badge-label">{label}</span>
-                        <dl class="sync-details">
-                            <dt>"Distance from session"</dt>
-                            <dd>{move || stats.with(|s| s.error_ms.map(|e| format!("{e:+.1} ms")).unwrap_or_else(|| "–".into()))}</dd>
-                            <dt>"Clock offset"</dt>
-                            <dd>{move || stats.with(|s| format!("{:.1} ms", s.offset_ms))}</dd>
-                            <dt>"Round trip"</dt>
-                            <dd>{move || stats.with(|s| format!("{:.1} ms", s.rtt_ms))}</dd>
-                            <dt>"Corrective seeks"</dt>
-                            <dd>{move || stats.with(|s| s.corrective_seeks.to_string())}</dd>
-                            <dt>"Rate nudges"</dt>
-                            <dd>{move || stats.with(|s| s.rate_nudges.to_string())}</dd>
-                            <dt>"Seek latency"</dt>
-                            <dd>{move || stats.with(|s| format!("{:.0} ms", s.seek_latency_ms))}</dd>
-                            <dt>"Revision"</dt>
-                            <dd>{move || stats.with(|s| s.revision.to_string())}</dd>
-                        </dl>
+                    <div class="status-row">
+                        <span class="viewers" data-testid="viewer-count" data-count=move || count().to_string()>
+                            <span class="viewers-number">{count}</span>
+                            " watching"
+                        </span>
+                        <div
+                            class="sync-badge"
+                            tabindex="0"
+                            data-testid="sync-badge"
+                            data-status=status
+                            data-error-ms=error_attr
+                            data-rate-control=move || stats.with(|s| s.rate_control.as_str())
+                            title=move || stats.with(|s| (s.rate_control == RateControl::Locked).then_some(LOCKED_HINT))
+                            aria-label=move || format!("Sync status: {}", label())
+                        >
+                            <span class="dot" aria-hidden="true"></span>
+                            <span class="badge-label">{label}</span>
+                            <dl class="sync-details">
+                                <dt>"Distance from session"</dt>
+                                <dd>{move || stats.with(|s| s.error_ms.map(|e| format!("{e:+.1} ms")).unwrap_or_else(|| "–".into()))}</dd>
+                                <dt>"Clock offset"</dt>
+                                <dd>{move || stats.with(|s| format!("{:.1} ms", s.offset_ms))}</dd>
+                                <dt>"Round trip"</dt>
+                                <dd>{move || stats.with(|s| format!("{:.1} ms", s.rtt_ms))}</dd>
+                                <dt>"Corrective seeks"</dt>
+                                <dd>{move || stats.with(|s| s.corrective_seeks.to_string())}</dd>
+                                <dt>"Rate nudges"</dt>
+                                <dd>{move || stats.with(|s| s.rate_nudges.to_string())}</dd>
+                                <dt>"Seek latency"</dt>
+                                <dd>{move || stats.with(|s| format!("{:.0} ms", s.seek_latency_ms))}</dd>
+                                <dt>"Revision"</dt>
+                                <dd>{move || stats.with(|s| s.revision.to_string())}</dd>
+                            </dl>
+                        </div>
                     </div>
-                </div>
-                <p class="hint">
-                    "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
+                    <p class="hint">
+                        "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
+                    </p>
+                </aside>
+                <QueuePanel queue=ui.queue error=ui.room_error on_room=room/>
+            </section>
+        }
+}
+
+/// The room's current video: its title once the player knows it, else its id.
+#[component]
+fn NowPlaying(video: RwSignal<(String, Option<String>)>) -> impl IntoView {
+    let id = move || video.with(|(id, _)| id.clone());
+    let label = move || video.with(|(id, title)| title.clone().unwrap_or_else(|| id.clone()));
+    view! {
+        <p class="now-playing" data-testid="now-playing" data-video-id=id>
+            <span class="now-playing-label">"Now playing: "</span>
+            // Titles come from YouTube: rendered as text, never as HTML.
+            <span class="now-playing-title">{label}</span>
+        </p>
+    }
+}
+
+/// "Change the video": any YouTube link or id, through the same parser as the home page
+/// (`t=`/`start=` honoured). The whole room switches.
+#[component]
+fn ChangeVideo<F>(on_change: F) -> impl IntoView
+where
+    F: Fn(crate::playback::Command) + Copy + Send + Sync + 'static,
+{
+    use crate::video::parse_video_input;
+    let input = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match parse_video_input(&input.get_untracked()) {
+            Ok(v) => {
+                error.set(None);
+                input.set(String::new());
+                on_change(crate::playback::Command::Video {
+                    video_id: v.id,
+                    position: v.start,
+                });
+            }
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    };
+    view! {
+        <form class="change-video field" data-testid="video-change-form" on:submit=submit>
+            <label for="video-change-input">"Change the video for everyone"</label>
+            <div class="share-row">
+                <input
+                    id="video-change-input"
+                    type="text"
+                    autocomplete="off"
+                    placeholder="YouTube link or video id"
+                    data-testid="video-change-input"
+                    maxlength="2048"
+                    prop:value=move || input.get()
+                    on:input=move |ev| input.set(event_target_value(&ev))
+                />
+                <button type="submit" data-testid="video-change-submit">"Play"</button>
+            </div>
+            <Show when=move || error.with(|e| e.is_some())>
+                <p class="error" role="alert" data-testid="video-change-error">
+                    {move || error.get().unwrap_or_default()}
                 </p>
-            </aside>
+            </Show>
+        </form>
+    }
+}
+
+/// The shared queue: add (any link or id), and per item play now, play next, up, down,
+/// remove. Items are named by id in every edit, so concurrent edits all land.
+#[component]
+fn QueuePanel<F>(
+    queue: RwSignal<Queue>,
+    error: RwSignal<Option<String>>,
+    on_room: F,
+) -> impl IntoView
+where
+    F: Fn(RoomReq) + Copy + Send + Sync + 'static,
+{
+    use crate::video::parse_video_input;
+    let input = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match parse_video_input(&input.get_untracked()) {
+            Ok(v) => {
+                input.set(String::new());
+                on_room(RoomReq::Edit(QueueEdit::Add {
+                    video_id: v.id,
+                    start: v.start,
+                }));
+            }
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    };
+    // Each item with its neighbours (for up/down), keyed so a row re-renders when they change.
+    let rows = move || {
+        queue.with(|q| {
+            let ids: Vec<ItemId> = q.items.iter().map(|i| i.id).collect();
+            q.items
+                .iter()
+                .enumerate()
+                .map(|(n, item)| {
+                    let prev = n.checked_sub(1).map(|p| ids[p]);
+                    let next = ids.get(n + 1).copied();
+                    (item.clone(), prev, next)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let count = move || queue.with(|q| q.items.len());
+    view! {
+        <section class="queue panel" data-testid="queue" data-count=move || count().to_string()>
+            <h2 class="queue-heading">"Up next"</h2>
+            <form class="queue-add field" on:submit=submit>
+                <label for="queue-add-input">"Add a video to the queue"</label>
+                <div class="share-row">
+                    <input
+                        id="queue-add-input"
+                        type="text"
+                        autocomplete="off"
+                        placeholder="YouTube link or video id"
+                        data-testid="queue-add-input"
+                        maxlength="2048"
+                        prop:value=move || input.get()
+                        on:input=move |ev| input.set(event_target_value(&ev))
+                    />
+                    <button type="submit" data-testid="queue-add-submit">"Add"</button>
+                </div>
+            </form>
+            <Show when=move || error.with(|e| e.is_some())>
+                <p class="error" role="alert" data-testid="queue-error">
+                    {move || error.get().unwrap_or_default()}
+                </p>
+            </Show>
+            <Show when=move || count() == 0>
+                <p class="hint" data-testid="queue-empty">
+                    "The queue is empty: when this video ends, the party ends."
+                </p>
+            </Show>
+            <ol class="queue-items">
+                <For
+                    each=rows
+                    key=|(item, prev, next)| (item.id, item.title.clone(), *prev, *next)
+                    children=move |(item, prev, next)| {
+                        let id = item.id;
+                        let label = item.title.clone().unwrap_or_else(|| item.video_id.to_string());
+                        let edit = move |e: QueueEdit| on_room(RoomReq::Edit(e));
+                        view! {
+                            <li
+                                class="queue-item"
+                                data-testid="queue-item"
+                                data-item-id=id.0.to_string()
+                                data-video-id=item.video_id.to_string()
+                            >
+                                <img
+                                    class="thumb"
+                                    src=thumbnail_url(&item.video_id)
+                                    alt=""
+                                    width="120"
+                                    height="68"
+                                    loading="lazy"
+                                />
+                                // Titles come from YouTube: rendered as text, never as HTML.
+                                <span class="queue-title" data-testid="queue-title">{label}</span>
+                                <div class="queue-actions">
+                                    <button type="button" data-testid="queue-play-now" title="Play now"
+                                        on:click=move |_| on_room(RoomReq::PlayNow(id))>"▶"</button>
+                                    <button type="button" data-testid="queue-play-next" title="Play next"
+                                        disabled=prev.is_none()
+                                        on:click=move |_| edit(QueueEdit::PlayNext { item: id })>"⤒"</button>
+                                    <button type="button" data-testid="queue-up" title="Move up"
+                                        disabled=prev.is_none()
+                                        on:click=move |_| {
+                                            if let Some(p) = prev {
+                                                edit(QueueEdit::Move { item: id, before: Some(p) });
+                                            }
+                                        }>"↑"</button>
+                                    <button type="button" data-testid="queue-down" title="Move down"
+                                        disabled=next.is_none()
+                                        on:click=move |_| {
+                                            if let Some(n) = next {
+                                                edit(QueueEdit::Move { item: n, before: Some(id) });
+                                            }
+                                        }>"↓"</button>
+                                    <button type="button" data-testid="queue-remove" title="Remove"
+                                        on:click=move |_| edit(QueueEdit::Remove { item: id })>"✕"</button>
+                                </div>
+                            </li>
+                        }
+                    }
+                />
+            </ol>
         </section>
+    }
+}
+
+/// This viewer's display name: generated on the first visit, editable, remembered by the
+/// browser (`localStorage`), validated like the server does.
+#[component]
+fn NameField<F>(name: RwSignal<Option<String>>, on_rename: F) -> impl IntoView
+where
+    F: Fn(String) + Copy + Send + Sync + 'static,
+{
+    use crate::names::{validate_name, MAX_NAME_CHARS};
+    let input = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match validate_name(&input.get_untracked(), MAX_NAME_CHARS) {
+            Ok(n) => {
+                error.set(None);
+                input.set(String::new());
+                on_rename(n);
+            }
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    };
+    view! {
+        <form class="name-field field" on:submit=submit>
+            <label for="name-input">
+                "You are "
+                <strong data-testid="my-name">{move || name.get().unwrap_or_default()}</strong>
+            </label>
+            <div class="share-row">
+                <input
+                    id="name-input"
+                    type="text"
+                    autocomplete="nickname"
+                    placeholder="Change your name"
+                    data-testid="name-input"
+                    maxlength="64"
+                    prop:value=move || input.get()
+                    on:input=move |ev| input.set(event_target_value(&ev))
+                />
+                <button type="submit" data-testid="name-save">"Rename"</button>
+            </div>
+            <Show when=move || error.with(|e| e.is_some())>
+                <p class="error" role="alert" data-testid="name-error">
+                    {move || error.get().unwrap_or_default()}
+                </p>
+            </Show>
+        </form>
     }
 }

@@ -166,7 +166,7 @@ pub struct Engine {
 impl Engine {
     /// An engine for a player created with `initial`'s video (the server-rendered state).
     pub fn new(initial: Option<PlaybackState>) -> Self {
-        let loaded = initial.as_ref().map(|s| s.video_id.clone());
+        let loaded = initial.as_ref().map(|s| s.video_id);
         Self {
             clock: ClockEstimator::new(),
             state: initial,
@@ -323,7 +323,11 @@ impl Engine {
             return;
         }
         let own = cause.filter(|c| Some(c.conn_id) == self.conn_id);
-        let changed = self.state.as_ref().is_none_or(|c| c.revision != s.revision);
+        // Queue edits bump the revision but change nothing the player shows.
+        let changed = self
+            .state
+            .as_ref()
+            .is_none_or(|c| c.revision != s.revision && c.playback_base() != s.playback_base());
         if let Some(p) = self.pending {
             if own.is_some_and(|c| c.seq == p.seq) {
                 self.pending = None;
@@ -333,7 +337,15 @@ impl Engine {
                 self.queued = None;
             }
         }
+        let queue_only = self
+            .state
+            .as_ref()
+            .is_some_and(|c| c.revision != s.revision && c.playback_base() == s.playback_base());
         self.state = Some(s);
+        if queue_only {
+            // Nothing for the player; an in-flight command of ours is still valid.
+            return;
+        }
         if changed {
             self.drift.reset(now, 0.0);
         }
@@ -500,6 +512,15 @@ impl Engine {
             }
             _ => {}
         }
+    }
+
+    /// A change asked for outside the player (e.g. the page's "change video" field): sent like
+    /// a change made in the player, based on the last revision seen.
+    pub fn on_request(&mut self, now: f64, cmd: Command, r: Option<Reading>) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.command(now, cmd, &mut out);
+        self.refresh(now, r, &mut out);
+        out
     }
 
     /// The "Join playback" button was clicked (runs inside the click, with user activation).
@@ -692,9 +713,11 @@ impl Engine {
             && self.status == ConnStatus::Live
         {
             self.seq = self.seq.wrapping_add(1);
+            let video_id = self.state.as_ref().map(|s| s.video_id);
             out.push(Action::Send(ClientMsg::Duration {
                 seq: self.seq,
                 seconds: r.duration,
+                video_id,
             }));
             self.duration_sent = true;
         }
@@ -754,7 +777,10 @@ impl Engine {
             }
             Command::Seek { position } => (position - target).abs() <= SEEK_JUMP_PAUSED,
             Command::Rate { rate } => (rate - s.rate).abs() < 1e-6,
-            Command::Duration { .. } => true,
+            Command::Video { video_id, position } => {
+                s.video_id == video_id && (position - target).abs() <= SEEK_JUMP_PAUSED
+            }
+            Command::Duration { .. } | Command::VideoDuration { .. } => true,
         }
     }
 
@@ -772,12 +798,17 @@ impl Engine {
         if self.loaded.as_ref() != Some(&s.video_id) {
             let start = s.position_at(self.clock.server_time(now));
             out.push(Action::Load {
-                video: s.video_id.clone(),
+                video: s.video_id,
                 start,
             });
-            self.loaded = Some(s.video_id.clone());
+            self.loaded = Some(s.video_id);
             self.duration_sent = false;
             self.baseline = None;
+            // Nothing expected of the previous video applies to the new one (a video change
+            // is a late join into the new video).
+            self.expect = None;
+            self.guard = None;
+            self.autoplay.play_at = None;
             self.needs_apply = true;
             return;
         }
@@ -946,6 +977,67 @@ mod tests {
             rate: 1.0,
             duration: 600.0,
         }
+    }
+
+    #[test]
+    fn a_queue_edit_leaves_the_player_and_an_in_flight_command_alone() {
+        use crate::ids::VideoId;
+        use crate::queue::QueueEdit;
+        let v = VideoId::parse("dQw4w9WgXcQ").unwrap();
+        let s = PlaybackState::new(v, 10.0, 0.0);
+        let mut e = Engine::new(Some(s.clone()));
+        let r = rd(0.0, PlayerState::Paused, 10.0);
+        e.on_message(
+            0.0,
+            ServerMsg::Hello {
+                conn_id: 7,
+                session_id: crate::ids::SessionId::parse("000000000000").unwrap(),
+                server_time: 0.0,
+                state: s.clone(),
+                viewers: 1,
+            },
+            Some(r),
+        );
+        e.on_player_ready(0.0, &[1.0], Some(r));
+        // The viewer presses play: a command is in flight.
+        let out = e.on_player_state(
+            100.0,
+            PlayerState::Playing,
+            Some(rd(100.0, PlayerState::Playing, 10.0)),
+        );
+        assert!(
+            out.iter()
+                .any(|a| matches!(a, Action::Send(ClientMsg::Play { .. }))),
+            "{out:?}"
+        );
+        // Somebody adds to the queue meanwhile: the player is not touched (no pause back).
+        let mut queued = s.clone();
+        queued
+            .queue
+            .apply(
+                &QueueEdit::Add {
+                    video_id: v,
+                    start: 0.0,
+                },
+                10,
+            )
+            .unwrap();
+        queued.revision += 1;
+        queued.playback_revision = 1;
+        let out = e.on_message(
+            150.0,
+            ServerMsg::State {
+                state: queued,
+                cause: Some(Cause { conn_id: 9, seq: 1 }),
+            },
+            Some(rd(150.0, PlayerState::Playing, 10.05)),
+        );
+        assert!(
+            !out.iter()
+                .any(|a| matches!(a, Action::Pause | Action::Seek(_))),
+            "{out:?}"
+        );
+        assert_eq!(e.state().map(|s| s.queue.items.len()), Some(1));
     }
 
     #[test]

@@ -1,0 +1,254 @@
+//! Sync health of one viewer as its own client sees it, and the rules for reporting it: the
+//! pure groundwork of "who is here" (issue 12, step 4). **Not wired yet**: nothing sends or
+//! aggregates these reports so far; see the module's tests for the rules.
+//!
+//! * [`classify`]: in sync (± ms), catching up, buffering, needs a click (autoplay blocked),
+//!   background tab, reconnecting.
+//! * [`Reporter`]: reports *changes* only, at a bounded rate: a new kind of state at most once
+//!   per `min_gap_ms` (the latest one wins when several happen in between), the ms figure of an
+//!   in-sync viewer only when it moved to another [`MS_BUCKET`] and at most every
+//!   `ms_gap_ms`. A steady room therefore sends nothing.
+//! * [`summary_text`]: the aggregate a big room shows instead of 10,000 rows
+//!   ("9,812 of 10,000 in sync").
+
+use serde::{Deserialize, Serialize};
+
+/// Within this distance (ms) of the session a viewer counts as in sync.
+pub const IN_SYNC_MS: f64 = 50.0;
+/// In-sync figures are reported in steps of this many ms.
+pub const MS_BUCKET: i32 = 10;
+
+/// One viewer's state as its own client sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "health", rename_all = "snake_case")]
+pub enum Health {
+    /// Playing (or paused) where the session is, within [`IN_SYNC_MS`]; `ms` = signed error,
+    /// rounded to [`MS_BUCKET`].
+    InSync {
+        /// Signed distance from the session (ms, + = ahead).
+        ms: i32,
+    },
+    /// Further than [`IN_SYNC_MS`] away and correcting.
+    CatchingUp,
+    /// The player is waiting for data.
+    Buffering,
+    /// The browser blocked playback: the viewer must click "Join playback".
+    NeedsClick,
+    /// The tab is in the background (timers throttled).
+    Background,
+    /// The connection is being re-established.
+    Reconnecting,
+}
+
+impl Health {
+    /// The `data-health` value for the page and tests.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Health::InSync { .. } => "in_sync",
+            Health::CatchingUp => "catching_up",
+            Health::Buffering => "buffering",
+            Health::NeedsClick => "needs_click",
+            Health::Background => "background",
+            Health::Reconnecting => "reconnecting",
+        }
+    }
+
+    fn same_kind(&self, other: &Health) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// What the client knows about itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Observed {
+    /// The socket is live.
+    pub live: bool,
+    /// `document.hidden`.
+    pub hidden: bool,
+    /// "Join playback" is shown.
+    pub needs_click: bool,
+    /// The player reports BUFFERING.
+    pub buffering: bool,
+    /// This viewer's signed distance from the session (ms), when known.
+    pub error_ms: Option<f64>,
+}
+
+/// Classifies what the client sees, most pressing first.
+pub fn classify(o: &Observed) -> Health {
+    if !o.live {
+        Health::Reconnecting
+    } else if o.needs_click {
+        Health::NeedsClick
+    } else if o.hidden {
+        Health::Background
+    } else if o.buffering {
+        Health::Buffering
+    } else {
+        match o.error_ms {
+            Some(e) if e.is_finite() && e.abs() <= IN_SYNC_MS => Health::InSync {
+                ms: ((e / f64::from(MS_BUCKET)).round() as i32) * MS_BUCKET,
+            },
+            Some(_) => Health::CatchingUp,
+            None => Health::Buffering,
+        }
+    }
+}
+
+/// Decides which health changes are sent, at a bounded rate.
+#[derive(Clone, Debug)]
+pub struct Reporter {
+    min_gap_ms: f64,
+    ms_gap_ms: f64,
+    sent: Option<(Health, f64)>,
+}
+
+impl Reporter {
+    /// At most one report per `min_gap_ms`; in-sync figure updates at most every `ms_gap_ms`.
+    pub fn new(min_gap_ms: f64, ms_gap_ms: f64) -> Self {
+        Self {
+            min_gap_ms,
+            ms_gap_ms,
+            sent: None,
+        }
+    }
+
+    /// Call with the current health (e.g. on every poll); returns what to send now, if
+    /// anything.
+    pub fn observe(&mut self, h: Health, now: f64) -> Option<Health> {
+        let send = match self.sent {
+            None => true,
+            Some((last, _)) if last == h => false,
+            Some((last, at)) if last.same_kind(&h) => now - at >= self.ms_gap_ms,
+            Some((_, at)) => now - at >= self.min_gap_ms,
+        };
+        if send {
+            self.sent = Some((h, now));
+            Some(h)
+        } else {
+            None
+        }
+    }
+}
+
+/// `n` with thousands separators: 9812 → "9,812".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The aggregate line of a room: "9,812 of 10,000 in sync".
+pub fn summary_text(in_sync: u64, total: u64) -> String {
+    format!("{} of {} in sync", thousands(in_sync), thousands(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn seen(error_ms: Option<f64>) -> Observed {
+        Observed {
+            live: true,
+            hidden: false,
+            needs_click: false,
+            buffering: false,
+            error_ms,
+        }
+    }
+
+    #[test]
+    fn classification() {
+        assert_eq!(classify(&seen(Some(3.0))), Health::InSync { ms: 0 });
+        assert_eq!(classify(&seen(Some(-27.0))), Health::InSync { ms: -30 });
+        assert_eq!(classify(&seen(Some(400.0))), Health::CatchingUp);
+        assert_eq!(
+            classify(&Observed {
+                buffering: true,
+                ..seen(Some(400.0))
+            }),
+            Health::Buffering
+        );
+        assert_eq!(
+            classify(&Observed {
+                hidden: true,
+                needs_click: true,
+                ..seen(Some(0.0))
+            }),
+            Health::NeedsClick
+        );
+        assert_eq!(
+            classify(&Observed {
+                live: false,
+                ..seen(Some(0.0))
+            }),
+            Health::Reconnecting
+        );
+        assert_eq!(
+            serde_json::to_string(&Health::InSync { ms: -10 }).unwrap(),
+            r#"{"health":"in_sync","ms":-10}"#
+        );
+    }
+
+    #[test]
+    fn reports_changes_only_at_a_bounded_rate() {
+        let mut r = Reporter::new(1_000.0, 5_000.0);
+        assert_eq!(
+            r.observe(Health::InSync { ms: 0 }, 0.0),
+            Some(Health::InSync { ms: 0 })
+        );
+        assert_eq!(r.observe(Health::InSync { ms: 0 }, 100.0), None);
+        // A stall right away waits for the gap; then the latest state goes out.
+        assert_eq!(r.observe(Health::Buffering, 200.0), None);
+        assert_eq!(
+            r.observe(Health::Buffering, 1_000.0),
+            Some(Health::Buffering)
+        );
+        assert_eq!(
+            r.observe(Health::InSync { ms: 10 }, 2_100.0),
+            Some(Health::InSync { ms: 10 })
+        );
+        // The ms figure moves: reported only every 5 s.
+        assert_eq!(r.observe(Health::InSync { ms: 20 }, 3_000.0), None);
+        assert_eq!(
+            r.observe(Health::InSync { ms: 20 }, 7_100.0),
+            Some(Health::InSync { ms: 20 })
+        );
+        assert_eq!(summary_text(9_812, 10_000), "9,812 of 10,000 in sync");
+        assert_eq!(summary_text(0, 7), "0 of 7 in sync");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    proptest! {
+        /// Whatever the client sees, it never sends more than one report per `min_gap_ms`
+        /// (plus the first).
+        #[test]
+        fn rate_is_bounded(seq in proptest::collection::vec((0u8..6, -100i32..100), 1..300)) {
+            let mut r = Reporter::new(1_000.0, 5_000.0);
+            let mut sent = Vec::new();
+            for (i, (k, ms)) in seq.iter().enumerate() {
+                let h = match k {
+                    0 => Health::InSync { ms: ms / 10 * 10 },
+                    1 => Health::CatchingUp,
+                    2 => Health::Buffering,
+                    3 => Health::NeedsClick,
+                    4 => Health::Background,
+                    _ => Health::Reconnecting,
+                };
+                let now = i as f64 * 100.0;
+                if r.observe(h, now).is_some() {
+                    sent.push(now);
+                }
+            }
+            for w in sent.windows(2) {
+                prop_assert!(w[1] - w[0] >= 1_000.0);
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The room's rules on top of [`crate::playback`]: queue edits, "play now" and the automatic
+//! advance to the next queued video. Pure, shared by every server instance, unit- and
+//! property-tested here.
+//!
+//! One stored document per session ([`PlaybackState`], with its `queue`) and one total order of
+//! revisions. Two conflict rules live side by side:
+//!
+//! * **Playback commands** (play, pause, seek, rate, video, play now) keep "first command per
+//!   revision wins", but only *playback* changes make them stale: a command based on revision
+//!   `b` is accepted while no playback change happened after `b` (`b >= playback_revision`),
+//!   so somebody adding to the queue never makes an in-flight pause stale.
+//! * **Queue edits** carry no base at all: they name items by id and are applied to the newest
+//!   state; on a compare-and-set conflict the server applies them again to the state it got
+//!   back. Concurrent adds therefore both survive, and edits of different items commute
+//!   ([`crate::queue`]).
+//!
+//! **Advance** (the current video ended): any instance may attempt
+//! `Advance { from: playback_revision }` once the state is playing past its duration. It is
+//! applied only if the playback revision is still `from` and the state has really ended at the
+//! server's clock, so among any number of attempts (instances, retries) exactly one changes
+//! the state; the others are no-ops. An empty queue simply ends the room (no change).
+
+use crate::playback::{self, Command, CommandError, PlaybackState};
+use crate::queue::{ItemId, QueueEdit, QueueError};
+
+/// Everything that can change a room.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RoomCommand {
+    /// A playback command (first command per playback revision wins).
+    Playback(Command),
+    /// A queue edit (applied to the newest state; all survive).
+    Queue(QueueEdit),
+    /// Play a queued item now: it leaves the queue and becomes the video (a playback change).
+    PlayNow {
+        /// The item.
+        item: ItemId,
+    },
+    /// The video that started at playback revision `from` ended: play the next queued item.
+    Advance {
+        /// The playback revision the caller saw ended.
+        from: u64,
+    },
+}
+
+impl From<Command> for RoomCommand {
+    fn from(c: Command) -> Self {
+        RoomCommand::Playback(c)
+    }
+}
+
+impl RoomCommand {
+    /// True for commands that are applied to the newest state whatever the sender's base.
+    pub fn is_baseless(&self) -> bool {
+        matches!(
+            self,
+            RoomCommand::Queue(_)
+                | RoomCommand::Advance { .. }
+                | RoomCommand::Playback(Command::Duration { .. })
+                | RoomCommand::Playback(Command::VideoDuration { .. })
+        )
+    }
+}
+
+/// Limits the rules need (from the server's settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoomLimits {
+    /// Most items in a queue.
+    pub max_queue: usize,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        Self {
+            max_queue: crate::queue::DEFAULT_MAX_QUEUE,
+        }
+    }
+}
+
+/// Why a room command was refused; nothing changed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RoomError {
+    /// A playback rule refused it (bad value, stale).
+    #[error(transparent)]
+    Playback(#[from] CommandError),
+    /// A queue rule refused it (unknown item, full).
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Applies `cmd` (sent by a viewer who had seen `base_revision`) at server time `now`.
+/// `Ok(Some(next))` with `revision + 1` when the room changes, `Ok(None)` when nothing changes.
+pub fn apply(
+    state: &PlaybackState,
+    cmd: &RoomCommand,
+    base_revision: u64,
+    now: f64,
+    limits: RoomLimits,
+) -> Result<Option<PlaybackState>, RoomError> {
+    match cmd {
+        RoomCommand::Playback(c) => Ok(playback::apply(state, *c, base_revision, now)?),
+        RoomCommand::Queue(edit) => {
+            let mut queue = state.queue.clone();
+            if !queue.apply(edit, limits.max_queue)? {
+                return Ok(None);
+            }
+            Ok(Some(PlaybackState {
+                queue,
+                revision: state.revision + 1,
+                playback_revision: state.playback_base(),
+                ..state.clone()
+            }))
+        }
+        RoomCommand::PlayNow { item } => {
+            let mut rest = state.clone();
+            let it = rest
+                .queue
+                .take(Some(*item))
+                .ok_or(QueueError::UnknownItem(item.0))?;
+            let video = Command::Video {
+                video_id: it.video_id,
+                position: it.start,
+            };
+            match playback::apply(&rest, video, base_revision, now)? {
+                Some(next) => Ok(Some(next)),
+                // Already this video at this position: only the queue changes.
+                None => Ok(Some(PlaybackState {
+                    revision: state.revision + 1,
+                    playback_revision: state.playback_base(),
+                    ..rest
+                })),
+            }
+        }
+        RoomCommand::Advance { from } => {
+            if state.playback_base() != *from || !state.ended_at(now) {
+                return Ok(None);
+            }
+            let mut rest = state.clone();
+            let Some(it) = rest.queue.take(None) else {
+                return Ok(None);
+            };
+            let video = Command::Video {
+                video_id: it.video_id,
+                position: it.start,
+            };
+            let base = rest.revision;
+            Ok(playback::apply(&rest, video, base, now)?.or_else(|| {
+                Some(PlaybackState {
+                    revision: state.revision + 1,
+                    playback_revision: state.playback_base(),
+                    ..rest
+                })
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::VideoId;
+    use proptest::prelude::*;
+
+    fn v(i: usize) -> VideoId {
+        VideoId::parse(["dQw4w9WgXcQ", "9bZkp7q19f0", "jNQXAC9IVRw"][i % 3]).unwrap()
+    }
+
+    fn add(i: usize) -> RoomCommand {
+        RoomCommand::Queue(QueueEdit::Add {
+            video_id: v(i),
+            start: 0.0,
+        })
+    }
+
+    fn run(s: &PlaybackState, c: &RoomCommand, base: u64, now: f64) -> PlaybackState {
+        apply(s, c, base, now, RoomLimits::default())
+            .unwrap()
+            .expect("a change")
+    }
+
+    #[test]
+    fn a_queue_edit_does_not_make_an_in_flight_pause_stale() {
+        let s = PlaybackState::new(v(0), 0.0, 0.0);
+        let played = run(&s, &Command::Play { position: 0.0 }.into(), 1, 0.0);
+        assert_eq!((played.revision, played.playback_base()), (2, 2));
+        let queued = run(&played, &add(1), 0, 100.0);
+        assert_eq!((queued.revision, queued.playback_base()), (3, 2));
+        assert_eq!(queued.position_at(1_000.0), played.position_at(1_000.0));
+        // A pause based on revision 2 (sent before the add arrived) is still accepted.
+        let paused = run(
+            &queued,
+            &Command::Pause { position: 1.0 }.into(),
+            2,
+            1_000.0,
+        );
+        assert!(!paused.playing);
+        assert_eq!((paused.revision, paused.playback_base()), (4, 4));
+        assert_eq!(paused.queue.items.len(), 1);
+        // But a second pause based on 2 lost to the first.
+        assert!(matches!(
+            apply(
+                &paused,
+                &Command::Seek { position: 9.0 }.into(),
+                3,
+                1_100.0,
+                RoomLimits::default()
+            ),
+            Err(RoomError::Playback(CommandError::Stale { .. }))
+        ));
+    }
+
+    #[test]
+    fn play_now_and_unknown_items() {
+        let mut s = PlaybackState::new(v(0), 0.0, 0.0);
+        s = run(&s, &add(1), 0, 0.0);
+        s = run(&s, &add(2), 0, 0.0);
+        let id = s.queue.items[1].id;
+        let now = run(&s, &RoomCommand::PlayNow { item: id }, s.revision, 10.0);
+        assert_eq!(now.video_id, v(2));
+        assert_eq!(now.queue.items.len(), 1);
+        assert_eq!(now.playback_base(), now.revision);
+        assert!(matches!(
+            apply(
+                &now,
+                &RoomCommand::PlayNow { item: id },
+                now.revision,
+                20.0,
+                RoomLimits::default()
+            ),
+            Err(RoomError::Queue(QueueError::UnknownItem(_)))
+        ));
+        let full = apply(&now, &add(0), 0, 20.0, RoomLimits { max_queue: 1 });
+        assert_eq!(full, Err(RoomError::Queue(QueueError::Full(1))));
+    }
+
+    #[test]
+    fn advance_happens_once_and_an_empty_queue_ends() {
+        let mut s = PlaybackState::new(v(0), 0.0, 0.0);
+        s = run(&s, &Command::Duration { seconds: 10.0 }.into(), 0, 0.0);
+        s = run(&s, &Command::Play { position: 0.0 }.into(), s.revision, 0.0);
+        s = run(&s, &add(1), 0, 1.0);
+        let from = s.playback_base();
+        let adv = RoomCommand::Advance { from };
+        // Not ended yet: nothing.
+        assert_eq!(apply(&s, &adv, 0, 5_000.0, RoomLimits::default()), Ok(None));
+        let next = run(&s, &adv, 0, 10_500.0);
+        assert_eq!(next.video_id, v(1));
+        assert!(next.playing);
+        assert_eq!(next.duration, None);
+        assert!(next.queue.items.is_empty());
+        // Every later attempt from the same revision is a no-op.
+        assert_eq!(
+            apply(&next, &adv, 0, 11_000.0, RoomLimits::default()),
+            Ok(None)
+        );
+        // The new video ends with an empty queue: the room simply ends.
+        let d = run(
+            &next,
+            &Command::Duration { seconds: 5.0 }.into(),
+            0,
+            10_600.0,
+        );
+        let end = RoomCommand::Advance {
+            from: d.playback_base(),
+        };
+        assert_eq!(
+            apply(&d, &end, 0, 99_000.0, RoomLimits::default()),
+            Ok(None)
+        );
+    }
+
+    proptest! {
+        /// However many instances attempt the advance, in whatever order and at whatever
+        /// times after the end, exactly one attempt changes the room.
+        #[test]
+        fn advance_is_applied_exactly_once(attempts in proptest::collection::vec(0.0..5_000.0f64, 1..20)) {
+            let mut s = PlaybackState::new(v(0), 0.0, 0.0);
+            s = run(&s, &Command::Duration { seconds: 10.0 }.into(), 0, 0.0);
+            s = run(&s, &Command::Play { position: 0.0 }.into(), s.revision, 0.0);
+            s = run(&s, &add(1), 0, 0.0);
+            s = run(&s, &add(2), 0, 0.0);
+            let from = s.playback_base();
+            let mut applied = 0;
+            for t in attempts {
+                if let Some(next) = apply(&s, &RoomCommand::Advance { from }, 0, 10_000.0 + t, RoomLimits::default()).unwrap() {
+                    applied += 1;
+                    s = next;
+                }
+            }
+            prop_assert_eq!(applied, 1);
+            prop_assert_eq!(s.video_id, v(1));
+            prop_assert_eq!(s.queue.items.len(), 1);
+        }
+    }
+}
