@@ -51,6 +51,7 @@ async fn a_poisoned_duration_does_not_clamp_the_room(store: Store) {
         .send(&ClientMsg::Duration {
             seq: 1,
             seconds: 1e-9,
+            video_id: None,
         })
         .await;
     let _ = honest.next_state().await;
@@ -63,6 +64,7 @@ async fn a_poisoned_duration_does_not_clamp_the_room(store: Store) {
         .send(&ClientMsg::Duration {
             seq: 2,
             seconds: 5.0,
+            video_id: None,
         })
         .await;
     assert_eq!(
