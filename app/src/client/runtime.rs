@@ -510,7 +510,10 @@ async fn connect_loop(weak: Weak<Inner>) {
                 code: None,
             },
         };
-        let mut final_ = matches!(outcome.code, Some(close::UNKNOWN_SESSION | close::SESSION_ENDED));
+        let mut final_ = matches!(
+            outcome.code,
+            Some(close::UNKNOWN_SESSION | close::SESSION_ENDED)
+        );
         if !final_ && !outcome.greeted {
             // The handshake failed (the browser only reports 1006, whatever the HTTP status):
             // ask whether the session still exists, so an ended party does not retry forever.

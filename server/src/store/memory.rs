@@ -3,8 +3,8 @@
 //! revision order. Expired sessions are dropped lazily and by a periodic sweep.
 
 use super::{
-    presence_event, CasOutcome, ChangeLimit, Delivery, SessionStore, StoreError,
-    Subscription, PRESENCE_STALE_MS,
+    presence_event, CasOutcome, ChangeLimit, Delivery, SessionStore, StoreError, Subscription,
+    PRESENCE_STALE_MS,
 };
 use crate::limits::TokenBucket;
 use app::ids::SessionId;
