@@ -40,7 +40,11 @@ trap 'exit 130' INT TERM
 # start_server NAME REDIS_URL -> sets SERVER_PID and BASE_URL (scripts/lib.sh does the work)
 start_server() {
   local name=$1 redis=$2 rc=0
-  wp_start_server "$BIN" "$WORK/$name" "$WORK/$name.log" "$redis" info || rc=$?
+  # The whole suite creates its sessions from one address within minutes: a creation limit
+  # above what it needs (the limit itself is tested in server/tests/abuse.rs); every other
+  # setting is the default a deployment gets.
+  WATCHPARTY_CREATES_PER_MIN=${WATCHPARTY_CREATES_PER_MIN:-600} \
+    wp_start_server "$BIN" "$WORK/$name" "$WORK/$name.log" "$redis" info || rc=$?
   SERVER_PID=$WP_PID
   BASE_URL=$WP_URL
   [ "$rc" -eq 0 ] || echo "run.sh: the server ($name store) did not start" >&2
