@@ -68,7 +68,7 @@ pub fn raise_nofile_limit() -> Option<(u64, u64)> {
             hard = lim.rlim_max,
             "open-files limit"
         );
-        Some((lim.rlim_cur as u64, lim.rlim_max as u64))
+        Some((lim.rlim_cur, lim.rlim_max))
     }
     #[cfg(not(unix))]
     None

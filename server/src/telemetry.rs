@@ -21,7 +21,9 @@ pub fn sampled_info(what: &'static str) {
     use std::collections::HashMap;
     use std::sync::Mutex;
     use std::time::Instant;
-    static WINDOWS: Mutex<Option<HashMap<&'static str, (Instant, u32, u64)>>> = Mutex::new(None);
+    /// Per kind of line: (window start, lines logged in it, lines suppressed).
+    type Windows = HashMap<&'static str, (Instant, u32, u64)>;
+    static WINDOWS: Mutex<Option<Windows>> = Mutex::new(None);
     let mut windows = WINDOWS.lock().unwrap_or_else(|p| p.into_inner());
     let map = windows.get_or_insert_with(HashMap::new);
     let now = Instant::now();
