@@ -67,13 +67,19 @@ pub enum ClientMsg {
         /// Seconds.
         seconds: f64,
     },
+    /// The viewer's own sync error as its client measures it (the badge figure), for the
+    /// operators' histogram. Counted at most once per 5 s per connection; never answered.
+    Health {
+        /// Milliseconds between the player's position and the shared one (sign ignored).
+        error_ms: f64,
+    },
 }
 
 impl ClientMsg {
     /// The state change this message asks for: `(seq, base_revision, command)`.
     pub fn command(&self) -> Option<(u32, u64, Command)> {
         match *self {
-            ClientMsg::Ping { .. } => None,
+            ClientMsg::Ping { .. } | ClientMsg::Health { .. } => None,
             ClientMsg::Play {
                 seq,
                 base_revision,

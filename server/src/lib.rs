@@ -10,6 +10,7 @@ pub mod clock;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod metrics;
 pub mod sessions;
 pub mod settings;
 pub mod shutdown;

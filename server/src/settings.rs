@@ -33,6 +33,9 @@ pub struct Settings {
     /// Mean seconds between the safety-net comparisons of each hub with the store (jittered
     /// ±50 %; gaps are closed at once without it).
     pub reconcile_secs: f64,
+    /// Where `GET /metrics` is served: `None` (or empty) on the main listener, else only on
+    /// this separate address (e.g. a private interface).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             send_queue: 32,
             max_viewers_per_session: 20_000,
             reconcile_secs: 30.0,
+            metrics_listen: None,
         }
     }
 }
@@ -159,6 +163,13 @@ impl Settings {
             "WATCHPARTY_MAX_VIEWERS_PER_SESSION"
         );
         over!(reconcile_secs, "WATCHPARTY_RECONCILE_SECS");
+        if let Some(v) = get("WATCHPARTY_METRICS_LISTEN") {
+            self.metrics_listen = if v.trim().is_empty() {
+                None
+            } else {
+                Some(parse("WATCHPARTY_METRICS_LISTEN", v)?)
+            };
+        }
         if let Some(v) = get("WATCHPARTY_ALLOWED_ORIGINS") {
             self.allowed_origins = v
                 .split(',')

@@ -12,6 +12,7 @@
 
 use crate::hub::Frame;
 use crate::limits::{origin_allowed, TokenBucket};
+use crate::metrics::{CommandKind, CommandOutcome, ReportGate, FANOUT_SAMPLE};
 use crate::sessions::{random_id, Outcome, Rejection, Sessions};
 use crate::startup::AppState;
 use app::ids::SessionId;
@@ -163,6 +164,7 @@ impl Conn {
     async fn run(mut self, mut socket: WebSocket) {
         let end = self.serve(&mut socket).await;
         if let End::Close(code, reason) = end {
+            self.sessions.metrics().close(code);
             tracing::debug!(code, reason, "closing websocket");
             let frame = CloseFrame {
                 code,
@@ -236,6 +238,7 @@ impl Conn {
         let silence = Duration::from_secs(settings.heartbeat_timeout_secs.max(1));
         let mut heartbeat = tokio::time::interval_at(Instant::now() + beat, beat);
         let mut last_seen = Instant::now();
+        let mut reports = ReportGate::default();
 
         loop {
             tokio::select! {
@@ -243,7 +246,7 @@ impl Conn {
                 _ = self.shutdown.changed() => return End::Close(close::GOING_AWAY, "server shutting down"),
                 _ = async { let _ = ended.wait_for(|e| *e).await; } => return End::Close(close::SESSION_ENDED, "this watch party has ended"),
                 frame = frames.recv() => match frame {
-                    Ok(Frame { revision, viewers, text }) => {
+                    Ok(Frame { revision, viewers, text, at }) => {
                         if revision != 0 {
                             if revision <= self.last_revision {
                                 continue;
@@ -259,9 +262,13 @@ impl Conn {
                         if let Err(end) = send(socket, Message::Text(text)).await {
                             return end;
                         }
+                        if self.conn_id.is_multiple_of(FANOUT_SAMPLE) {
+                            self.sessions.metrics().fanout.observe(at.elapsed().as_secs_f64());
+                        }
                     }
                     Err(RecvError::Lagged(n)) => {
                         tracing::info!(missed = n, "viewer lagged behind broadcasts");
+                        self.sessions.metrics().overflows.inc();
                         return End::Close(close::TOO_SLOW, "too slow; reconnect to resync");
                     }
                     Err(RecvError::Closed) => return End::Close(close::INTERNAL, "session closed"),
@@ -320,10 +327,20 @@ impl Conn {
                             strikes = 0;
                             Some(ServerMsg::Pong { t0, t1: received, t2: self.sessions.now_ms() })
                         }
+                        Ok(ClientMsg::Health { error_ms }) => {
+                            let metrics = self.sessions.metrics();
+                            if reports.admit(std::time::Instant::now()) {
+                                metrics.client_error_ms(error_ms);
+                            } else {
+                                metrics.client_reports_dropped.inc();
+                            }
+                            None
+                        }
                         Ok(msg) => match msg.command() {
                             None => None,
                             Some((seq, base, cmd)) => {
                                 if !commands.try_take(mono) {
+                                    self.sessions.metrics().command(CommandKind::of(&cmd), CommandOutcome::RateLimited);
                                     strikes += 1;
                                     if strikes >= FLOOD_STRIKES {
                                         return End::Close(close::POLICY, "flooding");
@@ -373,7 +390,18 @@ impl Conn {
             conn_id: self.conn_id,
             seq,
         };
-        match self.sessions.apply(hub, cause, base, cmd).await {
+        let kind = CommandKind::of(&cmd);
+        let result = self.sessions.apply(hub, cause, base, cmd).await;
+        let outcome = match &result {
+            Ok(Outcome::Applied(_)) => CommandOutcome::Applied,
+            Ok(Outcome::Unchanged(_)) => CommandOutcome::Unchanged,
+            Err(Rejection::Invalid(_)) => CommandOutcome::Invalid,
+            Err(Rejection::Stale { .. }) => CommandOutcome::Stale,
+            Err(Rejection::UnknownSession) => CommandOutcome::UnknownSession,
+            Err(Rejection::Unavailable(_)) => CommandOutcome::Unavailable,
+        };
+        self.sessions.metrics().command(kind, outcome);
+        match result {
             Ok(Outcome::Applied(state)) => {
                 tracing::debug!(seq, revision = state.revision, "command applied");
                 Ok(())

@@ -28,6 +28,7 @@ use super::{
     channel, decode_state, encode_state, presence_key, state_key, CasOutcome, Delivery,
     SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
 };
+use crate::metrics::StoreMetrics;
 use app::ids::SessionId;
 use app::playback::PlaybackState;
 use fred::clients::SubscriberClient;
@@ -40,7 +41,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio::task::JoinHandle;
 
@@ -128,13 +129,16 @@ return total
 /// A Lua script and its SHA-1 as reported by `SCRIPT LOAD`.
 #[derive(Debug)]
 struct Script {
+    /// The operation name in `watchparty_redis_seconds`.
+    name: &'static str,
     src: &'static str,
     sha: Mutex<String>,
 }
 
 impl Script {
-    fn new(src: &'static str) -> Self {
+    fn new(name: &'static str, src: &'static str) -> Self {
         Self {
+            name,
             src,
             sha: Mutex::new(String::new()),
         }
@@ -162,6 +166,8 @@ pub struct RedisStore {
     /// This host's offset to Redis `TIME` (ms), for the CAS deadline.
     redis_clock: crate::clock::Clock,
     tasks: Vec<JoinHandle<()>>,
+    /// Command and script latency.
+    metrics: StoreMetrics,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -333,14 +339,15 @@ impl RedisStore {
             pool,
             subscriber,
             ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
-            cas: Script::new(CAS_LUA),
-            presence: Script::new(PRESENCE_LUA),
-            viewers: Script::new(VIEWERS_LUA),
+            cas: Script::new("cas", CAS_LUA),
+            presence: Script::new("presence", PRESENCE_LUA),
+            viewers: Script::new("viewers", VIEWERS_LUA),
             routes,
             channel_locks,
             next_token: AtomicU64::new(1),
             redis_clock: crate::clock::Clock::new(),
             tasks,
+            metrics: StoreMetrics::default(),
         };
         store.reference_time_ms().await?;
         for s in [&store.cas, &store.presence, &store.viewers] {
@@ -357,6 +364,18 @@ impl RedisStore {
 
     /// `EVALSHA`, loading the script again when Redis lost it (restart without persistence).
     async fn eval(
+        &self,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<Value, StoreError> {
+        let started = Instant::now();
+        let result = self.eval_untimed(script, keys, args).await;
+        self.metrics.observe(script.name, started);
+        result
+    }
+
+    async fn eval_untimed(
         &self,
         script: &Script,
         keys: Vec<String>,
@@ -398,13 +417,20 @@ impl SessionStore for RedisStore {
         "redis"
     }
 
+    fn metrics(&self) -> Option<&StoreMetrics> {
+        Some(&self.metrics)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
+        let started = Instant::now();
         let _: Value = timed(self.pool.next().ping(None)).await?;
+        self.metrics.observe("ping", started);
         Ok(())
     }
 
     async fn create(&self, id: &SessionId, state: &PlaybackState) -> Result<bool, StoreError> {
         let json = encode_state(state)?;
+        let started = Instant::now();
         let reply: Option<String> = timed(self.pool.next().set(
             state_key(id),
             json,
@@ -413,11 +439,14 @@ impl SessionStore for RedisStore {
             false,
         ))
         .await?;
+        self.metrics.observe("create", started);
         Ok(reply.is_some())
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<PlaybackState>, StoreError> {
+        let started = Instant::now();
         let json: Option<String> = timed(self.pool.next().get(state_key(id))).await?;
+        self.metrics.observe("load", started);
         json.as_deref().map(decode_state).transpose()
     }
 
@@ -489,7 +518,9 @@ impl SessionStore for RedisStore {
     }
 
     async fn touch(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let started = Instant::now();
         let n: i64 = timed(self.pool.next().pexpire(state_key(id), self.ttl_ms, None)).await?;
+        self.metrics.observe("touch", started);
         Ok(n == 1)
     }
 
