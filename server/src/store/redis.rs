@@ -32,10 +32,12 @@ use crate::metrics::StoreMetrics;
 use app::ids::SessionId;
 use app::playback::PlaybackState;
 use fred::clients::SubscriberClient;
+use fred::interfaces::ClusterInterface;
 use fred::prelude::{
     Builder, ClientLike, Config, EventInterface, Expiration, KeysInterface, LuaInterface, Pool,
     PubsubInterface, ReconnectPolicy, SetOptions, Value,
 };
+use fred::types::config::{Options, Server};
 use fred::types::{ClusterHash, CustomCommand};
 use std::collections::HashMap;
 use std::future::Future;
@@ -76,7 +78,7 @@ local ok, st = pcall(cjson.decode, cur)
 if not ok or type(st) ~= 'table' then return {3} end
 if tonumber(st['revision']) ~= tonumber(ARGV[1]) then return {1, cur} end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+redis.call('SPUBLISH', ARGV[4], ARGV[5])
 return {2}
 "#;
 
@@ -109,7 +111,7 @@ for i = 1, #all, 2 do
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
-redis.call('PUBLISH', ARGV[6], '{"type":"presence","viewers":' .. string.format('%d', total) .. '}')
+redis.call('SPUBLISH', ARGV[6], '{"type":"presence","viewers":' .. string.format('%d', total) .. '}')
 return total
 "#;
 
@@ -213,10 +215,54 @@ async fn with_channel_lock<T>(
     out
 }
 
-/// The subscription barrier: a `PING` on the subscriber connection, answered only after every
-/// command sent before it on that connection (the `SUBSCRIBE`s) has been executed.
-async fn barrier(sub: &SubscriberClient) -> Result<(), StoreError> {
-    let _: Value = timed(sub.ping(None)).await?;
+/// The primary that serves `channel`'s slot (Redis Cluster), from fred's routing table.
+fn node_of(sub: &SubscriberClient, channel: &str) -> Option<Server> {
+    let slot = fred::util::redis_keyslot(channel.as_bytes());
+    sub.cached_cluster_state()?.get_server(slot).cloned()
+}
+
+/// `PING` on the subscriber's connection to `node` (any connection when `None`: one Redis).
+async fn ping_on(sub: &SubscriberClient, node: Option<Server>) -> Result<Value, StoreError> {
+    match node {
+        Some(node) => {
+            let options = Options {
+                cluster_node: Some(node),
+                ..Default::default()
+            };
+            timed(sub.with_options(&options).ping(None)).await
+        }
+        None => timed(sub.ping(None)).await,
+    }
+}
+
+/// The subscription barrier: a `PING` on the subscriber connection that carries `channel`'s
+/// `SSUBSCRIBE` (in a cluster: the connection to the primary of its slot), answered only after
+/// every command sent before it on that connection has been executed.
+async fn barrier(sub: &SubscriberClient, channel: &str) -> Result<(), StoreError> {
+    let node = if sub.is_clustered() {
+        node_of(sub, channel)
+    } else {
+        None
+    };
+    ping_on(sub, node).await?;
+    Ok(())
+}
+
+/// The barrier on every subscriber connection (each cluster primary, or the one Redis).
+async fn barrier_all(sub: &SubscriberClient) -> Result<(), StoreError> {
+    let nodes = if sub.is_clustered() {
+        sub.cached_cluster_state()
+            .map(|s| s.unique_primary_nodes())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if nodes.is_empty() {
+        ping_on(sub, None).await?;
+    }
+    for node in nodes {
+        ping_on(sub, Some(node)).await?;
+    }
     Ok(())
 }
 
@@ -229,17 +275,27 @@ async fn resubscribe(
     locks: &ChannelLocks,
 ) -> Result<(), StoreError> {
     let channels: Vec<String> = lock(routes).keys().cloned().collect();
-    for chunk in channels.chunks(RESUBSCRIBE_CHUNK) {
-        timed(sub.subscribe(chunk.to_vec())).await?;
+    // One `SSUBSCRIBE` may only name channels of one slot (in a cluster).
+    let mut by_slot: HashMap<u16, Vec<String>> = HashMap::new();
+    for ch in &channels {
+        by_slot
+            .entry(fred::util::redis_keyslot(ch.as_bytes()))
+            .or_default()
+            .push(ch.clone());
     }
-    barrier(sub).await?;
+    for group in by_slot.into_values() {
+        for chunk in group.chunks(RESUBSCRIBE_CHUNK) {
+            timed(sub.ssubscribe(chunk.to_vec())).await?;
+        }
+    }
+    barrier_all(sub).await?;
     for ch in channels {
         if lock(routes).contains_key(&ch) {
             continue;
         }
         with_channel_lock(locks, &ch, async {
             if !lock(routes).contains_key(&ch) {
-                let _ = timed(sub.unsubscribe(ch.clone())).await;
+                let _ = timed(sub.sunsubscribe(ch.clone())).await;
             }
         })
         .await;
@@ -327,7 +383,7 @@ impl RedisStore {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let answered = tokio::time::timeout(SUBSCRIBER_DEAD, sub.ping::<Value>(None)).await;
+                let answered = tokio::time::timeout(SUBSCRIBER_DEAD, barrier_all(&sub)).await;
                 if !matches!(answered, Ok(Ok(_))) && sub.is_connected() {
                     tracing::warn!("redis subscriber connection unresponsive; reconnecting");
                     let _ = sub.force_reconnection().await;
@@ -390,8 +446,9 @@ impl RedisStore {
         .await;
         match first {
             Ok(Err(e)) if e.details().contains("NOSCRIPT") => {
-                let sha = self.load_script(script).await?;
-                timed(client.evalsha::<Value, _, _, _>(sha, keys, args)).await
+                // `EVAL` runs it on the node of the keys (in a cluster, possibly a replica
+                // just promoted) and caches it there; the SHA-1 stays the same.
+                timed(client.eval::<Value, _, _, _>(script.src, keys, args)).await
             }
             Ok(r) => r.map_err(unavailable),
             Err(_) => Err(StoreError::Unavailable("redis timed out".into())),
@@ -567,8 +624,8 @@ impl SessionStore for RedisStore {
             let fresh = lock(&self.routes).insert(ch.clone(), (token, tx)).is_none();
             if fresh {
                 let confirmed = async {
-                    timed(self.subscriber.subscribe(ch.clone())).await?;
-                    barrier(&self.subscriber).await
+                    timed(self.subscriber.ssubscribe(ch.clone())).await?;
+                    barrier(&self.subscriber, &ch).await
                 };
                 if let Err(e) = confirmed.await {
                     let mut routes = lock(&self.routes);
@@ -618,7 +675,7 @@ impl RedisStore {
             }
         };
         if removed {
-            if let Err(e) = timed(self.subscriber.unsubscribe(ch)).await {
+            if let Err(e) = timed(self.subscriber.sunsubscribe(ch)).await {
                 tracing::warn!(error = %e, session = %id, "redis unsubscribe failed");
             }
         }
