@@ -95,6 +95,17 @@ impl LocalCluster {
             || cli(first, &["CLUSTER", "NODES"]).matches("slave").count() == 3,
             "replicas attached",
         );
+        // Every replica has finished its initial sync (a replica that has not may not take
+        // over from its primary).
+        for n in &cluster.nodes {
+            wait_for(
+                || {
+                    let info = cli(n.port, &["INFO", "replication"]);
+                    info.contains("role:master") || info.contains("master_link_status:up")
+                },
+                "replicas in sync",
+            );
+        }
         cluster
     }
 
