@@ -2,15 +2,20 @@
 //! instance for pub/sub.
 //!
 //! - State changes run one Lua script (`EVALSHA`, reloaded on `NOSCRIPT` after a Redis
-//!   restart) that checks the revision, writes with the sliding TTL and `PUBLISH`es the event:
+//!   restart; on `NOSCRIPT` the script is sent once with `EVAL`) that checks the revision,
+//!   writes with the sliding TTL and `SPUBLISH`es the event:
 //!   concurrent writers on any number of instances are totally ordered by Redis.
 //! - Presence is a hash of per-instance counts updated and summed by another script, which
 //!   publishes the total in the same atomic step (so presence events are ordered too).
-//! - One `SUBSCRIBE` per session per instance, while the instance has viewers of it. A
+//! - Sharded pub/sub on one Redis and on a Redis Cluster alike (one code path; Redis 7+; a
+//!   `redis-cluster://` URL selects fred's clustered config): the channel carries the session's
+//!   hash tag, so state, scripts and channel share one slot.
+//! - One `SSUBSCRIBE` per session per instance, while the instance has viewers of it. A
 //!   dispatcher task routes messages by channel; after a reconnect it resubscribes and tells
 //!   every subscribed session to resync (messages published while disconnected are lost).
 //! - **Subscription barrier.** fred answers `SUBSCRIBE` before Redis has even read it, so a
-//!   subscription only counts once a `PING` sent after it *on the subscriber connection* has
+//!   subscription only counts once a `PING` sent after it *on the subscriber connection* (in a
+//!   cluster: the connection to the primary of the channel's slot) has
 //!   been answered (Redis runs one connection's commands in order; in subscribed RESP2 mode the
 //!   answer is `["pong", ""]`). [`SessionStore::subscribe`] returns after that barrier, and
 //!   after a reconnect the resync is sent only after the resubscription's barrier, so a state
