@@ -1,8 +1,8 @@
 //! The Redis store (fred 10): a client pool for commands and one [`SubscriberClient`] per
 //! instance for pub/sub.
 //!
-//! - State changes run one Lua script (`EVALSHA`, reloaded on `NOSCRIPT` after a Redis
-//!   restart; on `NOSCRIPT` the script is sent once with `EVAL`) that checks the revision,
+//! - State changes run one Lua script (`EVALSHA`; on `NOSCRIPT`, after a Redis restart or on a
+//!   promoted replica, it is sent once with `EVAL`) that checks the revision,
 //!   writes with the sliding TTL and `SPUBLISH`es the event:
 //!   concurrent writers on any number of instances are totally ordered by Redis.
 //! - Presence is a hash of per-instance counts updated and summed by another script, which
