@@ -62,7 +62,14 @@ start_cluster() {
   local dir="$WORK/cluster" ports=() p
   mkdir -p "$dir"
   for _ in 1 2 3 4 5 6; do
-    p=$(free_port)
+    # The cluster bus listens on port + 10000: both must be free and below 65536.
+    p=$(python3 -c 'import socket
+while True:
+    a=socket.socket(); a.bind(("127.0.0.1",0)); p=a.getsockname()[1]
+    if p >= 55000: continue
+    try:
+        b=socket.socket(); b.bind(("127.0.0.1",p+10000)); b.close(); print(p); break
+    except OSError: pass')
     ports+=("$p")
     "${PRIO[@]}" redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes \
       --cluster-config-file "nodes-$p.conf" --cluster-node-timeout 1000 --save '' \

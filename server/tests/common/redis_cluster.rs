@@ -34,7 +34,7 @@ impl LocalCluster {
             dir,
         };
         for _ in 0..6 {
-            let port = free_port();
+            let port = node_port();
             let child = Command::new("redis-server")
                 .args([
                     "--port",
@@ -182,6 +182,16 @@ impl LocalCluster {
             "failover",
         );
         new.expect("a new primary")
+    }
+}
+
+/// A free port whose cluster bus port (+10000) is free and valid too.
+fn node_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
     }
 }
 
