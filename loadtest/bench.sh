@@ -15,6 +15,9 @@
 #                  sender's command -> own echo round trip), 30 s
 #   redis-rtt      the same on Redis
 #   split          two instances on one Redis, 10,000 viewers alternating, sender on the first
+#   cluster-split  split on a local Redis Cluster (3 primaries + 3 replicas, started here)
+#   cluster-1000x10  two instances on that cluster, 1,000 sessions x 10 viewers alternating over
+#                  the instances (the sessions spread over the shards by id)
 # Each writes OUT_DIR/NAME.json (the --json report) and OUT_DIR/NAME.txt (table + progress).
 # Environment: SERVER_BIN (default target/release/watchparty), LOADTEST_BIN (default
 # target/release/loadtest), REDIS_URL, NICE (niceness of servers and load generator, default 0;
@@ -49,8 +52,50 @@ stop_servers() {
   done
   PIDS=()
 }
-trap 'stop_servers; rm -rf "$WORK"' EXIT
+trap 'stop_servers; stop_cluster; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
+
+CLUSTER_PIDS=()
+# start_cluster -> CLUSTER_URL: 6 redis-servers with cluster support in $WORK/cluster, one
+# replica per primary, waits for cluster_state:ok and the replicas' initial sync.
+start_cluster() {
+  local dir="$WORK/cluster" ports=() p
+  mkdir -p "$dir"
+  for _ in 1 2 3 4 5 6; do
+    # The cluster bus listens on port + 10000: both must be free and below 65536.
+    p=$(python3 -c 'import socket
+while True:
+    a=socket.socket(); a.bind(("127.0.0.1",0)); p=a.getsockname()[1]
+    if p >= 55000: continue
+    try:
+        b=socket.socket(); b.bind(("127.0.0.1",p+10000)); b.close(); print(p); break
+    except OSError: pass')
+    ports+=("$p")
+    "${PRIO[@]}" redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes \
+      --cluster-config-file "nodes-$p.conf" --cluster-node-timeout 1000 --save '' \
+      --appendonly no --dir "$dir" >"$dir/$p.log" 2>&1 &
+    CLUSTER_PIDS+=("$!")
+  done
+  for p in "${ports[@]}"; do
+    for _ in $(seq 100); do [ "$(redis-cli -p "$p" PING 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+  done
+  redis-cli --cluster create $(printf '127.0.0.1:%s ' "${ports[@]}") --cluster-replicas 1 \
+    --cluster-yes >"$dir/create.log"
+  for p in "${ports[@]}"; do
+    for _ in $(seq 300); do
+      redis-cli -p "$p" CLUSTER INFO | grep -q cluster_state:ok &&
+        redis-cli -p "$p" INFO replication | grep -Eq 'role:master|master_link_status:up' && break
+      sleep 0.1
+    done
+  done
+  CLUSTER_URL="redis-cluster://127.0.0.1:${ports[0]}"
+  local sep='?'
+  for p in "${ports[@]:1}"; do CLUSTER_URL+="${sep}node=127.0.0.1:$p"; sep='&'; done
+}
+stop_cluster() {
+  for pid in "${CLUSTER_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  CLUSTER_PIDS=()
+}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -122,6 +167,22 @@ for s in "${SCENARIOS[@]}"; do
     start_server split-b "$REDIS"
     load "$s" --url "$a" --url "$SERVER_URL" --server-pid "$pa" --server-pid "$SERVER_PID" \
       --scenario split --viewers 10000 --connect-rate 1000 --interval-ms 500 --duration 30
+    ;;
+  cluster-split | cluster-1000x10)
+    start_cluster
+    start_server "$s-a" "$CLUSTER_URL"
+    a=$SERVER_URL pa=$SERVER_PID
+    start_server "$s-b" "$CLUSTER_URL"
+    if [ "$s" = cluster-split ]; then
+      load "$s" --url "$a" --url "$SERVER_URL" --server-pid "$pa" --server-pid "$SERVER_PID" \
+        --scenario split --viewers 10000 --connect-rate 1000 --interval-ms 500 --duration 30
+    else
+      load "$s" --url "$a" --url "$SERVER_URL" --server-pid "$pa" --server-pid "$SERVER_PID" \
+        --scenario many-sessions --sessions 1000 --viewers 10000 --connect-rate 1000 \
+        --interval-ms 500 --duration 30
+    fi
+    stop_servers
+    stop_cluster
     ;;
   *)
     echo "unknown scenario $s" >&2

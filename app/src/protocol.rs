@@ -109,6 +109,12 @@ pub enum ClientMsg {
         /// Where to start it (seconds).
         position: f64,
     },
+    /// The viewer's own sync error as its client measures it (the badge figure), for the
+    /// operators' histogram. Counted at most once per 5 s per connection; never answered.
+    Health {
+        /// Milliseconds between the player's position and the shared one (sign ignored).
+        error_ms: f64,
+    },
 }
 
 impl ClientMsg {
@@ -134,7 +140,8 @@ impl ClientMsg {
             ClientMsg::Ping { .. }
             | ClientMsg::Queue { .. }
             | ClientMsg::PlayNow { .. }
-            | ClientMsg::Name { .. } => None,
+            | ClientMsg::Name { .. }
+            | ClientMsg::Health { .. } => None,
             ClientMsg::Play {
                 seq,
                 base_revision,

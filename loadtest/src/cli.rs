@@ -34,6 +34,7 @@ OPTIONS:
   --video ID             video of created sessions [default dQw4w9WgXcQ]
   --json                 print the result as JSON on stdout (progress stays on stderr)
   --quiet                no progress lines
+  --svg FILE             also write the delivery latency distribution as an SVG histogram
   -h, --help             this text
 
 Exit status: 0 pass; 1 lost, duplicated or unexpected broadcasts, failed connections,
@@ -106,6 +107,8 @@ pub struct Config {
     pub json: bool,
     /// No progress output.
     pub quiet: bool,
+    /// Write the delivery latency distribution as an SVG here.
+    pub svg: Option<String>,
 }
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -158,6 +161,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Config, CliError>
     let mut video = "dQw4w9WgXcQ".to_string();
     let mut json = false;
     let mut quiet = false;
+    let mut svg = None;
 
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
@@ -175,6 +179,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Config, CliError>
             "-h" | "--help" => return Err(CliError::Help),
             "--json" => json = true,
             "--quiet" => quiet = true,
+            "--svg" => svg = Some(value()?),
             "--url" => urls.push(value()?),
             "--scenario" => {
                 let v = value()?;
@@ -251,6 +256,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Config, CliError>
         video,
         json,
         quiet,
+        svg,
     })
 }
 

@@ -15,6 +15,7 @@ mod procfs;
 mod report;
 mod run;
 mod stats;
+mod svg;
 mod target;
 
 use std::process::ExitCode;

@@ -439,6 +439,19 @@ fn account(
         ));
     }
 
+    if let Some(path) = &cfg.svg {
+        let title = format!(
+            "{:?}: {} viewers, {} sessions, {} servers",
+            cfg.scenario,
+            cfg.viewers,
+            sessions.len(),
+            cfg.urls.len()
+        );
+        if let Err(e) = std::fs::write(path, crate::svg::latency_svg(&total.deliveries_us, &title))
+        {
+            eprintln!("loadtest: cannot write {path}: {e}");
+        }
+    }
     Report {
         scenario: cfg.scenario,
         config: cfg.clone(),

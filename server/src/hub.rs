@@ -52,6 +52,8 @@ pub struct Frame {
     pub viewers: Option<u32>,
     /// The JSON text (reference-counted; cloning does not copy).
     pub text: Utf8Bytes,
+    /// When the hub handed it over (for the fan-out time).
+    pub at: std::time::Instant,
 }
 
 /// Why joining failed.
@@ -102,6 +104,8 @@ pub struct Hub {
     dirty: Notify,
     stop: Notify,
     init: watch::Sender<Init>,
+    /// The instance's metrics (gaps and resyncs).
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -173,6 +177,7 @@ impl Hub {
         self.drain(&mut fwd);
         if fwd.revision < state.revision {
             tracing::info!(session = %self.id, from = fwd.revision, to = state.revision, "revision gap; re-reading the store");
+            self.metrics.gaps.inc();
             self.flush_to(&mut fwd, state.revision);
             self.gap.notify_one();
         }
@@ -228,6 +233,7 @@ impl Hub {
             revision: state.revision,
             viewers: None,
             text: Utf8Bytes::from(text),
+            at: std::time::Instant::now(),
         });
     }
 
@@ -256,6 +262,7 @@ impl Hub {
                 revision: 0,
                 viewers: Some(viewers),
                 text: Utf8Bytes::from(text),
+                at: std::time::Instant::now(),
             });
         }
     }
@@ -301,6 +308,8 @@ struct Registry {
     idle: Notify,
     /// Mean safety-net reconcile interval (ms).
     reconcile_ms: AtomicU64,
+    /// The instance's metrics, handed to every hub created later.
+    metrics: Mutex<Arc<crate::metrics::Metrics>>,
 }
 
 /// All hubs of this instance.
@@ -381,6 +390,7 @@ impl Hubs {
                 running: AtomicUsize::new(0),
                 idle: Notify::new(),
                 reconcile_ms: AtomicU64::new(DEFAULT_RECONCILE.as_millis() as u64),
+                metrics: Mutex::new(Arc::new(crate::metrics::Metrics::new(None))),
             }),
         }
     }
@@ -392,6 +402,11 @@ impl Hubs {
             .unwrap_or(u64::MAX)
             .max(100);
         self.inner.reconcile_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Sets the metrics hubs created later count gaps and resyncs in.
+    pub fn set_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {
+        *lock(&self.inner.metrics) = metrics;
     }
 
     /// The hub of `id` if this instance has viewers of it.
@@ -439,6 +454,7 @@ impl Hubs {
                         dirty: Notify::new(),
                         stop: Notify::new(),
                         init,
+                        metrics: lock(&self.inner.metrics).clone(),
                     });
                     map.insert(id.clone(), hub.clone());
                     (hub, true)
@@ -661,6 +677,7 @@ async fn catch_up(
     store: &Arc<dyn SessionStore>,
     sub: &mut Subscription,
 ) -> Option<PlaybackState> {
+    hub.metrics.resyncs.inc();
     let loaded = store.load(&hub.id).await;
     // Events that arrived while the store answered are older than (or equal to) what it
     // returned; hand them over first so they keep their cause.

@@ -12,6 +12,7 @@ pub mod http;
 pub mod hub;
 pub mod limits;
 pub mod serve;
+pub mod metrics;
 pub mod sessions;
 pub mod settings;
 pub mod shutdown;

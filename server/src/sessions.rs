@@ -114,6 +114,7 @@ pub struct Sessions {
     shutdown: watch::Sender<bool>,
     conns: ConnCount,
     tasks: Vec<JoinHandle<()>>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Drop for Sessions {
@@ -234,6 +235,8 @@ impl Sessions {
             settings.max_viewers_per_session,
         );
         hubs.set_reconcile_interval(Duration::from_secs_f64(settings.reconcile_secs.max(0.1)));
+        let metrics = Arc::new(crate::metrics::Metrics::new(store.metrics()));
+        hubs.set_metrics(metrics.clone());
         let (shutdown, _) = watch::channel(false);
         Ok(Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
             tasks.push(tokio::spawn(advance_loop(
@@ -249,6 +252,7 @@ impl Sessions {
                 shutdown,
                 conns: ConnCount::default(),
                 tasks,
+                metrics,
             }
         }))
     }
@@ -508,6 +512,27 @@ impl Sessions {
             },
             rx,
         ))
+    }
+
+    /// This instance's metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// A shared handle on this instance's metrics (for middleware).
+    pub fn metrics_handle(&self) -> Arc<crate::metrics::Metrics> {
+        self.metrics.clone()
+    }
+
+    /// The Prometheus text exposition, with the instance gauges read now.
+    pub fn metrics_text(&self) -> String {
+        let m = &self.metrics;
+        m.connections
+            .set(i64::try_from(self.connections()).unwrap_or(i64::MAX));
+        m.hubs
+            .set(i64::try_from(self.hubs.len()).unwrap_or(i64::MAX));
+        m.clock_offset.set(self.clock.offset_ms() / 1000.0);
+        m.encode()
     }
 
     /// Live WebSocket connections on this instance.

@@ -67,6 +67,9 @@ pub struct Settings {
     pub advance_check_ms: u64,
     /// Longest display name, in characters.
     pub max_name_chars: usize,
+    /// Where `GET /metrics` is served: `None` (or empty) on the main listener, else only on
+    /// this separate address (e.g. a private interface).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Settings {
@@ -99,6 +102,7 @@ impl Default for Settings {
             max_queue_len: app::queue::DEFAULT_MAX_QUEUE,
             advance_check_ms: 250,
             max_name_chars: app::names::MAX_NAME_CHARS,
+            metrics_listen: None,
         }
     }
 }
@@ -235,6 +239,13 @@ impl Settings {
         over!(max_queue_len, "WATCHPARTY_MAX_QUEUE_LEN");
         over!(advance_check_ms, "WATCHPARTY_ADVANCE_CHECK_MS");
         over!(max_name_chars, "WATCHPARTY_MAX_NAME_CHARS");
+        if let Some(v) = get("WATCHPARTY_METRICS_LISTEN") {
+            self.metrics_listen = if v.trim().is_empty() {
+                None
+            } else {
+                Some(parse("WATCHPARTY_METRICS_LISTEN", v)?)
+            };
+        }
         if let Some(v) = get("WATCHPARTY_ALLOWED_ORIGINS") {
             self.allowed_origins = v
                 .split(',')

@@ -5,6 +5,7 @@ pub use crate::state::AppState;
 use crate::{assets, http, sessions::Sessions, settings::Settings, ws};
 use app::App;
 use axum::{
+    extract::State,
     routing::{any, get},
     Router,
 };
@@ -33,6 +34,8 @@ pub enum StartError {
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    /// The separate metrics listener (`metrics_listen`), if any.
+    metrics_listener: Option<TcpListener>,
     router: Router,
     sessions: Arc<Sessions>,
 }
@@ -86,9 +89,14 @@ impl Application {
             sockets: Arc::default(),
             creates: Arc::new(crate::limits::CreateLimiter::new(settings.creates_per_min)),
         };
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(bind(addr).map_err(|source| StartError::Bind { addr, source })?),
+            None => None,
+        };
         let router = router(state);
         Ok(Self {
             listener,
+            metrics_listener,
             router,
             sessions,
         })
@@ -101,6 +109,13 @@ impl Application {
             .expect("a bound TCP listener has a local address")
     }
 
+    /// The bound address of the separate metrics listener, if configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` resolves, then closes every WebSocket with "going away" and
     /// waits for in-flight requests.
     pub async fn run_until(
@@ -110,8 +125,28 @@ impl Application {
         let addr = self.local_addr();
         tracing::info!(%addr, store = self.sessions.store_kind(), "listening on http://{addr}");
         let sessions = self.sessions.clone();
+        let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+        if let Some(listener) = self.metrics_listener {
+            let app = Router::new()
+                .route("/metrics", get(crate::metrics::scrape))
+                .with_state(self.sessions.clone());
+            let mut stopped = metrics_stopped;
+            tracing::info!(addr = ?listener.local_addr().ok(), "metrics on their own listener");
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::warn!(error = %e, "metrics listener failed");
+                }
+            });
+        }
         let signal = async move {
             shutdown.await;
+            let _ = stop_metrics.send(true);
             sessions.shutdown().await;
         };
         let settings = self.sessions.settings();
@@ -137,12 +172,24 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(http::fallback)
         .layer(CompressionLayer::new());
-    Router::new()
+    let metrics = state.sessions.metrics_handle();
+    let mut router = Router::new();
+    if state.settings.metrics_listen.is_none() {
+        router = router.route(
+            "/metrics",
+            get(|State(s): State<AppState>| crate::metrics::scrape(State(s.sessions))),
+        );
+    }
+    router
         .route("/ws/{id}", any(ws::upgrade))
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::create_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track_http,
         ))
         .layer(axum::middleware::from_fn(http::security_headers))
         .layer(TraceLayer::new_for_http())

@@ -12,6 +12,7 @@
 
 use crate::hub::Frame;
 use crate::limits::{origin_allowed, TokenBucket};
+use crate::metrics::{CommandKind, CommandOutcome, ReportGate, FANOUT_SAMPLE};
 use crate::sessions::{random_id, Outcome, Rejection, Sessions};
 use crate::state::AppState;
 use app::ids::SessionId;
@@ -47,9 +48,12 @@ const MAX_ERROR_TEXT: usize = 200;
 /// Commands queued behind the one being applied (beyond: `rate_limited`).
 const MAX_QUEUED_COMMANDS: usize = 4;
 
-/// A command being applied: `(seq, cause, result)` when done.
+/// A command being applied: `(seq, cause, kind, result)` when done.
 type InFlight = std::pin::Pin<
-    Box<dyn std::future::Future<Output = (u32, Cause, Result<Outcome, Rejection>)> + Send>,
+    Box<
+        dyn std::future::Future<Output = (u32, Cause, CommandKind, Result<Outcome, Rejection>)>
+            + Send,
+    >,
 >;
 
 /// `GET /ws/{id}` (any method reaches it; only a valid WebSocket upgrade proceeds).
@@ -201,6 +205,7 @@ impl Conn {
     async fn run(mut self, mut socket: WebSocket) {
         let end = self.serve(&mut socket).await;
         if let End::Close(code, reason) = end {
+            self.sessions.metrics().close(code);
             tracing::debug!(code, reason, "closing websocket");
             let frame = CloseFrame {
                 code,
@@ -279,6 +284,7 @@ impl Conn {
         let mut inflight: Option<InFlight> = None;
         let mut queued: std::collections::VecDeque<(u32, u64, app::room::RoomCommand)> =
             std::collections::VecDeque::new();
+        let mut reports = ReportGate::default();
 
         loop {
             if inflight.is_none() {
@@ -292,13 +298,13 @@ impl Conn {
                 _ = async { let _ = ended.wait_for(|e| *e).await; } => return End::Close(close::SESSION_ENDED, "this watch party has ended"),
                 done = async { inflight.as_mut().expect("guarded").await }, if inflight.is_some() => {
                     inflight = None;
-                    let (seq, cause, result) = done;
-                    if let Err(end) = self.finish_command(socket, seq, cause, result).await {
+                    let (seq, cause, kind, result) = done;
+                    if let Err(end) = self.finish_command(socket, seq, cause, kind, result).await {
                         return end;
                     }
                 }
                 frame = frames.recv() => match frame {
-                    Ok(Frame { revision, viewers, text }) => {
+                    Ok(Frame { revision, viewers, text, at }) => {
                         if revision != 0 {
                             if revision <= self.last_revision {
                                 continue;
@@ -314,9 +320,13 @@ impl Conn {
                         if let Err(end) = send(socket, Message::Text(text)).await {
                             return end;
                         }
+                        if self.conn_id.is_multiple_of(FANOUT_SAMPLE) {
+                            self.sessions.metrics().fanout.observe(at.elapsed().as_secs_f64());
+                        }
                     }
                     Err(RecvError::Lagged(n)) => {
                         tracing::info!(missed = n, "viewer lagged behind broadcasts");
+                        self.sessions.metrics().overflows.inc();
                         return End::Close(close::TOO_SLOW, "too slow; reconnect to resync");
                     }
                     Err(RecvError::Closed) => return End::Close(close::INTERNAL, "session closed"),
@@ -385,6 +395,15 @@ impl Conn {
                             strikes = 0;
                             Some(ServerMsg::Pong { t0, t1: received, t2: self.sessions.now_ms() })
                         }
+                        Ok(ClientMsg::Health { error_ms }) => {
+                            let metrics = self.sessions.metrics();
+                            if reports.admit(std::time::Instant::now()) {
+                                metrics.client_error_ms(error_ms);
+                            } else {
+                                metrics.client_reports_dropped.inc();
+                            }
+                            None
+                        }
                         Ok(ClientMsg::Name { seq, name }) => {
                             match app::names::validate_name(&name, self.sessions.settings().max_name_chars) {
                                 Ok(name) => {
@@ -399,6 +418,7 @@ impl Conn {
                             None => None,
                             Some((seq, base, cmd)) => {
                                 if !commands.try_take(mono) {
+                                    self.sessions.metrics().command(CommandKind::of(&cmd), CommandOutcome::RateLimited);
                                     strikes += 1;
                                     if strikes >= FLOOD_STRIKES {
                                         return End::Close(close::POLICY, "flooding");
@@ -445,12 +465,13 @@ impl Conn {
             conn_id: self.conn_id,
             seq,
         };
+        let kind = CommandKind::of_room(&cmd);
         let (sessions, hub, name) = (self.sessions.clone(), hub.clone(), self.name.clone());
         Box::pin(async move {
             let result = sessions
                 .apply_as(&hub, cause, name.as_deref(), base, cmd)
                 .await;
-            (seq, cause, result)
+            (seq, cause, kind, result)
         })
     }
 
@@ -462,8 +483,19 @@ impl Conn {
         socket: &mut WebSocket,
         seq: u32,
         cause: Cause,
+        kind: CommandKind,
         result: Result<Outcome, Rejection>,
     ) -> Result<(), End> {
+        let outcome = match &result {
+            Ok(Outcome::Applied(_)) => CommandOutcome::Applied,
+            Ok(Outcome::Unchanged(_)) => CommandOutcome::Unchanged,
+            Err(Rejection::Invalid(_) | Rejection::Queue(_)) => CommandOutcome::Invalid,
+            Err(Rejection::Stale { .. }) => CommandOutcome::Stale,
+            Err(Rejection::UnknownSession) => CommandOutcome::UnknownSession,
+            Err(Rejection::Unavailable(_)) => CommandOutcome::Unavailable,
+            Err(Rejection::RateLimited) => CommandOutcome::RateLimited,
+        };
+        self.sessions.metrics().command(kind, outcome);
         match result {
             Ok(Outcome::Applied(state)) => {
                 tracing::debug!(seq, revision = state.revision, "command applied");

@@ -135,6 +135,10 @@ impl SyncClient {
         let weak = Rc::downgrade(&inner);
         inner.spawn(connect_loop(weak));
 
+        // The operators' sync-error histogram.
+        let weak = Rc::downgrade(&inner);
+        inner.spawn(health_loop(weak));
+
         // The poll.
         let weak = Rc::downgrade(&inner);
         let interval = Interval::new(TICK_MS as u32, move || {
@@ -495,6 +499,24 @@ fn socket_url(session_id: &str) -> Option<String> {
 }
 
 /// Connects, runs the connection, and reconnects with backoff until told to stop.
+/// Every [`HEALTH_EVERY_MS`], reports this viewer's own sync error (the badge figure) to the
+/// server's metrics (`health`; the server counts one per connection per 5 s).
+async fn health_loop(weak: Weak<Inner>) {
+    loop {
+        gloo_timers::future::TimeoutFuture::new(HEALTH_EVERY_MS).await;
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        let error_ms = inner.engine.borrow().stats().error_ms;
+        if let Some(error_ms) = error_ms.filter(|e| e.is_finite()) {
+            inner.send(&ClientMsg::Health { error_ms });
+        }
+    }
+}
+
+/// How often the client reports its sync error (the server counts one per 5 s).
+const HEALTH_EVERY_MS: u32 = 10_000;
+
 async fn connect_loop(weak: Weak<Inner>) {
     let mut backoff = Backoff::new();
     loop {

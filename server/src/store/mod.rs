@@ -105,6 +105,11 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     /// `"memory"` or `"redis"`.
     fn kind(&self) -> &'static str;
 
+    /// The store's own metrics (Redis latency), registered by every instance that uses it.
+    fn metrics(&self) -> Option<&crate::metrics::StoreMetrics> {
+        None
+    }
+
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -1,16 +1,21 @@
 //! The Redis store (fred 10): a client pool for commands and one [`SubscriberClient`] per
 //! instance for pub/sub.
 //!
-//! - State changes run one Lua script (`EVALSHA`, reloaded on `NOSCRIPT` after a Redis
-//!   restart) that checks the revision, writes with the sliding TTL and `PUBLISH`es the event:
+//! - State changes run one Lua script (`EVALSHA`; on `NOSCRIPT`, after a Redis restart or on a
+//!   promoted replica, it is sent once with `EVAL`) that checks the revision,
+//!   writes with the sliding TTL and `SPUBLISH`es the event:
 //!   concurrent writers on any number of instances are totally ordered by Redis.
 //! - Presence is a hash of per-instance counts updated and summed by another script, which
 //!   publishes the total in the same atomic step (so presence events are ordered too).
-//! - One `SUBSCRIBE` per session per instance, while the instance has viewers of it. A
+//! - Sharded pub/sub on one Redis and on a Redis Cluster alike (one code path; Redis 7+; a
+//!   `redis-cluster://` URL selects fred's clustered config): the channel carries the session's
+//!   hash tag, so state, scripts and channel share one slot.
+//! - One `SSUBSCRIBE` per session per instance, while the instance has viewers of it. A
 //!   dispatcher task routes messages by channel; after a reconnect it resubscribes and tells
 //!   every subscribed session to resync (messages published while disconnected are lost).
 //! - **Subscription barrier.** fred answers `SUBSCRIBE` before Redis has even read it, so a
-//!   subscription only counts once a `PING` sent after it *on the subscriber connection* has
+//!   subscription only counts once a `PING` sent after it *on the subscriber connection* (in a
+//!   cluster: the connection to the primary of the channel's slot) has
 //!   been answered (Redis runs one connection's commands in order; in subscribed RESP2 mode the
 //!   answer is `["pong", ""]`). [`SessionStore::subscribe`] returns after that barrier, and
 //!   after a reconnect the resync is sent only after the resubscription's barrier, so a state
@@ -29,19 +34,22 @@ use super::{
     channel, decode_state, encode_state, presence_key, state_key, CasOutcome, Delivery,
     SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
 };
+use crate::metrics::StoreMetrics;
 use app::ids::SessionId;
 use app::playback::PlaybackState;
 use fred::clients::SubscriberClient;
+use fred::interfaces::ClusterInterface;
 use fred::prelude::{
     Builder, ClientLike, Config, EventInterface, Expiration, KeysInterface, LuaInterface, Pool,
     PubsubInterface, ReconnectPolicy, SetOptions, Value,
 };
+use fred::types::config::{Options, Server};
 use fred::types::{ClusterHash, CustomCommand};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio::task::JoinHandle;
 
@@ -88,7 +96,7 @@ if rate > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+redis.call('SPUBLISH', ARGV[4], ARGV[5])
 return {2}
 "#;
 
@@ -121,7 +129,7 @@ for i = 1, #all, 2 do
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
-redis.call('PUBLISH', ARGV[6], '{"type":"presence","viewers":' .. string.format('%d', total) .. '}')
+redis.call('SPUBLISH', ARGV[6], '{"type":"presence","viewers":' .. string.format('%d', total) .. '}')
 return total
 "#;
 
@@ -141,13 +149,16 @@ return total
 /// A Lua script and its SHA-1 as reported by `SCRIPT LOAD`.
 #[derive(Debug)]
 struct Script {
+    /// The operation name in `watchparty_redis_seconds`.
+    name: &'static str,
     src: &'static str,
     sha: Mutex<String>,
 }
 
 impl Script {
-    fn new(src: &'static str) -> Self {
+    fn new(name: &'static str, src: &'static str) -> Self {
         Self {
+            name,
             src,
             sha: Mutex::new(String::new()),
         }
@@ -178,6 +189,8 @@ pub struct RedisStore {
     /// This host's offset to Redis `TIME` (ms), for the CAS deadline.
     redis_clock: crate::clock::Clock,
     tasks: Vec<JoinHandle<()>>,
+    /// Command and script latency.
+    metrics: StoreMetrics,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -223,10 +236,54 @@ async fn with_channel_lock<T>(
     out
 }
 
-/// The subscription barrier: a `PING` on the subscriber connection, answered only after every
-/// command sent before it on that connection (the `SUBSCRIBE`s) has been executed.
-async fn barrier(sub: &SubscriberClient) -> Result<(), StoreError> {
-    let _: Value = timed(sub.ping(None)).await?;
+/// The primary that serves `channel`'s slot (Redis Cluster), from fred's routing table.
+fn node_of(sub: &SubscriberClient, channel: &str) -> Option<Server> {
+    let slot = fred::util::redis_keyslot(channel.as_bytes());
+    sub.cached_cluster_state()?.get_server(slot).cloned()
+}
+
+/// `PING` on the subscriber's connection to `node` (any connection when `None`: one Redis).
+async fn ping_on(sub: &SubscriberClient, node: Option<Server>) -> Result<Value, StoreError> {
+    match node {
+        Some(node) => {
+            let options = Options {
+                cluster_node: Some(node),
+                ..Default::default()
+            };
+            timed(sub.with_options(&options).ping(None)).await
+        }
+        None => timed(sub.ping(None)).await,
+    }
+}
+
+/// The subscription barrier: a `PING` on the subscriber connection that carries `channel`'s
+/// `SSUBSCRIBE` (in a cluster: the connection to the primary of its slot), answered only after
+/// every command sent before it on that connection has been executed.
+async fn barrier(sub: &SubscriberClient, channel: &str) -> Result<(), StoreError> {
+    let node = if sub.is_clustered() {
+        node_of(sub, channel)
+    } else {
+        None
+    };
+    ping_on(sub, node).await?;
+    Ok(())
+}
+
+/// The barrier on every subscriber connection (each cluster primary, or the one Redis).
+async fn barrier_all(sub: &SubscriberClient) -> Result<(), StoreError> {
+    let nodes = if sub.is_clustered() {
+        sub.cached_cluster_state()
+            .map(|s| s.unique_primary_nodes())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if nodes.is_empty() {
+        ping_on(sub, None).await?;
+    }
+    for node in nodes {
+        ping_on(sub, Some(node)).await?;
+    }
     Ok(())
 }
 
@@ -239,17 +296,27 @@ async fn resubscribe(
     locks: &ChannelLocks,
 ) -> Result<(), StoreError> {
     let channels: Vec<String> = lock(routes).keys().cloned().collect();
-    for chunk in channels.chunks(RESUBSCRIBE_CHUNK) {
-        timed(sub.subscribe(chunk.to_vec())).await?;
+    // One `SSUBSCRIBE` may only name channels of one slot (in a cluster).
+    let mut by_slot: HashMap<u16, Vec<String>> = HashMap::new();
+    for ch in &channels {
+        by_slot
+            .entry(fred::util::redis_keyslot(ch.as_bytes()))
+            .or_default()
+            .push(ch.clone());
     }
-    barrier(sub).await?;
+    for group in by_slot.into_values() {
+        for chunk in group.chunks(RESUBSCRIBE_CHUNK) {
+            timed(sub.ssubscribe(chunk.to_vec())).await?;
+        }
+    }
+    barrier_all(sub).await?;
     for ch in channels {
         if lock(routes).contains_key(&ch) {
             continue;
         }
         with_channel_lock(locks, &ch, async {
             if !lock(routes).contains_key(&ch) {
-                let _ = timed(sub.unsubscribe(ch.clone())).await;
+                let _ = timed(sub.sunsubscribe(ch.clone())).await;
             }
         })
         .await;
@@ -350,7 +417,7 @@ impl RedisStore {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let answered = tokio::time::timeout(SUBSCRIBER_DEAD, sub.ping::<Value>(None)).await;
+                let answered = tokio::time::timeout(SUBSCRIBER_DEAD, barrier_all(&sub)).await;
                 if !matches!(answered, Ok(Ok(_))) && sub.is_connected() {
                     tracing::warn!("redis subscriber connection unresponsive; reconnecting");
                     let _ = sub.force_reconnection().await;
@@ -364,14 +431,15 @@ impl RedisStore {
             ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
             change_limit: ChangeLimit::UNLIMITED,
             unjoined_ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
-            cas: Script::new(CAS_LUA),
-            presence: Script::new(PRESENCE_LUA),
-            viewers: Script::new(VIEWERS_LUA),
+            cas: Script::new("cas", CAS_LUA),
+            presence: Script::new("presence", PRESENCE_LUA),
+            viewers: Script::new("viewers", VIEWERS_LUA),
             routes,
             channel_locks,
             next_token: AtomicU64::new(1),
             redis_clock: crate::clock::Clock::new(),
             tasks,
+            metrics: StoreMetrics::default(),
         };
         store.reference_time_ms().await?;
         for s in [&store.cas, &store.presence, &store.viewers] {
@@ -393,6 +461,18 @@ impl RedisStore {
         keys: Vec<String>,
         args: Vec<String>,
     ) -> Result<Value, StoreError> {
+        let started = Instant::now();
+        let result = self.eval_untimed(script, keys, args).await;
+        self.metrics.observe(script.name, started);
+        result
+    }
+
+    async fn eval_untimed(
+        &self,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<Value, StoreError> {
         let sha = lock(&script.sha).clone();
         let client = self.pool.next();
         let first = tokio::time::timeout(
@@ -402,8 +482,9 @@ impl RedisStore {
         .await;
         match first {
             Ok(Err(e)) if e.details().contains("NOSCRIPT") => {
-                let sha = self.load_script(script).await?;
-                timed(client.evalsha::<Value, _, _, _>(sha, keys, args)).await
+                // `EVAL` runs it on the node of the keys (in a cluster, possibly a replica
+                // just promoted) and caches it there; the SHA-1 stays the same.
+                timed(client.eval::<Value, _, _, _>(script.src, keys, args)).await
             }
             Ok(r) => r.map_err(unavailable),
             Err(_) => Err(StoreError::Unavailable("redis timed out".into())),
@@ -429,13 +510,20 @@ impl SessionStore for RedisStore {
         "redis"
     }
 
+    fn metrics(&self) -> Option<&StoreMetrics> {
+        Some(&self.metrics)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
+        let started = Instant::now();
         let _: Value = timed(self.pool.next().ping(None)).await?;
+        self.metrics.observe("ping", started);
         Ok(())
     }
 
     async fn create(&self, id: &SessionId, state: &PlaybackState) -> Result<bool, StoreError> {
         let json = encode_state(state)?;
+        let started = Instant::now();
         let reply: Option<String> = timed(self.pool.next().set(
             state_key(id),
             json,
@@ -444,11 +532,14 @@ impl SessionStore for RedisStore {
             false,
         ))
         .await?;
+        self.metrics.observe("create", started);
         Ok(reply.is_some())
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<PlaybackState>, StoreError> {
+        let started = Instant::now();
         let json: Option<String> = timed(self.pool.next().get(state_key(id))).await?;
+        self.metrics.observe("load", started);
         json.as_deref().map(decode_state).transpose()
     }
 
@@ -528,7 +619,9 @@ impl SessionStore for RedisStore {
     }
 
     async fn touch(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let started = Instant::now();
         let n: i64 = timed(self.pool.next().pexpire(state_key(id), self.ttl_ms, None)).await?;
+        self.metrics.observe("touch", started);
         Ok(n == 1)
     }
 
@@ -575,8 +668,8 @@ impl SessionStore for RedisStore {
             let fresh = lock(&self.routes).insert(ch.clone(), (token, tx)).is_none();
             if fresh {
                 let confirmed = async {
-                    timed(self.subscriber.subscribe(ch.clone())).await?;
-                    barrier(&self.subscriber).await
+                    timed(self.subscriber.ssubscribe(ch.clone())).await?;
+                    barrier(&self.subscriber, &ch).await
                 };
                 if let Err(e) = confirmed.await {
                     let mut routes = lock(&self.routes);
@@ -626,7 +719,7 @@ impl RedisStore {
             }
         };
         if removed {
-            if let Err(e) = timed(self.subscriber.unsubscribe(ch)).await {
+            if let Err(e) = timed(self.subscriber.sunsubscribe(ch)).await {
                 tracing::warn!(error = %e, session = %id, "redis unsubscribe failed");
             }
         }

@@ -5,6 +5,7 @@
 
 pub mod proxy;
 pub mod redis;
+pub mod redis_cluster;
 
 use app::ids::{SessionId, VideoId};
 use app::playback::PlaybackState;

@@ -1,0 +1,219 @@
+//! A private local Redis Cluster for tests: 3 primaries + 3 replicas (`redis-server
+//! --cluster-enabled yes` on free loopback ports in a temp dir, `redis-cli --cluster create`),
+//! torn down on drop (also when the test fails).
+
+use super::redis::{cli, free_port};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One node.
+pub struct Node {
+    /// Its port.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+/// A running cluster; every node is killed and the directory removed on drop.
+pub struct LocalCluster {
+    /// The nodes, primaries first as created.
+    pub nodes: Vec<Node>,
+    dir: PathBuf,
+}
+
+impl LocalCluster {
+    /// Starts 6 nodes, creates the cluster with one replica per primary and waits for
+    /// `cluster_state:ok` on every node.
+    pub fn start() -> LocalCluster {
+        let dir =
+            std::env::temp_dir().join(format!("wp-cluster-{}-{}", std::process::id(), free_port()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("cluster dir");
+        let mut cluster = LocalCluster {
+            nodes: Vec::new(),
+            dir,
+        };
+        for _ in 0..6 {
+            let port = node_port();
+            let child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &format!("nodes-{port}.conf"),
+                    "--cluster-node-timeout",
+                    "1000",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    cluster.dir.to_str().expect("utf-8 temp dir"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed for the cluster tests");
+            cluster.nodes.push(Node {
+                port,
+                child: Some(child),
+            });
+        }
+        for n in &cluster.nodes {
+            wait_for(|| cli(n.port, &["PING"]) == "PONG", "node answers");
+        }
+        let mut args = vec!["--cluster".to_string(), "create".to_string()];
+        args.extend(
+            cluster
+                .nodes
+                .iter()
+                .map(|n| format!("127.0.0.1:{}", n.port)),
+        );
+        args.extend(["--cluster-replicas", "1", "--cluster-yes"].map(String::from));
+        let out = Command::new("redis-cli")
+            .args(&args)
+            .output()
+            .expect("redis-cli must be installed for the cluster tests");
+        assert!(
+            out.status.success(),
+            "cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        for n in &cluster.nodes {
+            wait_for(
+                || cli(n.port, &["CLUSTER", "INFO"]).contains("cluster_state:ok"),
+                "cluster_state:ok",
+            );
+        }
+        // Every replica attached to its primary.
+        let first = cluster.nodes[0].port;
+        wait_for(
+            || cli(first, &["CLUSTER", "NODES"]).matches("slave").count() == 3,
+            "replicas attached",
+        );
+        // Every replica has finished its initial sync (a replica that has not may not take
+        // over from its primary).
+        for n in &cluster.nodes {
+            wait_for(
+                || {
+                    let info = cli(n.port, &["INFO", "replication"]);
+                    info.contains("role:master") || info.contains("master_link_status:up")
+                },
+                "replicas in sync",
+            );
+        }
+        cluster
+    }
+
+    /// `redis-cluster://127.0.0.1:<p>?node=...` with every node.
+    pub fn url(&self) -> String {
+        let mut url = format!("redis-cluster://127.0.0.1:{}", self.nodes[0].port);
+        for (i, n) in self.nodes.iter().enumerate().skip(1) {
+            url.push(if i == 1 { '?' } else { '&' });
+            url.push_str(&format!("node=127.0.0.1:{}", n.port));
+        }
+        url
+    }
+
+    /// The port of the primary that serves `key`'s slot, as the running nodes see it.
+    pub fn primary_of(&self, key: &str) -> Option<u16> {
+        let alive = self.alive();
+        let slot: u16 = cli(*alive.first()?, &["CLUSTER", "KEYSLOT", key])
+            .parse()
+            .ok()?;
+        for n in alive {
+            let out = Command::new("redis-cli")
+                .args(["-p", &n.to_string(), "CLUSTER", "NODES"])
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            for line in text.lines().filter(|l| l.contains("myself,master")) {
+                for range in line.split_whitespace().skip(8) {
+                    let (a, b) = range.split_once('-').unwrap_or((range, range));
+                    if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
+                        if (a..=b).contains(&slot) {
+                            return Some(n);
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Ports of the nodes still running.
+    pub fn alive(&self) -> Vec<u16> {
+        self.nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .map(|n| n.port)
+            .collect()
+    }
+
+    /// `kill -9` the node on `port`.
+    pub fn kill(&mut self, port: u16) {
+        for n in &mut self.nodes {
+            if n.port == port {
+                if let Some(mut c) = n.child.take() {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+            }
+        }
+    }
+
+    /// Waits until every running node reports `cluster_state:ok` and `key`'s slot is served by
+    /// a primary other than `old` (after a kill: its replica took over).
+    pub fn wait_failover(&self, key: &str, old: u16) -> u16 {
+        let mut new = None;
+        wait_for(
+            || {
+                let ok = self
+                    .alive()
+                    .iter()
+                    .all(|&p| cli(p, &["CLUSTER", "INFO"]).contains("cluster_state:ok"));
+                new = self.primary_of(key).filter(|&p| p != old);
+                ok && new.is_some()
+            },
+            "failover",
+        );
+        new.expect("a new primary")
+    }
+}
+
+/// A free port whose cluster bus port (+10000) is free and valid too.
+fn node_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
