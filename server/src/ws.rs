@@ -418,13 +418,14 @@ impl Conn {
                             None => None,
                             Some((seq, base, cmd)) => {
                                 if !commands.try_take(mono) {
-                                    self.sessions.metrics().command(CommandKind::of(&cmd), CommandOutcome::RateLimited);
+                                    self.sessions.metrics().command(CommandKind::of_room(&cmd), CommandOutcome::RateLimited);
                                     strikes += 1;
                                     if strikes >= FLOOD_STRIKES {
                                         return End::Close(close::POLICY, "flooding");
                                     }
                                     Some(error_msg(ErrorCode::RateLimited, "too many commands; slow down", Some(seq)))
                                 } else if queued.len() >= MAX_QUEUED_COMMANDS {
+                                    self.sessions.metrics().command(CommandKind::of_room(&cmd), CommandOutcome::RateLimited);
                                     Some(error_msg(ErrorCode::RateLimited, "too many commands in flight; slow down", Some(seq)))
                                 } else {
                                     strikes = 0;
