@@ -14,7 +14,6 @@ const FORMS = [
   ['https://youtu.be/hT_nvWreIhg?t=1m30s', 'hT_nvWreIhg', 90],
   ['https://www.youtube.com/embed/ZZ5LpwO-An4?start=42', 'ZZ5LpwO-An4', 42],
   ['https://www.youtube.com/shorts/abcdefghijk', 'abcdefghijk', 0],
-  ['https://www.youtube.com/live/A-b_C-d_E-f', 'A-b_C-d_E-f', 0],
   ['https://www.youtube-nocookie.com/embed/0123456789a', '0123456789a', 0],
 ];
 
@@ -45,6 +44,7 @@ const BAD = [
   ['a 5 KB string', 'x'.repeat(5000)],
   ['a short id', 'https://www.youtube.com/watch?v=short'],
   ['a channel', 'https://www.youtube.com/@somebody'],
+  ['a live stream (no shared timeline; refused at creation)', 'https://www.youtube.com/live/A-b_C-d_E-f'],
   ['nothing', '   '],
 ];
 
