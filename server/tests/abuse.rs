@@ -9,27 +9,7 @@ use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use common::{create, open, spawn, spawn_with, Client, ConnectError, Store};
 use std::time::{Duration, Instant};
 
-/// Runs each listed body as `memory::name` and `redis::name`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Store::Memory).await
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Store::Redis).await
-                }
-            )*
-        }
-    };
-}
+use common::on_both_stores;
 
 on_both_stores!(
     a_poisoned_duration_does_not_clamp_the_room,

@@ -12,27 +12,7 @@ use app::queue::{ItemId, QueueEdit};
 use common::{create, spawn, video, wall_ms, Client, Store};
 use std::time::Duration;
 
-/// Runs each listed body as `memory::name` and `redis::name`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Store::Memory).await
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Store::Redis).await
-                }
-            )*
-        }
-    };
-}
+use common::on_both_stores;
 
 on_both_stores!(
     video_change_while_playing_reaches_everyone_and_late_joiners,

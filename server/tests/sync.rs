@@ -10,27 +10,7 @@ use common::{create, open, spawn, spawn_with, wall_ms, Client, ConnectError, Sto
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-/// Runs each listed body as `memory::name` and `redis::name`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Store::Memory).await
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Store::Redis).await
-                }
-            )*
-        }
-    };
-}
+use common::on_both_stores;
 
 on_both_stores!(
     join_gets_hello_with_state_and_clock,
