@@ -14,58 +14,12 @@
 // ACCURACY_SKEW_S (default 30).
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { test, expect, IN_SYNC_MS, sample, waitInSync, createSession } from '../tests/support.js';
+import { test, expect, IN_SYNC_MS, waitInSync, createSession } from '../tests/support.js';
+import { CLOSE_MS, collect, counters, fmt, settledAt, sleep, spreads, summary } from './lib.js';
 
 const STEADY_S = Number(process.env.ACCURACY_STEADY_S || 60);
 const WINDOW_S = Number(process.env.ACCURACY_WINDOW_S || 8);
 const SKEW_S = Number(process.env.ACCURACY_SKEW_S || 30);
-const EVERY_MS = 100;
-const CLOSE_MS = 50;
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function pct(values, p) {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
-  return s[i];
-}
-
-function summary(spreads) {
-  return { n: spreads.length, p50: pct(spreads, 50), p95: pct(spreads, 95), max: Math.max(...spreads) };
-}
-
-/** Samples `viewers` every EVERY_MS for `seconds`: [{t (ms since `since`), spread (ms)}]. */
-async function collect(viewers, seconds, since = Date.now()) {
-  const samples = [];
-  const end = Date.now() + seconds * 1000;
-  while (Date.now() < end) {
-    const t0 = Date.now();
-    const s = await sample(viewers);
-    samples.push({ t: t0 - since, spread: s.spreadMs, running: s.running.every(Boolean) });
-    await sleep(Math.max(0, EVERY_MS - (Date.now() - t0)));
-  }
-  return samples;
-}
-
-const spreads = (samples) => samples.map((x) => x.spread);
-
-/** Ms (since the phase start) from which every later sample is playing within CLOSE_MS. */
-function settledAt(samples) {
-  let at = NaN;
-  for (let i = samples.length - 1; i >= 0; i--) {
-    if (!(samples[i].running && samples[i].spread <= CLOSE_MS)) break;
-    at = samples[i].t;
-  }
-  return at;
-}
-
-async function seeks(viewers) {
-  const s = await Promise.all(viewers.map((v) => v.sync()));
-  return s.map((x) => ({ seeks: x?.correctiveSeeks ?? NaN, nudges: x?.rateNudges ?? NaN }));
-}
-
-const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : String(x));
 const row = (name, s) =>
   `${name.padEnd(34)} ${String(s.n).padStart(5)} ${fmt(s.p50).padStart(8)} ${fmt(s.p95).padStart(8)} ${fmt(s.max).padStart(8)}`;
 
@@ -82,11 +36,11 @@ test('sync accuracy figures', async ({ viewers }, testInfo) => {
   await sleep(3000); // let every client settle
 
   // Steady play.
-  const s0 = await seeks([a, b, c]);
+  const s0 = await counters([a, b, c]);
   const t0 = Date.now();
   const steady = spreads(await collect([a, b, c], STEADY_S));
   const minutes = (Date.now() - t0) / 60_000;
-  const s1 = await seeks([a, b, c]);
+  const s1 = await counters([a, b, c]);
   const steadySeeks = s1.reduce((n, x, i) => n + x.seeks - s0[i].seeks, 0);
   const steadyNudges = s1.reduce((n, x, i) => n + x.nudges - s0[i].nudges, 0);
 
@@ -118,12 +72,12 @@ test('sync accuracy figures', async ({ viewers }, testInfo) => {
 
   // One viewer's media clock 1 % fast.
   await waitInSync([a, b, c, d], { playing: true });
-  const k0 = await seeks([c]);
+  const k0 = await counters([c]);
   await c.hook('setClockSkew', 1.01);
   const skewStart = Date.now();
   const skew = spreads(await collect([a, b, c, d], SKEW_S));
   const skewMinutes = (Date.now() - skewStart) / 60_000;
-  const k1 = await seeks([c]);
+  const k1 = await counters([c]);
 
   // How well the pages' timelines agree (the measurement's own error).
   const offsets = await Promise.all([a, b, c, d].map((v) => v.timelineOffset()));
