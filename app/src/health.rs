@@ -1,6 +1,6 @@
 //! Sync health of one viewer as its own client sees it, and the rules for reporting it: the
-//! pure groundwork of "who is here" (issue 12, step 4). **Not wired yet**: nothing sends or
-//! aggregates these reports so far; see the module's tests for the rules.
+//! input of "who is here": each client sends its own health (`status`), the server checks it
+//! ([`is_valid`]) and the instances aggregate it (see [`crate::roster`]).
 //!
 //! * [`classify`]: in sync (± ms), catching up, buffering, needs a click (autoplay blocked),
 //!   background tab, reconnecting.
@@ -19,7 +19,7 @@ pub const IN_SYNC_MS: f64 = 50.0;
 pub const MS_BUCKET: i32 = 10;
 
 /// One viewer's state as its own client sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "health", rename_all = "snake_case")]
 pub enum Health {
     /// Playing (or paused) where the session is, within [`IN_SYNC_MS`]; `ms` = signed error,
@@ -55,6 +55,18 @@ impl Health {
 
     fn same_kind(&self, other: &Health) -> bool {
         self.as_str() == other.as_str()
+    }
+}
+
+/// Whether a reported health is one [`classify`] can produce (an in-sync figure within
+/// ±[`IN_SYNC_MS`], a multiple of [`MS_BUCKET`]); the server refuses others.
+pub fn is_valid(h: &Health) -> bool {
+    match h {
+        Health::InSync { ms } => {
+            f64::from(ms.unsigned_abs().min(1_000_000)) <= IN_SYNC_MS + f64::from(MS_BUCKET) / 2.0
+                && ms % MS_BUCKET == 0
+        }
+        _ => true,
     }
 }
 
@@ -221,6 +233,11 @@ mod tests {
             Some(Health::InSync { ms: 20 })
         );
         assert_eq!(summary_text(9_812, 10_000), "9,812 of 10,000 in sync");
+        assert!(is_valid(&Health::InSync { ms: -50 }));
+        assert!(is_valid(&Health::Buffering));
+        assert!(!is_valid(&Health::InSync { ms: 60 }));
+        assert!(!is_valid(&Health::InSync { ms: 7 }));
+        assert!(!is_valid(&Health::InSync { ms: i32::MIN }));
         assert_eq!(summary_text(0, 7), "0 of 7 in sync");
         assert_eq!(thousands(1_234_567), "1,234,567");
     }

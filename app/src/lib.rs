@@ -15,6 +15,7 @@ pub mod playback;
 pub mod protocol;
 pub mod queue;
 pub mod room;
+pub mod roster;
 pub mod sync;
 pub mod video;
 

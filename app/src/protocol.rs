@@ -109,6 +109,13 @@ pub enum ClientMsg {
         /// Where to start it (seconds).
         position: f64,
     },
+    /// This viewer's health as its own client sees it, for the room's list ("who is here").
+    /// Sent on changes only, at most once a second (see `crate::health::Reporter`); an in-sync
+    /// figure must be within ±`IN_SYNC_MS`. Never answered unless invalid.
+    Status {
+        /// The health.
+        status: crate::health::Health,
+    },
     /// The viewer's own sync error as its client measures it (the badge figure), for the
     /// operators' histogram. Counted at most once per 5 s per connection; never answered.
     Health {
@@ -141,6 +148,7 @@ impl ClientMsg {
             | ClientMsg::Queue { .. }
             | ClientMsg::PlayNow { .. }
             | ClientMsg::Name { .. }
+            | ClientMsg::Status { .. }
             | ClientMsg::Health { .. } => None,
             ClientMsg::Play {
                 seq,
@@ -270,6 +278,21 @@ pub enum ServerMsg {
     Presence {
         /// Viewers connected to the session, over all server instances.
         viewers: u32,
+    },
+    /// Who is here: the room's list of viewers and their health (see `crate::roster`). The
+    /// first one after `hello` is `full`; later ones are deltas, applied only when `v` is newer.
+    Roster {
+        /// Version of this view (per server instance).
+        v: u64,
+        /// `true`: `members` is the whole list; `false`: a delta.
+        full: bool,
+        /// Members added or changed (the whole list when `full`), in join order.
+        members: Vec<crate::roster::Member>,
+        /// Members who left the list.
+        #[serde(default)]
+        gone: Vec<ConnId>,
+        /// Health counts over the whole room (the list shows only the first names).
+        counts: crate::roster::Counts,
     },
     /// A message was rejected; nothing changed.
     Error {

@@ -389,7 +389,7 @@ fn handle_text(
                 *next_base = out.receipts.last_revision();
             }
         }
-        Ok(ServerMsg::Presence { .. }) => {}
+        Ok(ServerMsg::Presence { .. } | ServerMsg::Roster { .. }) => {}
         Ok(ServerMsg::Hello { .. }) => out.bad_messages += 1,
         Err(_) => out.bad_messages += 1,
     }

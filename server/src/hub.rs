@@ -9,7 +9,11 @@
 //!
 //! The hub also reports its local viewer count to the store, coalesced to at most one report
 //! per [`PRESENCE_MIN_INTERVAL`] (a join storm of 10,000 viewers produces a handful of
-//! `Presence` messages, not 10,000), and refreshes it every [`PRESENCE_REFRESH`].
+//! `Presence` messages, not 10,000), and refreshes it every [`PRESENCE_REFRESH`]. The same
+//! report carries this instance's part of the room's list ("who is here", [`app::roster`]):
+//! its local members' names and health; the published event carries every instance's part,
+//! and each hub hands its viewers only the changes of the merged list (`roster` deltas,
+//! serialised once per hub), plus the whole list to each joiner.
 //!
 //! Delivery (see docs/protocol.md, "Delivery guarantees"): the store's subscription is
 //! confirmed before the hub reads the state, so nothing published after that read is missed
@@ -20,10 +24,14 @@
 //! A session whose state is gone from the store has ended: the hub tells its viewers
 //! ([`Hub::ended`]) and is dropped.
 
-use crate::store::{presence_event, state_event, Delivery, SessionStore, StoreError, Subscription};
+use crate::store::{
+    presence_event, state_event, Delivery, PresenceEvent, SessionStore, StoreError, Subscription,
+};
+use app::health::Health;
 use app::ids::SessionId;
 use app::playback::PlaybackState;
-use app::protocol::ServerMsg;
+use app::protocol::{ConnId, ServerMsg};
+use app::roster::{Counts, Member, Part};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -106,6 +114,24 @@ pub struct Hub {
     init: watch::Sender<Init>,
     /// The instance's metrics (gaps and resyncs).
     metrics: Arc<crate::metrics::Metrics>,
+    /// Who is here: the local members and the merged list handed to the local viewers.
+    roster: Mutex<HubRoster>,
+    /// Members listed by name (the setting `roster_len`).
+    shown: usize,
+}
+
+/// The room's list as this hub knows it.
+#[derive(Debug, Default)]
+struct HubRoster {
+    /// This instance's viewers of the session.
+    local: HashMap<ConnId, Member>,
+    /// Version of the merged view (rises with every change handed over).
+    v: u64,
+    /// The merged view last handed over.
+    view: Vec<Member>,
+    counts: Counts,
+    /// The whole view as a joiner gets it, serialised once per version.
+    full: Option<Utf8Bytes>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -294,6 +320,106 @@ impl Hub {
     pub fn frames(&self) -> broadcast::Receiver<Frame> {
         self.tx.subscribe()
     }
+
+    /// Lists a local viewer (joined at `since`, server ms) in the room's list.
+    pub fn member_join(&self, id: ConnId, since: u64) {
+        let member = Member {
+            id,
+            name: None,
+            status: None,
+            since,
+        };
+        lock(&self.roster).local.insert(id, member);
+        self.dirty.notify_one();
+    }
+
+    /// Updates a local viewer's name and/or health; the change goes out with the next
+    /// (coalesced) presence report.
+    pub fn member_update(&self, id: ConnId, name: Option<&str>, status: Option<Health>) {
+        let mut roster = lock(&self.roster);
+        let Some(m) = roster.local.get_mut(&id) else {
+            return;
+        };
+        let mut changed = false;
+        if let Some(name) = name {
+            if m.name.as_deref() != Some(name) {
+                m.name = Some(name.to_owned());
+                changed = true;
+            }
+        }
+        if let Some(status) = status {
+            if m.status != Some(status) {
+                m.status = Some(status);
+                changed = true;
+            }
+        }
+        drop(roster);
+        if changed {
+            self.dirty.notify_one();
+        }
+    }
+
+    /// Removes a local viewer from the room's list.
+    pub fn member_leave(&self, id: ConnId) {
+        if lock(&self.roster).local.remove(&id).is_some() {
+            self.dirty.notify_one();
+        }
+    }
+
+    /// The whole list, as the `roster` message a joiner gets first (serialised once per
+    /// version).
+    pub fn roster_full(&self) -> Utf8Bytes {
+        let mut roster = lock(&self.roster);
+        if let Some(text) = &roster.full {
+            return text.clone();
+        }
+        let msg = ServerMsg::Roster {
+            v: roster.v,
+            full: true,
+            members: roster.view.clone(),
+            gone: Vec::new(),
+            counts: roster.counts,
+        };
+        let text = Utf8Bytes::from(serde_json::to_string(&msg).unwrap_or_default());
+        roster.full = Some(text.clone());
+        text
+    }
+
+    /// This instance's part of the list (JSON), for the presence report.
+    fn local_part(&self) -> String {
+        let roster = lock(&self.roster);
+        let part = app::roster::part(roster.local.values(), self.shown);
+        drop(roster);
+        serde_json::to_string(&part).unwrap_or_default()
+    }
+
+    /// Merges every instance's part and hands the local viewers what changed.
+    fn apply_parts(&self, parts: &[Part]) {
+        let (view, counts) = app::roster::merge(parts, self.shown);
+        let mut roster = lock(&self.roster);
+        if view == roster.view && counts == roster.counts {
+            return;
+        }
+        let (members, gone) = app::roster::diff(&roster.view, &view);
+        roster.v += 1;
+        roster.view = view;
+        roster.counts = counts;
+        roster.full = None;
+        let msg = ServerMsg::Roster {
+            v: roster.v,
+            full: false,
+            members,
+            gone,
+            counts,
+        };
+        // Sent under the lock, so deltas go out in version order.
+        let _ = self.tx.send(Frame {
+            revision: 0,
+            viewers: None,
+            text: Utf8Bytes::from(serde_json::to_string(&msg).unwrap_or_default()),
+            at: std::time::Instant::now(),
+        });
+    }
 }
 
 #[derive(Debug)]
@@ -308,6 +434,8 @@ struct Registry {
     idle: Notify,
     /// Mean safety-net reconcile interval (ms).
     reconcile_ms: AtomicU64,
+    /// Members listed by name in the room's list.
+    roster_len: AtomicUsize,
     /// The instance's metrics, handed to every hub created later.
     metrics: Mutex<Arc<crate::metrics::Metrics>>,
 }
@@ -390,6 +518,7 @@ impl Hubs {
                 running: AtomicUsize::new(0),
                 idle: Notify::new(),
                 reconcile_ms: AtomicU64::new(DEFAULT_RECONCILE.as_millis() as u64),
+                roster_len: AtomicUsize::new(app::roster::DEFAULT_SHOWN),
                 metrics: Mutex::new(Arc::new(crate::metrics::Metrics::new(None))),
             }),
         }
@@ -402,6 +531,11 @@ impl Hubs {
             .unwrap_or(u64::MAX)
             .max(100);
         self.inner.reconcile_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Sets how many members the room's list shows by name (hubs created later use it).
+    pub fn set_roster_len(&self, shown: usize) {
+        self.inner.roster_len.store(shown, Ordering::Relaxed);
     }
 
     /// Sets the metrics hubs created later count gaps and resyncs in.
@@ -455,6 +589,8 @@ impl Hubs {
                         stop: Notify::new(),
                         init,
                         metrics: lock(&self.inner.metrics).clone(),
+                        roster: Mutex::new(HubRoster::default()),
+                        shown: self.inner.roster_len.load(Ordering::Relaxed),
                     });
                     map.insert(id.clone(), hub.clone());
                     (hub, true)
@@ -620,7 +756,7 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
     // Retired: withdraw this instance's viewers and stop listening.
     let seq = hub.final_seq.load(Ordering::Relaxed);
     if let Err(e) = store
-        .report_presence(&hub.id, &registry.instance, 0, seq)
+        .report_presence(&hub.id, &registry.instance, 0, seq, "")
         .await
     {
         tracing::warn!(session = %hub.id, error = %e, "final presence report failed");
@@ -643,9 +779,10 @@ async fn sleep_until_opt(at: Option<Instant>) {
 
 async fn report(hub: &Hub, registry: &Registry) {
     let (count, seq) = registry.count_and_seq(hub);
+    let part = hub.local_part();
     match registry
         .store
-        .report_presence(&hub.id, &registry.instance, count, seq)
+        .report_presence(&hub.id, &registry.instance, count, seq, &part)
         .await
     {
         // A total of 0 while this instance has viewers: the session's state is gone (the
@@ -657,11 +794,20 @@ async fn report(hub: &Hub, registry: &Registry) {
 }
 
 /// Forwards one published event to the local viewers, dropping old revisions and unchanged
-/// presence counts.
+/// presence counts; a presence event also updates the room's list.
 fn forward(hub: &Hub, text: String) {
+    if text.starts_with(r#"{"type":"presence""#) {
+        match serde_json::from_str::<PresenceEvent>(&text) {
+            Ok(ev) => {
+                hub.forward_presence(ev.viewers, presence_event(ev.viewers));
+                hub.apply_parts(&ev.parts);
+            }
+            Err(e) => tracing::warn!(session = %hub.id, error = %e, "unreadable presence event"),
+        }
+        return;
+    }
     match serde_json::from_str::<ServerMsg>(&text) {
         Ok(ServerMsg::State { state, .. }) => hub.forward_state(&state, text),
-        Ok(ServerMsg::Presence { viewers }) => hub.forward_presence(viewers, text),
         Ok(_) => tracing::warn!(session = %hub.id, "unexpected event type"),
         Err(e) => tracing::warn!(session = %hub.id, error = %e, "unreadable event"),
     }

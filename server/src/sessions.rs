@@ -235,6 +235,7 @@ impl Sessions {
             settings.max_viewers_per_session,
         );
         hubs.set_reconcile_interval(Duration::from_secs_f64(settings.reconcile_secs.max(0.1)));
+        hubs.set_roster_len(settings.roster_len.min(500));
         let metrics = Arc::new(crate::metrics::Metrics::new(store.metrics()));
         hubs.set_metrics(metrics.clone());
         let (shutdown, _) = watch::channel(false);

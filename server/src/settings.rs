@@ -67,6 +67,9 @@ pub struct Settings {
     pub advance_check_ms: u64,
     /// Longest display name, in characters.
     pub max_name_chars: usize,
+    /// Viewers the room's list ("who is here") shows by name; beyond them it shows counts
+    /// ("9,812 of 10,000 in sync"). At most 500.
+    pub roster_len: usize,
     /// Where `GET /metrics` is served: `None` (or empty) on the main listener, else only on
     /// this separate address (e.g. a private interface).
     pub metrics_listen: Option<SocketAddr>,
@@ -102,6 +105,7 @@ impl Default for Settings {
             max_queue_len: app::queue::DEFAULT_MAX_QUEUE,
             advance_check_ms: 250,
             max_name_chars: app::names::MAX_NAME_CHARS,
+            roster_len: app::roster::DEFAULT_SHOWN,
             metrics_listen: None,
         }
     }
@@ -239,6 +243,7 @@ impl Settings {
         over!(max_queue_len, "WATCHPARTY_MAX_QUEUE_LEN");
         over!(advance_check_ms, "WATCHPARTY_ADVANCE_CHECK_MS");
         over!(max_name_chars, "WATCHPARTY_MAX_NAME_CHARS");
+        over!(roster_len, "WATCHPARTY_ROSTER_LEN");
         if let Some(v) = get("WATCHPARTY_METRICS_LISTEN") {
             self.metrics_listen = if v.trim().is_empty() {
                 None

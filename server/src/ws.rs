@@ -142,6 +142,7 @@ pub async fn upgrade(
                     last_revision: 0,
                     last_viewers: 0,
                     name: None,
+                    listed: None,
                 };
                 conn.run(socket).await;
                 drop(conn_guard);
@@ -170,6 +171,20 @@ struct Conn {
     last_viewers: u32,
     /// The viewer's display name, once sent and valid.
     name: Option<String>,
+    /// The viewer's entry in the room's list (removed when the connection ends).
+    listed: Option<Listed>,
+}
+
+/// A viewer's entry in the room's list; dropping it removes the entry.
+struct Listed {
+    hub: Arc<crate::hub::Hub>,
+    id: ConnId,
+}
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        self.hub.member_leave(self.id);
+    }
 }
 
 fn text_of(msg: &ServerMsg) -> Utf8Bytes {
@@ -260,6 +275,16 @@ impl Conn {
             viewers: hub.viewers(),
         };
         if let Err(end) = self.send_msg(socket, &hello).await {
+            return end;
+        }
+        // Who is here: the whole list now, deltas through the hub's frames (a delta older
+        // than this list carries a lower version and is ignored by the client).
+        hub.member_join(self.conn_id, self.sessions.now_ms().max(0.0) as u64);
+        self.listed = Some(Listed {
+            hub: hub.clone(),
+            id: self.conn_id,
+        });
+        if let Err(end) = send(socket, Message::Text(hub.roster_full())).await {
             return end;
         }
         tracing::debug!("viewer joined");
@@ -404,9 +429,18 @@ impl Conn {
                             }
                             None
                         }
+                        Ok(ClientMsg::Status { status }) => {
+                            if app::health::is_valid(&status) {
+                                hub.member_update(self.conn_id, None, Some(status));
+                                None
+                            } else {
+                                Some(error_msg(ErrorCode::InvalidValue, "an in-sync figure is within ±50 ms, in steps of 10", None))
+                            }
+                        }
                         Ok(ClientMsg::Name { seq, name }) => {
                             match app::names::validate_name(&name, self.sessions.settings().max_name_chars) {
                                 Ok(name) => {
+                                    hub.member_update(self.conn_id, Some(&name), None);
                                     self.name = Some(name);
                                     tracing::debug!(name = self.name.as_deref(), "named");
                                     None

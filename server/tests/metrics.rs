@@ -132,7 +132,6 @@ async fn stalled_viewer_close_4008_is_counted() {
     let mut s = settings(Store::Memory);
     s.commands_per_sec = 1e6;
     s.command_burst = 1_000_000;
-    s.session_changes_per_sec = 0.0;
     let server = spawn_with(s).await;
     let id = create(&server, 0.0).await;
     let socket = tokio::net::TcpSocket::new_v4().unwrap();

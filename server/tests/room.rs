@@ -561,7 +561,6 @@ async fn a_full_queue_with_long_titles_reaches_viewers_on_both_stores() {
         let mut settings = common::settings(store);
         settings.commands_per_sec = 1_000.0;
         settings.command_burst = 1_000;
-        settings.session_changes_per_sec = 0.0;
         let server = common::spawn_with(settings).await;
         let id = create(&server, 0.0).await;
         let mut a = Client::connect(&server, &id).await;

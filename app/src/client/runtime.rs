@@ -45,6 +45,8 @@ pub enum UiEvent {
     RoomError(String),
     /// Something happened in the room ("Ana paused at 12:31").
     Notice(String),
+    /// Who is here changed (see `crate::roster`).
+    Roster(crate::roster::Roster),
 }
 
 /// Sequence numbers of room requests start here, apart from the sync engine's commands.
@@ -68,6 +70,12 @@ struct Inner {
     title_sent: RefCell<Option<String>>,
     room_seq: Cell<u32>,
     name: RefCell<Option<String>>,
+    /// "Join playback" is shown (for this viewer's reported health).
+    needs_click: Cell<bool>,
+    /// Decides which changes of this viewer's health are reported (`status`).
+    reporter: RefCell<crate::health::Reporter>,
+    /// Who is here, as the server last told.
+    roster: RefCell<crate::roster::Roster>,
     wake: RefCell<Option<Timeout>>,
     interval: RefCell<Option<Interval>>,
     tasks: RefCell<Vec<AbortHandle>>,
@@ -104,6 +112,9 @@ impl SyncClient {
             title_sent: RefCell::new(None),
             room_seq: Cell::new(ROOM_SEQ_BASE),
             name: RefCell::new(None),
+            needs_click: Cell::new(false),
+            reporter: RefCell::new(new_reporter()),
+            roster: RefCell::new(crate::roster::Roster::default()),
             wake: RefCell::new(None),
             interval: RefCell::new(None),
             tasks: RefCell::new(Vec::new()),
@@ -315,7 +326,10 @@ impl Inner {
         for a in actions {
             match a {
                 Action::Send(msg) => self.send(&msg),
-                Action::ShowJoin(b) => (self.ui)(UiEvent::ShowJoin(b)),
+                Action::ShowJoin(b) => {
+                    self.needs_click.set(b);
+                    (self.ui)(UiEvent::ShowJoin(b));
+                }
                 Action::WakeAt(t) => {
                     let weak = Rc::downgrade(self);
                     let delay = (t - now).clamp(0.0, 60_000.0).round() as u32;
@@ -383,6 +397,7 @@ impl Inner {
         set("readingNoiseMs", stats.reading_noise_ms.into());
         self.publish_video();
         self.publish_queue();
+        self.report_health(&stats);
         let changed = self.last_stats.borrow().as_ref() != Some(&stats);
         if changed {
             *self.last_stats.borrow_mut() = Some(stats.clone());
@@ -391,7 +406,69 @@ impl Inner {
     }
 }
 
+/// The reporter of this viewer's health: a new state at most once a second, a moved in-sync
+/// figure at most every 5 s.
+fn new_reporter() -> crate::health::Reporter {
+    crate::health::Reporter::new(1_000.0, 5_000.0)
+}
+
 impl Inner {
+    /// Reports this viewer's health to the room's list when it changed (bounded rate).
+    fn report_health(&self, stats: &crate::sync::SyncStats) {
+        use crate::health::{classify, Observed};
+        let live = stats.status == "live";
+        let hidden = web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.hidden());
+        let health = classify(&Observed {
+            live,
+            hidden,
+            needs_click: self.needs_click.get(),
+            // YT.PlayerState.BUFFERING
+            buffering: stats.player_state == 3,
+            error_ms: stats.error_ms,
+        });
+        if !live {
+            return;
+        }
+        let send = self.reporter.borrow_mut().observe(health, now_ms());
+        if let Some(status) = send {
+            self.send(&ClientMsg::Status { status });
+        }
+    }
+
+    /// Applies a `roster` message: the page's list, and "Ben joined" / "Ben left" notices.
+    fn on_roster(&self, msg: ServerMsg) {
+        let ServerMsg::Roster {
+            v,
+            full,
+            members,
+            gone,
+            counts,
+        } = msg
+        else {
+            return;
+        };
+        let changes = self
+            .roster
+            .borrow_mut()
+            .apply(v, full, members, &gone, counts);
+        let me = self.engine.borrow().stats().conn_id;
+        let named = |ms: Vec<crate::roster::Member>| {
+            ms.into_iter()
+                .filter(move |m| m.id != me)
+                .filter_map(|m| m.name)
+        };
+        for name in named(changes.joined) {
+            (self.ui)(UiEvent::Notice(format!("{name} joined")));
+        }
+        for name in named(changes.left) {
+            (self.ui)(UiEvent::Notice(format!("{name} left")));
+        }
+        let roster = self.roster.borrow().clone();
+        (self.ui)(UiEvent::Roster(roster));
+    }
+
     /// Derives the notice for an authoritative change (before the engine applies it).
     fn notice(&self, next: &crate::playback::PlaybackState, cause: Option<crate::protocol::Cause>) {
         use crate::notices::{describe, Author};
@@ -614,7 +691,13 @@ async fn run_connection(weak: &Weak<Inner>, url: &str) -> Outcome {
                     }
                     let inner = weak.upgrade()?;
                     if hello {
+                        // A new connection has no health on record: report it afresh.
+                        *inner.reporter.borrow_mut() = new_reporter();
                         inner.send_name();
+                    }
+                    if matches!(msg, ServerMsg::Roster { .. }) {
+                        inner.on_roster(msg);
+                        continue;
                     }
                     if let ServerMsg::State { state, cause } = &msg {
                         inner.notice(state, *cause);

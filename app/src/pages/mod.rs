@@ -2,6 +2,7 @@
 
 mod home;
 mod not_found;
+mod roster;
 mod session;
 
 pub use home::HomePage;

@@ -8,6 +8,7 @@
 
 use crate::api::{get_session, SessionView};
 use crate::ids::SessionId;
+use crate::pages::roster::RosterPanel;
 use crate::pages::NotFound;
 use crate::queue::{thumbnail_url, ItemId, Queue, QueueEdit};
 use crate::sync::{RateControl, SyncStats};
@@ -62,6 +63,8 @@ struct SyncUi {
     room_error: RwSignal<Option<String>>,
     /// The latest notices, newest first (at most [`MAX_NOTICES`]).
     notices: RwSignal<Vec<(u64, String)>>,
+    /// Who is here.
+    roster: RwSignal<crate::roster::Roster>,
 }
 
 /// Notices kept on the page.
@@ -148,6 +151,7 @@ fn Session(view: SessionView) -> impl IntoView {
         queue: RwSignal::new(view.state.queue.clone()),
         room_error: RwSignal::new(None),
         notices: RwSignal::new(Vec::new()),
+        roster: RwSignal::new(crate::roster::Roster::default()),
     };
     let my_name = RwSignal::new(None::<String>);
     let ended = RwSignal::new(false);
@@ -189,6 +193,7 @@ fn Session(view: SessionView) -> impl IntoView {
                 UiEvent::Queue(q) => ui.queue.set(q),
                 UiEvent::RoomError(m) => ui.room_error.set(Some(m)),
                 UiEvent::Ended => ended.set(true),
+                UiEvent::Roster(r) => ui.roster.set(r),
                 UiEvent::Notice(text) => ui.notices.update(|n| {
                     let id = n.first().map(|(i, _)| i + 1).unwrap_or(0);
                     n.insert(0, (id, text));
@@ -403,6 +408,7 @@ fn Session(view: SessionView) -> impl IntoView {
                     </p>
                 </aside>
                 <QueuePanel queue=ui.queue error=ui.room_error on_room=room/>
+                <RosterPanel roster=ui.roster viewers=ui.viewers me=Signal::derive(move || stats.with(|s| s.conn_id))/>
             </section>
         }
 }

@@ -269,6 +269,8 @@ impl Engine {
             }
             ServerMsg::State { state, cause } => self.on_state(now, state, cause, r, &mut out),
             ServerMsg::Presence { viewers } => self.viewers = viewers,
+            // The room's list is the page's business (see `crate::roster`).
+            ServerMsg::Roster { .. } => {}
             ServerMsg::Error { code, seq, .. } => self.on_error(now, code, seq, r, &mut out),
         }
         self.refresh(now, r, &mut out);

@@ -3,8 +3,8 @@
 //! revision order. Expired sessions are dropped lazily and by a periodic sweep.
 
 use super::{
-    presence_event, CasOutcome, ChangeLimit, Delivery, SessionStore, StoreError, Subscription,
-    PRESENCE_STALE_MS,
+    presence_parts_event, CasOutcome, ChangeLimit, Delivery, SessionStore, StoreError,
+    Subscription, PRESENCE_STALE_MS,
 };
 use crate::limits::TokenBucket;
 use app::ids::SessionId;
@@ -19,11 +19,13 @@ use tokio::sync::mpsc;
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// One instance's presence report.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct PresenceEntry {
     count: u32,
     at: Instant,
     seq: u64,
+    /// The instance's part of the room's list (JSON), or empty.
+    roster: String,
 }
 
 #[derive(Debug)]
@@ -218,6 +220,7 @@ impl SessionStore for MemoryStore {
         instance: &str,
         count: u32,
         seq: u64,
+        roster: &str,
     ) -> Result<u32, StoreError> {
         let now = Instant::now();
         let mut sessions = lock(&self.inner.sessions);
@@ -232,6 +235,7 @@ impl SessionStore for MemoryStore {
                     count,
                     at: now,
                     seq,
+                    roster: roster.to_owned(),
                 },
             );
         }
@@ -239,7 +243,9 @@ impl SessionStore for MemoryStore {
         if count > 0 {
             entry.expires = now + self.inner.ttl;
         }
-        self.publish(id, presence_event(viewers));
+        let event =
+            presence_parts_event(viewers, entry.presence.values().map(|e| e.roster.as_str()));
+        self.publish(id, event);
         Ok(viewers)
     }
 
@@ -342,11 +348,23 @@ mod tests {
     async fn presence_sums_instances_and_ignores_older_reports() {
         let store = MemoryStore::new(Duration::from_secs(60));
         store.create(&id(), &state()).await.unwrap();
-        assert_eq!(store.report_presence(&id(), "a", 3, 1).await.unwrap(), 3);
-        assert_eq!(store.report_presence(&id(), "b", 2, 1).await.unwrap(), 5);
+        assert_eq!(
+            store.report_presence(&id(), "a", 3, 1, "").await.unwrap(),
+            3
+        );
+        assert_eq!(
+            store.report_presence(&id(), "b", 2, 1, "").await.unwrap(),
+            5
+        );
         // An older report of instance a (seq 0) arriving late changes nothing.
-        assert_eq!(store.report_presence(&id(), "a", 9, 0).await.unwrap(), 5);
-        assert_eq!(store.report_presence(&id(), "a", 0, 2).await.unwrap(), 2);
+        assert_eq!(
+            store.report_presence(&id(), "a", 9, 0, "").await.unwrap(),
+            5
+        );
+        assert_eq!(
+            store.report_presence(&id(), "a", 0, 2, "").await.unwrap(),
+            2
+        );
         assert_eq!(store.viewers(&id()).await.unwrap(), 2);
     }
 
@@ -357,7 +375,7 @@ mod tests {
         let old = store.subscribe(&id()).await.unwrap();
         let mut new = store.subscribe(&id()).await.unwrap();
         store.unsubscribe(&id(), old.token).await;
-        store.report_presence(&id(), "a", 1, 1).await.unwrap();
+        store.report_presence(&id(), "a", 1, 1, "").await.unwrap();
         assert!(matches!(new.rx.recv().await, Some(Delivery::Message(_))));
     }
 }

@@ -146,15 +146,18 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     /// Slides the TTL of a session; `false` when it does not exist.
     async fn touch(&self, id: &SessionId) -> Result<bool, StoreError>;
 
-    /// Records that `instance` has `count` local viewers of the session (ignored when an
-    /// entry with a higher `seq` is already stored), publishes `Presence` with the total over
-    /// all live instances and returns that total.
+    /// Records that `instance` has `count` local viewers of the session and its part of the
+    /// room's list (`roster`: the JSON of an [`app::roster::Part`], or empty), ignored when an
+    /// entry with a higher `seq` is already stored; publishes the presence event (see
+    /// [`PresenceEvent`]) with the total over all live instances and their parts, and returns
+    /// that total.
     async fn report_presence(
         &self,
         id: &SessionId,
         instance: &str,
         count: u32,
         seq: u64,
+        roster: &str,
     ) -> Result<u32, StoreError>;
 
     /// Viewers of the session over all live instances (read only).
@@ -182,9 +185,32 @@ pub fn state_event(state: &PlaybackState, cause: Option<Cause>) -> String {
     serde_json::to_string(&msg).unwrap_or_else(|_| String::from("{}"))
 }
 
-/// The JSON text of the `Presence` event.
+/// The JSON text of the viewer-facing `Presence` message.
 pub fn presence_event(viewers: u32) -> String {
     format!(r#"{{"type":"presence","viewers":{viewers}}}"#)
+}
+
+/// The presence event as published between instances: the viewer count plus every live
+/// instance's part of the room's list. Built by the stores (in Lua for Redis) from the parts'
+/// stored JSON text; each hub merges the parts and sends its viewers `presence` and a `roster`
+/// delta (see [`app::roster`]).
+#[derive(Debug, serde::Deserialize)]
+pub struct PresenceEvent {
+    /// Viewers over all instances.
+    pub viewers: u32,
+    /// The live instances' parts (absent in events of older servers).
+    #[serde(default)]
+    pub parts: Vec<app::roster::Part>,
+}
+
+/// The published presence event for `viewers` and the instances' stored parts (JSON texts;
+/// empty ones are skipped).
+pub fn presence_parts_event<'a>(viewers: u32, parts: impl IntoIterator<Item = &'a str>) -> String {
+    let parts: Vec<&str> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+    format!(
+        r#"{{"type":"presence","viewers":{viewers},"parts":[{}]}}"#,
+        parts.join(",")
+    )
 }
 
 /// Parses a stored state.

@@ -101,8 +101,10 @@ return {2}
 "#;
 
 /// Presence report: KEYS = [presence, state]; ARGV = [instance, count, seq, stale ms, ttl ms,
-/// channel]. Stores "count:time:seq" unless a higher seq is stored, drops stale entries,
-/// slides the TTLs while the instance has viewers, publishes and returns the total.
+/// channel, roster part JSON]. Stores "count:time:seq:part" unless a higher seq is stored,
+/// drops stale entries, slides the TTLs while the instance has viewers, publishes the total
+/// with every live instance's part (`{"type":"presence","viewers":N,"parts":[..]}`) and returns
+/// the total.
 const PRESENCE_LUA: &str = r#"
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 local t = redis.call('TIME')
@@ -111,25 +113,28 @@ local seq = tonumber(ARGV[3])
 local prev = redis.call('HGET', KEYS[1], ARGV[1])
 local newer = true
 if prev then
-  local pseq = tonumber(string.match(prev, '^%d+:%d+:(%d+)$'))
+  local pseq = tonumber(string.match(prev, '^%d+:%d+:(%d+)'))
   if pseq and pseq >= seq then newer = false end
 end
 if newer then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. string.format('%d', now) .. ':' .. ARGV[3])
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. string.format('%d', now) .. ':' .. ARGV[3] .. ':' .. (ARGV[7] or ''))
 end
 local all = redis.call('HGETALL', KEYS[1])
 local total = 0
+local parts = {}
 for i = 1, #all, 2 do
   local c, ts = string.match(all[i + 1], '^(%d+):(%d+):')
   if c and now - tonumber(ts) <= tonumber(ARGV[4]) then
     total = total + tonumber(c)
+    local part = string.match(all[i + 1], '^%d+:%d+:%d+:(.+)$')
+    if part then parts[#parts + 1] = part end
   else
     redis.call('HDEL', KEYS[1], all[i])
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
-redis.call('SPUBLISH', ARGV[6], '{"type":"presence","viewers":' .. string.format('%d', total) .. '}')
+redis.call('SPUBLISH', ARGV[6], '{"type":"presence","viewers":' .. string.format('%d', total) .. ',"parts":[' .. table.concat(parts, ',') .. ']}')
 return total
 "#;
 
@@ -631,6 +636,7 @@ impl SessionStore for RedisStore {
         instance: &str,
         count: u32,
         seq: u64,
+        roster: &str,
     ) -> Result<u32, StoreError> {
         let reply = self
             .eval(
@@ -643,6 +649,7 @@ impl SessionStore for RedisStore {
                     PRESENCE_STALE_MS.to_string(),
                     self.ttl_ms.to_string(),
                     channel(id),
+                    roster.to_owned(),
                 ],
             )
             .await?;

@@ -61,10 +61,16 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-/// Default settings on 127.0.0.1:0 for `store`.
+/// Default settings on 127.0.0.1:0 for `store`, with the per-session change budget lifted.
+///
+/// The budget (`session_changes_per_sec`, 5/s with a burst of 20 by default) is a token bucket
+/// in the store: a test that sends a few dozen commands within a second (the cross-instance
+/// convergence test, the queue tests) would see `rate_limited` or `stale` depending on timing.
+/// The tests of the budget itself (abuse.rs) set it explicitly.
 pub fn settings(store: Store) -> Settings {
     let mut s = Settings {
         listen: "127.0.0.1:0".parse().expect("address"),
+        session_changes_per_sec: 0.0,
         ..Settings::default()
     };
     if store == Store::Redis {

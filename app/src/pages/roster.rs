@@ -1,0 +1,93 @@
+//! "Who is here": the room's list of viewers with the health each one's own client reports
+//! (see [`crate::roster`]), and the aggregate line a big room shows instead of every name.
+
+use crate::health::{summary_text, Health};
+use crate::roster::{Member, Roster};
+use leptos::prelude::*;
+
+/// The words shown for a member's health.
+fn label(status: Option<Health>) -> String {
+    match status {
+        None => "joining…".into(),
+        Some(Health::InSync { ms: 0 }) => "in sync".into(),
+        Some(Health::InSync { ms }) => format!("in sync ({ms:+} ms)"),
+        Some(Health::CatchingUp) => "catching up".into(),
+        Some(Health::Buffering) => "buffering".into(),
+        Some(Health::NeedsClick) => "needs a click".into(),
+        Some(Health::Background) => "background tab".into(),
+        Some(Health::Reconnecting) => "reconnecting".into(),
+    }
+}
+
+/// The list: one row per listed member (their name as text only), then "and N more".
+#[component]
+pub fn RosterPanel(
+    roster: RwSignal<Roster>,
+    viewers: RwSignal<u32>,
+    me: Signal<u64>,
+) -> impl IntoView {
+    let total = move || viewers.get().max(roster.with(|r| r.members.len() as u32));
+    let in_sync = move || roster.with(|r| r.in_sync());
+    let more = move || total().saturating_sub(roster.with(|r| r.members.len() as u32));
+    view! {
+        <section class="roster panel" data-testid="roster">
+            <h2 class="roster-heading">"Who is here"</h2>
+            <p
+                class="roster-summary"
+                data-testid="roster-summary"
+                data-in-sync=move || in_sync().to_string()
+                data-total=move || total().to_string()
+            >
+                {move || summary_text(u64::from(in_sync()), u64::from(total()))}
+            </p>
+            <ul class="roster-list">
+                <For
+                    each=move || roster.get().members
+                    key=|m: &Member| (m.id, m.name.clone(), m.status)
+                    children=move |m: Member| {
+                        let health = m.status.map(|h| h.as_str()).unwrap_or("unknown");
+                        let ms = match m.status {
+                            Some(Health::InSync { ms }) => Some(ms.to_string()),
+                            _ => None,
+                        };
+                        let id = m.id;
+                        let mine = move || (me.get() == id).to_string();
+                        let name = m.name.clone().unwrap_or_else(|| "Guest".into());
+                        view! {
+                            <li
+                                class="roster-member"
+                                data-testid="roster-member"
+                                data-health=health
+                                data-ms=ms
+                                data-me=mine
+                                data-conn-id=id.to_string()
+                            >
+                                <span class=format!("dot health-{health}") aria-hidden="true"></span>
+                                <span class="roster-name" data-testid="roster-name">{name}</span>
+                                <span class="roster-state">{label(m.status)}</span>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+            <Show when=move || { more() > 0 }>
+                <p class="hint" data-testid="roster-more">{move || format!("and {} more", more())}</p>
+            </Show>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label;
+    use crate::health::Health;
+
+    #[test]
+    fn labels() {
+        assert_eq!(label(Some(Health::InSync { ms: 0 })), "in sync");
+        assert_eq!(label(Some(Health::InSync { ms: -10 })), "in sync (-10 ms)");
+        assert_eq!(label(Some(Health::InSync { ms: 20 })), "in sync (+20 ms)");
+        assert_eq!(label(Some(Health::NeedsClick)), "needs a click");
+        assert_eq!(label(None), "joining…");
+    }
+}
