@@ -27,18 +27,19 @@
 use crate::store::{
     presence_event, state_event, Delivery, PresenceEvent, SessionStore, StoreError, Subscription,
 };
-use app::health::Health;
 use app::ids::SessionId;
 use app::playback::PlaybackState;
-use app::protocol::{ConnId, ServerMsg};
-use app::roster::{Counts, Member, Part};
+use app::protocol::ServerMsg;
 use axum::extract::ws::Utf8Bytes;
+use roster::HubRoster;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch, Notify};
 use tokio::time::Instant;
+
+mod roster;
 
 /// Minimum time between two presence reports of one hub.
 pub const PRESENCE_MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -118,20 +119,6 @@ pub struct Hub {
     roster: Mutex<HubRoster>,
     /// Members listed by name (the setting `roster_len`).
     shown: usize,
-}
-
-/// The room's list as this hub knows it.
-#[derive(Debug, Default)]
-struct HubRoster {
-    /// This instance's viewers of the session.
-    local: HashMap<ConnId, Member>,
-    /// Version of the merged view (rises with every change handed over).
-    v: u64,
-    /// The merged view last handed over.
-    view: Vec<Member>,
-    counts: Counts,
-    /// The whole view as a joiner gets it, serialised once per version.
-    full: Option<Utf8Bytes>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -319,106 +306,6 @@ impl Hub {
     /// A new receiver of this hub's frames.
     pub fn frames(&self) -> broadcast::Receiver<Frame> {
         self.tx.subscribe()
-    }
-
-    /// Lists a local viewer (joined at `since`, server ms) in the room's list.
-    pub fn member_join(&self, id: ConnId, since: u64) {
-        let member = Member {
-            id,
-            name: None,
-            status: None,
-            since,
-        };
-        lock(&self.roster).local.insert(id, member);
-        self.dirty.notify_one();
-    }
-
-    /// Updates a local viewer's name and/or health; the change goes out with the next
-    /// (coalesced) presence report.
-    pub fn member_update(&self, id: ConnId, name: Option<&str>, status: Option<Health>) {
-        let mut roster = lock(&self.roster);
-        let Some(m) = roster.local.get_mut(&id) else {
-            return;
-        };
-        let mut changed = false;
-        if let Some(name) = name {
-            if m.name.as_deref() != Some(name) {
-                m.name = Some(name.to_owned());
-                changed = true;
-            }
-        }
-        if let Some(status) = status {
-            if m.status != Some(status) {
-                m.status = Some(status);
-                changed = true;
-            }
-        }
-        drop(roster);
-        if changed {
-            self.dirty.notify_one();
-        }
-    }
-
-    /// Removes a local viewer from the room's list.
-    pub fn member_leave(&self, id: ConnId) {
-        if lock(&self.roster).local.remove(&id).is_some() {
-            self.dirty.notify_one();
-        }
-    }
-
-    /// The whole list, as the `roster` message a joiner gets first (serialised once per
-    /// version).
-    pub fn roster_full(&self) -> Utf8Bytes {
-        let mut roster = lock(&self.roster);
-        if let Some(text) = &roster.full {
-            return text.clone();
-        }
-        let msg = ServerMsg::Roster {
-            v: roster.v,
-            full: true,
-            members: roster.view.clone(),
-            gone: Vec::new(),
-            counts: roster.counts,
-        };
-        let text = Utf8Bytes::from(serde_json::to_string(&msg).unwrap_or_default());
-        roster.full = Some(text.clone());
-        text
-    }
-
-    /// This instance's part of the list (JSON), for the presence report.
-    fn local_part(&self) -> String {
-        let roster = lock(&self.roster);
-        let part = app::roster::part(roster.local.values(), self.shown);
-        drop(roster);
-        serde_json::to_string(&part).unwrap_or_default()
-    }
-
-    /// Merges every instance's part and hands the local viewers what changed.
-    fn apply_parts(&self, parts: &[Part]) {
-        let (view, counts) = app::roster::merge(parts, self.shown);
-        let mut roster = lock(&self.roster);
-        if view == roster.view && counts == roster.counts {
-            return;
-        }
-        let (members, gone) = app::roster::diff(&roster.view, &view);
-        roster.v += 1;
-        roster.view = view;
-        roster.counts = counts;
-        roster.full = None;
-        let msg = ServerMsg::Roster {
-            v: roster.v,
-            full: false,
-            members,
-            gone,
-            counts,
-        };
-        // Sent under the lock, so deltas go out in version order.
-        let _ = self.tx.send(Frame {
-            revision: 0,
-            viewers: None,
-            text: Utf8Bytes::from(serde_json::to_string(&msg).unwrap_or_default()),
-            at: std::time::Instant::now(),
-        });
     }
 }
 
@@ -888,72 +775,4 @@ async fn reconcile_presence(hub: &Hub, store: &Arc<dyn SessionStore>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::Frame;
-    use crate::sessions::Sessions;
-    use crate::settings::Settings;
-    use crate::store::state_event;
-    use app::ids::VideoId;
-    use app::playback::PlaybackState;
-    use app::protocol::{Cause, ServerMsg};
-    use std::sync::Arc;
-    use std::time::Duration;
-    use tokio::sync::broadcast;
-
-    async fn next(frames: &mut broadcast::Receiver<Frame>) -> (u64, Option<Cause>) {
-        let frame = tokio::time::timeout(Duration::from_secs(1), frames.recv())
-            .await
-            .expect("a frame without waiting for the safety net")
-            .unwrap();
-        let ServerMsg::State { state, cause } = serde_json::from_str(&frame.text).unwrap() else {
-            panic!("not a state")
-        };
-        (state.revision, cause)
-    }
-
-    fn at(base: &PlaybackState, revision: u64) -> PlaybackState {
-        let mut s = base.clone();
-        s.revision = revision;
-        s.position = revision as f64;
-        s
-    }
-
-    #[tokio::test]
-    async fn own_changes_are_handed_over_in_order_and_never_wait_for_an_echo() {
-        // The safety net is far away: only gap handling can hand the changes over in time.
-        let settings = Settings {
-            reconcile_secs: 3600.0,
-            ..Settings::default()
-        };
-        let s = Sessions::open(Arc::new(settings)).await.unwrap();
-        let id = s
-            .create(VideoId::parse("dQw4w9WgXcQ").unwrap(), 0.0)
-            .await
-            .unwrap();
-        let m = s.join(&id).await.unwrap();
-        let hub = m.hub();
-        let mut frames = hub.frames();
-        let base = hub.latest().unwrap();
-        let own = |r: u64| Cause {
-            conn_id: 1,
-            seq: r as u32,
-        };
-        // Revision 3 made here while 2 is still on its way: 3 waits for 2, then both go out
-        // in order, each with its cause.
-        hub.forward_next(&at(&base, 3), state_event(&at(&base, 3), Some(own(3))));
-        hub.forward_state(&at(&base, 2), state_event(&at(&base, 2), None));
-        assert_eq!(next(&mut frames).await, (2, None));
-        assert_eq!(next(&mut frames).await, (3, Some(own(3))));
-        // Revision 5 made here while 4 was lost: the hub re-reads the store at once and hands
-        // 5 over (with its cause) instead of waiting for an echo or the safety net.
-        hub.forward_next(&at(&base, 5), state_event(&at(&base, 5), Some(own(5))));
-        assert_eq!(next(&mut frames).await, (5, Some(own(5))));
-        // The subscription skipping a revision (6 lost, 7 arrives): 7 is handed over at once.
-        hub.forward_state(&at(&base, 7), state_event(&at(&base, 7), None));
-        assert_eq!(next(&mut frames).await, (7, None));
-        // Late copies of older revisions are dropped.
-        hub.forward_state(&at(&base, 6), state_event(&at(&base, 6), None));
-        hub.forward_next(&at(&base, 8), state_event(&at(&base, 8), Some(own(8))));
-        assert_eq!(next(&mut frames).await, (8, Some(own(8))));
-    }
-}
+mod tests;

@@ -1,0 +1,126 @@
+//! Who is here, per hub: the local members of the room's list, this instance's part of it for
+//! the presence report, and the merged view handed to the local viewers as versioned deltas
+//! (the rules are in [`app::roster`]).
+
+use super::{lock, Frame, Hub};
+use app::health::Health;
+use app::protocol::{ConnId, ServerMsg};
+use app::roster::{Counts, Member, Part};
+use axum::extract::ws::Utf8Bytes;
+use std::collections::HashMap;
+
+/// The room's list as this hub knows it.
+#[derive(Debug, Default)]
+pub(super) struct HubRoster {
+    /// This instance's viewers of the session.
+    local: HashMap<ConnId, Member>,
+    /// Version of the merged view (rises with every change handed over).
+    v: u64,
+    /// The merged view last handed over.
+    view: Vec<Member>,
+    counts: Counts,
+    /// The whole view as a joiner gets it, serialised once per version.
+    full: Option<Utf8Bytes>,
+}
+
+impl Hub {
+    /// Lists a local viewer (joined at `since`, server ms) in the room's list.
+    pub fn member_join(&self, id: ConnId, since: u64) {
+        let member = Member {
+            id,
+            name: None,
+            status: None,
+            since,
+        };
+        lock(&self.roster).local.insert(id, member);
+        self.dirty.notify_one();
+    }
+
+    /// Updates a local viewer's name and/or health; the change goes out with the next
+    /// (coalesced) presence report.
+    pub fn member_update(&self, id: ConnId, name: Option<&str>, status: Option<Health>) {
+        let mut roster = lock(&self.roster);
+        let Some(m) = roster.local.get_mut(&id) else {
+            return;
+        };
+        let mut changed = false;
+        if let Some(name) = name {
+            if m.name.as_deref() != Some(name) {
+                m.name = Some(name.to_owned());
+                changed = true;
+            }
+        }
+        if let Some(status) = status {
+            if m.status != Some(status) {
+                m.status = Some(status);
+                changed = true;
+            }
+        }
+        drop(roster);
+        if changed {
+            self.dirty.notify_one();
+        }
+    }
+
+    /// Removes a local viewer from the room's list.
+    pub fn member_leave(&self, id: ConnId) {
+        if lock(&self.roster).local.remove(&id).is_some() {
+            self.dirty.notify_one();
+        }
+    }
+
+    /// The whole list, as the `roster` message a joiner gets first (serialised once per
+    /// version).
+    pub fn roster_full(&self) -> Utf8Bytes {
+        let mut roster = lock(&self.roster);
+        if let Some(text) = &roster.full {
+            return text.clone();
+        }
+        let msg = ServerMsg::Roster {
+            v: roster.v,
+            full: true,
+            members: roster.view.clone(),
+            gone: Vec::new(),
+            counts: roster.counts,
+        };
+        let text = Utf8Bytes::from(serde_json::to_string(&msg).unwrap_or_default());
+        roster.full = Some(text.clone());
+        text
+    }
+
+    /// This instance's part of the list (JSON), for the presence report.
+    pub(super) fn local_part(&self) -> String {
+        let roster = lock(&self.roster);
+        let part = app::roster::part(roster.local.values(), self.shown);
+        drop(roster);
+        serde_json::to_string(&part).unwrap_or_default()
+    }
+
+    /// Merges every instance's part and hands the local viewers what changed.
+    pub(super) fn apply_parts(&self, parts: &[Part]) {
+        let (view, counts) = app::roster::merge(parts, self.shown);
+        let mut roster = lock(&self.roster);
+        if view == roster.view && counts == roster.counts {
+            return;
+        }
+        let (members, gone) = app::roster::diff(&roster.view, &view);
+        roster.v += 1;
+        roster.view = view;
+        roster.counts = counts;
+        roster.full = None;
+        let msg = ServerMsg::Roster {
+            v: roster.v,
+            full: false,
+            members,
+            gone,
+            counts,
+        };
+        // Sent under the lock, so deltas go out in version order.
+        let _ = self.tx.send(Frame {
+            revision: 0,
+            viewers: None,
+            text: Utf8Bytes::from(serde_json::to_string(&msg).unwrap_or_default()),
+            at: std::time::Instant::now(),
+        });
+    }
+}

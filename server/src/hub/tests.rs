@@ -1,0 +1,69 @@
+//! Ordering of the hub's hand-over: own changes, gaps and late copies.
+
+use super::Frame;
+use crate::sessions::Sessions;
+use crate::settings::Settings;
+use crate::store::state_event;
+use app::ids::VideoId;
+use app::playback::PlaybackState;
+use app::protocol::{Cause, ServerMsg};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+async fn next(frames: &mut broadcast::Receiver<Frame>) -> (u64, Option<Cause>) {
+    let frame = tokio::time::timeout(Duration::from_secs(1), frames.recv())
+        .await
+        .expect("a frame without waiting for the safety net")
+        .unwrap();
+    let ServerMsg::State { state, cause } = serde_json::from_str(&frame.text).unwrap() else {
+        panic!("not a state")
+    };
+    (state.revision, cause)
+}
+
+fn at(base: &PlaybackState, revision: u64) -> PlaybackState {
+    let mut s = base.clone();
+    s.revision = revision;
+    s.position = revision as f64;
+    s
+}
+
+#[tokio::test]
+async fn own_changes_are_handed_over_in_order_and_never_wait_for_an_echo() {
+    // The safety net is far away: only gap handling can hand the changes over in time.
+    let settings = Settings {
+        reconcile_secs: 3600.0,
+        ..Settings::default()
+    };
+    let s = Sessions::open(Arc::new(settings)).await.unwrap();
+    let id = s
+        .create(VideoId::parse("dQw4w9WgXcQ").unwrap(), 0.0)
+        .await
+        .unwrap();
+    let m = s.join(&id).await.unwrap();
+    let hub = m.hub();
+    let mut frames = hub.frames();
+    let base = hub.latest().unwrap();
+    let own = |r: u64| Cause {
+        conn_id: 1,
+        seq: r as u32,
+    };
+    // Revision 3 made here while 2 is still on its way: 3 waits for 2, then both go out
+    // in order, each with its cause.
+    hub.forward_next(&at(&base, 3), state_event(&at(&base, 3), Some(own(3))));
+    hub.forward_state(&at(&base, 2), state_event(&at(&base, 2), None));
+    assert_eq!(next(&mut frames).await, (2, None));
+    assert_eq!(next(&mut frames).await, (3, Some(own(3))));
+    // Revision 5 made here while 4 was lost: the hub re-reads the store at once and hands
+    // 5 over (with its cause) instead of waiting for an echo or the safety net.
+    hub.forward_next(&at(&base, 5), state_event(&at(&base, 5), Some(own(5))));
+    assert_eq!(next(&mut frames).await, (5, Some(own(5))));
+    // The subscription skipping a revision (6 lost, 7 arrives): 7 is handed over at once.
+    hub.forward_state(&at(&base, 7), state_event(&at(&base, 7), None));
+    assert_eq!(next(&mut frames).await, (7, None));
+    // Late copies of older revisions are dropped.
+    hub.forward_state(&at(&base, 6), state_event(&at(&base, 6), None));
+    hub.forward_next(&at(&base, 8), state_event(&at(&base, 8), Some(own(8))));
+    assert_eq!(next(&mut frames).await, (8, Some(own(8))));
+}
