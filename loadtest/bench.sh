@@ -28,6 +28,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 SERVER_BIN=$(realpath "${SERVER_BIN:-$ROOT/target/release/watchparty}")
 LOADTEST_BIN=$(realpath "${LOADTEST_BIN:-$ROOT/target/release/loadtest}")
 REDIS=${REDIS_URL:-redis://127.0.0.1:6379}
@@ -97,14 +99,10 @@ stop_cluster() {
   CLUSTER_PIDS=()
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 # start_server NAME REDIS_URL(or empty) -> SERVER_URL, SERVER_PID
 start_server() {
   local name=$1 redis=$2 port pid
-  port=$(free_port)
+  port=$(wp_free_port)
   mkdir -p "$WORK/$name"
   (
     cd "$WORK/$name"

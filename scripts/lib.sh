@@ -1,6 +1,6 @@
 # Shared shell helpers of the test harnesses (sourced, not run): start the release server on a
 # free loopback port from an empty directory, wait until it is ready, stop it.
-# Used by end2end/run.sh and loadtest/smoke.sh.
+# Used by end2end/run.sh, loadtest/smoke.sh and loadtest/bench.sh.
 #
 #   . "$ROOT/scripts/lib.sh"
 #   wp_start_server BIN DIR LOG REDIS_URL [RUST_LOG] || exit 1   # sets WP_PID and WP_URL

@@ -188,3 +188,60 @@ test('names: generated on the first visit, kept by the browser, renamed, validat
   await a.waitReady();
   await expect(a.page.getByTestId('my-name')).toHaveText('<b>Ana</b>');
 });
+
+/** The row of `name` in a viewer's "who is here" list. */
+function rosterRow(viewer, name) {
+  return viewer.page.getByTestId('roster-member').filter({ has: viewer.page.getByTestId('roster-name').getByText(name, { exact: true }) });
+}
+
+async function rename(viewer, name) {
+  await viewer.page.getByTestId('name-input').fill(name);
+  await viewer.page.getByTestId('name-save').click();
+  await expect(viewer.page.getByTestId('my-name')).toHaveText(name);
+}
+
+test('who is here: names and health of three viewers, a stalled viewer shown as buffering, then in sync', async ({ viewers }) => {
+  const { url, all } = await party(viewers, 3);
+  const [a, b, c] = all;
+  await rename(a, 'Ana');
+  await rename(b, 'Ben');
+  await rename(c, 'Cara');
+  await a.hook('userPlay');
+  await waitInSync(all, { playing: true });
+
+  await test.step('everyone sees the three names, in join order, all in sync', async () => {
+    for (const v of all) {
+      await expect(v.page.getByTestId('roster-name')).toHaveText(['Ana', 'Ben', 'Cara'], { timeout: 10_000 });
+      await expect(v.page.getByTestId('roster-summary')).toHaveText('3 of 3 in sync', { timeout: 10_000 });
+    }
+    await expect(rosterRow(a, 'Ana')).toHaveAttribute('data-me', 'true');
+    await expect(rosterRow(a, 'Ben')).toHaveAttribute('data-me', 'false');
+    await expect(rosterRow(a, 'Ben')).toHaveAttribute('data-health', 'in_sync');
+    const ms = Number(await rosterRow(a, 'Ben').getAttribute('data-ms'));
+    expect(Math.abs(ms)).toBeLessThanOrEqual(50);
+  });
+
+  await test.step("Ben's network stalls: the others see him buffering, then back in sync", async () => {
+    const stalled = Date.now();
+    await b.hook('stall', 3000);
+    await expect(rosterRow(a, 'Ben')).toHaveAttribute('data-health', 'buffering', { timeout: 3000 });
+    await expect(rosterRow(c, 'Ben')).toHaveAttribute('data-health', 'buffering', { timeout: 3000 });
+    console.log(`who is here: Ben shown buffering ${Date.now() - stalled} ms after his stall began`);
+    await expect(a.page.getByTestId('roster-summary')).toHaveText('2 of 3 in sync');
+    await expect(rosterRow(a, 'Ben')).toHaveAttribute('data-health', 'in_sync', { timeout: 10_000 });
+    console.log(`who is here: Ben shown in sync again ${Date.now() - stalled} ms after his stall began (3 s stall)`);
+    await expect(a.page.getByTestId('roster-summary')).toHaveText('3 of 3 in sync');
+  });
+
+  await test.step('a late joiner is announced, listed, and leaves the list when gone', async () => {
+    const d = await viewers('D');
+    await d.open(url);
+    const dName = (await d.page.getByTestId('my-name').textContent()).trim();
+    await expect(a.page.getByTestId('notice').filter({ hasText: `${dName} joined` })).toHaveCount(1, { timeout: 5000 });
+    await expect(a.page.getByTestId('roster-name')).toHaveText(['Ana', 'Ben', 'Cara', dName]);
+    await expect(d.page.getByTestId('roster-name')).toHaveText(['Ana', 'Ben', 'Cara', dName], { timeout: 5000 });
+    await d.page.close();
+    await expect(a.page.getByTestId('roster-name')).toHaveText(['Ana', 'Ben', 'Cara'], { timeout: 5000 });
+    await expect(a.page.getByTestId('notice').filter({ hasText: `${dName} left` })).toHaveCount(1);
+  });
+});

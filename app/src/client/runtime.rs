@@ -428,7 +428,12 @@ impl Inner {
             buffering: stats.player_state == 3,
             error_ms: stats.error_ms,
         });
-        if !live {
+        // Not live (nothing can be sent), or not measurable yet (the player is still starting):
+        // the others see "joining…" until there is something true to say.
+        let starting = stats.error_ms.is_none()
+            && health == crate::health::Health::Buffering
+            && stats.player_state != 3;
+        if !live || starting {
             return;
         }
         let send = self.reporter.borrow_mut().observe(health, now_ms());
