@@ -27,6 +27,9 @@ OPTIONS:
   --duration S           seconds of commands [default 30]
   --commands K           at most K commands per session (caps --duration)
   --ping-interval-ms MS  every viewer sends a Ping every MS (0: off) [rtt: 200, else 0]
+  --status-interval-ms MS  every viewer reports a health change (`status`, alternating in
+                         sync / buffering) every MS (0: off) [default 0]; the report counts
+                         the `roster` messages and bytes each viewer receives
   --settle S             idle seconds after connecting, before memory is read [default 2]
   --drain S              seconds to wait for late broadcasts after the last command [default 5]
   --timeout S            hard limit for the whole run [default: computed]
@@ -90,6 +93,9 @@ pub struct Config {
     /// Ping period of every viewer (`None`: no pings).
     #[serde(rename = "ping_interval_ms", serialize_with = "ser_opt_ms")]
     pub ping_interval: Option<Duration>,
+    /// Health-change period of every viewer (`None`: none).
+    #[serde(rename = "status_interval_ms", serialize_with = "ser_opt_ms")]
+    pub status_interval: Option<Duration>,
     /// Idle time after connecting.
     #[serde(rename = "settle_ms", serialize_with = "ser_ms")]
     pub settle: Duration,
@@ -154,6 +160,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Config, CliError>
     let mut duration_s = 30.0f64;
     let mut commands: Option<u32> = None;
     let mut ping_ms: Option<u64> = None;
+    let mut status_ms = 0u64;
     let mut settle_s = 2.0f64;
     let mut drain_s = 5.0f64;
     let mut timeout_s: Option<f64> = None;
@@ -193,6 +200,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Config, CliError>
             "--duration" => duration_s = num(&name, value()?, 0.0, 86_400.0)?,
             "--commands" => commands = Some(num(&name, value()?, 0.0, 1e6)? as u32),
             "--ping-interval-ms" => ping_ms = Some(num(&name, value()?, 0.0, 3.6e6)? as u64),
+            "--status-interval-ms" => status_ms = num(&name, value()?, 0.0, 3.6e6)? as u64,
             "--settle" => settle_s = num(&name, value()?, 0.0, 3600.0)?,
             "--drain" => drain_s = num(&name, value()?, 0.0, 3600.0)?,
             "--timeout" => timeout_s = Some(num(&name, value()?, 1.0, 86_400.0)?),
@@ -249,6 +257,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Config, CliError>
         interval,
         commands,
         ping_interval,
+        status_interval: (status_ms > 0).then(|| Duration::from_millis(status_ms)),
         settle,
         drain,
         timeout,
@@ -287,6 +296,9 @@ mod tests {
         let r = p(&["--scenario=rtt"]).unwrap();
         assert_eq!(r.viewers, 100);
         assert_eq!(r.ping_interval, Some(Duration::from_millis(200)));
+        assert_eq!(c.status_interval, None);
+        let s = p(&["--status-interval-ms", "2000"]).unwrap();
+        assert_eq!(s.status_interval, Some(Duration::from_millis(2000)));
     }
 
     #[test]

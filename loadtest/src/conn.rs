@@ -118,6 +118,8 @@ pub struct Spec {
     pub interval: Duration,
     /// Ping period.
     pub ping: Option<Duration>,
+    /// Health-change (`status`) period.
+    pub status: Option<Duration>,
 }
 
 /// What one connection observed.
@@ -147,6 +149,12 @@ pub struct Outcome {
     pub send_lag_max_us: u64,
     /// Messages that were not understood.
     pub bad_messages: u64,
+    /// `roster` messages received (who is here).
+    pub roster_msgs: u64,
+    /// Their bytes.
+    pub roster_bytes: u64,
+    /// `status` reports sent.
+    pub statuses_sent: u64,
 }
 
 /// Small buffers: a viewer receives ~300-byte frames and sends tiny ones.
@@ -246,9 +254,17 @@ pub async fn run(
         let ms = p.as_millis().max(1) as u64;
         Duration::from_millis((spec.index as u64).wrapping_mul(7919) % ms)
     });
+    let status_offset = spec.status.map(|p| {
+        let ms = p.as_millis().max(1) as u64;
+        Duration::from_millis((spec.index as u64).wrapping_mul(7919) % ms)
+    });
     let mut stopping = false;
 
     loop {
+        let next_status = match (schedule_start, spec.status, status_offset) {
+            (Some(s), Some(p), Some(o)) => Some(s + o + p * out.statuses_sent as u32),
+            _ => None,
+        };
         let next_cmd = match schedule_start {
             Some(s) if spec.sender && seq < commands => Some(s + spec.offset + spec.interval * seq),
             _ => None,
@@ -285,6 +301,19 @@ pub async fn run(
                     slot.store(clock::micros_at(now.into_std()) + 1, Relaxed);
                 }
                 counters.sent.fetch_add(1, Relaxed);
+                if let Err(e) = ws.send(Message::text(text)).await {
+                    out.disconnect = Some(format!("send: {e}"));
+                    break;
+                }
+            }
+            _ = sleep_opt(next_status) => {
+                out.statuses_sent += 1;
+                let status = if out.statuses_sent % 2 == 1 {
+                    app::health::Health::InSync { ms: 0 }
+                } else {
+                    app::health::Health::Buffering
+                };
+                let text = serde_json::to_string(&ClientMsg::Status { status }).unwrap_or_default();
                 if let Err(e) = ws.send(Message::text(text)).await {
                     out.disconnect = Some(format!("send: {e}"));
                     break;
@@ -389,7 +418,11 @@ fn handle_text(
                 *next_base = out.receipts.last_revision();
             }
         }
-        Ok(ServerMsg::Presence { .. } | ServerMsg::Roster { .. }) => {}
+        Ok(ServerMsg::Presence { .. }) => {}
+        Ok(ServerMsg::Roster { .. }) => {
+            out.roster_msgs += 1;
+            out.roster_bytes += text.len() as u64;
+        }
         Ok(ServerMsg::Hello { .. }) => out.bad_messages += 1,
         Err(_) => out.bad_messages += 1,
     }

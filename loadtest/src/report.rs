@@ -56,6 +56,19 @@ pub struct CpuReport {
     pub others_s: Option<f64>,
 }
 
+/// Who is here: what the room's list cost the viewers.
+#[derive(Clone, Debug, Serialize)]
+pub struct RosterReport {
+    /// `status` reports sent by all viewers.
+    pub statuses_sent: u64,
+    /// `roster` messages received by all viewers (joiners' full lists included).
+    pub messages: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Most `roster` messages one viewer received.
+    pub max_per_viewer: u64,
+}
+
 /// Everything a run measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -89,6 +102,8 @@ pub struct Report {
     pub echo: Summary,
     /// Ping → Pong round trips, µs.
     pub ping: Summary,
+    /// Who is here: health reports sent and `roster` messages received.
+    pub roster: RosterReport,
     /// (command, viewer) pairs never delivered.
     pub lost: u64,
     /// Deliveries received twice.
@@ -171,6 +186,18 @@ impl Report {
         );
         row(&mut o, "fan-out: every delivery", &self.delivery);
         row(&mut o, "command -> own echo (sender)", &self.echo);
+        if self.roster.statuses_sent > 0 {
+            let _ = writeln!(
+                o,
+                "who is here: {} status reports sent; {} roster messages received ({:.1} per viewer, at most {}), {} bytes ({:.0} per viewer)",
+                self.roster.statuses_sent,
+                self.roster.messages,
+                self.roster.messages as f64 / self.connected.max(1) as f64,
+                self.roster.max_per_viewer,
+                self.roster.bytes,
+                self.roster.bytes as f64 / self.connected.max(1) as f64,
+            );
+        }
         if self.ping.count > 0 {
             row(&mut o, "ping -> pong", &self.ping);
         }

@@ -4,7 +4,7 @@
 use crate::cli::Config;
 use crate::conn::{self, Counters, Outcome, Phase, SessionShared, Spec};
 use crate::procfs;
-use crate::report::{CpuReport, MemoryReport, Report, UrlReport};
+use crate::report::{CpuReport, MemoryReport, Report, RosterReport, UrlReport};
 use crate::stats::{Fanout, Summary};
 use crate::target::{Target, TargetError};
 use app::ids::SessionId;
@@ -124,6 +124,7 @@ pub async fn run(cfg: Config) -> Result<Report, RunError> {
                 .mul_f64(session.index as f64 / n_sessions as f64),
             interval: cfg.interval,
             ping: cfg.ping_interval,
+            status: cfg.status_interval,
             session,
         };
         tokio::time::sleep_until(connect_start + per_conn * i as u32).await;
@@ -359,6 +360,12 @@ fn account(
         .collect();
     error_samples.truncate(5);
     let bad_messages: u64 = outcomes.iter().map(|o| o.bad_messages).sum();
+    let roster = RosterReport {
+        statuses_sent: outcomes.iter().map(|o| o.statuses_sent).sum(),
+        messages: outcomes.iter().map(|o| o.roster_msgs).sum(),
+        bytes: outcomes.iter().map(|o| o.roster_bytes).sum(),
+        max_per_viewer: outcomes.iter().map(|o| o.roster_msgs).max().unwrap_or(0),
+    };
 
     let urls = cfg
         .urls
@@ -468,6 +475,7 @@ fn account(
         delivery: Summary::of(&mut total.deliveries_us),
         echo: Summary::of(&mut echo),
         ping: Summary::of(&mut pings),
+        roster,
         lost: total.lost,
         duplicated: total.duplicated,
         unexpected: total.unexpected,
