@@ -8,7 +8,8 @@
 // - with one viewer's media clock 1 % fast,
 // plus the time a joiner / a stalled viewer needs to come within 50 ms, and corrective seeks per
 // minute (window.__watchparty.correctiveSeeks). It asserts only the generous in-sync bound.
-// The figures are also written to test-results/accuracy-<store>.json.
+// The figures are also written to test-results/accuracy-<store>.json, and the spread over time
+// is drawn to test-results/accuracy-<store>.svg (see svg.js).
 //
 // Durations: ACCURACY_STEADY_S (default 60), ACCURACY_WINDOW_S (default 8),
 // ACCURACY_SKEW_S (default 30).
@@ -16,6 +17,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { test, expect, IN_SYNC_MS, waitInSync, createSession } from '../tests/support.js';
 import { CLOSE_MS, collect, counters, fmt, settledAt, sleep, spreads, summary } from './lib.js';
+import { spreadSvg } from './svg.js';
 
 const STEADY_S = Number(process.env.ACCURACY_STEADY_S || 60);
 const WINDOW_S = Number(process.env.ACCURACY_WINDOW_S || 8);
@@ -38,7 +40,8 @@ test('sync accuracy figures', async ({ viewers }, testInfo) => {
   // Steady play.
   const s0 = await counters([a, b, c]);
   const t0 = Date.now();
-  const steady = spreads(await collect([a, b, c], STEADY_S));
+  const steadySamples = await collect([a, b, c], STEADY_S);
+  const steady = spreads(steadySamples);
   const minutes = (Date.now() - t0) / 60_000;
   const s1 = await counters([a, b, c]);
   const steadySeeks = s1.reduce((n, x, i) => n + x.seeks - s0[i].seeks, 0);
@@ -75,7 +78,8 @@ test('sync accuracy figures', async ({ viewers }, testInfo) => {
   const k0 = await counters([c]);
   await c.hook('setClockSkew', 1.01);
   const skewStart = Date.now();
-  const skew = spreads(await collect([a, b, c, d], SKEW_S));
+  const skewSamples = await collect([a, b, c, d], SKEW_S);
+  const skew = spreads(skewSamples);
   const skewMinutes = (Date.now() - skewStart) / 60_000;
   const k1 = await counters([c]);
 
@@ -124,6 +128,17 @@ test('sync accuracy figures', async ({ viewers }, testInfo) => {
   console.log(lines.join('\n'));
   mkdirSync('test-results', { recursive: true });
   writeFileSync(`test-results/accuracy-${store}.json`, JSON.stringify(result, null, 2));
+  // The picture: the spread over time in each phase.
+  const svg = spreadSvg(
+    [
+      { name: 'steady play, 3 viewers', samples: steadySamples },
+      { name: 'after a late join', samples: join },
+      { name: 'after a 2 s stall', samples: stall },
+      { name: 'one clock 1 % fast', samples: skewSamples },
+    ],
+    `Spread between viewers over time (${store} store, ${new Date().toISOString().slice(0, 16)}Z)`,
+  );
+  writeFileSync(`test-results/accuracy-${store}.svg`, svg);
   await testInfo.attach('accuracy', { body: JSON.stringify(result, null, 2), contentType: 'application/json' });
 
   // Only the generous bound is asserted.
