@@ -1,7 +1,8 @@
 //! Two server instances on a real, local Redis Cluster (3 primaries + 3 replicas started by the
 //! test itself, see `common::redis_cluster`), sessions spread over every shard: changes cross
 //! instances, concurrent commands converge, presence counts, joins during a change miss
-//! nothing; and a primary killed mid-session fails over to its replica while viewers converge.
+//! nothing; a primary killed mid-session fails over to its replica while viewers converge; and
+//! a live session's slot migrates to another primary while its viewers keep receiving changes.
 
 mod common;
 
@@ -155,6 +156,7 @@ async fn a_primary_fails_over_and_viewers_converge() {
     assert!(b.next_state().await.0.playing);
     a.next_state().await;
 
+    cluster.wait_replicated(victim);
     let killed = Instant::now();
     cluster.kill(victim);
     let promoted = cluster.wait_failover(&state_key(&id), victim);
@@ -198,6 +200,66 @@ async fn a_primary_fails_over_and_viewers_converge() {
     let mut d = Client::connect(&s2, &other[0]).await;
     c.command(Command::Play { position: 0.0 }).await;
     assert!(d.next_state().await.0.playing);
+    s1.stop().await;
+    s2.stop().await;
+}
+
+/// A live slot migration (resharding): Redis drops the shard subscriptions of a moved slot
+/// (and fred drops the `sunsubscribe` push). Each instance notices when its own event reaches
+/// no subscriber (`SPUBLISH` returns 0), subscribes again on the new owner and catches up: at
+/// the next change (the instance making it) or presence refresh (every other instance).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_session_survives_a_slot_migration() {
+    let cluster = LocalCluster::start();
+    let s1 = instance(&cluster).await;
+    let s2 = instance(&cluster).await;
+    let id = create(&s1, 0.0).await;
+    let mut a = Client::connect(&s1, &id).await;
+    let mut b = Client::connect(&s2, &id).await;
+    a.command(Command::Play { position: 0.0 }).await;
+    assert!(b.next_state().await.0.playing);
+    a.next_state().await;
+
+    let (from, to) = cluster.migrate_slot_of(&state_key(&id));
+    let moved = Instant::now();
+    // A's pause is applied on the new owner; B hears of it once s2 subscribed again.
+    a.command(Command::Pause { position: 5.0 }).await;
+    loop {
+        match a.try_recv(common::WAIT).await {
+            Some(Ok(ServerMsg::State { cause: Some(c), .. })) if c.conn_id == a.conn_id => break,
+            Some(Ok(_)) => {}
+            other => panic!("the pause after the migration was not applied: {other:?}"),
+        }
+    }
+    let applied = moved.elapsed();
+    loop {
+        match b.try_recv(Duration::from_secs(20)).await {
+            Some(Ok(ServerMsg::State { state, .. })) if !state.playing => break,
+            Some(Ok(_)) => {}
+            other => panic!("the other instance never caught up after the migration: {other:?}"),
+        }
+    }
+    let caught_up = moved.elapsed();
+    // Both subscriptions are healed: the next changes arrive at once, both ways.
+    let sent = Instant::now();
+    b.command(Command::Seek { position: 42.0 }).await;
+    assert_eq!(a.next_state().await.0.position, 42.0);
+    a.command(Command::Play { position: 42.0 }).await;
+    loop {
+        let (state, _) = b.next_state().await;
+        if state.playing {
+            break;
+        }
+    }
+    let after = sent.elapsed();
+    println!(
+        "cluster slot migration {from} -> {to}: first change applied after {applied:?}, the other \
+         instance's viewer caught up after {caught_up:?}; the next two changes crossed in {after:?}"
+    );
+    assert!(
+        after < Duration::from_secs(2),
+        "still deaf after healing: {after:?}"
+    );
     s1.stop().await;
     s2.stop().await;
 }

@@ -45,6 +45,10 @@ mod roster;
 pub const PRESENCE_MIN_INTERVAL: Duration = Duration::from_millis(500);
 /// Presence is re-reported this often even without changes (keeps the entry fresh).
 pub const PRESENCE_REFRESH: Duration = Duration::from_secs(10);
+/// A presence report of this hub must come back through its own subscription within this
+/// time; otherwise the subscription is deaf (Redis Cluster: the session's slot moved) and is
+/// re-established, then the hub catches up.
+pub const ECHO_WAIT: Duration = Duration::from_secs(3);
 /// Default mean interval of the safety-net comparison with the store (see [`safety_check`]);
 /// the setting `reconcile_secs` overrides it. Each interval is jittered by ±50 %.
 pub const DEFAULT_RECONCILE: Duration = Duration::from_secs(30);
@@ -583,9 +587,12 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
     tokio::pin!(safety);
     // A newer stored state found by the safety net, handed over at the instant if still due.
     let mut candidate: Option<(PlaybackState, Instant)> = None;
+    // When the last presence report must have come back through the subscription.
+    let mut echo_due: Option<Instant> = None;
     loop {
         let report_at = next_report;
         let settle_at = candidate.as_ref().map(|(_, at)| *at);
+        let echo_at = echo_due;
         tokio::select! {
             biased;
             _ = hub.stop.notified() => break,
@@ -594,7 +601,12 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
                 break;
             }
             delivery = sub.rx.recv() => match delivery {
-                Some(Delivery::Message(text)) => forward(hub, text),
+                Some(Delivery::Message(text)) => {
+                    if text.starts_with(r#"{"type":"presence""#) {
+                        echo_due = None;
+                    }
+                    forward(hub, text)
+                }
                 Some(Delivery::Resync) => {
                     // After a resubscription (behind its barrier) events were surely missed:
                     // catch up at once.
@@ -619,7 +631,21 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
             _ = sleep_until_opt(report_at) => {
                 next_report = None;
                 last_report = Instant::now();
-                report(hub, registry).await;
+                if report(hub, registry).await {
+                    echo_due.get_or_insert_with(|| Instant::now() + ECHO_WAIT);
+                }
+            }
+            _ = sleep_until_opt(echo_at) => {
+                echo_due = None;
+                hub.metrics.resyncs.inc();
+                match store.resubscribe(&hub.id).await {
+                    Ok(()) => {
+                        if let Some(later) = catch_up(hub, &store, &mut sub).await {
+                            candidate = Some((later, Instant::now() + SETTLE));
+                        }
+                    }
+                    Err(e) => tracing::warn!(session = %hub.id, error = %e, "subscribing again failed"),
+                }
             }
             _ = refresh.tick() => {
                 next_report.get_or_insert_with(Instant::now);
@@ -664,7 +690,9 @@ async fn sleep_until_opt(at: Option<Instant>) {
     }
 }
 
-async fn report(hub: &Hub, registry: &Registry) {
+/// Reports this instance's viewers; `true` when the report was published for a live session
+/// (its event must come back through the subscription).
+async fn report(hub: &Hub, registry: &Registry) -> bool {
     let (count, seq) = registry.count_and_seq(hub);
     let part = hub.local_part();
     match registry
@@ -674,9 +702,15 @@ async fn report(hub: &Hub, registry: &Registry) {
     {
         // A total of 0 while this instance has viewers: the session's state is gone (the
         // script counts nothing then). Re-read the store to find out.
-        Ok(0) if count > 0 => hub.gap.notify_one(),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(session = %hub.id, error = %e, "presence report failed"),
+        Ok(0) if count > 0 => {
+            hub.gap.notify_one();
+            false
+        }
+        Ok(_) => count > 0,
+        Err(e) => {
+            tracing::warn!(session = %hub.id, error = %e, "presence report failed");
+            false
+        }
     }
 }
 

@@ -170,6 +170,13 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     /// Ends the subscription `token` (a no-op when it was replaced already).
     async fn unsubscribe(&self, id: &SessionId, token: u64);
 
+    /// Re-establishes the session's subscription when its hub stopped hearing its own events
+    /// (Redis Cluster: the session's slot moved to another primary, which drops shard
+    /// subscriptions). A no-op where subscriptions cannot be lost (the memory store).
+    async fn resubscribe(&self, _id: &SessionId) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The reference clock shared by all instances (ms since the epoch), or `None` when the
     /// local clock is the reference (single process).
     async fn reference_time_ms(&self) -> Result<Option<f64>, StoreError>;

@@ -73,7 +73,8 @@ const SUBSCRIBER_QUEUE: usize = 4096;
 
 /// Compare-and-set: KEYS = [state, budget]; ARGV = [expected revision, new state JSON, ttl ms,
 /// channel, event JSON, deadline (Redis ms), now ms (the change's `updated_at`), changes per s,
-/// burst]. Returns `{0}` missing, `{1, current}` conflict, `{2}` applied, `{3}` unreadable
+/// burst]. Returns `{0}` missing, `{1, current}` conflict, `{2, subscribers reached}` applied,
+/// `{3}` unreadable
 /// state, `{4, redis ms}` refused: started after its deadline, `{5}` the session's change
 /// budget is spent (a token bucket in the budget hash, skipped when the rate is 0).
 const CAS_LUA: &str = r#"
@@ -96,15 +97,15 @@ if rate > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-redis.call('SPUBLISH', ARGV[4], ARGV[5])
-return {2}
+local heard = redis.call('SPUBLISH', ARGV[4], ARGV[5])
+return {2, heard}
 "#;
 
 /// Presence report: KEYS = [presence, state]; ARGV = [instance, count, seq, stale ms, ttl ms,
 /// channel, roster part JSON]. Stores "count:time:seq:part" unless a higher seq is stored,
 /// drops stale entries, slides the TTLs while the instance has viewers, publishes the total
 /// with every live instance's part (`{"type":"presence","viewers":N,"parts":[..]}`) and returns
-/// the total.
+/// `{total, subscribers reached}`.
 const PRESENCE_LUA: &str = r#"
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 local t = redis.call('TIME')
@@ -134,8 +135,8 @@ for i = 1, #all, 2 do
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
-redis.call('SPUBLISH', ARGV[6], '{"type":"presence","viewers":' .. string.format('%d', total) .. ',"parts":[' .. table.concat(parts, ',') .. ']}')
-return total
+local heard = redis.call('SPUBLISH', ARGV[6], '{"type":"presence","viewers":' .. string.format('%d', total) .. ',"parts":[' .. table.concat(parts, ',') .. ']}')
+return {total, heard}
 "#;
 
 /// Viewer count (read only): KEYS = [presence]; ARGV = [stale ms].
@@ -592,7 +593,10 @@ impl SessionStore for RedisStore {
                     let cur = items.get(1).and_then(Value::as_string).unwrap_or_default();
                     Ok(CasOutcome::Conflict(decode_state(&cur)?))
                 }
-                Some(2) => Ok(CasOutcome::Applied),
+                Some(2) => {
+                    self.heal_if_deaf(id, items.get(1)).await;
+                    Ok(CasOutcome::Applied)
+                }
                 Some(5) => Ok(CasOutcome::RateLimited),
                 Some(4) => {
                     // Refused: it started after its deadline. If the answer came back quickly,
@@ -653,7 +657,12 @@ impl SessionStore for RedisStore {
                 ],
             )
             .await?;
-        Ok(as_u32(&reply))
+        // `{total, subscribers reached}`; the hub checks that its own subscription heard the
+        // event (see `hub::ECHO_WAIT`).
+        match reply {
+            Value::Array(items) => Ok(items.first().map(as_u32).unwrap_or(0)),
+            other => Ok(as_u32(&other)),
+        }
     }
 
     async fn viewers(&self, id: &SessionId) -> Result<u32, StoreError> {
@@ -691,6 +700,10 @@ impl SessionStore for RedisStore {
         .await
     }
 
+    async fn resubscribe(&self, id: &SessionId) -> Result<(), StoreError> {
+        self.resubscribe_channel(id).await
+    }
+
     async fn unsubscribe(&self, id: &SessionId, token: u64) {
         let ch = channel(id);
         with_channel_lock(&self.channel_locks, &ch.clone(), async move {
@@ -714,6 +727,49 @@ impl SessionStore for RedisStore {
 }
 
 impl RedisStore {
+    /// `heard` is what `SPUBLISH` of this instance's own change returned. This instance has a
+    /// route for the session (a viewer sent the change), so its own subscriber connection should
+    /// have been counted; 0 means Redis no longer delivers the channel to it — in a cluster, the
+    /// session's slot moved to another primary (Redis drops the shard subscriptions of a moved
+    /// slot, and fred drops the `sunsubscribe` push that says so). Subscribes again and makes
+    /// the hub catch up (`Resync`). Other instances notice on their own (their presence report
+    /// does not come back: `hub::ECHO_WAIT`).
+    async fn heal_if_deaf(&self, id: &SessionId, heard: Option<&Value>) {
+        if heard.and_then(Value::as_i64) != Some(0) {
+            return;
+        }
+        let route = lock(&self.routes)
+            .get(&channel(id))
+            .map(|(_, tx)| tx.clone());
+        if let Some(tx) = route {
+            if self.resubscribe_channel(id).await.is_ok() {
+                let _ = tx.send(Delivery::Resync);
+            }
+        }
+    }
+
+    /// `SSUBSCRIBE` again (on the slot's current owner: the subscriber's routing table is
+    /// refreshed first) and wait for the barrier; only while the session has a route.
+    async fn resubscribe_channel(&self, id: &SessionId) -> Result<(), StoreError> {
+        let ch = channel(id);
+        with_channel_lock(&self.channel_locks, &ch, async {
+            if !lock(&self.routes).contains_key(&ch) {
+                return Ok(());
+            }
+            tracing::warn!(session = %id, "this instance's subscription no longer hears the session (slot moved?); subscribing again");
+            let started = Instant::now();
+            if self.subscriber.is_clustered() {
+                // The subscriber's routing table may still name the old owner.
+                timed(self.subscriber.sync_cluster()).await?;
+            }
+            timed(self.subscriber.ssubscribe(ch.clone())).await?;
+            barrier(&self.subscriber, &ch).await?;
+            self.metrics.observe("resubscribe", started);
+            Ok(())
+        })
+        .await
+    }
+
     async fn unsubscribe_locked(&self, id: &SessionId, ch: &str, token: u64) {
         let ch = ch.to_owned();
         let removed = {

@@ -185,6 +185,83 @@ impl LocalCluster {
     }
 }
 
+impl LocalCluster {
+    /// Waits until the primary on `port` has a replica that acknowledged everything written so
+    /// far (`INFO replication`: the replica's `offset` equals `master_repl_offset`), so killing
+    /// the primary loses nothing. A replica still in its first full sync holds no keys: killing
+    /// the primary then would lose the sessions.
+    pub fn wait_replicated(&self, port: u16) {
+        wait_for(
+            || {
+                let out = Command::new("redis-cli")
+                    .args(["-p", &port.to_string(), "INFO", "replication"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                    .unwrap_or_default();
+                let field = |name: &str| {
+                    out.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim().to_owned())
+                };
+                let master = field("master_repl_offset:");
+                let replica = field("slave0:").and_then(|v| {
+                    v.split(',')
+                        .find_map(|kv| kv.strip_prefix("offset=").map(str::to_owned))
+                        .filter(|_| v.contains("state=online"))
+                });
+                master.is_some() && master == replica
+            },
+            "the replica to catch up",
+        );
+    }
+
+    /// Moves `key`'s slot, with its keys, from its primary to another primary (`CLUSTER SETSLOT
+    /// IMPORTING/MIGRATING`, `MIGRATE` of every key in the slot, `SETSLOT NODE` on every
+    /// primary), as `redis-cli --cluster reshard` does. Returns `(from, to)` ports.
+    pub fn migrate_slot_of(&self, key: &str) -> (u16, u16) {
+        let from = self.primary_of(key).expect("a primary");
+        let slot = cli(from, &["CLUSTER", "KEYSLOT", key]);
+        let primaries: Vec<u16> = self
+            .alive()
+            .into_iter()
+            .filter(|&p| cli(p, &["ROLE"]).starts_with("master"))
+            .collect();
+        let to = *primaries
+            .iter()
+            .find(|&&p| p != from)
+            .expect("another primary");
+        let from_id = cli(from, &["CLUSTER", "MYID"]);
+        let to_id = cli(to, &["CLUSTER", "MYID"]);
+        assert_eq!(
+            cli(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id]),
+            "OK"
+        );
+        assert_eq!(
+            cli(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id]),
+            "OK"
+        );
+        loop {
+            let keys = cli(from, &["CLUSTER", "GETKEYSINSLOT", &slot, "100"]);
+            if keys.is_empty() {
+                break;
+            }
+            for k in keys.split_whitespace() {
+                let port = to.to_string();
+                let out = cli(from, &["MIGRATE", "127.0.0.1", &port, k, "0", "5000"]);
+                assert!(out == "OK" || out == "NOKEY", "MIGRATE {k}: {out}");
+            }
+        }
+        for p in [to, from]
+            .into_iter()
+            .chain(primaries.iter().copied().filter(|&p| p != to && p != from))
+        {
+            assert_eq!(cli(p, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]), "OK");
+        }
+        wait_for(|| self.primary_of(key) == Some(to), "the slot's new owner");
+        (from, to)
+    }
+}
+
 /// A free port whose cluster bus port (+10000) is free and valid too.
 fn node_port() -> u16 {
     loop {
