@@ -88,6 +88,11 @@ const CSP: http::HeaderName = http::HeaderName::from_static("content-security-po
 
 /// The page's Content-Security-Policy: this origin, the per-response nonce for the boot
 /// script, the YouTube IFrame API script and the YouTube iframe only.
+///
+/// Styles come from this origin only (the hashed stylesheet): no view has a `style` attribute
+/// or a `<style>` element, and the IFrame API script styles nothing in this document except
+/// through the CSSOM (`element.style.x = ..`), which `style-src` does not govern. A `style`
+/// attribute or `<style>` in a view would be refused (a console error fails the browser suite).
 pub fn content_security_policy(nonce: &str, options: &LeptosOptions) -> String {
     let reload = if std::env::var("LEPTOS_WATCH").is_ok() {
         format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port)
@@ -99,7 +104,7 @@ pub fn content_security_policy(nonce: &str, options: &LeptosOptions) -> String {
          script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval' 'self' https://www.youtube.com https://s.ytimg.com; \
          frame-src https://www.youtube.com https://www.youtube-nocookie.com; \
          img-src 'self' data: https://i.ytimg.com; \
-         style-src 'self' 'unsafe-inline'; \
+         style-src 'self'; \
          connect-src 'self'{reload}; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )

@@ -8,7 +8,7 @@ import { installStandIn } from './routes.js';
 const ORIGIN = 'http://standin.test';
 const CSP =
   "default-src 'self'; script-src 'self' https://www.youtube.com; " +
-  "frame-src https://www.youtube.com https://www.youtube-nocookie.com; style-src 'self' 'unsafe-inline'";
+  "frame-src https://www.youtube.com https://www.youtube-nocookie.com; style-src 'self'";
 
 const PAGE_HTML = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>stand-in check</title>
 <script src="/page.js"></script></head>

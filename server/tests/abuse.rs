@@ -4,9 +4,12 @@
 
 mod common;
 
+use app::ids::SessionId;
 use app::playback::Command;
+use app::playback::PlaybackState;
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use common::{create, open, spawn, spawn_with, Client, ConnectError, Store};
+use server::store::{CasOutcome, SessionStore, StoreError, Subscription};
 use std::time::{Duration, Instant};
 
 use common::on_both_stores;
@@ -164,16 +167,209 @@ async fn one_address_cannot_fill_a_room(store: Store) {
 }
 
 /// Issue 11: an upgrade to an unknown id is answered from one store read (404), without a hub.
+///
+/// A hub's first act is `subscribe` (Redis: `SSUBSCRIBE` + a barrier, later `SUNSUBSCRIBE`), so
+/// the server here runs over a store that counts subscriptions: 20 upgrades to random ids must
+/// subscribe nothing (without the existence check in `ws::upgrade` each one built a hub that
+/// subscribed, loaded and unsubscribed), while one join of a real session subscribes once.
 async fn upgrades_to_random_ids_build_no_hub(store: Store) {
-    let server = spawn(store).await;
+    let counted = CountedServer::spawn(store).await;
     for _ in 0..20 {
         let id = app::ids::SessionId::random();
-        match open(&server, id.as_str(), None).await {
+        match counted.open(id.as_str()).await {
             Err(ConnectError::Status(404)) => {}
             other => panic!("random id: {:?}", other.map(|_| ())),
         }
     }
-    assert!(server.sessions.hubs().is_empty());
+    assert!(counted.sessions.hubs().is_empty());
+    assert_eq!(
+        counted.store.subscribes(),
+        0,
+        "upgrades to random ids subscribed to the store (built hubs)"
+    );
+    // The counter does see a hub being built: a real session's first viewer subscribes once.
+    let id = counted
+        .sessions
+        .create(common::video(), 0.0)
+        .await
+        .expect("session created");
+    let ws = counted
+        .open(id.as_str())
+        .await
+        .expect("a real session accepts the upgrade");
+    let _viewer = Client::from_stream(ws).await;
+    assert_eq!(counted.store.subscribes(), 1);
+    assert_eq!(counted.sessions.hubs().len(), 1);
+}
+
+/// A [`SessionStore`] that counts `subscribe` calls (one per hub built) and otherwise passes
+/// everything to the real store.
+#[derive(Debug)]
+struct CountingStore {
+    inner: std::sync::Arc<dyn SessionStore>,
+    subscribes: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingStore {
+    fn subscribes(&self) -> usize {
+        self.subscribes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for CountingStore {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    fn metrics(&self) -> Option<&server::metrics::StoreMetrics> {
+        self.inner.metrics()
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+    async fn create(&self, id: &SessionId, state: &PlaybackState) -> Result<bool, StoreError> {
+        self.inner.create(id, state).await
+    }
+    async fn load(&self, id: &SessionId) -> Result<Option<PlaybackState>, StoreError> {
+        self.inner.load(id).await
+    }
+    async fn compare_and_set(
+        &self,
+        id: &SessionId,
+        expected_revision: u64,
+        next: &PlaybackState,
+        cause: Option<app::protocol::Cause>,
+    ) -> Result<CasOutcome, StoreError> {
+        self.inner
+            .compare_and_set(id, expected_revision, next, cause)
+            .await
+    }
+    async fn compare_and_set_event(
+        &self,
+        id: &SessionId,
+        expected_revision: u64,
+        next: &PlaybackState,
+        event: &str,
+    ) -> Result<CasOutcome, StoreError> {
+        self.inner
+            .compare_and_set_event(id, expected_revision, next, event)
+            .await
+    }
+    async fn touch(&self, id: &SessionId) -> Result<bool, StoreError> {
+        self.inner.touch(id).await
+    }
+    async fn report_presence(
+        &self,
+        id: &SessionId,
+        instance: &str,
+        count: u32,
+        seq: u64,
+        roster: &str,
+    ) -> Result<u32, StoreError> {
+        self.inner
+            .report_presence(id, instance, count, seq, roster)
+            .await
+    }
+    async fn viewers(&self, id: &SessionId) -> Result<u32, StoreError> {
+        self.inner.viewers(id).await
+    }
+    async fn subscribe(&self, id: &SessionId) -> Result<Subscription, StoreError> {
+        self.subscribes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.subscribe(id).await
+    }
+    async fn unsubscribe(&self, id: &SessionId, token: u64) {
+        self.inner.unsubscribe(id, token).await
+    }
+    async fn reference_time_ms(&self) -> Result<Option<f64>, StoreError> {
+        self.inner.reference_time_ms().await
+    }
+}
+
+/// The real router (`startup::router`) over a [`CountingStore`], served on 127.0.0.1:0.
+/// (`TestServer` opens its own store from the settings, so it cannot count.)
+struct CountedServer {
+    addr: std::net::SocketAddr,
+    sessions: std::sync::Arc<server::sessions::Sessions>,
+    store: std::sync::Arc<CountingStore>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CountedServer {
+    async fn spawn(store: Store) -> Self {
+        use std::sync::Arc;
+        let settings = Arc::new(common::settings(store));
+        let ttl = Duration::from_secs(settings.session_ttl_secs);
+        let inner: Arc<dyn SessionStore> = match store {
+            Store::Memory => Arc::new(server::store::MemoryStore::new(ttl)),
+            Store::Redis => Arc::new(
+                server::store::RedisStore::connect(&common::redis_url(), ttl)
+                    .await
+                    .expect("Redis at $REDIS_URL"),
+            ),
+        };
+        let counting = Arc::new(CountingStore {
+            inner,
+            subscribes: Default::default(),
+        });
+        let sessions = server::sessions::Sessions::with_store(settings.clone(), counting.clone())
+            .await
+            .expect("sessions over the counting store");
+        let state = server::startup::AppState {
+            settings: settings.clone(),
+            sessions: sessions.clone(),
+            leptos: leptos::prelude::LeptosOptions::builder()
+                .output_name("watchparty")
+                .build(),
+            links: server::assets::links(),
+            sockets: Arc::default(),
+            creates: Arc::new(server::limits::CreateLimiter::new(settings.creates_per_min)),
+        };
+        let router = server::startup::router(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("bound");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await;
+        });
+        Self {
+            addr,
+            sessions,
+            store: counting,
+            task,
+        }
+    }
+
+    /// Opens `/ws/{id}` (no Origin header, like [`common::open`]).
+    async fn open(
+        &self,
+        id: &str,
+    ) -> Result<
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        ConnectError,
+    > {
+        let url = format!("ws://{}/ws/{id}", self.addr);
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((ws, _)) => Ok(ws),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                Err(ConnectError::Status(resp.status().as_u16()))
+            }
+            Err(e) => Err(ConnectError::Other(e.to_string())),
+        }
+    }
+}
+
+impl Drop for CountedServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// Issue 11: WebSocket Ping frames skipped the rate limiters; a ping flood is now closed (1008).
@@ -565,7 +761,7 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// Issue 11: security headers on every response; HSTS only behind HTTPS; CSP uses a nonce with
-/// 'strict-dynamic' for scripts.
+/// 'strict-dynamic' for scripts and allows no inline styles.
 #[tokio::test]
 async fn security_headers_are_set() {
     let server = spawn(Store::Memory).await;
@@ -581,6 +777,9 @@ async fn security_headers_are_set() {
         csp.contains("'strict-dynamic'") && csp.contains("'nonce-"),
         "{csp}"
     );
+    // No inline styles either: the views have no `style` attributes or `<style>` elements.
+    assert!(!csp.contains("'unsafe-inline'"), "{csp}");
+    assert!(csp.contains("style-src 'self';"), "{csp}");
     let https = client
         .get(server.http_url("/healthz"))
         .header("x-forwarded-proto", "https")
