@@ -502,21 +502,21 @@ where
             Err(e) => error.set(Some(e.to_string())),
         }
     };
-    // Each item with its neighbours (for up/down), keyed so a row re-renders when they change.
-    let rows = move || {
+    // Rows are keyed by item id only: a row is never re-created while it stays in the queue,
+    // so a click on it cannot be lost to another viewer's concurrent edit (a row replaced
+    // between mousedown and mouseup gets no click). Its neighbours (for up/down) and its title
+    // are read reactively, at click time from the newest queue.
+    let rows = move || queue.with(|q| q.items.clone());
+    let neighbours = move |id: ItemId| {
         queue.with(|q| {
-            let ids: Vec<ItemId> = q.items.iter().map(|i| i.id).collect();
-            q.items
-                .iter()
-                .enumerate()
-                .map(|(n, item)| {
-                    let prev = n.checked_sub(1).map(|p| ids[p]);
-                    let next = ids.get(n + 1).copied();
-                    (item.clone(), prev, next)
-                })
-                .collect::<Vec<_>>()
+            let n = q.items.iter().position(|i| i.id == id)?;
+            let prev = n.checked_sub(1).map(|p| q.items[p].id);
+            let next = q.items.get(n + 1).map(|i| i.id);
+            Some((prev, next))
         })
     };
+    let prev_of = move |id: ItemId| neighbours(id).and_then(|(p, _)| p);
+    let next_of = move |id: ItemId| neighbours(id).and_then(|(_, n)| n);
     let count = move || queue.with(|q| q.items.len());
     view! {
         <section class="queue panel" data-testid="queue" data-count=move || count().to_string()>
@@ -550,10 +550,19 @@ where
             <ol class="queue-items">
                 <For
                     each=rows
-                    key=|(item, prev, next)| (item.id, item.title.clone(), *prev, *next)
-                    children=move |(item, prev, next)| {
+                    key=|item: &crate::queue::QueueItem| item.id
+                    children=move |item: crate::queue::QueueItem| {
                         let id = item.id;
-                        let label = item.title.clone().unwrap_or_else(|| item.video_id.to_string());
+                        let video = item.video_id.to_string();
+                        let label = move || {
+                            queue.with(|q| {
+                                q.items
+                                    .iter()
+                                    .find(|i| i.id == id)
+                                    .and_then(|i| i.title.clone())
+                                    .unwrap_or_else(|| video.clone())
+                            })
+                        };
                         let edit = move |e: QueueEdit| on_room(RoomReq::Edit(e));
                         view! {
                             <li
@@ -576,19 +585,19 @@ where
                                     <button type="button" data-testid="queue-play-now" title="Play now"
                                         on:click=move |_| on_room(RoomReq::PlayNow(id))>"▶"</button>
                                     <button type="button" data-testid="queue-play-next" title="Play next"
-                                        disabled=prev.is_none()
+                                        disabled=move || prev_of(id).is_none()
                                         on:click=move |_| edit(QueueEdit::PlayNext { item: id })>"⤒"</button>
                                     <button type="button" data-testid="queue-up" title="Move up"
-                                        disabled=prev.is_none()
+                                        disabled=move || prev_of(id).is_none()
                                         on:click=move |_| {
-                                            if let Some(p) = prev {
+                                            if let Some(p) = prev_of(id) {
                                                 edit(QueueEdit::Move { item: id, before: Some(p) });
                                             }
                                         }>"↑"</button>
                                     <button type="button" data-testid="queue-down" title="Move down"
-                                        disabled=next.is_none()
+                                        disabled=move || next_of(id).is_none()
                                         on:click=move |_| {
-                                            if let Some(n) = next {
+                                            if let Some(n) = next_of(id) {
                                                 edit(QueueEdit::Move { item: n, before: Some(id) });
                                             }
                                         }>"↓"</button>
