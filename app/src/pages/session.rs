@@ -408,7 +408,7 @@ fn Session(view: SessionView) -> impl IntoView {
                     </p>
                 </aside>
                 <QueuePanel queue=ui.queue error=ui.room_error on_room=room/>
-                <RosterPanel roster=ui.roster viewers=ui.viewers me=Signal::derive(move || stats.with(|s| s.conn_id))/>
+                <RosterPanel roster=ui.roster viewers=ui.viewers me=Signal::from(Memo::new(move |_| stats.with(|s| s.conn_id)))/>
             </section>
         }
 }
