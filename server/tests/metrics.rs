@@ -134,12 +134,7 @@ async fn stalled_viewer_close_4008_is_counted() {
     s.command_burst = 1_000_000;
     let server = spawn_with(s).await;
     let id = create(&server, 0.0).await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(2048).unwrap();
-    let stream = socket.connect(server.addr).await.unwrap();
-    let (_slow, _) = tokio_tungstenite::client_async(server.ws_url(&format!("/ws/{id}")), stream)
-        .await
-        .expect("slow viewer connects");
+    let _slow = common::never_reading_viewer(&server, &id).await;
     // Sampled viewers (conn id divisible by the sample) observe the fan-out; open enough.
     let mut driver = Client::connect(&server, &id).await;
     let start = std::time::Instant::now();

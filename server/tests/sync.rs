@@ -519,12 +519,7 @@ async fn slow_viewers_are_disconnected(store: Store) {
     let server = spawn_with(settings).await;
     let id = create(&server, 0.0).await;
     // A viewer with a tiny TCP receive window that never reads.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(2048).unwrap();
-    let stream = socket.connect(server.addr).await.unwrap();
-    let (_slow, _) = tokio_tungstenite::client_async(server.ws_url(&format!("/ws/{id}")), stream)
-        .await
-        .expect("slow viewer connects");
+    let _slow = common::never_reading_viewer(&server, &id).await;
     let mut driver = Client::connect(&server, &id).await;
     assert_eq!(server.sessions.connections(), 2);
     // Drive changes until the server gives up on the slow viewer: once the kernel buffers

@@ -25,7 +25,8 @@
 //! ([`Hub::ended`]) and is dropped.
 
 use crate::store::{
-    presence_event, state_event, Delivery, PresenceEvent, SessionStore, StoreError, Subscription,
+    is_presence_event, presence_event, state_event, Delivery, PresenceEvent, SessionStore,
+    StoreError, Subscription,
 };
 use app::ids::SessionId;
 use app::playback::PlaybackState;
@@ -602,7 +603,7 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
             }
             delivery = sub.rx.recv() => match delivery {
                 Some(Delivery::Message(text)) => {
-                    if text.starts_with(r#"{"type":"presence""#) {
+                    if is_presence_event(&text) {
                         echo_due = None;
                     }
                     forward(hub, text)
@@ -717,7 +718,7 @@ async fn report(hub: &Hub, registry: &Registry) -> bool {
 /// Forwards one published event to the local viewers, dropping old revisions and unchanged
 /// presence counts; a presence event also updates the room's list.
 fn forward(hub: &Hub, text: String) {
-    if text.starts_with(r#"{"type":"presence""#) {
+    if is_presence_event(&text) {
         match serde_json::from_str::<PresenceEvent>(&text) {
             Ok(ev) => {
                 hub.forward_presence(ev.viewers, presence_event(ev.viewers));

@@ -210,6 +210,12 @@ pub struct PresenceEvent {
     pub parts: Vec<app::roster::Part>,
 }
 
+/// Whether a published event's text is the presence event (the stores write it with this
+/// prefix; every other event is a `state`).
+pub fn is_presence_event(text: &str) -> bool {
+    text.starts_with(r#"{"type":"presence""#)
+}
+
 /// The published presence event for `viewers` and the instances' stored parts (JSON texts;
 /// empty ones are skipped).
 pub fn presence_parts_event<'a>(viewers: u32, parts: impl IntoIterator<Item = &'a str>) -> String {

@@ -118,6 +118,21 @@ pub enum ConnectError {
     Other(String),
 }
 
+/// Opens a viewer of `id` with a tiny TCP receive window that never reads: once the kernel
+/// buffers toward it are full, the server's sends to it stall (the slow-viewer policy, 4008).
+pub async fn never_reading_viewer(
+    server: &TestServer,
+    id: &SessionId,
+) -> WebSocketStream<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(2048).expect("receive buffer");
+    let stream = socket.connect(server.addr).await.expect("tcp connect");
+    let (ws, _) = tokio_tungstenite::client_async(server.ws_url(&format!("/ws/{id}")), stream)
+        .await
+        .expect("slow viewer connects");
+    ws
+}
+
 /// A viewer over a real WebSocket.
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
