@@ -638,7 +638,7 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
             }
             _ = sleep_until_opt(echo_at) => {
                 echo_due = None;
-                hub.metrics.resyncs.inc();
+                // (`catch_up` counts the resync.)
                 match store.resubscribe(&hub.id).await {
                     Ok(()) => {
                         if let Some(later) = catch_up(hub, &store, &mut sub).await {
