@@ -99,6 +99,20 @@ run_pass() {
       console.log((s.expected || 0) + (s.flaky || 0), s.unexpected || 0);' "$WORK/$name.json")
     TOTAL_PASSED=$((TOTAL_PASSED + passed))
     TOTAL_FAILED=$((TOTAL_FAILED + failed))
+    # The failed tests' titles, kept for the summary at the end (CI shows only the tail).
+    node -e '
+      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      const walk = (s, path) => {
+        for (const c of s.suites || []) walk(c, path.concat(c.title ? [c.title] : []));
+        for (const sp of s.specs || [])
+          for (const t of sp.tests || [])
+            if (t.status === "unexpected" || t.status === "flaky") {
+              const last = (t.results || []).at(-1) || {};
+              const msg = ((last.error || {}).message || "").split("\n")[0].slice(0, 200);
+              console.log(`${process.argv[2]}: ${t.status === "flaky" ? "FLAKY" : "FAILED"} ${path.concat([sp.title]).join(" > ")}: ${msg}`);
+            }
+      };
+      walk(r, []);' "$WORK/$name.json" "$name" >> "$WORK/failures.txt" || true
   fi
   # A panic in the server is a failure even when every page coped with it.
   if grep -q 'panicked' "$WORK/$name.log"; then
@@ -130,5 +144,9 @@ for store in ${E2E_STORES:-memory redis}; do
   esac
 done
 
+if [ -s "$WORK/failures.txt" ]; then
+  echo "--- end2end failures ---"
+  cat "$WORK/failures.txt"
+fi
 echo "end2end: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
 exit "$STATUS"

@@ -6,6 +6,7 @@
 //! functions use; `hydrate` (browser) adds [`client`], the YouTube and WebSocket bindings.
 
 pub mod api;
+pub mod chat;
 pub mod health;
 pub mod ids;
 pub mod names;
@@ -14,6 +15,7 @@ pub mod pages;
 pub mod playback;
 pub mod protocol;
 pub mod queue;
+pub mod rights;
 pub mod room;
 pub mod roster;
 pub mod sync;

@@ -9,6 +9,7 @@
 
 use crate::ids::VideoId;
 use crate::queue::Queue;
+use crate::rights::Rights;
 use serde::{Deserialize, Serialize};
 
 /// Largest position or duration accepted, in seconds (one week; YouTube's longest uploads are
@@ -60,6 +61,10 @@ pub struct PlaybackState {
     /// "Ana paused at 12:31"); `None` for server-made changes and unnamed viewers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_by: Option<String>,
+    /// Who may do what: host, co-hosts, "hosts control", removed viewers (see
+    /// [`crate::rights`]).
+    #[serde(default, skip_serializing_if = "Rights::is_empty")]
+    pub rights: Rights,
 }
 
 impl PlaybackState {
@@ -76,6 +81,7 @@ impl PlaybackState {
             playback_revision: 0,
             queue: Queue::default(),
             changed_by: None,
+            rights: Rights::default(),
         }
     }
 

@@ -5,7 +5,9 @@
 //! accepted change is broadcast as [`ServerMsg::State`] to every viewer of the session, in
 //! revision order, including the sender (who recognises its own echo by `cause`).
 
+use crate::chat::{ChatLine, Reaction};
 use crate::ids::{SessionId, VideoId};
+use crate::rights::{Kid, RightsCommand};
 use crate::playback::{Command, PlaybackState};
 use crate::queue::{ItemId, QueueEdit};
 use crate::room::RoomCommand;
@@ -116,6 +118,38 @@ pub enum ClientMsg {
         /// The health.
         status: crate::health::Health,
     },
+    /// A host's change of rights: lock, co-host, hand over, remove (see `crate::rights`).
+    /// Applied to the newest state (no base); refused with `forbidden` for non-hosts.
+    Host {
+        /// Client sequence number.
+        seq: u32,
+        /// The change.
+        cmd: RightsCommand,
+    },
+    /// A chat message (text only; see `crate::chat`). Answered only by an error when refused;
+    /// accepted lines reach everyone, the sender included, as `chat`.
+    Chat {
+        /// Client sequence number.
+        seq: u32,
+        /// The text.
+        text: String,
+    },
+    /// A host deletes a chat message.
+    DeleteChat {
+        /// Client sequence number.
+        seq: u32,
+        /// The message's id.
+        id: u64,
+    },
+    /// A reaction at the sender's video moment `at` (s).
+    React {
+        /// Client sequence number.
+        seq: u32,
+        /// One of `crate::chat::REACTIONS`.
+        emoji: String,
+        /// The sender's player position (s).
+        at: f64,
+    },
     /// The viewer's own sync error as its client measures it (the badge figure), for the
     /// operators' histogram. Counted at most once per 5 s per connection; never answered.
     Health {
@@ -130,6 +164,7 @@ impl ClientMsg {
     pub fn room_command(&self) -> Option<(u32, u64, RoomCommand)> {
         match self {
             ClientMsg::Queue { seq, edit } => Some((*seq, 0, RoomCommand::Queue(edit.clone()))),
+            ClientMsg::Host { seq, cmd } => Some((*seq, 0, RoomCommand::Rights(cmd.clone()))),
             ClientMsg::PlayNow {
                 seq,
                 base_revision,
@@ -148,6 +183,10 @@ impl ClientMsg {
             | ClientMsg::Queue { .. }
             | ClientMsg::PlayNow { .. }
             | ClientMsg::Name { .. }
+            | ClientMsg::Host { .. }
+            | ClientMsg::Chat { .. }
+            | ClientMsg::DeleteChat { .. }
+            | ClientMsg::React { .. }
             | ClientMsg::Status { .. }
             | ClientMsg::Health { .. } => None,
             ClientMsg::Play {
@@ -257,7 +296,26 @@ pub enum ServerMsg {
         state: PlaybackState,
         /// Viewers connected to the session.
         viewers: u32,
+        /// This viewer's public id (derived from the key it presented; see `crate::rights`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kid: Option<Kid>,
     },
+    /// Sent after `hello`: the session's kept chat lines and reactions, oldest first.
+    History {
+        /// Chat lines (the last `chat_kept`).
+        chat: Vec<ChatLine>,
+        /// Reactions (the last `reactions_kept`).
+        reactions: Vec<Reaction>,
+    },
+    /// A chat message (also to its sender).
+    Chat(ChatLine),
+    /// A host deleted a chat message.
+    ChatDeleted {
+        /// The message's id.
+        id: u64,
+    },
+    /// A reaction (also to its sender): show it when the viewer's video reaches `at`.
+    Reaction(Reaction),
     /// Answer to [`ClientMsg::Ping`] (NTP-style: offset = ((t1 - t0) + (t2 - t3)) / 2).
     Pong {
         /// The client's send time, echoed.
@@ -329,6 +387,11 @@ pub enum ErrorCode {
     QueueFull,
     /// A display name that is empty, too long or contains control characters.
     InvalidName,
+    /// The sender lacks the right (a locked room, a host-only action, a removed viewer).
+    Forbidden,
+    /// A chat message or reaction that is empty, too long, has control characters, or is not
+    /// one of the offered reactions.
+    InvalidText,
 }
 
 /// WebSocket close codes the server uses.
@@ -350,6 +413,9 @@ pub mod close {
     /// The watch party has ended: its state is gone from the store (expired, or Redis lost its
     /// data). Final: show "this watch party has ended", do not reconnect.
     pub const SESSION_ENDED: u16 = 4410;
+    /// A host removed this viewer: do not reconnect (the server refuses this browser's key for
+    /// `removal_secs`).
+    pub const REMOVED: u16 = 4403;
 }
 
 #[cfg(test)]
@@ -441,6 +507,49 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<ClientMsg>(junk).is_err(), "{junk}");
         }
+    }
+
+    #[test]
+    fn host_chat_and_reaction_messages() {
+        let m: ClientMsg = serde_json::from_str(
+            r#"{"type":"host","seq":5,"cmd":{"op":"lock","locked":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m.room_command(),
+            Some((5, 0, RoomCommand::Rights(RightsCommand::Lock { locked: true })))
+        );
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"react","seq":1,"emoji":"🔥","at":12.0}"#).unwrap();
+        assert!(m.room_command().is_none());
+        for junk in [
+            r#"{"type":"host","seq":5,"cmd":{"op":"remove","kid":"not-a-kid"}}"#,
+            r#"{"type":"host","seq":5,"cmd":{"op":"lock"}}"#,
+            r#"{"type":"chat","seq":1}"#,
+            r#"{"type":"delete_chat","seq":1,"id":-3}"#,
+        ] {
+            assert!(serde_json::from_str::<ClientMsg>(junk).is_err(), "{junk}");
+        }
+        // Chat events start with their id, so a store can find one by prefix.
+        let line = ChatLine {
+            id: 77,
+            kid: Kid::parse(&"a".repeat(32)).unwrap(),
+            name: "Ana".into(),
+            text: "<b>hi</b>".into(),
+            video_id: VideoId::parse("9bZkp7q19f0").unwrap(),
+            at: 12.5,
+        };
+        let text = serde_json::to_string(&ServerMsg::Chat(line.clone())).unwrap();
+        assert!(text.starts_with(r#"{"type":"chat","id":77,"#), "{text}");
+        // History is built by joining stored event texts.
+        let history = format!(r#"{{"type":"history","chat":[{text}],"reactions":[]}}"#);
+        assert_eq!(
+            serde_json::from_str::<ServerMsg>(&history).unwrap(),
+            ServerMsg::History {
+                chat: vec![line],
+                reactions: vec![]
+            }
+        );
     }
 
     #[test]

@@ -19,9 +19,16 @@
 //! applied only if the playback revision is still `from` and the state has really ended at the
 //! server's clock, so among any number of attempts (instances, retries) exactly one changes
 //! the state; the others are no-ops. An empty queue simply ends the room (no change).
+//!
+//! **Rights** ([`crate::rights`]) are checked here too, against the state being replaced, so a
+//! lock and a command racing it are ordered like any two changes: a control command by a
+//! viewer who may not control (the room is locked and they are no host, or they were
+//! removed) is refused with [`RoomError::Forbidden`]. Rights changes are baseless (applied to
+//! the newest state, like queue edits) and bump `revision` only.
 
 use crate::playback::{self, Command, CommandError, PlaybackState};
 use crate::queue::{ItemId, QueueEdit, QueueError};
+use crate::rights::{Kid, RightsCommand, RightsError};
 
 /// Everything that can change a room.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,6 +47,17 @@ pub enum RoomCommand {
         /// The playback revision the caller saw ended.
         from: u64,
     },
+    /// A change of who may do what (hosts only; see [`crate::rights`]).
+    Rights(RightsCommand),
+}
+
+/// Who asks for a change.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Actor<'a> {
+    /// The server itself (the automatic advance): no rights checked.
+    Server,
+    /// A viewer, by public id.
+    Viewer(&'a Kid),
 }
 
 impl From<Command> for RoomCommand {
@@ -55,9 +73,23 @@ impl RoomCommand {
             self,
             RoomCommand::Queue(_)
                 | RoomCommand::Advance { .. }
+                | RoomCommand::Rights(_)
                 | RoomCommand::Playback(Command::Duration { .. })
                 | RoomCommand::Playback(Command::VideoDuration { .. })
         )
+    }
+
+    /// True for commands that control playback, the video or the queue (refused in a locked
+    /// room unless the sender is a host). Duration reports are measurements, not control.
+    pub fn is_control(&self) -> bool {
+        match self {
+            RoomCommand::Playback(c) => !matches!(
+                c,
+                Command::Duration { .. } | Command::VideoDuration { .. }
+            ),
+            RoomCommand::Queue(_) | RoomCommand::PlayNow { .. } => true,
+            RoomCommand::Advance { .. } | RoomCommand::Rights(_) => false,
+        }
     }
 }
 
@@ -66,12 +98,18 @@ impl RoomCommand {
 pub struct RoomLimits {
     /// Most items in a queue.
     pub max_queue: usize,
+    /// How long a removed viewer stays out (s).
+    pub removal_secs: u64,
 }
+
+/// Default of the setting `removal_secs`.
+pub const DEFAULT_REMOVAL_SECS: u64 = 600;
 
 impl Default for RoomLimits {
     fn default() -> Self {
         Self {
             max_queue: crate::queue::DEFAULT_MAX_QUEUE,
+            removal_secs: DEFAULT_REMOVAL_SECS,
         }
     }
 }
@@ -85,9 +123,25 @@ pub enum RoomError {
     /// A queue rule refused it (unknown item, full).
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The sender may not do this (see [`crate::rights`]).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// A rights change that makes no sense (too many co-hosts, a removed viewer as host).
+    #[error("{0}")]
+    InvalidRights(&'static str),
 }
 
-/// Applies `cmd` (sent by a viewer who had seen `base_revision`) at server time `now`.
+impl From<RightsError> for RoomError {
+    fn from(e: RightsError) -> Self {
+        match e {
+            RightsError::Forbidden(m) => RoomError::Forbidden(m),
+            RightsError::Invalid(m) => RoomError::InvalidRights(m),
+        }
+    }
+}
+
+/// Applies `cmd` (sent by a viewer who had seen `base_revision`) at server time `now`, with
+/// no rights checked (the server's own changes and tests; viewers go through [`apply_by`]).
 /// `Ok(Some(next))` with `revision + 1` when the room changes, `Ok(None)` when nothing changes.
 pub fn apply(
     state: &PlaybackState,
@@ -96,7 +150,42 @@ pub fn apply(
     now: f64,
     limits: RoomLimits,
 ) -> Result<Option<PlaybackState>, RoomError> {
+    apply_by(state, cmd, base_revision, now, limits, Actor::Server)
+}
+
+/// [`apply`] for `actor`, checking its rights against `state` first.
+pub fn apply_by(
+    state: &PlaybackState,
+    cmd: &RoomCommand,
+    base_revision: u64,
+    now: f64,
+    limits: RoomLimits,
+    actor: Actor<'_>,
+) -> Result<Option<PlaybackState>, RoomError> {
+    if let Actor::Viewer(kid) = actor {
+        if state.rights.is_removed(kid, now) {
+            return Err(RoomError::Forbidden("you were removed from this watch party"));
+        }
+        if cmd.is_control() && !state.rights.may_control(kid) {
+            return Err(RoomError::Forbidden(crate::rights::LOCKED));
+        }
+    }
     match cmd {
+        RoomCommand::Rights(c) => {
+            let Actor::Viewer(kid) = actor else {
+                return Err(RoomError::Forbidden(crate::rights::NOT_A_HOST));
+            };
+            let removal_ms = limits.removal_secs as f64 * 1000.0;
+            Ok(state
+                .rights
+                .apply(kid, c, now, removal_ms)?
+                .map(|rights| PlaybackState {
+                    rights,
+                    revision: state.revision + 1,
+                    playback_revision: state.playback_base(),
+                    ..state.clone()
+                }))
+        }
         RoomCommand::Playback(c) => Ok(playback::apply(state, *c, base_revision, now)?),
         RoomCommand::Queue(edit) => {
             let mut queue = state.queue.clone();
@@ -228,7 +317,7 @@ mod tests {
             ),
             Err(RoomError::Queue(QueueError::UnknownItem(_)))
         ));
-        let full = apply(&now, &add(0), 0, 20.0, RoomLimits { max_queue: 1 });
+        let full = apply(&now, &add(0), 0, 20.0, RoomLimits { max_queue: 1, ..RoomLimits::default() });
         assert_eq!(full, Err(RoomError::Queue(QueueError::Full(1))));
     }
 
@@ -266,6 +355,49 @@ mod tests {
             apply(&d, &end, 0, 99_000.0, RoomLimits::default()),
             Ok(None)
         );
+    }
+
+    #[test]
+    fn a_locked_room_refuses_control_by_viewers_but_not_measurements() {
+        use crate::rights::{Kid, Rights};
+        let host = Kid::parse(&"1".repeat(32)).unwrap();
+        let guest = Kid::parse(&"2".repeat(32)).unwrap();
+        let mut s = PlaybackState::new(v(0), 0.0, 0.0);
+        s.rights = Rights::owned_by(host.clone());
+        let by = |s: &PlaybackState, c: &RoomCommand, who: &Kid| {
+            apply_by(s, c, s.revision, 1_000.0, RoomLimits::default(), Actor::Viewer(who))
+        };
+        let lock = RoomCommand::Rights(RightsCommand::Lock { locked: true });
+        assert_eq!(
+            by(&s, &lock, &guest),
+            Err(RoomError::Forbidden(crate::rights::NOT_A_HOST))
+        );
+        let locked = by(&s, &lock, &host).unwrap().unwrap();
+        assert_eq!(locked.revision, s.revision + 1);
+        assert_eq!(locked.playback_base(), s.playback_base());
+        let play: RoomCommand = Command::Play { position: 0.0 }.into();
+        for c in [play.clone(), add(1), Command::Seek { position: 3.0 }.into()] {
+            assert_eq!(
+                by(&locked, &c, &guest),
+                Err(RoomError::Forbidden(crate::rights::LOCKED)),
+                "{c:?}"
+            );
+        }
+        assert!(by(&locked, &Command::Duration { seconds: 60.0 }.into(), &guest)
+            .unwrap()
+            .is_some());
+        assert!(by(&locked, &play, &host).unwrap().unwrap().playing);
+        // The server's own changes (the advance) are never refused for rights.
+        assert!(apply(&locked, &play, locked.revision, 1_000.0, RoomLimits::default())
+            .unwrap()
+            .is_some());
+        // A removed viewer can do nothing, even in an open room.
+        let removed = by(&s, &RoomCommand::Rights(RightsCommand::Remove { kid: guest.clone() }), &host)
+            .unwrap()
+            .unwrap();
+        assert!(matches!(by(&removed, &play, &guest), Err(RoomError::Forbidden(_))));
+        // The server never issues rights changes.
+        assert!(apply(&s, &lock, 0, 0.0, RoomLimits::default()).is_err());
     }
 
     proptest! {

@@ -35,6 +35,9 @@ pub struct Member {
     pub status: Option<Health>,
     /// When the viewer joined (server ms since the epoch): the list's order.
     pub since: u64,
+    /// The viewer's public id (hosts name it to appoint or remove; see `crate::rights`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<crate::rights::Kid>,
 }
 
 impl Member {
@@ -249,6 +252,7 @@ mod tests {
             name: Some(format!("viewer {id}")),
             status: h,
             since,
+            kid: None,
         }
     }
 

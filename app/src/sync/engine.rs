@@ -269,8 +269,12 @@ impl Engine {
             }
             ServerMsg::State { state, cause } => self.on_state(now, state, cause, r, &mut out),
             ServerMsg::Presence { viewers } => self.viewers = viewers,
-            // The room's list is the page's business (see `crate::roster`).
-            ServerMsg::Roster { .. } => {}
+            // The room's list, chat and reactions are the page's business.
+            ServerMsg::Roster { .. }
+            | ServerMsg::History { .. }
+            | ServerMsg::Chat(_)
+            | ServerMsg::ChatDeleted { .. }
+            | ServerMsg::Reaction(_) => {}
             ServerMsg::Error { code, seq, .. } => self.on_error(now, code, seq, r, &mut out),
         }
         self.refresh(now, r, &mut out);
@@ -997,6 +1001,7 @@ mod tests {
                 server_time: 0.0,
                 state: s.clone(),
                 viewers: 1,
+                kid: None,
             },
             Some(r),
         );

@@ -254,6 +254,7 @@ impl World {
             server_time: self.server_now(),
             state: self.state.clone(),
             viewers: self.clients.len() as u32,
+            kid: None,
         };
         self.net
             .push((self.now + down_ms, Packet::ToClient(i, hello)));
