@@ -689,13 +689,18 @@ impl Engine {
                 self.drift.record_seek(now, compensation);
                 self.stats.last_action = format!("corrective seek to {to:.3}");
             }
-            Correction::LockedSeek { compensation, aim } => {
+            Correction::LockedSeek {
+                compensation,
+                miss_beyond,
+                ..
+            } => {
                 let to = clamp_position(
                     s.position_at(self.clock.server_time(now)) + compensation,
                     s.duration,
                 );
                 self.seek(now, to, out);
-                self.drift.record_locked_seek(now, compensation, aim);
+                self.drift
+                    .record_locked_seek(now, compensation, miss_beyond);
                 self.stats.last_action = format!("rate-locked: seek to {to:.3}");
             }
         }
