@@ -153,6 +153,9 @@ struct Learn {
     /// A rate-locked small-error seek: a landing beyond ± this (s) counts as a miss and
     /// lengthens the back-off.
     miss_beyond: Option<f64>,
+    /// The first start of a video (it loads the video, so it is slower than later seeks):
+    /// only an upper bound, lowering the first guess, never a measurement.
+    bound_only: bool,
 }
 
 /// What the drift controller wants.
@@ -434,6 +437,13 @@ impl Drift {
             }
         }
         let measured = (l.used - fit.error) / self.base_rate.max(0.25);
+        if l.bound_only {
+            if self.latencies.is_empty() && measured < self.seek_latency {
+                self.seek_latency = measured.max(0.0);
+                return Some(self.seek_latency);
+            }
+            return None;
+        }
         if self.latencies.len() == LATENCY_WINDOW {
             self.latencies.pop_front();
         }
@@ -594,6 +604,7 @@ impl Drift {
         self.learn = Some(Learn {
             used: compensation,
             miss_beyond: Some(miss_beyond),
+            bound_only: false,
         });
         self.last_locked_seek = now;
         self.reset(now, SETTLE_MS);
@@ -671,6 +682,7 @@ impl Drift {
         self.learn = Some(Learn {
             used: compensation,
             miss_beyond: None,
+            bound_only: false,
         });
         self.reset(now, SETTLE_MS);
     }
@@ -681,13 +693,20 @@ impl Drift {
         self.learn = Some(Learn {
             used: compensation,
             miss_beyond: None,
+            bound_only: false,
         });
         self.reset(now, SETTLE_MS);
     }
 
-    /// Forgets a pending latency measurement (the seek was disturbed).
-    pub fn cancel_learning(&mut self) {
-        self.learn = None;
+    /// Records the seek that starts a video (a first play, or a play after the end): slower
+    /// than later seeks (it loads the video), so what it shows only lowers the first guess.
+    pub fn record_first_start(&mut self, now: f64, compensation: f64) {
+        self.learn = Some(Learn {
+            used: compensation,
+            miss_beyond: None,
+            bound_only: true,
+        });
+        self.reset(now, SETTLE_MS);
     }
 }
 

@@ -848,8 +848,9 @@ impl Engine {
                 let to = clamp_position(target + comp, s.duration);
                 self.seek(now, to, out);
                 if fresh {
-                    // The first start loads the video: slower than later seeks, not learned.
-                    self.drift.cancel_learning();
+                    // The first start loads the video: slower than later seeks, so only an
+                    // upper bound of their latency (it lowers a guess that was too high).
+                    self.drift.record_first_start(now, comp);
                 } else {
                     self.drift.record_apply_seek(now, comp);
                 }
