@@ -53,8 +53,8 @@ pub const SEEK_THRESHOLD: f64 = 1.0;
 /// Errors beyond this are corrected by a seek when no rate pulse is possible (s), after two
 /// agreeing readings (a stall, a tab that slept).
 pub const SEEK_ONLY_THRESHOLD: f64 = 0.25;
-/// A rate-locked player is corrected by a seek when its estimated error exceeds this (or the
-/// noise band, if wider), s.
+/// A rate-locked player in steady play is corrected by a seek when its estimated error exceeds
+/// this (or the noise band, or its landing spread, if wider), s.
 pub const LOCKED_BAND: f64 = 0.020;
 /// A rate-locked player with a skewed media clock is let drift up to this (or the noise band,
 /// if wider) before a seek, s; the seek lands on the far side of zero by this band less the
@@ -897,5 +897,102 @@ mod tests {
             }
             c => panic!("{c:?}"),
         }
+    }
+
+    fn locked() -> Drift {
+        let mut d = Drift::new();
+        d.set_available(&[1.0]);
+        d
+    }
+
+    #[test]
+    fn a_rate_locked_player_keeps_a_landing_inside_the_band() {
+        let mut d = locked();
+        let t = feed(&mut d, 0.0, 20, |_| 0.015);
+        assert_eq!(d.decide(t), Correction::None);
+        let mut d = locked();
+        let t = feed(&mut d, 0.0, 20, |_| -0.025);
+        assert_eq!(
+            d.decide(t),
+            Correction::LockedSeek {
+                compensation: INITIAL_SEEK_LATENCY,
+                aim: 0.0,
+                miss_beyond: LOCKED_BAND,
+            }
+        );
+    }
+
+    #[test]
+    fn a_rate_locked_skewed_clock_is_sent_past_zero_before_it_leaves_the_band() {
+        // 1 % fast: inside the skew band (even 30 ms ahead) nothing happens.
+        let mut d = locked();
+        let t = feed(&mut d, 0.0, 20, |t| 0.011 + 0.010 * t / 1000.0);
+        assert_eq!(d.decide(t), Correction::None);
+        // One poll from crossing 35 ms: a seek landing 35 ms less the landing spread (20 ms
+        // until measured) behind.
+        let mut d = locked();
+        let t = feed(&mut d, 0.0, 20, |t| 0.0155 + 0.010 * t / 1000.0);
+        match d.decide(t) {
+            Correction::LockedSeek {
+                compensation,
+                aim,
+                miss_beyond,
+            } => {
+                assert!((aim + 0.015).abs() < 1e-9, "{aim}");
+                assert!((compensation - (INITIAL_SEEK_LATENCY - 0.015)).abs() < 1e-9);
+                assert_eq!(miss_beyond, LOCKED_SKEW_BAND);
+            }
+            c => panic!("{c:?}"),
+        }
+        // Drifting back towards zero after such a landing is left alone.
+        let mut d = locked();
+        let t = feed(&mut d, 0.0, 20, |t| -0.045 + 0.010 * t / 1000.0);
+        assert_eq!(d.decide(t), Correction::None);
+    }
+
+    #[test]
+    fn a_drift_no_window_shows_is_learned_over_many() {
+        // 1 % fast read with ±12 ms of noise: one 2 s window cannot tell the slope from noise.
+        let noisy = |t: f64| {
+            let k = (t / 100.0).round() as i64;
+            0.010 * (t % 2_000.0) / 1000.0 + if k % 2 == 0 { 0.012 } else { -0.012 }
+        };
+        let mut d = locked();
+        let mut t = 0.0;
+        t = feed(&mut d, t, 20, noisy);
+        assert_eq!(d.fit(t).map(|f| f.slope), Some(0.0));
+        assert_eq!(d.learned_drift(), None);
+        for _ in 0..10 {
+            d.reset(t, 0.0);
+            t = feed(&mut d, t + 100.0, 20, noisy);
+        }
+        let rate = d.learned_drift().expect("learned");
+        assert!((rate - 0.010).abs() < 0.003, "{rate}");
+        // A steady noisy player teaches no drift.
+        let mut d = locked();
+        let mut t = 0.0;
+        for _ in 0..10 {
+            t = feed(&mut d, t + 100.0, 20, |t| {
+                noisy(t) - 0.010 * (t % 2_000.0) / 1000.0
+            });
+            d.reset(t, 0.0);
+        }
+        assert_eq!(d.learned_drift(), None);
+    }
+
+    #[test]
+    fn the_first_start_only_lowers_the_latency_guess() {
+        let mut d = Drift::new();
+        d.record_first_start(0.0, 0.2);
+        // Landed 60 ms ahead: the start took 140 ms, less than the 200 ms guess.
+        feed(&mut d, 300.0, 3, |_| 0.06);
+        let l = d.learn(500.0).unwrap();
+        assert!((l - 0.14).abs() < 1e-9, "{l}");
+        // A slow first start (it loads the video) does not raise it.
+        let mut d = Drift::new();
+        d.record_first_start(0.0, 0.2);
+        feed(&mut d, 300.0, 3, |_| -0.5);
+        assert_eq!(d.learn(500.0), None);
+        assert_eq!(d.seek_latency(), INITIAL_SEEK_LATENCY);
     }
 }
