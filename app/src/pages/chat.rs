@@ -14,6 +14,7 @@ use crate::chat::{clock_text, validate_text, ChatLine, Reaction, MAX_CHAT_CHARS,
 use leptos::prelude::*;
 
 /// Chat lines kept on the page (older ones scroll away for good).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub const MAX_LINES: usize = 200;
 /// How long a reaction floats over the player (ms; the CSS animation lasts as long).
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -47,6 +48,7 @@ pub fn flash(error: RwSignal<Option<String>>, msg: String) {
 }
 
 /// Adds `line` to `lines` (ignoring a repeat), keeping the newest [`MAX_LINES`].
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub fn push_line(lines: &mut Vec<ChatLine>, line: ChatLine) {
     if lines.iter().any(|l| l.id == line.id) {
         return;
@@ -59,6 +61,7 @@ pub fn push_line(lines: &mut Vec<ChatLine>, line: ChatLine) {
 }
 
 /// Replaces `lines` with the history sent after `hello` (the newest [`MAX_LINES`]).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub fn set_history(lines: &mut Vec<ChatLine>, history: Vec<ChatLine>) {
     lines.clear();
     for l in history {
