@@ -37,7 +37,8 @@ pub async fn get_session(id: String) -> Result<Option<SessionView>, ServerFnErro
     }))
 }
 
-/// Creates a session from a YouTube link or video id and redirects to `/s/{id}`.
+/// Creates a session from a YouTube link or video id and redirects to `/s/{id}#host=<secret>`
+/// (the creator is the session's host; see [`crate::rights`]).
 /// Returns the new session id.
 ///
 /// The input goes through [`crate::video::parse_video_input`]; when it is rejected nothing is
@@ -60,8 +61,8 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
         }
     };
     let backend = expect_context::<crate::ssr::SharedBackend>();
-    let id = match backend.create_session(video.id, video.start).await {
-        Ok(id) => id,
+    let (id, host_secret) = match backend.create_session(video.id, video.start).await {
+        Ok(created) => created,
         Err(e) => {
             tracing::warn!(error = %e, "could not create a session");
             return Err(failure::respond(
@@ -71,7 +72,9 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
         }
     };
     tracing::debug!(session = %id, video = %video.id, start = video.start, "session created");
-    leptos_axum::redirect(&format!("/s/{id}"));
+    // The host secret rides in the fragment: browsers never send it to a server (nor log it);
+    // the session page stores it and removes it from the address bar.
+    leptos_axum::redirect(&format!("/s/{id}#host={host_secret}"));
     Ok(id.to_string())
 }
 

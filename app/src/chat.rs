@@ -194,7 +194,10 @@ mod tests {
     fn text_is_validated_like_names() {
         assert_eq!(validate_text("  hi   there ", 10).unwrap(), "hi there");
         assert_eq!(validate_text("   ", 10), Err(ChatError::Empty));
-        assert_eq!(validate_text("x".repeat(11).as_str(), 10), Err(ChatError::TooLong(10)));
+        assert_eq!(
+            validate_text("x".repeat(11).as_str(), 10),
+            Err(ChatError::TooLong(10))
+        );
         assert_eq!(validate_text("a\u{202E}b", 10), Err(ChatError::Control));
         assert_eq!(validate_text("a\u{0007}b", 10), Err(ChatError::Control));
         // Markup is just text (the page renders it as text).
@@ -204,9 +207,18 @@ mod tests {
     #[test]
     fn reactions_are_validated() {
         assert!(validate_reaction("🔥", 12.0, 12.5).is_ok());
-        assert_eq!(validate_reaction("<img>", 12.0, 12.0), Err(ChatError::UnknownReaction));
-        assert_eq!(validate_reaction("🔥", 20.0, 12.0), Err(ChatError::BadStamp));
-        assert_eq!(validate_reaction("🔥", f64::NAN, 12.0), Err(ChatError::BadStamp));
+        assert_eq!(
+            validate_reaction("<img>", 12.0, 12.0),
+            Err(ChatError::UnknownReaction)
+        );
+        assert_eq!(
+            validate_reaction("🔥", 20.0, 12.0),
+            Err(ChatError::BadStamp)
+        );
+        assert_eq!(
+            validate_reaction("🔥", f64::NAN, 12.0),
+            Err(ChatError::BadStamp)
+        );
     }
 
     #[test]

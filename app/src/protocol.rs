@@ -7,9 +7,9 @@
 
 use crate::chat::{ChatLine, Reaction};
 use crate::ids::{SessionId, VideoId};
-use crate::rights::{Kid, RightsCommand};
 use crate::playback::{Command, PlaybackState};
 use crate::queue::{ItemId, QueueEdit};
+use crate::rights::{Kid, RightsCommand};
 use crate::room::RoomCommand;
 use serde::{Deserialize, Serialize};
 
@@ -511,13 +511,16 @@ mod tests {
 
     #[test]
     fn host_chat_and_reaction_messages() {
-        let m: ClientMsg = serde_json::from_str(
-            r#"{"type":"host","seq":5,"cmd":{"op":"lock","locked":true}}"#,
-        )
-        .unwrap();
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"host","seq":5,"cmd":{"op":"lock","locked":true}}"#)
+                .unwrap();
         assert_eq!(
             m.room_command(),
-            Some((5, 0, RoomCommand::Rights(RightsCommand::Lock { locked: true })))
+            Some((
+                5,
+                0,
+                RoomCommand::Rights(RightsCommand::Lock { locked: true })
+            ))
         );
         let m: ClientMsg =
             serde_json::from_str(r#"{"type":"react","seq":1,"emoji":"🔥","at":12.0}"#).unwrap();

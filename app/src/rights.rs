@@ -284,7 +284,12 @@ mod tests {
     #[test]
     fn kids_and_keys_are_validated() {
         assert!(Kid::parse(&"a".repeat(32)).is_ok());
-        for bad in ["", "A".repeat(32).as_str(), &"a".repeat(31), &"g".repeat(32)] {
+        for bad in [
+            "",
+            "A".repeat(32).as_str(),
+            &"a".repeat(31),
+            &"g".repeat(32),
+        ] {
             assert!(Kid::parse(bad).is_err(), "{bad}");
         }
         assert!(serde_json::from_str::<Kid>(r#""zz""#).is_err());
@@ -314,17 +319,21 @@ mod tests {
             Ok(None)
         );
         // A co-host controls a locked room and may unlock it, but appoints nobody.
-        let co = locked.apply(&k(1), &cohost(k(2)), 0.0, 1.0).unwrap().unwrap();
+        let co = locked
+            .apply(&k(1), &cohost(k(2)), 0.0, 1.0)
+            .unwrap()
+            .unwrap();
         assert!(co.may_control(&k(2)));
         assert_eq!(
             co.apply(&k(2), &cohost(k(3)), 0.0, 1.0),
             Err(RightsError::Forbidden(NOT_HOST))
         );
-        assert!(!co
-            .apply(&k(2), &RightsCommand::Lock { locked: false }, 0.0, 1.0)
-            .unwrap()
-            .unwrap()
-            .locked);
+        assert!(
+            !co.apply(&k(2), &RightsCommand::Lock { locked: false }, 0.0, 1.0)
+                .unwrap()
+                .unwrap()
+                .locked
+        );
         // A session without an owner has no hosts: nobody can lock it.
         assert!(Rights::default()
             .apply(&k(1), &RightsCommand::Lock { locked: true }, 0.0, 1.0)

@@ -83,10 +83,9 @@ impl RoomCommand {
     /// room unless the sender is a host). Duration reports are measurements, not control.
     pub fn is_control(&self) -> bool {
         match self {
-            RoomCommand::Playback(c) => !matches!(
-                c,
-                Command::Duration { .. } | Command::VideoDuration { .. }
-            ),
+            RoomCommand::Playback(c) => {
+                !matches!(c, Command::Duration { .. } | Command::VideoDuration { .. })
+            }
             RoomCommand::Queue(_) | RoomCommand::PlayNow { .. } => true,
             RoomCommand::Advance { .. } | RoomCommand::Rights(_) => false,
         }
@@ -164,7 +163,9 @@ pub fn apply_by(
 ) -> Result<Option<PlaybackState>, RoomError> {
     if let Actor::Viewer(kid) = actor {
         if state.rights.is_removed(kid, now) {
-            return Err(RoomError::Forbidden("you were removed from this watch party"));
+            return Err(RoomError::Forbidden(
+                "you were removed from this watch party",
+            ));
         }
         if cmd.is_control() && !state.rights.may_control(kid) {
             return Err(RoomError::Forbidden(crate::rights::LOCKED));
@@ -317,7 +318,16 @@ mod tests {
             ),
             Err(RoomError::Queue(QueueError::UnknownItem(_)))
         ));
-        let full = apply(&now, &add(0), 0, 20.0, RoomLimits { max_queue: 1, ..RoomLimits::default() });
+        let full = apply(
+            &now,
+            &add(0),
+            0,
+            20.0,
+            RoomLimits {
+                max_queue: 1,
+                ..RoomLimits::default()
+            },
+        );
         assert_eq!(full, Err(RoomError::Queue(QueueError::Full(1))));
     }
 
@@ -365,7 +375,14 @@ mod tests {
         let mut s = PlaybackState::new(v(0), 0.0, 0.0);
         s.rights = Rights::owned_by(host.clone());
         let by = |s: &PlaybackState, c: &RoomCommand, who: &Kid| {
-            apply_by(s, c, s.revision, 1_000.0, RoomLimits::default(), Actor::Viewer(who))
+            apply_by(
+                s,
+                c,
+                s.revision,
+                1_000.0,
+                RoomLimits::default(),
+                Actor::Viewer(who),
+            )
         };
         let lock = RoomCommand::Rights(RightsCommand::Lock { locked: true });
         assert_eq!(
@@ -383,19 +400,34 @@ mod tests {
                 "{c:?}"
             );
         }
-        assert!(by(&locked, &Command::Duration { seconds: 60.0 }.into(), &guest)
-            .unwrap()
-            .is_some());
+        assert!(
+            by(&locked, &Command::Duration { seconds: 60.0 }.into(), &guest)
+                .unwrap()
+                .is_some()
+        );
         assert!(by(&locked, &play, &host).unwrap().unwrap().playing);
         // The server's own changes (the advance) are never refused for rights.
-        assert!(apply(&locked, &play, locked.revision, 1_000.0, RoomLimits::default())
-            .unwrap()
-            .is_some());
+        assert!(apply(
+            &locked,
+            &play,
+            locked.revision,
+            1_000.0,
+            RoomLimits::default()
+        )
+        .unwrap()
+        .is_some());
         // A removed viewer can do nothing, even in an open room.
-        let removed = by(&s, &RoomCommand::Rights(RightsCommand::Remove { kid: guest.clone() }), &host)
-            .unwrap()
-            .unwrap();
-        assert!(matches!(by(&removed, &play, &guest), Err(RoomError::Forbidden(_))));
+        let removed = by(
+            &s,
+            &RoomCommand::Rights(RightsCommand::Remove { kid: guest.clone() }),
+            &host,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(matches!(
+            by(&removed, &play, &guest),
+            Err(RoomError::Forbidden(_))
+        ));
         // The server never issues rights changes.
         assert!(apply(&s, &lock, 0, 0.0, RoomLimits::default()).is_err());
     }

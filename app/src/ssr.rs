@@ -28,8 +28,13 @@ pub struct SessionSnapshot {
 /// Session operations the server functions need; implemented by the server crate.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
-    /// Creates a session for `video`, paused at `start` seconds.
-    async fn create_session(&self, video: VideoId, start: f64) -> Result<SessionId, BackendError>;
+    /// Creates a session for `video`, paused at `start` seconds; returns its id and the host
+    /// secret (the creator's key for it, see [`crate::rights`]).
+    async fn create_session(
+        &self,
+        video: VideoId,
+        start: f64,
+    ) -> Result<(SessionId, String), BackendError>;
     /// Loads a session; `None` when it does not exist.
     async fn load_session(&self, id: &SessionId) -> Result<Option<SessionSnapshot>, BackendError>;
 }

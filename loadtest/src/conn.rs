@@ -418,7 +418,14 @@ fn handle_text(
                 *next_base = out.receipts.last_revision();
             }
         }
-        Ok(ServerMsg::Presence { .. }) => {}
+        // Chat and reactions are not part of the load profile; history comes once per join.
+        Ok(
+            ServerMsg::Presence { .. }
+            | ServerMsg::History { .. }
+            | ServerMsg::Chat(_)
+            | ServerMsg::ChatDeleted { .. }
+            | ServerMsg::Reaction(_),
+        ) => {}
         Ok(ServerMsg::Roster { .. }) => {
             out.roster_msgs += 1;
             out.roster_bytes += text.len() as u64;

@@ -10,6 +10,7 @@ pub mod assets;
 pub mod clock;
 pub mod http;
 pub mod hub;
+pub mod identity;
 pub mod limits;
 pub mod metrics;
 pub mod serve;

@@ -49,6 +49,8 @@ pub enum CommandKind {
     Queue,
     /// Play a queued item now.
     PlayNow,
+    /// A host's change of rights.
+    Host,
     /// Anything else (other teams' commands until they are named here).
     Other,
 }
@@ -74,6 +76,7 @@ impl CommandKind {
             R::Playback(c) => Self::of(c),
             R::Queue(_) => Self::Queue,
             R::PlayNow { .. } => Self::PlayNow,
+            R::Rights(_) => Self::Host,
             R::Advance { .. } => Self::Other,
         }
     }
@@ -89,6 +92,7 @@ impl CommandKind {
             Self::Video => "video",
             Self::Queue => "queue",
             Self::PlayNow => "play_now",
+            Self::Host => "host",
             Self::Other => "other",
         }
     }

@@ -11,19 +11,32 @@ use crate::clock::{best_offset, Clock, Probe};
 use crate::hub::{Hub, Hubs, JoinError, Membership};
 use crate::settings::Settings;
 use crate::store::{
-    state_event, CasOutcome, ChangeLimit, MemoryStore, RedisStore, SessionStore, StoreError,
+    state_event, AppendOutcome, CasOutcome, ChangeLimit, Log, LogLimits, MemoryStore, RedisStore,
+    SessionStore, StoreError,
 };
+use app::chat::{ChatError, ChatLine, Reaction};
 use app::ids::{SessionId, VideoId};
 use app::playback::{CommandError, PlaybackState};
+use app::protocol::ServerMsg;
 use app::protocol::{Cause, ConnId};
 use app::queue::QueueError;
-use app::room::{self, RoomCommand, RoomError, RoomLimits};
+use app::rights::Kid;
+use app::room::{self, Actor, RoomCommand, RoomError, RoomLimits};
 use app::ssr::{Backend, BackendError, SessionSnapshot, SharedBackend};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
+
+/// A chat line's or reaction's id: the server time in ms × 1000 plus a random 0..999 (unique within a
+/// session in practice, below 2^53 so JavaScript reads it exactly).
+fn log_id(now_ms: f64) -> u64 {
+    (now_ms.max(0.0) as u64)
+        .saturating_mul(1000)
+        .saturating_add(rand::random::<u64>() % 1000)
+        .min((1 << 53) - 1)
+}
 
 /// Attempts of one command against concurrent writers before giving up.
 const MAX_CAS_ATTEMPTS: usize = 8;
@@ -58,6 +71,15 @@ pub enum Rejection {
     /// A queue rule refused it (unknown item, queue full, bad start).
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The sender lacks the right (see [`app::rights`]).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// A chat line or reaction that is not acceptable.
+    #[error(transparent)]
+    Text(#[from] ChatError),
+    /// A deletion named a chat message that is not (or no longer) kept.
+    #[error("no such message")]
+    NoSuchMessage,
 }
 
 /// What an accepted command did.
@@ -236,6 +258,7 @@ impl Sessions {
         );
         hubs.set_reconcile_interval(Duration::from_secs_f64(settings.reconcile_secs.max(0.1)));
         hubs.set_roster_len(settings.roster_len.min(500));
+        hubs.set_log_keep(settings.chat_kept, settings.reactions_kept);
         let metrics = Arc::new(crate::metrics::Metrics::new(store.metrics()));
         hubs.set_metrics(metrics.clone());
         let (shutdown, _) = watch::channel(false);
@@ -310,15 +333,28 @@ impl Sessions {
         Arc::new(SessionsBackend(self.clone()))
     }
 
-    /// Creates a session for `video`, paused at `start` seconds, with a fresh random id.
+    /// Creates a session for `video`, paused at `start` seconds, with a fresh random id (its
+    /// host secret is dropped: tests and tools that need no host).
     pub async fn create(&self, video: VideoId, start: f64) -> Result<SessionId, StoreError> {
-        let state = PlaybackState::new(video, start, self.clock.now_ms());
+        Ok(self.create_hosted(video, start).await?.0)
+    }
+
+    /// Creates a session and returns its id and host secret: the key whose public id
+    /// ([`crate::identity::kid_of`]) is stored as the session's host.
+    pub async fn create_hosted(
+        &self,
+        video: VideoId,
+        start: f64,
+    ) -> Result<(SessionId, String), StoreError> {
+        let secret = crate::identity::random_key();
+        let mut state = PlaybackState::new(video, start, self.clock.now_ms());
+        state.rights = app::rights::Rights::owned_by(crate::identity::kid_of(&secret));
         for _ in 0..4 {
             let id = SessionId::random();
             if self.store.create(&id, &state).await? {
                 crate::telemetry::sampled_info("session created");
                 tracing::debug!(session = %id, video = %state.video_id, "session created");
-                return Ok(id);
+                return Ok((id, secret));
             }
         }
         Err(StoreError::Unavailable(
@@ -362,22 +398,30 @@ impl Sessions {
         base_revision: u64,
         cmd: impl Into<RoomCommand>,
     ) -> Result<Outcome, Rejection> {
-        self.apply_as(hub, cause, None, base_revision, cmd).await
+        self.apply_as(hub, cause, None, None, base_revision, cmd)
+            .await
     }
 
-    /// [`Sessions::apply`] for a viewer called `name`: the new revision records who made it
-    /// (`changed_by`, for notices).
+    /// [`Sessions::apply`] for a viewer called `name` with public id `kid` (its rights are
+    /// checked inside the total order; `None`: the server itself): the new revision records
+    /// who made it (`changed_by`, for notices).
     pub async fn apply_as(
         &self,
         hub: &Hub,
         cause: Cause,
         name: Option<&str>,
+        kid: Option<&Kid>,
         base_revision: u64,
         cmd: impl Into<RoomCommand>,
     ) -> Result<Outcome, Rejection> {
         let cmd: RoomCommand = cmd.into();
         let limits = RoomLimits {
             max_queue: self.settings.max_queue_len,
+            removal_secs: self.settings.removal_secs,
+        };
+        let actor = match kid {
+            Some(k) => Actor::Viewer(k),
+            None => Actor::Server,
         };
         let unavailable = |e: StoreError| Rejection::Unavailable(e.to_string());
         // Until this change is handed over, a catch-up must not overtake it without its cause.
@@ -404,10 +448,12 @@ impl Sessions {
                 ));
             }
             let now = self.clock.now_ms();
-            match room::apply(&current, &cmd, base_revision, now, limits) {
+            match room::apply_by(&current, &cmd, base_revision, now, limits, actor) {
                 Err(RoomError::Playback(CommandError::InvalidValue(m))) => {
                     return Err(Rejection::Invalid(m.into()))
                 }
+                Err(RoomError::Forbidden(m)) => return Err(Rejection::Forbidden(m)),
+                Err(RoomError::InvalidRights(m)) => return Err(Rejection::Invalid(m.into())),
                 Err(RoomError::Queue(e)) => return Err(Rejection::Queue(e)),
                 Err(RoomError::Playback(CommandError::Stale { base, .. })) => {
                     // The sender may know a newer revision than our cache (it reached another
@@ -451,7 +497,7 @@ impl Sessions {
                         CasOutcome::Conflict(now_current) => {
                             hub.observe(&now_current);
                             reloaded = true;
-                            current = now_current;
+                            current = *now_current;
                         }
                         CasOutcome::Missing => {
                             hub.end();
@@ -471,6 +517,136 @@ impl Sessions {
             base: base_revision,
             current: Box::new(current),
         })
+    }
+
+    /// Posts a chat line from viewer `kid` called `name` (validated; stamped with the room's
+    /// video and position now). It reaches every viewer, the sender included, as `chat`.
+    pub async fn chat(
+        &self,
+        hub: &Hub,
+        kid: &Kid,
+        name: Option<&str>,
+        text: &str,
+    ) -> Result<(), Rejection> {
+        let text = app::chat::validate_text(text, self.settings.max_chat_chars)?;
+        let state = self.current(hub).await?;
+        let now = self.clock.now_ms();
+        if state.rights.is_removed(kid, now) {
+            return Err(Rejection::Forbidden(
+                "you were removed from this watch party",
+            ));
+        }
+        let line = ChatLine {
+            id: log_id(now),
+            kid: kid.clone(),
+            name: name.unwrap_or("Viewer").to_owned(),
+            text,
+            video_id: state.video_id,
+            at: (state.position_at(now) * 1000.0).round() / 1000.0,
+        };
+        let event = serde_json::to_string(&ServerMsg::Chat(line))
+            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        let limits = LogLimits {
+            keep: self.settings.chat_kept,
+            rate: ChangeLimit {
+                per_sec: self.settings.session_chat_per_sec,
+                burst: self.settings.session_chat_burst,
+            },
+        };
+        self.append(hub, Log::Chat, &event, now, limits).await
+    }
+
+    /// Sends a reaction from `name` stamped with the sender's video moment `at` (within
+    /// [`app::chat::REACTION_SLACK`] of the room's position).
+    pub async fn react(
+        &self,
+        hub: &Hub,
+        kid: &Kid,
+        name: Option<&str>,
+        emoji: &str,
+        at: f64,
+    ) -> Result<(), Rejection> {
+        let state = self.current(hub).await?;
+        let now = self.clock.now_ms();
+        if state.rights.is_removed(kid, now) {
+            return Err(Rejection::Forbidden(
+                "you were removed from this watch party",
+            ));
+        }
+        app::chat::validate_reaction(emoji, at, state.position_at(now))?;
+        let reaction = Reaction {
+            id: log_id(now),
+            name: name.unwrap_or("Viewer").to_owned(),
+            emoji: emoji.to_owned(),
+            video_id: state.video_id,
+            at: (at * 1000.0).round() / 1000.0,
+        };
+        let event = serde_json::to_string(&ServerMsg::Reaction(reaction))
+            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        let limits = LogLimits {
+            keep: self.settings.reactions_kept,
+            rate: ChangeLimit {
+                per_sec: self.settings.session_reactions_per_sec,
+                burst: self.settings.session_reaction_burst,
+            },
+        };
+        self.append(hub, Log::Reactions, &event, now, limits).await
+    }
+
+    /// A host deletes chat line `id` (checked against the newest rights this instance knows).
+    pub async fn delete_chat(&self, hub: &Hub, kid: &Kid, id: u64) -> Result<(), Rejection> {
+        let state = self.current(hub).await?;
+        if !state.rights.is_host(kid) {
+            return Err(Rejection::Forbidden(app::rights::NOT_A_HOST));
+        }
+        let event = serde_json::to_string(&ServerMsg::ChatDeleted { id })
+            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        let found = self
+            .store
+            .remove_entry(hub.id(), Log::Chat, &crate::hub::chat_prefix(id), &event)
+            .await
+            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        if found {
+            Ok(())
+        } else {
+            Err(Rejection::NoSuchMessage)
+        }
+    }
+
+    /// The hub's newest state, or the store's.
+    async fn current(&self, hub: &Hub) -> Result<PlaybackState, Rejection> {
+        match hub.latest() {
+            Some(s) => Ok(s),
+            None => self
+                .store
+                .load(hub.id())
+                .await
+                .map_err(|e| Rejection::Unavailable(e.to_string()))?
+                .ok_or(Rejection::UnknownSession),
+        }
+    }
+
+    async fn append(
+        &self,
+        hub: &Hub,
+        log: Log,
+        event: &str,
+        now: f64,
+        limits: LogLimits,
+    ) -> Result<(), Rejection> {
+        match self
+            .store
+            .append(hub.id(), log, event, now, limits)
+            .await
+            .map_err(|e| Rejection::Unavailable(e.to_string()))?
+        {
+            AppendOutcome::Appended => Ok(()),
+            AppendOutcome::Missing => {
+                hub.end();
+                Err(Rejection::UnknownSession)
+            }
+            AppendOutcome::RateLimited => Err(Rejection::RateLimited),
+        }
     }
 
     /// One pass of the automatic advance: every local session whose video ended with a queue
@@ -585,9 +761,13 @@ struct SessionsBackend(Arc<Sessions>);
 
 #[async_trait::async_trait]
 impl Backend for SessionsBackend {
-    async fn create_session(&self, video: VideoId, start: f64) -> Result<SessionId, BackendError> {
+    async fn create_session(
+        &self,
+        video: VideoId,
+        start: f64,
+    ) -> Result<(SessionId, String), BackendError> {
         self.0
-            .create(video, start)
+            .create_hosted(video, start)
             .await
             .map_err(|e| BackendError::Unavailable(e.to_string()))
     }

@@ -70,6 +70,30 @@ pub struct Settings {
     /// Viewers the room's list ("who is here") shows by name; beyond them it shows counts
     /// ("9,812 of 10,000 in sync"). At most 500.
     pub roster_len: usize,
+    /// Seconds a viewer removed by a host stays out (its browser's key is refused).
+    pub removal_secs: u64,
+    /// Longest chat message, in characters.
+    pub max_chat_chars: usize,
+    /// Chat messages kept per session (a joiner gets them as history).
+    pub chat_kept: usize,
+    /// Reactions kept per session (a joiner sees them when its video reaches their moment).
+    pub reactions_kept: usize,
+    /// Sustained chat messages per second per connection.
+    pub chat_per_sec: f64,
+    /// Burst of chat messages per connection.
+    pub chat_burst: u32,
+    /// Sustained chat messages per second per session, over all instances (0 = unlimited).
+    pub session_chat_per_sec: f64,
+    /// Burst of chat messages per session.
+    pub session_chat_burst: u32,
+    /// Sustained reactions per second per connection.
+    pub reactions_per_sec: f64,
+    /// Burst of reactions per connection.
+    pub reaction_burst: u32,
+    /// Sustained reactions per second per session, over all instances (0 = unlimited).
+    pub session_reactions_per_sec: f64,
+    /// Burst of reactions per session.
+    pub session_reaction_burst: u32,
     /// Where `GET /metrics` is served: `None` (or empty) on the main listener, else only on
     /// this separate address (e.g. a private interface).
     pub metrics_listen: Option<SocketAddr>,
@@ -106,6 +130,18 @@ impl Default for Settings {
             advance_check_ms: 250,
             max_name_chars: app::names::MAX_NAME_CHARS,
             roster_len: app::roster::DEFAULT_SHOWN,
+            removal_secs: app::room::DEFAULT_REMOVAL_SECS,
+            max_chat_chars: app::chat::MAX_CHAT_CHARS,
+            chat_kept: 100,
+            reactions_kept: 300,
+            chat_per_sec: 1.0,
+            chat_burst: 5,
+            session_chat_per_sec: 5.0,
+            session_chat_burst: 20,
+            reactions_per_sec: 2.0,
+            reaction_burst: 8,
+            session_reactions_per_sec: 8.0,
+            session_reaction_burst: 30,
             metrics_listen: None,
         }
     }
@@ -173,6 +209,10 @@ impl Settings {
     }
 
     fn normalise(&mut self) {
+        // Bounded lists: a message carries at most this much history.
+        self.chat_kept = self.chat_kept.min(1_000);
+        self.reactions_kept = self.reactions_kept.min(2_000);
+        self.max_chat_chars = self.max_chat_chars.clamp(1, 2_000);
         if self
             .redis_url
             .as_deref()
@@ -244,6 +284,21 @@ impl Settings {
         over!(advance_check_ms, "WATCHPARTY_ADVANCE_CHECK_MS");
         over!(max_name_chars, "WATCHPARTY_MAX_NAME_CHARS");
         over!(roster_len, "WATCHPARTY_ROSTER_LEN");
+        over!(removal_secs, "WATCHPARTY_REMOVAL_SECS");
+        over!(max_chat_chars, "WATCHPARTY_MAX_CHAT_CHARS");
+        over!(chat_kept, "WATCHPARTY_CHAT_KEPT");
+        over!(reactions_kept, "WATCHPARTY_REACTIONS_KEPT");
+        over!(chat_per_sec, "WATCHPARTY_CHAT_PER_SEC");
+        over!(chat_burst, "WATCHPARTY_CHAT_BURST");
+        over!(session_chat_per_sec, "WATCHPARTY_SESSION_CHAT_PER_SEC");
+        over!(session_chat_burst, "WATCHPARTY_SESSION_CHAT_BURST");
+        over!(reactions_per_sec, "WATCHPARTY_REACTIONS_PER_SEC");
+        over!(reaction_burst, "WATCHPARTY_REACTION_BURST");
+        over!(
+            session_reactions_per_sec,
+            "WATCHPARTY_SESSION_REACTIONS_PER_SEC"
+        );
+        over!(session_reaction_burst, "WATCHPARTY_SESSION_REACTION_BURST");
         if let Some(v) = get("WATCHPARTY_METRICS_LISTEN") {
             self.metrics_listen = if v.trim().is_empty() {
                 None

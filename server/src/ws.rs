@@ -17,6 +17,7 @@ use crate::sessions::{random_id, Outcome, Rejection, Sessions};
 use crate::state::AppState;
 use app::ids::SessionId;
 use app::protocol::{close, Cause, ClientMsg, ConnId, ErrorCode, ServerMsg};
+use app::rights::Kid;
 use axum::extract::ws::{
     rejection::WebSocketUpgradeRejection, CloseFrame, Message, Utf8Bytes, WebSocket,
     WebSocketUpgrade,
@@ -124,8 +125,17 @@ pub async fn upgrade(
             return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
         }
     };
+    // Who this is: the key offered as a subprotocol (see `crate::identity`).
+    let kid = crate::identity::key_from_protocols(
+        headers
+            .get(header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .map(crate::identity::kid_of)
+    .unwrap_or_else(crate::identity::random_kid);
     let max = app.settings.max_frame_bytes;
-    ws.read_buffer_size(BUFFER_BYTES)
+    ws.protocols([crate::identity::PROTOCOL])
+        .read_buffer_size(BUFFER_BYTES)
         .write_buffer_size(BUFFER_BYTES)
         .max_write_buffer_size(BUFFER_BYTES * 64)
         .max_message_size(max)
@@ -139,6 +149,7 @@ pub async fn upgrade(
                     membership,
                     shutdown,
                     conn_id,
+                    kid,
                     last_revision: 0,
                     last_viewers: 0,
                     name: None,
@@ -165,6 +176,8 @@ struct Conn {
     membership: crate::hub::Membership,
     shutdown: tokio::sync::watch::Receiver<bool>,
     conn_id: ConnId,
+    /// The viewer's public id (from its key).
+    kid: Kid,
     /// The newest revision this viewer has been sent (older frames are skipped).
     last_revision: u64,
     /// The viewer count this viewer was last told (unchanged counts are skipped).
@@ -190,6 +203,28 @@ impl Drop for Listed {
 fn text_of(msg: &ServerMsg) -> Utf8Bytes {
     // Plain data with string keys always serialises.
     Utf8Bytes::from(serde_json::to_string(msg).unwrap_or_default())
+}
+
+/// The close reason sent to a removed viewer.
+const REMOVED_REASON: &str = "a host removed you from this watch party";
+
+/// The error message answering a rejected command or message `seq`.
+fn rejection_msg(rejection: &Rejection, seq: u32) -> ServerMsg {
+    let code = match rejection {
+        Rejection::Invalid(_) => ErrorCode::InvalidValue,
+        Rejection::Stale { .. } => ErrorCode::Stale,
+        Rejection::UnknownSession => ErrorCode::UnknownSession,
+        Rejection::Unavailable(_) => ErrorCode::Unavailable,
+        Rejection::RateLimited => ErrorCode::RateLimited,
+        Rejection::Queue(app::queue::QueueError::UnknownItem(_)) | Rejection::NoSuchMessage => {
+            ErrorCode::UnknownItem
+        }
+        Rejection::Queue(app::queue::QueueError::Full(_)) => ErrorCode::QueueFull,
+        Rejection::Queue(app::queue::QueueError::InvalidStart) => ErrorCode::InvalidValue,
+        Rejection::Forbidden(_) => ErrorCode::Forbidden,
+        Rejection::Text(_) => ErrorCode::InvalidText,
+    };
+    error_msg(code, rejection.to_string(), Some(seq))
 }
 
 fn error_msg(code: ErrorCode, message: impl Into<String>, seq: Option<u32>) -> ServerMsg {
@@ -264,27 +299,40 @@ impl Conn {
         let hub = self.membership.hub().clone();
         let mut frames = hub.frames();
         let mut ended = hub.ended();
+        let mut removed = hub.removed();
         let Some(state) = hub.latest() else {
             return End::Close(close::INTERNAL, "no state");
         };
+        if state.rights.is_removed(&self.kid, self.sessions.now_ms()) {
+            return End::Close(close::REMOVED, REMOVED_REASON);
+        }
         let hello = ServerMsg::Hello {
             conn_id: self.conn_id,
             session_id: hub.id().clone(),
             server_time: self.sessions.now_ms(),
             state,
             viewers: hub.viewers(),
+            kid: Some(self.kid.clone()),
         };
         if let Err(end) = self.send_msg(socket, &hello).await {
             return end;
         }
         // Who is here: the whole list now, deltas through the hub's frames (a delta older
         // than this list carries a lower version and is ignored by the client).
-        hub.member_join(self.conn_id, self.sessions.now_ms().max(0.0) as u64);
+        hub.member_join(
+            self.conn_id,
+            self.sessions.now_ms().max(0.0) as u64,
+            Some(self.kid.clone()),
+        );
         self.listed = Some(Listed {
             hub: hub.clone(),
             id: self.conn_id,
         });
         if let Err(end) = send(socket, Message::Text(hub.roster_full())).await {
+            return end;
+        }
+        // The kept chat lines and reactions (built once per change by the hub).
+        if let Err(end) = send(socket, Message::Text(hub.history())).await {
             return end;
         }
         tracing::debug!("viewer joined");
@@ -299,6 +347,9 @@ impl Conn {
                 .saturating_mul(MESSAGE_RATE_FACTOR as u32),
             now,
         );
+        let mut chat_bucket = TokenBucket::new(settings.chat_per_sec, settings.chat_burst, now);
+        let mut react_bucket =
+            TokenBucket::new(settings.reactions_per_sec, settings.reaction_burst, now);
         let mut strikes = 0u32;
         let beat = Duration::from_secs(settings.heartbeat_secs.max(1));
         let silence = Duration::from_secs(settings.heartbeat_timeout_secs.max(1));
@@ -321,6 +372,16 @@ impl Conn {
                 biased;
                 _ = self.shutdown.changed() => return End::Close(close::GOING_AWAY, "server shutting down"),
                 _ = async { let _ = ended.wait_for(|e| *e).await; } => return End::Close(close::SESSION_ENDED, "this watch party has ended"),
+                changed = removed.changed() => {
+                    if changed.is_err() {
+                        return End::Close(close::INTERNAL, "session closed");
+                    }
+                    let now = self.sessions.now_ms();
+                    if removed.borrow_and_update().iter().any(|r| r.kid == self.kid && r.until > now) {
+                        tracing::info!("removed by a host");
+                        return End::Close(close::REMOVED, REMOVED_REASON);
+                    }
+                }
                 done = async { inflight.as_mut().expect("guarded").await }, if inflight.is_some() => {
                     inflight = None;
                     let (seq, cause, kind, result) = done;
@@ -448,6 +509,33 @@ impl Conn {
                                 Err(e) => Some(error_msg(ErrorCode::InvalidName, e.to_string(), Some(seq))),
                             }
                         }
+                        Ok(ClientMsg::Chat { seq, text }) => {
+                            // Refused text costs no chat budget (the message limit applies).
+                            if let Err(e) = app::chat::validate_text(&text, settings.max_chat_chars) {
+                                Some(rejection_msg(&Rejection::Text(e), seq))
+                            } else if !chat_bucket.try_take(mono) {
+                                Some(error_msg(ErrorCode::RateLimited, "too many messages; slow down", Some(seq)))
+                            } else {
+                                let r = self.sessions.chat(&hub, &self.kid, self.name.as_deref(), &text).await;
+                                r.err().map(|e| rejection_msg(&e, seq))
+                            }
+                        }
+                        Ok(ClientMsg::React { seq, emoji, at }) => {
+                            if !react_bucket.try_take(mono) {
+                                Some(error_msg(ErrorCode::RateLimited, "too many reactions; slow down", Some(seq)))
+                            } else {
+                                let r = self.sessions.react(&hub, &self.kid, self.name.as_deref(), &emoji, at).await;
+                                r.err().map(|e| rejection_msg(&e, seq))
+                            }
+                        }
+                        Ok(ClientMsg::DeleteChat { seq, id }) => {
+                            if !commands.try_take(mono) {
+                                Some(error_msg(ErrorCode::RateLimited, "too many commands; slow down", Some(seq)))
+                            } else {
+                                let r = self.sessions.delete_chat(&hub, &self.kid, id).await;
+                                r.err().map(|e| rejection_msg(&e, seq))
+                            }
+                        }
                         Ok(msg) => match msg.room_command() {
                             None => None,
                             Some((seq, base, cmd)) => {
@@ -501,10 +589,15 @@ impl Conn {
             seq,
         };
         let kind = CommandKind::of_room(&cmd);
-        let (sessions, hub, name) = (self.sessions.clone(), hub.clone(), self.name.clone());
+        let (sessions, hub, name, kid) = (
+            self.sessions.clone(),
+            hub.clone(),
+            self.name.clone(),
+            self.kid.clone(),
+        );
         Box::pin(async move {
             let result = sessions
-                .apply_as(&hub, cause, name.as_deref(), base, cmd)
+                .apply_as(&hub, cause, name.as_deref(), Some(&kid), base, cmd)
                 .await;
             (seq, cause, kind, result)
         })
@@ -524,7 +617,13 @@ impl Conn {
         let outcome = match &result {
             Ok(Outcome::Applied(_)) => CommandOutcome::Applied,
             Ok(Outcome::Unchanged(_)) => CommandOutcome::Unchanged,
-            Err(Rejection::Invalid(_) | Rejection::Queue(_)) => CommandOutcome::Invalid,
+            Err(
+                Rejection::Invalid(_)
+                | Rejection::Queue(_)
+                | Rejection::Text(_)
+                | Rejection::NoSuchMessage,
+            ) => CommandOutcome::Invalid,
+            Err(Rejection::Forbidden(_)) => CommandOutcome::Forbidden,
             Err(Rejection::Stale { .. }) => CommandOutcome::Stale,
             Err(Rejection::UnknownSession) => CommandOutcome::UnknownSession,
             Err(Rejection::Unavailable(_)) => CommandOutcome::Unavailable,
@@ -549,21 +648,7 @@ impl Conn {
                 self.send_msg(socket, &ack).await
             }
             Err(rejection) => {
-                let code = match &rejection {
-                    Rejection::Invalid(_) => ErrorCode::InvalidValue,
-                    Rejection::Stale { .. } => ErrorCode::Stale,
-                    Rejection::UnknownSession => ErrorCode::UnknownSession,
-                    Rejection::Unavailable(_) => ErrorCode::Unavailable,
-                    Rejection::RateLimited => ErrorCode::RateLimited,
-                    Rejection::Queue(app::queue::QueueError::UnknownItem(_)) => {
-                        ErrorCode::UnknownItem
-                    }
-                    Rejection::Queue(app::queue::QueueError::Full(_)) => ErrorCode::QueueFull,
-                    Rejection::Queue(app::queue::QueueError::InvalidStart) => {
-                        ErrorCode::InvalidValue
-                    }
-                };
-                let err = error_msg(code, rejection.to_string(), Some(seq));
+                let err = rejection_msg(&rejection, seq);
                 self.send_msg(socket, &err).await?;
                 match rejection {
                     Rejection::Stale { current, .. } if current.revision > self.last_revision => {

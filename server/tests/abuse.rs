@@ -255,6 +255,32 @@ impl SessionStore for CountingStore {
             .compare_and_set_event(id, expected_revision, next, event)
             .await
     }
+    async fn append(
+        &self,
+        id: &SessionId,
+        log: server::store::Log,
+        event: &str,
+        now_ms: f64,
+        limits: server::store::LogLimits,
+    ) -> Result<server::store::AppendOutcome, StoreError> {
+        self.inner.append(id, log, event, now_ms, limits).await
+    }
+    async fn remove_entry(
+        &self,
+        id: &SessionId,
+        log: server::store::Log,
+        prefix: &str,
+        event: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner.remove_entry(id, log, prefix, event).await
+    }
+    async fn log(
+        &self,
+        id: &SessionId,
+        log: server::store::Log,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.log(id, log).await
+    }
     async fn touch(&self, id: &SessionId) -> Result<bool, StoreError> {
         self.inner.touch(id).await
     }

@@ -53,16 +53,21 @@ async fn post_form(server: &TestServer, video: &str, referer: Option<&str>) -> R
     req.send().await.expect("form post")
 }
 
-/// The `/s/{id}` session id out of a redirect, checked to be a valid session id.
+/// The `/s/{id}` session id out of a redirect (`/s/{id}#host=<secret>`), checked to be a valid
+/// session id with a valid host secret.
 fn session_location(resp: &Response) -> String {
     let location = header_str(resp, "location");
-    let id = location
+    let rest = location
         .strip_prefix("/s/")
         .unwrap_or_else(|| panic!("redirect to {location}, not to a session"));
+    let (id, secret) = rest
+        .split_once("#host=")
+        .unwrap_or_else(|| panic!("redirect to {location} without the host secret"));
     assert!(
         app::ids::SessionId::parse(id).is_ok(),
         "{id} is not a 12-character session id"
     );
+    assert!(app::rights::is_valid_key(secret), "{secret} is not a key");
     id.to_string()
 }
 
@@ -144,11 +149,19 @@ async fn plain_form_post_creates_a_session_and_redirects_to_it() {
         resp.status()
     );
     let id = session_location(&resp);
+    let secret = header_str(&resp, "location")
+        .split_once("#host=")
+        .map(|(_, s)| s.to_owned())
+        .expect("secret");
 
-    // The store has it, paused at the link's start offset.
+    // The store has it, paused at the link's start offset, with the creator as its host.
     let view = load_session(&server, &id)
         .await
         .expect("the created session exists");
+    assert_eq!(
+        view.state.rights.owner,
+        Some(server::identity::kid_of(&secret))
+    );
     assert_eq!(view.id.as_str(), id);
     assert_eq!(view.state.video_id.as_str(), VIDEO);
     assert_eq!(view.state.position, 90.0);

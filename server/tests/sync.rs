@@ -484,10 +484,13 @@ async fn presence_counts_viewers(store: Store) {
     let mut a = Client::connect(&server, &id).await;
     assert_eq!(a.hello_viewers, 1);
     // Only changes are announced: the first report (1 viewer) repeats what Hello said. (The
-    // room's list, `roster`, does arrive: the whole list, then this viewer's own entry.)
+    // room's list, `roster`, does arrive: the whole list, then this viewer's own entry; and
+    // the chat history, once.)
     let quiet = a.drain(Duration::from_millis(800)).await;
     assert!(
-        quiet.iter().all(|m| matches!(m, ServerMsg::Roster { .. })),
+        quiet
+            .iter()
+            .all(|m| matches!(m, ServerMsg::Roster { .. } | ServerMsg::History { .. })),
         "unexpected {quiet:?}"
     );
     let mut others = Vec::new();

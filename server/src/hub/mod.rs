@@ -25,8 +25,8 @@
 //! ([`Hub::ended`]) and is dropped.
 
 use crate::store::{
-    is_presence_event, presence_event, state_event, Delivery, PresenceEvent, SessionStore,
-    StoreError, Subscription,
+    is_log_event, is_presence_event, presence_event, state_event, Delivery, Log, PresenceEvent,
+    SessionStore, StoreError, Subscription,
 };
 use app::ids::SessionId;
 use app::playback::PlaybackState;
@@ -40,7 +40,10 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch, Notify};
 use tokio::time::Instant;
 
+mod logs;
 mod roster;
+
+pub use logs::chat_prefix;
 
 /// Minimum time between two presence reports of one hub.
 pub const PRESENCE_MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -124,6 +127,10 @@ pub struct Hub {
     roster: Mutex<HubRoster>,
     /// Members listed by name (the setting `roster_len`).
     shown: usize,
+    /// Chat lines and reactions kept for joiners.
+    logs: Mutex<logs::HubLogs>,
+    /// Removed viewers (from the stored rights).
+    removed: watch::Sender<Vec<app::rights::Removal>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -165,6 +172,8 @@ impl Hub {
         let mut latest = lock(&self.latest);
         if latest.as_ref().is_none_or(|l| l.revision < state.revision) {
             *latest = Some(state.clone());
+            drop(latest);
+            self.observe_removed(&state.rights.removed);
         }
     }
 
@@ -328,6 +337,9 @@ struct Registry {
     reconcile_ms: AtomicU64,
     /// Members listed by name in the room's list.
     roster_len: AtomicUsize,
+    /// Chat lines / reactions a hub keeps for joiners.
+    chat_kept: AtomicUsize,
+    reactions_kept: AtomicUsize,
     /// The instance's metrics, handed to every hub created later.
     metrics: Mutex<Arc<crate::metrics::Metrics>>,
 }
@@ -411,6 +423,8 @@ impl Hubs {
                 idle: Notify::new(),
                 reconcile_ms: AtomicU64::new(DEFAULT_RECONCILE.as_millis() as u64),
                 roster_len: AtomicUsize::new(app::roster::DEFAULT_SHOWN),
+                chat_kept: AtomicUsize::new(100),
+                reactions_kept: AtomicUsize::new(300),
                 metrics: Mutex::new(Arc::new(crate::metrics::Metrics::new(None))),
             }),
         }
@@ -428,6 +442,14 @@ impl Hubs {
     /// Sets how many members the room's list shows by name (hubs created later use it).
     pub fn set_roster_len(&self, shown: usize) {
         self.inner.roster_len.store(shown, Ordering::Relaxed);
+    }
+
+    /// Sets how many chat lines and reactions hubs created later keep for joiners.
+    pub fn set_log_keep(&self, chat: usize, reactions: usize) {
+        self.inner.chat_kept.store(chat, Ordering::Relaxed);
+        self.inner
+            .reactions_kept
+            .store(reactions, Ordering::Relaxed);
     }
 
     /// Sets the metrics hubs created later count gaps and resyncs in.
@@ -483,6 +505,11 @@ impl Hubs {
                         metrics: lock(&self.inner.metrics).clone(),
                         roster: Mutex::new(HubRoster::default()),
                         shown: self.inner.roster_len.load(Ordering::Relaxed),
+                        logs: Mutex::new(logs::HubLogs::new(
+                            self.inner.chat_kept.load(Ordering::Relaxed),
+                            self.inner.reactions_kept.load(Ordering::Relaxed),
+                        )),
+                        removed: watch::channel(Vec::new()).0,
                     });
                     map.insert(id.clone(), hub.clone());
                     (hub, true)
@@ -558,6 +585,16 @@ async fn run(hub: Arc<Hub>, registry: Arc<Registry>) {
     match started.await {
         Ok((sub, state)) => {
             hub.observe(&state);
+            // The kept chat and reactions (events arriving meanwhile are de-duplicated).
+            match (
+                store.log(&hub.id, Log::Chat).await,
+                store.log(&hub.id, Log::Reactions).await,
+            ) {
+                (Ok(chat), Ok(reactions)) => hub.load_logs(chat, reactions),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(session = %hub.id, error = %e, "cannot load chat history")
+                }
+            }
             // `send_replace` stores the outcome even if no joiner is waiting at this moment.
             hub.init.send_replace(Init::Ready);
             if let Err(e) = store.touch(&hub.id).await {
@@ -718,6 +755,10 @@ async fn report(hub: &Hub, registry: &Registry) -> bool {
 /// Forwards one published event to the local viewers, dropping old revisions and unchanged
 /// presence counts; a presence event also updates the room's list.
 fn forward(hub: &Hub, text: String) {
+    if is_log_event(&text) {
+        hub.forward_log_event(text);
+        return;
+    }
     if is_presence_event(&text) {
         match serde_json::from_str::<PresenceEvent>(&text) {
             Ok(ev) => {

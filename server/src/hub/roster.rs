@@ -5,6 +5,7 @@
 use super::{lock, Frame, Hub};
 use app::health::Health;
 use app::protocol::{ConnId, ServerMsg};
+use app::rights::Kid;
 use app::roster::{Counts, Member, Part};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
@@ -24,13 +25,14 @@ pub(super) struct HubRoster {
 }
 
 impl Hub {
-    /// Lists a local viewer (joined at `since`, server ms) in the room's list.
-    pub fn member_join(&self, id: ConnId, since: u64) {
+    /// Lists a local viewer (joined at `since`, server ms, public id `kid`) in the room's list.
+    pub fn member_join(&self, id: ConnId, since: u64, kid: Option<Kid>) {
         let member = Member {
             id,
             name: None,
             status: None,
             since,
+            kid,
         };
         lock(&self.roster).local.insert(id, member);
         self.dirty.notify_one();

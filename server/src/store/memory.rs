@@ -3,13 +3,13 @@
 //! revision order. Expired sessions are dropped lazily and by a periodic sweep.
 
 use super::{
-    presence_parts_event, CasOutcome, ChangeLimit, Delivery, SessionStore, StoreError,
-    Subscription, PRESENCE_STALE_MS,
+    presence_parts_event, AppendOutcome, CasOutcome, ChangeLimit, Delivery, Log, LogLimits,
+    SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
 };
 use crate::limits::TokenBucket;
 use app::ids::SessionId;
 use app::playback::PlaybackState;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -35,6 +35,8 @@ struct Entry {
     presence: HashMap<String, PresenceEntry>,
     /// The per-session change budget (created by the first change).
     budget: Option<TokenBucket>,
+    /// Chat lines and reactions, with their budgets.
+    logs: HashMap<Log, (VecDeque<String>, Option<TokenBucket>)>,
 }
 
 type Subscribers = HashMap<SessionId, (u64, mpsc::UnboundedSender<Delivery>)>;
@@ -157,6 +159,7 @@ impl SessionStore for MemoryStore {
                 expires: now + unjoined_ttl,
                 presence: HashMap::new(),
                 budget: None,
+                logs: HashMap::new(),
             },
         );
         Ok(true)
@@ -184,7 +187,7 @@ impl SessionStore for MemoryStore {
             return Ok(CasOutcome::Missing);
         };
         if entry.state.revision != expected_revision {
-            return Ok(CasOutcome::Conflict(entry.state.clone()));
+            return Ok(CasOutcome::Conflict(Box::new(entry.state.clone())));
         }
         let limit = *lock(&self.inner.change_limit);
         if limit.enabled() {
@@ -200,6 +203,70 @@ impl SessionStore for MemoryStore {
         // Publish while still holding the session lock: events leave in revision order.
         self.publish(id, event.to_owned());
         Ok(CasOutcome::Applied)
+    }
+
+    async fn append(
+        &self,
+        id: &SessionId,
+        log: Log,
+        event: &str,
+        now_ms: f64,
+        limits: LogLimits,
+    ) -> Result<AppendOutcome, StoreError> {
+        let now = Instant::now();
+        let mut sessions = lock(&self.inner.sessions);
+        let Some(entry) = sessions.get_mut(id).filter(|e| e.expires > now) else {
+            return Ok(AppendOutcome::Missing);
+        };
+        let (items, budget) = entry.logs.entry(log).or_default();
+        if limits.rate.enabled() {
+            let budget = budget.get_or_insert_with(|| {
+                TokenBucket::new(limits.rate.per_sec, limits.rate.burst, now_ms)
+            });
+            if !budget.try_take(now_ms) {
+                return Ok(AppendOutcome::RateLimited);
+            }
+        }
+        items.push_back(event.to_owned());
+        while items.len() > limits.keep {
+            items.pop_front();
+        }
+        self.publish(id, event.to_owned());
+        Ok(AppendOutcome::Appended)
+    }
+
+    async fn remove_entry(
+        &self,
+        id: &SessionId,
+        log: Log,
+        prefix: &str,
+        event: &str,
+    ) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut sessions = lock(&self.inner.sessions);
+        let Some(entry) = sessions.get_mut(id).filter(|e| e.expires > now) else {
+            return Ok(false);
+        };
+        let Some((items, _)) = entry.logs.get_mut(&log) else {
+            return Ok(false);
+        };
+        let Some(at) = items.iter().position(|e| e.starts_with(prefix)) else {
+            return Ok(false);
+        };
+        items.remove(at);
+        self.publish(id, event.to_owned());
+        Ok(true)
+    }
+
+    async fn log(&self, id: &SessionId, log: Log) -> Result<Vec<String>, StoreError> {
+        let now = Instant::now();
+        let sessions = lock(&self.inner.sessions);
+        Ok(sessions
+            .get(id)
+            .filter(|e| e.expires > now)
+            .and_then(|e| e.logs.get(&log))
+            .map(|(items, _)| items.iter().cloned().collect())
+            .unwrap_or_default())
     }
 
     async fn touch(&self, id: &SessionId) -> Result<bool, StoreError> {
@@ -326,7 +393,7 @@ mod tests {
         other.playing = true;
         assert_eq!(
             store.compare_and_set(&id(), 1, &other, None).await.unwrap(),
-            CasOutcome::Conflict(next.clone())
+            CasOutcome::Conflict(Box::new(next.clone()))
         );
         let Some(Delivery::Message(text)) = sub.rx.recv().await else {
             panic!("no event")

@@ -13,6 +13,8 @@
 //! Key layout (Redis; the hash tag `{id}` keeps a session's keys in one cluster slot):
 //! - `wp:{<id>}:state`: the state JSON, TTL = `session_ttl_secs`, slid on changes and joins.
 //! - `wp:{<id>}:presence`: hash `instance id -> "count:timestamp_ms:seq"`.
+//! - `wp:{<id>}:chat` / `wp:{<id>}:react`: lists of the last chat lines / reactions (their
+//!   event texts), with their budgets `wp:{<id>}:chat:budget` / `wp:{<id>}:react:budget`.
 //! - channel `wp:{<id>}:ev`: published events.
 
 pub mod memory;
@@ -49,7 +51,7 @@ pub enum CasOutcome {
     /// Written and published.
     Applied,
     /// The stored revision differs; this is the current state. Nothing was written.
-    Conflict(PlaybackState),
+    Conflict(Box<PlaybackState>),
     /// The session does not exist (or expired).
     Missing,
     /// The session's change budget ([`ChangeLimit`]) is spent. Nothing was written.
@@ -78,6 +80,45 @@ impl ChangeLimit {
     pub fn enabled(&self) -> bool {
         self.per_sec.is_finite() && self.per_sec > 0.0
     }
+}
+
+/// A session's kept log of events that are not state: chat lines or reactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Log {
+    /// Chat lines (`{"type":"chat",..}`).
+    Chat,
+    /// Reactions (`{"type":"reaction",..}`).
+    Reactions,
+}
+
+impl Log {
+    /// The key suffix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Log::Chat => "chat",
+            Log::Reactions => "react",
+        }
+    }
+}
+
+/// How an append to a [`Log`] is bounded: entries kept, and the session's budget for it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogLimits {
+    /// Entries kept (the oldest go first).
+    pub keep: usize,
+    /// Appends per session (over all instances).
+    pub rate: ChangeLimit,
+}
+
+/// The result of [`SessionStore::append`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// Stored and published.
+    Appended,
+    /// The session does not exist (or expired).
+    Missing,
+    /// The session's budget for this log is spent. Nothing was stored.
+    RateLimited,
 }
 
 /// What a subscription delivers.
@@ -142,6 +183,31 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
         next: &PlaybackState,
         event: &str,
     ) -> Result<CasOutcome, StoreError>;
+
+    /// Atomically: if the session exists and its budget for `log` allows (timed by `now_ms`,
+    /// the shared server clock), appends `event` to the log, keeps the last `limits.keep`
+    /// entries, and publishes `event` to the session's subscribers.
+    async fn append(
+        &self,
+        id: &SessionId,
+        log: Log,
+        event: &str,
+        now_ms: f64,
+        limits: LogLimits,
+    ) -> Result<AppendOutcome, StoreError>;
+
+    /// Removes the first entry of `log` whose text starts with `prefix` and publishes `event`;
+    /// `false` (nothing published) when there is none.
+    async fn remove_entry(
+        &self,
+        id: &SessionId,
+        log: Log,
+        prefix: &str,
+        event: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// The entries of `log`, oldest first (empty for unknown sessions).
+    async fn log(&self, id: &SessionId, log: Log) -> Result<Vec<String>, StoreError>;
 
     /// Slides the TTL of a session; `false` when it does not exist.
     async fn touch(&self, id: &SessionId) -> Result<bool, StoreError>;
@@ -249,6 +315,24 @@ pub fn presence_key(id: &SessionId) -> String {
 /// `wp:{<id>}:budget`: the per-session change budget (hash `t` tokens, `at` ms).
 pub fn budget_key(id: &SessionId) -> String {
     format!("wp:{{{id}}}:budget")
+}
+
+/// `wp:{<id>}:chat` or `wp:{<id>}:react`.
+pub fn log_key(id: &SessionId, log: Log) -> String {
+    format!("wp:{{{id}}}:{}", log.name())
+}
+
+/// The budget hash of a log.
+pub fn log_budget_key(id: &SessionId, log: Log) -> String {
+    format!("wp:{{{id}}}:{}:budget", log.name())
+}
+
+/// Whether a published event's text is a chat line, a deletion or a reaction (forwarded to the
+/// viewers byte for byte, outside the revision order).
+pub fn is_log_event(text: &str) -> bool {
+    text.starts_with(r#"{"type":"chat""#)
+        || text.starts_with(r#"{"type":"reaction""#)
+        || text.starts_with(r#"{"type":"chat_deleted""#)
 }
 
 /// `wp:{<id>}:ev`.

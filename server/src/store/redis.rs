@@ -29,7 +29,7 @@
 //!   also carries a deadline in Redis' own clock ([`CAS_BUDGET`] after it was sent) and refuses
 //!   to run past it, so a change reported as failed is never applied later by a queued script.
 
-use super::{budget_key, ChangeLimit};
+use super::{budget_key, log_budget_key, log_key, AppendOutcome, ChangeLimit, Log, LogLimits};
 use super::{
     channel, decode_state, encode_state, presence_key, state_key, CasOutcome, Delivery,
     SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
@@ -139,6 +139,48 @@ local heard = redis.call('SPUBLISH', ARGV[6], '{"type":"presence","viewers":' ..
 return {total, heard}
 "#;
 
+/// Append to a session's log (chat lines, reactions): KEYS = [state, log, budget]; ARGV =
+/// [event, keep, now ms, per s, burst, channel, deadline (Redis ms), ttl ms]. Returns `{0}`
+/// missing, `{2}` appended and published, `{4}` refused past its deadline, `{5}` the log's
+/// budget is spent. The log lives as long as the state did when it was last appended to.
+const APPEND_LUA: &str = r#"
+local t = redis.call('TIME')
+local rnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if rnow > tonumber(ARGV[7]) then return {4} end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -2 then return {0} end
+if ttl < 0 then ttl = tonumber(ARGV[8]) end
+local rate = tonumber(ARGV[4])
+if rate > 0 then
+  local now, burst = tonumber(ARGV[3]), tonumber(ARGV[5])
+  local b = redis.call('HMGET', KEYS[3], 't', 'at')
+  local tokens, at = tonumber(b[1]) or burst, tonumber(b[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
+  if tokens < 1 then return {5} end
+  redis.call('HSET', KEYS[3], 't', tostring(tokens - 1), 'at', tostring(math.max(now, at)))
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('SPUBLISH', ARGV[6], ARGV[1])
+return {2}
+"#;
+
+/// Remove one log entry: KEYS = [log]; ARGV = [prefix, event, channel]. Removes the first entry
+/// starting with the prefix and publishes the event; returns 1, or 0 when there is none.
+const REMOVE_LUA: &str = r#"
+local all = redis.call('LRANGE', KEYS[1], 0, -1)
+for _, e in ipairs(all) do
+  if string.sub(e, 1, #ARGV[1]) == ARGV[1] then
+    redis.call('LREM', KEYS[1], 1, e)
+    redis.call('SPUBLISH', ARGV[3], ARGV[2])
+    return 1
+  end
+end
+return 0
+"#;
+
 /// Viewer count (read only): KEYS = [presence]; ARGV = [stale ms].
 const VIEWERS_LUA: &str = r#"
 local t = redis.call('TIME')
@@ -187,6 +229,8 @@ pub struct RedisStore {
     cas: Script,
     presence: Script,
     viewers: Script,
+    append: Script,
+    remove: Script,
     routes: Arc<Mutex<Routes>>,
     /// Serialises SUBSCRIBE/UNSUBSCRIBE per channel, so a late unsubscribe never undoes a
     /// newer subscribe, without making other sessions wait.
@@ -440,6 +484,8 @@ impl RedisStore {
             cas: Script::new("cas", CAS_LUA),
             presence: Script::new("presence", PRESENCE_LUA),
             viewers: Script::new("viewers", VIEWERS_LUA),
+            append: Script::new("append", APPEND_LUA),
+            remove: Script::new("remove", REMOVE_LUA),
             routes,
             channel_locks,
             next_token: AtomicU64::new(1),
@@ -448,7 +494,13 @@ impl RedisStore {
             metrics: StoreMetrics::default(),
         };
         store.reference_time_ms().await?;
-        for s in [&store.cas, &store.presence, &store.viewers] {
+        for s in [
+            &store.cas,
+            &store.presence,
+            &store.viewers,
+            &store.append,
+            &store.remove,
+        ] {
             store.load_script(s).await?;
         }
         Ok(store)
@@ -591,7 +643,7 @@ impl SessionStore for RedisStore {
                 Some(0) => Ok(CasOutcome::Missing),
                 Some(1) => {
                     let cur = items.get(1).and_then(Value::as_string).unwrap_or_default();
-                    Ok(CasOutcome::Conflict(decode_state(&cur)?))
+                    Ok(CasOutcome::Conflict(Box::new(decode_state(&cur)?)))
                 }
                 Some(2) => {
                     self.heal_if_deaf(id, items.get(1)).await;
@@ -625,6 +677,84 @@ impl SessionStore for RedisStore {
         Err(StoreError::Unavailable(
             "redis refused the change after its deadline".into(),
         ))
+    }
+
+    async fn append(
+        &self,
+        id: &SessionId,
+        log: Log,
+        event: &str,
+        now_ms: f64,
+        limits: LogLimits,
+    ) -> Result<AppendOutcome, StoreError> {
+        let deadline = self.redis_clock.now_ms() + CAS_BUDGET.as_secs_f64() * 1000.0;
+        let reply = self
+            .eval(
+                &self.append,
+                vec![state_key(id), log_key(id, log), log_budget_key(id, log)],
+                vec![
+                    event.to_owned(),
+                    limits.keep.max(1).to_string(),
+                    format!("{now_ms:.3}"),
+                    if limits.rate.enabled() {
+                        limits.rate.per_sec.to_string()
+                    } else {
+                        "0".into()
+                    },
+                    limits.rate.burst.max(1).to_string(),
+                    channel(id),
+                    format!("{deadline:.0}"),
+                    self.ttl_ms.to_string(),
+                ],
+            )
+            .await?;
+        let Value::Array(items) = reply else {
+            return Err(StoreError::Unavailable(format!(
+                "unexpected append reply {reply:?}"
+            )));
+        };
+        match items.first().and_then(Value::as_i64) {
+            Some(0) => Ok(AppendOutcome::Missing),
+            Some(2) => Ok(AppendOutcome::Appended),
+            Some(5) => Ok(AppendOutcome::RateLimited),
+            Some(4) => Err(StoreError::Unavailable(
+                "redis was too slow; nothing was stored".into(),
+            )),
+            _ => Err(StoreError::Unavailable(format!(
+                "unexpected append reply {items:?}"
+            ))),
+        }
+    }
+
+    async fn remove_entry(
+        &self,
+        id: &SessionId,
+        log: Log,
+        prefix: &str,
+        event: &str,
+    ) -> Result<bool, StoreError> {
+        let reply = self
+            .eval(
+                &self.remove,
+                vec![log_key(id, log)],
+                vec![prefix.to_owned(), event.to_owned(), channel(id)],
+            )
+            .await?;
+        Ok(reply.as_i64() == Some(1))
+    }
+
+    async fn log(&self, id: &SessionId, log: Log) -> Result<Vec<String>, StoreError> {
+        let started = Instant::now();
+        // (LRANGE as a custom command: fred's list interface is not compiled in for one call.)
+        let cmd = CustomCommand::new_static("LRANGE", ClusterHash::FirstKey, false);
+        let items: Vec<String> = timed(
+            self.pool
+                .next()
+                .custom(cmd, vec![log_key(id, log), "0".to_owned(), "-1".to_owned()]),
+        )
+        .await?;
+        self.metrics.observe("log", started);
+        Ok(items)
     }
 
     async fn touch(&self, id: &SessionId) -> Result<bool, StoreError> {

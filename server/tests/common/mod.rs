@@ -148,7 +148,30 @@ pub struct Client {
     pub viewers: u32,
     /// Newest state received (Hello or State).
     pub state: PlaybackState,
+    /// This viewer's public id, from `Hello`.
+    pub kid: Option<app::rights::Kid>,
     seq: u32,
+}
+
+/// Opens `/ws/{id}` presenting `key` (the subprotocols `wp1, k.<key>`, as the browser does).
+pub async fn open_with_key(
+    server: &TestServer,
+    id: &str,
+    key: &str,
+) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, ConnectError> {
+    let mut req = server
+        .ws_url(&format!("/ws/{id}"))
+        .into_client_request()
+        .map_err(|e| ConnectError::Other(e.to_string()))?;
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("wp1, k.{key}").parse().expect("header value"),
+    );
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tungstenite::Error::Http(resp)) => Err(ConnectError::Status(resp.status().as_u16())),
+        Err(e) => Err(ConnectError::Other(e.to_string())),
+    }
 }
 
 /// Opens `/ws/{id}` with an optional `Origin` header, returning the raw stream.
@@ -191,6 +214,7 @@ impl Client {
             hello_viewers: 0,
             viewers: 0,
             state: PlaybackState::new(video(), 0.0, 0.0),
+            kid: None,
             seq: 0,
         };
         match c.recv().await {
@@ -199,8 +223,10 @@ impl Client {
                 server_time,
                 state,
                 viewers,
+                kid,
                 ..
             } => {
+                c.kid = kid;
                 c.conn_id = conn_id;
                 c.hello_server_time = server_time;
                 c.hello_viewers = viewers;
@@ -211,6 +237,20 @@ impl Client {
             other => panic!("expected hello, got {other:?}"),
         }
         c
+    }
+
+    /// Connects presenting `key` and reads `Hello`.
+    pub async fn connect_as(server: &TestServer, id: &SessionId, key: &str) -> Client {
+        let ws = open_with_key(server, id.as_str(), key)
+            .await
+            .expect("websocket connects");
+        Self::from_stream(ws).await
+    }
+
+    /// The next sequence number for a message built by hand.
+    pub fn next_seq(&mut self) -> u32 {
+        self.seq += 1;
+        self.seq
     }
 
     /// Sends a protocol message.
