@@ -125,6 +125,7 @@ pub fn ReactionOverlay(floats: RwSignal<Vec<(u64, Reaction)>>) -> impl IntoView 
             />
         </div>
     }
+    .into_any()
 }
 
 /// One button per reaction.
@@ -155,6 +156,7 @@ where
                 .collect_view()}
         </div>
     }
+    .into_any()
 }
 
 /// The chat: messages, the field, errors.
@@ -273,6 +275,7 @@ where
             </Show>
         </section>
     }
+    .into_any()
 }
 
 #[cfg(test)]

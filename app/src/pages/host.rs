@@ -144,6 +144,7 @@ where
             </Show>
         </section>
     }
+    .into_any()
 }
 
 /// A row's role badge and a host's buttons for that member.
@@ -208,6 +209,7 @@ where
             </span>
         </Show>
     }
+    .into_any()
 }
 
 #[cfg(test)]
