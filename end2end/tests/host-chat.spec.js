@@ -21,6 +21,19 @@ async function party(viewers, n) {
   return { url, all };
 }
 
+/**
+ * Has `host` pause the room at `seconds` (a fresh player starts playing on a seek, so the room
+ * plays and pauses once first); waits until everyone is there.
+ */
+async function pauseAt(host, all, seconds) {
+  await host.hook('userPlay');
+  await waitInSync(all, { playing: true });
+  await host.hook('userPause');
+  await waitInSync(all, { playing: false });
+  await host.hook('userSeek', seconds);
+  await waitInSync(all, { playing: false, near: seconds });
+}
+
 /** The row of the room's list for `other` (by connection id) as `viewer` sees it. */
 async function rowOf(viewer, other) {
   const id = (await other.sync()).connId;
@@ -202,8 +215,7 @@ test('chat: text only, history for a late joiner, a time that seeks, a host dele
   });
 
   await test.step('B answers with the Send button at 0:30', async () => {
-    await a.hook('userSeek', 30);
-    await waitInSync(all, { playing: false, near: 30 });
+    await pauseAt(a, all, 30);
     await b.page.getByTestId('chat-input').fill('at thirty');
     await b.page.getByTestId('chat-send').click();
     for (const v of all) {
@@ -265,8 +277,7 @@ test('a reaction sent at ~12.0 s floats for others when their video reaches 12.0
   let at;
 
   await test.step('A reacts at ~12.0 s while everyone plays', async () => {
-    await a.hook('userSeek', 10);
-    await waitInSync(all, { playing: false, near: 10 });
+    await pauseAt(a, all, 10);
     await a.hook('userPlay');
     await waitInSync(all, { playing: true });
     await a.page.waitForFunction(
