@@ -229,9 +229,12 @@ where
                                 >
                                     {clock_text(at)}
                                 </button>
-                                <span class="chat-name" data-testid="chat-name">{l.name}</span>
-                                // Text only: a text node, never HTML, never auto-linked.
-                                <span class="chat-text" data-testid="chat-text">{l.text}</span>
+                                <span class="chat-body">
+                                    <span class="chat-name" data-testid="chat-name">{l.name}</span>
+                                    " "
+                                    // Text only: a text node, never HTML, never auto-linked.
+                                    <span class="chat-text" data-testid="chat-text">{l.text}</span>
+                                </span>
                                 <Show when=move || is_host.get()>
                                     <button
                                         type="button"
