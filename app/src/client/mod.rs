@@ -6,6 +6,9 @@ pub mod yt;
 
 pub use runtime::{SyncClient, UiEvent};
 
+use js_sys::Reflect;
+use wasm_bindgen::{JsCast, JsValue};
+
 /// The client clock (ms since the Unix epoch): `performance.timeOrigin + performance.now()`,
 /// fixed anchor plus a monotonic clock, so it never jumps when the wall clock is adjusted.
 pub fn now_ms() -> f64 {
@@ -36,7 +39,6 @@ pub async fn copy_text(text: &str) -> bool {
 
 /// Selects the text of the input with id `id` (fallback when copying is refused).
 pub fn select_input(id: &str) {
-    use wasm_bindgen::JsCast;
     if let Some(input) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.get_element_by_id(id))
@@ -76,5 +78,98 @@ pub fn stored_name() -> String {
 pub fn remember_name(name: &str) {
     if let Some(s) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
         let _ = s.set_item(NAME_KEY, name);
+    }
+}
+
+/// `localStorage` key of this browser's own private key (see [`crate::rights`]).
+const KEY_KEY: &str = "wp.key";
+
+/// `localStorage` key of the host secret of session `id`.
+fn host_key(id: &str) -> String {
+    format!("wp.host.{id}")
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+}
+
+/// 32 random hex digits (`crypto.getRandomValues`, else `Math.random`).
+fn random_hex() -> String {
+    let bytes = js_sys::Uint8Array::new_with_length(16);
+    let filled = web_sys::window()
+        .and_then(|w| Reflect::get(&w, &"crypto".into()).ok())
+        .filter(|c| c.is_object())
+        .and_then(|c| {
+            let f = Reflect::get(&c, &"getRandomValues".into()).ok()?;
+            let f: &js_sys::Function = f.dyn_ref()?;
+            f.call1(&c, &bytes).ok()
+        })
+        .is_some();
+    if !filled {
+        for i in 0..16 {
+            bytes.set_index(i, (js_sys::Math::random() * 256.0) as u8);
+        }
+    }
+    bytes.to_vec().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The host secret this browser keeps for session `id`, if any.
+pub fn host_secret(id: &str) -> Option<String> {
+    storage()
+        .and_then(|s| s.get_item(&host_key(id)).ok().flatten())
+        .filter(|k| crate::rights::is_valid_key(k))
+}
+
+/// The private key this browser presents for session `id`: the session's host secret when it
+/// has one, else this browser's own key (generated once and remembered). Without storage a key
+/// for this page only.
+pub fn session_key(id: &str) -> String {
+    if let Some(secret) = host_secret(id) {
+        return secret;
+    }
+    let storage = storage();
+    let saved = storage
+        .as_ref()
+        .and_then(|s| s.get_item(KEY_KEY).ok().flatten())
+        .filter(|k| crate::rights::is_valid_key(k));
+    saved.unwrap_or_else(|| {
+        let key = random_hex();
+        if let Some(s) = storage {
+            let _ = s.set_item(KEY_KEY, &key);
+        }
+        key
+    })
+}
+
+/// Takes a host secret from the address (`/s/<id>#host=<secret>`, the redirect after creating
+/// a session or a saved host link): keeps it for session `id` and removes the fragment from
+/// the address (`history.replaceState`), so the share link and the history never carry it.
+pub fn take_host_fragment(id: &str) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let location = window.location();
+    let hash = location.hash().unwrap_or_default();
+    let Some(secret) = hash.strip_prefix("#host=") else {
+        return;
+    };
+    if crate::rights::is_valid_key(secret) {
+        if let Some(s) = storage() {
+            let _ = s.set_item(&host_key(id), secret);
+        }
+    }
+    // `history.replaceState(null, "", path + query)` without the fragment.
+    let url = format!(
+        "{}{}",
+        location.pathname().unwrap_or_default(),
+        location.search().unwrap_or_default()
+    );
+    if let Ok(history) = Reflect::get(&window, &"history".into()) {
+        if let Some(f) = Reflect::get(&history, &"replaceState".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        {
+            let _ = f.call3(&history, &JsValue::NULL, &"".into(), &url.into());
+        }
     }
 }

@@ -12,7 +12,9 @@
 use super::now_ms;
 use super::yt::{self, PlayerEvent, YtPlayer};
 use crate::api::SessionView;
-use crate::protocol::{close, ClientMsg, ServerMsg};
+use crate::chat::{ChatLine, Reaction, ReactionTrack};
+use crate::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
+use crate::rights::{Kid, Rights, RightsCommand};
 use crate::sync::{Action, Backoff, Engine, PlayerState, Reading, SyncStats, TICK_MS};
 use futures::channel::mpsc::{unbounded, UnboundedSender};
 use futures::future::{abortable, select, AbortHandle, Either};
@@ -47,10 +49,38 @@ pub enum UiEvent {
     Notice(String),
     /// Who is here changed (see `crate::roster`).
     Roster(crate::roster::Roster),
+    /// This viewer's public id, as the server told in `hello`.
+    Kid(Option<Kid>),
+    /// The room's rights changed (hosts, "hosts control").
+    Rights(Rights),
+    /// A host removed this viewer (close 4403): show it; the runtime stopped reconnecting.
+    Removed,
+    /// This viewer changed playback in the player (or asked to) while only hosts control the
+    /// room: the change was undone (or refused by the server).
+    ControlRefused,
+    /// A host request (lock, co-host, hand over, remove) was refused: the server's message.
+    HostError(String),
+    /// The chat history sent after `hello` (replaces the list), oldest first.
+    ChatHistory(Vec<ChatLine>),
+    /// A new chat line.
+    Chat(ChatLine),
+    /// A host deleted a chat line.
+    ChatDeleted(u64),
+    /// A chat message or reaction was refused: the server's message.
+    ChatError(String),
+    /// Reactions to float over the player now (this viewer's video reached their moment).
+    Reactions(Vec<Reaction>),
 }
 
-/// Sequence numbers of room requests start here, apart from the sync engine's commands.
+/// Sequence numbers: the top two bits tell what a `seq` (echoed in an error) was for. The sync
+/// engine's commands count from 0; room requests (queue, play now, name) have the top bits
+/// `01`, host requests `10`, chat lines and reactions `11`.
 const ROOM_SEQ_BASE: u32 = 1 << 30;
+const HOST_SEQ_BASE: u32 = 2 << 30;
+const CHAT_SEQ_BASE: u32 = 3 << 30;
+
+/// Reactions a viewer keeps for replays (the server keeps at most its own `reactions_kept`).
+const REACTIONS_KEPT: usize = 500;
 
 type Step = Box<dyn FnOnce(&mut Engine, f64, Option<Reading>) -> Vec<Action>>;
 
@@ -69,6 +99,16 @@ struct Inner {
     last_queue: RefCell<Option<crate::queue::Queue>>,
     title_sent: RefCell<Option<String>>,
     room_seq: Cell<u32>,
+    host_seq: Cell<u32>,
+    chat_seq: Cell<u32>,
+    /// This viewer's public id (from `hello`).
+    kid: RefCell<Option<Kid>>,
+    /// The rights last told to the page.
+    last_rights: RefCell<Option<Rights>>,
+    /// Undone local changes already told to the page (see `Engine::refused`).
+    refused_seen: Cell<u32>,
+    /// The reactions known, shown as this viewer's video reaches them.
+    track: RefCell<ReactionTrack>,
     name: RefCell<Option<String>>,
     /// "Join playback" is shown (for this viewer's reported health).
     needs_click: Cell<bool>,
@@ -110,7 +150,13 @@ impl SyncClient {
             last_video: RefCell::new(None),
             last_queue: RefCell::new(None),
             title_sent: RefCell::new(None),
-            room_seq: Cell::new(ROOM_SEQ_BASE),
+            room_seq: Cell::new(0),
+            host_seq: Cell::new(0),
+            chat_seq: Cell::new(0),
+            kid: RefCell::new(None),
+            last_rights: RefCell::new(None),
+            refused_seen: Cell::new(0),
+            track: RefCell::new(ReactionTrack::new(REACTIONS_KEPT)),
             name: RefCell::new(None),
             needs_click: Cell::new(false),
             reporter: RefCell::new(new_reporter()),
@@ -192,6 +238,49 @@ impl SyncClient {
         self.inner
             .dispatch(Box::new(|e, now, r| e.on_join_click(now, r)));
     }
+
+    /// Sends a host request (lock, co-host, hand over, remove).
+    pub fn host(&self, cmd: RightsCommand) {
+        let seq = next_seq(&self.inner.host_seq, HOST_SEQ_BASE);
+        self.inner.send(&ClientMsg::Host { seq, cmd });
+    }
+
+    /// Sends a chat line.
+    pub fn chat(&self, text: String) {
+        let seq = next_seq(&self.inner.chat_seq, CHAT_SEQ_BASE);
+        self.inner.send(&ClientMsg::Chat { seq, text });
+    }
+
+    /// Asks to delete a chat line (hosts only).
+    pub fn delete_chat(&self, id: u64) {
+        let seq = next_seq(&self.inner.chat_seq, CHAT_SEQ_BASE);
+        self.inner.send(&ClientMsg::DeleteChat { seq, id });
+    }
+
+    /// Sends a reaction stamped with this viewer's player position (the frame it shows now).
+    pub fn react(&self, emoji: &str) {
+        let inner = &self.inner;
+        let at = inner
+            .reading(now_ms())
+            .map(|r| r.position)
+            .unwrap_or_else(|| inner.engine.borrow().stats().target_position);
+        if !at.is_finite() {
+            return;
+        }
+        let seq = next_seq(&inner.chat_seq, CHAT_SEQ_BASE);
+        inner.send(&ClientMsg::React {
+            seq,
+            emoji: emoji.to_owned(),
+            at,
+        });
+    }
+}
+
+/// The next sequence number of the kind `base` (see [`ROOM_SEQ_BASE`]).
+fn next_seq(counter: &Cell<u32>, base: u32) -> u32 {
+    let n = (counter.get().wrapping_add(1) & 0x3FFF_FFFF).max(1);
+    counter.set(n);
+    base | n
 }
 
 impl Drop for SyncClient {
@@ -305,6 +394,7 @@ impl Inner {
         if self.busy.replace(true) {
             return;
         }
+        let mut last = None;
         loop {
             let next = self.inbox.borrow_mut().pop_front();
             let Some(step) = next else {
@@ -314,12 +404,84 @@ impl Inner {
             let r = self.reading(now);
             let actions = {
                 let mut engine = self.engine.borrow_mut();
-                step(&mut engine, now, r)
+                let actions = step(&mut engine, now, r);
+                // The rights may have changed with this step (a lock, a new co-host).
+                let may = self.may_control(engine.state());
+                engine.set_may_control(may);
+                actions
             };
             self.execute(actions, now);
+            last = r.or(last);
         }
         self.busy.set(false);
+        if let Some(r) = last {
+            self.reactions_due(r);
+        }
         self.publish();
+    }
+
+    /// May this viewer control the room in `state`?
+    fn may_control(&self, state: Option<&crate::playback::PlaybackState>) -> bool {
+        let Some(s) = state else {
+            return true;
+        };
+        match self.kid.borrow().as_ref() {
+            Some(k) => s.rights.may_control(k),
+            None => !s.rights.locked,
+        }
+    }
+
+    /// Floats the reactions whose moment this viewer's video just passed in play.
+    fn reactions_due(&self, r: Reading) {
+        let Some(video) = self.engine.borrow().state().map(|s| s.video_id) else {
+            return;
+        };
+        let due = self
+            .track
+            .borrow_mut()
+            .due(&video, r.position, r.state == PlayerState::Playing);
+        if !due.is_empty() {
+            (self.ui)(UiEvent::Reactions(due));
+        }
+    }
+
+    /// Chat and reactions: to the page (reactions through the track).
+    fn on_social(&self, msg: ServerMsg) {
+        match msg {
+            ServerMsg::History { chat, reactions } => {
+                let mut track = self.track.borrow_mut();
+                for r in reactions {
+                    track.add(r);
+                }
+                drop(track);
+                (self.ui)(UiEvent::ChatHistory(chat));
+            }
+            ServerMsg::Chat(line) => (self.ui)(UiEvent::Chat(line)),
+            ServerMsg::ChatDeleted { id } => (self.ui)(UiEvent::ChatDeleted(id)),
+            ServerMsg::Reaction(r) => {
+                let late = self.track.borrow().late_arrival(&r);
+                self.track.borrow_mut().add(r.clone());
+                if late {
+                    (self.ui)(UiEvent::Reactions(vec![r]));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Tells the page an error the server sent, by what the refused message was for.
+    fn on_error(&self, code: ErrorCode, message: &str, seq: Option<u32>) {
+        let Some(seq) = seq else {
+            return;
+        };
+        let event = match seq >> 30 {
+            0 if code == ErrorCode::Forbidden => UiEvent::ControlRefused,
+            0 => return,
+            1 => UiEvent::RoomError(message.to_owned()),
+            2 => UiEvent::HostError(message.to_owned()),
+            _ => UiEvent::ChatError(message.to_owned()),
+        };
+        (self.ui)(event);
     }
 
     fn execute(self: &Rc<Self>, actions: Vec<Action>, now: f64) {
@@ -397,6 +559,7 @@ impl Inner {
         set("readingNoiseMs", stats.reading_noise_ms.into());
         self.publish_video();
         self.publish_queue();
+        self.publish_rights();
         self.report_health(&stats);
         let changed = self.last_stats.borrow().as_ref() != Some(&stats);
         if changed {
@@ -502,9 +665,23 @@ impl Inner {
     }
 
     fn next_room_seq(&self) -> u32 {
-        let seq = self.room_seq.get().wrapping_add(1).max(ROOM_SEQ_BASE);
-        self.room_seq.set(seq);
-        seq
+        next_seq(&self.room_seq, ROOM_SEQ_BASE)
+    }
+
+    /// Tells the page the room's rights when they changed, and a local change undone because
+    /// only hosts control the room.
+    fn publish_rights(&self) {
+        let refused = self.engine.borrow().refused();
+        if self.refused_seen.replace(refused) != refused {
+            (self.ui)(UiEvent::ControlRefused);
+        }
+        let Some(rights) = self.engine.borrow().state().map(|s| s.rights.clone()) else {
+            return;
+        };
+        if self.last_rights.borrow().as_ref() != Some(&rights) {
+            *self.last_rights.borrow_mut() = Some(rights.clone());
+            (self.ui)(UiEvent::Rights(rights));
+        }
     }
 
     /// Tells the page the room's queue when it changed.
@@ -529,7 +706,9 @@ impl Inner {
                 .iter()
                 .any(|i| i.video_id == video_id && i.title.is_none())
         });
-        if !wanted || self.title_sent.borrow().as_deref() == Some(video) {
+        // A queue edit: in a room only hosts control, a viewer who is none leaves it to them.
+        let may = self.may_control(self.engine.borrow().state());
+        if !wanted || !may || self.title_sent.borrow().as_deref() == Some(video) {
             return;
         }
         *self.title_sent.borrow_mut() = Some(video.to_owned());
@@ -608,16 +787,18 @@ async fn connect_loop(weak: Weak<Inner>) {
         let session_id = inner.session_id.clone();
         drop(inner);
         let outcome = match socket_url(&session_id) {
-            Some(url) => run_connection(&weak, &url).await,
+            Some(url) => run_connection(&weak, &url, &super::session_key(&session_id)).await,
             None => Outcome {
                 greeted: false,
                 code: None,
             },
         };
-        let mut final_ = matches!(
-            outcome.code,
-            Some(close::UNKNOWN_SESSION | close::SESSION_ENDED)
-        );
+        let removed = outcome.code == Some(close::REMOVED);
+        let mut final_ = removed
+            || matches!(
+                outcome.code,
+                Some(close::UNKNOWN_SESSION | close::SESSION_ENDED)
+            );
         if !final_ && !outcome.greeted {
             // The handshake failed (the browser only reports 1006, whatever the HTTP status):
             // ask whether the session still exists, so an ended party does not retry forever.
@@ -632,7 +813,11 @@ async fn connect_loop(weak: Weak<Inner>) {
         inner.socket.borrow_mut().take();
         inner.dispatch(Box::new(move |e, now, r| e.on_disconnect(now, final_, r)));
         if final_ {
-            (inner.ui)(UiEvent::Ended);
+            (inner.ui)(if removed {
+                UiEvent::Removed
+            } else {
+                UiEvent::Ended
+            });
             inner.publish();
             return;
         }
@@ -654,12 +839,17 @@ struct Outcome {
     code: Option<u16>,
 }
 
-async fn run_connection(weak: &Weak<Inner>, url: &str) -> Outcome {
+/// The WebSocket subprotocol of this protocol version (the server answers with it).
+const SUBPROTOCOL: &str = "wp1";
+
+async fn run_connection(weak: &Weak<Inner>, url: &str, key: &str) -> Outcome {
     let mut outcome = Outcome {
         greeted: false,
         code: None,
     };
-    let Ok(raw) = web_sys::WebSocket::new(url) else {
+    // The private key travels only in the handshake, as a second subprotocol `k.<key>`.
+    let protocols = js_sys::Array::of2(&SUBPROTOCOL.into(), &format!("k.{key}").into());
+    let Ok(raw) = web_sys::WebSocket::new_with_str_sequence(url, &protocols) else {
         return outcome;
     };
     let Ok(ws) = WebSocket::try_from(raw.clone()) else {
@@ -695,27 +885,32 @@ async fn run_connection(weak: &Weak<Inner>, url: &str) -> Outcome {
                         *greeted = true;
                     }
                     let inner = weak.upgrade()?;
-                    if hello {
+                    if let ServerMsg::Hello { kid, .. } = &msg {
                         // A new connection has no health on record: report it afresh.
                         *inner.reporter.borrow_mut() = new_reporter();
                         inner.send_name();
+                        *inner.kid.borrow_mut() = kid.clone();
+                        (inner.ui)(UiEvent::Kid(kid.clone()));
                     }
-                    if matches!(msg, ServerMsg::Roster { .. }) {
-                        inner.on_roster(msg);
-                        continue;
+                    match msg {
+                        ServerMsg::Roster { .. } => {
+                            inner.on_roster(msg);
+                            continue;
+                        }
+                        ServerMsg::History { .. }
+                        | ServerMsg::Chat(_)
+                        | ServerMsg::ChatDeleted { .. }
+                        | ServerMsg::Reaction(_) => {
+                            inner.on_social(msg);
+                            continue;
+                        }
+                        _ => {}
                     }
                     if let ServerMsg::State { state, cause } = &msg {
                         inner.notice(state, *cause);
                     }
-                    if let ServerMsg::Error {
-                        seq: Some(seq),
-                        message,
-                        ..
-                    } = &msg
-                    {
-                        if *seq > ROOM_SEQ_BASE {
-                            (inner.ui)(UiEvent::RoomError(message.clone()));
-                        }
+                    if let ServerMsg::Error { code, message, seq } = &msg {
+                        inner.on_error(*code, message, *seq);
                     }
                     inner.dispatch(Box::new(move |e, now, r| e.on_message(now, msg, r)));
                 }

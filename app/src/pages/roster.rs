@@ -1,7 +1,11 @@
 //! "Who is here": the room's list of viewers with the health each one's own client reports
 //! (see [`crate::roster`]), and the aggregate line a big room shows instead of every name.
+//! Hosts and co-hosts wear a badge; a host sees the buttons of [`super::host`] on each row.
 
+use super::host::MemberControls;
+use super::Ask;
 use crate::health::{summary_text, Health};
+use crate::rights::{Kid, Rights};
 use crate::roster::Roster;
 use leptos::prelude::*;
 
@@ -21,11 +25,17 @@ fn label(status: Option<Health>) -> String {
 
 /// The list: one row per listed member (their name as text only), then "and N more".
 #[component]
-pub fn RosterPanel(
+pub fn RosterPanel<F>(
     roster: RwSignal<Roster>,
     viewers: RwSignal<u32>,
     me: Signal<u64>,
-) -> impl IntoView {
+    rights: RwSignal<Rights>,
+    my_kid: Signal<Option<Kid>>,
+    on_ask: F,
+) -> impl IntoView
+where
+    F: Fn(Ask) + Copy + Send + Sync + 'static,
+{
     let total = move || viewers.get().max(roster.with(|r| r.members.len() as u32));
     let in_sync = move || roster.with(|r| r.in_sync());
     let more = move || total().saturating_sub(roster.with(|r| r.members.len() as u32));
@@ -57,6 +67,9 @@ pub fn RosterPanel(
                         };
                         let mine = move || (me.get() == id).to_string();
                         let name = move || member().and_then(|m| m.name).unwrap_or_else(|| "Guest".into());
+                        let kid = Signal::derive(move || {
+                            roster.with(|r| r.members.iter().find(|m| m.id == id).and_then(|m| m.kid.clone()))
+                        });
                         view! {
                             <li
                                 class="roster-member"
@@ -69,6 +82,7 @@ pub fn RosterPanel(
                                 <span class=move || format!("dot health-{}", health()) aria-hidden="true"></span>
                                 <span class="roster-name" data-testid="roster-name">{name}</span>
                                 <span class="roster-state">{move || label(status())}</span>
+                                <MemberControls rights=rights me=my_kid kid=kid on_ask=on_ask/>
                             </li>
                         }
                     }

@@ -5,12 +5,20 @@
 //! hydration a [`crate::client::SyncClient`] takes over: it creates the YouTube player in
 //! `#player`, connects the WebSocket and keeps this viewer in sync, pushing what to show into the
 //! signals of [`SyncUi`]. The hooks of docs/test-hooks.md live here.
+//!
+//! Hosts (issue 13): the viewer's public id comes with `hello`, the room's rights with every
+//! state; while only hosts control the room, a viewer who is none sees the page's playback,
+//! video and queue controls disabled, and the runtime undoes what they do in the player.
 
 use crate::api::{get_session, SessionView};
+use crate::chat::{ChatLine, Reaction};
 use crate::ids::SessionId;
+use crate::pages::chat::{ChatPanel, ReactionBar, ReactionOverlay};
+use crate::pages::host::{HostPanel, CONTROL_HINT};
 use crate::pages::roster::RosterPanel;
-use crate::pages::NotFound;
+use crate::pages::{Ask, NotFound};
 use crate::queue::{thumbnail_url, ItemId, Queue, QueueEdit};
+use crate::rights::{Kid, Rights};
 use crate::sync::{RateControl, SyncStats};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -65,7 +73,27 @@ struct SyncUi {
     notices: RwSignal<Vec<(u64, String)>>,
     /// Who is here.
     roster: RwSignal<crate::roster::Roster>,
+    /// This viewer's public id (from `hello`).
+    kid: RwSignal<Option<Kid>>,
+    /// The room's rights.
+    rights: RwSignal<Rights>,
+    /// A host removed this viewer (final).
+    removed: RwSignal<bool>,
+    /// "Only hosts control" shown after an undone change (a number per showing).
+    control_notice: RwSignal<Option<u64>>,
+    /// The last refused host request.
+    host_error: RwSignal<Option<String>>,
+    /// The chat, oldest first (at most `chat::MAX_LINES`).
+    chat: RwSignal<Vec<ChatLine>>,
+    /// The last refused chat line or reaction.
+    chat_error: RwSignal<Option<String>>,
+    /// Reactions floating over the player now.
+    floats: RwSignal<Vec<(u64, Reaction)>>,
 }
+
+/// How long "Only hosts control playback" stays after an undone change (ms).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const CONTROL_NOTICE_MS: u32 = 5_000;
 
 /// Notices kept on the page.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -152,7 +180,37 @@ fn Session(view: SessionView) -> impl IntoView {
         room_error: RwSignal::new(None),
         notices: RwSignal::new(Vec::new()),
         roster: RwSignal::new(crate::roster::Roster::default()),
+        kid: RwSignal::new(None),
+        rights: RwSignal::new(view.state.rights.clone()),
+        removed: RwSignal::new(false),
+        control_notice: RwSignal::new(None),
+        host_error: RwSignal::new(None),
+        chat: RwSignal::new(Vec::new()),
+        chat_error: RwSignal::new(None),
+        floats: RwSignal::new(Vec::new()),
     };
+    #[cfg(feature = "hydrate")]
+    let float_keys = StoredValue::new(0u64);
+    let host_link = RwSignal::new(None::<String>);
+    let is_host = Signal::derive(move || {
+        ui.kid
+            .with(|k| k.as_ref().is_some_and(|k| ui.rights.with(|r| r.is_host(k))))
+    });
+    let is_owner = Signal::derive(move || {
+        ui.kid.with(|k| {
+            k.as_ref()
+                .is_some_and(|k| ui.rights.with(|r| r.is_owner(k)))
+        })
+    });
+    let may_control = Signal::derive(move || {
+        ui.kid.with(|k| {
+            ui.rights.with(|r| match k {
+                Some(k) => r.may_control(k),
+                None => !r.locked,
+            })
+        })
+    });
+    let my_kid = Signal::derive(move || ui.kid.get());
     let my_name = RwSignal::new(None::<String>);
     let ended = RwSignal::new(false);
     let share = RwSignal::new(share_url(&view.id));
@@ -173,8 +231,14 @@ fn Session(view: SessionView) -> impl IntoView {
             if prev.is_some() {
                 return;
             }
+            // A host secret in the address (after creating, or a host link) is kept by this
+            // browser and removed from the address before anything else reads it.
+            crate::client::take_host_fragment(id.as_str());
             if let Some(origin) = crate::client::origin() {
                 share.set(format!("{origin}/s/{id}"));
+                if let Some(secret) = crate::client::host_secret(id.as_str()) {
+                    host_link.set(Some(format!("{origin}/s/{id}#host={secret}")));
+                }
             }
             let sink: Rc<dyn Fn(UiEvent)> = Rc::new(move |ev| match ev {
                 UiEvent::Stats(s) => {
@@ -199,6 +263,26 @@ fn Session(view: SessionView) -> impl IntoView {
                     n.insert(0, (id, text));
                     n.truncate(MAX_NOTICES);
                 }),
+                UiEvent::Kid(k) => ui.kid.set(k),
+                UiEvent::Rights(r) => ui.rights.set(r),
+                UiEvent::Removed => ui.removed.set(true),
+                UiEvent::ControlRefused => {
+                    let n = ui.control_notice.get_untracked().map_or(0, |n| n + 1);
+                    ui.control_notice.set(Some(n));
+                    crate::pages::chat::after(CONTROL_NOTICE_MS, move || {
+                        if ui.control_notice.try_get_untracked() == Some(Some(n)) {
+                            let _ = ui.control_notice.try_set(None);
+                        }
+                    });
+                }
+                UiEvent::HostError(m) => crate::pages::chat::flash(ui.host_error, m),
+                UiEvent::ChatHistory(h) => {
+                    ui.chat.update(|c| crate::pages::chat::set_history(c, h))
+                }
+                UiEvent::Chat(line) => ui.chat.update(|c| crate::pages::chat::push_line(c, line)),
+                UiEvent::ChatDeleted(id) => ui.chat.update(|c| c.retain(|l| l.id != id)),
+                UiEvent::ChatError(m) => crate::pages::chat::flash(ui.chat_error, m),
+                UiEvent::Reactions(rs) => crate::pages::chat::float(ui.floats, float_keys, rs),
             });
             let c = SyncClient::start(&started, sink);
             let name = crate::client::stored_name();
@@ -278,6 +362,23 @@ fn Session(view: SessionView) -> impl IntoView {
         #[cfg(not(feature = "hydrate"))]
         let _ = name;
     };
+    let ask = move |a: Ask| {
+        #[cfg(feature = "hydrate")]
+        client.with_value(|c| {
+            let Some(c) = c else {
+                return;
+            };
+            match a {
+                Ask::Chat(text) => c.chat(text),
+                Ask::DeleteChat(id) => c.delete_chat(id),
+                Ask::React(emoji) => c.react(emoji),
+                Ask::Seek(position) => c.request(crate::playback::Command::Seek { position }),
+                Ask::Host(cmd) => c.host(cmd),
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = a;
+    };
     let room = move |req: RoomReq| {
         ui.room_error.set(None);
         #[cfg(feature = "hydrate")]
@@ -298,119 +399,161 @@ fn Session(view: SessionView) -> impl IntoView {
     };
 
     view! {
-            <Title text=title/>
-            <Show when=move || ended.get()>
-                <div class="ended" role="alert" data-testid="session-ended">
-                    <p>"This watch party has ended."</p>
-                    <a href="/" rel="external">"Start a new watch party"</a>
-                </div>
-            </Show>
-            <section class="session">
-                <div class="stage">
-                    <div class="player-frame">
-                        <div id="player" class="player-placeholder">
-                            <span>"Loading the player…"</span>
-                        </div>
-                        <Show when=move || ui.show_join.get()>
-                            <div class="join-overlay">
-                                <button class="join" type="button" data-testid="join-playback" on:click=join>
-                                    "▶ Join playback"
-                                </button>
-                                <p class="hint">"Your browser paused the video until you click."</p>
-                            </div>
-                        </Show>
+        <Title text=title/>
+        <Show when=move || ended.get()>
+            <div class="ended" role="alert" data-testid="session-ended">
+                <p>"This watch party has ended."</p>
+                <a href="/" rel="external">"Start a new watch party"</a>
+            </div>
+        </Show>
+        <Show when=move || ui.removed.get()>
+            <div class="ended" role="alert" data-testid="session-removed">
+                <p>"A host removed you from this watch party."</p>
+                <a href="/" rel="external">"Start a new watch party"</a>
+            </div>
+        </Show>
+        <section class="session">
+            <div class="stage">
+                <div class="player-frame">
+                    <div id="player" class="player-placeholder">
+                        <span>"Loading the player…"</span>
                     </div>
-                    <Show when=move || ui.player_error.with(|e| e.is_some())>
-                        <p class="player-error error" role="alert" data-testid="player-error">
-                            {move || ui.player_error.get().unwrap_or_default()}
-                        </p>
-                    </Show>
-                </div>
-                <aside class="panel">
-    <NameField name=my_name on_rename=rename/>
-                                    <NowPlaying video=ui.video/>
-                <ol class="notices" data-testid="notices" aria-live="polite">
-                    <For
-                        each=move || ui.notices.get()
-                        key=|(id, _)| *id
-                        children=|(_, text)| view! { <li data-testid="notice">{text}</li> }
-                    />
-                </ol>
-                    <ChangeVideo on_change=change_video/>
-                    <div class="share field">
-                        <label for="share-link">"Invite people with this link"</label>
-                        <div class="share-row">
-                            <input
-                                id="share-link"
-                                type="text"
-                                readonly
-                                data-testid="share-link"
-                                value=move || share.get()
-                                prop:value=move || share.get()
-                                on:focus=|ev| {
-                                    #[cfg(feature = "hydrate")]
-                                    {
-                                        use wasm_bindgen::JsCast;
-                                        if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
-                                            input.select();
-                                        }
-                                    }
-                                    #[cfg(not(feature = "hydrate"))]
-                                    let _ = ev;
-                                }
-                            />
-                            <button type="button" class="copy" data-testid="copy-link" on:click=copy>
-                                {move || match copied.get() {
-                                    Some(true) => "Copied!",
-                                    Some(false) => "Press Ctrl+C",
-                                    None => "Copy",
-                                }}
+                    <Show when=move || ui.show_join.get()>
+                        <div class="join-overlay">
+                            <button class="join" type="button" data-testid="join-playback" on:click=join>
+                                "▶ Join playback"
                             </button>
+                            <p class="hint">"Your browser paused the video until you click."</p>
                         </div>
-                    </div>
-                    <div class="status-row">
-                        <span class="viewers" data-testid="viewer-count" data-count=move || count().to_string()>
-                            <span class="viewers-number">{count}</span>
-                            " watching"
-                        </span>
-                        <div
-                            class="sync-badge"
-                            tabindex="0"
-                            data-testid="sync-badge"
-                            data-status=status
-                            data-error-ms=error_attr
-                            data-rate-control=move || stats.with(|s| s.rate_control.as_str())
-                            title=move || stats.with(|s| (s.rate_control == RateControl::Locked).then_some(LOCKED_HINT))
-                            aria-label=move || format!("Sync status: {}", label())
-                        >
-                            <span class="dot" aria-hidden="true"></span>
-                            <span class="badge-label">{label}</span>
-                            <dl class="sync-details">
-                                <dt>"Distance from session"</dt>
-                                <dd>{move || stats.with(|s| s.error_ms.map(|e| format!("{e:+.1} ms")).unwrap_or_else(|| "–".into()))}</dd>
-                                <dt>"Clock offset"</dt>
-                                <dd>{move || stats.with(|s| format!("{:.1} ms", s.offset_ms))}</dd>
-                                <dt>"Round trip"</dt>
-                                <dd>{move || stats.with(|s| format!("{:.1} ms", s.rtt_ms))}</dd>
-                                <dt>"Corrective seeks"</dt>
-                                <dd>{move || stats.with(|s| s.corrective_seeks.to_string())}</dd>
-                                <dt>"Rate nudges"</dt>
-                                <dd>{move || stats.with(|s| s.rate_nudges.to_string())}</dd>
-                                <dt>"Seek latency"</dt>
-                                <dd>{move || stats.with(|s| format!("{:.0} ms", s.seek_latency_ms))}</dd>
-                                <dt>"Revision"</dt>
-                                <dd>{move || stats.with(|s| s.revision.to_string())}</dd>
-                            </dl>
-                        </div>
-                    </div>
-                    <p class="hint">
-                        "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
+                    </Show>
+                    <ReactionOverlay floats=ui.floats/>
+                </div>
+                <Show when=move || ui.control_notice.with(|n| n.is_some())>
+                    <p class="control-notice" role="status" data-testid="control-notice">
+                        {CONTROL_HINT}
                     </p>
-                </aside>
-                <QueuePanel queue=ui.queue error=ui.room_error on_room=room/>
-                <RosterPanel roster=ui.roster viewers=ui.viewers me=Signal::from(Memo::new(move |_| stats.with(|s| s.conn_id)))/>
-            </section>
-        }
+                </Show>
+                <ReactionBar on_ask=ask/>
+                <Show when=move || ui.player_error.with(|e| e.is_some())>
+                    <p class="player-error error" role="alert" data-testid="player-error">
+                        {move || ui.player_error.get().unwrap_or_default()}
+                    </p>
+                </Show>
+                <ChatPanel
+                    lines=ui.chat
+                    error=ui.chat_error
+                    is_host=is_host
+                    may_control=may_control
+                    video=ui.video
+                    on_ask=ask
+                />
+            </div>
+            <aside class="panel">
+                <Show when=move || is_host.get()>
+                    <HostPanel
+                        rights=ui.rights
+                        is_owner=is_owner
+                        host_link=host_link
+                        error=ui.host_error
+                        on_ask=ask
+                    />
+                </Show>
+                <Show when=move || !may_control.get()>
+                    <p class="hint control-hint" data-testid="control-hint">
+                        {CONTROL_HINT} "."
+                    </p>
+                </Show>
+                <NameField name=my_name on_rename=rename/>
+                <NowPlaying video=ui.video/>
+            <ol class="notices" data-testid="notices" aria-live="polite">
+                <For
+                    each=move || ui.notices.get()
+                    key=|(id, _)| *id
+                    children=|(_, text)| view! { <li data-testid="notice">{text}</li> }
+                />
+            </ol>
+                <ChangeVideo on_change=change_video may_control=may_control/>
+                <div class="share field">
+                    <label for="share-link">"Invite people with this link"</label>
+                    <div class="share-row">
+                        <input
+                            id="share-link"
+                            type="text"
+                            readonly
+                            data-testid="share-link"
+                            value=move || share.get()
+                            prop:value=move || share.get()
+                            on:focus=|ev| {
+                                #[cfg(feature = "hydrate")]
+                                {
+                                    use wasm_bindgen::JsCast;
+                                    if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                                        input.select();
+                                    }
+                                }
+                                #[cfg(not(feature = "hydrate"))]
+                                let _ = ev;
+                            }
+                        />
+                        <button type="button" class="copy" data-testid="copy-link" on:click=copy>
+                            {move || match copied.get() {
+                                Some(true) => "Copied!",
+                                Some(false) => "Press Ctrl+C",
+                                None => "Copy",
+                            }}
+                        </button>
+                    </div>
+                </div>
+                <div class="status-row">
+                    <span class="viewers" data-testid="viewer-count" data-count=move || count().to_string()>
+                        <span class="viewers-number">{count}</span>
+                        " watching"
+                    </span>
+                    <div
+                        class="sync-badge"
+                        tabindex="0"
+                        data-testid="sync-badge"
+                        data-status=status
+                        data-error-ms=error_attr
+                        data-rate-control=move || stats.with(|s| s.rate_control.as_str())
+                        title=move || stats.with(|s| (s.rate_control == RateControl::Locked).then_some(LOCKED_HINT))
+                        aria-label=move || format!("Sync status: {}", label())
+                    >
+                        <span class="dot" aria-hidden="true"></span>
+                        <span class="badge-label">{label}</span>
+                        <dl class="sync-details">
+                            <dt>"Distance from session"</dt>
+                            <dd>{move || stats.with(|s| s.error_ms.map(|e| format!("{e:+.1} ms")).unwrap_or_else(|| "–".into()))}</dd>
+                            <dt>"Clock offset"</dt>
+                            <dd>{move || stats.with(|s| format!("{:.1} ms", s.offset_ms))}</dd>
+                            <dt>"Round trip"</dt>
+                            <dd>{move || stats.with(|s| format!("{:.1} ms", s.rtt_ms))}</dd>
+                            <dt>"Corrective seeks"</dt>
+                            <dd>{move || stats.with(|s| s.corrective_seeks.to_string())}</dd>
+                            <dt>"Rate nudges"</dt>
+                            <dd>{move || stats.with(|s| s.rate_nudges.to_string())}</dd>
+                            <dt>"Seek latency"</dt>
+                            <dd>{move || stats.with(|s| format!("{:.0} ms", s.seek_latency_ms))}</dd>
+                            <dt>"Revision"</dt>
+                            <dd>{move || stats.with(|s| s.revision.to_string())}</dd>
+                        </dl>
+                    </div>
+                </div>
+                <p class="hint">
+                    "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
+                </p>
+            </aside>
+            <QueuePanel queue=ui.queue error=ui.room_error on_room=room may_control=may_control/>
+            <RosterPanel
+                roster=ui.roster
+                viewers=ui.viewers
+                me=Signal::from(Memo::new(move |_| stats.with(|s| s.conn_id)))
+                rights=ui.rights
+                my_kid=my_kid
+                on_ask=ask
+            />
+        </section>
+    }
 }
 
 /// The room's current video: its title once the player knows it, else its id.
@@ -430,7 +573,7 @@ fn NowPlaying(video: RwSignal<(String, Option<String>)>) -> impl IntoView {
 /// "Change the video": any YouTube link or id, through the same parser as the home page
 /// (`t=`/`start=` honoured). The whole room switches.
 #[component]
-fn ChangeVideo<F>(on_change: F) -> impl IntoView
+fn ChangeVideo<F>(on_change: F, may_control: Signal<bool>) -> impl IntoView
 where
     F: Fn(crate::playback::Command) + Copy + Send + Sync + 'static,
 {
@@ -462,10 +605,11 @@ where
                     placeholder="YouTube link or video id"
                     data-testid="video-change-input"
                     maxlength="2048"
+                    disabled=move || !may_control.get()
                     prop:value=move || input.get()
                     on:input=move |ev| input.set(event_target_value(&ev))
                 />
-                <button type="submit" data-testid="video-change-submit">"Play"</button>
+                <button type="submit" data-testid="video-change-submit" disabled=move || !may_control.get()>"Play"</button>
             </div>
             <Show when=move || error.with(|e| e.is_some())>
                 <p class="error" role="alert" data-testid="video-change-error">
@@ -483,6 +627,7 @@ fn QueuePanel<F>(
     queue: RwSignal<Queue>,
     error: RwSignal<Option<String>>,
     on_room: F,
+    may_control: Signal<bool>,
 ) -> impl IntoView
 where
     F: Fn(RoomReq) + Copy + Send + Sync + 'static,
@@ -531,10 +676,11 @@ where
                         placeholder="YouTube link or video id"
                         data-testid="queue-add-input"
                         maxlength="2048"
+                        disabled=move || !may_control.get()
                         prop:value=move || input.get()
                         on:input=move |ev| input.set(event_target_value(&ev))
                     />
-                    <button type="submit" data-testid="queue-add-submit">"Add"</button>
+                    <button type="submit" data-testid="queue-add-submit" disabled=move || !may_control.get()>"Add"</button>
                 </div>
             </form>
             <Show when=move || error.with(|e| e.is_some())>
@@ -583,25 +729,27 @@ where
                                 <span class="queue-title" data-testid="queue-title">{label}</span>
                                 <div class="queue-actions">
                                     <button type="button" data-testid="queue-play-now" title="Play now"
+                                        disabled=move || !may_control.get()
                                         on:click=move |_| on_room(RoomReq::PlayNow(id))>"▶"</button>
                                     <button type="button" data-testid="queue-play-next" title="Play next"
-                                        disabled=move || prev_of(id).is_none()
+                                        disabled=move || prev_of(id).is_none() || !may_control.get()
                                         on:click=move |_| edit(QueueEdit::PlayNext { item: id })>"⤒"</button>
                                     <button type="button" data-testid="queue-up" title="Move up"
-                                        disabled=move || prev_of(id).is_none()
+                                        disabled=move || prev_of(id).is_none() || !may_control.get()
                                         on:click=move |_| {
                                             if let Some(p) = prev_of(id) {
                                                 edit(QueueEdit::Move { item: id, before: Some(p) });
                                             }
                                         }>"↑"</button>
                                     <button type="button" data-testid="queue-down" title="Move down"
-                                        disabled=move || next_of(id).is_none()
+                                        disabled=move || next_of(id).is_none() || !may_control.get()
                                         on:click=move |_| {
                                             if let Some(n) = next_of(id) {
                                                 edit(QueueEdit::Move { item: n, before: Some(id) });
                                             }
                                         }>"↓"</button>
                                     <button type="button" data-testid="queue-remove" title="Remove"
+                                        disabled=move || !may_control.get()
                                         on:click=move |_| edit(QueueEdit::Remove { item: id })>"✕"</button>
                                 </div>
                             </li>

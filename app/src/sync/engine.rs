@@ -161,6 +161,10 @@ pub struct Engine {
     stats: SyncStats,
     sample_at: f64,
     sample_k: u32,
+    /// May this viewer control the room (see [`Engine::set_may_control`])?
+    may_control: bool,
+    /// Local changes turned back into a resync because this viewer may not control.
+    refused: u32,
 }
 
 impl Engine {
@@ -192,12 +196,27 @@ impl Engine {
             stats: SyncStats::default(),
             sample_at: f64::NEG_INFINITY,
             sample_k: 0,
+            may_control: true,
+            refused: 0,
         }
     }
 
     /// The numbers for the badge and `window.__watchparty`.
     pub fn stats(&self) -> &SyncStats {
         &self.stats
+    }
+
+    /// Whether this viewer may control the room (a room in "hosts control" mode and this
+    /// viewer no host: `false`). While it may not, a change the viewer makes in the player
+    /// (play, pause, seek, rate) or asks for is not sent: the player is put back in sync at
+    /// once instead, and [`Engine::refused`] counts it (the page explains why).
+    pub fn set_may_control(&mut self, may: bool) {
+        self.may_control = may;
+    }
+
+    /// How many local changes were undone because this viewer may not control the room.
+    pub fn refused(&self) -> u32 {
+        self.refused
     }
 
     /// The authoritative state last seen.
@@ -754,6 +773,14 @@ impl Engine {
         let Some(s) = self.state.as_ref() else {
             return;
         };
+        if !self.may_control {
+            // Not ours to change: re-apply the room's state at the next step (now).
+            self.refused = self.refused.wrapping_add(1);
+            self.needs_apply = true;
+            out.push(Action::WakeAt(now));
+            self.stats.last_action = format!("refused {cmd:?}: hosts control");
+            return;
+        }
         if self.status != ConnStatus::Live {
             return;
         }
@@ -1051,6 +1078,72 @@ mod tests {
             "{out:?}"
         );
         assert_eq!(e.state().map(|s| s.queue.items.len()), Some(1));
+    }
+
+    #[test]
+    fn a_viewer_without_control_is_put_back_instead_of_sending() {
+        let v = crate::ids::VideoId::parse("dQw4w9WgXcQ").unwrap();
+        let mut s = PlaybackState::new(v, 10.0, 0.0);
+        s.playing = true;
+        let mut e = Engine::new(Some(s.clone()));
+        let r = rd(0.0, PlayerState::Playing, 10.0);
+        e.on_message(
+            0.0,
+            ServerMsg::Hello {
+                conn_id: 7,
+                session_id: crate::ids::SessionId::parse("000000000000").unwrap(),
+                server_time: 0.0,
+                state: s,
+                viewers: 2,
+                kid: None,
+            },
+            Some(r),
+        );
+        e.on_player_ready(0.0, &[1.0], Some(r));
+        e.on_tick(100.0, Some(rd(100.0, PlayerState::Playing, 10.1)));
+        e.set_may_control(false);
+        let sends = |out: &[Action]| {
+            out.iter()
+                .filter(|a| matches!(a, Action::Send(m) if m.command().is_some()))
+                .count()
+        };
+        // The viewer pauses inside the player: nothing is sent, a step is asked for at once...
+        let out = e.on_player_state(
+            200.0,
+            PlayerState::Paused,
+            Some(rd(200.0, PlayerState::Paused, 10.2)),
+        );
+        assert_eq!(sends(&out), 0, "{out:?}");
+        assert!(out.contains(&Action::WakeAt(200.0)), "{out:?}");
+        assert_eq!(e.refused(), 1);
+        // ...which plays the player again at the room's position.
+        let out = e.on_tick(201.0, Some(rd(201.0, PlayerState::Paused, 10.2)));
+        assert!(out.contains(&Action::Play), "{out:?}");
+        assert_eq!(sends(&out), 0, "{out:?}");
+        // A drag of the timeline while playing is undone the same way.
+        e.on_player_state(
+            400.0,
+            PlayerState::Playing,
+            Some(rd(400.0, PlayerState::Playing, 10.4)),
+        );
+        e.on_tick(3_000.0, Some(rd(3_000.0, PlayerState::Playing, 13.0)));
+        let out = e.on_tick(3_100.0, Some(rd(3_100.0, PlayerState::Playing, 60.0)));
+        assert_eq!(sends(&out), 0, "{out:?}");
+        assert_eq!(e.refused(), 2);
+        let out = e.on_tick(3_101.0, Some(rd(3_101.0, PlayerState::Playing, 60.0)));
+        assert!(
+            out.iter()
+                .any(|a| matches!(a, Action::Seek(to) if (to - 13.1).abs() < 0.5)),
+            "{out:?}"
+        );
+        // Once allowed again, a pause is a command.
+        e.set_may_control(true);
+        let out = e.on_player_state(
+            5_000.0,
+            PlayerState::Paused,
+            Some(rd(5_000.0, PlayerState::Paused, 15.0)),
+        );
+        assert_eq!(sends(&out), 1, "{out:?}");
     }
 
     #[test]
