@@ -648,6 +648,10 @@
         m.skew = f;
         armEnd();
       },
+      /** The page side's last report from the "iframe" ({pos, wall (s), rate, state}). */
+      lastReport: function () {
+        return api.info;
+      },
       /** The true media position and the performance.now() it was read at. */
       truePosition: function () {
         var at = now();
