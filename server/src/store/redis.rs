@@ -71,13 +71,35 @@ const POOL_SIZE: usize = 4;
 /// it, subscribed sessions resync from the store).
 const SUBSCRIBER_QUEUE: usize = 4096;
 
+/// A Lua function shared by the scripts that spend a per-session budget: a token bucket in the
+/// hash `key` (`t` tokens, `at` ms), `rate` per second up to `burst`, timed by `now` (ms, the
+/// shared server clock); `true` when a token was taken. (A macro, so that `concat!` can put it
+/// in front of each script at compile time.)
+macro_rules! spend_lua {
+    () => {
+        r#"
+local function spend(key, now, rate, burst, ttl)
+  local b = redis.call('HMGET', key, 't', 'at')
+  local tokens, at = tonumber(b[1]) or burst, tonumber(b[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
+  if tokens < 1 then return false end
+  redis.call('HSET', key, 't', tostring(tokens - 1), 'at', tostring(math.max(now, at)))
+  redis.call('PEXPIRE', key, ttl)
+  return true
+end
+"#
+    };
+}
+
 /// Compare-and-set: KEYS = [state, budget]; ARGV = [expected revision, new state JSON, ttl ms,
 /// channel, event JSON, deadline (Redis ms), now ms (the change's `updated_at`), changes per s,
 /// burst]. Returns `{0}` missing, `{1, current}` conflict, `{2, subscribers reached}` applied,
 /// `{3}` unreadable
 /// state, `{4, redis ms}` refused: started after its deadline, `{5}` the session's change
 /// budget is spent (a token bucket in the budget hash, skipped when the rate is 0).
-const CAS_LUA: &str = r#"
+const CAS_LUA: &str = concat!(
+    spend_lua!(),
+    r#"
 local t = redis.call('TIME')
 local rnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if rnow > tonumber(ARGV[6]) then return {4, rnow} end
@@ -87,19 +109,14 @@ local ok, st = pcall(cjson.decode, cur)
 if not ok or type(st) ~= 'table' then return {3} end
 if tonumber(st['revision']) ~= tonumber(ARGV[1]) then return {1, cur} end
 local rate = tonumber(ARGV[8])
-if rate > 0 then
-  local now, burst = tonumber(ARGV[7]), tonumber(ARGV[9])
-  local b = redis.call('HMGET', KEYS[2], 't', 'at')
-  local tokens, at = tonumber(b[1]) or burst, tonumber(b[2]) or now
-  tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
-  if tokens < 1 then return {5} end
-  redis.call('HSET', KEYS[2], 't', tostring(tokens - 1), 'at', tostring(math.max(now, at)))
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if rate > 0 and not spend(KEYS[2], tonumber(ARGV[7]), rate, tonumber(ARGV[9]), ARGV[3]) then
+  return {5}
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 local heard = redis.call('SPUBLISH', ARGV[4], ARGV[5])
 return {2, heard}
-"#;
+"#
+);
 
 /// Presence report: KEYS = [presence, state]; ARGV = [instance, count, seq, stale ms, ttl ms,
 /// channel, roster part JSON]. Stores "count:time:seq:part" unless a higher seq is stored,
@@ -143,7 +160,9 @@ return {total, heard}
 /// [event, keep, now ms, per s, burst, channel, deadline (Redis ms), ttl ms]. Returns `{0}`
 /// missing, `{2}` appended and published, `{4}` refused past its deadline, `{5}` the log's
 /// budget is spent. The log lives as long as the state did when it was last appended to.
-const APPEND_LUA: &str = r#"
+const APPEND_LUA: &str = concat!(
+    spend_lua!(),
+    r#"
 local t = redis.call('TIME')
 local rnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if rnow > tonumber(ARGV[7]) then return {4} end
@@ -151,21 +170,16 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl == -2 then return {0} end
 if ttl < 0 then ttl = tonumber(ARGV[8]) end
 local rate = tonumber(ARGV[4])
-if rate > 0 then
-  local now, burst = tonumber(ARGV[3]), tonumber(ARGV[5])
-  local b = redis.call('HMGET', KEYS[3], 't', 'at')
-  local tokens, at = tonumber(b[1]) or burst, tonumber(b[2]) or now
-  tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
-  if tokens < 1 then return {5} end
-  redis.call('HSET', KEYS[3], 't', tostring(tokens - 1), 'at', tostring(math.max(now, at)))
-  redis.call('PEXPIRE', KEYS[3], ttl)
+if rate > 0 and not spend(KEYS[3], tonumber(ARGV[3]), rate, tonumber(ARGV[5]), ttl) then
+  return {5}
 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
 redis.call('PEXPIRE', KEYS[2], ttl)
 redis.call('SPUBLISH', ARGV[6], ARGV[1])
 return {2}
-"#;
+"#
+);
 
 /// Remove one log entry: KEYS = [log]; ARGV = [prefix, event, channel]. Removes the first entry
 /// starting with the prefix and publishes the event; returns 1, or 0 when there is none.
