@@ -59,8 +59,15 @@ test('a rate-locked player is held by rare compensated seeks, and says so', asyn
   await b.hook('setClockSkew', 1.01);
   const spreads = await spreadsFor([a, b], 20_000);
   const after = await actions(b);
+  console.log(
+    `rate-locked, 1 % fast, 20 s: spread p95 ${p95(spreads).toFixed(1)} ms, max ${spreads.at(-1).toFixed(1)} ms, ` +
+      `${after.seeks - before.seeks} corrective seeks`,
+  );
   expect(after.seeks - before.seeks, 'corrective seeks held the fast clock').toBeGreaterThan(0);
-  expect(p95(spreads), `p95 of the spread with a 1 % fast rate-locked player\n${await clients([a, b])}`).toBeLessThanOrEqual(90);
+  // Seeks land past zero: the spread sweeps about ±35 ms (p95 ~33 ms, max ~38 ms while both play,
+  // on a loaded 2-core box); the bounds leave room for a busier CI machine.
+  expect(p95(spreads), `p95 of the spread with a 1 % fast rate-locked player\n${await clients([a, b])}`).toBeLessThanOrEqual(60);
+  expect(spreads.at(-1), `largest spread with a 1 % fast rate-locked player\n${await clients([a, b])}`).toBeLessThanOrEqual(90);
 });
 
 test('noisy readings (late by a varying amount, coarse steps) are not chased', async ({ viewers }) => {
@@ -75,12 +82,16 @@ test('noisy readings (late by a varying amount, coarse steps) are not chased', a
   const before = await Promise.all([b, c].map(actions));
   const spreads = await spreadsFor([a, b, c], 20_000);
   const after = await Promise.all([b, c].map(actions));
+  console.log(
+    `noisy readings, 20 s steady: spread p95 ${p95(spreads).toFixed(1)} ms; corrective actions: ` +
+      `late readings ${after[0].all - before[0].all}, reading steps ${after[1].all - before[1].all}`,
+  );
   // At most one corrective action per 10 s when nothing drifts; allow twice that under load.
   for (const [i, name] of ['B (late readings)', 'C (reading steps)'].entries()) {
     const n = after[i].all - before[i].all;
     expect(n, `${name}: corrective actions in 20 s of steady play\n${await clients([a, b, c])}`).toBeLessThanOrEqual(4);
   }
-    expect(p95(spreads)).toBeLessThanOrEqual(IN_SYNC_MS);
+  expect(p95(spreads)).toBeLessThanOrEqual(IN_SYNC_MS);
 });
 
 test('slow variable buffering and BUFFERING then PAUSED on a paused seek', async ({ viewers }) => {

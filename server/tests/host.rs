@@ -417,6 +417,7 @@ async fn two_instances_share_rights_removals_and_chat() {
     .await;
     refused(&mut guest, Command::Play { position: 0.0 }).await;
     let seq = guest.next_seq();
+    let sent = std::time::Instant::now();
     guest
         .send(&ClientMsg::Chat {
             seq,
@@ -424,11 +425,17 @@ async fn two_instances_share_rights_removals_and_chat() {
         })
         .await;
     assert_eq!(chat_line(&mut host).await.text, "from b");
+    let chat_ms = sent.elapsed().as_secs_f64() * 1000.0;
     let kid: Kid = guest.kid.clone().expect("kid");
+    let sent = std::time::Instant::now();
     host_cmd(&mut host, RightsCommand::Remove { kid }).await;
     assert_eq!(
         guest.closed(Duration::from_secs(5)).await,
         Some(close::REMOVED)
+    );
+    let removal_ms = sent.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "two instances: chat B -> A in {chat_ms:.1} ms; a removal on A closed the viewer on B after {removal_ms:.1} ms"
     );
     // The third viewer (same instance as the removed one) stays and is still refused control.
     state_where(&mut third, "the removal", |s| !s.rights.removed.is_empty()).await;

@@ -17,23 +17,33 @@
 //!   the dead band in the drift's direction and aimed half a band past zero, so the error swings
 //!   symmetrically within half a band either side instead of a `0..band` sawtooth.
 //! * Errors beyond [`SEEK_THRESHOLD`] (a stall, a tab that slept) are fixed by a seek to
-//!   `target + L`, where `L` is this player's seek-to-playing latency, learned (EWMA) from the
-//!   error that remains after each of its own corrective seeks.
+//!   `target + L`, where `L` is this player's seek-to-playing latency, learned from the error
+//!   that remains after each of its own seeks while playing: the median of the last
+//!   [`LATENCY_WINDOW`] measurements (the first replaces the guess; one odd landing does not
+//!   move it). How widely they vary is the player's *landing spread*
+//!   ([`Drift::landing_spread`]): no seek can land closer than that.
 //! * Rates are only used when the player confirmed them (`onPlaybackRateChange`); if a pulse is
 //!   not confirmed within [`RATE_CONFIRM_MS`], or the player offers no rate near the session's
 //!   (`getAvailablePlaybackRates()` = `[1]`), the player is **rate-locked** ([`RateControl`]).
 //! * A rate-locked player is corrected by seeks only, aimed ahead by the learned seek latency:
 //!   errors beyond [`SEEK_ONLY_THRESHOLD`] at once (two agreeing readings, a stall), smaller ones
-//!   beyond [`LOCKED_BAND`] (or the noise band) only on the estimate from at least
-//!   [`LOCKED_MIN_SAMPLES`] readings, and never sooner than a back-off after the previous one
-//!   ([`LOCKED_GAP_MS`], doubled after each seek that did not land within the band). A skewed
-//!   clock is answered by seeks aimed a band past zero against the drift, so it swings ± a band.
+//!   only on the estimate from at least [`LOCKED_MIN_SAMPLES`] readings and never sooner than
+//!   [`LOCKED_GAP_MS`] after the previous one. In steady play the trigger is [`LOCKED_BAND`], the
+//!   noise band or the landing spread, whichever is widest (a landing inside it is kept: no
+//!   seek chases the seek's own imprecision), with a back-off doubled after each seek that did
+//!   not land inside it. A skewed clock (this window's slope, or the drift learned over many
+//!   windows, [`Drift::learned_drift`]: a noisy player's drift shows only over several) is let
+//!   drift to [`LOCKED_SKEW_BAND`], judged one poll ahead, then sent to the far side of zero by
+//!   that band less the landing spread: the saw-tooth is centred, as long as the band allows, and
+//!   no landing falls outside it.
 //! * The reading noise is remembered across resets (it is the player's, not the moment's), so
 //!   the first readings after a correction are judged with the noise the player is known to have.
 
 use std::collections::VecDeque;
 
-use super::fit::{band_for, fit_error_with, ErrorFit, DEADBAND, NOISY};
+use super::fit::{
+    band_for, error_with_slope, fit_error_with, ErrorFit, DEADBAND, NOISY, SLOPE_SIGMAS,
+};
 
 /// A slope beyond this (s/s, i.e. 3 ms per second) counts as a skewed media clock.
 pub const SKEW_SLOPE: f64 = 0.003;
@@ -43,9 +53,22 @@ pub const SEEK_THRESHOLD: f64 = 1.0;
 /// Errors beyond this are corrected by a seek when no rate pulse is possible (s), after two
 /// agreeing readings (a stall, a tab that slept).
 pub const SEEK_ONLY_THRESHOLD: f64 = 0.25;
-/// A rate-locked player is corrected by a seek when its estimated error exceeds this (or the
-/// noise band, if wider), s.
+/// A rate-locked player in steady play is corrected by a seek when its estimated error exceeds
+/// this (or the noise band, or its landing spread, if wider), s.
 pub const LOCKED_BAND: f64 = 0.020;
+/// A rate-locked player with a skewed media clock is let drift up to this (or the noise band,
+/// if wider) before a seek, s; the seek lands on the far side of zero by this band less the
+/// learned landing spread, so the saw-tooth is centred and no landing passes the band.
+pub const LOCKED_SKEW_BAND: f64 = 0.035;
+/// Weight kept of the drift rate learned so far when another window of samples is folded in
+/// (about the last ten windows count).
+pub const DRIFT_MEMORY: f64 = 0.9;
+/// The learned drift rate counts when it is this many standard errors from zero (windows are
+/// independent, unlike the samples of one window, so fewer than [`super::fit::NOISY_SLOPE_SIGMAS`]).
+pub const DRIFT_SIGMAS: f64 = 4.0;
+/// How far ahead (s) a drifting rate-locked player's error is judged: one poll, so the seek
+/// comes before the band is crossed, not after.
+pub const LOCKED_LEAD_S: f64 = 0.1;
 /// Readings (after settling) that a rate-locked player's small-error seek is decided on.
 pub const LOCKED_MIN_SAMPLES: usize = 15;
 /// Least time between two small-error corrective seeks of a rate-locked player (ms); doubled
@@ -73,8 +96,11 @@ pub const RATE_CONFIRM_MS: f64 = 1_000.0;
 pub const INITIAL_SEEK_LATENCY: f64 = 0.2;
 /// Longest seek latency believed (s).
 pub const MAX_SEEK_LATENCY: f64 = 2.5;
-/// Weight of a new latency measurement in the EWMA.
-pub const LATENCY_ALPHA: f64 = 0.5;
+/// Latency measurements kept: the learned latency is their median (the first measurement
+/// replaces the guess; one odd landing does not move it).
+pub const LATENCY_WINDOW: usize = 7;
+/// Assumed half-width of a seek's landing (s) until [`LATENCY_WINDOW`] / 2 measurements tell.
+pub const LANDING_SPREAD_GUESS: f64 = 0.020;
 /// Longest single pulse (ms).
 pub const MAX_PULSE_MS: f64 = 5_000.0;
 
@@ -124,10 +150,12 @@ impl RateControl {
 struct Learn {
     /// Seconds added to the target.
     used: f64,
-    /// The error the seek aimed at (s).
-    aim: f64,
-    /// A rate-locked small-error seek (its landing feeds the back-off).
-    locked: bool,
+    /// A rate-locked small-error seek: a landing beyond ± this (s) counts as a miss and
+    /// lengthens the back-off.
+    miss_beyond: Option<f64>,
+    /// The first start of a video (it loads the video, so it is slower than later seeks):
+    /// only an upper bound, lowering the first guess, never a measurement.
+    bound_only: bool,
 }
 
 /// What the drift controller wants.
@@ -153,8 +181,10 @@ pub enum Correction {
     LockedSeek {
         /// Seconds to add to the target.
         compensation: f64,
-        /// The error the seek aims at (a band against a skewed clock's drift, else 0).
+        /// The error the seek aims at (past zero against a skewed clock's drift, else 0).
         aim: f64,
+        /// A landing beyond ± this (s) is a miss (the band this decision keeps to).
+        miss_beyond: f64,
     },
 }
 
@@ -177,10 +207,13 @@ pub struct Drift {
     available: Vec<f64>,
     support: RateSupport,
     seek_latency: f64,
+    latencies: VecDeque<f64>,
     learn: Option<Learn>,
     noise_level: f64,
     misses: u32,
-    next_locked_seek: f64,
+    last_locked_seek: f64,
+    drift_weight: f64,
+    drift_sum: f64,
     /// Seeks made on our own to fix drift or a stall.
     pub corrective_seeks: u32,
     /// Rate pulses started.
@@ -204,10 +237,13 @@ impl Drift {
             available: vec![0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0],
             support: RateSupport::Unknown,
             seek_latency: INITIAL_SEEK_LATENCY,
+            latencies: VecDeque::with_capacity(LATENCY_WINDOW),
             learn: None,
             noise_level: 0.0,
             misses: 0,
-            next_locked_seek: f64::NEG_INFINITY,
+            last_locked_seek: f64::NEG_INFINITY,
+            drift_weight: 0.0,
+            drift_sum: 0.0,
             corrective_seeks: 0,
             rate_nudges: 0,
         }
@@ -216,6 +252,7 @@ impl Drift {
     /// Discards the samples and ignores new ones until `now + settle_ms` (after anything that
     /// moves the player or the target).
     pub fn reset(&mut self, now: f64, settle_ms: f64) {
+        self.harvest_drift();
         self.samples.clear();
         self.settle_until = self.settle_until.max(now + settle_ms);
     }
@@ -271,6 +308,22 @@ impl Drift {
         self.seek_latency
     }
 
+    /// How far (s) a seek aimed with the learned latency may land from its aim: the widest
+    /// distance of a kept latency measurement from their median, plus a quarter (a few draws
+    /// rarely reach the edge of their range), [`LANDING_SPREAD_GUESS`] until there are
+    /// [`LATENCY_WINDOW`] / 2 measurements.
+    pub fn landing_spread(&self) -> f64 {
+        if self.latencies.len() < LATENCY_WINDOW / 2 {
+            return LANDING_SPREAD_GUESS;
+        }
+        let widest = self
+            .latencies
+            .iter()
+            .map(|l| (l - self.seek_latency).abs())
+            .fold(0.0, f64::max);
+        (1.25 * widest * self.base_rate).clamp(0.005, 0.150)
+    }
+
     /// The pulse in progress.
     pub fn pulse(&self) -> Option<Pulse> {
         self.pulse
@@ -314,6 +367,44 @@ impl Drift {
         }
     }
 
+    /// Folds the slope of the samples collected since the last reset into the learned drift
+    /// rate, weighted by its precision (many, quiet, long-spanning samples weigh most).
+    fn harvest_drift(&mut self) {
+        if self.samples.len() < MAX_SAMPLES / 2 {
+            return;
+        }
+        let Some(&(last, _)) = self.samples.back() else {
+            return;
+        };
+        let Some(fit) = self.fit(last) else {
+            return;
+        };
+        if fit.span_ms < 900.0 || !fit.raw_slope.is_finite() {
+            return;
+        }
+        let noise = fit.noise.max(self.noise_level).max(0.001);
+        let weight = (fit.time_spread / noise).powi(2);
+        self.drift_weight = DRIFT_MEMORY * self.drift_weight + weight;
+        self.drift_sum = DRIFT_MEMORY * self.drift_sum + weight * fit.raw_slope;
+    }
+
+    /// The media clock's drift (s/s) learned over many windows of samples (between seeks, pulses
+    /// and other resets), when it is beyond [`SKEW_SLOPE`] and significant: a noisy player's
+    /// drift that no single window shows.
+    pub fn learned_drift(&self) -> Option<f64> {
+        if self.drift_weight <= 0.0 {
+            return None;
+        }
+        let rate = self.drift_sum / self.drift_weight;
+        let se = self.drift_weight.sqrt().recip();
+        let sigmas = if self.noise_level > NOISY {
+            DRIFT_SIGMAS
+        } else {
+            SLOPE_SIGMAS
+        };
+        (rate.abs() > SKEW_SLOPE && rate.abs() > sigmas * se).then_some(rate)
+    }
+
     /// The current smoothed error, if there are samples.
     pub fn fit(&self, now: f64) -> Option<ErrorFit> {
         let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
@@ -338,17 +429,28 @@ impl Drift {
             // Something else happened (a stall during the seek); not a latency measurement.
             return None;
         }
-        if l.locked {
-            let band = band_for(self.noise_level).max(LOCKED_BAND);
-            if (fit.error - l.aim).abs() > band {
+        if let Some(beyond) = l.miss_beyond {
+            if fit.error.abs() > beyond {
                 self.misses = (self.misses + 1).min(5);
             } else {
                 self.misses = 0;
             }
         }
         let measured = (l.used - fit.error) / self.base_rate.max(0.25);
-        let next = (1.0 - LATENCY_ALPHA) * self.seek_latency + LATENCY_ALPHA * measured;
-        self.seek_latency = next.clamp(0.0, MAX_SEEK_LATENCY);
+        if l.bound_only {
+            if self.latencies.is_empty() && measured < self.seek_latency {
+                self.seek_latency = measured.max(0.0);
+                return Some(self.seek_latency);
+            }
+            return None;
+        }
+        if self.latencies.len() == LATENCY_WINDOW {
+            self.latencies.pop_front();
+        }
+        self.latencies
+            .push_back(measured.clamp(0.0, MAX_SEEK_LATENCY));
+        let mut v: Vec<f64> = self.latencies.iter().copied().collect();
+        self.seek_latency = median(&mut v);
         Some(self.seek_latency)
     }
 
@@ -446,37 +548,65 @@ impl Drift {
 
     /// A rate-locked player's decision for errors below [`SEEK_ONLY_THRESHOLD`]: a seek when
     /// the estimate from many readings is beyond the band and the back-off has passed.
+    ///
+    /// A steady player is left wherever it landed within ±[`LOCKED_BAND`] (a seek cannot land
+    /// more precisely than its buffering varies). A skewed clock drifting away is let go to
+    /// ±[`LOCKED_SKEW_BAND`] (judged one poll ahead), then sent to the far side of zero, by the
+    /// band less the landing spread: the error sweeps the whole band between two seeks, as
+    /// rarely as the band allows, and no landing falls outside it. Drifting back towards zero
+    /// after such a landing is left alone.
     fn decide_locked(&self, now: f64, fit: ErrorFit, band: f64) -> Correction {
-        if fit.samples < LOCKED_MIN_SAMPLES || now < self.next_locked_seek {
+        if fit.samples < LOCKED_MIN_SAMPLES || now < self.last_locked_seek + LOCKED_GAP_MS {
             return Correction::None;
         }
-        let band = band.max(LOCKED_BAND);
-        let e = fit.error;
-        if e.abs() <= band {
-            return Correction::None;
-        }
-        // Against a skewed clock, land a band past zero so the error swings ± a band.
-        let aim = if is_skewed(&fit, self.noise_level) {
-            -fit.slope.signum() * (fit.slope.abs() * 2.0).min(band)
+        // The drift: this window's if it shows one, else the one learned over many windows
+        // (with the error re-read along it).
+        let (e, slope) = if is_skewed(&fit, self.noise_level) {
+            (fit.error, fit.slope)
+        } else if let Some(rate) = self.learned_drift() {
+            let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
+            (error_with_slope(&v, now, rate).unwrap_or(fit.error), rate)
         } else {
-            0.0
+            (fit.error, 0.0)
+        };
+        let spread = self.landing_spread();
+        let (aim, miss_beyond) = if slope != 0.0 {
+            // The drift itself sets the pace (one seek per band swept); no back-off, which
+            // would only let the error run past the band.
+            if e * slope <= 0.0 {
+                return Correction::None;
+            }
+            let reach = band.max(LOCKED_SKEW_BAND);
+            if e.abs() + slope.abs() * LOCKED_LEAD_S <= reach {
+                return Correction::None;
+            }
+            (-slope.signum() * (reach - spread).max(0.0), reach)
+        } else {
+            // A seek cannot land closer than its spread: below that it is pointless.
+            let trigger = band.max(LOCKED_BAND).max(spread);
+            let gap = LOCKED_GAP_MS * f64::from(1u32 << self.misses.min(5));
+            if e.abs() <= trigger || now < self.last_locked_seek + gap.min(LOCKED_MAX_GAP_MS) {
+                return Correction::None;
+            }
+            (0.0, trigger)
         };
         Correction::LockedSeek {
             compensation: self.seek_latency * self.base_rate + aim,
             aim,
+            miss_beyond,
         }
     }
 
-    /// Records a rate-locked small-error seek: counted, learned from, and backed off.
-    pub fn record_locked_seek(&mut self, now: f64, compensation: f64, aim: f64) {
+    /// Records a rate-locked small-error seek: counted, learned from, and backed off (a landing
+    /// beyond ±`miss_beyond` lengthens the back-off of the next steady-play seek).
+    pub fn record_locked_seek(&mut self, now: f64, compensation: f64, miss_beyond: f64) {
         self.corrective_seeks += 1;
         self.learn = Some(Learn {
             used: compensation,
-            aim,
-            locked: true,
+            miss_beyond: Some(miss_beyond),
+            bound_only: false,
         });
-        let gap = LOCKED_GAP_MS * f64::from(1u32 << self.misses.min(5));
-        self.next_locked_seek = now + gap.min(LOCKED_MAX_GAP_MS);
+        self.last_locked_seek = now;
         self.reset(now, SETTLE_MS);
     }
 
@@ -551,8 +681,8 @@ impl Drift {
         self.corrective_seeks += 1;
         self.learn = Some(Learn {
             used: compensation,
-            aim: 0.0,
-            locked: false,
+            miss_beyond: None,
+            bound_only: false,
         });
         self.reset(now, SETTLE_MS);
     }
@@ -562,15 +692,33 @@ impl Drift {
     pub fn record_apply_seek(&mut self, now: f64, compensation: f64) {
         self.learn = Some(Learn {
             used: compensation,
-            aim: 0.0,
-            locked: false,
+            miss_beyond: None,
+            bound_only: false,
         });
         self.reset(now, SETTLE_MS);
     }
 
-    /// Forgets a pending latency measurement (the seek was disturbed).
-    pub fn cancel_learning(&mut self) {
-        self.learn = None;
+    /// Records the seek that starts a video (a first play, or a play after the end): slower
+    /// than later seeks (it loads the video), so what it shows only lowers the first guess.
+    pub fn record_first_start(&mut self, now: f64, compensation: f64) {
+        self.learn = Some(Learn {
+            used: compensation,
+            miss_beyond: None,
+            bound_only: true,
+        });
+        self.reset(now, SETTLE_MS);
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
 
@@ -729,7 +877,10 @@ mod tests {
         // The player came back 100 ms behind: the real latency was 0.3 s.
         feed(&mut d, 300.0, 3, |_| -0.1);
         let l = d.learn(500.0).unwrap();
-        assert!((l - 0.25).abs() < 1e-6, "{l}");
+        assert!(
+            (l - 0.3).abs() < 1e-6,
+            "the first measurement replaces the guess: {l}"
+        );
         assert!(d.learn(600.0).is_none(), "one measurement per seek");
     }
 
@@ -746,5 +897,102 @@ mod tests {
             }
             c => panic!("{c:?}"),
         }
+    }
+
+    fn locked() -> Drift {
+        let mut d = Drift::new();
+        d.set_available(&[1.0]);
+        d
+    }
+
+    #[test]
+    fn a_rate_locked_player_keeps_a_landing_inside_the_band() {
+        let mut d = locked();
+        let t = feed(&mut d, 0.0, 20, |_| 0.015);
+        assert_eq!(d.decide(t), Correction::None);
+        let mut d = locked();
+        let t = feed(&mut d, 0.0, 20, |_| -0.025);
+        assert_eq!(
+            d.decide(t),
+            Correction::LockedSeek {
+                compensation: INITIAL_SEEK_LATENCY,
+                aim: 0.0,
+                miss_beyond: LOCKED_BAND,
+            }
+        );
+    }
+
+    #[test]
+    fn a_rate_locked_skewed_clock_is_sent_past_zero_before_it_leaves_the_band() {
+        // 1 % fast: inside the skew band (even 30 ms ahead) nothing happens.
+        let mut d = locked();
+        let t = feed(&mut d, 0.0, 20, |t| 0.011 + 0.010 * t / 1000.0);
+        assert_eq!(d.decide(t), Correction::None);
+        // One poll from crossing 35 ms: a seek landing 35 ms less the landing spread (20 ms
+        // until measured) behind.
+        let mut d = locked();
+        let t = feed(&mut d, 0.0, 20, |t| 0.0155 + 0.010 * t / 1000.0);
+        match d.decide(t) {
+            Correction::LockedSeek {
+                compensation,
+                aim,
+                miss_beyond,
+            } => {
+                assert!((aim + 0.015).abs() < 1e-9, "{aim}");
+                assert!((compensation - (INITIAL_SEEK_LATENCY - 0.015)).abs() < 1e-9);
+                assert_eq!(miss_beyond, LOCKED_SKEW_BAND);
+            }
+            c => panic!("{c:?}"),
+        }
+        // Drifting back towards zero after such a landing is left alone.
+        let mut d = locked();
+        let t = feed(&mut d, 0.0, 20, |t| -0.045 + 0.010 * t / 1000.0);
+        assert_eq!(d.decide(t), Correction::None);
+    }
+
+    #[test]
+    fn a_drift_no_window_shows_is_learned_over_many() {
+        // 1 % fast read with ±12 ms of noise: one 2 s window cannot tell the slope from noise.
+        let noisy = |t: f64| {
+            let k = (t / 100.0).round() as i64;
+            0.010 * (t % 2_000.0) / 1000.0 + if k % 2 == 0 { 0.012 } else { -0.012 }
+        };
+        let mut d = locked();
+        let mut t = 0.0;
+        t = feed(&mut d, t, 20, noisy);
+        assert_eq!(d.fit(t).map(|f| f.slope), Some(0.0));
+        assert_eq!(d.learned_drift(), None);
+        for _ in 0..10 {
+            d.reset(t, 0.0);
+            t = feed(&mut d, t + 100.0, 20, noisy);
+        }
+        let rate = d.learned_drift().expect("learned");
+        assert!((rate - 0.010).abs() < 0.003, "{rate}");
+        // A steady noisy player teaches no drift.
+        let mut d = locked();
+        let mut t = 0.0;
+        for _ in 0..10 {
+            t = feed(&mut d, t + 100.0, 20, |t| {
+                noisy(t) - 0.010 * (t % 2_000.0) / 1000.0
+            });
+            d.reset(t, 0.0);
+        }
+        assert_eq!(d.learned_drift(), None);
+    }
+
+    #[test]
+    fn the_first_start_only_lowers_the_latency_guess() {
+        let mut d = Drift::new();
+        d.record_first_start(0.0, 0.2);
+        // Landed 60 ms ahead: the start took 140 ms, less than the 200 ms guess.
+        feed(&mut d, 300.0, 3, |_| 0.06);
+        let l = d.learn(500.0).unwrap();
+        assert!((l - 0.14).abs() < 1e-9, "{l}");
+        // A slow first start (it loads the video) does not raise it.
+        let mut d = Drift::new();
+        d.record_first_start(0.0, 0.2);
+        feed(&mut d, 300.0, 3, |_| -0.5);
+        assert_eq!(d.learn(500.0), None);
+        assert_eq!(d.seek_latency(), INITIAL_SEEK_LATENCY);
     }
 }

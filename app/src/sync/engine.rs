@@ -712,13 +712,18 @@ impl Engine {
                 self.drift.record_seek(now, compensation);
                 self.stats.last_action = format!("corrective seek to {to:.3}");
             }
-            Correction::LockedSeek { compensation, aim } => {
+            Correction::LockedSeek {
+                compensation,
+                miss_beyond,
+                ..
+            } => {
                 let to = clamp_position(
                     s.position_at(self.clock.server_time(now)) + compensation,
                     s.duration,
                 );
                 self.seek(now, to, out);
-                self.drift.record_locked_seek(now, compensation, aim);
+                self.drift
+                    .record_locked_seek(now, compensation, miss_beyond);
                 self.stats.last_action = format!("rate-locked: seek to {to:.3}");
             }
         }
@@ -874,8 +879,9 @@ impl Engine {
                 let to = clamp_position(target + comp, s.duration);
                 self.seek(now, to, out);
                 if fresh {
-                    // The first start loads the video: slower than later seeks, not learned.
-                    self.drift.cancel_learning();
+                    // The first start loads the video: slower than later seeks, so only an
+                    // upper bound of their latency (it lowers a guess that was too high).
+                    self.drift.record_first_start(now, comp);
                 } else {
                     self.drift.record_apply_seek(now, comp);
                 }

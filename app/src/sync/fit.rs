@@ -43,8 +43,11 @@ pub const MAX_DEADBAND: f64 = 0.030;
 pub struct ErrorFit {
     /// Error at the evaluation time (s, + = ahead).
     pub error: f64,
-    /// Change of the error per second (s/s).
+    /// Change of the error per second (s/s); 0 unless significant.
     pub slope: f64,
+    /// The Theil–Sen slope before the significance test (s/s): one window's evidence, to be
+    /// combined with other windows' ([`super::Drift`] learns a rate-locked player's drift).
+    pub raw_slope: f64,
     /// Samples used.
     pub samples: usize,
     /// Time between the first and the last sample (ms).
@@ -94,6 +97,29 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// The upper envelope of residuals: the second-largest once there are [`ENVELOPE_MIN`].
+fn envelope(mut resid: Vec<f64>) -> f64 {
+    resid.sort_by(f64::total_cmp);
+    let n = resid.len();
+    if n >= ENVELOPE_MIN {
+        resid[n - 2]
+    } else {
+        resid[n - 1]
+    }
+}
+
+/// The error at `at` (s) of the line with the given `slope` (s/s) through the upper envelope of
+/// `samples` (a slope known from elsewhere, e.g. learned over many windows); `None` without
+/// samples.
+pub fn error_with_slope(samples: &[(f64, f64)], at: f64, slope: f64) -> Option<f64> {
+    let t_ref = samples.last()?.0;
+    let resid = samples
+        .iter()
+        .map(|&(t, e)| e - slope * (t - t_ref) / 1000.0)
+        .collect();
+    Some(envelope(resid) + slope * (at - t_ref) / 1000.0)
+}
+
 /// Fits the error trend through `(client ms, error s)` samples and evaluates it at `at`.
 /// With one sample (or all within [`MIN_PAIR_MS`]) the slope is 0 and the error is the envelope
 /// of the samples.
@@ -119,11 +145,12 @@ pub fn fit_error_with(samples: &[(f64, f64)], at: f64, noise_floor: f64) -> Opti
             }
         }
     }
-    let slope = if slopes.is_empty() {
+    let raw_slope = if slopes.is_empty() {
         0.0
     } else {
         median(&mut slopes)
     };
+    let slope = raw_slope;
     let resid_for =
         |slope: f64| -> Vec<f64> { samples.iter().map(|&(t, e)| e - slope * secs(t)).collect() };
     let resid = resid_for(slope);
@@ -135,16 +162,11 @@ pub fn fit_error_with(samples: &[(f64, f64)], at: f64, noise_floor: f64) -> Opti
     // A slope the noise could have made is not extrapolated: the level alone is steadier.
     let real = significant(slope, noise.max(noise_floor), sxx.sqrt());
     let slope = if real { slope } else { 0.0 };
-    let mut resid = if real { resid } else { resid_for(0.0) };
-    resid.sort_by(f64::total_cmp);
-    let top = if n >= ENVELOPE_MIN {
-        resid[n - 2]
-    } else {
-        resid[n - 1]
-    };
+    let resid = if real { resid } else { resid_for(0.0) };
     Some(ErrorFit {
-        error: top + slope * secs(at),
+        error: envelope(resid) + slope * secs(at),
         slope,
+        raw_slope,
         samples: n,
         span_ms: samples[n - 1].0 - samples[0].0,
         noise,

@@ -13,10 +13,12 @@ mod engine;
 mod fit;
 mod stats;
 
-#[cfg(test)]
-mod sim;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 #[cfg(test)]
 mod sim_hard;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim_variants;
 
 pub use backoff::Backoff;
 pub use clock::{ClockEstimate, ClockEstimator, ClockSample};

@@ -6,7 +6,12 @@
 //! Harder players are configuration: `rates` (e.g. `[1.0]`: rate-locked), `latency_jitter_ms`
 //! (variable buffering), `paused_seek_buffers` (BUFFERING→PAUSED on a paused seek), and on the
 //! [`Client`] the readings: `noise` (symmetric), `stale_ms` (up to this late, varying) and
-//! `step` (`getCurrentTime()` floored to coarse steps).
+//! `step` (`getCurrentTime()` floored to coarse steps), and the network: `jitter_ms` (every
+//! message late by up to this much more, varying, in order: the clock estimate wanders by a few
+//! ms as in a busy browser).
+//!
+//! Compiled for the tests and, with the `sim` feature, for the figures example
+//! (`app/examples/sim_figures.rs`); never part of the wasm bundle.
 
 use super::{Action, Engine, PlayerState, Reading, TICK_MS};
 use crate::ids::VideoId;
@@ -184,6 +189,12 @@ pub struct Client {
     stale: (f64, f64),
     /// `getCurrentTime()` moves in steps of this (s, floored); 0 = exact.
     pub step: f64,
+    /// Every message to and from this viewer is late by up to this much more (ms), varying,
+    /// still in order.
+    pub jitter_ms: f64,
+    last_up: f64,
+    last_down: f64,
+    net_rng: u64,
     rng: u64,
 }
 
@@ -200,6 +211,12 @@ pub struct World {
     pub clients: Vec<Client>,
     net: Vec<(f64, Packet)>,
     pub applied: u32,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl World {
@@ -238,6 +255,10 @@ impl World {
             stale_ms: 0.0,
             stale: (0.0, 0.0),
             step: 0.0,
+            jitter_ms: 0.0,
+            last_up: 0.0,
+            last_down: 0.0,
+            net_rng: 0xD1B5_4A32_D192_ED03 ^ (i as u64 + 1),
             rng: 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1),
         };
         self.clients.push(client);
@@ -257,8 +278,27 @@ impl World {
             viewers: self.clients.len() as u32,
             kid: None,
         };
-        self.net
-            .push((self.now + down_ms, Packet::ToClient(i, hello)));
+        let at = self.due(i, false, down_ms);
+        self.net.push((at, Packet::ToClient(i, hello)));
+    }
+
+    /// When a message sent now to (`up` = from) viewer `i` arrives: `base_ms` plus the
+    /// viewer's jitter, never before the previous one on the same path.
+    fn due(&mut self, i: usize, up: bool, base_ms: f64) -> f64 {
+        let c = &mut self.clients[i];
+        let mut at = self.now + base_ms;
+        if c.jitter_ms > 0.0 {
+            c.net_rng = c
+                .net_rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = (c.net_rng >> 11) as f64 / (1u64 << 53) as f64;
+            at += u * c.jitter_ms;
+        }
+        let last = if up { &mut c.last_up } else { &mut c.last_down };
+        at = at.max(*last);
+        *last = at;
+        at
     }
 
     fn server_now(&self) -> f64 {
@@ -307,7 +347,8 @@ impl World {
                 Action::SetRate(r) => c.player.set_rate(now, r),
                 Action::Send(m) => {
                     c.sent.push(m.clone());
-                    let at = now + c.up_ms;
+                    let up = c.up_ms;
+                    let at = self.due(i, true, up);
                     self.net.push((at, Packet::ToServer(i, m)));
                 }
                 Action::ShowJoin(b) => c.join_shown = b,
@@ -321,7 +362,8 @@ impl World {
         let ts = self.server_now();
         let down = self.clients[from].down_ms;
         let to_sender = |w: &mut World, m: ServerMsg| {
-            w.net.push((w.now + down, Packet::ToClient(from, m)));
+            let at = w.due(from, false, down);
+            w.net.push((at, Packet::ToClient(from, m)));
         };
         if let ClientMsg::Ping { t0 } = msg {
             to_sender(
@@ -351,7 +393,8 @@ impl World {
                             state: self.state.clone(),
                             cause,
                         };
-                        let at = self.now + self.clients[j].down_ms;
+                        let down = self.clients[j].down_ms;
+                        let at = self.due(j, false, down);
                         self.net.push((at, Packet::ToClient(j, m)));
                     }
                 }

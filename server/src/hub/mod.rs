@@ -423,8 +423,8 @@ impl Hubs {
                 idle: Notify::new(),
                 reconcile_ms: AtomicU64::new(DEFAULT_RECONCILE.as_millis() as u64),
                 roster_len: AtomicUsize::new(app::roster::DEFAULT_SHOWN),
-                chat_kept: AtomicUsize::new(100),
-                reactions_kept: AtomicUsize::new(300),
+                chat_kept: AtomicUsize::new(50),
+                reactions_kept: AtomicUsize::new(200),
                 metrics: Mutex::new(Arc::new(crate::metrics::Metrics::new(None))),
             }),
         }
