@@ -235,26 +235,25 @@ where
                                     // Text only: a text node, never HTML, never auto-linked.
                                     <span class="chat-text" data-testid="chat-text">{l.text}</span>
                                 </span>
-                                <Show when=move || is_host.get()>
-                                    <button
+                                <button
                                         type="button"
                                         class="chat-delete"
                                         data-testid="chat-delete"
+                                        hidden=move || !is_host.get()
                                         title="Delete this message for everyone"
                                         aria-label="Delete message"
                                         on:click=move |_| on_ask(Ask::DeleteChat(id))
                                     >
                                         "✕"
                                     </button>
-                                </Show>
                             </li>
                         }
                     }
                 />
             </ol>
-            <Show when=move || lines.with(|l| l.is_empty())>
-                <p class="hint" data-testid="chat-empty">"No messages yet. Say hi!"</p>
-            </Show>
+            <p class="hint" data-testid="chat-empty" hidden=move || lines.with(|l| !l.is_empty())>
+                "No messages yet. Say hi!"
+            </p>
             <form class="chat-form" on:submit=submit>
                 <div class="share-row">
                     <input
@@ -271,11 +270,9 @@ where
                     <button type="submit" data-testid="chat-send">"Send"</button>
                 </div>
             </form>
-            <Show when=move || error.with(|e| e.is_some())>
-                <p class="error" role="alert" data-testid="chat-error">
-                    {move || error.get().unwrap_or_default()}
-                </p>
-            </Show>
+            <p class="error" role="alert" data-testid="chat-error" hidden=move || error.with(|e| e.is_none())>
+                {move || error.get().unwrap_or_default()}
+            </p>
         </section>
     }
     .into_any()

@@ -59,6 +59,7 @@ pub fn role(rights: &Rights, kid: Option<&Kid>) -> Option<(&'static str, &'stati
 /// The hosts' panel: the lock switch and, for the host, the host link.
 #[component]
 pub fn HostPanel<F>(
+    visible: Signal<bool>,
     rights: RwSignal<Rights>,
     is_owner: Signal<bool>,
     host_link: RwSignal<Option<String>>,
@@ -88,7 +89,12 @@ where
         let _ = (link, copied);
     };
     view! {
-        <section class="host-panel" data-testid="host-panel" aria-label="Host controls">
+        <section
+            class="host-panel"
+            data-testid="host-panel"
+            aria-label="Host controls"
+            hidden=move || !visible.get()
+        >
             <label class="switch">
                 <input
                     type="checkbox"
@@ -113,8 +119,10 @@ where
                     "Everyone can play, pause, seek, change the video and the queue."
                 }}
             </p>
-            <Show when=move || is_owner.get() && host_link.with(|l| l.is_some())>
-                <div class="field host-link-field">
+            <div
+                class="field host-link-field"
+                hidden=move || !(is_owner.get() && host_link.with(|l| l.is_some()))
+            >
                     <label for="host-link">"Your host link"</label>
                     <div class="share-row">
                         <input
@@ -135,13 +143,10 @@ where
                     <p class="hint warn">
                         "Keep it private: whoever opens it is the host. Open it on another device to host from there."
                     </p>
-                </div>
-            </Show>
-            <Show when=move || error.with(|e| e.is_some())>
-                <p class="error" role="alert" data-testid="host-error">
-                    {move || error.get().unwrap_or_default()}
-                </p>
-            </Show>
+            </div>
+            <p class="error" role="alert" data-testid="host-error" hidden=move || error.with(|e| e.is_none())>
+                {move || error.get().unwrap_or_default()}
+            </p>
         </section>
     }
     .into_any()
@@ -170,44 +175,44 @@ where
         }
     };
     view! {
-        {move || badge().map(|(role, text)| view! {
-            <span class="member-role" data-testid="member-role" data-role=role>{text}</span>
-        })}
-        <Show when=move || actions().any()>
-            <span class="member-actions">
-                <Show when=move || actions().cohost>
+        <span
+            class="member-role"
+            data-testid="member-role"
+            data-role=move || badge().map(|(role, _)| role)
+            hidden=move || badge().is_none()
+        >
+            {move || badge().map(|(_, text)| text)}
+        </span>
+        <span class="member-actions" hidden=move || !actions().any()>
                     <button
                         type="button"
                         data-testid="member-cohost"
+                        hidden=move || !actions().cohost
                         data-on=move || is_cohost().to_string()
                         on:click=move |_| ask(|kid, on| RightsCommand::Cohost { kid, on: !on })
                     >
                         {move || if is_cohost() { "Dismiss co-host" } else { "Make co-host" }}
                     </button>
-                </Show>
-                <Show when=move || actions().hand_over>
                     <button
                         type="button"
                         data-testid="member-handover"
+                        hidden=move || !actions().hand_over
                         title="They become the host; you become a co-host"
                         on:click=move |_| ask(|kid, _| RightsCommand::HandOver { kid })
                     >
                         "Make host"
                     </button>
-                </Show>
-                <Show when=move || actions().remove>
                     <button
                         type="button"
                         class="danger"
                         data-testid="member-remove"
+                        hidden=move || !actions().remove
                         title="Remove from this watch party"
                         on:click=move |_| ask(|kid, _| RightsCommand::Remove { kid })
                     >
                         "Remove"
                     </button>
-                </Show>
-            </span>
-        </Show>
+        </span>
     }
     .into_any()
 }

@@ -406,12 +406,10 @@ fn Session(view: SessionView) -> impl IntoView {
                 <a href="/" rel="external">"Start a new watch party"</a>
             </div>
         </Show>
-        <Show when=move || ui.removed.get()>
-            <div class="ended" role="alert" data-testid="session-removed">
-                <p>"A host removed you from this watch party."</p>
-                <a href="/" rel="external">"Start a new watch party"</a>
-            </div>
-        </Show>
+        <div class="ended" role="alert" data-testid="session-removed" hidden=move || !ui.removed.get()>
+            <p>"A host removed you from this watch party."</p>
+            <a href="/" rel="external">"Start a new watch party"</a>
+        </div>
         <section class="session">
             <div class="stage">
                 <div class="player-frame">
@@ -428,11 +426,14 @@ fn Session(view: SessionView) -> impl IntoView {
                     </Show>
                     <ReactionOverlay floats=ui.floats/>
                 </div>
-                <Show when=move || ui.control_notice.with(|n| n.is_some())>
-                    <p class="control-notice" role="status" data-testid="control-notice">
-                        {CONTROL_HINT}
-                    </p>
-                </Show>
+                <p
+                    class="control-notice"
+                    role="status"
+                    data-testid="control-notice"
+                    hidden=move || ui.control_notice.with(|n| n.is_none())
+                >
+                    {CONTROL_HINT}
+                </p>
                 <ReactionBar on_ask=ask/>
                 <Show when=move || ui.player_error.with(|e| e.is_some())>
                     <p class="player-error error" role="alert" data-testid="player-error">
@@ -449,20 +450,17 @@ fn Session(view: SessionView) -> impl IntoView {
                 />
             </div>
             <aside class="panel">
-                <Show when=move || is_host.get()>
-                    <HostPanel
+                <HostPanel
+                        visible=is_host
                         rights=ui.rights
                         is_owner=is_owner
                         host_link=host_link
                         error=ui.host_error
                         on_ask=ask
                     />
-                </Show>
-                <Show when=move || !may_control.get()>
-                    <p class="hint control-hint" data-testid="control-hint">
-                        {CONTROL_HINT} "."
-                    </p>
-                </Show>
+                <p class="hint control-hint" data-testid="control-hint" hidden=move || may_control.get()>
+                    {CONTROL_HINT} "."
+                </p>
                 <NameField name=my_name on_rename=rename/>
                 <NowPlaying video=ui.video/>
             <ol class="notices" data-testid="notices" aria-live="polite">
