@@ -75,18 +75,7 @@ where
         let Some(link) = host_link.get_untracked() else {
             return;
         };
-        #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(async move {
-            let ok = crate::client::copy_text(&link).await;
-            if !ok {
-                crate::client::select_input("host-link");
-            }
-            let _ = copied.try_set(Some(ok));
-            gloo_timers::future::TimeoutFuture::new(2_000).await;
-            let _ = copied.try_set(None);
-        });
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (link, copied);
+        super::copy_with_feedback(link, "host-link", copied);
     };
     view! {
         <section

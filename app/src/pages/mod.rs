@@ -11,6 +11,29 @@ pub use home::HomePage;
 pub use not_found::NotFound;
 pub use session::SessionPage;
 
+/// Copies `text` to the clipboard (selecting the input `input_id` instead when the browser
+/// refuses) and shows the outcome in `copied` for 2 s: the share link's and the host link's
+/// copy buttons.
+pub(crate) fn copy_with_feedback(
+    text: String,
+    input_id: &'static str,
+    copied: leptos::prelude::RwSignal<Option<bool>>,
+) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async move {
+        use leptos::prelude::*;
+        let ok = crate::client::copy_text(&text).await;
+        if !ok {
+            crate::client::select_input(input_id);
+        }
+        let _ = copied.try_set(Some(ok));
+        gloo_timers::future::TimeoutFuture::new(2_000).await;
+        let _ = copied.try_set(None);
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (text, input_id, copied);
+}
+
 /// Something the viewer asks of the room from the page's chat, reactions and host controls.
 #[derive(Clone, Debug)]
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]

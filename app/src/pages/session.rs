@@ -298,18 +298,7 @@ fn Session(view: SessionView) -> impl IntoView {
 
     let copy = move |_| {
         let url = share.get_untracked();
-        #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(async move {
-            let ok = crate::client::copy_text(&url).await;
-            if !ok {
-                crate::client::select_input("share-link");
-            }
-            let _ = copied.try_set(Some(ok));
-            gloo_timers::future::TimeoutFuture::new(2_000).await;
-            let _ = copied.try_set(None);
-        });
-        #[cfg(not(feature = "hydrate"))]
-        let _ = url;
+        super::copy_with_feedback(url, "share-link", copied);
     };
     let join = move |_| {
         #[cfg(feature = "hydrate")]
