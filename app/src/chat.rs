@@ -165,6 +165,15 @@ impl ReactionTrack {
             .collect()
     }
 
+    /// The moment of the next reaction of `video` after `position` (the page wakes then).
+    pub fn next_after(&self, video: &VideoId, position: f64) -> Option<f64> {
+        self.items
+            .iter()
+            .filter(|r| r.video_id == *video && r.at > position)
+            .map(|r| r.at)
+            .min_by(f64::total_cmp)
+    }
+
     /// A live reaction that just arrived: show it at once when the viewer has already passed
     /// its moment by less than [`MAX_PLAY_STEP`] (else [`ReactionTrack::due`] shows it).
     pub fn late_arrival(&self, r: &Reaction) -> bool {
@@ -267,5 +276,9 @@ mod tests {
         }
         assert_eq!(t.items.len(), 2);
         assert_eq!(t.items[0].id, 3);
+        assert_eq!(t.next_after(&v(0), 20.0), Some(23.0));
+        assert_eq!(t.next_after(&v(0), 23.5), Some(24.0));
+        assert_eq!(t.next_after(&v(0), 24.0), None);
+        assert_eq!(t.next_after(&v(1), 0.0), None);
     }
 }

@@ -319,9 +319,12 @@ test('a reaction sent at ~12.0 s floats for others when their video reaches 12.0
       const [first] = await v.page.evaluate(() => window.__floats);
       expect(first.emoji).toBe('🔥');
       expect(first.at).toBeCloseTo(at, 3);
-      // Not before its moment; within a poll or two after it.
-      expect(first.position, `${v.name} showed it at ${first.position} s`).toBeGreaterThanOrEqual(at - 0.1);
-      expect(first.position, `${v.name} showed it at ${first.position} s`).toBeLessThan(at + 0.6);
+      // On its moment: not before it, and a timer armed for it (not the next sync step) shows
+      // it within a few ms (the bound leaves room for a busy machine's late timers).
+      const late = (first.position - at) * 1000;
+      console.log(`reaction at ${at} s: ${v.name} showed it ${late.toFixed(1)} ms after its moment (video time)`);
+      expect(first.position, `${v.name} showed it at ${first.position} s`).toBeGreaterThanOrEqual(at - 0.02);
+      expect(first.position, `${v.name} showed it at ${first.position} s`).toBeLessThan(at + 0.25);
     }
     const s = await sample([a, b, c]);
     expect(s.running).toEqual([true, true, true]);

@@ -117,6 +117,8 @@ struct Inner {
     /// Who is here, as the server last told.
     roster: RefCell<crate::roster::Roster>,
     wake: RefCell<Option<Timeout>>,
+    /// Fires at the next reaction's moment (steps may be a second apart while in sync).
+    reaction_wake: RefCell<Option<Timeout>>,
     interval: RefCell<Option<Interval>>,
     tasks: RefCell<Vec<AbortHandle>>,
     hook: Object,
@@ -162,6 +164,7 @@ impl SyncClient {
             reporter: RefCell::new(new_reporter()),
             roster: RefCell::new(crate::roster::Roster::default()),
             wake: RefCell::new(None),
+            reaction_wake: RefCell::new(None),
             interval: RefCell::new(None),
             tasks: RefCell::new(Vec::new()),
             hook,
@@ -431,22 +434,43 @@ impl Inner {
         }
     }
 
-    /// Floats the reactions whose moment this viewer's video just passed in play.
-    fn reactions_due(&self, r: Reading) {
-        let Some(video) = self.engine.borrow().state().map(|s| s.video_id) else {
+    /// Floats the reactions whose moment this viewer's video just passed in play, and arms a
+    /// timer for the next one ahead, so it floats on its moment (within a few ms) rather than
+    /// at the next sync step.
+    fn reactions_due(self: &Rc<Self>, r: Reading) {
+        let Some((video, rate)) = self.engine.borrow().state().map(|s| (s.video_id, s.rate)) else {
             return;
         };
-        let due = self
-            .track
-            .borrow_mut()
-            .due(&video, r.position, r.state == PlayerState::Playing);
+        let playing = r.state == PlayerState::Playing;
+        let (due, next) = {
+            let mut track = self.track.borrow_mut();
+            let due = track.due(&video, r.position, playing);
+            (due, track.next_after(&video, r.position))
+        };
         if !due.is_empty() {
             (self.ui)(UiEvent::Reactions(due));
         }
+        let wake = match next {
+            Some(at) if playing && rate > 0.0 => {
+                let delay = ((at - r.position) / rate * 1000.0).ceil() + 1.0;
+                (delay <= crate::chat::MAX_PLAY_STEP * 1000.0).then(|| {
+                    let weak = Rc::downgrade(self);
+                    Timeout::new(delay.max(0.0) as u32, move || {
+                        if let Some(inner) = weak.upgrade() {
+                            if let Some(r) = inner.reading(now_ms()) {
+                                inner.reactions_due(r);
+                            }
+                        }
+                    })
+                })
+            }
+            _ => None,
+        };
+        *self.reaction_wake.borrow_mut() = wake;
     }
 
     /// Chat and reactions: to the page (reactions through the track).
-    fn on_social(&self, msg: ServerMsg) {
+    fn on_social(self: &Rc<Self>, msg: ServerMsg) {
         match msg {
             ServerMsg::History { chat, reactions } => {
                 let mut track = self.track.borrow_mut();
@@ -463,6 +487,9 @@ impl Inner {
                 self.track.borrow_mut().add(r.clone());
                 if late {
                     (self.ui)(UiEvent::Reactions(vec![r]));
+                } else if let Some(reading) = self.reading(now_ms()) {
+                    // Ahead of this viewer's video: arm the timer for its moment.
+                    self.reactions_due(reading);
                 }
             }
             _ => {}
