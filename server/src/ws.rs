@@ -639,7 +639,15 @@ impl Conn {
                 // Nothing changed (a duplicate): acknowledge to the sender only, with the
                 // current state, its own cause and the unchanged revision.
                 if state.revision < self.last_revision {
-                    return Ok(());
+                    // Newer changes reached this viewer while the no-op was decided: the
+                    // verdict is "superseded" (nothing changed; the newer state is already
+                    // here). Without it the sender would wait for a verdict that never comes.
+                    let err = error_msg(
+                        ErrorCode::Stale,
+                        "superseded by a newer change; nothing changed",
+                        Some(seq),
+                    );
+                    return self.send_msg(socket, &err).await;
                 }
                 let ack = ServerMsg::State {
                     state,
