@@ -6,20 +6,7 @@
 // - chat is text only, a late joiner gets the history, a host deletes, a time seeks;
 // - a reaction sent at ~12.0 s floats for another viewer when *their* video reaches 12.0 s
 //   (a replay after seeking back, and a late joiner), not before.
-import { test, expect, sample, waitInSync, createSession } from './support.js';
-
-const VIDEO = 'dQw4w9WgXcQ';
-
-/** Opens `n` viewers on a new session created by the first (its host); all ready, paused at 0. */
-async function party(viewers, n) {
-  const names = ['A', 'B', 'C', 'D'];
-  const all = [];
-  for (let i = 0; i < n; i++) all.push(await viewers(names[i]));
-  const url = await createSession(all[0], `https://www.youtube.com/watch?v=${VIDEO}`);
-  await all[0].waitReady();
-  for (const v of all.slice(1)) await v.open(url);
-  return { url, all };
-}
+import { test, expect, sample, waitInSync, party } from './support.js';
 
 /**
  * Has `host` pause the room at `seconds` (a fresh player starts playing on a seek, so the room

@@ -1,7 +1,7 @@
 // The room (issue 12) with three viewers: changing the video while playing and while paused,
 // late joiners on the new video, the page at phone width. Asserts the generous in-sync bound
 // (IN_SYNC_MS) on the players' true positions and prints the spread right after the change.
-import { test, expect, sample, waitInSync, expectStaysInSync, waitSameRevision, createSession } from './support.js';
+import { test, expect, sample, waitInSync, expectStaysInSync, waitSameRevision, createSession, party } from './support.js';
 import { collect, fmt, settledAt, summary } from '../accuracy/lib.js';
 
 /**
@@ -24,16 +24,6 @@ const OTHER = '9bZkp7q19f0';
 const THIRD = 'jNQXAC9IVRw';
 const FOURTH = 'kJQP7kiw5Fk';
 
-/** Opens `n` viewers on a new session created by the first; all ready, paused at 0. */
-async function party(viewers, n) {
-  const names = ['A', 'B', 'C', 'D'];
-  const all = [];
-  for (let i = 0; i < n; i++) all.push(await viewers(names[i]));
-  const url = await createSession(all[0], `https://www.youtube.com/watch?v=${VIDEO}`);
-  await all[0].waitReady();
-  for (const v of all.slice(1)) await v.open(url);
-  return { url, all };
-}
 
 /** Pastes `input` into a viewer's "change the video" field and submits it. */
 async function changeVideo(viewer, input) {

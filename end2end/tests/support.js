@@ -201,6 +201,20 @@ export async function createSession(viewer, input) {
   return page.url();
 }
 
+/**
+ * Opens `n` viewers (A, B, C, D) on a new session of `video` created by the first (its host);
+ * all ready, paused at 0. (room.spec.js and host-chat.spec.js.)
+ */
+export async function party(viewers, n, video = 'dQw4w9WgXcQ') {
+  const names = ['A', 'B', 'C', 'D'];
+  const all = [];
+  for (let i = 0; i < n; i++) all.push(await viewers(names[i]));
+  const url = await createSession(all[0], `https://www.youtube.com/watch?v=${video}`);
+  await all[0].waitReady();
+  for (const v of all.slice(1)) await v.open(url);
+  return { url, all };
+}
+
 export const test = base.extend({
   // eslint-disable-next-line no-empty-pattern
   viewers: async ({ browser }, use, testInfo) => {
