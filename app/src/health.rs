@@ -27,6 +27,12 @@ pub enum Health {
     InSync {
         /// Signed distance from the session (ms, + = ahead).
         ms: i32,
+        /// The viewer's player ignores playback-rate changes (see
+        /// `crate::sync::RateControl::Locked`): sync holds it with rare small seeks, so it may
+        /// stay a frame (up to ~20 ms) from the others. The list says so, so that people know
+        /// why. Omitted when false.
+        #[serde(default, skip_serializing_if = "is_false")]
+        rate_locked: bool,
     },
     /// Further than [`IN_SYNC_MS`] away and correcting.
     CatchingUp,
@@ -40,7 +46,29 @@ pub enum Health {
     Reconnecting,
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 impl Health {
+    /// In sync at `ms` on a player with rate control.
+    pub fn in_sync(ms: i32) -> Self {
+        Health::InSync {
+            ms,
+            rate_locked: false,
+        }
+    }
+
+    /// Whether the viewer reported a rate-locked player (in sync only).
+    pub fn rate_locked(&self) -> bool {
+        matches!(
+            self,
+            Health::InSync {
+                rate_locked: true,
+                ..
+            }
+        )
+    }
     /// The `data-health` value for the page and tests.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -54,7 +82,7 @@ impl Health {
     }
 
     fn same_kind(&self, other: &Health) -> bool {
-        self.as_str() == other.as_str()
+        self.as_str() == other.as_str() && self.rate_locked() == other.rate_locked()
     }
 }
 
@@ -62,7 +90,7 @@ impl Health {
 /// ±[`IN_SYNC_MS`], a multiple of [`MS_BUCKET`]); the server refuses others.
 pub fn is_valid(h: &Health) -> bool {
     match h {
-        Health::InSync { ms } => {
+        Health::InSync { ms, .. } => {
             f64::from(ms.unsigned_abs().min(1_000_000)) <= IN_SYNC_MS + f64::from(MS_BUCKET) / 2.0
                 && ms % MS_BUCKET == 0
         }
@@ -83,6 +111,8 @@ pub struct Observed {
     pub buffering: bool,
     /// This viewer's signed distance from the session (ms), when known.
     pub error_ms: Option<f64>,
+    /// The player ignores playback-rate changes.
+    pub rate_locked: bool,
 }
 
 /// Classifies what the client sees, most pressing first.
@@ -99,6 +129,7 @@ pub fn classify(o: &Observed) -> Health {
         match o.error_ms {
             Some(e) if e.is_finite() && e.abs() <= IN_SYNC_MS => Health::InSync {
                 ms: ((e / f64::from(MS_BUCKET)).round() as i32) * MS_BUCKET,
+                rate_locked: o.rate_locked,
             },
             Some(_) => Health::CatchingUp,
             None => Health::Buffering,
@@ -172,13 +203,14 @@ mod tests {
             needs_click: false,
             buffering: false,
             error_ms,
+            rate_locked: false,
         }
     }
 
     #[test]
     fn classification() {
-        assert_eq!(classify(&seen(Some(3.0))), Health::InSync { ms: 0 });
-        assert_eq!(classify(&seen(Some(-27.0))), Health::InSync { ms: -30 });
+        assert_eq!(classify(&seen(Some(3.0))), Health::in_sync(0));
+        assert_eq!(classify(&seen(Some(-27.0))), Health::in_sync(-30));
         assert_eq!(classify(&seen(Some(400.0))), Health::CatchingUp);
         assert_eq!(
             classify(&Observed {
@@ -203,19 +235,56 @@ mod tests {
             Health::Reconnecting
         );
         assert_eq!(
-            serde_json::to_string(&Health::InSync { ms: -10 }).unwrap(),
+            serde_json::to_string(&Health::in_sync(-10)).unwrap(),
             r#"{"health":"in_sync","ms":-10}"#
         );
+        // A rate-locked player says so, and only when in sync; older clients omit the field.
+        let locked = Observed {
+            rate_locked: true,
+            ..seen(Some(16.0))
+        };
+        assert_eq!(
+            classify(&locked),
+            Health::InSync {
+                ms: 20,
+                rate_locked: true
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&classify(&locked)).unwrap(),
+            r#"{"health":"in_sync","ms":20,"rate_locked":true}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Health>(r#"{"health":"in_sync","ms":20}"#).unwrap(),
+            Health::in_sync(20)
+        );
+        assert_eq!(
+            classify(&Observed {
+                error_ms: Some(400.0),
+                ..locked
+            }),
+            Health::CatchingUp
+        );
+    }
+
+    #[test]
+    fn a_rate_lock_change_is_reported_like_a_new_state() {
+        let mut r = Reporter::new(1_000.0, 5_000.0);
+        assert_eq!(r.observe(Health::in_sync(0), 0.0), Some(Health::in_sync(0)));
+        let locked = Health::InSync {
+            ms: 0,
+            rate_locked: true,
+        };
+        // Not held back for the 5 s of a moved figure: the next second.
+        assert_eq!(r.observe(locked, 500.0), None);
+        assert_eq!(r.observe(locked, 1_000.0), Some(locked));
     }
 
     #[test]
     fn reports_changes_only_at_a_bounded_rate() {
         let mut r = Reporter::new(1_000.0, 5_000.0);
-        assert_eq!(
-            r.observe(Health::InSync { ms: 0 }, 0.0),
-            Some(Health::InSync { ms: 0 })
-        );
-        assert_eq!(r.observe(Health::InSync { ms: 0 }, 100.0), None);
+        assert_eq!(r.observe(Health::in_sync(0), 0.0), Some(Health::in_sync(0)));
+        assert_eq!(r.observe(Health::in_sync(0), 100.0), None);
         // A stall right away waits for the gap; then the latest state goes out.
         assert_eq!(r.observe(Health::Buffering, 200.0), None);
         assert_eq!(
@@ -223,21 +292,21 @@ mod tests {
             Some(Health::Buffering)
         );
         assert_eq!(
-            r.observe(Health::InSync { ms: 10 }, 2_100.0),
-            Some(Health::InSync { ms: 10 })
+            r.observe(Health::in_sync(10), 2_100.0),
+            Some(Health::in_sync(10))
         );
         // The ms figure moves: reported only every 5 s.
-        assert_eq!(r.observe(Health::InSync { ms: 20 }, 3_000.0), None);
+        assert_eq!(r.observe(Health::in_sync(20), 3_000.0), None);
         assert_eq!(
-            r.observe(Health::InSync { ms: 20 }, 7_100.0),
-            Some(Health::InSync { ms: 20 })
+            r.observe(Health::in_sync(20), 7_100.0),
+            Some(Health::in_sync(20))
         );
         assert_eq!(summary_text(9_812, 10_000), "9,812 of 10,000 in sync");
-        assert!(is_valid(&Health::InSync { ms: -50 }));
+        assert!(is_valid(&Health::in_sync(-50)));
         assert!(is_valid(&Health::Buffering));
-        assert!(!is_valid(&Health::InSync { ms: 60 }));
-        assert!(!is_valid(&Health::InSync { ms: 7 }));
-        assert!(!is_valid(&Health::InSync { ms: i32::MIN }));
+        assert!(!is_valid(&Health::in_sync(60)));
+        assert!(!is_valid(&Health::in_sync(7)));
+        assert!(!is_valid(&Health::in_sync(i32::MIN)));
         assert_eq!(summary_text(0, 7), "0 of 7 in sync");
         assert_eq!(thousands(1_234_567), "1,234,567");
     }
@@ -251,7 +320,7 @@ mod tests {
             let mut sent = Vec::new();
             for (i, (k, ms)) in seq.iter().enumerate() {
                 let h = match k {
-                    0 => Health::InSync { ms: ms / 10 * 10 },
+                    0 => Health::in_sync(ms / 10 * 10),
                     1 => Health::CatchingUp,
                     2 => Health::Buffering,
                     3 => Health::NeedsClick,

@@ -52,6 +52,12 @@ test('a rate-locked player is held by rare compensated seeks, and says so', asyn
   await expect(badge).toHaveAttribute('data-rate-control', 'locked');
   await expect(badge).toContainText('rate-locked');
   await expect(a.page.getByTestId('sync-badge')).not.toHaveAttribute('data-rate-control', 'locked');
+  // "Who is here" says it too, on the other viewer's page: B's row (the one that is not A).
+  const rows = a.page.getByTestId('roster-member');
+  const bRow = rows.and(a.page.locator('[data-me="false"]'));
+  await expect(bRow).toHaveAttribute('data-rate-locked', 'true', { timeout: 10_000 });
+  await expect(bRow).toContainText('rate-locked');
+  await expect(rows.and(a.page.locator('[data-me="true"]'))).not.toHaveAttribute('data-rate-locked', 'true');
 
   // Its media clock 1 % fast: 10 ms per second, corrected by seeks (an uncorrected player is
   // 200 ms off after 20 s).

@@ -309,7 +309,7 @@ pub async fn run(
             _ = sleep_opt(next_status) => {
                 out.statuses_sent += 1;
                 let status = if out.statuses_sent % 2 == 1 {
-                    app::health::Health::InSync { ms: 0 }
+                    app::health::Health::in_sync(0)
                 } else {
                     app::health::Health::Buffering
                 };

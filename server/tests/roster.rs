@@ -72,7 +72,7 @@ async fn names_and_health_reach_everyone_and_late_joiners_get_the_list(store: St
     let mut ana = Client::connect(&server, &id).await;
     let mut ana_list = Roster::default();
     name(&mut ana, "Ana").await;
-    status(&mut ana, Health::InSync { ms: 0 }).await;
+    status(&mut ana, Health::in_sync(0)).await;
     let mut ben = Client::connect(&server, &id).await;
     name(&mut ben, "Ben").await;
     status(&mut ben, Health::Buffering).await;
@@ -83,12 +83,22 @@ async fn names_and_health_reach_everyone_and_late_joiners_get_the_list(store: St
     .await;
     assert!(joined.contains(&"Ben".to_owned()), "{joined:?}");
     // Ben catches up: Ana sees him in sync.
-    status(&mut ben, Health::InSync { ms: 10 }).await;
+    status(&mut ben, Health::in_sync(10)).await;
     until(&mut ana, &mut ana_list, "Ben in sync", |r| {
-        health_of(r, "Ben") == Some(Health::InSync { ms: 10 }) && r.counts.in_sync == 2
+        health_of(r, "Ben") == Some(Health::in_sync(10)) && r.counts.in_sync == 2
     })
     .await;
     assert_eq!(ana_list.counts.buffering, 0);
+    // Ben's player turns out to be rate-locked: the list says so (issue 14).
+    let locked = Health::InSync {
+        ms: 10,
+        rate_locked: true,
+    };
+    status(&mut ben, locked).await;
+    until(&mut ana, &mut ana_list, "Ben rate-locked", |r| {
+        health_of(r, "Ben") == Some(locked) && r.counts.in_sync == 2
+    })
+    .await;
     // A late joiner gets the whole list first, in join order.
     let mut cara = Client::connect(&server, &id).await;
     let mut cara_list = Roster::default();
@@ -191,7 +201,7 @@ async fn a_big_room_is_capped_and_coalesced() {
     .await;
     // Every viewer reports in sync within about 100 ms.
     for c in &mut viewers {
-        status(c, Health::InSync { ms: 0 }).await;
+        status(c, Health::in_sync(0)).await;
     }
     let started = tokio::time::Instant::now();
     let (messages, _) = until(&mut watcher, &mut list, "40 in sync", |r| {

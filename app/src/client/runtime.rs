@@ -617,6 +617,7 @@ impl Inner {
             // YT.PlayerState.BUFFERING
             buffering: stats.player_state == 3,
             error_ms: stats.error_ms,
+            rate_locked: stats.rate_control == crate::sync::RateControl::Locked,
         });
         // Not live (nothing can be sent), or not measurable yet (the player is still starting):
         // the others see "joining…" until there is something true to say.

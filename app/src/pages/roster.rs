@@ -13,8 +13,19 @@ use leptos::prelude::*;
 fn label(status: Option<Health>) -> String {
     match status {
         None => "joining…".into(),
-        Some(Health::InSync { ms: 0 }) => "in sync".into(),
-        Some(Health::InSync { ms }) => format!("in sync ({ms:+} ms)"),
+        Some(Health::InSync { ms, rate_locked }) => {
+            let at = if ms == 0 {
+                "in sync".to_owned()
+            } else {
+                format!("in sync ({ms:+} ms)")
+            };
+            // Says why this viewer may stay a frame from the others (issue 14).
+            if rate_locked {
+                at + " · rate-locked"
+            } else {
+                at
+            }
+        }
         Some(Health::CatchingUp) => "catching up".into(),
         Some(Health::Buffering) => "buffering".into(),
         Some(Health::NeedsClick) => "needs a click".into(),
@@ -62,9 +73,10 @@ where
                         let status = move || member().and_then(|m| m.status);
                         let health = move || status().map(|h| h.as_str()).unwrap_or("unknown");
                         let ms = move || match status() {
-                            Some(Health::InSync { ms }) => Some(ms.to_string()),
+                            Some(Health::InSync { ms, .. }) => Some(ms.to_string()),
                             _ => None,
                         };
+                        let locked = move || status().is_some_and(|h| h.rate_locked()).then_some("true");
                         let mine = move || (me.get() == id).to_string();
                         let name = move || member().and_then(|m| m.name).unwrap_or_else(|| "Guest".into());
                         let kid = Signal::derive(move || {
@@ -76,6 +88,7 @@ where
                                 data-testid="roster-member"
                                 data-health=health
                                 data-ms=ms
+                                data-rate-locked=locked
                                 data-me=mine
                                 data-conn-id=id.to_string()
                             >
@@ -102,9 +115,15 @@ mod tests {
 
     #[test]
     fn labels() {
-        assert_eq!(label(Some(Health::InSync { ms: 0 })), "in sync");
-        assert_eq!(label(Some(Health::InSync { ms: -10 })), "in sync (-10 ms)");
-        assert_eq!(label(Some(Health::InSync { ms: 20 })), "in sync (+20 ms)");
+        assert_eq!(label(Some(Health::in_sync(0))), "in sync");
+        assert_eq!(label(Some(Health::in_sync(-10))), "in sync (-10 ms)");
+        assert_eq!(label(Some(Health::in_sync(20))), "in sync (+20 ms)");
+        let locked = |ms| Health::InSync {
+            ms,
+            rate_locked: true,
+        };
+        assert_eq!(label(Some(locked(0))), "in sync · rate-locked");
+        assert_eq!(label(Some(locked(-20))), "in sync (-20 ms) · rate-locked");
         assert_eq!(label(Some(Health::NeedsClick)), "needs a click");
         assert_eq!(label(None), "joining…");
     }
