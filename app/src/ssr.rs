@@ -63,6 +63,27 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             resp.insert_header(CSP, value);
         }
     }
+    // A session page starts the YouTube IFrame API download at once, beside the wasm's, instead
+    // of after hydration: the player can then be created as soon as the app has hydrated.
+    let session_page = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .uri
+            .path()
+            .strip_prefix("/s/")
+            .is_some_and(|id| SessionId::parse(id).is_ok())
+    });
+    let youtube = session_page.then(|| {
+        view! {
+            <link rel="preconnect" href="https://www.youtube.com"/>
+            <link rel="preconnect" href="https://i.ytimg.com"/>
+            <script
+                id=crate::video::IFRAME_API_SCRIPT_ID
+                src=crate::video::IFRAME_API_URL
+                async=""
+                nonce=nonce.clone()
+            ></script>
+        }
+    });
     let boot = format!(
         "import init, {{ hydrate }} from '{}'; init({{ module_or_path: '{}' }}).then(() => hydrate());",
         links.js, links.wasm
@@ -80,6 +101,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="preload" href=links.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin=""/>
                 <AutoReload options=options.clone()/>
                 <script type="module" nonce=nonce>{boot}</script>
+                {youtube}
                 <MetaTags/>
             </head>
             <body>

@@ -25,6 +25,13 @@ use crate::ids::VideoId;
 use crate::playback::MAX_POSITION;
 use std::fmt;
 
+/// Where the official YouTube IFrame Player API script lives.
+pub const IFRAME_API_URL: &str = "https://www.youtube.com/iframe_api";
+/// The `id` of the page's one `<script>` element for [`IFRAME_API_URL`]: the session page's
+/// server-rendered HTML carries it (so the API loads while the wasm does), and the browser's
+/// loader adds it only when it is missing.
+pub const IFRAME_API_SCRIPT_ID: &str = "youtube-iframe-api";
+
 /// Longest input accepted, in bytes (checked before trimming or parsing). Real links are well
 /// under 200 characters; this leaves room for long tracking parameters.
 pub const MAX_INPUT_LEN: usize = 2048;

@@ -15,9 +15,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// Where the official API script lives.
-pub const API_URL: &str = "https://www.youtube.com/iframe_api";
-const SCRIPT_ID: &str = "youtube-iframe-api";
+use crate::video::IFRAME_API_SCRIPT_ID as SCRIPT_ID;
+pub use crate::video::IFRAME_API_URL as API_URL;
 
 #[wasm_bindgen]
 extern "C" {
