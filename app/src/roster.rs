@@ -121,7 +121,7 @@ pub fn part<'a>(members: impl IntoIterator<Item = &'a Member>, shown: usize) -> 
         first.select_nth_unstable_by_key(shown, |m| m.key());
         first.truncate(shown);
     }
-    first.sort_by_key(|m| m.key());
+    first.sort_unstable_by_key(|m| m.key());
     Part {
         members: first.into_iter().cloned().collect(),
         counts,
@@ -142,7 +142,7 @@ pub fn merge(parts: &[Part], shown: usize) -> (Vec<Member>, Counts) {
             }
         }
     }
-    all.sort_by_key(|m| m.key());
+    all.sort_unstable_by_key(|m| m.key());
     all.truncate(shown);
     (all.into_iter().cloned().collect(), counts)
 }
@@ -196,7 +196,7 @@ impl Roster {
         let mut changes = Changes::default();
         if full {
             let mut members = members;
-            members.sort_by_key(|m| m.key());
+            members.sort_unstable_by_key(|m| m.key());
             *self = Roster { v, members, counts };
             return changes;
         }
@@ -231,7 +231,7 @@ impl Roster {
                 }
             }
         }
-        self.members.sort_by_key(|m| m.key());
+        self.members.sort_unstable_by_key(|m| m.key());
         changes
     }
 
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn parts_merge_into_the_first_members_and_summed_counts() {
-        let ok = Some(Health::InSync { ms: 0 });
+        let ok = Some(Health::in_sync(0));
         let a: Vec<Member> = (0..5)
             .map(|i| m(i, 100 + i * 2, ok))
             .chain([m(9, 1, Some(Health::Buffering))])
@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(counts.in_sync, 5);
         // The wire form is compact and stable.
         assert_eq!(
-            serde_json::to_string(&m(7, 3, Some(Health::InSync { ms: -10 }))).unwrap(),
+            serde_json::to_string(&m(7, 3, Some(Health::in_sync(-10)))).unwrap(),
             r#"{"id":7,"name":"viewer 7","status":{"health":"in_sync","ms":-10},"since":3}"#
         );
     }
@@ -291,7 +291,7 @@ mod tests {
         assert_eq!(c, Changes::default(), "a full view announces nobody");
         let new = vec![
             m(1, 10, Some(Health::Buffering)),
-            m(3, 30, Some(Health::InSync { ms: 0 })),
+            m(3, 30, Some(Health::in_sync(0))),
         ];
         let (up, gone) = diff(&old, &new);
         assert_eq!(gone, [2]);
@@ -354,7 +354,7 @@ mod tests {
                 .map(|(id, (since, h))| {
                     let status = match h {
                         0 => None,
-                        1 => Some(Health::InSync { ms: 10 }),
+                        1 => Some(Health::in_sync(10)),
                         _ => Some(Health::Buffering),
                     };
                     m(id, since, status)

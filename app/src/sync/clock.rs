@@ -94,7 +94,7 @@ impl ClockEstimator {
 
     fn recompute(&mut self) {
         let mut best: Vec<ClockSample> = self.samples.iter().copied().collect();
-        best.sort_by(|a, b| a.rtt.total_cmp(&b.rtt));
+        best.sort_unstable_by(|a, b| a.rtt.total_cmp(&b.rtt));
         best.truncate(BEST);
         if best.is_empty() {
             self.estimate = None;
@@ -102,7 +102,7 @@ impl ClockEstimator {
         }
         let min_rtt = best[0].rtt;
         let mut offsets: Vec<f64> = best.iter().map(|s| s.offset).collect();
-        offsets.sort_by(f64::total_cmp);
+        offsets.sort_unstable_by(f64::total_cmp);
         let n = offsets.len();
         let offset = if n % 2 == 1 {
             offsets[n / 2]

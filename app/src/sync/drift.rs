@@ -279,7 +279,7 @@ impl Drift {
         if r.is_empty() {
             return;
         }
-        r.sort_by(f64::total_cmp);
+        r.sort_unstable_by(f64::total_cmp);
         self.available = r;
     }
 
@@ -711,7 +711,7 @@ impl Drift {
 }
 
 fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
+    v.sort_unstable_by(f64::total_cmp);
     let n = v.len();
     if n == 0 {
         0.0

@@ -88,7 +88,7 @@ pub fn band_for(noise: f64) -> f64 {
 }
 
 fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
+    v.sort_unstable_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
         v[n / 2]
@@ -99,7 +99,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// The upper envelope of residuals: the second-largest once there are [`ENVELOPE_MIN`].
 fn envelope(mut resid: Vec<f64>) -> f64 {
-    resid.sort_by(f64::total_cmp);
+    resid.sort_unstable_by(f64::total_cmp);
     let n = resid.len();
     if n >= ENVELOPE_MIN {
         resid[n - 2]
