@@ -5,6 +5,13 @@
 //! Crate features do the gating: `ssr` (server) adds [`ssr`], the store-facing backend the server
 //! functions use; `hydrate` (browser) adds [`client`], the YouTube and WebSocket bindings.
 
+// Server and browser must render the same view structure: see .cargo/config.toml.
+#[cfg(not(erase_components))]
+compile_error!(
+    "build with `--cfg erase_components` (set in .cargo/config.toml; add it to RUSTFLAGS when \
+     that is set): the server's HTML and the browser's hydration must agree on it"
+);
+
 pub mod api;
 pub mod chat;
 pub mod health;
