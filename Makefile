@@ -10,11 +10,11 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/tools/node_modules/.bin:$(PATH)
 BIN := target/release/watchparty
 
-.PHONY: run test dev build lint unit e2e smoke wasm-size
+.PHONY: run test dev build release lint unit e2e smoke wasm-size bundle-size bundle-check bundle-record firstload
 
 run:
 	scripts/setup.sh run
-	cargo leptos build --release --precompress
+	@$(MAKE) --no-print-directory release
 	$(BIN)
 
 dev:
@@ -23,16 +23,23 @@ dev:
 
 build:
 	scripts/setup.sh run
-	cargo leptos build --release --precompress
-	@$(MAKE) --no-print-directory wasm-size
+	@$(MAKE) --no-print-directory release bundle-size
+
+# The release build: the front end, then the best-compressed copies of the site (zopfli gzip,
+# brotli 11: scripts/precompress.mjs; cargo-leptos' --precompress levels are weaker), then the
+# server, which embeds target/site (server/src/assets.rs).
+release:
+	cargo leptos build --release --frontend-only
+	node scripts/precompress.mjs target/site
+	cargo leptos build --release --server-only
 
 test:
 	scripts/setup.sh test
 	scripts/ensure-redis.sh
-	$(MAKE) --no-print-directory lint unit build
+	$(MAKE) --no-print-directory lint unit build bundle-check
 	scripts/check-standalone.sh $(BIN)
 	$(MAKE) --no-print-directory e2e smoke
-	@echo "make test: 6 passed, 0 failed (lint, unit+integration, build, standalone, end2end, load smoke)"
+	@echo "make test: 7 passed, 0 failed (lint, unit+integration, build, bundle size, standalone, end2end, load smoke)"
 
 lint:
 	cargo fmt --all -- --check
@@ -49,9 +56,18 @@ smoke:
 	cargo build -p server -p loadtest
 	loadtest/smoke.sh $(BIN)
 
-wasm-size:
-	@for f in target/site/pkg/*.wasm; do \
-	  printf 'wasm %s: raw %s B, gzip %s B, brotli %s B\n' "$$f" \
-	    "$$(stat -c %s $$f)" "$$(gzip -9c $$f | wc -c)" \
-	    "$$( [ -f $$f.br ] && stat -c %s $$f.br || echo n/a)"; \
-	done
+# The JS + wasm a session page needs: raw, gzip -9, served .gz/.br (scripts/bundle-size.mjs).
+bundle-size wasm-size:
+	@node scripts/bundle-size.mjs
+
+# Fails when that grew more than 10 % above the record in docs/bundle-size.json (make test).
+bundle-check:
+	@node scripts/bundle-size.mjs --check
+
+# Records the current size (after an intended growth, or to lock in a gain); prints the README row.
+bundle-record:
+	@node scripts/bundle-size.mjs --record
+
+# First load on an emulated phone (slow 4G, 4x CPU), N fresh contexts: docs/benchmarks.md.
+firstload:
+	end2end/firstload/run.sh $(BIN)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one-binary check: copies the release server into an empty directory, runs it there with no
 # configuration at all, and checks that it serves the whole site (HTML, JS, wasm, CSS) with the right
-# content types, brotli/gzip, long-lived caching for hashed URLs, security headers and health.
+# content types, brotli/gzip at the best levels, long-lived caching for hashed URLs, security
+# headers and health.
 #   scripts/check-standalone.sh [path/to/watchparty]
 set -euo pipefail
 bin=${1:-target/release/watchparty}
@@ -43,9 +44,19 @@ check_asset() { # url-path expected-content-type
   grep -qi '^content-encoding: br' <<<"$h" || fail "$path is not served brotli-compressed"
   grep -qi '^cache-control: .*immutable' <<<"$h" || fail "$path is not cached as immutable"
   [ -s "$dir/asset" ] || fail "$path is empty"
-  h=$(curl -fsS -D - -o /dev/null -H 'Accept-Encoding: gzip' "$base$path")
+  h=$(curl -fsS -D - -o "$dir/asset.gz" -H 'Accept-Encoding: gzip' "$base$path")
   grep -qi '^content-encoding: gzip' <<<"$h" || fail "$path is not served gzip to gzip-only clients"
-  ok "$path: $type, br/gzip, immutable"
+  # The embedded copies are the best levels (scripts/precompress.mjs): the gzip no larger than
+  # `gzip -9` of the file, the brotli no larger than brotli quality 11 (window 24).
+  curl -fsS -o "$dir/asset.raw" "$base$path"
+  local br gz gz9 br11
+  br=$(stat -c %s "$dir/asset") gz=$(stat -c %s "$dir/asset.gz")
+  gz9=$(gzip -9 -n -c "$dir/asset.raw" | wc -c)
+  br11=$(node -e 'const z=require("zlib"),c=z.constants,d=require("fs").readFileSync(process.argv[1]);
+    console.log(z.brotliCompressSync(d,{params:{[c.BROTLI_PARAM_QUALITY]:11,[c.BROTLI_PARAM_LGWIN]:24,[c.BROTLI_PARAM_SIZE_HINT]:d.length}}).length)' "$dir/asset.raw")
+  [ "$gz" -le "$gz9" ] || fail "$path: served gzip is $gz B, gzip -9 gives $gz9 B (not the best level)"
+  [ "$br" -le "$br11" ] || fail "$path: served brotli is $br B, brotli 11 gives $br11 B (not the best level)"
+  ok "$path: $type, br $br B (brotli 11: $br11 B), gzip $gz B (gzip -9: $gz9 B), immutable"
 }
 link() { grep -o "href=\"[^\"]*\\.$1?v=[0-9a-f]*\"" "$dir/index.html" | head -1 | sed 's/href="//; s/"$//'; }
 check_asset "$(link css)" "text/css"

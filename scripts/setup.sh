@@ -63,6 +63,11 @@ if [ "$mode" = test ]; then
     log "installing Debian chromium"
     apt_install chromium
   fi
+  # An emoji font, so the suite's screenshots (docs/screenshots/) show the reaction buttons.
+  if ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then
+    log "installing fonts-noto-color-emoji"
+    apt_install fonts-noto-color-emoji
+  fi
   if ! command -v redis-server >/dev/null; then
     log "installing redis-server"
     apt_install redis-server

@@ -47,10 +47,14 @@
  *    bufferMinMs, bufferMaxMs, autoplayRevertMs, errors: {videoId: code}, durations: {videoId: s},
  *    availableRates, readingStepMs, readingJitterMs, pausedSeekBuffers}
  * - players: one hook object per player created, in creation order:
- *   {player, videoId, ready, destroyed, userPlay(), userPause(), userSeek(s), stall(ms),
- *    setClockSkew(f), truePosition() -> {position, at, state, running, rate, videoId}}
+ *   {player, videoId, ready, destroyed, createdAt, readyAt, runningAt, userPlay(), userPause(),
+ *    userSeek(s), stall(ms), setClockSkew(f),
+ *    truePosition() -> {position, at, state, running, rate, videoId}}
  *   where `at` is performance.now() of the reading and `rate` the effective media clock rate
- *   (playback rate x skew).
+ *   (playback rate x skew); createdAt / readyAt / runningAt are the performance.now() of the
+ *   player's construction, of its onReady and of the first start of its media clock (the first
+ *   frame; null until then);
+ * - onRunning: a function set on window.__ytTest is called with the hook at that first start.
  */
 (function () {
   'use strict';
@@ -128,6 +132,7 @@
     var self = this;
     var videoId = options.videoId !== undefined ? String(options.videoId) : '';
     var widgetId = ++widgetIds;
+    var createdAt = now();
 
     // ---- the "iframe" side: the true media clock -------------------------------------------
     var m = {
@@ -286,6 +291,10 @@
         }
         m.anchorAt = now();
         m.running = true;
+        if (hook.runningAt === null) {
+          hook.runningAt = m.anchorAt;
+          if (typeof T.onRunning === 'function') T.onRunning(hook);
+        }
         setState(State.PLAYING);
         armEnd();
       }, Math.max(0, at - now()));
@@ -481,6 +490,7 @@
       if (m.destroyed || m.ready) return;
       m.ready = true;
       hook.ready = true;
+      hook.readyAt = now();
       m.duration = durationOf(m.videoId);
       var start = Number(vars.start);
       if (finite(start) && start > 0) m.pos = Math.min(start, m.duration);
@@ -613,6 +623,10 @@
       videoId: m.videoId,
       ready: false,
       destroyed: false,
+      /** performance.now() of the construction, of onReady, of the media clock's first start. */
+      createdAt: createdAt,
+      readyAt: null,
+      runningAt: null,
       /** A person clicks play inside the iframe (a user gesture there: never blocked). */
       userPlay: function () {
         startPlay(true);

@@ -1,15 +1,21 @@
 // Installs the YouTube stand-in on a Playwright browser context by request interception, and
 // keeps every test off the internet: requests that leave the app's origin are either answered
 // by the stand-in (YouTube API script, embed frame, thumbnails) or aborted and recorded.
+//
+// Answers are fulfilled by Playwright itself, which bypasses Chromium's network emulation
+// (Network.emulateNetworkConditions throttles only requests that reach the network stack).
+// The first-load benchmark needs them throttled like the app's own files, so with `serveFrom`
+// (the origin of ./server.js, a local HTTPS server) the requests are sent on to that server
+// instead: they then cross the emulated network and share its bandwidth.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const API_JS = readFileSync(join(here, 'iframe_api.js'), 'utf8');
-const EMBED_HTML = readFileSync(join(here, 'embed.html'), 'utf8');
+export const API_JS = readFileSync(join(here, 'iframe_api.js'), 'utf8');
+export const EMBED_HTML = readFileSync(join(here, 'embed.html'), 'utf8');
 // A 1x1 transparent PNG for thumbnails (i.ytimg.com).
-const PIXEL = Buffer.from(
+export const PIXEL = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
   'base64',
 );
@@ -19,7 +25,9 @@ const PIXEL = Buffer.from(
  * @param {import('@playwright/test').BrowserContext} context
  * @param {{config?: object, localOrigins?: string[]}} [options]
  *   config: window.__ytTest.config for every page of the context (see iframe_api.js);
- *   localOrigins: origins allowed through to the network (the app under test).
+ *   localOrigins: origins allowed through to the network (the app under test);
+ *   serveFrom: an origin of ./server.js: the stand-in's requests go there through the network
+ *   (throttled like any other) instead of being fulfilled here.
  * @returns {{blocked: string[]}} URLs that were refused (anything not local and not YouTube).
  */
 export async function installStandIn(context, options = {}) {
@@ -49,6 +57,17 @@ export async function installStandIn(context, options = {}) {
       return route.abort('blockedbyclient');
     },
   );
+  if (options.serveFrom) {
+    const to = options.serveFrom;
+    const forward = (route) => {
+      const u = new URL(route.request().url());
+      return route.continue({ url: `${to}${u.pathname}${u.search}` });
+    };
+    await context.route(/^https:\/\/i\.ytimg\.com\//, forward);
+    await context.route(/^https:\/\/www\.youtube(-nocookie)?\.com\/embed\//, forward);
+    await context.route(/^https:\/\/www\.youtube\.com\/iframe_api(\?.*)?$/, forward);
+    return { blocked };
+  }
   await context.route(/^https:\/\/i\.ytimg\.com\//, (route) =>
     route.fulfill({ status: 200, contentType: 'image/png', body: PIXEL }),
   );

@@ -10,6 +10,8 @@
 import { test as base, expect } from '@playwright/test';
 import { installStandIn } from '../stand-in/routes.js';
 
+export { PHONE, DESKTOP } from './devices.js';
+
 /** The generous "in sync" bound every scenario asserts (ms between viewers). */
 export const IN_SYNC_MS = 150;
 
@@ -223,10 +225,11 @@ export const test = base.extend({
     const origin = new URL(baseURL).origin;
     /**
      * Opens a new viewer (its own browser context). `config` goes to the stand-in
-     * (e.g. {blockAutoplay: true}); `javaScriptEnabled: false` for a no-JS visitor.
+     * (e.g. {blockAutoplay: true}); `javaScriptEnabled: false` for a no-JS visitor;
+     * `contextOptions` go to browser.newContext (e.g. PHONE: a phone-sized touch screen).
      */
-    const open = async (name, { config = {}, javaScriptEnabled = true } = {}) => {
-      const context = await browser.newContext({ baseURL, javaScriptEnabled });
+    const open = async (name, { config = {}, javaScriptEnabled = true, contextOptions = {} } = {}) => {
+      const context = await browser.newContext({ ...contextOptions, baseURL, javaScriptEnabled });
       const { blocked } = await installStandIn(context, { config, localOrigins: [origin] });
       const collector = { errors: [], allowed: [], blocked };
       const page = await context.newPage();

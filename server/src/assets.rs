@@ -1,8 +1,10 @@
 //! The built site (wasm, JS, CSS, public assets), embedded in the binary at compile time.
 //!
-//! `cargo leptos build --release --precompress` builds the front end first, writes `.br`/`.gz`
-//! copies next to each file, then compiles this crate, so the release binary carries the whole
-//! site and runs from an empty directory. Debug builds read `target/site` from disk, so
+//! `make release` builds the front end first (`cargo leptos build --release --frontend-only`),
+//! writes the best-level `.br`/`.gz` copies next to each file (`scripts/precompress.mjs`), then
+//! compiles this crate (`--server-only`; rust-embed reads every file with `include_bytes!`, so a
+//! changed file recompiles it), so the release binary carries the whole site and runs from an
+//! empty directory. Debug builds read `target/site` from disk, so
 //! `cargo leptos watch` picks up new front-end builds without recompiling the server.
 //!
 //! Files are served with their content type, the best pre-compressed encoding the client accepts,

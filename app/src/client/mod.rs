@@ -37,6 +37,57 @@ pub async fn copy_text(text: &str) -> bool {
     wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
 }
 
+/// `navigator.share` when this browser has one (the system share sheet: phones, some desktops).
+fn share_fn() -> Option<(web_sys::Navigator, js_sys::Function)> {
+    let navigator = web_sys::window()?.navigator();
+    let f = Reflect::get(&navigator, &"share".into()).ok()?;
+    let f = f.dyn_into::<js_sys::Function>().ok()?;
+    Some((navigator, f))
+}
+
+/// Whether this browser has a system share sheet (`navigator.share`).
+pub fn can_share() -> bool {
+    share_fn().is_some()
+}
+
+/// What became of a [`share`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shared {
+    /// The share sheet took it (or the person closed it: `AbortError`).
+    Done,
+    /// No share sheet, or the browser refused: copy instead.
+    Unavailable,
+}
+
+/// Opens the system share sheet with `url` and `title` (`navigator.share({title, url})`).
+pub async fn share(url: &str, title: &str) -> Shared {
+    let Some((navigator, f)) = share_fn() else {
+        return Shared::Unavailable;
+    };
+    let data = js_sys::Object::new();
+    let _ = Reflect::set(&data, &"title".into(), &title.into());
+    let _ = Reflect::set(&data, &"url".into(), &url.into());
+    let Some(promise) = f
+        .call1(&navigator, &data)
+        .ok()
+        .and_then(|p| p.dyn_into::<js_sys::Promise>().ok())
+    else {
+        return Shared::Unavailable;
+    };
+    let error = match wasm_bindgen_futures::JsFuture::from(promise).await {
+        Ok(_) => return Shared::Done,
+        Err(e) => Reflect::get(&e, &"name".into())
+            .ok()
+            .and_then(|n| n.as_string()),
+    };
+    // The person closed the sheet: nothing to do.
+    if error.as_deref() == Some("AbortError") {
+        Shared::Done
+    } else {
+        Shared::Unavailable
+    }
+}
+
 /// Selects the text of the input with id `id` (fallback when copying is refused).
 pub fn select_input(id: &str) {
     if let Some(input) = web_sys::window()

@@ -34,6 +34,25 @@ pub(crate) fn copy_with_feedback(
     let _ = (text, input_id, copied);
 }
 
+/// The share link's button: offers `url` to the system share sheet (`navigator.share`) where
+/// the browser has one (phones), else copies it like [`copy_with_feedback`] (also when the
+/// browser refuses to share).
+pub(crate) fn share_or_copy(
+    url: String,
+    title: String,
+    input_id: &'static str,
+    copied: leptos::prelude::RwSignal<Option<bool>>,
+) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async move {
+        if crate::client::share(&url, &title).await == crate::client::Shared::Unavailable {
+            copy_with_feedback(url, input_id, copied);
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (url, title, input_id, copied);
+}
+
 /// Something the viewer asks of the room from the page's chat, reactions and host controls.
 #[derive(Clone, Debug)]
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]

@@ -215,6 +215,8 @@ fn Session(view: SessionView) -> impl IntoView {
     let ended = RwSignal::new(false);
     let share = RwSignal::new(share_url(&view.id));
     let copied = RwSignal::new(None::<bool>);
+    // The browser has a system share sheet (known after hydration; the server renders "Copy").
+    let can_share = RwSignal::new(false);
     // The running client lives only in the browser (a thread-local value must never be created
     // on the multi-threaded server).
     #[cfg(feature = "hydrate")]
@@ -234,6 +236,7 @@ fn Session(view: SessionView) -> impl IntoView {
             // A host secret in the address (after creating, or a host link) is kept by this
             // browser and removed from the address before anything else reads it.
             crate::client::take_host_fragment(id.as_str());
+            can_share.set(crate::client::can_share());
             if let Some(origin) = crate::client::origin() {
                 share.set(format!("{origin}/s/{id}"));
                 if let Some(secret) = crate::client::host_secret(id.as_str()) {
@@ -298,7 +301,14 @@ fn Session(view: SessionView) -> impl IntoView {
 
     let copy = move |_| {
         let url = share.get_untracked();
-        super::copy_with_feedback(url, "share-link", copied);
+        if can_share.get_untracked() {
+            let title = ui
+                .video
+                .with(|(id, t)| format!("Watch party · {}", t.as_deref().unwrap_or(id.as_str())));
+            super::share_or_copy(url, title, "share-link", copied);
+        } else {
+            super::copy_with_feedback(url, "share-link", copied);
+        }
     };
     let join = move |_| {
         #[cfg(feature = "hydrate")]
@@ -482,10 +492,17 @@ fn Session(view: SessionView) -> impl IntoView {
                                 let _ = ev;
                             }
                         />
-                        <button type="button" class="copy" data-testid="copy-link" on:click=copy>
+                        <button
+                            type="button"
+                            class="copy"
+                            data-testid="copy-link"
+                            data-action=move || if can_share.get() { "share" } else { "copy" }
+                            on:click=copy
+                        >
                             {move || match copied.get() {
                                 Some(true) => "Copied!",
                                 Some(false) => "Press Ctrl+C",
+                                None if can_share.get() => "Share",
                                 None => "Copy",
                             }}
                         </button>
