@@ -273,7 +273,10 @@ impl Conn {
     }
 
     async fn serve(&mut self) -> End {
-        let settings = self.sessions.settings().clone();
+        // A reference through our own handle (a copy of the settings would live as long as
+        // the connection).
+        let sessions = self.sessions.clone();
+        let settings = sessions.settings();
         let hub = self.membership.hub().clone();
         let mut ended = hub.ended();
         let mut removed = hub.removed();

@@ -119,25 +119,26 @@ pub async fn upgrade(
         protocols.is_some_and(|p| p.split(',').any(|t| t.trim() == crate::identity::PROTOCOL));
     let conn_id = random_id();
     let span = tracing::info_span!("ws", session = %id, conn_id);
-    tokio::spawn(
-        async move {
-            let upgraded = match on_upgrade.await {
-                Ok(u) => u,
-                Err(e) => {
-                    tracing::debug!(error = %e, "websocket upgrade failed");
-                    return;
-                }
-            };
-            let Some((tcp, early)) = into_tcp(upgraded) else {
-                tracing::warn!("upgraded connection is not a TCP stream");
+    let task = async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket upgrade failed");
                 return;
-            };
-            conn::run(sessions, membership, shutdown, conn_id, kid, tcp, early).await;
-            drop(conn_guard);
-            drop(place);
-        }
-        .instrument(span),
-    );
+            }
+        };
+        let Some((tcp, early)) = into_tcp(upgraded) else {
+            tracing::warn!("upgraded connection is not a TCP stream");
+            return;
+        };
+        conn::run(sessions, membership, shutdown, conn_id, kid, tcp, early).await;
+        drop(conn_guard);
+        drop(place);
+    }
+    .instrument(span);
+    // What an idle connection costs besides its socket and its `Viewer` (see benchmarks).
+    tracing::trace!(bytes = std::mem::size_of_val(&task), "connection task");
+    tokio::spawn(task);
     let mut response = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "upgrade")
