@@ -2,10 +2,10 @@
 //!
 //! A hub exists while this instance has at least one viewer of the session. It holds the
 //! store subscription (one per session per instance), a cache of the newest known state, and
-//! a Tokio `broadcast` channel through which every event reaches every local viewer as the
-//! same shared bytes ([`Frame`]): an event is serialised once (by the instance that caused
-//! it) and never re-serialised per viewer. Events with a revision at or below the last one
-//! forwarded are dropped, so viewers see each revision once, in order.
+//! the fan-out ([`fanout`]) through which every event reaches every local viewer as the same
+//! shared bytes ([`Frame`]): an event is serialised once (by the instance that caused it),
+//! framed once, and written straight into each viewer's socket. Events with a revision at or
+//! below the last one forwarded are dropped, so viewers see each revision once, in order.
 //!
 //! The hub also reports its local viewer count to the store, coalesced to at most one report
 //! per [`PRESENCE_MIN_INTERVAL`] (a join storm of 10,000 viewers produces a handful of
