@@ -1,13 +1,12 @@
-//! Command-line options (hand-parsed to keep the load generator lean).
+//! Command-line options, parsed with `clap` (derive); every flag name and default of the
+//! hand-written parser it replaced is kept (scripts use them: `loadtest/smoke.sh`,
+//! `loadtest/bench.sh`, `../shared/peers/run.sh`).
 
+use clap::{Parser, ValueEnum};
 use std::time::Duration;
 
-/// The usage text.
-pub const USAGE: &str = "\
-loadtest: WebSocket load generator for the watch-party server (real protocol).
-
-USAGE: loadtest [OPTIONS]
-
+/// What `--help` prints after the options.
+const AFTER_HELP: &str = "\
 Scenarios (--scenario, default one-session):
   one-session     N viewers (default 10000) in one session, one sender
   many-sessions   --sessions S (default 1000) sessions, N viewers in all (default 10000)
@@ -15,37 +14,11 @@ Scenarios (--scenario, default one-session):
   split           like one-session, viewers alternate over the --url servers (needs >= 2);
                   the sender is on the first one
 
-OPTIONS:
-  --url URL              server (http://host:port, loopback only); repeat for split
-                         [default http://127.0.0.1:3000]
-  --scenario NAME        see above
-  --viewers N            viewers in all (the senders included)
-  --sessions S           sessions (viewer i joins session i mod S)
-  --session ID           use this existing session instead of creating one (one session only)
-  --connect-rate R       new connections per second [default 1000]
-  --interval-ms MS       one command per session every MS, open loop [default 500]
-  --duration S           seconds of commands [default 30]
-  --commands K           at most K commands per session (caps --duration)
-  --ping-interval-ms MS  every viewer sends a Ping every MS (0: off) [rtt: 200, else 0]
-  --status-interval-ms MS  every viewer reports a health change (`status`, alternating in
-                         sync / buffering) every MS (0: off) [default 0]; the report counts
-                         the `roster` messages and bytes each viewer receives
-  --settle S             idle seconds after connecting, before memory is read [default 2]
-  --drain S              seconds to wait for late broadcasts after the last command [default 5]
-  --timeout S            hard limit for the whole run [default: computed]
-  --server-pid PID       server process for VmRSS (repeat, in --url order)
-  --video ID             video of created sessions [default dQw4w9WgXcQ]
-  --json                 print the result as JSON on stdout (progress stays on stderr)
-  --quiet                no progress lines
-  --svg FILE             also write the delivery latency distribution as an SVG histogram
-  -h, --help             this text
-
 Exit status: 0 pass; 1 lost, duplicated or unexpected broadcasts, failed connections,
-disconnects or rejected commands; 2 bad usage or setup error; 3 global timeout.
-";
+disconnects or rejected commands; 2 bad usage or setup error; 3 global timeout.";
 
 /// Which load shape to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     /// 1 × N.
@@ -58,16 +31,76 @@ pub enum Scenario {
     Split,
 }
 
-impl Scenario {
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "one-session" => Self::OneSession,
-            "many-sessions" => Self::ManySessions,
-            "rtt" => Self::Rtt,
-            "split" => Self::Split,
-            _ => return None,
-        })
+/// A number parser accepting finite values in `lo..=hi`.
+fn bounded(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync {
+    move |v: &str| match v.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number from {lo} to {hi}")),
     }
+}
+
+/// WebSocket load generator for the watch-party server (real protocol).
+#[derive(Debug, Parser)]
+#[command(name = "loadtest", after_help = AFTER_HELP)]
+struct Args {
+    /// Server (http://host:port, loopback only); repeat for split [default http://127.0.0.1:3000]
+    #[arg(long = "url", value_name = "URL")]
+    urls: Vec<String>,
+    /// The load shape (see below)
+    #[arg(long, value_enum, default_value = "one-session")]
+    scenario: Scenario,
+    /// Viewers in all (the senders included) [default: rtt 100, else 10000]
+    #[arg(long, value_name = "N", value_parser = bounded(1.0, 1e6))]
+    viewers: Option<f64>,
+    /// Sessions (viewer i joins session i mod S) [default: many-sessions 1000, else 1]
+    #[arg(long, value_name = "S", value_parser = bounded(1.0, 1e6))]
+    sessions: Option<f64>,
+    /// Use this existing session instead of creating one (one session only)
+    #[arg(long, value_name = "ID")]
+    session: Option<String>,
+    /// New connections per second
+    #[arg(long, value_name = "R", default_value = "1000", value_parser = bounded(1.0, 1e6))]
+    connect_rate: f64,
+    /// One command per session every MS, open loop
+    #[arg(long, value_name = "MS", default_value = "500", value_parser = bounded(1.0, 3.6e6))]
+    interval_ms: f64,
+    /// Seconds of commands
+    #[arg(long, value_name = "S", default_value = "30", value_parser = bounded(0.0, 86_400.0))]
+    duration: f64,
+    /// At most K commands per session (caps --duration)
+    #[arg(long, value_name = "K", value_parser = bounded(0.0, 1e6))]
+    commands: Option<f64>,
+    /// Every viewer sends a Ping every MS (0: off) [rtt: 200, else 0]
+    #[arg(long, value_name = "MS", value_parser = bounded(0.0, 3.6e6))]
+    ping_interval_ms: Option<f64>,
+    /// Every viewer reports a health change (`status`, alternating in sync / buffering) every
+    /// MS (0: off); the report counts the `roster` messages and bytes each viewer receives
+    #[arg(long, value_name = "MS", default_value = "0", value_parser = bounded(0.0, 3.6e6))]
+    status_interval_ms: f64,
+    /// Idle seconds after connecting, before memory is read
+    #[arg(long, value_name = "S", default_value = "2", value_parser = bounded(0.0, 3600.0))]
+    settle: f64,
+    /// Seconds to wait for late broadcasts after the last command
+    #[arg(long, value_name = "S", default_value = "5", value_parser = bounded(0.0, 3600.0))]
+    drain: f64,
+    /// Hard limit for the whole run [default: computed]
+    #[arg(long, value_name = "S", value_parser = bounded(1.0, 86_400.0))]
+    timeout: Option<f64>,
+    /// Server process for VmRSS (repeat, in --url order)
+    #[arg(long = "server-pid", value_name = "PID", value_parser = bounded(1.0, u32::MAX as f64))]
+    server_pids: Vec<f64>,
+    /// Video of created sessions
+    #[arg(long, value_name = "ID", default_value = "dQw4w9WgXcQ")]
+    video: String,
+    /// Print the result as JSON on stdout (progress stays on stderr)
+    #[arg(long)]
+    json: bool,
+    /// No progress lines
+    #[arg(long)]
+    quiet: bool,
+    /// Also write the delivery latency distribution as an SVG histogram
+    #[arg(long, value_name = "FILE")]
+    svg: Option<String>,
 }
 
 /// Everything a run needs, defaults resolved.
@@ -129,99 +162,38 @@ fn ser_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok,
 }
 
 /// Why the command line was refused.
-#[derive(Debug, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// `--help`.
-    #[error("help requested")]
-    Help,
-    /// Unknown option.
-    #[error("unknown option {0:?}")]
-    Unknown(String),
-    /// Option without its value.
-    #[error("{0} needs a value")]
-    Missing(String),
-    /// Unparsable or out-of-range value.
-    #[error("bad value {1:?} for {0}")]
-    Bad(String, String),
+    /// Not parsable (or `--help`: clap prints it and exits 0 through [`clap::Error::exit`]).
+    #[error(transparent)]
+    Clap(#[from] clap::Error),
     /// Options that do not fit together.
     #[error("{0}")]
     Conflict(String),
 }
 
-/// Parses the arguments (without the program name).
+/// Parses the arguments (with the program name first, as `std::env::args()` gives them).
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Config, CliError> {
-    let mut urls = Vec::new();
-    let mut scenario = Scenario::OneSession;
-    let mut viewers: Option<usize> = None;
-    let mut sessions: Option<usize> = None;
-    let mut session = None;
-    let mut connect_rate = 1000.0;
-    let mut interval_ms = 500u64;
-    let mut duration_s = 30.0f64;
-    let mut commands: Option<u32> = None;
-    let mut ping_ms: Option<u64> = None;
-    let mut status_ms = 0u64;
-    let mut settle_s = 2.0f64;
-    let mut drain_s = 5.0f64;
-    let mut timeout_s: Option<f64> = None;
-    let mut server_pids = Vec::new();
-    let mut video = "dQw4w9WgXcQ".to_string();
-    let mut json = false;
-    let mut quiet = false;
-    let mut svg = None;
-
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = || -> Result<String, CliError> {
-            match inline.clone() {
-                Some(v) => Ok(v),
-                None => it.next().ok_or_else(|| CliError::Missing(name.clone())),
-            }
-        };
-        match name.as_str() {
-            "-h" | "--help" => return Err(CliError::Help),
-            "--json" => json = true,
-            "--quiet" => quiet = true,
-            "--svg" => svg = Some(value()?),
-            "--url" => urls.push(value()?),
-            "--scenario" => {
-                let v = value()?;
-                scenario = Scenario::parse(&v).ok_or(CliError::Bad(name.clone(), v))?;
-            }
-            "--viewers" => viewers = Some(num(&name, value()?, 1.0, 1e6)? as usize),
-            "--sessions" => sessions = Some(num(&name, value()?, 1.0, 1e6)? as usize),
-            "--session" => session = Some(value()?),
-            "--connect-rate" => connect_rate = num(&name, value()?, 1.0, 1e6)?,
-            "--interval-ms" => interval_ms = num(&name, value()?, 1.0, 3.6e6)? as u64,
-            "--duration" => duration_s = num(&name, value()?, 0.0, 86_400.0)?,
-            "--commands" => commands = Some(num(&name, value()?, 0.0, 1e6)? as u32),
-            "--ping-interval-ms" => ping_ms = Some(num(&name, value()?, 0.0, 3.6e6)? as u64),
-            "--status-interval-ms" => status_ms = num(&name, value()?, 0.0, 3.6e6)? as u64,
-            "--settle" => settle_s = num(&name, value()?, 0.0, 3600.0)?,
-            "--drain" => drain_s = num(&name, value()?, 0.0, 3600.0)?,
-            "--timeout" => timeout_s = Some(num(&name, value()?, 1.0, 86_400.0)?),
-            "--server-pid" => server_pids.push(num(&name, value()?, 1.0, u32::MAX as f64)? as u32),
-            "--video" => video = value()?,
-            _ => return Err(CliError::Unknown(arg)),
-        }
-    }
-
+    let a = Args::try_parse_from(args)?;
+    let scenario = a.scenario;
+    let mut urls = a.urls;
     if urls.is_empty() {
         urls.push("http://127.0.0.1:3000".into());
     }
-    let default_viewers = match scenario {
-        Scenario::Rtt => 100,
-        _ => 10_000,
-    };
-    let viewers = viewers.unwrap_or(default_viewers);
-    let sessions = sessions.unwrap_or(match scenario {
-        Scenario::ManySessions => 1_000,
-        _ => 1,
-    });
+    let viewers = a.viewers.map_or(
+        match scenario {
+            Scenario::Rtt => 100,
+            _ => 10_000,
+        },
+        |v| v as usize,
+    );
+    let sessions = a.sessions.map_or(
+        match scenario {
+            Scenario::ManySessions => 1_000,
+            _ => 1,
+        },
+        |s| s as usize,
+    );
     if sessions > viewers {
         return Err(CliError::Conflict(format!(
             "{sessions} sessions need at least as many viewers (got {viewers})"
@@ -230,50 +202,49 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Config, CliError>
     if scenario == Scenario::Split && urls.len() < 2 {
         return Err(CliError::Conflict("split needs two --url".into()));
     }
-    if session.is_some() && sessions != 1 {
+    if a.session.is_some() && sessions != 1 {
         return Err(CliError::Conflict(
             "--session works with one session only".into(),
         ));
     }
+    let interval_ms = a.interval_ms as u64;
     let interval = Duration::from_millis(interval_ms);
-    let by_duration = (duration_s * 1000.0 / interval_ms as f64).floor() as u32;
-    let commands = commands.map_or(by_duration, |c| c.min(by_duration));
-    let ping_ms = ping_ms.unwrap_or(if scenario == Scenario::Rtt { 200 } else { 0 });
+    let by_duration = (a.duration * 1000.0 / interval_ms as f64).floor() as u32;
+    let commands = a
+        .commands
+        .map_or(by_duration, |c| (c as u32).min(by_duration));
+    let ping_ms = a
+        .ping_interval_ms
+        .map_or(if scenario == Scenario::Rtt { 200 } else { 0 }, |p| {
+            p as u64
+        });
     let ping_interval = (ping_ms > 0).then(|| Duration::from_millis(ping_ms));
-    let settle = Duration::from_secs_f64(settle_s);
-    let drain = Duration::from_secs_f64(drain_s);
-    let connect_time = viewers as f64 / connect_rate;
+    let status_ms = a.status_interval_ms as u64;
+    let connect_time = viewers as f64 / a.connect_rate;
     let commands_time = commands as f64 * interval_ms as f64 / 1000.0;
-    let timeout = Duration::from_secs_f64(timeout_s.unwrap_or(
-        connect_time * 2.0 + settle_s + commands_time + drain_s + sessions as f64 / 50.0 + 60.0,
+    let timeout = Duration::from_secs_f64(a.timeout.unwrap_or(
+        connect_time * 2.0 + a.settle + commands_time + a.drain + sessions as f64 / 50.0 + 60.0,
     ));
     Ok(Config {
         urls,
         scenario,
         viewers,
         sessions,
-        session,
-        connect_rate,
+        session: a.session,
+        connect_rate: a.connect_rate,
         interval,
         commands,
         ping_interval,
         status_interval: (status_ms > 0).then(|| Duration::from_millis(status_ms)),
-        settle,
-        drain,
+        settle: Duration::from_secs_f64(a.settle),
+        drain: Duration::from_secs_f64(a.drain),
         timeout,
-        server_pids,
-        video,
-        json,
-        quiet,
-        svg,
+        server_pids: a.server_pids.into_iter().map(|p| p as u32).collect(),
+        video: a.video,
+        json: a.json,
+        quiet: a.quiet,
+        svg: a.svg,
     })
-}
-
-fn num(name: &str, v: String, lo: f64, hi: f64) -> Result<f64, CliError> {
-    match v.trim().parse::<f64>() {
-        Ok(n) if n.is_finite() && (lo..=hi).contains(&n) => Ok(n),
-        _ => Err(CliError::Bad(name.into(), v)),
-    }
 }
 
 #[cfg(test)]
@@ -281,7 +252,20 @@ mod tests {
     use super::*;
 
     fn p(args: &[&str]) -> Result<Config, CliError> {
-        parse(args.iter().map(|s| s.to_string()))
+        parse(std::iter::once("loadtest".to_string()).chain(args.iter().map(|s| s.to_string())))
+    }
+
+    fn kind(r: Result<Config, CliError>) -> Option<clap::error::ErrorKind> {
+        match r {
+            Err(CliError::Clap(e)) => Some(e.kind()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
     }
 
     #[test]
@@ -324,17 +308,63 @@ mod tests {
         assert_eq!(c.interval, Duration::from_millis(100));
         assert_eq!(c.server_pids, vec![42]);
         assert!(c.json);
+        // Every flag the scripts use (peers/run.sh, smoke.sh, bench.sh).
+        let c = p(&[
+            "--scenario",
+            "one-session",
+            "--viewers",
+            "10000",
+            "--connect-rate",
+            "1000",
+            "--interval-ms",
+            "500",
+            "--duration",
+            "20",
+            "--ping-interval-ms",
+            "200",
+            "--server-pid",
+            "7",
+            "--json",
+            "--quiet",
+            "--settle",
+            "1",
+            "--drain",
+            "2",
+            "--timeout",
+            "100",
+            "--svg",
+            "x.svg",
+            "--session",
+            "abc",
+            "--video",
+            "v",
+            "--status-interval-ms",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.commands, c.settle, c.timeout),
+            (40, Duration::from_secs(1), Duration::from_secs(100))
+        );
         // --commands is capped by --duration.
         let c = p(&["--commands", "1000", "--duration", "2"]).unwrap();
         assert_eq!(c.commands, 4);
-        assert_eq!(p(&["--help"]), Err(CliError::Help));
-        assert!(matches!(p(&["--bogus"]), Err(CliError::Unknown(_))));
-        assert!(matches!(p(&["--viewers"]), Err(CliError::Missing(_))));
-        assert!(matches!(p(&["--viewers", "0"]), Err(CliError::Bad(..))));
-        assert!(matches!(
-            p(&["--connect-rate", "NaN"]),
-            Err(CliError::Bad(..))
-        ));
+        use clap::error::ErrorKind;
+        assert_eq!(kind(p(&["--help"])), Some(ErrorKind::DisplayHelp));
+        assert_eq!(kind(p(&["--bogus"])), Some(ErrorKind::UnknownArgument));
+        assert!(kind(p(&["--viewers"])).is_some());
+        assert_eq!(
+            kind(p(&["--viewers", "0"])),
+            Some(ErrorKind::ValueValidation)
+        );
+        assert_eq!(
+            kind(p(&["--connect-rate", "NaN"])),
+            Some(ErrorKind::ValueValidation)
+        );
+        assert_eq!(
+            kind(p(&["--scenario", "nope"])),
+            Some(ErrorKind::InvalidValue)
+        );
         assert!(matches!(
             p(&["--scenario", "split"]),
             Err(CliError::Conflict(_))

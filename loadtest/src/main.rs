@@ -21,14 +21,12 @@ mod target;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cfg = match cli::parse(std::env::args().skip(1)) {
+    let cfg = match cli::parse(std::env::args()) {
         Ok(c) => c,
-        Err(cli::CliError::Help) => {
-            print!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
+        // `--help` prints and exits 0; a bad command line prints the error and exits 2.
+        Err(cli::CliError::Clap(e)) => e.exit(),
         Err(e) => {
-            eprintln!("loadtest: {e}\n\n{}", cli::USAGE);
+            eprintln!("loadtest: {e}\n\nSee loadtest --help.");
             return ExitCode::from(2);
         }
     };

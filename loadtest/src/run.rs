@@ -299,7 +299,7 @@ fn account(
         cpu,
         elapsed,
     } = measured;
-    let mut connect_times: Vec<u64> = outcomes.iter().filter_map(|o| o.connect_us).collect();
+    let connect_times: Vec<u64> = outcomes.iter().filter_map(|o| o.connect_us).collect();
     let connected = connect_times.len();
     let mut connect_errors: Vec<String> = Vec::new();
     let mut failed = 0u64;
@@ -349,7 +349,7 @@ fn account(
             }
         }
     }
-    let mut pings: Vec<u64> = outcomes
+    let pings: Vec<u64> = outcomes
         .iter()
         .flat_map(|o| o.pings_us.iter().copied())
         .collect();
@@ -372,7 +372,7 @@ fn account(
         .iter()
         .zip(per_url)
         .enumerate()
-        .map(|(u, (url, mut f))| {
+        .map(|(u, (url, f))| {
             let connections = outcomes
                 .iter()
                 .filter(|o| o.url == u && o.connect_us.is_some())
@@ -382,8 +382,8 @@ fn account(
                 connected: connections,
                 deliveries: f.deliveries_us.len() as u64,
                 lost: f.lost,
-                last_viewer: Summary::of(&mut f.last_viewer_us),
-                delivery: Summary::of(&mut f.deliveries_us),
+                last_viewer: Summary::of(&f.last_viewer_us),
+                delivery: Summary::of(&f.deliveries_us),
             }
         })
         .collect::<Vec<_>>();
@@ -467,14 +467,14 @@ fn account(
         connected,
         connect_failed: failed,
         connect_errors,
-        connect: Summary::of(&mut connect_times),
+        connect: Summary::of(&connect_times),
         connect_wall_s: connect_wall.as_secs_f64(),
         commands_sent: total.commands,
         received: counters.received.load(Relaxed),
-        last_viewer: Summary::of(&mut total.last_viewer_us),
-        delivery: Summary::of(&mut total.deliveries_us),
-        echo: Summary::of(&mut echo),
-        ping: Summary::of(&mut pings),
+        last_viewer: Summary::of(&total.last_viewer_us),
+        delivery: Summary::of(&total.deliveries_us),
+        echo: Summary::of(&echo),
+        ping: Summary::of(&pings),
         roster,
         lost: total.lost,
         duplicated: total.duplicated,

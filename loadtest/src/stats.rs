@@ -4,19 +4,21 @@
 //! All times are microseconds on one monotonic clock of the load generator process (see
 //! [`crate::clock`]), so send and receipt times of different connections are comparable.
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
-/// Nearest-rank percentile of an ascending slice: the smallest sample such that at least `p`
-/// percent of the samples are less than or equal to it. `None` for an empty slice.
-pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
+/// Largest latency tracked, µs (one hour; longer samples count as one hour).
+const MAX_TRACKED_US: u64 = 3_600_000_000;
+
+/// The samples (µs) in an HDR histogram: 3 significant digits (a value is off by at most
+/// 0.1 %, exact below 2048 µs), fixed memory however many samples.
+pub fn histogram(samples: &[u64]) -> Histogram<u64> {
+    // Constant, valid bounds and precision.
+    let mut h = Histogram::<u64>::new_with_bounds(1, MAX_TRACKED_US, 3).expect("valid bounds");
+    for &v in samples {
+        h.saturating_record(v);
     }
-    let p = p.clamp(0.0, 100.0);
-    // rank in 1..=len; p = 0 gives the minimum.
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    let idx = rank.clamp(1, sorted.len()) - 1;
-    sorted.get(idx).copied()
+    h
 }
 
 /// Count, p50, p99 and max of a set of samples (microseconds).
@@ -24,23 +26,26 @@ pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
 pub struct Summary {
     /// Number of samples.
     pub count: usize,
-    /// Median (nearest rank), µs.
+    /// Median (HDR histogram, 3 significant digits), µs.
     pub p50_us: Option<u64>,
-    /// 99th percentile (nearest rank), µs.
+    /// 99th percentile (HDR histogram, 3 significant digits), µs.
     pub p99_us: Option<u64>,
-    /// Largest sample, µs.
+    /// Largest sample (exact), µs.
     pub max_us: Option<u64>,
 }
 
 impl Summary {
-    /// Summarises `samples` (sorted in place).
-    pub fn of(samples: &mut [u64]) -> Self {
-        samples.sort_unstable();
+    /// Summarises `samples`.
+    pub fn of(samples: &[u64]) -> Self {
+        if samples.is_empty() {
+            return Self::default();
+        }
+        let h = histogram(samples);
         Self {
             count: samples.len(),
-            p50_us: percentile(samples, 50.0),
-            p99_us: percentile(samples, 99.0),
-            max_us: samples.last().copied(),
+            p50_us: Some(h.value_at_quantile(0.5)),
+            p99_us: Some(h.value_at_quantile(0.99)),
+            max_us: samples.iter().max().copied(),
         }
     }
 }
@@ -206,31 +211,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nearest_rank_percentiles() {
+    fn percentiles_come_from_the_histogram() {
         let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 50.0), Some(50));
-        assert_eq!(percentile(&v, 99.0), Some(99));
-        assert_eq!(percentile(&v, 100.0), Some(100));
-        assert_eq!(percentile(&v, 0.0), Some(1));
-        assert_eq!(percentile(&[], 50.0), None);
-        assert_eq!(percentile(&[7], 99.0), Some(7));
+        let s = Summary::of(&v);
+        assert_eq!(s.count, 100);
+        assert_eq!(s.p50_us, Some(50));
+        assert_eq!(s.p99_us, Some(99));
+        assert_eq!(s.max_us, Some(100));
         // Ten samples: p99 is the largest, p50 the fifth.
         let w: Vec<u64> = (10..20).collect();
-        assert_eq!(percentile(&w, 99.0), Some(19));
-        assert_eq!(percentile(&w, 50.0), Some(14));
-        // Out-of-range p is clamped.
-        assert_eq!(percentile(&w, 250.0), Some(19));
-    }
-
-    #[test]
-    fn summary_sorts_and_reports() {
-        let mut v = vec![5, 1, 9, 3, 7];
-        let s = Summary::of(&mut v);
-        assert_eq!(s.count, 5);
-        assert_eq!(s.p50_us, Some(5));
-        assert_eq!(s.p99_us, Some(9));
-        assert_eq!(s.max_us, Some(9));
-        assert_eq!(Summary::of(&mut []), Summary::default());
+        let s = Summary::of(&w);
+        assert_eq!((s.p50_us, s.p99_us), (Some(14), Some(19)));
+        // Large values keep 3 significant digits; the maximum is exact.
+        let big = [1_234_567u64, 10, 20];
+        let s = Summary::of(&big);
+        assert_eq!(s.max_us, Some(1_234_567));
+        let p99 = s.p99_us.unwrap() as f64;
+        assert!((p99 / 1_234_567.0 - 1.0).abs() < 0.001, "{p99}");
+        assert_eq!(Summary::of(&[]), Summary::default());
     }
 
     #[test]

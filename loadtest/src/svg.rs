@@ -1,7 +1,7 @@
 //! `--svg FILE`: the delivery latency distribution as a self-contained SVG (log-scale
 //! histogram of every delivery, command sent → viewer received, with p50/p99/max marked).
 
-use crate::stats::percentile;
+use crate::stats::histogram;
 
 const W: f64 = 720.0;
 const H: f64 = 300.0;
@@ -88,8 +88,10 @@ pub fn latency_svg(samples_us: &[u64], title: &str) -> String {
         H - 8.0,
         sorted.len()
     ));
-    for (name, p, color) in [("p50", 50.0, "#2a9d2a"), ("p99", 99.0, "#d08a00")] {
-        if let Some(v) = percentile(&sorted, p) {
+    let hist = histogram(&sorted);
+    for (name, q, color) in [("p50", 0.5, "#2a9d2a"), ("p99", 0.99, "#d08a00")] {
+        {
+            let v = hist.value_at_quantile(q);
             let x = x_of(v.max(1) as f64);
             out.push_str(&format!(
                 "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{y}\" stroke=\"{color}\" stroke-dasharray=\"4 3\"/><text x=\"{tx:.1}\" y=\"{ty}\" fill=\"{color}\">{name} {}</text>\n",

@@ -4,7 +4,8 @@
 //! - [`startup`]: routes, listener, graceful shutdown, [`startup::TestServer`]; [`state`]: the
 //!   handlers' shared state.
 //! - [`http`]: health, security headers, fallback; [`assets`]: the embedded site.
-//! - [`sessions`]: the session service (store + fan-out) behind the WebSocket handler [`ws`].
+//! - [`sessions`]: the session service (store + fan-out) behind the WebSocket handler [`ws`];
+//!   [`wire`]: the WebSocket framing (prepared server frames, the client-frame decoder).
 
 pub mod assets;
 pub mod clock;
@@ -21,4 +22,5 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod wire;
 pub mod ws;

@@ -94,9 +94,16 @@ impl Activity {
 }
 
 /// A TCP stream that records when it last transferred data.
-struct TrackedIo {
+pub(crate) struct TrackedIo {
     inner: TcpStream,
     activity: Arc<Activity>,
+}
+
+impl TrackedIo {
+    /// The stream itself (a WebSocket takes it over after the upgrade; see `crate::ws`).
+    pub(crate) fn into_tcp(self) -> TcpStream {
+        self.inner
+    }
 }
 
 impl AsyncRead for TrackedIo {

@@ -802,7 +802,7 @@ mod tests {
                 .await
                 .expect("a frame in time")
                 .expect("open channel");
-            if let ServerMsg::State { state, cause } = serde_json::from_str(&frame.text).unwrap() {
+            if let ServerMsg::State { state, cause } = serde_json::from_str(frame.text()).unwrap() {
                 assert_eq!(frame.revision, state.revision);
                 return (state, cause);
             }
@@ -980,7 +980,7 @@ mod tests {
         let mut presence = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
         while let Ok(Ok(frame)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-            if let Ok(ServerMsg::Presence { viewers }) = serde_json::from_str(&frame.text) {
+            if let Ok(ServerMsg::Presence { viewers }) = serde_json::from_str(frame.text()) {
                 presence.push(viewers);
                 if viewers == 100 {
                     break;

@@ -7,8 +7,8 @@
 //! local connection watches them and closes with `close::REMOVED` when its key is listed.
 
 use super::{lock, Frame, Hub};
+use crate::wire::Prepared;
 use app::rights::Removal;
-use axum::extract::ws::Utf8Bytes;
 use std::collections::VecDeque;
 use tokio::sync::watch;
 
@@ -20,7 +20,7 @@ pub(super) struct HubLogs {
     keep_chat: usize,
     keep_reactions: usize,
     /// The `history` message, built once per change.
-    history: Option<Utf8Bytes>,
+    history: Option<Prepared>,
 }
 
 impl HubLogs {
@@ -85,16 +85,11 @@ impl Hub {
             }
             logs.history = None;
         }
-        let _ = self.tx.send(Frame {
-            revision: 0,
-            viewers: None,
-            text: Utf8Bytes::from(text),
-            at: std::time::Instant::now(),
-        });
+        self.fanout.send(Frame::new(0, None, &text));
     }
 
-    /// The `history` message for a joiner (kept chat lines and reactions).
-    pub fn history(&self) -> Utf8Bytes {
+    /// The `history` message for a joiner (kept chat lines and reactions), framed.
+    pub fn history(&self) -> Prepared {
         let mut logs = lock(&self.logs);
         if let Some(h) = &logs.history {
             return h.clone();
@@ -106,7 +101,7 @@ impl Hub {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let text = Utf8Bytes::from(format!(
+        let text = Prepared::text(&format!(
             r#"{{"type":"history","chat":[{}],"reactions":[{}]}}"#,
             join(&logs.chat),
             join(&logs.reactions)

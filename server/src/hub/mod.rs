@@ -2,10 +2,10 @@
 //!
 //! A hub exists while this instance has at least one viewer of the session. It holds the
 //! store subscription (one per session per instance), a cache of the newest known state, and
-//! a Tokio `broadcast` channel through which every event reaches every local viewer as the
-//! same shared bytes ([`Frame`]): an event is serialised once (by the instance that caused
-//! it) and never re-serialised per viewer. Events with a revision at or below the last one
-//! forwarded are dropped, so viewers see each revision once, in order.
+//! the fan-out ([`fanout`]) through which every event reaches every local viewer as the same
+//! shared bytes ([`Frame`]): an event is serialised once (by the instance that caused it),
+//! framed once, and written straight into each viewer's socket. Events with a revision at or
+//! below the last one forwarded are dropped, so viewers see each revision once, in order.
 //!
 //! The hub also reports its local viewer count to the store, coalesced to at most one report
 //! per [`PRESENCE_MIN_INTERVAL`] (a join storm of 10,000 viewers produces a handful of
@@ -28,18 +28,21 @@ use crate::store::{
     is_log_event, is_presence_event, presence_event, state_event, Delivery, Log, PresenceEvent,
     SessionStore, StoreError, Subscription,
 };
+use crate::wire::Prepared;
 use app::ids::SessionId;
 use app::playback::PlaybackState;
 use app::protocol::ServerMsg;
-use axum::extract::ws::Utf8Bytes;
 use roster::HubRoster;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch, Notify};
+
+pub use fanout::{Attached, Fanout, Status, Viewer, SLOW_REASON};
 use tokio::time::Instant;
 
+mod fanout;
 mod logs;
 mod roster;
 
@@ -60,17 +63,34 @@ pub const DEFAULT_RECONCILE: Duration = Duration::from_secs(30);
 /// delivered after this long (an event merely in flight keeps its cause).
 const SETTLE: Duration = Duration::from_millis(250);
 
-/// One broadcast, shared by all local viewers.
+/// One broadcast, framed once and shared by all local viewers.
 #[derive(Clone, Debug)]
 pub struct Frame {
     /// The state revision it carries; 0 for messages without one (presence).
     pub revision: u64,
     /// The viewer count of a `presence` frame.
     pub viewers: Option<u32>,
-    /// The JSON text (reference-counted; cloning does not copy).
-    pub text: Utf8Bytes,
+    /// The WebSocket frame (reference-counted; cloning does not copy).
+    pub frame: Prepared,
     /// When the hub handed it over (for the fan-out time).
     pub at: std::time::Instant,
+}
+
+impl Frame {
+    /// A broadcast of the JSON `text`, framed now.
+    pub fn new(revision: u64, viewers: Option<u32>, text: &str) -> Self {
+        Self {
+            revision,
+            viewers,
+            frame: Prepared::text(text),
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// The JSON text.
+    pub fn text(&self) -> &str {
+        self.frame.text_str()
+    }
 }
 
 /// Why joining failed.
@@ -98,7 +118,8 @@ enum Init {
 #[derive(Debug)]
 pub struct Hub {
     id: SessionId,
-    tx: broadcast::Sender<Frame>,
+    /// The local viewers, written to directly (see [`fanout`]).
+    fanout: Fanout,
     latest: Mutex<Option<PlaybackState>>,
     /// The newest revision handed to the local viewers, and changes waiting for an older one.
     /// Guarded by a mutex held while sending, so frames from both paths (the subscription and
@@ -256,12 +277,7 @@ impl Hub {
     fn send_state(&self, fwd: &mut Forwarded, state: &PlaybackState, text: String) {
         fwd.revision = state.revision;
         self.observe(state);
-        let _ = self.tx.send(Frame {
-            revision: state.revision,
-            viewers: None,
-            text: Utf8Bytes::from(text),
-            at: std::time::Instant::now(),
-        });
+        self.fanout.send(Frame::new(state.revision, None, &text));
     }
 
     /// Sends every waiting state (after a re-read of the store: the missing ones are lost).
@@ -285,12 +301,7 @@ impl Hub {
     /// Hands a viewer count to the local viewers when it differs from the last one.
     fn forward_presence(&self, viewers: u32, text: String) {
         if self.viewers.swap(viewers, Ordering::Relaxed) != viewers {
-            let _ = self.tx.send(Frame {
-                revision: 0,
-                viewers: Some(viewers),
-                text: Utf8Bytes::from(text),
-                at: std::time::Instant::now(),
-            });
+            self.fanout.send(Frame::new(0, Some(viewers), &text));
         }
     }
 
@@ -317,9 +328,19 @@ impl Hub {
         self.ended.subscribe()
     }
 
-    /// A new receiver of this hub's frames.
+    /// A new receiver of this hub's frames (an observer beside the viewers).
     pub fn frames(&self) -> broadcast::Receiver<Frame> {
-        self.tx.subscribe()
+        self.fanout.subscribe()
+    }
+
+    /// Adds a viewer to the fan-out; `greet` sends its first frames before any broadcast
+    /// reaches it (see [`fanout`]).
+    pub fn attach<R>(
+        &self,
+        viewer: Arc<Viewer>,
+        greet: impl FnOnce(&Viewer) -> R,
+    ) -> (Attached, R) {
+        self.fanout.attach(viewer, greet)
     }
 }
 
@@ -485,11 +506,10 @@ impl Hubs {
             let (hub, created) = match map.get(id) {
                 Some(h) => (h.clone(), false),
                 None => {
-                    let (tx, _) = broadcast::channel(self.inner.queue);
                     let (init, _) = watch::channel(Init::Pending);
                     let hub = Arc::new(Hub {
                         id: id.clone(),
-                        tx,
+                        fanout: Fanout::new(self.inner.queue),
                         latest: Mutex::new(None),
                         forwarded: Mutex::new(Forwarded::default()),
                         gap: Notify::new(),

@@ -3,11 +3,11 @@
 //! (the rules are in [`app::roster`]).
 
 use super::{lock, Frame, Hub};
+use crate::wire::Prepared;
 use app::health::Health;
 use app::protocol::{ConnId, ServerMsg};
 use app::rights::Kid;
 use app::roster::{Counts, Member, Part};
-use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 
 /// The room's list as this hub knows it.
@@ -21,7 +21,7 @@ pub(super) struct HubRoster {
     view: Vec<Member>,
     counts: Counts,
     /// The whole view as a joiner gets it, serialised once per version.
-    full: Option<Utf8Bytes>,
+    full: Option<Prepared>,
 }
 
 impl Hub {
@@ -73,7 +73,7 @@ impl Hub {
 
     /// The whole list, as the `roster` message a joiner gets first (serialised once per
     /// version).
-    pub fn roster_full(&self) -> Utf8Bytes {
+    pub fn roster_full(&self) -> Prepared {
         let mut roster = lock(&self.roster);
         if let Some(text) = &roster.full {
             return text.clone();
@@ -85,7 +85,7 @@ impl Hub {
             gone: Vec::new(),
             counts: roster.counts,
         };
-        let text = Utf8Bytes::from(serde_json::to_string(&msg).unwrap_or_default());
+        let text = Prepared::text(&serde_json::to_string(&msg).unwrap_or_default());
         roster.full = Some(text.clone());
         text
     }
@@ -118,11 +118,10 @@ impl Hub {
             counts,
         };
         // Sent under the lock, so deltas go out in version order.
-        let _ = self.tx.send(Frame {
-            revision: 0,
-            viewers: None,
-            text: Utf8Bytes::from(serde_json::to_string(&msg).unwrap_or_default()),
-            at: std::time::Instant::now(),
-        });
+        self.fanout.send(Frame::new(
+            0,
+            None,
+            &serde_json::to_string(&msg).unwrap_or_default(),
+        ));
     }
 }

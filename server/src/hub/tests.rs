@@ -16,7 +16,7 @@ async fn next(frames: &mut broadcast::Receiver<Frame>) -> (u64, Option<Cause>) {
         .await
         .expect("a frame without waiting for the safety net")
         .unwrap();
-    let ServerMsg::State { state, cause } = serde_json::from_str(&frame.text).unwrap() else {
+    let ServerMsg::State { state, cause } = serde_json::from_str(frame.text()).unwrap() else {
         panic!("not a state")
     };
     (state.revision, cause)

@@ -6,7 +6,7 @@
 //! revision, writes the state, slides the TTL and publishes the event, so the published
 //! events of a session form one total order by revision.
 //!
-//! Events travel as the exact JSON text of the [`ServerMsg`] viewers receive
+//! Events travel as the exact JSON text of the [`app::protocol::ServerMsg`] viewers receive
 //! (`{"type":"state",..}` / `{"type":"presence",..}`): they are serialised once, by the
 //! instance that made the change, and forwarded byte for byte.
 //!
@@ -25,7 +25,7 @@ pub use redis::RedisStore;
 
 use app::ids::SessionId;
 use app::playback::PlaybackState;
-use app::protocol::{Cause, ServerMsg};
+use app::protocol::Cause;
 use tokio::sync::mpsc;
 
 /// A presence entry older than this (ms) no longer counts (its instance stopped reporting).
@@ -124,7 +124,7 @@ pub enum AppendOutcome {
 /// What a subscription delivers.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Delivery {
-    /// A published event: the JSON text of a [`ServerMsg`].
+    /// A published event: the JSON text of a [`app::protocol::ServerMsg`].
     Message(String),
     /// Events may have been missed (reconnect, overflow): reload the state.
     Resync,
@@ -248,14 +248,25 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     async fn reference_time_ms(&self) -> Result<Option<f64>, StoreError>;
 }
 
-/// The JSON text of the `State` event published for a change.
+/// The start of every [`state_event`]; the stored state's JSON follows it.
+const STATE_EVENT_HEAD: &str = r#"{"type":"state","state":"#;
+/// Between the state and the cause in a [`state_event`].
+const STATE_EVENT_CAUSE: &str = r#","cause":"#;
+
+/// The JSON text of the `State` event published for a change: the state serialised once, the
+/// same text that is stored (see [`state_of_event`]), so a change is serialised once.
 pub fn state_event(state: &PlaybackState, cause: Option<Cause>) -> String {
-    let msg = ServerMsg::State {
-        state: state.clone(),
-        cause,
-    };
     // Serialising plain data with string keys cannot fail; fall back to an empty object.
-    serde_json::to_string(&msg).unwrap_or_else(|_| String::from("{}"))
+    let state = serde_json::to_string(state).unwrap_or_else(|_| String::from("{}"));
+    let cause = serde_json::to_string(&cause).unwrap_or_else(|_| String::from("null"));
+    format!("{STATE_EVENT_HEAD}{state}{STATE_EVENT_CAUSE}{cause}}}")
+}
+
+/// The stored JSON of the state inside a [`state_event`] text (`None` for any other text).
+pub fn state_of_event(event: &str) -> Option<&str> {
+    let rest = event.strip_prefix(STATE_EVENT_HEAD)?.strip_suffix('}')?;
+    let at = rest.rfind(STATE_EVENT_CAUSE)?;
+    Some(&rest[..at])
 }
 
 /// The JSON text of the viewer-facing `Presence` message.
@@ -350,6 +361,7 @@ pub fn session_of_channel(channel: &str) -> Option<SessionId> {
 mod tests {
     use super::*;
     use app::ids::VideoId;
+    use app::protocol::ServerMsg;
 
     #[test]
     fn keys_share_a_hash_tag() {
@@ -365,8 +377,23 @@ mod tests {
     fn events_are_server_messages() {
         let state = PlaybackState::new(VideoId::parse("dQw4w9WgXcQ").unwrap(), 3.0, 1.0);
         let cause = Some(Cause { conn_id: 7, seq: 2 });
-        let msg: ServerMsg = serde_json::from_str(&state_event(&state, cause)).unwrap();
-        assert_eq!(msg, ServerMsg::State { state, cause });
+        let event = state_event(&state, cause);
+        let msg: ServerMsg = serde_json::from_str(&event).unwrap();
+        assert_eq!(
+            msg,
+            ServerMsg::State {
+                state: state.clone(),
+                cause
+            }
+        );
+        // The stored state is the event's own text of it.
+        assert_eq!(
+            state_of_event(&event),
+            Some(encode_state(&state).unwrap().as_str())
+        );
+        let none = state_event(&state, None);
+        assert_eq!(decode_state(state_of_event(&none).unwrap()).unwrap(), state);
+        assert_eq!(state_of_event(&presence_event(3)), None);
         let msg: ServerMsg = serde_json::from_str(&presence_event(12)).unwrap();
         assert_eq!(msg, ServerMsg::Presence { viewers: 12 });
     }

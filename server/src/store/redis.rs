@@ -622,7 +622,11 @@ impl SessionStore for RedisStore {
         next: &PlaybackState,
         event: &str,
     ) -> Result<CasOutcome, StoreError> {
-        let state = encode_state(next)?;
+        // The event carries the state's JSON: store that text instead of serialising again.
+        let state = match super::state_of_event(event) {
+            Some(json) => json.to_owned(),
+            None => encode_state(next)?,
+        };
         for attempt in 0..2 {
             let sent = self.redis_clock.local_ms();
             let deadline = self.redis_clock.now_ms() + CAS_BUDGET.as_secs_f64() * 1000.0;

@@ -1,0 +1,279 @@
+//! The WebSocket endpoint `/ws/{id}`: checks, the opening handshake, and one task per
+//! connection ([`conn`]).
+//!
+//! Before upgrading: the `Origin` must be allowed (else 403), the id valid and the session
+//! known (else 404), the store reachable (else 503). The handshake (RFC 6455 §4.2) is done here
+//! rather than by a WebSocket library: after the `101` the connection's plain `TcpStream` is
+//! taken back from hyper, so that the hub can write prepared frames straight into it (see
+//! `crate::hub::Viewer`) and the connection holds no buffers while idle. Frames are read by
+//! [`crate::wire::Decoder`], capped at `max_frame_bytes`.
+
+mod conn;
+
+use crate::limits::origin_allowed;
+use crate::sessions::random_id;
+use crate::state::AppState;
+use app::ids::SessionId;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use sha1::{Digest, Sha1};
+use std::net::SocketAddr;
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+/// The GUID of RFC 6455 §1.3 that the accept key is derived with.
+const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// `GET /ws/{id}` (any method reaches it; only a valid WebSocket upgrade proceeds).
+pub async fn upgrade(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    mut request: Request,
+) -> Response {
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("invalid"));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !origin_allowed(origin, host, &app.settings.allowed_origins) {
+        crate::telemetry::sampled_info("websocket origin rejected");
+        tracing::debug!(?origin, ?host, "websocket origin rejected");
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let Ok(id) = SessionId::parse(&id) else {
+        return (StatusCode::NOT_FOUND, "no such session").into_response();
+    };
+    let sessions = app.sessions.clone();
+    let handshake = check_handshake(request.method(), &headers).and_then(|accept| {
+        request
+            .extensions_mut()
+            .remove::<OnUpgrade>()
+            .map(|on| (accept, on))
+            .ok_or((
+                StatusCode::UPGRADE_REQUIRED,
+                "WebSocket request couldn't be upgraded since no upgrade state was present",
+            ))
+    });
+    let (accept, on_upgrade) = match handshake {
+        Ok(h) => h,
+        // Not a WebSocket request: still a 404 for unknown sessions.
+        Err(rejection) => {
+            return match sessions.snapshot(&id).await {
+                Ok(None) => (StatusCode::NOT_FOUND, "no such session").into_response(),
+                _ => rejection.into_response(),
+            }
+        }
+    };
+    // Sockets per session per client address (issue 11: one client filling a room).
+    let addr = crate::limits::client_addr(peer, &headers, &app.settings.client_ip_header);
+    let Some(place) = app
+        .sockets
+        .try_acquire((id.clone(), addr), app.settings.max_sockets_per_address)
+    else {
+        crate::telemetry::sampled_info("websocket refused: too many sockets from one address");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections to this session from your address",
+        )
+            .into_response();
+    };
+    // Upgrades to ids with no hub here: check existence with one store read before building a
+    // hub (which subscribes, loads and unsubscribes).
+    if sessions.hubs().get(&id).is_none() {
+        match sessions.exists(&id).await {
+            Ok(true) => {}
+            Ok(false) => return (StatusCode::NOT_FOUND, "no such session").into_response(),
+            Err(e) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+            }
+        }
+    }
+    let Some((conn_guard, shutdown)) = sessions.register_connection() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    };
+    let membership = match sessions.join(&id).await {
+        Ok(m) => m,
+        Err(crate::hub::JoinError::UnknownSession) => {
+            return (StatusCode::NOT_FOUND, "no such session").into_response()
+        }
+        Err(e) => {
+            tracing::warn!(session = %id, error = %e, "join failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+        }
+    };
+    // Who this is: the key offered as a subprotocol (see `crate::identity`).
+    let protocols = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok());
+    let kid = crate::identity::key_from_protocols(protocols)
+        .map(crate::identity::kid_of)
+        .unwrap_or_else(crate::identity::random_kid);
+    let speaks_ours =
+        protocols.is_some_and(|p| p.split(',').any(|t| t.trim() == crate::identity::PROTOCOL));
+    let conn_id = random_id();
+    let span = tracing::info_span!("ws", session = %id, conn_id);
+    let task = async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket upgrade failed");
+                return;
+            }
+        };
+        let Some((tcp, early)) = into_tcp(upgraded) else {
+            tracing::warn!("upgraded connection is not a TCP stream");
+            return;
+        };
+        conn::run(sessions, membership, shutdown, conn_id, kid, tcp, early).await;
+        drop(conn_guard);
+        drop(place);
+    }
+    .instrument(span);
+    // What an idle connection costs besides its socket and its `Viewer` (see benchmarks).
+    tracing::trace!(bytes = std::mem::size_of_val(&task), "connection task");
+    tokio::spawn(task);
+    let mut response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept);
+    if speaks_ours {
+        response = response.header(header::SEC_WEBSOCKET_PROTOCOL, crate::identity::PROTOCOL);
+    }
+    response
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Checks a WebSocket opening request (RFC 6455 §4.2.1); the `Sec-WebSocket-Accept` value.
+fn check_handshake(
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<String, (StatusCode, &'static str)> {
+    if method != Method::GET {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Request method must be `GET`",
+        ));
+    }
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    if !has_token(header::CONNECTION, "upgrade") {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "Connection header did not include 'upgrade'",
+        ));
+    }
+    if !has_token(header::UPGRADE, "websocket") {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "`Upgrade` header did not include 'websocket'",
+        ));
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|v| v.as_bytes() != b"13")
+    {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "`Sec-WebSocket-Version` header did not include '13'",
+        ));
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "`Sec-WebSocket-Key` header missing",
+        ));
+    };
+    Ok(accept_key(key.as_bytes()))
+}
+
+/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2).
+fn accept_key(key: &[u8]) -> String {
+    let mut sha = Sha1::new();
+    sha.update(key);
+    sha.update(WS_GUID.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+}
+
+/// The TCP stream under an upgraded connection, and the bytes hyper read past the request.
+fn into_tcp(upgraded: Upgraded) -> Option<(TcpStream, Bytes)> {
+    use hyper_util::server::conn::auto::upgrade::downcast;
+    // Our accept loop (`crate::serve`) serves `TrackedIo` through hyper-util's auto builder,
+    // which wraps it once more (hence its own `downcast`); `axum::serve` (some tests) serves
+    // the plain stream the same way.
+    let upgraded = match downcast::<TokioIo<crate::serve::TrackedIo>>(upgraded) {
+        Ok(parts) => return Some((parts.io.into_inner().into_tcp(), parts.read_buf)),
+        Err(u) => u,
+    };
+    let upgraded = match downcast::<TokioIo<TcpStream>>(upgraded) {
+        Ok(parts) => return Some((parts.io.into_inner(), parts.read_buf)),
+        Err(u) => u,
+    };
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => Some((parts.io.into_inner(), parts.read_buf)),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_accept_key_is_the_rfc_example() {
+        // RFC 6455 §1.3.
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn requests_that_are_not_websocket_upgrades_are_refused() {
+        let ok = || {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONNECTION, "keep-alive, Upgrade".parse().unwrap());
+            h.insert(header::UPGRADE, "websocket".parse().unwrap());
+            h.insert(header::SEC_WEBSOCKET_VERSION, "13".parse().unwrap());
+            h.insert(
+                header::SEC_WEBSOCKET_KEY,
+                "dGhlIHNhbXBsZSBub25jZQ==".parse().unwrap(),
+            );
+            h
+        };
+        assert!(check_handshake(&Method::GET, &ok()).is_ok());
+        assert_eq!(
+            check_handshake(&Method::POST, &ok()).unwrap_err().0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        for name in [
+            header::CONNECTION,
+            header::UPGRADE,
+            header::SEC_WEBSOCKET_VERSION,
+            header::SEC_WEBSOCKET_KEY,
+        ] {
+            let mut h = ok();
+            h.remove(&name);
+            assert_eq!(
+                check_handshake(&Method::GET, &h).unwrap_err().0,
+                StatusCode::BAD_REQUEST,
+                "{name}"
+            );
+        }
+        let mut h = ok();
+        h.insert(header::SEC_WEBSOCKET_VERSION, "8".parse().unwrap());
+        assert!(check_handshake(&Method::GET, &h).is_err());
+    }
+}
