@@ -108,8 +108,13 @@ run_pass() {
           for (const t of sp.tests || [])
             if (t.status === "unexpected" || t.status === "flaky") {
               const last = (t.results || []).at(-1) || {};
-              const msg = ((last.error || {}).message || "").split("\n")[0].slice(0, 200);
-              console.log(`${process.argv[2]}: ${t.status === "flaky" ? "FLAKY" : "FAILED"} ${path.concat([sp.title]).join(" > ")}: ${msg}`);
+              const err = last.error || {};
+              // The first line of the error, the locator it waited for and where it failed.
+              const lines = (err.message || "").replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+              const locator = lines.find((l) => /^\s*Locator:/.test(l));
+              const at = err.location ? ` at ${err.location.file.split("/").slice(-2).join("/")}:${err.location.line}` : "";
+              const msg = [lines[0], locator && locator.trim()].filter(Boolean).join("; ").slice(0, 300);
+              console.log(`${process.argv[2]}: ${t.status === "flaky" ? "FLAKY" : "FAILED"} ${path.concat([sp.title]).join(" > ")}${at}: ${msg}`);
             }
       };
       walk(r, []);' "$WORK/$name.json" "$name" >> "$WORK/failures.txt" || true

@@ -143,11 +143,31 @@ test('the session page fits a phone: full-width player, no overflow, touch targe
   expect(await layoutProblems(page)).toEqual([]);
   await shot(page, 'session-phone');
   await shot(page, 'session-phone-full', { fullPage: true });
-  // The badge's details (shown on tap) stay on the screen.
-  await page.getByTestId('sync-badge').tap();
+  // The badge's details open on a tap (not by hover or focus, which a tap does not give
+  // reliably on a phone), stay on the screen, and close on a second tap.
+  const badge = page.getByTestId('sync-badge');
+  await expect(page.locator('.sync-details')).toBeHidden();
+  await badge.tap();
+  await expect(badge).toHaveAttribute('aria-expanded', 'true');
   await expect(page.locator('.sync-details')).toBeVisible();
   expect(await layoutProblems(page)).toEqual([]);
+  await badge.tap();
+  await expect(badge).toHaveAttribute('aria-expanded', 'false');
+  await expect(page.locator('.sync-details')).toBeHidden();
   expect(await layoutProblems(laptop.page, { touch: false })).toEqual([]);
+  // On the laptop: hovering shows the details, and the keyboard opens and closes them.
+  const laptopBadge = laptop.page.getByTestId('sync-badge');
+  const laptopDetails = laptop.page.locator('.sync-details');
+  await laptopBadge.hover();
+  await expect(laptopDetails).toBeVisible();
+  await laptop.page.mouse.move(0, 0);
+  await expect(laptopDetails).toBeHidden();
+  await laptopBadge.focus();
+  await laptop.page.keyboard.press('Enter');
+  await expect(laptopBadge).toHaveAttribute('aria-expanded', 'true');
+  await expect(laptopDetails).toBeVisible();
+  await laptop.page.keyboard.press('Escape');
+  await expect(laptopDetails).toBeHidden();
   await shot(laptop.page, 'session-desktop');
 });
 
