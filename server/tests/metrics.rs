@@ -161,6 +161,63 @@ async fn stalled_viewer_close_4008_is_counted() {
     server.stop().await;
 }
 
+/// A viewer whose socket takes nothing for 5 s is closed with 4008 even while its queue has
+/// room: the connection's stall timer (which shares one timer with the heartbeat), not the
+/// queue's limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_viewer_is_closed_by_its_stall_timer() {
+    let mut s = settings(Store::Memory);
+    s.commands_per_sec = 1e6;
+    s.command_burst = 1_000_000;
+    // The queue never overflows, and the heartbeat cannot close it first.
+    s.send_queue = 1_000_000;
+    s.heartbeat_secs = 60;
+    s.heartbeat_timeout_secs = 120;
+    let server = spawn_with(s).await;
+    let id = create(&server, 0.0).await;
+    let _slow = common::never_reading_viewer(&server, &id).await;
+    let mut driver = Client::connect(&server, &id).await;
+    // A burst more than its socket takes, then nothing: the rest waits in its queue, and the
+    // socket takes none of it. The kernel's send buffer grows up to `tcp_wmem`'s maximum (4 MB
+    // by default) before it refuses; each frame here is about 290 bytes.
+    let wmem_max: u64 = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    let burst = u32::try_from(wmem_max * 3 / 2 / 250).unwrap_or(u32::MAX);
+    let start = std::time::Instant::now();
+    for k in 0..burst {
+        driver
+            .command(Command::Seek {
+                position: f64::from(k) + 1.0,
+            })
+            .await;
+        driver.next_state().await;
+    }
+    let burst_end = std::time::Instant::now();
+    while server.sessions.connections() > 1 {
+        assert!(
+            burst_end.elapsed() < Duration::from_secs(20),
+            "stalled viewer kept"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // 5 s without progress closed it (a 4008 with no overflow: not the queue's limit).
+    let after = start.elapsed();
+    assert!(after >= Duration::from_secs(5), "closed after {after:?}");
+    let text = scrape(server.http_url("/metrics")).await;
+    assert_eq!(
+        value(&text, "watchparty_ws_closes_total{code=\"4008\"}"),
+        1.0,
+        "{text}"
+    );
+    assert!(
+        text.contains("\nwatchparty_send_queue_overflows_total 0"),
+        "{text}"
+    );
+    server.stop().await;
+}
+
 /// With `metrics_listen` the metrics move to their own address and leave the main one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_can_have_their_own_listener() {

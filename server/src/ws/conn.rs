@@ -54,7 +54,7 @@ const REMOVED_REASON: &str = "a host removed you from this watch party";
 /// A command being applied: `(seq, cause, kind, result)` when done.
 type InFlight = std::pin::Pin<
     Box<
-        dyn std::future::Future<Output = (u32, Cause, CommandKind, Result<Outcome, Rejection>)>
+        dyn std::future::Future<Output = Box<(u32, Cause, CommandKind, Result<Outcome, Rejection>)>>
             + Send,
     >,
 >;
@@ -67,45 +67,67 @@ enum End {
     Drop,
 }
 
-/// Serves one upgraded connection until it ends (`early`: bytes read past the handshake).
-pub(super) async fn run(
-    sessions: Arc<Sessions>,
-    membership: crate::hub::Membership,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-    conn_id: ConnId,
-    kid: Kid,
-    tcp: TcpStream,
-    early: Bytes,
-) {
-    let limit = sessions.settings().send_queue;
-    let viewer = Arc::new(Viewer::new(tcp, conn_id, limit, sessions.metrics_handle()));
-    let mut decoder = Decoder::new(sessions.settings().max_frame_bytes);
-    decoder.feed(&early);
-    drop(early);
-    // The per-connection state lives on the heap, so the task's future stays small.
-    let mut conn = Box::new(Conn {
-        sessions,
-        membership,
-        shutdown,
-        conn_id,
-        kid,
-        name: None,
-        listed: None,
-        attached: None,
-        viewer,
-        decoder,
-    });
-    let end = conn.serve().await;
-    if let End::Close(code, reason) = end {
-        conn.sessions.metrics().close(code);
-        tracing::debug!(code, reason, "closing websocket");
-        conn.closing_handshake(code, reason).await;
-    }
-    // Out of the fan-out before the socket closes.
-    conn.attached = None;
+/// What a connection is started with (boxed by the upgrade handler: see [`Conn::run`]).
+pub(super) struct Start {
+    pub sessions: Arc<Sessions>,
+    pub membership: crate::hub::Membership,
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub conn_id: ConnId,
+    pub kid: Kid,
+    /// Released when the connection ends: its place in the server's count (shutdown waits
+    /// for it) and in its address's count for the session.
+    pub guards: (
+        crate::sessions::ConnGuard,
+        crate::limits::CounterGuard<(app::ids::SessionId, std::net::IpAddr)>,
+    ),
 }
 
-struct Conn {
+impl Conn {
+    /// The connection's state, on the heap (`early`: bytes read past the handshake).
+    pub(super) fn new(start: Start, tcp: TcpStream, early: Bytes) -> Box<Conn> {
+        let Start {
+            sessions,
+            membership,
+            shutdown,
+            conn_id,
+            kid,
+            guards,
+        } = start;
+        let limit = sessions.settings().send_queue;
+        let viewer = Arc::new(Viewer::new(tcp, conn_id, limit, sessions.metrics_handle()));
+        let mut decoder = Decoder::new(sessions.settings().max_frame_bytes);
+        decoder.feed(&early);
+        Box::new(Conn {
+            sessions,
+            membership,
+            shutdown,
+            conn_id,
+            kid,
+            name: None,
+            listed: None,
+            attached: None,
+            viewer,
+            decoder,
+            _guards: guards,
+        })
+    }
+
+    /// Serves the connection until it ends. A method of the box, so that the task's future
+    /// (alive as long as the connection, idle or not) holds one pointer and the loop's own
+    /// state, not the parts of the connection.
+    pub(super) async fn run(mut self: Box<Self>) {
+        let end = self.serve().await;
+        if let End::Close(code, reason) = end {
+            self.sessions.metrics().close(code);
+            tracing::debug!(code, reason, "closing websocket");
+            self.closing_handshake(code, reason).await;
+        }
+        // Out of the fan-out before the socket closes.
+        self.attached = None;
+    }
+}
+
+pub(super) struct Conn {
     sessions: Arc<Sessions>,
     membership: crate::hub::Membership,
     shutdown: tokio::sync::watch::Receiver<bool>,
@@ -122,6 +144,11 @@ struct Conn {
     viewer: Arc<Viewer>,
     /// The client's frames.
     decoder: Decoder,
+    /// Dropped last, when the connection is over (see [`Start::guards`]).
+    _guards: (
+        crate::sessions::ConnGuard,
+        crate::limits::CounterGuard<(app::ids::SessionId, std::net::IpAddr)>,
+    ),
 }
 
 /// A viewer's entry in the room's list; dropping it removes the entry.
@@ -172,13 +199,6 @@ fn read_available(stream: &TcpStream, decoder: &mut Decoder) -> io::Result<bool>
         }
     }
     Ok(true)
-}
-
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
 
 impl Conn {
@@ -253,11 +273,14 @@ impl Conn {
         let hub = self.membership.hub().clone();
         let mut ended = hub.ended();
         let mut removed = hub.removed();
-        let Some(state) = hub.latest() else {
-            return End::Close(close::INTERNAL, "no state");
-        };
-        if state.rights.is_removed(&self.kid, self.sessions.now_ms()) {
-            return End::Close(close::REMOVED, REMOVED_REASON);
+        // (In a block: a state held across the loop's awaits would sit in every idle task.)
+        {
+            let Some(state) = hub.latest() else {
+                return End::Close(close::INTERNAL, "no state");
+            };
+            if state.rights.is_removed(&self.kid, self.sessions.now_ms()) {
+                return End::Close(close::REMOVED, REMOVED_REASON);
+            }
         }
         // The greeting goes out under the fan-out's lock: no broadcast overtakes it, and
         // broadcasts older than it are skipped (see `crate::hub::fanout`).
@@ -316,7 +339,11 @@ impl Conn {
         });
         let beat = Duration::from_secs(settings.heartbeat_secs.max(1));
         let silence = Duration::from_secs(settings.heartbeat_timeout_secs.max(1));
-        let mut heartbeat = tokio::time::interval_at(Instant::now() + beat, beat);
+        // One timer for the heartbeat and the stall check (an idle connection's task holds
+        // one `Sleep`, not two): it fires at whichever is due first.
+        let mut next_beat = Instant::now() + beat;
+        let timer = tokio::time::sleep_until(next_beat);
+        tokio::pin!(timer);
         // One command is applied at a time, concurrently with the loop, so pings are answered
         // and broadcasts forwarded while a command waits for the store.
         let mut inflight: Option<InFlight> = None;
@@ -336,6 +363,10 @@ impl Conn {
                 stall = None;
             } else if stall.is_none() {
                 stall = Some(Instant::now() + SEND_TIMEOUT);
+            }
+            let due = stall.map_or(next_beat, |s| s.min(next_beat));
+            if timer.deadline() != due {
+                timer.as_mut().reset(due);
             }
             // Input already buffered (read together with the handshake) is handled first.
             if !self.decoder.is_idle() {
@@ -372,13 +403,9 @@ impl Conn {
                         Err(_) => return End::Drop,
                     }
                 }
-                _ = sleep_until_opt(stall), if pending => {
-                    tracing::info!("send stalled; disconnecting slow viewer");
-                    return End::Close(close::TOO_SLOW, SLOW_REASON);
-                }
                 done = async { inflight.as_mut().expect("guarded").await }, if inflight.is_some() => {
                     inflight = None;
-                    let (seq, cause, kind, result) = done;
+                    let (seq, cause, kind, result) = *done;
                     if let Err(end) = self.finish_command(seq, cause, kind, result) {
                         return end;
                     }
@@ -399,12 +426,20 @@ impl Conn {
                         return end;
                     }
                 }
-                _ = heartbeat.tick() => {
-                    if reader.last_seen.elapsed() > silence {
-                        tracing::info!("heartbeat timeout");
-                        return End::Close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if pending && stall.is_some_and(|s| now >= s) {
+                        tracing::info!("send stalled; disconnecting slow viewer");
+                        return End::Close(close::TOO_SLOW, SLOW_REASON);
                     }
-                    viewer.send(&Prepared::ping(), None, None);
+                    if now >= next_beat {
+                        if reader.last_seen.elapsed() > silence {
+                            tracing::info!("heartbeat timeout");
+                            return End::Close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
+                        }
+                        viewer.send(&Prepared::ping(), None, None);
+                        next_beat = now + beat;
+                    }
                 }
             }
         }
@@ -464,7 +499,7 @@ impl Conn {
                     break;
                 };
                 *inflight = None;
-                let (seq, cause, kind, result) = done;
+                let (seq, cause, kind, result) = *done;
                 self.finish_command(seq, cause, kind, result)?;
             }
             if self.viewer.status() != Status::Open {
@@ -510,7 +545,9 @@ impl Conn {
             let result = sessions
                 .apply_as(&hub, cause, name.as_deref(), Some(&kid), base, cmd)
                 .await;
-            (seq, cause, kind, result)
+            // Boxed: the result is large and would otherwise widen the connection loop's
+            // `select!` output, which lives in every idle connection's task.
+            Box::new((seq, cause, kind, result))
         })
     }
 

@@ -119,6 +119,16 @@ pub async fn upgrade(
         protocols.is_some_and(|p| p.split(',').any(|t| t.trim() == crate::identity::PROTOCOL));
     let conn_id = random_id();
     let span = tracing::info_span!("ws", session = %id, conn_id);
+    // Everything the connection needs, in one box: the task's future (which lives as long as
+    // the connection) holds a pointer instead of the parts.
+    let start = Box::new(conn::Start {
+        sessions,
+        membership,
+        shutdown,
+        conn_id,
+        kid,
+        guards: (conn_guard, place),
+    });
     let task = async move {
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
@@ -131,9 +141,8 @@ pub async fn upgrade(
             tracing::warn!("upgraded connection is not a TCP stream");
             return;
         };
-        conn::run(sessions, membership, shutdown, conn_id, kid, tcp, early).await;
-        drop(conn_guard);
-        drop(place);
+        release_hyper_wakers(&tcp);
+        conn::Conn::new(*start, tcp, early).run().await;
     }
     .instrument(span);
     // What an idle connection costs besides its socket and its `Viewer` (see benchmarks).
@@ -207,6 +216,20 @@ fn accept_key(key: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha.finalize())
 }
 
+/// Replaces the wakers hyper's connection task left in the socket's registration with a no-op.
+///
+/// hyper read the request with `poll_read`, which parks the reading task's waker in the
+/// socket's readiness slot until the socket is next readable. That task ended with the upgrade,
+/// but its waker keeps its memory (about 1 KB) alive until the client next sends something;
+/// for a quiet viewer, as long as the connection lasts. This connection waits with
+/// `readable()`, which does not use that slot.
+fn release_hyper_wakers(tcp: &TcpStream) {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    // Ready (nothing parked) or Pending (the no-op parked in place of hyper's waker).
+    let _ = tcp.poll_read_ready(&mut cx);
+    let _ = tcp.poll_write_ready(&mut cx);
+}
+
 /// The TCP stream under an upgraded connection, and the bytes hyper read past the request.
 fn into_tcp(upgraded: Upgraded) -> Option<(TcpStream, Bytes)> {
     use hyper_util::server::conn::auto::upgrade::downcast;
@@ -230,6 +253,44 @@ fn into_tcp(upgraded: Upgraded) -> Option<(TcpStream, Bytes)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The waker a finished reader (hyper's connection task) parked in the socket's
+    /// registration is dropped, so the memory it keeps alive is freed at once.
+    #[tokio::test]
+    async fn releasing_drops_the_waker_a_reader_left_behind() {
+        use std::io;
+        use std::sync::Arc;
+        struct Counted;
+        impl std::task::Wake for Counted {
+            fn wake(self: Arc<Self>) {}
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let parked = Arc::new(Counted);
+        let waker = std::task::Waker::from(parked.clone());
+        // Read until nothing is left, then wait for more, as hyper's task does: its waker
+        // stays in the socket's registration. (No await in between: on this single-threaded
+        // runtime the driver cannot mark the socket readable again meanwhile.)
+        let mut buf = [0u8; 1];
+        assert_eq!(
+            server.try_read(&mut buf).map_err(|e| e.kind()),
+            Err(io::ErrorKind::WouldBlock)
+        );
+        assert!(server
+            .poll_read_ready(&mut std::task::Context::from_waker(&waker))
+            .is_pending());
+        drop(waker);
+        assert_eq!(Arc::strong_count(&parked), 2, "the registration holds it");
+        release_hyper_wakers(&server);
+        assert_eq!(Arc::strong_count(&parked), 1, "released");
+        // The socket still works: the client's bytes arrive.
+        client.try_write(b"x").unwrap();
+        server.readable().await.unwrap();
+        assert_eq!(server.try_read(&mut buf).unwrap(), 1);
+    }
 
     #[test]
     fn the_accept_key_is_the_rfc_example() {
