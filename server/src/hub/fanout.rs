@@ -5,7 +5,7 @@
 //! connection's own replies, goes through [`Viewer::send`], under the viewer's lock:
 //!
 //! - **Fast path.** While its queue is empty the frame is written straight into the socket
-//!   (one non-blocking `send`, see [`send_now`]); the kernel takes the whole frame in the common case. No task
+//!   (`try_write`, never blocking); the kernel takes the whole frame in the common case. No task
 //!   is woken, no timer armed.
 //! - **Fallback.** Whatever the socket does not take (all of a frame, or its tail) waits in the
 //!   viewer's queue and the connection's task is woken to write it when the socket is writable.
@@ -41,47 +41,6 @@ pub const SLOW_REASON: &str = "too slow; reconnect to resync";
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// One non-blocking `send(2)` of `bytes` on `stream`'s socket, past tokio's readiness
-/// bookkeeping: the fast path's only system call.
-///
-/// `TcpStream::try_write` first reads the socket's readiness word in tokio's I/O driver (a cold
-/// cache line per viewer and broadcast, ~6 % of a 10,000-viewer fan-out's CPU in the profile of
-/// docs/benchmarks.md) and clears it on `WouldBlock`. Skipping it is safe: the socket is in
-/// non-blocking mode (tokio set it) and `MSG_DONTWAIT` says so again; after a `WouldBlock` here
-/// the frame is queued and the connection's task waits for `writable()`, which may first return
-/// at once on the stale readiness, and then its `try_write_vectored` gets the `WouldBlock` that
-/// clears it: one extra turn of its loop, never a lost wake-up.
-#[cfg(target_os = "linux")]
-fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    let fd = stream.as_raw_fd();
-    // SAFETY: `fd` stays open while `stream` is borrowed, and `bytes` is valid for `len` bytes
-    // (send(2) only reads them). MSG_NOSIGNAL: a closed peer is an EPIPE error, not a signal.
-    loop {
-        let n = unsafe {
-            libc::send(
-                fd,
-                bytes.as_ptr().cast(),
-                bytes.len(),
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
-/// Elsewhere: tokio's `try_write`.
-#[cfg(not(target_os = "linux"))]
-fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    stream.try_write(bytes)
 }
 
 /// The state of a viewer's write side.
@@ -231,7 +190,7 @@ impl Viewer {
             return;
         }
         if out.queue.is_empty() {
-            match send_now(&self.stream, bytes) {
+            match self.stream.try_write(bytes) {
                 Ok(n) if n == bytes.len() => return,
                 Ok(n) => out.queue.push_back(bytes.slice(n..)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
