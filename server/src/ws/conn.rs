@@ -51,7 +51,7 @@ const MAX_QUEUED_COMMANDS: usize = 4;
 /// The close reason sent to a removed viewer.
 const REMOVED_REASON: &str = "a host removed you from this watch party";
 
-/// A command being applied: `(seq, cause, kind, result)` when done.
+/// A command being applied: `(seq, cause, kind, result)`, boxed, when done.
 type InFlight = std::pin::Pin<
     Box<
         dyn std::future::Future<Output = Box<(u32, Cause, CommandKind, Result<Outcome, Rejection>)>>
@@ -67,6 +67,13 @@ enum End {
     Drop,
 }
 
+/// Released when a connection ends: its place in the server's count (shutdown waits for it)
+/// and in its address's count for the session.
+pub(super) type Guards = (
+    crate::sessions::ConnGuard,
+    crate::limits::CounterGuard<(app::ids::SessionId, std::net::IpAddr)>,
+);
+
 /// What a connection is started with (boxed by the upgrade handler: see [`Conn::run`]).
 pub(super) struct Start {
     pub sessions: Arc<Sessions>,
@@ -74,12 +81,7 @@ pub(super) struct Start {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub conn_id: ConnId,
     pub kid: Kid,
-    /// Released when the connection ends: its place in the server's count (shutdown waits
-    /// for it) and in its address's count for the session.
-    pub guards: (
-        crate::sessions::ConnGuard,
-        crate::limits::CounterGuard<(app::ids::SessionId, std::net::IpAddr)>,
-    ),
+    pub guards: Guards,
 }
 
 impl Conn {
@@ -144,11 +146,8 @@ pub(super) struct Conn {
     viewer: Arc<Viewer>,
     /// The client's frames.
     decoder: Decoder,
-    /// Dropped last, when the connection is over (see [`Start::guards`]).
-    _guards: (
-        crate::sessions::ConnGuard,
-        crate::limits::CounterGuard<(app::ids::SessionId, std::net::IpAddr)>,
-    ),
+    /// Dropped last, when the connection is over.
+    _guards: Guards,
 }
 
 /// A viewer's entry in the room's list; dropping it removes the entry.
