@@ -218,9 +218,10 @@ fn Session(view: SessionView) -> impl IntoView {
     // The browser has a system share sheet (known after hydration; the server renders "Copy").
     let can_share = RwSignal::new(false);
     // The badge's details: opened and closed by a tap or click (or Enter/Space), closed by
-    // Escape and when focus leaves the badge. Not by `:focus` alone: a tap does not reliably
-    // focus a non-control on every phone, and a focus that sticks would keep them open.
+    // Escape. Not by `:focus`: a tap does not reliably focus a non-control on every phone, and
+    // a focus that sticks would keep them open.
     let details_open = RwSignal::new(false);
+    let toggle_details = move || details_open.update(|o| *o = !*o);
     // The running client lives only in the browser (a thread-local value must never be created
     // on the multi-threaded server).
     #[cfg(feature = "hydrate")]
@@ -523,16 +524,15 @@ fn Session(view: SessionView) -> impl IntoView {
                         tabindex="0"
                         role="button"
                         aria-expanded=move || if details_open.get() { "true" } else { "false" }
-                        on:click=move |_| details_open.update(|o| *o = !*o)
+                        on:click=move |_| toggle_details()
                         on:keydown=move |ev| match ev.key().as_str() {
                             "Enter" | " " => {
                                 ev.prevent_default();
-                                details_open.update(|o| *o = !*o);
+                                toggle_details();
                             }
                             "Escape" => details_open.set(false),
                             _ => {}
                         }
-                        on:focusout=move |_| details_open.set(false)
                         data-testid="sync-badge"
                         data-status=status
                         data-error-ms=error_attr
