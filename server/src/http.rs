@@ -36,7 +36,79 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         let options = state.leptos.clone();
         move || app::ssr::shell(options.clone())
     });
-    render(req).await.into_response()
+    to_completion(async move { render(req).await.into_response() }).await
+}
+
+/// Layer of the Leptos routes: see [`to_completion`].
+pub async fn render_to_completion(req: Request, next: axum::middleware::Next) -> Response {
+    to_completion(next.run(req)).await
+}
+
+/// Runs a page render to its end even when the browser goes away first (a closed tab, a
+/// navigation elsewhere, a reload): the render runs in a task of its own, and a page body
+/// dropped before its end is read to the end in the background, discarded.
+///
+/// Leptos (0.8) cannot be stopped part-way through a server render: a `Suspense` leaves a task
+/// that runs once its data is there, and when the render was dropped before that task ran
+/// (hyper drops a request's future and body when its client closes) the task walks the
+/// disposed page and panics. Finishing costs what the request would have cost anyway; the
+/// store reads a render waits on are bounded by their own timeouts.
+async fn to_completion(
+    render: impl std::future::Future<Output = Response> + Send + 'static,
+) -> Response {
+    use tracing::Instrument;
+    let resp = match tokio::spawn(render.in_current_span()).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::error!(error = %e, "page render failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !html {
+        // Server functions' answers and files are whole values, not renders.
+        return resp;
+    }
+    resp.map(|body| axum::body::Body::from_stream(ReadToEnd(Some(body.into_data_stream()))))
+}
+
+/// A page body that, dropped before its end, is read to its end by a task of its own.
+struct ReadToEnd(Option<axum::body::BodyDataStream>);
+
+impl futures::Stream for ReadToEnd {
+    type Item = Result<axum::body::Bytes, axum::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let Some(inner) = self.0.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        let next = std::pin::Pin::new(inner).poll_next(cx);
+        if let std::task::Poll::Ready(None) = next {
+            self.0 = None;
+        }
+        next
+    }
+}
+
+impl Drop for ReadToEnd {
+    fn drop(&mut self) {
+        let Some(mut rest) = self.0.take() else {
+            return;
+        };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                use futures::StreamExt;
+                while rest.next().await.is_some() {}
+            });
+        }
+    }
 }
 
 /// Guards the endpoints that create sessions (`POST /api/create`, used by the JavaScript

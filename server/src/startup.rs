@@ -164,12 +164,13 @@ impl Application {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let pages = Router::new()
-        .route("/healthz", get(http::healthz))
-        .route("/readyz", get(http::readyz))
         .leptos_routes_with_context(&state, routes, state.leptos_context(), {
             let options = state.leptos.clone();
             move || app::ssr::shell(options.clone())
         })
+        .route_layer(axum::middleware::from_fn(http::render_to_completion))
+        .route("/healthz", get(http::healthz))
+        .route("/readyz", get(http::readyz))
         .fallback(http::fallback)
         .layer(CompressionLayer::new());
     let metrics = state.sessions.metrics_handle();

@@ -2,7 +2,8 @@
 //! free port (never the shared one) with two server instances on it, and measures the time
 //! until every viewer on both instances has the newest state. The figures are printed
 //! (`--nocapture`) and reported in docs/benchmarks.md ("Faults"); the asserted bounds are
-//! generous so the tests stay deterministic on a busy machine.
+//! generous so the tests stay deterministic on a busy machine. The last test is of the pages:
+//! renders that wait on Redis, abandoned by their browsers.
 
 mod common;
 
@@ -434,4 +435,102 @@ async fn a_killed_instance_restarts_and_its_viewers_land_on_the_same_position() 
         jump
     );
     drop(b);
+}
+
+/// Panics raised inside Leptos' reactive runtime (reactive_graph, tachys, leptos) in this test
+/// binary since the hook was installed; the hook keeps printing them as before.
+fn reactive_panics() -> &'static std::sync::atomic::AtomicUsize {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::OnceLock;
+    static COUNT: OnceLock<&'static AtomicUsize> = OnceLock::new();
+    COUNT.get_or_init(|| {
+        let count: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let file = info.location().map(|l| l.file()).unwrap_or_default();
+            if ["reactive_graph", "tachys", "leptos"]
+                .iter()
+                .any(|c| file.contains(c))
+            {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            previous(info);
+        }));
+        count
+    })
+}
+
+/// Session pages loaded on Redis, 16 at a time and then one at a time, most of them abandoned
+/// by the browser at once or a few milliseconds in (a closed tab, a navigation elsewhere, a
+/// reload), leave the server's reactive runtime intact. No page is read outside its own arena
+/// (the title was read by Leptos' meta injection on whatever thread the request resumed on
+/// after a store read: "no Arena is active", CI of stop 20; the first phase finds it), and no
+/// abandoned render leaves a task behind that later walks its disposed page (the second phase
+/// finds it). Every page that is read to the end is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_pages_loaded_and_abandoned_concurrently_leave_the_runtime_intact() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let panics = reactive_panics();
+    let before = panics.load(std::sync::atomic::Ordering::SeqCst);
+    let redis = PrivateRedis::start(free_port());
+    let server = instance(redis.url()).await;
+    let id = create(&server, 0.0).await;
+    let request = format!("GET /s/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\n\r\n");
+    let addr = server.addr;
+    let mut tasks = Vec::new();
+    for worker in 0..16u64 {
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut whole = 0;
+            for i in 0..25u64 {
+                let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+                s.write_all(request.as_bytes()).await.expect("request");
+                match (worker + i) % 4 {
+                    // Read the page to its end (the last chunk of a chunked body).
+                    0 => {
+                        let mut page = Vec::new();
+                        let mut buf = [0u8; 16 * 1024];
+                        while !page.ends_with(b"0\r\n\r\n") {
+                            let n = s.read(&mut buf).await.expect("read");
+                            assert!(n > 0, "the page ended early");
+                            page.extend_from_slice(&buf[..n]);
+                        }
+                        assert!(page.starts_with(b"HTTP/1.1 200"));
+                        whole += 1;
+                    }
+                    // Abandoned at once, or 1-3 ms in; with a reset or a plain close.
+                    k => {
+                        tokio::time::sleep(Duration::from_micros((k - 1) * 1_000 + i * 50)).await;
+                        if i % 2 == 0 {
+                            let _ = s.set_zero_linger();
+                        }
+                        drop(s);
+                    }
+                }
+            }
+            whole
+        }));
+    }
+    let mut whole = 0;
+    for t in tasks {
+        whole += t.await.expect("client task");
+    }
+    assert_eq!(whole, 100, "pages read to the end");
+    // One browser at a time, each giving up 0 to 4.5 ms in, with a reset or a plain close.
+    for i in 0..300u64 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(request.as_bytes()).await.expect("request");
+        tokio::time::sleep(Duration::from_micros(i % 10 * 500)).await;
+        if i % 2 == 0 {
+            let _ = s.set_zero_linger();
+        }
+        drop(s);
+    }
+    // Whatever the abandoned renders left waiting has had time to run.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        panics.load(std::sync::atomic::Ordering::SeqCst) - before,
+        0,
+        "the reactive runtime panicked (see the output above)"
+    );
 }

@@ -341,6 +341,15 @@ fn Session(view: SessionView) -> impl IntoView {
             None => format!("Watch party · {id}"),
         })
     };
+    // The server renders the title as it is now, not as a closure over a signal: Leptos' meta
+    // injection reads it outside this page's reactive scope (after the render, on whatever
+    // thread the request resumed on), where a signal read hits another page's arena or none
+    // ("no Arena is active": a panic). In the browser it follows the video's title.
+    let title: leptos::text_prop::TextProp = if cfg!(feature = "ssr") {
+        title().into()
+    } else {
+        title.into()
+    };
     let change_video = move |cmd: crate::playback::Command| {
         #[cfg(feature = "hydrate")]
         client.with_value(|c| {
