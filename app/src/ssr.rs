@@ -76,6 +76,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         view! {
             <link rel="preconnect" href="https://www.youtube.com"/>
             <link rel="preconnect" href="https://i.ytimg.com"/>
+            <script nonce=nonce.clone()>{EARLY_PLAYER}</script>
             <script
                 id=crate::video::IFRAME_API_SCRIPT_ID
                 src=crate::video::IFRAME_API_URL
@@ -110,6 +111,54 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         </html>
     }
 }
+
+/// A session page's player, created by the page itself as soon as the IFrame API and the
+/// player's box are there, while the wasm still downloads (issue 15): the embed's own start
+/// (its page, its player code, `onReady`: ~0.65 s on a phone) then overlaps the download
+/// instead of following hydration. The box (`#player`) carries the video and the whole seconds
+/// to start at (`data-video`, `data-start`); the player goes into a child of the box, so the
+/// box itself hydrates as rendered. Until the app adopts the player
+/// ([`crate::client::yt::YtPlayer::create`] takes `window.__wpEarlyPlayer`), its events are
+/// queued in order; the app replays them, then receives them as they come. The player
+/// variables are the app's own (`yt.rs`). Served with the page's nonce; CSP is unchanged.
+const EARLY_PLAYER: &str = r#"(function () {
+  var q = { player: null, box: null, video: null, events: [], listener: null, taken: false };
+  window.__wpEarlyPlayer = q;
+  function emit(kind, data) {
+    if (q.listener) q.listener(kind, data); else q.events.push([kind, data]);
+  }
+  function create() {
+    var box = document.getElementById('player');
+    if (q.taken || q.player || !box || !box.dataset.video || !window.YT || !YT.Player) return;
+    var el = document.createElement('div');
+    box.appendChild(el);
+    var vars = { controls: 1, playsinline: 1, rel: 0, enablejsapi: 1, origin: location.origin };
+    var start = Number(box.dataset.start) || 0;
+    if (start > 0) vars.start = start;
+    try {
+      q.player = new YT.Player(el, {
+        videoId: box.dataset.video, width: '100%', height: '100%', playerVars: vars,
+        events: {
+          onReady: function () { emit('ready'); },
+          onStateChange: function (e) { emit('state', e.data); },
+          onPlaybackRateChange: function (e) { emit('rate', e.data); },
+          onError: function (e) { emit('error', e.data); }
+        }
+      });
+      q.box = box;
+      q.video = box.dataset.video;
+      box.dataset.player = 'early';
+    } catch (e) {
+      if (el.parentNode) el.parentNode.removeChild(el);
+    }
+  }
+  var previous = window.onYouTubeIframeAPIReady;
+  window.onYouTubeIframeAPIReady = function () {
+    if (typeof previous === 'function') previous();
+    if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', create);
+    else create();
+  };
+})();"#;
 
 const CSP: http::HeaderName = http::HeaderName::from_static("content-security-policy");
 

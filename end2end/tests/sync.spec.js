@@ -118,6 +118,61 @@ test('late join while playing and while paused', async ({ viewers }) => {
   });
 });
 
+/** The players the stand-in made on `v`'s page, and which made the one in `#player`. */
+async function playersOf(v) {
+  return v.page.evaluate(() => ({
+    made: window.__ytTest.players.length,
+    live: window.__ytTest.players.filter((p) => !p.destroyed).length,
+    by: document.getElementById('player').dataset.player || null,
+    hydrated: document.documentElement.dataset.hydrated === 'true',
+  }));
+}
+
+test('a joiner\'s player starts from the HTML while the wasm downloads; the app adopts it', async ({ viewers }) => {
+  const { url, all } = await party(viewers, 1);
+  const [a] = all;
+  await a.hook('userPlay');
+  await waitInSync([a], { playing: true });
+  await new Promise((r) => setTimeout(r, 1000));
+
+  const b = await viewers('B');
+  // The wasm arrives 2.5 s late (a slow network): the page's own player must not wait for it.
+  await b.context.route(/\/pkg\/[^/]*\.wasm/, async (route) => {
+    await new Promise((r) => setTimeout(r, 2500));
+    await route.fallback();
+  });
+  await b.page.goto(url);
+  await b.page.waitForFunction(() => (window.__ytTest?.players || []).some((p) => p.ready), null, { timeout: 10_000 });
+  const before = await playersOf(b);
+  expect(before, 'ready before hydration, created by the page').toEqual({ made: 1, live: 1, by: 'early', hydrated: false });
+  await b.waitReady();
+  await waitInSync([a, b], { playing: true });
+  await expectStaysInSync([a, b], { durationMs: 1500 });
+  expect(await playersOf(b), 'the app adopted it: still one player').toEqual({ made: 1, live: 1, by: 'early', hydrated: true });
+});
+
+test('when the IFrame API arrives after the wasm, there is still one player', async ({ viewers }) => {
+  const { url, all } = await party(viewers, 1);
+  const [a] = all;
+  // The host came to the session by a client-side navigation (no page of its own): the app
+  // made its player.
+  expect(await playersOf(a)).toEqual({ made: 1, live: 1, by: 'app', hydrated: true });
+  await a.hook('userPlay');
+  await waitInSync([a], { playing: true });
+
+  const b = await viewers('B');
+  // Held until the page has hydrated (registered after the stand-in's route, so it runs first).
+  // The page's handler runs first when the API arrives and creates the player; the app, which
+  // waited for the API too, adopts it.
+  await b.context.route('https://www.youtube.com/iframe_api', async (route) => {
+    await b.page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 15_000 });
+    await route.fallback();
+  });
+  await b.open(url);
+  await waitInSync([a, b], { playing: true });
+  expect(await playersOf(b)).toEqual({ made: 1, live: 1, by: 'early', hydrated: true });
+});
+
 test('a viewer that stalls for 2 s catches up while the others keep playing', async ({ viewers }) => {
   const { all } = await party(viewers, 3);
   const [a, b, c] = all;

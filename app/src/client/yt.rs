@@ -6,7 +6,10 @@
 //! `onYouTubeIframeAPIReady` is chained, not replaced) or is inserted now.
 //!
 //! [`YtPlayer`] owns the `YT.Player` and the Rust closures it calls; dropping it destroys the
-//! player first and then frees the closures, so no callback can outlive its closure.
+//! player first and then frees the closures, so no callback can outlive its closure. On a
+//! session page loaded from the server, the page itself may have created the player before the
+//! wasm arrived (the nonce'd `EARLY_PLAYER` script of `ssr.rs`); [`YtPlayer::create`] then
+//! adopts it instead of making a second one.
 
 use futures::channel::oneshot;
 use js_sys::{Function, Object, Reflect};
@@ -167,6 +170,59 @@ pub async fn load_api() -> Result<(), YtError> {
 pub struct YtPlayer {
     player: Player,
     _closures: Vec<Closure<dyn FnMut(JsValue)>>,
+    /// An adopted early player's queue (`window.__wpEarlyPlayer`) and the listener it calls.
+    early: Option<Early>,
+}
+
+/// What an adopted early player needs: its queue object, the Rust listener the queue calls
+/// (`listener(kind, data)`), and whether this player still lives (the replay is deferred).
+struct Early {
+    queue: Object,
+    _listener: Closure<dyn FnMut(JsValue, JsValue)>,
+    alive: Rc<std::cell::Cell<bool>>,
+}
+
+/// The page's own player (ssr.rs `EARLY_PLAYER`), when it was created in `container` for
+/// `video_id`. The queue is taken from `window` either way, and marked taken so that the page
+/// never creates one after the app has made its own; a player for another box or video (a
+/// client-side navigation) is destroyed.
+fn take_early(
+    window: &web_sys::Window,
+    container: &web_sys::Element,
+    video_id: &str,
+) -> Option<(Player, Object)> {
+    let key = JsValue::from_str("__wpEarlyPlayer");
+    let queue = Reflect::get(window, &key).ok().filter(|q| q.is_object())?;
+    let _ = Reflect::delete_property(window.unchecked_ref::<Object>(), &key);
+    let queue: Object = queue.unchecked_into();
+    set(&queue, "taken", &true.into());
+    let player = Reflect::get(&queue, &"player".into())
+        .ok()
+        .filter(|p| p.is_object())?
+        .unchecked_into::<Player>();
+    let same_box = Reflect::get(&queue, &"box".into())
+        .is_ok_and(|b| &b == AsRef::<JsValue>::as_ref(container));
+    let same_video = Reflect::get(&queue, &"video".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .is_some_and(|v| v == video_id);
+    if same_box && same_video {
+        Some((player, queue))
+    } else {
+        let _ = player.destroy();
+        None
+    }
+}
+
+/// An event of the early player's queue (`[kind, data]`).
+fn early_event(kind: &JsValue, data: &JsValue) -> Option<PlayerEvent> {
+    match kind.as_string()?.as_str() {
+        "ready" => Some(PlayerEvent::Ready),
+        "state" => data.as_f64().map(|d| PlayerEvent::StateChange(d as i32)),
+        "rate" => data.as_f64().map(PlayerEvent::RateChange),
+        "error" => data.as_f64().map(|d| PlayerEvent::Error(d as i32)),
+        _ => None,
+    }
 }
 
 fn set(obj: &Object, key: &str, value: &JsValue) {
@@ -182,8 +238,11 @@ fn number(v: Result<JsValue, JsValue>) -> Option<f64> {
 }
 
 impl YtPlayer {
-    /// Creates a player in place of the element with id `element_id` (the API replaces it with
-    /// an iframe). `on_event` receives every player event.
+    /// The player in the element with id `element_id` (the API puts its iframe in place of a
+    /// child it is given): the page's early player when it made one there for this video
+    /// (adopted: its queued events are replayed in order, after this returns), else a new one.
+    /// `on_event` receives every player event. The container's `data-player` says which
+    /// (`early` / `app`; docs/test-hooks.md).
     pub fn create(
         element_id: &str,
         video_id: &str,
@@ -192,9 +251,19 @@ impl YtPlayer {
     ) -> Result<Self, YtError> {
         let window = web_sys::window().ok_or(YtError::NoWindow)?;
         let document = window.document().ok_or(YtError::NoWindow)?;
-        let element = document
+        let container = document
             .get_element_by_id(element_id)
             .ok_or(YtError::Create)?;
+        if let Some((player, queue)) = take_early(&window, &container, video_id) {
+            return Ok(Self::adopt(player, queue, on_event));
+        }
+        let element = document
+            .create_element("div")
+            .map_err(|_| YtError::Create)?;
+        container
+            .append_child(&element)
+            .map_err(|_| YtError::Create)?;
+        let _ = container.set_attribute("data-player", "app");
         let origin = window.location().origin().unwrap_or_default();
 
         let vars = Object::new();
@@ -243,11 +312,60 @@ impl YtPlayer {
         set(&options, "height", &"100%".into());
         set(&options, "playerVars", &vars);
         set(&options, "events", &events);
-        let player = Player::new(&element, &options).map_err(|_| YtError::Create)?;
+        let player = Player::new(&element, &options).map_err(|_| {
+            let _ = container.remove_child(&element);
+            YtError::Create
+        })?;
         Ok(Self {
             player,
             _closures: closures,
+            early: None,
         })
+    }
+
+    /// Takes over the page's early player: its queued events go to `on_event` in order, in a
+    /// task after this returns (the caller stores the player first, as with a new one), and
+    /// the later ones as they come.
+    fn adopt(player: Player, queue: Object, on_event: Rc<dyn Fn(PlayerEvent)>) -> Self {
+        let listener = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |kind, data| {
+            if let Some(ev) = early_event(&kind, &data) {
+                on_event(ev);
+            }
+        });
+        let alive = Rc::new(std::cell::Cell::new(true));
+        let call: Function = listener.as_ref().clone().unchecked_into();
+        let (q, live) = (queue.clone(), alive.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            if !live.get() {
+                return;
+            }
+            let queued = Reflect::get(&q, &"events".into())
+                .ok()
+                .and_then(|e| e.dyn_into::<js_sys::Array>().ok());
+            set(&q, "events", &js_sys::Array::new());
+            for e in queued.iter().flat_map(|a| a.iter()) {
+                let Ok(e) = e.dyn_into::<js_sys::Array>() else {
+                    continue;
+                };
+                // A replayed event may drop this player (the page closed): stop there.
+                if !live.get() {
+                    return;
+                }
+                let _ = call.call2(&JsValue::NULL, &e.get(0), &e.get(1));
+            }
+            if live.get() {
+                set(&q, "listener", &call);
+            }
+        });
+        Self {
+            player,
+            _closures: Vec::new(),
+            early: Some(Early {
+                queue,
+                _listener: listener,
+                alive,
+            }),
+        }
     }
 
     /// `playVideo()`.
@@ -333,5 +451,9 @@ impl Drop for YtPlayer {
     fn drop(&mut self) {
         // Destroy first (no more callbacks), then the closures are freed with `self`.
         let _ = self.player.destroy();
+        if let Some(early) = &self.early {
+            early.alive.set(false);
+            set(&early.queue, "listener", &JsValue::NULL);
+        }
     }
 }

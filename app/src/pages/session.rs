@@ -166,6 +166,10 @@ fn badge_label(s: &SyncStats) -> String {
 /// The page of one session.
 #[component]
 fn Session(view: SessionView) -> impl IntoView {
+    // What the page's early player starts with: the video and the whole seconds the app would
+    // start it at (yt.rs: `start` is floored).
+    let start_video = view.state.video_id.to_string();
+    let start_second = (view.state.position_at(view.server_time).max(0.0) as u64).to_string();
     let ui = SyncUi {
         stats: RwSignal::new(SyncStats {
             target_position: view.state.position_at(view.server_time),
@@ -426,9 +430,15 @@ fn Session(view: SessionView) -> impl IntoView {
         <section class="session">
             <div class="stage">
                 <div class="player-frame">
-                    <div id="player" class="player-placeholder">
-                        <span>"Loading the player…"</span>
-                    </div>
+                    // No children: the player goes into a child the page (or the app) adds,
+                    // possibly before hydration (`EARLY_PLAYER` in ssr.rs); the text
+                    // "Loading the player…" is the stylesheet's, shown while it is empty.
+                    <div
+                        id="player"
+                        class="player-placeholder"
+                        data-video=start_video
+                        data-start=start_second
+                    ></div>
                     <Show when=move || ui.show_join.get()>
                         <div class="join-overlay">
                             <button class="join" type="button" data-testid="join-playback" on:click=join>
