@@ -354,3 +354,41 @@ async fn health_and_security_headers() {
     assert!(csp.contains("form-action 'self'"), "{csp}");
     server.stop().await;
 }
+
+/// The session page's `<title>` as the server renders it (what a link preview shows) names the
+/// video, on the memory store and on Redis, where the page's session comes from a real store
+/// read before Leptos injects the title (the server gives it as a plain string: see the title
+/// in `app/src/pages/session.rs`).
+#[tokio::test]
+async fn session_page_title_names_the_video_on_both_stores() {
+    let redis = Settings {
+        redis_url: Some(
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        ),
+        ..Settings::default()
+    };
+    for (store, settings) in [("memory", Settings::default()), ("redis", redis)] {
+        let server = match TestServer::spawn(settings).await {
+            Ok(server) => server,
+            Err(e) => panic!("{store}: server did not start: {e}"),
+        };
+        let id = session_location(&post_form(&server, VIDEO, None).await);
+        for _ in 0..5 {
+            let resp = client()
+                .get(server.http_url(&format!("/s/{id}")))
+                .header(header::ACCEPT, BROWSER_ACCEPT)
+                .send()
+                .await
+                .expect("GET the session page");
+            assert_eq!(resp.status(), StatusCode::OK, "{store}");
+            let html = body(resp).await;
+            assert!(
+                html.contains(&format!("<title>Watch party · {VIDEO}</title>")),
+                "{store}: the title does not name the video: {:?}",
+                html.split("<title>")
+                    .nth(1)
+                    .and_then(|t| t.split("</title>").next())
+            );
+        }
+    }
+}
