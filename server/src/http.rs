@@ -36,12 +36,16 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         let options = state.leptos.clone();
         move || app::ssr::shell(options.clone())
     });
-    to_completion(async move { render(req).await.into_response() }).await
+    to_completion(&state, async move { render(req).await.into_response() }).await
 }
 
 /// Layer of the Leptos routes: see [`to_completion`].
-pub async fn render_to_completion(req: Request, next: axum::middleware::Next) -> Response {
-    to_completion(next.run(req)).await
+pub async fn render_to_completion(
+    State(state): State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    to_completion(&state, next.run(req)).await
 }
 
 /// Runs a page render to its end even when the browser goes away first (a closed tab, a
@@ -52,32 +56,63 @@ pub async fn render_to_completion(req: Request, next: axum::middleware::Next) ->
 /// that runs once its data is there, and when the render was dropped before that task ran
 /// (hyper drops a request's future and body when its client closes) the task walks the
 /// disposed page and panics. Finishing costs what the request would have cost anyway; the
-/// store reads a render waits on are bounded by their own timeouts.
+/// store reads a render waits on are bounded by their own timeouts (2 s).
+///
+/// A render that outlives its connection no longer counts against `max_connections`, so
+/// renders are counted on their own (`AppState::renders`, the same number): one that cannot
+/// start is answered 503 with `Retry-After: 1`, and nothing is rendered. Without this, a
+/// client that sends page requests and leaves at once could pile up renders waiting on a slow
+/// store.
 async fn to_completion(
+    state: &AppState,
     render: impl std::future::Future<Output = Response> + Send + 'static,
 ) -> Response {
     use tracing::Instrument;
-    let resp = match tokio::spawn(render.in_current_span()).await {
+    let Ok(permit) = state.renders.clone().try_acquire_owned() else {
+        crate::telemetry::sampled_info("render refused: too many in flight");
+        let mut resp = (StatusCode::SERVICE_UNAVAILABLE, "busy, please retry").into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return resp;
+    };
+    // The body is wrapped inside the task: when the browser has left before the answer (hyper
+    // drops this future, so the task's answer is dropped unread), the wrapper still reads the
+    // page to its end and holds the permit until then.
+    let task = tokio::spawn(
+        async move {
+            let resp = render.await;
+            let html = resp
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html"));
+            if !html {
+                // Server functions' answers and files are whole values, not renders.
+                return resp;
+            }
+            resp.map(|body| {
+                axum::body::Body::from_stream(ReadToEnd(Some((body.into_data_stream(), permit))))
+            })
+        }
+        .in_current_span(),
+    );
+    match task.await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::error!(error = %e, "page render failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-    };
-    let html = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if !html {
-        // Server functions' answers and files are whole values, not renders.
-        return resp;
     }
-    resp.map(|body| axum::body::Body::from_stream(ReadToEnd(Some(body.into_data_stream()))))
 }
 
-/// A page body that, dropped before its end, is read to its end by a task of its own.
-struct ReadToEnd(Option<axum::body::BodyDataStream>);
+/// A page body that, dropped before its end, is read to its end by a task of its own; it holds
+/// its render's permit until then.
+struct ReadToEnd(
+    Option<(
+        axum::body::BodyDataStream,
+        tokio::sync::OwnedSemaphorePermit,
+    )>,
+);
 
 impl futures::Stream for ReadToEnd {
     type Item = Result<axum::body::Bytes, axum::Error>;
@@ -86,7 +121,7 @@ impl futures::Stream for ReadToEnd {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        let Some(inner) = self.0.as_mut() else {
+        let Some((inner, _)) = self.0.as_mut() else {
             return std::task::Poll::Ready(None);
         };
         let next = std::pin::Pin::new(inner).poll_next(cx);
@@ -99,13 +134,14 @@ impl futures::Stream for ReadToEnd {
 
 impl Drop for ReadToEnd {
     fn drop(&mut self) {
-        let Some(mut rest) = self.0.take() else {
+        let Some((mut rest, permit)) = self.0.take() else {
             return;
         };
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 use futures::StreamExt;
                 while rest.next().await.is_some() {}
+                drop(permit);
             });
         }
     }

@@ -53,7 +53,8 @@ pub struct Settings {
     pub header_read_timeout_secs: u64,
     /// Seconds an HTTP connection may stay idle (no request in flight) before it is closed.
     pub idle_timeout_secs: u64,
-    /// Open HTTP/WebSocket connections at most (new ones wait in the backlog beyond).
+    /// Open HTTP/WebSocket connections at most (new ones wait in the backlog beyond); also page
+    /// renders in flight, abandoned ones included (beyond, 503: `http::to_completion`).
     pub max_connections: usize,
     /// Seconds a graceful shutdown waits for connections to close.
     pub drain_secs: u64,

@@ -81,14 +81,12 @@ impl Application {
             addr: settings.listen,
             source,
         })?;
-        let state = AppState {
-            settings: settings.clone(),
-            sessions: sessions.clone(),
-            leptos: leptos_options(&settings),
-            links: assets::links(),
-            sockets: Arc::default(),
-            creates: Arc::new(crate::limits::CreateLimiter::new(settings.creates_per_min)),
-        };
+        let state = AppState::new(
+            settings.clone(),
+            sessions.clone(),
+            leptos_options(&settings),
+            assets::links(),
+        );
         let metrics_listener = match settings.metrics_listen {
             Some(addr) => Some(bind(addr).map_err(|source| StartError::Bind { addr, source })?),
             None => None,
@@ -168,7 +166,10 @@ pub fn router(state: AppState) -> Router {
             let options = state.leptos.clone();
             move || app::ssr::shell(options.clone())
         })
-        .route_layer(axum::middleware::from_fn(http::render_to_completion))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::render_to_completion,
+        ))
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
         .fallback(http::fallback)

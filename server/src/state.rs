@@ -25,6 +25,9 @@ pub struct AppState {
     pub sockets: Arc<Counter<(SessionId, IpAddr)>>,
     /// Session creations per client address.
     pub creates: Arc<CreateLimiter>,
+    /// Page renders in flight, including those whose browser has left (they run to their end:
+    /// `http::to_completion`), at most `max_connections`.
+    pub renders: Arc<tokio::sync::Semaphore>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -34,6 +37,24 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
+    /// The state for `sessions` under `settings`, with fresh limiters.
+    pub fn new(
+        settings: Arc<Settings>,
+        sessions: Arc<Sessions>,
+        leptos: LeptosOptions,
+        links: app::ssr::AssetLinks,
+    ) -> AppState {
+        AppState {
+            creates: Arc::new(CreateLimiter::new(settings.creates_per_min)),
+            renders: Arc::new(tokio::sync::Semaphore::new(settings.max_connections.max(1))),
+            sockets: Arc::default(),
+            settings,
+            sessions,
+            leptos,
+            links,
+        }
+    }
+
     /// What every render and server function gets in its context.
     pub fn leptos_context(&self) -> impl Fn() + Clone + Send + Sync + 'static {
         let backend = self.sessions.backend();

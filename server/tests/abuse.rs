@@ -341,16 +341,14 @@ impl CountedServer {
         let sessions = server::sessions::Sessions::with_store(settings.clone(), counting.clone())
             .await
             .expect("sessions over the counting store");
-        let state = server::startup::AppState {
-            settings: settings.clone(),
-            sessions: sessions.clone(),
-            leptos: leptos::prelude::LeptosOptions::builder()
+        let state = server::startup::AppState::new(
+            settings.clone(),
+            sessions.clone(),
+            leptos::prelude::LeptosOptions::builder()
                 .output_name("watchparty")
                 .build(),
-            links: server::assets::links(),
-            sockets: Arc::default(),
-            creates: Arc::new(server::limits::CreateLimiter::new(settings.creates_per_min)),
-        };
+            server::assets::links(),
+        );
         let router = server::startup::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -813,4 +811,64 @@ async fn security_headers_are_set() {
         .await
         .unwrap();
     assert!(https.headers().contains_key("strict-transport-security"));
+}
+
+/// Page renders run to their end even when the browser leaves (`http::to_completion`), so they
+/// are counted on their own, at most `max_connections`: requests sent and abandoned at once
+/// while the store is slow cannot pile up renders. Beyond the cap a page is answered 503 with
+/// `Retry-After` and nothing is rendered; the slots come back when those renders end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_page_renders_count_against_the_cap() {
+    use tokio::io::AsyncWriteExt;
+    let redis = common::redis::PrivateRedis::start(common::redis::free_port());
+    let mut settings = common::settings(Store::Redis);
+    settings.redis_url = Some(redis.url());
+    settings.max_connections = 3;
+    let server = spawn_with(settings).await;
+    let id = create(&server, 0.0).await;
+    let home = || async {
+        reqwest::Client::new()
+            .get(server.http_url("/"))
+            .header("accept", "text/html")
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("GET /")
+    };
+    assert_eq!(home().await.status(), reqwest::StatusCode::OK);
+    redis.freeze(true);
+    // Three session pages, each waiting on the stopped store, abandoned.
+    let request = format!("GET /s/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\n\r\n");
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        s.write_all(request.as_bytes()).await.expect("request");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Their connections are gone, their renders are not: the home page must wait its turn.
+    let busy = home().await;
+    assert_eq!(busy.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        busy.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    redis.freeze(false);
+    // The renders end (the store answers, or their reads time out after 2 s): served again.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    loop {
+        let status = home().await.status();
+        if status == reqwest::StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {status} after the renders ended"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
