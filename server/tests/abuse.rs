@@ -8,6 +8,7 @@ use app::ids::SessionId;
 use app::playback::Command;
 use app::playback::PlaybackState;
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
+use common::redis::{free_port, PrivateRedis};
 use common::{create, open, spawn, spawn_with, Client, ConnectError, Store};
 use server::store::{CasOutcome, SessionStore, StoreError, Subscription};
 use std::time::{Duration, Instant};
@@ -619,69 +620,19 @@ async fn readyz_turns_503_while_draining() {
         .unwrap();
 }
 
-/// A private `redis-server` on a free port, killed on drop (never the shared one).
-struct PrivateRedis {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl PrivateRedis {
-    fn start() -> PrivateRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed for this test");
-        let redis = PrivateRedis { child, port };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return redis;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("private redis did not start");
-    }
-
-    fn signal(&self, sig: &str) {
-        let _ = std::process::Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status();
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.signal("-CONT");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Issue 11: a command waiting for the store held the connection (no pongs meanwhile); now
 /// it runs beside the loop with an overall deadline, and ends `unavailable` (nothing changed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_are_answered_while_a_command_waits_for_a_frozen_store() {
-    let redis = PrivateRedis::start();
+    let redis = PrivateRedis::start(free_port());
     let mut settings = common::settings(Store::Redis);
-    settings.redis_url = Some(format!("redis://127.0.0.1:{}", redis.port));
+    settings.redis_url = Some(redis.url());
     settings.apply_timeout_ms = 500;
     let server = spawn_with(settings).await;
     let id = create(&server, 0.0).await;
     let mut c = Client::connect(&server, &id).await;
     c.drain(Duration::from_millis(300)).await;
-    redis.signal("-STOP");
+    redis.freeze(true);
     let seq = c.command(Command::Seek { position: 50.0 }).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let sent = Instant::now();
@@ -696,7 +647,7 @@ async fn pings_are_answered_while_a_command_waits_for_a_frozen_store() {
     let (code, eseq) = c.next_error().await;
     assert_eq!((code, eseq), (ErrorCode::Unavailable, Some(seq)));
     assert!(started.elapsed() < Duration::from_secs(4));
-    redis.signal("-CONT");
+    redis.freeze(false);
 }
 
 /// Issue 11: the home page rendered attacker-chosen error text from the query string.
@@ -820,7 +771,7 @@ async fn security_headers_are_set() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_page_renders_count_against_the_cap() {
     use tokio::io::AsyncWriteExt;
-    let redis = common::redis::PrivateRedis::start(common::redis::free_port());
+    let redis = PrivateRedis::start(free_port());
     let mut settings = common::settings(Store::Redis);
     settings.redis_url = Some(redis.url());
     settings.max_connections = 3;

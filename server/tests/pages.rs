@@ -41,6 +41,16 @@ fn header_str<'a>(resp: &'a Response, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("missing header {name}"))
 }
 
+/// A browser's navigation to `path` (the answer is not followed when it redirects).
+async fn get_page(server: &TestServer, path: &str) -> Response {
+    client()
+        .get(server.http_url(path))
+        .header(header::ACCEPT, BROWSER_ACCEPT)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
 /// A browser's plain form post to the create server function (JavaScript off).
 async fn post_form(server: &TestServer, video: &str, referer: Option<&str>) -> Response {
     let mut req = client()
@@ -87,12 +97,7 @@ async fn load_session(server: &TestServer, id: &str) -> Option<SessionView> {
 #[tokio::test]
 async fn home_page_has_the_form_and_a_csp_nonce_matching_the_boot_script() {
     let server = spawn().await;
-    let resp = client()
-        .get(server.http_url("/"))
-        .header(header::ACCEPT, BROWSER_ACCEPT)
-        .send()
-        .await
-        .expect("GET /");
+    let resp = get_page(&server, "/").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(header_str(&resp, "content-type").starts_with("text/html"));
     let csp = header_str(&resp, "content-security-policy").to_string();
@@ -168,12 +173,7 @@ async fn plain_form_post_creates_a_session_and_redirects_to_it() {
     assert!(!view.state.playing);
 
     // The session page renders it.
-    let page = client()
-        .get(server.http_url(&format!("/s/{id}")))
-        .header(header::ACCEPT, BROWSER_ACCEPT)
-        .send()
-        .await
-        .expect("GET session");
+    let page = get_page(&server, &format!("/s/{id}")).await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = body(page).await;
     assert!(html.contains(VIDEO), "the session page embeds the video id");
@@ -236,12 +236,7 @@ async fn bad_input_creates_nothing_and_the_home_page_shows_why() {
                 "bad input {input:.40} redirected to {location}"
             );
 
-            let page = client()
-                .get(server.http_url(&location))
-                .header(header::ACCEPT, BROWSER_ACCEPT)
-                .send()
-                .await
-                .expect("GET home with error");
+            let page = get_page(&server, &location).await;
             assert_eq!(page.status(), StatusCode::OK);
             let html = body(page).await;
             assert!(html.contains(r#"data-testid="create-error""#));
@@ -297,12 +292,7 @@ async fn a_later_success_drops_an_earlier_error() {
 async fn unknown_sessions_and_pages_are_real_404s() {
     let server = spawn().await;
     for path in ["/s/unknownid12", "/s/junk", "/s/<script>", "/no/such/page"] {
-        let resp = client()
-            .get(server.http_url(path))
-            .header(header::ACCEPT, BROWSER_ACCEPT)
-            .send()
-            .await
-            .expect("GET");
+        let resp = get_page(&server, path).await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
         let html = body(resp).await;
         assert!(html.contains("<h1>Not found</h1>"), "{path}: {html:.300}");
@@ -374,12 +364,7 @@ async fn session_page_title_names_the_video_on_both_stores() {
         };
         let id = session_location(&post_form(&server, VIDEO, None).await);
         for _ in 0..5 {
-            let resp = client()
-                .get(server.http_url(&format!("/s/{id}")))
-                .header(header::ACCEPT, BROWSER_ACCEPT)
-                .send()
-                .await
-                .expect("GET the session page");
+            let resp = get_page(&server, &format!("/s/{id}")).await;
             assert_eq!(resp.status(), StatusCode::OK, "{store}");
             let html = body(resp).await;
             assert!(

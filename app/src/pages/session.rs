@@ -166,13 +166,14 @@ fn badge_label(s: &SyncStats) -> String {
 /// The page of one session.
 #[component]
 fn Session(view: SessionView) -> impl IntoView {
-    // What the page's early player starts with: the video and the whole seconds the app would
-    // start it at (yt.rs: `start` is floored).
+    // Where the room is at the state's read: the sync stats start there, and the page's early
+    // player starts at its whole seconds (as the app would: yt.rs floors `start`).
+    let start_position = view.state.position_at(view.server_time);
     let start_video = view.state.video_id.to_string();
-    let start_second = (view.state.position_at(view.server_time).max(0.0) as u64).to_string();
+    let start_second = (start_position.max(0.0) as u64).to_string();
     let ui = SyncUi {
         stats: RwSignal::new(SyncStats {
-            target_position: view.state.position_at(view.server_time),
+            target_position: start_position,
             revision: view.state.revision,
             ..SyncStats::default()
         }),
