@@ -85,6 +85,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             ></script>
         }
     });
+    // Elsewhere the wasm is fetched at once. On a session page the boot script fetches it: by
+    // then the IFrame API script, which the player waits for, has had the link to itself
+    // (docs/benchmarks.md, first load).
+    let preload_wasm = (!session_page).then(|| {
+        view! {
+            <link rel="preload" href=links.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin=""/>
+        }
+    });
     let boot = format!(
         "import init, {{ hydrate }} from '{}'; init({{ module_or_path: '{}' }}).then(() => hydrate());",
         links.js, links.wasm
@@ -99,7 +107,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" r#type="image/svg+xml"/>
                 <link rel="stylesheet" href=links.css.clone()/>
                 <link rel="modulepreload" href=links.js.clone()/>
-                <link rel="preload" href=links.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin=""/>
+                {preload_wasm}
                 <AutoReload options=options.clone()/>
                 <script type="module" nonce=nonce>{boot}</script>
                 {youtube}
@@ -112,53 +120,28 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// A session page's player, created by the page itself as soon as the IFrame API and the
-/// player's box are there, while the wasm still downloads (issue 15): the embed's own start
-/// (its page, its player code, `onReady`: ~0.65 s on a phone) then overlaps the download
-/// instead of following hydration. The box (`#player`) carries the video and the whole seconds
-/// to start at (`data-video`, `data-start`); the player goes into a child of the box, so the
-/// box itself hydrates as rendered. Until the app adopts the player
-/// ([`crate::client::yt::YtPlayer::create`] takes `window.__wpEarlyPlayer`), its events are
-/// queued in order; the app replays them, then receives them as they come. The player
-/// variables are the app's own (`yt.rs`). Served with the page's nonce; CSP is unchanged.
-const EARLY_PLAYER: &str = r#"(function () {
-  var q = { player: null, box: null, video: null, events: [], listener: null, taken: false };
-  window.__wpEarlyPlayer = q;
-  function emit(kind, data) {
-    if (q.listener) q.listener(kind, data); else q.events.push([kind, data]);
-  }
-  function create() {
-    var box = document.getElementById('player');
-    if (q.taken || q.player || !box || !box.dataset.video || !window.YT || !YT.Player) return;
-    var el = document.createElement('div');
-    box.appendChild(el);
-    var vars = { controls: 1, playsinline: 1, rel: 0, enablejsapi: 1, origin: location.origin };
-    var start = Number(box.dataset.start) || 0;
-    if (start > 0) vars.start = start;
-    try {
-      q.player = new YT.Player(el, {
-        videoId: box.dataset.video, width: '100%', height: '100%', playerVars: vars,
-        events: {
-          onReady: function () { emit('ready'); },
-          onStateChange: function (e) { emit('state', e.data); },
-          onPlaybackRateChange: function (e) { emit('rate', e.data); },
-          onError: function (e) { emit('error', e.data); }
-        }
-      });
-      q.box = box;
-      q.video = box.dataset.video;
-      box.dataset.player = 'early';
-    } catch (e) {
-      if (el.parentNode) el.parentNode.removeChild(el);
-    }
-  }
-  var previous = window.onYouTubeIframeAPIReady;
-  window.onYouTubeIframeAPIReady = function () {
-    if (typeof previous === 'function') previous();
-    if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', create);
-    else create();
-  };
-})();"#;
+/// A session page's head start (issue 15), served with the page's nonce (CSP unchanged): the
+/// work a joiner waits for starts while the wasm still downloads, instead of after hydration.
+///
+/// * **The player** is created as soon as the IFrame API and the player's box are there: the
+///   embed's own start (its page, its player code, `onReady`: ~0.65 s on a phone) overlaps the
+///   download. The box (`#player`) carries the video and the whole seconds to start at
+///   (`data-video`, `data-start`); the player goes into a child of the box, so the box itself
+///   hydrates as rendered. The player variables are the app's own (`yt.rs`). Until the app
+///   adopts it ([`crate::client::yt::YtPlayer::create`] takes `window.__wpEarlyPlayer`), its
+///   events are queued in order, and the app replays them.
+/// * **The socket** to the session is opened at once with the key the app would present
+///   (`client::session_key`, same storage), and its messages are kept with their receive times
+///   until the app adopts it (`window.__wpEarlySocket`, taken by the runtime's first
+///   connection): the handshake, `hello` and the clock burst are done by then.
+/// * **The join** itself: once the player is ready and a pong has measured the clock, the
+///   script does what the engine does when a viewer joins a playing room (`apply_state`): seek
+///   to the room's position plus the engine's first guess of the start latency, and play; it
+///   follows `state` messages (pause, play, seek) until the app takes over. The player's events
+///   caused by it are not queued, so the app does not take them for the viewer's. It does
+///   nothing else (no correction, no commands): the engine takes over at hydration, finds the
+///   player in sync, and keeps it there.
+const EARLY_PLAYER: &str = include_str!("early.js");
 
 const CSP: http::HeaderName = http::HeaderName::from_static("content-security-policy");
 

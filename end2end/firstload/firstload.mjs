@@ -169,6 +169,14 @@ for (let i = 0; i < RUNS; i++) {
       playerReady: p ? p.readyAt : null,
       firstFrame: p ? p.runningAt : null,
       wasm: wasm ? { start: wasm.startTime, end: wasm.responseEnd, bytes: wasm.encodedBodySize } : null,
+      // Where the time went: the document and every resource (start-end, ms; bytes as sent).
+      timeline: [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')].map((e) => ({
+        name: e.name.replace(location.origin, '').slice(0, 80),
+        start: Math.round(e.startTime),
+        firstByte: Math.round(e.responseStart),
+        end: Math.round(e.responseEnd),
+        bytes: e.encodedBodySize,
+      })),
       samples: window.__firstload.samples,
     };
   });
@@ -197,6 +205,8 @@ for (let i = 0; i < RUNS; i++) {
     firstFrameErrorMs: firstError,
     hostDriftMs: drift * 1000,
     wasm: m.wasm,
+    playerCreated: m.playerCreated,
+    timeline: m.timeline,
   };
   runs.push(row);
   const f = (x) => (x === null || x === undefined ? '–' : Math.round(x));

@@ -151,6 +151,36 @@ test('a joiner\'s player starts from the HTML while the wasm downloads; the app 
   expect(await playersOf(b), 'the app adopted it: still one player').toEqual({ made: 1, live: 1, by: 'early', hydrated: true });
 });
 
+test('before its wasm arrives, a joiner\'s page joins the playing room by itself; the app adopts its socket', async ({ viewers }) => {
+  const { url, all } = await party(viewers, 1);
+  const [a] = all;
+  await a.hook('userPlay');
+  await waitInSync([a], { playing: true });
+
+  const b = await viewers('B');
+  // The wasm is held back until the page is in sync on its own (the early script in ssr.rs).
+  let release;
+  const released = new Promise((r) => { release = r; });
+  await b.context.route(/\/pkg\/[^/]*\.wasm/, async (route) => {
+    await released;
+    await route.fallback();
+  });
+  await b.page.goto(url);
+  await waitInSync([a, b], { playing: true });
+  await expectStaysInSync([a, b], { durationMs: 1000 });
+  expect(await playersOf(b), 'in sync before hydration, with the page\'s player').toEqual({ made: 1, live: 1, by: 'early', hydrated: false });
+
+  release();
+  await b.waitReady();
+  // The app took over the page's player and socket without moving the player.
+  await expectStaysInSync([a, b], { durationMs: 1500 });
+  expect(await playersOf(b)).toEqual({ made: 1, live: 1, by: 'early', hydrated: true });
+  const s = await b.sync();
+  expect(s.correctiveSeeks, 'no correction was needed after the adoption').toBe(0);
+  // One connection for B: the room counts two viewers, not three.
+  await expectCount([a, b], 2);
+});
+
 test('when the IFrame API arrives after the wasm, there is still one player', async ({ viewers }) => {
   const { url, all } = await party(viewers, 1);
   const [a] = all;

@@ -94,6 +94,14 @@ async fn load_session(server: &TestServer, id: &str) -> Option<SessionView> {
     serde_json::from_str(&body(resp).await).expect("SessionView JSON")
 }
 
+/// The nonce of a Content-Security-Policy header.
+fn nonce_of(csp: &str) -> &str {
+    csp.split(';')
+        .flat_map(|d| d.split_whitespace())
+        .find_map(|t| t.strip_prefix("'nonce-")?.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no nonce in CSP {csp}"))
+}
+
 #[tokio::test]
 async fn home_page_has_the_form_and_a_csp_nonce_matching_the_boot_script() {
     let server = spawn().await;
@@ -120,11 +128,7 @@ async fn home_page_has_the_form_and_a_csp_nonce_matching_the_boot_script() {
         "no error is shown on a fresh home page"
     );
 
-    let nonce = csp
-        .split(';')
-        .flat_map(|d| d.split_whitespace())
-        .find_map(|t| t.strip_prefix("'nonce-")?.strip_suffix('\''))
-        .unwrap_or_else(|| panic!("no nonce in CSP {csp}"));
+    let nonce = nonce_of(&csp);
     assert!(nonce.len() >= 16, "nonce {nonce} is too short");
     assert!(
         html.contains(&format!(r#"<script type="module" nonce="{nonce}">"#)),
@@ -376,4 +380,35 @@ async fn session_page_title_names_the_video_on_both_stores() {
             );
         }
     }
+}
+
+/// Issue 15: a session page carries the early script (player, socket, join) whole, unescaped and
+/// with the response's nonce, and leaves the wasm to the boot script, so that the IFrame API
+/// script has the link first; the home page preloads the wasm and has no early script.
+#[tokio::test]
+async fn a_session_page_starts_the_player_and_the_socket_from_its_html() {
+    let server = spawn().await;
+    let id = session_location(&post_form(&server, VIDEO, None).await);
+    let resp = get_page(&server, &format!("/s/{id}")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let csp = header_str(&resp, "content-security-policy").to_string();
+    let html = body(resp).await;
+    let script = html
+        .split(&format!(r#"<script nonce="{}">"#, nonce_of(&csp)))
+        .nth(1)
+        .and_then(|s| s.split("</script>").next())
+        .expect("an inline script with the response's nonce");
+    assert_eq!(script, include_str!("../../app/src/early.js"));
+    assert!(html.contains(r#"<link rel="modulepreload""#));
+    assert!(
+        !html.contains(r#"as="fetch""#),
+        "a session page preloads the wasm"
+    );
+    let home = body(get_page(&server, "/").await).await;
+    assert!(
+        home.contains(r#"as="fetch""#),
+        "the home page does not preload the wasm"
+    );
+    assert!(!home.contains("__wpEarlySocket"));
+    server.stop().await;
 }

@@ -815,7 +815,9 @@ async fn connect_loop(weak: Weak<Inner>) {
         let session_id = inner.session_id.clone();
         drop(inner);
         let outcome = match socket_url(&session_id) {
-            Some(url) => run_connection(&weak, &url, &super::session_key(&session_id)).await,
+            Some(url) => {
+                run_connection(&weak, &session_id, &url, &super::session_key(&session_id)).await
+            }
             None => Outcome {
                 greeted: false,
                 code: None,
@@ -870,15 +872,116 @@ struct Outcome {
 /// The WebSocket subprotocol of this protocol version (the server answers with it).
 const SUBPROTOCOL: &str = "wp1";
 
-async fn run_connection(weak: &Weak<Inner>, url: &str, key: &str) -> Outcome {
+/// The socket the page opened before the app ran (ssr.rs `EARLY_PLAYER`, `window.__wpEarlySocket`)
+/// with the messages it received so far and their receive times, when it was opened for this
+/// session with this key and is still connecting or open. Taken once: the object is removed and
+/// marked taken, so the page's script no longer acts. Any other socket of it is closed.
+fn take_early_socket(
+    session_id: &str,
+    key: &str,
+) -> Option<(web_sys::WebSocket, Vec<(String, f64)>)> {
+    use wasm_bindgen::JsCast;
+    let window = web_sys::window()?;
+    let name = JsValue::from_str("__wpEarlySocket");
+    let early = Reflect::get(&window, &name)
+        .ok()
+        .filter(|e| e.is_object())?;
+    let _ = Reflect::delete_property(window.unchecked_ref::<Object>(), &name);
+    let _ = Reflect::set(&early, &"taken".into(), &true.into());
+    let ws = Reflect::get(&early, &"ws".into())
+        .ok()?
+        .dyn_into::<web_sys::WebSocket>()
+        .ok()?;
+    ws.set_onmessage(None);
+    let text = |k: &str| {
+        Reflect::get(&early, &k.into())
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let ours =
+        text("session").as_deref() == Some(session_id) && text("key").as_deref() == Some(key);
+    if !ours || ws.ready_state() > web_sys::WebSocket::OPEN {
+        let _ = ws.close();
+        return None;
+    }
+    let queued = Reflect::get(&early, &"msgs".into())
+        .ok()
+        .and_then(|m| m.dyn_into::<js_sys::Array>().ok())
+        .map(|msgs| {
+            msgs.iter()
+                .filter_map(|m| {
+                    let m = m.dyn_into::<js_sys::Array>().ok()?;
+                    Some((m.get(0).as_string()?, m.get(1).as_f64()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((ws, queued))
+}
+
+/// One text message from the server. `received`: the receive time of a message the page's
+/// socket received before the app adopted it (replayed without a player reading; the clock
+/// burst it would start was the page's already, so its pings are not sent again). Returns
+/// whether it was `hello`, `None` once the client is gone.
+fn on_text(weak: &Weak<Inner>, text: &str, received: Option<f64>) -> Option<bool> {
+    let Ok(msg) = serde_json::from_str::<ServerMsg>(text) else {
+        return Some(false);
+    };
+    let hello = matches!(msg, ServerMsg::Hello { .. });
+    let inner = weak.upgrade()?;
+    if let ServerMsg::Hello { kid, .. } = &msg {
+        // A new connection has no health on record: report it afresh.
+        *inner.reporter.borrow_mut() = new_reporter();
+        inner.send_name();
+        *inner.kid.borrow_mut() = kid.clone();
+        (inner.ui)(UiEvent::Kid(kid.clone()));
+    }
+    match msg {
+        ServerMsg::Roster { .. } => {
+            inner.on_roster(msg);
+            return Some(hello);
+        }
+        ServerMsg::History { .. }
+        | ServerMsg::Chat(_)
+        | ServerMsg::ChatDeleted { .. }
+        | ServerMsg::Reaction(_) => {
+            inner.on_social(msg);
+            return Some(hello);
+        }
+        _ => {}
+    }
+    if let ServerMsg::State { state, cause } = &msg {
+        inner.notice(state, *cause);
+    }
+    if let ServerMsg::Error { code, message, seq } = &msg {
+        inner.on_error(*code, message, *seq);
+    }
+    match received {
+        None => inner.dispatch(Box::new(move |e, now, r| e.on_message(now, msg, r))),
+        Some(at) => inner.dispatch(Box::new(move |e, _, _| {
+            let mut out = e.on_message(at, msg, None);
+            out.retain(|a| !matches!(a, Action::Send(ClientMsg::Ping { .. })));
+            out
+        })),
+    }
+    Some(hello)
+}
+
+async fn run_connection(weak: &Weak<Inner>, session_id: &str, url: &str, key: &str) -> Outcome {
     let mut outcome = Outcome {
         greeted: false,
         code: None,
     };
-    // The private key travels only in the handshake, as a second subprotocol `k.<key>`.
-    let protocols = js_sys::Array::of2(&SUBPROTOCOL.into(), &format!("k.{key}").into());
-    let Ok(raw) = web_sys::WebSocket::new_with_str_sequence(url, &protocols) else {
-        return outcome;
+    let (raw, replay) = match take_early_socket(session_id, key) {
+        Some(early) => early,
+        None => {
+            // The private key travels only in the handshake, as a second subprotocol `k.<key>`.
+            let protocols = js_sys::Array::of2(&SUBPROTOCOL.into(), &format!("k.{key}").into());
+            let Ok(raw) = web_sys::WebSocket::new_with_str_sequence(url, &protocols) else {
+                return outcome;
+            };
+            (raw, Vec::new())
+        }
     };
     let Ok(ws) = WebSocket::try_from(raw.clone()) else {
         return outcome;
@@ -891,6 +994,22 @@ async fn run_connection(weak: &Weak<Inner>, url: &str, key: &str) -> Outcome {
         };
         *inner.socket.borrow_mut() = Some(raw.clone());
         *inner.out.borrow_mut() = Some(tx);
+    }
+    if !replay.is_empty() {
+        // What the page's socket received, in order and at the times it came; then the state
+        // is applied to the player as it is now (the page may have joined already).
+        for (text, at) in &replay {
+            match on_text(weak, text, Some(*at)) {
+                Some(hello) => outcome.greeted |= hello,
+                None => {
+                    let _ = raw.close();
+                    return outcome;
+                }
+            }
+        }
+        if let Some(inner) = weak.upgrade() {
+            inner.dispatch(Box::new(|e, now, r| e.on_adopted(now, r)));
+        }
     }
     let (mut write, mut read) = ws.split();
     let writer = async move {
@@ -905,42 +1024,9 @@ async fn run_connection(weak: &Weak<Inner>, url: &str, key: &str) -> Outcome {
         while let Some(msg) = read.next().await {
             match msg {
                 Ok(Message::Text(text)) => {
-                    let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
-                        continue;
-                    };
-                    let hello = matches!(msg, ServerMsg::Hello { .. });
-                    if hello {
+                    if on_text(weak, &text, None)? {
                         *greeted = true;
                     }
-                    let inner = weak.upgrade()?;
-                    if let ServerMsg::Hello { kid, .. } = &msg {
-                        // A new connection has no health on record: report it afresh.
-                        *inner.reporter.borrow_mut() = new_reporter();
-                        inner.send_name();
-                        *inner.kid.borrow_mut() = kid.clone();
-                        (inner.ui)(UiEvent::Kid(kid.clone()));
-                    }
-                    match msg {
-                        ServerMsg::Roster { .. } => {
-                            inner.on_roster(msg);
-                            continue;
-                        }
-                        ServerMsg::History { .. }
-                        | ServerMsg::Chat(_)
-                        | ServerMsg::ChatDeleted { .. }
-                        | ServerMsg::Reaction(_) => {
-                            inner.on_social(msg);
-                            continue;
-                        }
-                        _ => {}
-                    }
-                    if let ServerMsg::State { state, cause } = &msg {
-                        inner.notice(state, *cause);
-                    }
-                    if let ServerMsg::Error { code, message, seq } = &msg {
-                        inner.on_error(*code, message, *seq);
-                    }
-                    inner.dispatch(Box::new(move |e, now, r| e.on_message(now, msg, r)));
                 }
                 Ok(Message::Bytes(_)) => {}
                 Err(WebSocketError::ConnectionClose(ev)) => return Some(ev.code),

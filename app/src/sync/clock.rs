@@ -135,6 +135,11 @@ impl ClockEstimator {
         self.estimate.map(|e| e.offset).or(self.seed).unwrap_or(0.0)
     }
 
+    /// Whether anything is known of the server clock (a seed or a sample).
+    pub fn is_known(&self) -> bool {
+        self.estimate.is_some() || self.seed.is_some()
+    }
+
     /// Lowest round trip seen (ms), 0 before any sample.
     pub fn rtt(&self) -> f64 {
         self.estimate.map(|e| e.rtt).unwrap_or(0.0)

@@ -412,6 +412,17 @@ impl Engine {
         }
     }
 
+    /// The page opened this connection before the app ran (ssr.rs `EARLY_PLAYER`) and its
+    /// messages so far were just replayed at the times they came, without player readings:
+    /// applies the state to the player as it is now (the page may have joined the room
+    /// already; then nothing moves).
+    pub fn on_adopted(&mut self, now: f64, r: Option<Reading>) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.apply_state(now, r, &mut out);
+        self.refresh(now, r, &mut out);
+        out
+    }
+
     /// The player finished loading; `rates` = `getAvailablePlaybackRates()`.
     pub fn on_player_ready(&mut self, now: f64, rates: &[f64], r: Option<Reading>) -> Vec<Action> {
         self.ready = true;
@@ -827,7 +838,9 @@ impl Engine {
         let Some(s) = self.state.clone() else {
             return;
         };
-        if !self.ready {
+        // Without the server's clock (no `hello` yet) the room's position is unknown: the
+        // server-rendered state alone would be read on this device's wall clock.
+        if !self.ready || !self.clock.is_known() {
             return;
         }
         let Some(r) = r else {
@@ -1016,6 +1029,95 @@ mod tests {
             rate: 1.0,
             duration: 600.0,
         }
+    }
+
+    fn hello(state: PlaybackState, server_time: f64) -> ServerMsg {
+        ServerMsg::Hello {
+            conn_id: 7,
+            session_id: crate::ids::SessionId::parse("000000000000").unwrap(),
+            server_time,
+            state,
+            viewers: 2,
+            kid: None,
+        }
+    }
+
+    /// A room playing from 10 s at server time 0, and this device's clock 5 s behind the
+    /// server's.
+    fn playing_room() -> PlaybackState {
+        let v = crate::ids::VideoId::parse("dQw4w9WgXcQ").unwrap();
+        let mut s = PlaybackState::new(v, 10.0, 0.0);
+        s.playing = true;
+        s
+    }
+    const SKEW: f64 = 5_000.0;
+
+    fn moves_player(out: &[Action]) -> bool {
+        out.iter()
+            .any(|a| matches!(a, Action::Seek(_) | Action::Play | Action::Pause))
+    }
+
+    #[test]
+    fn a_player_ready_before_hello_waits_for_the_server_clock() {
+        // The server-rendered state alone, read on a clock 5 s off, would seek 5 s wrong.
+        let s = playing_room();
+        let mut e = Engine::new(Some(s.clone()));
+        let out = e.on_player_ready(0.0, &[1.0], Some(rd(0.0, PlayerState::Cued, 10.0)));
+        assert!(!moves_player(&out), "{out:?}");
+        // `hello` brings the clock: now the player is sent where the room is.
+        let out = e.on_message(
+            1_000.0 - SKEW,
+            hello(s, 1_000.0),
+            Some(rd(1_000.0 - SKEW, PlayerState::Cued, 10.0)),
+        );
+        let to = out.iter().find_map(|a| match a {
+            Action::Seek(to) => Some(*to),
+            _ => None,
+        });
+        assert!(to.is_some_and(|to| (to - 11.2).abs() < 1e-6), "{out:?}");
+        assert!(out.contains(&Action::Play), "{out:?}");
+    }
+
+    #[test]
+    fn an_adopted_connection_leaves_a_player_the_page_synced_alone() {
+        let s = playing_room();
+        let mut e = Engine::new(Some(s.clone()));
+        // What the page's socket received: hello at server time 500 (client 500 - SKEW), then
+        // pongs of 2 ms round trips. Replayed without readings.
+        let at = 500.0 - SKEW;
+        let out = e.on_message(at, hello(s.clone(), 500.0), None);
+        assert!(!moves_player(&out), "{out:?}");
+        for k in 0..3 {
+            let t0 = at + 100.0 * f64::from(k);
+            e.on_message(
+                t0 + 2.0,
+                ServerMsg::Pong {
+                    t0,
+                    t1: t0 + SKEW + 1.0,
+                    t2: t0 + SKEW + 1.0,
+                },
+                None,
+            );
+        }
+        // The page had set the player playing in sync; the app adopts it at client 2000.
+        let now = 2_000.0 - SKEW;
+        let in_sync = 10.0 + 2.0 + 0.004;
+        let ready = e.on_player_ready(now, &[1.0], Some(rd(now, PlayerState::Playing, in_sync)));
+        let adopted = e.on_adopted(
+            now + 1.0,
+            Some(rd(now + 1.0, PlayerState::Playing, in_sync)),
+        );
+        assert!(
+            !moves_player(&ready) && !moves_player(&adopted),
+            "{ready:?} {adopted:?}"
+        );
+        assert_eq!(e.status(), ConnStatus::Live);
+        // A player the page could not start (autoplay refused) is started by the app.
+        let mut e2 = Engine::new(Some(s.clone()));
+        e2.on_message(at, hello(s, 500.0), None);
+        e2.on_player_ready(now, &[1.0], None);
+        let out = e2.on_adopted(now, Some(rd(now, PlayerState::Cued, 10.0)));
+        assert!(out.contains(&Action::Play), "{out:?}");
     }
 
     #[test]
