@@ -51,8 +51,12 @@
   window.__wpEarlySocket = s;
   function now() { return performance.timeOrigin + performance.now(); }
   function open() {
+    // Only on a session's page (its player box is in the HTML; an unknown session's 404 page
+    // has none): while the document is still parsed, look again shortly.
+    var box = document.getElementById('player');
+    if (!box && document.readyState === 'loading') { setTimeout(open, 20); return; }
     var m = /^\/s\/([A-Za-z0-9]+)$/.exec(location.pathname);
-    if (!m || !window.WebSocket || !window.crypto) return;
+    if (!box || !box.dataset.video || !m || !window.WebSocket || !window.crypto) return;
     var id = m[1], valid = /^[A-Za-z0-9_-]{16,64}$/, key;
     try {
       // The key the app would present (client/mod.rs `session_key`), made and kept the same way.
