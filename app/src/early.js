@@ -14,9 +14,13 @@
     q.events.push([kind, data]);
     if (kind === 'ready') sync();
   }
-  function create() {
+  // `fn(box)` with the player's box, once the parser has reached it (null: the page has none).
+  function withBox(fn) {
     var box = document.getElementById('player');
-    if (!box && document.readyState === 'loading') { setTimeout(create, 20); return; }
+    if (!box && document.readyState === 'loading') { setTimeout(function () { withBox(fn); }, 20); return; }
+    fn(box);
+  }
+  function create(box) {
     if (q.taken || q.player || !box || !box.dataset.video || !window.YT || !YT.Player) return;
     var el = document.createElement('div');
     box.appendChild(el);
@@ -43,18 +47,16 @@
   var previous = window.onYouTubeIframeAPIReady;
   window.onYouTubeIframeAPIReady = function () {
     if (typeof previous === 'function') previous();
-    create();
+    withBox(create);
   };
 
   // ---- The socket: opened now, its messages kept (with their times) for the app. ----
   var s = { ws: null, session: null, key: null, msgs: [], taken: false, state: null, samples: [], pings: 0, applied: null, checked: false };
   window.__wpEarlySocket = s;
   function now() { return performance.timeOrigin + performance.now(); }
-  function open() {
-    // Only on a session's page (its player box is in the HTML; an unknown session's 404 page
-    // has none): while the document is still parsed, look again shortly.
-    var box = document.getElementById('player');
-    if (!box && document.readyState === 'loading') { setTimeout(open, 20); return; }
+  // Only on a session's page (its player box is in the HTML; an unknown session's 404 page has
+  // none).
+  function open(box) {
     var m = /^\/s\/([A-Za-z0-9]+)$/.exec(location.pathname);
     if (!box || !box.dataset.video || !m || !window.WebSocket || !window.crypto) return;
     var id = m[1], valid = /^[A-Za-z0-9_-]{16,64}$/, key;
@@ -122,7 +124,7 @@
     if (s.taken || q.taken || !q.ready || !p || !st || !s.samples.length || st.video_id !== q.video) return;
     var rev = st.playback_revision || st.revision;
     if (rev === s.applied) return;
-    var end = st.duration == null ? Infinity : st.duration;
+    var end = endOf(st);
     try {
       if (st.playing) {
         var at = target(st);
@@ -146,8 +148,9 @@
   function target(st) {
     var at = st.position;
     if (st.playing) at += Math.max(0, now() + offset() - st.updated_at) / 1000 * st.rate;
-    return Math.min(at, st.duration == null ? Infinity : st.duration);
+    return Math.min(at, endOf(st));
   }
+  function endOf(st) { return st.duration == null ? Infinity : st.duration; }
 
   // One correction once playing, as the engine would make: the start latency varies (80-300 ms
   // on the stand-in, more on a busy phone), so a first frame can be ~0.1 s off. The error is the
@@ -174,5 +177,5 @@
       }, Math.abs(err) / 0.25 * 1000);
     })();
   }
-  open();
+  withBox(open);
 })();

@@ -872,10 +872,11 @@ struct Outcome {
 /// The WebSocket subprotocol of this protocol version (the server answers with it).
 const SUBPROTOCOL: &str = "wp1";
 
-/// The socket the page opened before the app ran (ssr.rs `EARLY_PLAYER`, `window.__wpEarlySocket`)
+/// The socket the page opened before the app ran (`app/src/early.js`, `window.__wpEarlySocket`)
 /// with the messages it received so far and their receive times, when it was opened for this
 /// session with this key and is still connecting or open. Taken once: the object is removed and
-/// marked taken, so the page's script no longer acts. Any other socket of it is closed.
+/// marked taken, so the page's script no longer acts. A socket of the page's that does not
+/// qualify is closed.
 fn take_early_socket(
     session_id: &str,
     key: &str,
