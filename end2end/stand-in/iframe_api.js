@@ -8,7 +8,10 @@
  * - defines window.YT (YT.Player, YT.PlayerState, YT.loaded = 1, YT.ready) and then calls
  *   window.onYouTubeIframeAPIReady() asynchronously;
  * - new YT.Player(elementOrId, {videoId, width, height, host, playerVars, events}) replaces the
- *   element with an <iframe src="https://www.youtube.com/embed/ID?enablejsapi=1&...">;
+ *   element with an <iframe src="https://www.youtube.com/embed/ID?enablejsapi=1&...">; given
+ *   such an iframe already in the page, it takes it over (video and player variables from its
+ *   src), asks the embed until it answers, and is ready the ready delay after the embed's page
+ *   loaded (its player code starts with its page); destroy() then removes the iframe;
  * - the player's functions exist from construction; before onReady they do nothing and the
  *   getters return the unstarted defaults (getDuration() 0, getCurrentTime() 0, state -1);
  * - events ({target, data}) are delivered asynchronously, in order, a few ms after the
@@ -129,6 +132,17 @@
     }
     options = options || {};
     var vars = options.playerVars || {};
+    // An existing embed (<iframe src=".../embed/ID?enablejsapi=1&...">): the API takes it over;
+    // the video and the player variables are the iframe's, not the options'.
+    var adopted = el.tagName === 'IFRAME';
+    if (adopted) {
+      var src = new URL(el.src, location.href);
+      vars = {};
+      src.searchParams.forEach(function (v, k) {
+        vars[k] = v;
+      });
+      options = Object.assign({}, options, { videoId: decodeURIComponent(src.pathname.split('/').pop() || '') });
+    }
     var self = this;
     var videoId = options.videoId !== undefined ? String(options.videoId) : '';
     var widgetId = ++widgetIds;
@@ -450,29 +464,35 @@
     }
 
     // ---- the frame --------------------------------------------------------------------------
-    var host = typeof options.host === 'string' && options.host ? options.host : 'https://www.youtube.com';
-    var query = new URLSearchParams();
-    query.set('enablejsapi', '1');
-    Object.keys(vars).forEach(function (k) {
-      if (k !== 'enablejsapi') query.set(k, String(vars[k]));
-    });
-    if (!query.has('origin')) query.set('origin', location.origin);
-    query.set('widgetid', String(widgetId));
-    var iframe = document.createElement('iframe');
-    if (el.id) iframe.id = el.id;
-    iframe.setAttribute('frameborder', '0');
-    iframe.setAttribute('allowfullscreen', '');
-    iframe.setAttribute(
-      'allow',
-      'accelerometer; autoplay; clipboard-write; encrypted-media; gyroscope; picture-in-picture; web-share'
-    );
-    iframe.setAttribute('referrerpolicy', 'strict-origin-when-cross-origin');
-    iframe.title = 'YouTube video player';
-    iframe.width = String(options.width !== undefined ? options.width : 640);
-    iframe.height = String(options.height !== undefined ? options.height : 360);
-    iframe.src = host + '/embed/' + encodeURIComponent(videoId) + '?' + query.toString();
-    var placeholder = el;
-    el.parentNode.replaceChild(iframe, el);
+    var iframe;
+    var placeholder = null;
+    if (adopted) {
+      iframe = el;
+    } else {
+      var host = typeof options.host === 'string' && options.host ? options.host : 'https://www.youtube.com';
+      var query = new URLSearchParams();
+      query.set('enablejsapi', '1');
+      Object.keys(vars).forEach(function (k) {
+        if (k !== 'enablejsapi') query.set(k, String(vars[k]));
+      });
+      if (!query.has('origin')) query.set('origin', location.origin);
+      query.set('widgetid', String(widgetId));
+      iframe = document.createElement('iframe');
+      if (el.id) iframe.id = el.id;
+      iframe.setAttribute('frameborder', '0');
+      iframe.setAttribute('allowfullscreen', '');
+      iframe.setAttribute(
+        'allow',
+        'accelerometer; autoplay; clipboard-write; encrypted-media; gyroscope; picture-in-picture; web-share'
+      );
+      iframe.setAttribute('referrerpolicy', 'strict-origin-when-cross-origin');
+      iframe.title = 'YouTube video player';
+      iframe.width = String(options.width !== undefined ? options.width : 640);
+      iframe.height = String(options.height !== undefined ? options.height : 360);
+      iframe.src = host + '/embed/' + encodeURIComponent(videoId) + '?' + query.toString();
+      placeholder = el;
+      el.parentNode.replaceChild(iframe, el);
+    }
 
     function showInFrame() {
       if (!iframe.contentWindow) return;
@@ -500,10 +520,38 @@
       if (!checkVideo()) return;
       if (vars.autoplay === 1 || vars.autoplay === '1') startPlay(false);
     }
-    iframe.addEventListener('load', function onLoad() {
-      iframe.removeEventListener('load', onLoad);
-      setTimeout(becomeReady, cfg.readyDelayMs * between(0.8, 1.2));
-    });
+    var readyDelay = cfg.readyDelayMs * between(0.8, 1.2);
+    if (adopted) {
+      // The embed may have loaded long ago (its load event is gone): like the real API, ask it
+      // until it answers; its player code started when its page loaded, so it is ready that long
+      // after its load, not after this call (embed.html answers with its load time).
+      var asking = setInterval(ask, 50);
+      var answered = function (e) {
+        if (e.source !== iframe.contentWindow || !e.data || !finite(e.data.standInLoadedAt)) return;
+        w.removeEventListener('message', answered);
+        clearInterval(asking);
+        var loadedAt = e.data.standInLoadedAt - performance.timeOrigin;
+        setTimeout(becomeReady, Math.max(0, loadedAt + readyDelay - now()));
+      };
+      w.addEventListener('message', answered);
+      ask();
+    } else {
+      iframe.addEventListener('load', function onLoad() {
+        iframe.removeEventListener('load', onLoad);
+        setTimeout(becomeReady, readyDelay);
+      });
+    }
+    function ask() {
+      if (m.destroyed) {
+        clearInterval(asking);
+        return;
+      }
+      try {
+        if (iframe.contentWindow) iframe.contentWindow.postMessage({ standInListening: widgetId }, '*');
+      } catch (e) {
+        /* not there yet */
+      }
+    }
 
     // ---- the public API ----------------------------------------------------------------------
     function installApi() {
@@ -614,7 +662,10 @@
       if (m.timers.info !== null) clearInterval(m.timers.info);
       m.timers.info = null;
       queue = [];
-      if (iframe.parentNode) iframe.parentNode.replaceChild(placeholder, iframe);
+      if (iframe.parentNode) {
+        if (placeholder) iframe.parentNode.replaceChild(placeholder, iframe);
+        else iframe.parentNode.removeChild(iframe);
+      }
     };
 
     // ---- test hooks --------------------------------------------------------------------------

@@ -28,9 +28,19 @@ function record(name) {
     window.__events.push({ name: name, data: e.data, at: performance.now() });
   };
 }
+const opts = new URLSearchParams(location.search);
 window.onYouTubeIframeAPIReady = function () {
   window.__apiReadyAt = performance.now();
-  const opts = new URLSearchParams(location.search);
+  if (opts.get('embed')) {
+    // Take over the page's own embed (new YT.Player(iframe)): its src says the video and vars.
+    window.__player = new YT.Player(document.getElementById('player'), {
+      events: {
+        onReady: record('ready'), onStateChange: record('state'),
+        onPlaybackRateChange: record('rate'), onError: record('error'),
+      },
+    });
+    return;
+  }
   window.__player = new YT.Player('player', {
     videoId: opts.get('v') || 'dQw4w9WgXcQ',
     width: 320, height: 180,
@@ -44,9 +54,23 @@ window.onYouTubeIframeAPIReady = function () {
   window.__durationBeforeReady = window.__player.getDuration();
 };
 window.__call = function (fn) { window.__inCall = true; try { return fn(); } finally { window.__inCall = false; } };
-const s = document.createElement('script');
-s.src = 'https://www.youtube.com/iframe_api';
-document.head.appendChild(s);
+function loadApi() {
+  const s = document.createElement('script');
+  s.src = 'https://www.youtube.com/iframe_api';
+  document.head.appendChild(s);
+}
+if (opts.get('embed')) {
+  // The page's own embed, in the HTML before the API: the API comes \`embed\` ms after it loaded.
+  document.addEventListener('DOMContentLoaded', () => {
+    const f = document.createElement('iframe');
+    f.id = 'player';
+    f.src = 'https://www.youtube.com/embed/' + (opts.get('v') || 'dQw4w9WgXcQ') + '?enablejsapi=1&start=30&origin=' + encodeURIComponent(location.origin);
+    f.addEventListener('load', () => { window.__embedLoadedAt = performance.now(); setTimeout(loadApi, Number(opts.get('embed'))); });
+    document.getElementById('player').replaceWith(f);
+  });
+} else {
+  loadApi();
+}
 `;
 
 async function openPage(browser, { config = {}, query = '' } = {}) {
@@ -415,6 +439,36 @@ test.describe('YouTube IFrame API stand-in', () => {
     await call(page, 'playVideo()');
     await page.waitForTimeout(400);
     expect(await states(page)).toEqual([]);
+  });
+
+  test('takes over an embed already in the page: its video and vars, ready from its own load', async ({ browser }) => {
+    // The API arrives 800 ms after the embed loaded: the embed's player code has been starting
+    // since its load (ready ~300 ms later), so the player is ready as soon as it answers.
+    ctx = await openPage(browser, { query: '?embed=800&v=abcdefghijk' });
+    const { page } = ctx;
+    const r = await page.evaluate(() => ({
+      players: window.__ytTest.players.length,
+      same: window.__player.getIframe() === document.getElementById('player'),
+      iframes: document.querySelectorAll('iframe').length,
+      apiAfterLoad: window.__apiReadyAt - window.__embedLoadedAt,
+      readyAfterApi: window.__events[0].at - window.__apiReadyAt,
+      first: window.__events[0].name,
+      time: window.__player.getCurrentTime(),
+      url: window.__player.getVideoUrl(),
+    }));
+    expect(r.players).toBe(1);
+    expect(r.same, 'the page\'s iframe, not a new one').toBe(true);
+    expect(r.iframes).toBe(1);
+    expect(r.apiAfterLoad).toBeGreaterThanOrEqual(790);
+    expect(r.first).toBe('ready');
+    expect(r.readyAfterApi).toBeLessThan(150);
+    expect(r.time, 'start=30 from the src').toBe(30);
+    expect(r.url).toBe('https://www.youtube.com/watch?v=abcdefghijk');
+    await call(page, 'playVideo()');
+    await waitState(page, 1);
+    expect((await truePos(page)).position).toBeGreaterThanOrEqual(30);
+    await call(page, 'destroy()');
+    expect(await page.evaluate(() => document.querySelectorAll('iframe').length), 'destroy removes it').toBe(0);
   });
 
   test('destroy restores the element', async ({ browser }) => {
