@@ -1,13 +1,13 @@
 (function () {
   // ---- The player: created as soon as the IFrame API and #player are there. ----
-  var q = { player: null, box: null, video: null, events: [], listener: null, taken: false, ready: false, driven: false };
+  var q = { player: null, frame: null, box: null, video: null, events: [], listener: null, taken: false, ready: false, driven: false };
   window.__wpEarlyPlayer = q;
   function emit(kind, data) {
     if (kind === 'ready') q.ready = true;
     if (q.listener) { q.listener(kind, data); return; }
     if (kind === 'state' && data === 1 && q.driven && !s.checked) {
       s.checked = true;
-      setTimeout(check, 100);
+      setTimeout(check, 30);
     }
     // What this page's own sync did to the player is not the viewer's doing: not replayed.
     if (q.driven && (kind === 'state' || kind === 'rate')) return;
@@ -20,16 +20,36 @@
     if (!box && document.readyState === 'loading') { setTimeout(function () { withBox(fn); }, 20); return; }
     fn(box);
   }
-  function create(box) {
-    if (q.taken || q.player || !box || !box.dataset.video || !window.YT || !YT.Player) return;
-    var el = document.createElement('div');
-    box.appendChild(el);
-    var vars = { controls: 1, playsinline: 1, rel: 0, enablejsapi: 1, origin: location.origin };
-    var start = Number(box.dataset.start) || 0;
+  // The embed's iframe, put in the box as soon as the parser reaches it: the embed's page and
+  // its player code load beside the IFrame API script instead of after it. The API then takes
+  // the iframe over (`new YT.Player(iframe)`, as documented for an existing embed).
+  function frame(box) {
+    if (q.taken || q.frame || !box || !box.dataset.video) return;
+    // The app's player variables (client/yt.rs `YtPlayer::create`).
+    var vars = { enablejsapi: 1, controls: 1, playsinline: 1, rel: 0, origin: location.origin };
+    var start = Math.floor(Number(box.dataset.start) || 0);
     if (start > 0) vars.start = start;
+    var f = document.createElement('iframe');
+    f.src = 'https://www.youtube.com/embed/' + encodeURIComponent(box.dataset.video) + '?' +
+      Object.keys(vars).map(function (k) { return k + '=' + encodeURIComponent(vars[k]); }).join('&');
+    f.title = 'YouTube video player';
+    f.width = '100%';
+    f.height = '100%';
+    f.setAttribute('frameborder', '0');
+    f.setAttribute('allowfullscreen', '');
+    f.setAttribute('allow', 'accelerometer; autoplay; clipboard-write; encrypted-media; gyroscope; picture-in-picture; web-share');
+    f.setAttribute('referrerpolicy', 'strict-origin-when-cross-origin');
+    box.appendChild(f);
+    q.frame = f;
+    q.box = box;
+    q.video = box.dataset.video;
+  }
+  function create(box) {
+    if (q.taken || q.player || !box || !window.YT || !YT.Player) return;
+    frame(box);
+    if (!q.frame) return;
     try {
-      q.player = new YT.Player(el, {
-        videoId: box.dataset.video, width: '100%', height: '100%', playerVars: vars,
+      q.player = new YT.Player(q.frame, {
         events: {
           onReady: function () { emit('ready'); },
           onStateChange: function (e) { emit('state', e.data); },
@@ -37,11 +57,9 @@
           onError: function (e) { emit('error', e.data); }
         }
       });
-      q.box = box;
-      q.video = box.dataset.video;
       box.dataset.player = 'early';
     } catch (e) {
-      if (el.parentNode) el.parentNode.removeChild(el);
+      q.player = null;
     }
   }
   var previous = window.onYouTubeIframeAPIReady;
@@ -152,11 +170,14 @@
   }
   function endOf(st) { return st.duration == null ? Infinity : st.duration; }
 
-  // One correction once playing, as the engine would make: the start latency varies (80-300 ms
-  // on the stand-in, more on a busy phone), so a first frame can be ~0.1 s off. The error is the
-  // largest of three readings 40 ms apart (a reading is late, never early: README, "Readings
-  // are late"); beyond 25 ms, one rate pulse (1.25 or 0.75 for error / 0.25 s, the engine's
-  // nearest rates) takes it out.
+  // One correction once playing: the start latency varies (80-300 ms on the stand-in, more on a
+  // busy phone), so a first frame can be ~0.1 s off. The error is the largest of three readings
+  // 20 ms apart from 30 ms after PLAYING (a reading is late, never early: README, "Readings are
+  // late"); beyond 25 ms, one rate pulse takes it out. The pulse is 2x when behind, 0.5x when
+  // ahead (0.1 s and 0.2 s for 0.1 s off) where the player has them, else 1.5x, else the
+  // engine's nearest rates (1.25x, 0.75x): a viewer who has just arrived is better served by a
+  // short strong pulse than by a long gentle one. The engine, once it runs, corrects with its
+  // own gentle rates.
   function check() {
     var p = q.player, st = s.state, errs = [];
     if (!p || !st || st.rate !== 1) return;
@@ -166,16 +187,18 @@
         if (p.getPlayerState() !== 1) return;
         errs.push(p.getCurrentTime() - target(st));
       } catch (e) { return; }
-      if (errs.length < 3) { setTimeout(read, 40); return; }
-      var err = Math.max.apply(null, errs), rate = err < 0 ? 1.25 : 0.75;
+      if (errs.length < 3) { setTimeout(read, 20); return; }
+      var err = Math.max.apply(null, errs);
+      if (Math.abs(err) <= 0.025) return;
       var rates = (p.getAvailablePlaybackRates && p.getAvailablePlaybackRates()) || [];
-      if (Math.abs(err) <= 0.025 || rates.indexOf(rate) < 0) return;
+      var rate = (err < 0 ? [2, 1.5, 1.25] : [0.5, 0.75]).filter(function (r) { return rates.indexOf(r) >= 0; })[0];
+      if (!rate) return;
       p.setPlaybackRate(rate);
       setTimeout(function () {
         // After the app took over, the rate is the engine's business.
         if (!s.taken && !q.taken) p.setPlaybackRate(s.state.rate);
-      }, Math.abs(err) / 0.25 * 1000);
+      }, Math.abs(err) / Math.abs(rate - 1) * 1000);
     })();
   }
-  withBox(open);
+  withBox(function (box) { frame(box); open(box); });
 })();

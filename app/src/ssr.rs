@@ -105,12 +105,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="dark light"/>
                 <link rel="icon" href="/favicon.svg" r#type="image/svg+xml"/>
+                // Before the stylesheet: an inline script after it would wait for it (and the
+                // parser with it), so the embed would start only once the CSS has arrived.
+                {youtube}
                 <link rel="stylesheet" href=links.css.clone()/>
                 <link rel="modulepreload" href=links.js.clone()/>
                 {preload_wasm}
                 <AutoReload options=options.clone()/>
                 <script type="module" nonce=nonce>{boot}</script>
-                {youtube}
                 <MetaTags/>
             </head>
             <body>
@@ -123,11 +125,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// A session page's head start (issue 15), served with the page's nonce (CSP unchanged): the
 /// work a joiner waits for starts while the wasm still downloads, instead of after hydration.
 ///
-/// * **The player** is created as soon as the IFrame API and the player's box are there: the
-///   embed's own start (its page, its player code, `onReady`: ~0.65 s on a phone) overlaps the
-///   download. The box (`#player`) carries the video and the whole seconds to start at
-///   (`data-video`, `data-start`); the player goes into a child of the box, so the box itself
-///   hydrates as rendered. The player variables are the app's own (`yt.rs`). Until the app
+/// * **The player**: the embed's iframe is put in the player's box as soon as the parser
+///   reaches it, so the embed's own start (its page, its player code, `onReady`: ~0.65 s on a
+///   phone) overlaps the IFrame API's download as well as the wasm's; when the API arrives it
+///   takes the iframe over (`new YT.Player(iframe)`). The box (`#player`) carries the video and
+///   the whole seconds to start at (`data-video`, `data-start`); the iframe is a child of the
+///   box, so the box itself hydrates as rendered. The player variables are the app's own
+///   (`yt.rs`). Until the app
 ///   adopts it ([`crate::client::yt::YtPlayer::create`] takes `window.__wpEarlyPlayer`), its
 ///   events are queued in order, and the app replays them.
 /// * **The socket** to the session is opened at once with the key the app would present

@@ -194,13 +194,21 @@ test('when the IFrame API arrives after the wasm, there is still one player', as
   // Held until the page has hydrated (registered after the stand-in's route, so it runs first).
   // The page's handler runs first when the API arrives and creates the player; the app, which
   // waited for the API too, adopts it.
+  let embedBeforeApi = null;
   await b.context.route('https://www.youtube.com/iframe_api', async (route) => {
     await b.page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 15_000 });
+    // The page put the embed's iframe in the box without waiting for the API (early.js).
+    embedBeforeApi = await b.page.evaluate(() => {
+      const f = document.querySelectorAll('#player iframe');
+      return f.length === 1 && f[0].src.startsWith('https://www.youtube.com/embed/');
+    });
     await route.fallback();
   });
   await b.open(url);
   await waitInSync([a, b], { playing: true });
+  expect(embedBeforeApi, 'the embed was in the page before the API arrived').toBe(true);
   expect(await playersOf(b)).toEqual({ made: 1, live: 1, by: 'early', hydrated: true });
+  expect(await b.page.locator('#player iframe').count(), 'one iframe: the API took the page\'s over').toBe(1);
 });
 
 test('a viewer that stalls for 2 s catches up while the others keep playing', async ({ viewers }) => {

@@ -383,7 +383,7 @@ async fn session_page_title_names_the_video_on_both_stores() {
 }
 
 /// Issue 15: a session page carries the early script (player, socket, join) whole, unescaped and
-/// with the response's nonce, and leaves the wasm to the boot script, so that the IFrame API
+/// with the response's nonce, ahead of the stylesheet, and leaves the wasm to the boot script, so that the IFrame API
 /// script has the link first; the home page preloads the wasm and has no early script.
 #[tokio::test]
 async fn a_session_page_starts_the_player_and_the_socket_from_its_html() {
@@ -399,6 +399,13 @@ async fn a_session_page_starts_the_player_and_the_socket_from_its_html() {
         .and_then(|s| s.split("</script>").next())
         .expect("an inline script with the response's nonce");
     assert_eq!(script, include_str!("../../app/src/early.js"));
+    // Before the stylesheet: an inline script after it would wait for it (and the embed with it).
+    let early_at = html.find("__wpEarlyPlayer").expect("the early script");
+    let css_at = html.find(r#"rel="stylesheet""#).expect("the stylesheet");
+    assert!(
+        early_at < css_at,
+        "the early script waits for the stylesheet"
+    );
     assert!(html.contains(r#"<link rel="modulepreload""#));
     assert!(
         !html.contains(r#"as="fetch""#),

@@ -196,10 +196,21 @@ fn take_early(
     let _ = Reflect::delete_property(window.unchecked_ref::<Object>(), &key);
     let queue: Object = queue.unchecked_into();
     set(&queue, "taken", &true.into());
-    let player = Reflect::get(&queue, &"player".into())
+    // The embed's iframe the page put in the box before the API came; it goes with its player.
+    let frame = Reflect::get(&queue, &"frame".into())
         .ok()
-        .filter(|p| p.is_object())?
-        .unchecked_into::<Player>();
+        .and_then(|f| f.dyn_into::<web_sys::Element>().ok());
+    let Some(player) = Reflect::get(&queue, &"player".into())
+        .ok()
+        .filter(|p| p.is_object())
+    else {
+        // No API for the page (it came after the app asked): the app makes its own player.
+        if let Some(f) = frame {
+            f.remove();
+        }
+        return None;
+    };
+    let player = player.unchecked_into::<Player>();
     let same_box = Reflect::get(&queue, &"box".into())
         .is_ok_and(|b| &b == AsRef::<JsValue>::as_ref(container));
     let same_video = Reflect::get(&queue, &"video".into())
@@ -210,6 +221,9 @@ fn take_early(
         Some((player, queue))
     } else {
         let _ = player.destroy();
+        if let Some(f) = frame {
+            f.remove();
+        }
         None
     }
 }
