@@ -131,3 +131,18 @@ test("a video that cannot be played shows the player's error", async ({ viewers 
   await expect(error).toBeVisible();
   expect((await error.textContent()).trim().length).toBeGreaterThan(10);
 });
+
+test('when the IFrame API never comes, the page\'s embed goes and the error shows', async ({ viewers }) => {
+  test.setTimeout(60_000);
+  const v = await viewers('A');
+  const url = (await createSession(v, 'https://www.youtube.com/watch?v=dQw4w9WgXcQ')).split('#')[0];
+  const b = await viewers('B');
+  b.allowConsoleError(/iframe_api|ERR_FAILED|blocked/i);
+  await b.context.route('https://www.youtube.com/iframe_api', (route) => route.abort('failed'));
+  await b.page.goto(url);
+  // The page put the embed in the box at once; nothing can control it without the API.
+  await expect(b.page.locator('#player iframe')).toHaveCount(1);
+  // The app gives up on the API after 20 s: the unsynced embed is removed, the error shown.
+  await expect(b.page.getByTestId('player-error')).toBeVisible({ timeout: 30_000 });
+  await expect(b.page.locator('#player iframe')).toHaveCount(0);
+});

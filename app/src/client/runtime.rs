@@ -184,6 +184,7 @@ impl SyncClient {
                     }
                 }
                 Err(e) => {
+                    yt::discard_early();
                     if let Some(inner) = weak.upgrade() {
                         (inner.ui)(UiEvent::PlayerError(Some(e.to_string())));
                     }

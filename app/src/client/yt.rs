@@ -191,15 +191,8 @@ fn take_early(
     container: &web_sys::Element,
     video_id: &str,
 ) -> Option<(Player, Object)> {
-    let key = JsValue::from_str("__wpEarlyPlayer");
-    let queue = Reflect::get(window, &key).ok().filter(|q| q.is_object())?;
-    let _ = Reflect::delete_property(window.unchecked_ref::<Object>(), &key);
-    let queue: Object = queue.unchecked_into();
-    set(&queue, "taken", &true.into());
-    // The embed's iframe the page put in the box before the API came; it goes with its player.
-    let frame = Reflect::get(&queue, &"frame".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<web_sys::Element>().ok());
+    let queue = take_queue(window)?;
+    let frame = early_frame(&queue);
     let Some(player) = Reflect::get(&queue, &"player".into())
         .ok()
         .filter(|p| p.is_object())
@@ -225,6 +218,41 @@ fn take_early(
             f.remove();
         }
         None
+    }
+}
+
+/// The early player's queue (`window.__wpEarlyPlayer`), taken from `window` and marked taken, so
+/// that the page never creates a player after this.
+fn take_queue(window: &web_sys::Window) -> Option<Object> {
+    let key = JsValue::from_str("__wpEarlyPlayer");
+    let queue = Reflect::get(window, &key).ok().filter(|q| q.is_object())?;
+    let _ = Reflect::delete_property(window.unchecked_ref::<Object>(), &key);
+    let queue: Object = queue.unchecked_into();
+    set(&queue, "taken", &true.into());
+    Some(queue)
+}
+
+/// The embed's iframe the page put in the box before the API came; it goes with its player.
+fn early_frame(queue: &Object) -> Option<web_sys::Element> {
+    Reflect::get(queue, &"frame".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<web_sys::Element>().ok())
+}
+
+/// Removes what the page made of the player (the embed's iframe, and the player if any) when
+/// the app cannot make one (the IFrame API never came): no embed stays that nothing syncs.
+pub fn discard_early() {
+    let Some(queue) = web_sys::window().and_then(|w| take_queue(&w)) else {
+        return;
+    };
+    if let Some(player) = Reflect::get(&queue, &"player".into())
+        .ok()
+        .filter(|p| p.is_object())
+    {
+        let _ = player.unchecked_into::<Player>().destroy();
+    }
+    if let Some(frame) = early_frame(&queue) {
+        frame.remove();
     }
 }
 
