@@ -48,7 +48,7 @@ async fn get_page(server: &TestServer, path: &str) -> Response {
         .header(header::ACCEPT, BROWSER_ACCEPT)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        .unwrap_or_else(|e| panic!("GET {path}: {e:?}"))
 }
 
 /// A browser's plain form post to the create server function (JavaScript off).
