@@ -63,8 +63,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             resp.insert_header(CSP, value);
         }
     }
-    // A session page starts the YouTube IFrame API download at once, beside the wasm's, instead
-    // of after hydration: the player can then be created as soon as the app has hydrated.
+    // A session page starts the YouTube IFrame API download, the embed and the session's socket
+    // at once, beside the wasm's download, instead of after hydration (`EARLY_PLAYER` below).
     let session_page = use_context::<http::request::Parts>().is_some_and(|parts| {
         parts
             .uri
@@ -131,9 +131,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 ///   takes the iframe over (`new YT.Player(iframe)`). The box (`#player`) carries the video and
 ///   the whole seconds to start at (`data-video`, `data-start`); the iframe is a child of the
 ///   box, so the box itself hydrates as rendered. The player variables are the app's own
-///   (`yt.rs`). Until the app
-///   adopts it ([`crate::client::yt::YtPlayer::create`] takes `window.__wpEarlyPlayer`), its
-///   events are queued in order, and the app replays them.
+///   (`yt.rs`). Until the app adopts it ([`crate::client::yt::YtPlayer::create`] takes
+///   `window.__wpEarlyPlayer`), its events are queued in order, and the app replays them.
 /// * **The socket** to the session is opened at once with the key the app would present
 ///   (`client::session_key`, same storage), and its messages are kept with their receive times
 ///   until the app adopts it (`window.__wpEarlySocket`, taken by the runtime's first

@@ -192,18 +192,11 @@ fn take_early(
     video_id: &str,
 ) -> Option<(Player, Object)> {
     let queue = take_queue(window)?;
-    let frame = early_frame(&queue);
-    let Some(player) = Reflect::get(&queue, &"player".into())
-        .ok()
-        .filter(|p| p.is_object())
-    else {
+    let Some(player) = early_player(&queue) else {
         // No API for the page (it came after the app asked): the app makes its own player.
-        if let Some(f) = frame {
-            f.remove();
-        }
+        discard(&queue);
         return None;
     };
-    let player = player.unchecked_into::<Player>();
     let same_box = Reflect::get(&queue, &"box".into())
         .is_ok_and(|b| &b == AsRef::<JsValue>::as_ref(container));
     let same_video = Reflect::get(&queue, &"video".into())
@@ -213,10 +206,7 @@ fn take_early(
     if same_box && same_video {
         Some((player, queue))
     } else {
-        let _ = player.destroy();
-        if let Some(f) = frame {
-            f.remove();
-        }
+        discard(&queue);
         None
     }
 }
@@ -232,27 +222,33 @@ fn take_queue(window: &web_sys::Window) -> Option<Object> {
     Some(queue)
 }
 
-/// The embed's iframe the page put in the box before the API came; it goes with its player.
-fn early_frame(queue: &Object) -> Option<web_sys::Element> {
-    Reflect::get(queue, &"frame".into())
+/// The page's player, if the API came before the app took the queue.
+fn early_player(queue: &Object) -> Option<Player> {
+    Reflect::get(queue, &"player".into())
+        .ok()
+        .filter(|p| p.is_object())
+        .map(|p| p.unchecked_into::<Player>())
+}
+
+/// Destroys the page's player (if any) and removes the embed's iframe the page put in the box
+/// before the API came: it goes with its player.
+fn discard(queue: &Object) {
+    if let Some(player) = early_player(queue) {
+        let _ = player.destroy();
+    }
+    if let Some(frame) = Reflect::get(queue, &"frame".into())
         .ok()
         .and_then(|f| f.dyn_into::<web_sys::Element>().ok())
+    {
+        frame.remove();
+    }
 }
 
 /// Removes what the page made of the player (the embed's iframe, and the player if any) when
 /// the app cannot make one (the IFrame API never came): no embed stays that nothing syncs.
 pub fn discard_early() {
-    let Some(queue) = web_sys::window().and_then(|w| take_queue(&w)) else {
-        return;
-    };
-    if let Some(player) = Reflect::get(&queue, &"player".into())
-        .ok()
-        .filter(|p| p.is_object())
-    {
-        let _ = player.unchecked_into::<Player>().destroy();
-    }
-    if let Some(frame) = early_frame(&queue) {
-        frame.remove();
+    if let Some(queue) = web_sys::window().and_then(|w| take_queue(&w)) {
+        discard(&queue);
     }
 }
 
