@@ -158,9 +158,23 @@ impl Application {
     }
 }
 
+/// The app's routes, listed once per process.
+///
+/// Listing them runs the whole app once with resources suppressed, and Leptos suppresses them
+/// with one process-wide flag (`leptos_server::SuppressResourceLoad`): a session page whose
+/// resource is first polled while *any* thread is listing routes waits forever
+/// (leptos-rs/leptos#4773). A server lists them once at start, before it serves; a process
+/// that builds several servers (the tests) would list them while another server renders, so
+/// the list is made once and shared.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// All routes. WebSocket upgrades bypass compression.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let pages = Router::new()
         .leptos_routes_with_context(&state, routes, state.leptos_context(), {
             let options = state.leptos.clone();

@@ -419,3 +419,50 @@ async fn a_session_page_starts_the_player_and_the_socket_from_its_html() {
     assert!(!home.contains("__wpEarlySocket"));
     server.stop().await;
 }
+
+/// Servers that start while another renders a session page do not stall its render. Listing
+/// the app's routes suppresses Leptos resources process-wide (leptos-rs/leptos#4773), so a
+/// server lists them once per process (`startup::route_list`); when each new server listed
+/// them again, a render whose resource first ran meanwhile waited forever (the connection then
+/// closed at the 60 s idle timeout with no answer).
+#[tokio::test]
+async fn session_pages_render_while_other_servers_start() {
+    let server = spawn().await;
+    let id = session_location(&post_form(&server, VIDEO, None).await);
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let starter = std::thread::spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => panic!("no runtime: {e}"),
+        };
+        rt.block_on(async move {
+            let mut started = 0u32;
+            while stopped.try_recv().is_err() {
+                spawn().await.stop().await;
+                started += 1;
+            }
+            started
+        })
+    });
+    for i in 0..20 {
+        let page = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            get_page(&server, &format!("/s/{id}")),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("render {i} stalled while other servers started"));
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = tokio::time::timeout(std::time::Duration::from_secs(5), body(page))
+            .await
+            .unwrap_or_else(|_| panic!("render {i}'s body stalled"));
+        assert!(html.contains(VIDEO), "render {i} lacks the session");
+    }
+    let _ = stop.send(());
+    let started = starter
+        .join()
+        .unwrap_or_else(|_| panic!("starter panicked"));
+    assert!(started > 0, "no server started during the renders");
+}
