@@ -44,10 +44,11 @@ pub async fn get_session(id: String) -> Result<Option<SessionView>, ServerFnErro
 /// The input goes through [`crate::video::parse_video_input`]; when it is rejected nothing is
 /// created and the error's message is the parser's sentence. Without JavaScript (a plain HTML
 /// form post) success is a `302` to the session and failure a `302` back to the home page
-/// with the error encoded the way Leptos' `ActionForm` reads it (`?__path=…&__err=…`), so the
-/// home page renders the message on the server. The server-function client (JavaScript on)
-/// gets the id with a client-side redirect, or `400` (bad input) / `503` (store failure) with
-/// the error.
+/// with the error's name in the query (`/?error=not-youtube`, see [`error_message`]), which
+/// the home page renders on the server. The home page's script (JavaScript on) posts the same
+/// form with `Accept: application/json` and gets `200` with the session's address in
+/// `Location` (and the id as a JSON string), or `400` (bad input) / `503` (store failure) with
+/// the error as `ServerError|<sentence>`; it then routes in the page.
 #[server(prefix = "/api", endpoint = "create")]
 pub async fn create_session(video: String) -> Result<String, ServerFnError> {
     let video = match crate::video::parse_video_input(&video) {
@@ -55,6 +56,7 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
         Err(e) => {
             tracing::debug!(error = %e, "rejected video input");
             return Err(failure::respond(
+                e.code(),
                 ServerFnError::new(e),
                 http::StatusCode::BAD_REQUEST,
             ));
@@ -66,6 +68,7 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
         Err(e) => {
             tracing::warn!(error = %e, "could not create a session");
             return Err(failure::respond(
+                UNAVAILABLE_CODE,
                 ServerFnError::new(CREATE_FAILED),
                 http::StatusCode::SERVICE_UNAVAILABLE,
             ));
@@ -82,21 +85,39 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
 pub const CREATE_FAILED: &str =
     "The watch party could not be created right now. Please try again in a moment.";
 
+/// The name of [`CREATE_FAILED`] in the home page's address (see [`error_message`]).
+pub const UNAVAILABLE_CODE: &str = "unavailable";
+
+/// The sentence the home page shows for the error named `code` in its address
+/// (`/?error=<code>`, after a failed post without JavaScript): a parser error
+/// ([`crate::video::VideoInputError::code`]) or [`UNAVAILABLE_CODE`]. Any other name gives a
+/// generic sentence: the address is anybody's to write, so it never carries text (issue 11).
+pub fn error_message(code: &str) -> String {
+    match crate::video::VideoInputError::from_code(code) {
+        Some(e) => e.to_string(),
+        None if code == UNAVAILABLE_CODE => CREATE_FAILED.to_string(),
+        None => GENERIC_FAILURE.to_string(),
+    }
+}
+
+/// Shown for an unknown error.
+pub const GENERIC_FAILURE: &str =
+    "Something went wrong while creating the watch party. Please try again.";
+
 /// Server-only: how a failed `create_session` answers.
 #[cfg(feature = "ssr")]
 mod failure {
-    use super::CreateSession;
     use leptos::prelude::*;
-    use leptos::server_fn::{error::ServerFnUrlError, ServerFn};
-
-    /// Any base works: only the query string of the URL built on it is used.
-    const BASE: &str = "http://localhost/";
 
     /// Returns `err` after choosing the response: for a plain form post (the request accepts
-    /// `text/html`) a redirect to `/` with the error in the query (Leptos' default appends it
-    /// to the `Referer`, which strict referrer settings omit and which accumulates older
-    /// errors); for the server-function client, `status`.
-    pub(super) fn respond(err: ServerFnError, status: http::StatusCode) -> ServerFnError {
+    /// `text/html`) a redirect to `/?error=<code>` (Leptos' default appends the error to the
+    /// `Referer`, which strict referrer settings omit and which accumulates older errors); for
+    /// the page's script, `status`.
+    pub(super) fn respond(
+        code: &str,
+        err: ServerFnError,
+        status: http::StatusCode,
+    ) -> ServerFnError {
         let accepts_html = use_context::<http::request::Parts>().is_some_and(|parts| {
             parts
                 .headers
@@ -105,9 +126,7 @@ mod failure {
                 .is_some_and(|v| v.contains("text/html"))
         });
         if accepts_html {
-            if let Ok(url) = ServerFnUrlError::new(CreateSession::PATH, err.clone()).to_url(BASE) {
-                leptos_axum::redirect(&format!("/?{}", url.query().unwrap_or_default()));
-            }
+            leptos_axum::redirect(&format!("/?error={code}"));
         } else if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(status);
         }

@@ -129,6 +129,29 @@ impl VideoInputError {
         VideoInputError::StartTooLarge,
         VideoInputError::LiveStream,
     ];
+
+    /// A short stable name, for the home page's address after a failed post without
+    /// JavaScript (`/?error=not-youtube`): the page shows the sentence of a known name and
+    /// nothing else, so no link can make it show text of its author's choosing.
+    pub fn code(self) -> &'static str {
+        match self {
+            VideoInputError::Empty => "empty",
+            VideoInputError::TooLong => "too-long",
+            VideoInputError::BadCharacters => "bad-characters",
+            VideoInputError::NotALink => "not-a-link",
+            VideoInputError::NotYouTube => "not-youtube",
+            VideoInputError::NoVideo => "no-video",
+            VideoInputError::BadVideoId => "bad-video-id",
+            VideoInputError::BadStart => "bad-start",
+            VideoInputError::StartTooLarge => "start-too-large",
+            VideoInputError::LiveStream => "live-stream",
+        }
+    }
+
+    /// The error named `code` (see [`VideoInputError::code`]).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.code() == code)
+    }
 }
 
 /// Parses what someone pasted into the home page: a YouTube link or a bare video id.
@@ -728,6 +751,20 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), messages.len());
         assert!(TooLong.to_string().contains(&MAX_INPUT_LEN.to_string()));
+    }
+
+    #[test]
+    fn every_error_has_a_distinct_code_that_names_it_back() {
+        let mut codes: Vec<&str> = VideoInputError::ALL.iter().map(|e| e.code()).collect();
+        for e in VideoInputError::ALL {
+            assert_eq!(VideoInputError::from_code(e.code()), Some(e));
+            assert!(e.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), VideoInputError::ALL.len());
+        assert_eq!(VideoInputError::from_code("Your account is locked"), None);
+        assert_eq!(VideoInputError::from_code(""), None);
     }
 
     #[test]

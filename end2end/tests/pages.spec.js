@@ -82,6 +82,58 @@ test('bad input shows an error and creates nothing', async ({ viewers }) => {
   expect(await page.evaluate(() => (window.__ytTest?.players || []).length)).toBe(0);
 });
 
+test('with JavaScript the form is posted by the page, which routes to the session or shows why not', async ({ viewers }) => {
+  const v = await viewers('A');
+  const { page } = v;
+  v.allowConsoleError(/status of (400|429|503)/);
+  await page.goto('/');
+  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+  // Set on this document only: it survives a route in the page, not a reload.
+  await page.evaluate(() => { window.__samePage = true; });
+  const input = page.getByLabel('YouTube link or video id');
+  const submit = page.locator('#create-form button[type=submit]');
+  const error = page.getByTestId('create-error');
+
+  // Refusals the page cannot foresee: each shows its sentence, the page stays, nothing reloads.
+  const refusals = [
+    [503, {}, 'ServerError|The watch party could not be created right now. Please try again in a moment.',
+      'The watch party could not be created right now. Please try again in a moment.'],
+    [429, { 'Retry-After': '17' }, '<p>slow down</p>',
+      'Too many watch parties were created from your address. Please try again in 17 s.'],
+    // Text the server never sends is not shown.
+    [400, {}, 'ServerError|Your account is locked, call 555-0100',
+      'Something went wrong while creating the watch party. Please try again.'],
+  ];
+  for (const [status, headers, body, shown] of refusals) {
+    await test.step(`${status}`, async () => {
+      await page.route('**/api/create', (route) => route.fulfill({ status, headers, body }));
+      await input.fill('dQw4w9WgXcQ');
+      await submit.click();
+      await expect(error).toHaveText(shown);
+      expect(new URL(page.url()).pathname).toBe('/');
+      await page.unroute('**/api/create');
+      // Editing the input hides the server's error.
+      await input.fill('dQw4w9WgXc');
+      await expect(error).toHaveCount(0);
+    });
+  }
+  // A real create: one JSON post, then the page routes to the session (no reload) and keeps
+  // the host secret.
+  const posts = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('/api/create')) posts.push(r.headers()['accept']);
+  });
+  await input.fill('https://youtu.be/dQw4w9WgXcQ?t=30');
+  await submit.click();
+  await page.waitForURL(SESSION_PATH);
+  expect(posts).toEqual(['application/json']);
+  expect(await page.evaluate(() => window.__samePage)).toBe(true);
+  const id = new URL(page.url()).pathname.split('/')[2];
+  expect(await page.evaluate((id) => localStorage.getItem(`wp.host.${id}`), id)).toMatch(/^[0-9a-f]{32}$/);
+  await v.waitReady();
+  expect(Math.abs((await v.reading()).position - 30)).toBeLessThan(0.15);
+});
+
 test('the create form works without JavaScript (and refuses bad input there too)', async ({ viewers }) => {
   const v = await viewers('no-JS', { javaScriptEnabled: false });
   const { page } = v;

@@ -28,6 +28,76 @@ pub fn mark_hydrated() {
     }
 }
 
+/// Posts the home page's form to `create_session` (`/api/create`) as the plain form would,
+/// asking for the script's answer (`Accept: application/json`): the new session's address
+/// (`/s/{id}#host=<secret>`, from `Location`), or the sentence to show. Written out instead of
+/// Leptos' `ActionForm` client, whose server-function machinery (serde_qs and the generic
+/// client) was 6 % of the wasm for this one form (docs/benchmarks.md, "Bundle").
+pub async fn post_create(video: &str) -> Result<String, String> {
+    use wasm_bindgen_futures::JsFuture;
+    const UNREACHABLE: &str = "The server could not be reached. Check your connection and try again.";
+    let generic = || crate::api::GENERIC_FAILURE.to_string();
+    let Some(window) = web_sys::window() else {
+        return Err(generic());
+    };
+    let body = format!(
+        "video={}",
+        String::from(js_sys::encode_uri_component(video))
+    );
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(&body));
+    let Ok(request) = web_sys::Request::new_with_str_and_init("/api/create", &init) else {
+        return Err(generic());
+    };
+    let headers = request.headers();
+    let _ = headers.set("Content-Type", "application/x-www-form-urlencoded");
+    let _ = headers.set("Accept", "application/json");
+    let Ok(answer) = JsFuture::from(window.fetch_with_request(&request)).await else {
+        return Err(UNREACHABLE.to_string());
+    };
+    let Ok(response) = answer.dyn_into::<web_sys::Response>() else {
+        return Err(generic());
+    };
+    if response.ok() {
+        return match response.headers().get("Location") {
+            Ok(Some(location)) if location.starts_with("/s/") => Ok(location),
+            _ => Err(generic()),
+        };
+    }
+    if response.status() == 429 {
+        let wait = response
+            .headers()
+            .get("Retry-After")
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse::<u32>().ok())
+            .unwrap_or(60);
+        return Err(format!(
+            "Too many watch parties were created from your address. Please try again in {wait} s."
+        ));
+    }
+    let text = match response.text() {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    Err(known_failure(&text).unwrap_or_else(generic))
+}
+
+/// The sentence of a failed create (`ServerError|<sentence>`) when it is one the server sends.
+fn known_failure(answer: &str) -> Option<String> {
+    let message = answer.strip_prefix("ServerError|")?;
+    crate::video::VideoInputError::ALL
+        .iter()
+        .map(|e| e.to_string())
+        .chain(std::iter::once(crate::api::CREATE_FAILED.to_string()))
+        .find(|m| m == message)
+}
+
 /// Copies `text` to the clipboard; false when the browser refused.
 pub async fn copy_text(text: &str) -> bool {
     let Some(window) = web_sys::window() else {

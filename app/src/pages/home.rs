@@ -1,15 +1,17 @@
 //! Home page: paste a YouTube link, create a session.
 //!
-//! The form is an [`ActionForm`] over the `create_session` server function, so before (or
-//! without) hydration it is a plain HTML form: the post redirects to the new session, or back
-//! here with the error in the query, which [`ServerAction::new`] reads and this page renders on
-//! the server. Once hydrated, the same parser ([`parse_video_input`]) runs in the browser for
-//! instant feedback (on paste, on leaving the field, while an error is shown) and stops an
-//! invalid submission before it leaves the page.
+//! The form is a plain HTML form posting to the `create_session` server function, so before
+//! (or without) hydration it works alone: the post redirects to the new session, or back here
+//! with the error's name in the query (`/?error=not-youtube`), which this page renders on the
+//! server ([`error_message`]). Once hydrated, the same parser ([`parse_video_input`]) runs in
+//! the browser for instant feedback (on paste, on leaving the field, while an error is shown)
+//! and stops an invalid submission before it leaves the page; a valid one is posted by
+//! [`crate::client::post_create`] and the page routes to the session without reloading.
 
-use crate::api::CreateSession;
+use crate::api::error_message;
 use crate::video::{parse_video_input, VideoInputError, VideoRef};
-use leptos::{ev, form::ActionForm, html, prelude::*};
+use leptos::{ev, html, prelude::*};
+use leptos_router::hooks::use_query_map;
 
 /// The default hint under the input.
 const HINT: &str = "A link from youtube.com or youtu.be (a start time such as t=1m30s is kept), \
@@ -18,30 +20,31 @@ const HINT: &str = "A link from youtube.com or youtu.be (a start time such as t=
 /// The home page.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let create = ServerAction::<CreateSession>::new();
     let input_ref = NodeRef::<html::Input>::new();
     // What the parser makes of the current text; `None` while the field is empty (or untouched).
     let parsed = RwSignal::new(None::<Result<VideoRef, VideoInputError>>);
     // An error found by the in-browser check, shown until the input becomes valid.
     let client_error = RwSignal::new(None::<VideoInputError>);
-    // The server's error (also the one carried back by a no-JS post) hides once the visitor edits.
+    // The server's answer to the last post: the error a post without JavaScript carried back
+    // (by name, in the address), or the one the page's own post got.
+    let query = use_query_map();
+    let server_error = RwSignal::new(
+        query
+            .with_untracked(|q| q.get("error"))
+            .map(|code| error_message(&code)),
+    );
+    // The server's error hides once the visitor edits.
     let show_server_error = RwSignal::new(true);
+    // A post of the page's own is on its way.
+    let pending = RwSignal::new(false);
     let last_len = StoredValue::new(0usize);
 
-    let server_error = move || {
-        if create.pending().get() || !show_server_error.get() {
-            return None;
-        }
-        create.value().with(|v| match v {
-            Some(Err(e)) => Some(server_message(e)),
-            _ => None,
-        })
-    };
     let error = Memo::new(move |_| {
-        client_error
-            .get()
-            .map(|e| e.to_string())
-            .or_else(server_error)
+        client_error.get().map(|e| e.to_string()).or_else(|| {
+            (!pending.get() && show_server_error.get())
+                .then(|| server_error.get())
+                .flatten()
+        })
     });
 
     let on_input = move |ev: ev::Event| {
@@ -63,8 +66,8 @@ pub fn HomePage() -> impl IntoView {
         }
     };
     // Clicks on the submit button (also the implicit one from Enter in the field): an invalid
-    // input never leaves the browser. `ActionForm` ignores a submission whose default was
-    // prevented, and preventing the click's default prevents the submission itself.
+    // input never leaves the browser: preventing the click's default prevents the submission
+    // itself, so `on_submit` only sees valid input.
     let on_click = move |ev: ev::MouseEvent| {
         let text = input_ref
             .get_untracked()
@@ -85,11 +88,43 @@ pub fn HomePage() -> impl IntoView {
         }
     };
 
+    // A valid submission (the click handler stopped any other): posted by the page, which then
+    // routes to the session. Before hydration the browser posts the form itself.
+    #[cfg(feature = "hydrate")]
+    let navigate = leptos_router::hooks::use_navigate();
+    let on_submit = move |ev: ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            ev.prevent_default();
+            if pending.get_untracked() {
+                return;
+            }
+            let text = input_ref
+                .get_untracked()
+                .map(|el| el.value())
+                .unwrap_or_default();
+            pending.set(true);
+            let navigate = navigate.clone();
+            leptos::task::spawn_local(async move {
+                match crate::client::post_create(&text).await {
+                    Ok(location) => navigate(&location, Default::default()),
+                    Err(message) => {
+                        server_error.set(Some(message));
+                        show_server_error.set(true);
+                    }
+                }
+                pending.set(false);
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
+
     let hint = move || match parsed.get() {
         Some(Ok(video)) => format!("Found {video}."),
         _ => HINT.to_string(),
     };
-    let pending = move || create.pending().get();
+    let pending = move || pending.get();
 
     view! {
         <section class="card home">
@@ -99,7 +134,13 @@ pub fn HomePage() -> impl IntoView {
                 "opens it watches the same video at the same moment: play, pause and seeking are "
                 "shared, and people who join late land where the others are."
             </p>
-            <ActionForm action=create attr:id="create-form" attr:class="create-form">
+            <form
+                method="post"
+                action="/api/create"
+                id="create-form"
+                class="create-form"
+                on:submit=on_submit
+            >
                 <div class="field">
                     <label for="video-input">"YouTube link or video id"</label>
                     <input
@@ -134,48 +175,24 @@ pub fn HomePage() -> impl IntoView {
                 <button type="submit" disabled=pending on:click=on_click>
                     {move || if pending() { "Creating…" } else { "Create" }}
                 </button>
-            </ActionForm>
+            </form>
         </section>
     }
 }
 
-/// The sentence to show for a failed `create_session` call.
-fn server_message(err: &ServerFnError) -> String {
-    match err {
-        // The server's own sentence: the parser's message or "could not be created right now".
-        // Only known sentences are shown: a no-JS post carries the error in the query string,
-        // so anybody can link here with text of their choosing (issue 11).
-        ServerFnError::ServerError(message) => known_message(message).unwrap_or_else(|| {
-            "Something went wrong while creating the watch party. Please try again.".to_string()
-        }),
-        ServerFnError::Request(_) => {
-            "The server could not be reached. Check your connection and try again.".to_string()
-        }
-        _ => "Something went wrong while creating the watch party. Please try again.".to_string(),
-    }
-}
-
-/// `message` when it is one of the sentences the server sends, else `None`.
-fn known_message(message: &str) -> Option<String> {
-    VideoInputError::ALL
-        .iter()
-        .map(|e| e.to_string())
-        .chain(std::iter::once(crate::api::CREATE_FAILED.to_string()))
-        .find(|m| m == message)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::api::{error_message, CREATE_FAILED, GENERIC_FAILURE, UNAVAILABLE_CODE};
+    use crate::video::VideoInputError;
 
     #[test]
-    fn only_known_server_messages_are_shown() {
-        let known = VideoInputError::NotYouTube.to_string();
-        assert_eq!(
-            server_message(&ServerFnError::ServerError(known.clone())),
-            known
-        );
-        let forged = ServerFnError::ServerError("Your account is locked: call +1 555".into());
-        assert!(!server_message(&forged).contains("555"));
+    fn the_address_names_an_error_and_never_carries_its_text() {
+        for e in VideoInputError::ALL {
+            assert_eq!(error_message(e.code()), e.to_string());
+        }
+        assert_eq!(error_message(UNAVAILABLE_CODE), CREATE_FAILED);
+        let forged = error_message("Your account is locked: call +1 555");
+        assert_eq!(forged, GENERIC_FAILURE);
+        assert!(!forged.contains("555"));
     }
 }
