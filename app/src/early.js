@@ -25,7 +25,7 @@
   // the iframe over (`new YT.Player(iframe)`, as documented for an existing embed).
   function frame(box) {
     if (q.taken || q.frame || !box || !box.dataset.video) return;
-    // The app's player variables (client/yt.rs `YtPlayer::create`).
+    // The app's player variables (`video::PLAYER_VARS`, the same test-checked list `client/yt.rs` uses).
     var vars = { enablejsapi: 1, controls: 1, playsinline: 1, rel: 0, origin: location.origin };
     var start = Math.floor(Number(box.dataset.start) || 0);
     if (start > 0) vars.start = start;

@@ -74,6 +74,18 @@ impl fmt::Display for VideoRef {
     }
 }
 
+/// The player variables of every YouTube player the app makes (with `origin` and, from a link's
+/// offset, `start`): the controls shown, inline playback on phones, related videos from the
+/// same channel only, the JavaScript API on. `client/yt.rs` passes them to `YT.Player`;
+/// `early.js` writes the same into the URL of the embed it puts in the page before the app
+/// runs (a test below keeps the two the same).
+pub const PLAYER_VARS: [(&str, u8); 4] = [
+    ("enablejsapi", 1),
+    ("controls", 1),
+    ("playsinline", 1),
+    ("rel", 0),
+];
+
 /// Why an input is not a YouTube video. `Display` gives the message shown to people.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum VideoInputError {
@@ -754,11 +766,30 @@ mod tests {
     }
 
     #[test]
+    fn the_page_script_makes_its_embed_with_the_apps_player_variables() {
+        let vars: Vec<String> = PLAYER_VARS
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        let literal = format!(
+            "var vars = {{ {}, origin: location.origin }};",
+            vars.join(", ")
+        );
+        assert!(
+            include_str!("early.js").contains(&literal),
+            "early.js does not make its embed with `{literal}`"
+        );
+    }
+
+    #[test]
     fn every_error_has_a_distinct_code_that_names_it_back() {
         let mut codes: Vec<&str> = VideoInputError::ALL.iter().map(|e| e.code()).collect();
         for e in VideoInputError::ALL {
             assert_eq!(VideoInputError::from_code(e.code()), Some(e));
-            assert!(e.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
+            assert!(e
+                .code()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-'));
         }
         codes.sort_unstable();
         codes.dedup();

@@ -695,8 +695,14 @@ async fn the_home_page_shows_only_known_error_messages() {
         .text()
         .await
         .unwrap();
-    assert!(!page.contains("555-0100"), "forged text shown ({leptos_style})");
-    assert!(!page.contains("create-error"), "an error shown for {leptos_style}");
+    assert!(
+        !page.contains("555-0100"),
+        "forged text shown ({leptos_style})"
+    );
+    assert!(
+        !page.contains("create-error"),
+        "an error shown for {leptos_style}"
+    );
     let forged = format!("/?error={}", url_encode(forged_text));
     let page = client
         .get(server.http_url(&forged))

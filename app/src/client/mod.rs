@@ -35,7 +35,8 @@ pub fn mark_hydrated() {
 /// client) was 6 % of the wasm for this one form (docs/benchmarks.md, "Bundle").
 pub async fn post_create(video: &str) -> Result<String, String> {
     use wasm_bindgen_futures::JsFuture;
-    const UNREACHABLE: &str = "The server could not be reached. Check your connection and try again.";
+    const UNREACHABLE: &str =
+        "The server could not be reached. Check your connection and try again.";
     let generic = || crate::api::GENERIC_FAILURE.to_string();
     let Some(window) = web_sys::window() else {
         return Err(generic());

@@ -305,10 +305,9 @@ impl YtPlayer {
         let origin = window.location().origin().unwrap_or_default();
 
         let vars = Object::new();
-        set(&vars, "controls", &1.into());
-        set(&vars, "playsinline", &1.into());
-        set(&vars, "rel", &0.into());
-        set(&vars, "enablejsapi", &1.into());
+        for (name, value) in crate::video::PLAYER_VARS {
+            set(&vars, name, &value.into());
+        }
         set(&vars, "origin", &origin.into());
         let start = if start.is_finite() {
             start.max(0.0).floor()
