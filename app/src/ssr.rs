@@ -131,7 +131,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 ///   takes the iframe over (`new YT.Player(iframe)`). The box (`#player`) carries the video and
 ///   the whole seconds to start at (`data-video`, `data-start`); the iframe is a child of the
 ///   box, so the box itself hydrates as rendered. The player variables are the app's own
-///   (`yt.rs`). Until the app adopts it ([`crate::client::yt::YtPlayer::create`] takes
+///   ([`crate::video::PLAYER_VARS`]). Until the app adopts it ([`crate::client::yt::YtPlayer::create`] takes
 ///   `window.__wpEarlyPlayer`), its events are queued in order, and the app replays them.
 /// * **The socket** to the session is opened at once with the key the app would present
 ///   (`client::session_key`, same storage), and its messages are kept with their receive times
