@@ -678,7 +678,7 @@ async fn the_home_page_shows_only_known_error_messages() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("Only YouTube links work here"), "{location}");
+    assert!(page.contains(&real), "{location}");
     assert_eq!(location, "/?error=not-youtube");
     let forged_text = "Your account is locked, call 555-0100";
     // Text in the error's place, and text in Leptos' own error parameters (which this page
