@@ -100,6 +100,21 @@ pub fn error_message(code: &str) -> String {
     }
 }
 
+/// `sentence` when it is one the server sends for a failed create (a parser error or
+/// [`CREATE_FAILED`]), else `None`: the page shows no other text.
+pub fn known_failure(sentence: &str) -> Option<String> {
+    crate::video::VideoInputError::ALL
+        .iter()
+        .map(|e| e.to_string())
+        .chain(std::iter::once(CREATE_FAILED.to_string()))
+        .find(|m| m == sentence)
+}
+
+/// The sentence for a create refused by the per-address limit, `secs` before the next one may.
+pub fn too_many_creates(secs: u64) -> String {
+    format!("Too many watch parties were created from your address. Please try again in {secs} s.")
+}
+
 /// Shown for an unknown error.
 pub const GENERIC_FAILURE: &str =
     "Something went wrong while creating the watch party. Please try again.";

@@ -186,9 +186,9 @@ pub async fn create_guard(
             StatusCode::TOO_MANY_REQUESTS,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             format!(
-                "<!doctype html><title>Too many watch parties</title><p>Too many watch parties \
-                 were created from your address. Please try again in {secs} s.</p>\
-                 <p><a href=\"/\">Back</a></p>"
+                "<!doctype html><title>Too many watch parties</title><p>{}</p>\
+                 <p><a href=\"/\">Back</a></p>",
+                app::api::too_many_creates(secs)
             ),
         )
             .into_response();

@@ -670,14 +670,7 @@ async fn the_home_page_shows_only_known_error_messages() {
         .unwrap();
     let location = first.headers()["location"].to_str().unwrap().to_string();
     let real = app::video::VideoInputError::NotYouTube.to_string();
-    let page = client
-        .get(server.http_url(&location))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, server.http_url(&location)).await;
     assert!(page.contains(&real), "{location}");
     assert_eq!(location, "/?error=not-youtube");
     let forged_text = "Your account is locked, call 555-0100";
@@ -687,14 +680,7 @@ async fn the_home_page_shows_only_known_error_messages() {
         "/?__path=%2Fapi%2Fcreate&__err={}",
         url_encode(&base64(format!("ServerError|{forged_text}").as_bytes()))
     );
-    let page = client
-        .get(server.http_url(&leptos_style))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, server.http_url(&leptos_style)).await;
     assert!(
         !page.contains("555-0100"),
         "forged text shown ({leptos_style})"
@@ -704,17 +690,15 @@ async fn the_home_page_shows_only_known_error_messages() {
         "an error shown for {leptos_style}"
     );
     let forged = format!("/?error={}", url_encode(forged_text));
-    let page = client
-        .get(server.http_url(&forged))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, server.http_url(&forged)).await;
     assert!(!page.contains("555-0100"), "forged text shown ({forged})");
     // The forged error was read (and replaced by the generic sentence), not ignored.
     assert!(page.contains("Something went wrong"), "{forged}");
+}
+
+/// The body of a GET of `url`.
+async fn page_text(client: &reqwest::Client, url: String) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
 }
 
 fn url_encode(s: &str) -> String {

@@ -72,11 +72,9 @@ pub async fn post_create(video: &str) -> Result<String, String> {
             .get("Retry-After")
             .ok()
             .flatten()
-            .and_then(|s| s.parse::<u32>().ok())
+            .and_then(|s| s.parse::<u64>().ok())
             .unwrap_or(60);
-        return Err(format!(
-            "Too many watch parties were created from your address. Please try again in {wait} s."
-        ));
+        return Err(crate::api::too_many_creates(wait));
     }
     let text = match response.text() {
         Ok(promise) => JsFuture::from(promise)
@@ -86,17 +84,10 @@ pub async fn post_create(video: &str) -> Result<String, String> {
             .unwrap_or_default(),
         Err(_) => String::new(),
     };
-    Err(known_failure(&text).unwrap_or_else(generic))
-}
-
-/// The sentence of a failed create (`ServerError|<sentence>`) when it is one the server sends.
-fn known_failure(answer: &str) -> Option<String> {
-    let message = answer.strip_prefix("ServerError|")?;
-    crate::video::VideoInputError::ALL
-        .iter()
-        .map(|e| e.to_string())
-        .chain(std::iter::once(crate::api::CREATE_FAILED.to_string()))
-        .find(|m| m == message)
+    Err(text
+        .strip_prefix("ServerError|")
+        .and_then(crate::api::known_failure)
+        .unwrap_or_else(generic))
 }
 
 /// Copies `text` to the clipboard; false when the browser refused.
