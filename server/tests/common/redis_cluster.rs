@@ -23,8 +23,31 @@ pub struct LocalCluster {
 
 impl LocalCluster {
     /// Starts 6 nodes, creates the cluster with one replica per primary and waits for
-    /// `cluster_state:ok` on every node.
+    /// `cluster_state:ok` on every node and every replica attached and in sync.
+    ///
+    /// One cluster starts at a time in a test binary (18 `redis-server`s forking their first
+    /// syncs at once on a 2-core CI machine is what a start must not depend on), and a start
+    /// that does not come up is torn down and tried again on fresh ports, with what the nodes
+    /// reported printed, up to 3 times.
     pub fn start() -> LocalCluster {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = Vec::new();
+        for attempt in 1..=3 {
+            match Self::try_start() {
+                Ok(cluster) => return cluster,
+                Err(why) => {
+                    eprintln!("local cluster start {attempt} of 3 failed: {why}");
+                    failures.push(why);
+                }
+            }
+        }
+        panic!("the local Redis Cluster did not come up: {failures:?}");
+    }
+
+    fn try_start() -> Result<LocalCluster, String> {
         let dir =
             std::env::temp_dir().join(format!("wp-cluster-{}-{}", std::process::id(), free_port()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -34,7 +57,7 @@ impl LocalCluster {
             dir,
         };
         for _ in 0..6 {
-            let port = node_port();
+            let port = node_port(&cluster.nodes);
             let child = Command::new("redis-server")
                 .args([
                     "--port",
@@ -64,7 +87,7 @@ impl LocalCluster {
             });
         }
         for n in &cluster.nodes {
-            wait_for(|| cli(n.port, &["PING"]) == "PONG", "node answers");
+            try_wait_for(|| cli(n.port, &["PING"]) == "PONG", "node answers")?;
         }
         let mut args = vec!["--cluster".to_string(), "create".to_string()];
         args.extend(
@@ -78,35 +101,49 @@ impl LocalCluster {
             .args(&args)
             .output()
             .expect("redis-cli must be installed for the cluster tests");
-        assert!(
-            out.status.success(),
-            "cluster create failed: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        if !out.status.success() {
+            return Err(format!(
+                "cluster create failed: {}",
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+        let report = |what: String| {
+            let nodes = cluster
+                .nodes
+                .iter()
+                .map(|n| format!("{}: {}", n.port, cli(n.port, &["CLUSTER", "NODES"])))
+                .collect::<Vec<_>>()
+                .join(" | ");
+            format!("{what}; the nodes said: {nodes}")
+        };
         for n in &cluster.nodes {
-            wait_for(
+            try_wait_for(
                 || cli(n.port, &["CLUSTER", "INFO"]).contains("cluster_state:ok"),
                 "cluster_state:ok",
-            );
+            )
+            .map_err(report)?;
         }
-        // Every replica attached to its primary.
-        let first = cluster.nodes[0].port;
-        wait_for(
-            || cli(first, &["CLUSTER", "NODES"]).matches("slave").count() == 3,
-            "replicas attached",
-        );
+        // Every replica attached to its primary, as every node sees it.
+        for n in &cluster.nodes {
+            try_wait_for(
+                || cli(n.port, &["CLUSTER", "NODES"]).matches("slave").count() == 3,
+                "replicas attached",
+            )
+            .map_err(report)?;
+        }
         // Every replica has finished its initial sync (a replica that has not may not take
         // over from its primary).
         for n in &cluster.nodes {
-            wait_for(
+            try_wait_for(
                 || {
                     let info = cli(n.port, &["INFO", "replication"]);
                     info.contains("role:master") || info.contains("master_link_status:up")
                 },
                 "replicas in sync",
-            );
+            )
+            .map_err(report)?;
         }
-        cluster
+        Ok(cluster)
     }
 
     /// `redis-cluster://127.0.0.1:<p>?node=...` with every node.
@@ -262,24 +299,38 @@ impl LocalCluster {
     }
 }
 
-/// A free port whose cluster bus port (+10000) is free and valid too.
-fn node_port() -> u16 {
+/// A free port whose cluster bus port (+10000) is free too, both below the kernel's
+/// ephemeral range (32768 and up on Linux): a port taken from that range can be grabbed by
+/// any outgoing connection (the nodes' own bus links, `redis-cli`, the servers under test)
+/// between the moment it is found free and the moment the node binds it.
+fn node_port(taken: &[Node]) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(2_654_435_761);
     loop {
-        let port = free_port();
-        if port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 12_000 + (seed.wrapping_add(n.wrapping_mul(7_919)) % 10_000) as u16;
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if taken.iter().all(|t| t.port != port) && free(port) && free(port + 10_000) {
             return port;
         }
     }
 }
 
-fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
+fn try_wait_for(mut ok: impl FnMut() -> bool, what: &str) -> Result<(), String> {
     let start = Instant::now();
     while !ok() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
+        if start.elapsed() > Duration::from_secs(30) {
+            return Err(format!("timed out waiting for {what}"));
+        }
         std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn wait_for(ok: impl FnMut() -> bool, what: &str) {
+    if let Err(why) = try_wait_for(ok, what) {
+        panic!("{why}");
     }
 }
 
