@@ -124,7 +124,7 @@ pub fn HomePage() -> impl IntoView {
         Some(Ok(video)) => format!("Found {video}."),
         _ => HINT.to_string(),
     };
-    let pending = move || pending.get();
+    let busy = move || pending.get();
 
     view! {
         <section class="card home">
@@ -172,8 +172,8 @@ pub fn HomePage() -> impl IntoView {
                             }
                         })
                 }}
-                <button type="submit" disabled=pending on:click=on_click>
-                    {move || if pending() { "Creating…" } else { "Create" }}
+                <button type="submit" disabled=busy on:click=on_click>
+                    {move || if busy() { "Creating…" } else { "Create" }}
                 </button>
             </form>
         </section>
