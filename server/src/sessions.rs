@@ -258,6 +258,7 @@ impl Sessions {
         );
         hubs.set_reconcile_interval(Duration::from_secs_f64(settings.reconcile_secs.max(0.1)));
         hubs.set_roster_len(settings.roster_len.min(500));
+        hubs.set_io_uring(settings.fanout_io_uring);
         hubs.set_log_keep(settings.chat_kept, settings.reactions_kept);
         let metrics = Arc::new(crate::metrics::Metrics::new(store.metrics()));
         hubs.set_metrics(metrics.clone());

@@ -28,6 +28,9 @@ pub struct Settings {
     pub heartbeat_timeout_secs: u64,
     /// Broadcasts queued per viewer before it is disconnected as too slow.
     pub send_queue: usize,
+    /// Write broadcasts through io_uring, many sockets per system call (Linux; where the
+    /// kernel refuses, or when false, one `send` per socket).
+    pub fanout_io_uring: bool,
     /// Upper bound of viewers in one session on one instance.
     pub max_viewers_per_session: usize,
     /// Mean seconds between the safety-net comparisons of each hub with the store (jittered
@@ -113,6 +116,7 @@ impl Default for Settings {
             heartbeat_secs: 10,
             heartbeat_timeout_secs: 30,
             send_queue: 32,
+            fanout_io_uring: true,
             max_viewers_per_session: 20_000,
             reconcile_secs: 30.0,
             session_changes_per_sec: 5.0,
@@ -252,6 +256,7 @@ impl Settings {
         over!(heartbeat_secs, "WATCHPARTY_HEARTBEAT_SECS");
         over!(heartbeat_timeout_secs, "WATCHPARTY_HEARTBEAT_TIMEOUT_SECS");
         over!(send_queue, "WATCHPARTY_SEND_QUEUE");
+        over!(fanout_io_uring, "WATCHPARTY_FANOUT_IO_URING");
         over!(
             max_viewers_per_session,
             "WATCHPARTY_MAX_VIEWERS_PER_SESSION"

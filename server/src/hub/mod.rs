@@ -34,7 +34,7 @@ use app::playback::PlaybackState;
 use app::protocol::ServerMsg;
 use roster::HubRoster;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch, Notify};
@@ -45,6 +45,8 @@ use tokio::time::Instant;
 mod fanout;
 mod logs;
 mod roster;
+#[cfg(target_os = "linux")]
+mod uring;
 
 pub use logs::chat_prefix;
 
@@ -356,6 +358,8 @@ struct Registry {
     idle: Notify,
     /// Mean safety-net reconcile interval (ms).
     reconcile_ms: AtomicU64,
+    /// Whether hubs created later write broadcasts through io_uring.
+    io_uring: AtomicBool,
     /// Members listed by name in the room's list.
     roster_len: AtomicUsize,
     /// Chat lines / reactions a hub keeps for joiners.
@@ -443,6 +447,7 @@ impl Hubs {
                 running: AtomicUsize::new(0),
                 idle: Notify::new(),
                 reconcile_ms: AtomicU64::new(DEFAULT_RECONCILE.as_millis() as u64),
+                io_uring: AtomicBool::new(true),
                 roster_len: AtomicUsize::new(app::roster::DEFAULT_SHOWN),
                 chat_kept: AtomicUsize::new(50),
                 reactions_kept: AtomicUsize::new(200),
@@ -458,6 +463,11 @@ impl Hubs {
             .unwrap_or(u64::MAX)
             .max(100);
         self.inner.reconcile_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Whether hubs created later write broadcasts through io_uring (where the kernel allows).
+    pub fn set_io_uring(&self, on: bool) {
+        self.inner.io_uring.store(on, Ordering::Relaxed);
     }
 
     /// Sets how many members the room's list shows by name (hubs created later use it).
@@ -509,7 +519,10 @@ impl Hubs {
                     let (init, _) = watch::channel(Init::Pending);
                     let hub = Arc::new(Hub {
                         id: id.clone(),
-                        fanout: Fanout::new(self.inner.queue),
+                        fanout: Fanout::new(
+                            self.inner.queue,
+                            self.inner.io_uring.load(Ordering::Relaxed),
+                        ),
                         latest: Mutex::new(None),
                         forwarded: Mutex::new(Forwarded::default()),
                         gap: Notify::new(),
