@@ -342,6 +342,7 @@ mod tests {
             ("REDIS_URL", "redis://127.0.0.1:6379"),
             ("WATCHPARTY_LISTEN", "0.0.0.0:8080"),
             ("WATCHPARTY_SESSION_TTL_SECS", "60"),
+            ("WATCHPARTY_FANOUT_IO_URING", "false"),
             (
                 "WATCHPARTY_ALLOWED_ORIGINS",
                 "https://a.example, https://b.example",
@@ -355,6 +356,7 @@ mod tests {
         assert_eq!(s.listen.port(), 8080);
         assert_eq!(s.session_ttl_secs, 60);
         assert_eq!(s.allowed_origins.len(), 2);
+        assert!(!s.fanout_io_uring);
     }
 
     #[test]

@@ -515,7 +515,20 @@ async fn presence_counts_viewers(store: Store) {
 }
 
 async fn slow_viewers_are_disconnected(store: Store) {
+    slow_viewers_are_disconnected_with(store, true).await;
+}
+
+/// The fan-out without io_uring (`fanout_io_uring = false`: one `send` per socket, the path
+/// every instance takes where the kernel refuses a ring) cuts slow viewers the same way and
+/// carries on for the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_viewers_are_disconnected_without_io_uring() {
+    slow_viewers_are_disconnected_with(Store::Memory, false).await;
+}
+
+async fn slow_viewers_are_disconnected_with(store: Store, io_uring: bool) {
     let mut settings = common::settings(store);
+    settings.fanout_io_uring = io_uring;
     settings.commands_per_sec = 1e6;
     settings.command_burst = 1_000_000;
     settings.send_queue = 64;
@@ -548,7 +561,7 @@ async fn slow_viewers_are_disconnected(store: Store) {
         );
     }
     println!(
-        "{store:?}: slow viewer dropped after {k} broadcasts, {:?}",
+        "{store:?} (io_uring {io_uring}): slow viewer dropped after {k} broadcasts, {:?}",
         start.elapsed()
     );
     // The driver carries on.
