@@ -418,9 +418,10 @@ async fn run_shard(
 /// Writes `frame` to `list` through the ring, [`uring::BATCH`] sockets per system call. Each
 /// viewer is decided and written under its lock, as [`Viewer::deliver`] does; the locks of a
 /// batch are held until its sends have completed, so none of the connection's own frames can
-/// slip in between. If the ring fails, the viewers of the failing batch whose outcome is unknown
-/// are closed, and the error says how many viewers of `list` have been handled (the ring is
-/// not used again: [`uring::with_ring`]).
+/// slip in between (such a frame waits for the batch: at most 128 sends, ~1 ms on loopback).
+/// If the ring fails, the viewers of the failing batch whose outcome is unknown are closed, and
+/// the error says how many viewers of `list` have been handled (the ring is not used again:
+/// [`uring::with_ring`]).
 #[cfg(target_os = "linux")]
 fn deliver_batched(
     ring: &mut uring::Ring,
