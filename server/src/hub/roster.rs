@@ -15,6 +15,10 @@ use std::collections::HashMap;
 pub(super) struct HubRoster {
     /// This instance's viewers of the session.
     local: HashMap<ConnId, Member>,
+    /// The latest join time handed out (server ms): joins within one millisecond get strictly
+    /// later times, so this instance's part of the list is in join order (a tie would fall
+    /// back on the random connection ids).
+    last_since: u64,
     /// Version of the merged view (rises with every change handed over).
     v: u64,
     /// The merged view last handed over.
@@ -25,8 +29,12 @@ pub(super) struct HubRoster {
 }
 
 impl Hub {
-    /// Lists a local viewer (joined at `since`, server ms, public id `kid`) in the room's list.
+    /// Lists a local viewer (joined at `since`, server ms, public id `kid`) in the room's list,
+    /// after every viewer listed before it (a later `since` than theirs).
     pub fn member_join(&self, id: ConnId, since: u64, kid: Option<Kid>) {
+        let mut roster = lock(&self.roster);
+        let since = since.max(roster.last_since.saturating_add(1));
+        roster.last_since = since;
         let member = Member {
             id,
             name: None,
@@ -34,7 +42,8 @@ impl Hub {
             since,
             kid,
         };
-        lock(&self.roster).local.insert(id, member);
+        roster.local.insert(id, member);
+        drop(roster);
         self.dirty.notify_one();
     }
 

@@ -67,3 +67,21 @@ async fn own_changes_are_handed_over_in_order_and_never_wait_for_an_echo() {
     hub.forward_next(&at(&base, 8), state_event(&at(&base, 8), Some(own(8))));
     assert_eq!(next(&mut frames).await, (8, Some(own(8))));
 }
+
+#[tokio::test]
+async fn joins_within_one_millisecond_are_listed_in_join_order() {
+    let s = Sessions::open(Arc::new(Settings::default())).await.unwrap();
+    let id = s
+        .create(VideoId::parse("dQw4w9WgXcQ").unwrap(), 0.0)
+        .await
+        .unwrap();
+    let m = s.join(&id).await.unwrap();
+    let hub = m.hub();
+    // Same millisecond, and the later joiner has the lower (random) connection id.
+    hub.member_join(900, 5_000, None);
+    hub.member_join(300, 5_000, None);
+    hub.member_join(600, 4_000, None);
+    let part: app::roster::Part = serde_json::from_str(&hub.local_part()).unwrap();
+    let order: Vec<_> = part.members.iter().map(|m| (m.id, m.since)).collect();
+    assert_eq!(order, vec![(900, 5_000), (300, 5_001), (600, 5_002)]);
+}
