@@ -29,6 +29,17 @@ fn at(base: &PlaybackState, revision: u64) -> PlaybackState {
     s
 }
 
+/// A service with one new session, and a membership of its hub (keep both alive).
+async fn joined(settings: Settings) -> (Arc<Sessions>, super::Membership) {
+    let s = Sessions::open(Arc::new(settings)).await.unwrap();
+    let id = s
+        .create(VideoId::parse("dQw4w9WgXcQ").unwrap(), 0.0)
+        .await
+        .unwrap();
+    let m = s.join(&id).await.unwrap();
+    (s, m)
+}
+
 #[tokio::test]
 async fn own_changes_are_handed_over_in_order_and_never_wait_for_an_echo() {
     // The safety net is far away: only gap handling can hand the changes over in time.
@@ -36,12 +47,7 @@ async fn own_changes_are_handed_over_in_order_and_never_wait_for_an_echo() {
         reconcile_secs: 3600.0,
         ..Settings::default()
     };
-    let s = Sessions::open(Arc::new(settings)).await.unwrap();
-    let id = s
-        .create(VideoId::parse("dQw4w9WgXcQ").unwrap(), 0.0)
-        .await
-        .unwrap();
-    let m = s.join(&id).await.unwrap();
+    let (_s, m) = joined(settings).await;
     let hub = m.hub();
     let mut frames = hub.frames();
     let base = hub.latest().unwrap();
@@ -70,12 +76,7 @@ async fn own_changes_are_handed_over_in_order_and_never_wait_for_an_echo() {
 
 #[tokio::test]
 async fn joins_within_one_millisecond_are_listed_in_join_order() {
-    let s = Sessions::open(Arc::new(Settings::default())).await.unwrap();
-    let id = s
-        .create(VideoId::parse("dQw4w9WgXcQ").unwrap(), 0.0)
-        .await
-        .unwrap();
-    let m = s.join(&id).await.unwrap();
+    let (_s, m) = joined(Settings::default()).await;
     let hub = m.hub();
     // Same millisecond, and the later joiner has the lower (random) connection id.
     hub.member_join(900, 5_000, None);
