@@ -447,18 +447,13 @@ fn deliver_batched(
                 viewer.sample(frame);
             }
         }
-        let mut known = vec![false; held.len()];
+        // A send whose outcome a failing ring left unknown comes back as an error: that
+        // viewer is closed (its stream may hold part of a frame; it reconnects and resyncs).
         let result = ring.send_all(&fds, bytes, |i, r| {
             let (viewer, out) = &mut held[i];
             viewer.wrote(out, bytes, r);
-            known[i] = true;
         });
-        for (i, (viewer, mut out)) in held.drain(..).enumerate() {
-            if !known[i] {
-                // The ring failed before this send's outcome was known: the stream may hold
-                // part of a frame, so the viewer is closed (it reconnects and resyncs).
-                viewer.fail(&mut out, Status::Broken);
-            }
+        for (viewer, out) in held.drain(..) {
             drop(out);
             viewer.sample(frame);
         }
@@ -529,6 +524,17 @@ mod tests {
         got
     }
 
+    /// The connection's part: writes `viewer`'s queue out whenever its socket is writable,
+    /// until it has drained (the task holds the reference it is given).
+    fn writer(viewer: Arc<Viewer>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            while viewer.pending() {
+                viewer.stream().writable().await.unwrap();
+                viewer.flush().unwrap();
+            }
+        })
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn frames_stay_in_order_across_the_fallback_to_the_queue() {
         let (server, mut client) = pair().await;
@@ -549,15 +555,7 @@ mod tests {
         }
         assert!(viewer.pending());
         // The connection's part: write the queue out when the socket is writable.
-        let writer = {
-            let viewer = viewer.clone();
-            tokio::spawn(async move {
-                while viewer.pending() {
-                    viewer.stream().writable().await.unwrap();
-                    viewer.flush().unwrap();
-                }
-            })
-        };
+        let writer = writer(viewer.clone());
         let got = read_numbers(&mut client, sent as usize).await;
         writer.await.unwrap();
         assert_eq!(got, (0..sent).collect::<Vec<_>>());
@@ -565,22 +563,6 @@ mod tests {
         // Old revisions are skipped per viewer.
         viewer.deliver(&numbered(0));
         assert!(!viewer.pending());
-    }
-
-    /// Writes each viewer's queue out whenever its socket is writable, until it has drained.
-    fn writers(viewers: &[Arc<Viewer>]) -> Vec<tokio::task::JoinHandle<()>> {
-        viewers
-            .iter()
-            .map(|viewer| {
-                let viewer = viewer.clone();
-                tokio::spawn(async move {
-                    while viewer.pending() {
-                        viewer.stream().writable().await.unwrap();
-                        viewer.flush().unwrap();
-                    }
-                })
-            })
-            .collect()
     }
 
     #[cfg(target_os = "linux")]
@@ -606,7 +588,7 @@ mod tests {
             deliver_batched(&mut ring, &viewers, &numbered(sent)).unwrap();
             sent += 1;
         }
-        let writers = writers(&viewers);
+        let writers: Vec<_> = viewers.iter().cloned().map(writer).collect();
         for client in &mut clients {
             let got = read_numbers(client, sent as usize).await;
             assert_eq!(got, (0..sent).collect::<Vec<_>>());
@@ -673,12 +655,7 @@ mod tests {
         viewer.deliver(&numbered(sent));
         assert_eq!(lock(&viewer.out).queue.len(), 2);
         // The writer holds the last reference: the socket closes once the queue is out.
-        let writer = tokio::spawn(async move {
-            while viewer.pending() {
-                viewer.stream().writable().await.unwrap();
-                viewer.flush().unwrap();
-            }
-        });
+        let writer = writer(viewer);
         let mut rest = Vec::new();
         let _ = tokio::time::timeout(
             std::time::Duration::from_secs(5),

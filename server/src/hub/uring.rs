@@ -60,7 +60,7 @@ pub fn with_ring<T, E>(f: impl FnOnce(&mut Ring) -> Result<T, Failed<E>>) -> Opt
     })
 }
 
-/// One shard's submission and completion queues.
+/// One worker thread's submission and completion queues.
 pub struct Ring {
     ring: IoUring,
 }
@@ -85,12 +85,12 @@ impl Ring {
     }
 
     /// Writes `bytes` to each socket of `fds` (at most [`BATCH`]) without blocking, and calls
-    /// `done(i, result)` once for each: `Ok(n)` when the socket took `n` bytes (possibly fewer
-    /// than all), an error otherwise (`WouldBlock` when it took none). Returns when every send
-    /// has completed.
+    /// `done(i, result)` exactly once for each: `Ok(n)` when the socket took `n` bytes (possibly
+    /// fewer than all), an error otherwise (`WouldBlock` when it took none). Returns when every
+    /// send has completed.
     ///
-    /// On `Err`, `done` has been called for every send whose outcome is known; the others'
-    /// outcome is unknown and the ring must not be used again.
+    /// On `Err` the ring must not be used again; the sends whose outcome it left unknown have
+    /// been reported as errors (not `WouldBlock`: the stream may hold part of the bytes).
     pub fn send_all(
         &mut self,
         fds: &[RawFd],
@@ -98,8 +98,32 @@ impl Ring {
         mut done: impl FnMut(usize, io::Result<usize>),
     ) -> Result<(), Failed> {
         assert!(fds.len() <= BATCH, "a batch larger than the ring");
-        let len = u32::try_from(bytes.len())
-            .map_err(|_| Failed(io::ErrorKind::InvalidInput.into(), ()))?;
+        let mut reported = [false; BATCH];
+        let result = self.submit_and_reap(fds, bytes, &mut |i, r| {
+            reported[i] = true;
+            done(i, r);
+        });
+        result.map_err(|e| {
+            for (i, _) in reported[..fds.len()]
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| !**r)
+            {
+                done(i, Err(io::Error::other("io_uring failed; outcome unknown")));
+            }
+            Failed(e, ())
+        })
+    }
+
+    /// [`Ring::send_all`] but for the sends a failure leaves unreported.
+    fn submit_and_reap(
+        &mut self,
+        fds: &[RawFd],
+        bytes: &[u8],
+        done: &mut dyn FnMut(usize, io::Result<usize>),
+    ) -> io::Result<()> {
+        let len =
+            u32::try_from(bytes.len()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         if fds.is_empty() {
             return Ok(());
         }
@@ -115,7 +139,7 @@ impl Ring {
                 // `Failed`, the ring is dropped unused; see the module docs). The queue was
                 // emptied by the previous call, so `BATCH` entries fit.
                 unsafe { sq.push(&entry) }
-                    .map_err(|_| Failed(io::ErrorKind::OutOfMemory.into(), ()))?;
+                    .map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
             }
         }
         let mut completed = 0;
@@ -127,7 +151,7 @@ impl Ring {
                         e.raw_os_error(),
                         Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
                     ) => {}
-                Err(e) => return Err(Failed(e, ())),
+                Err(e) => return Err(e),
             }
             for cqe in self.ring.completion() {
                 let i = usize::try_from(cqe.user_data()).unwrap_or(usize::MAX);

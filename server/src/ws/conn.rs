@@ -639,6 +639,7 @@ impl Conn {
         }
     }
 }
+
 /// `t` rounded up to the heartbeat grid ([`BEAT_STEP`] since a process-wide origin).
 fn on_beat_grid(t: Instant) -> Instant {
     static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
