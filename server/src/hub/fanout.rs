@@ -399,16 +399,19 @@ async fn run_shard(
     let _ = io_uring;
     while let Some(frame) = rx.recv().await {
         let list = lock(&viewers);
-        let mut rest = &list[..];
-        // The worker thread's ring, borrowed only for this synchronous loop (no await).
+        // The worker thread's ring, borrowed only for this synchronous loop (no await); what
+        // it did not handle is written with `try_write`.
         #[cfg(target_os = "linux")]
-        if io_uring {
-            match uring::with_ring(|ring| deliver_batched(ring, &list, &frame)) {
-                Some(Ok(())) => continue,
-                Some(Err(done)) => rest = &list[done..],
-                None => {}
-            }
-        }
+        let rest = match io_uring
+            .then(|| uring::with_ring(|ring| deliver_batched(ring, &list, &frame)))
+            .flatten()
+        {
+            Some(Ok(())) => continue,
+            Some(Err(done)) => &list[done..],
+            None => &list[..],
+        };
+        #[cfg(not(target_os = "linux"))]
+        let rest = &list[..];
         for viewer in rest {
             viewer.deliver(&frame);
         }
