@@ -14,6 +14,13 @@
 //! continuation are protocol errors (close 1002); a text message that is not UTF-8 closes with
 //! 1007. Fragmented data messages are reassembled (up to the cap); control frames may arrive
 //! between the fragments.
+//!
+//! **Close frames** (RFC 6455 §5.5.1, §7.4). A client's Close is read as [`Incoming::Close`]
+//! only when it is well formed: empty, or a code that may appear on the wire
+//! ([`is_wire_close_code`]: 1000–1003, 1007–1014, 3000–4999) followed by a UTF-8 reason. A
+//! 1-byte payload or any other code (below 1000, 1004–1006, 1015, 1016–2999, 5000 and up) is a
+//! protocol error (1002); a reason that is not UTF-8 closes with 1007. The server's own Close
+//! never carries a code that may not be sent ([`Prepared::close`]).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -29,6 +36,14 @@ mod op {
 
 /// Longest control frame payload (RFC 6455 §5.5).
 const MAX_CONTROL: usize = 125;
+
+/// May `code` appear in a Close frame on the wire (RFC 6455 §7.4)? The defined codes
+/// 1000–1003 and 1007–1014, and the ranges for libraries and applications (3000–4999). Not
+/// 1004 (reserved), 1005 (no status), 1006 (abnormal closure) and 1015 (TLS failure), which
+/// only report locally what happened, nor the unassigned rest of 0–2999 and 5000 up.
+pub fn is_wire_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
 
 /// A server frame, framed once: the bytes written to every socket.
 #[derive(Clone, Debug)]
@@ -74,8 +89,13 @@ impl Prepared {
         Self::new(op::PONG, &payload[..payload.len().min(MAX_CONTROL)])
     }
 
-    /// A close frame with a code and a reason (cut to fit a control frame).
+    /// A close frame with a code and a reason (cut to fit a control frame). A code that may
+    /// not be sent ([`is_wire_close_code`] is false: 1005, 1006, 1015…) gives an empty close
+    /// frame instead (no code, no reason), so the server never puts one on the wire.
     pub fn close(code: u16, reason: &str) -> Self {
+        if !is_wire_close_code(code) {
+            return Self::close_empty();
+        }
         let mut cut = reason.len().min(MAX_CONTROL - 2);
         while !reason.is_char_boundary(cut) {
             cut -= 1;
@@ -84,6 +104,11 @@ impl Prepared {
         payload.extend_from_slice(&code.to_be_bytes());
         payload.extend_from_slice(&reason.as_bytes()[..cut]);
         Self::new(op::CLOSE, &payload)
+    }
+
+    /// A close frame without a code (the answer to a client's empty Close).
+    pub fn close_empty() -> Self {
+        Self::new(op::CLOSE, &[])
     }
 
     /// The whole frame (header and payload), shared.
@@ -113,8 +138,17 @@ pub enum Incoming {
     Ping(Vec<u8>),
     /// A pong.
     Pong,
-    /// A close frame, with its code if it had one.
-    Close(Option<u16>),
+    /// A well-formed close frame: its code and reason, `None` when it was empty.
+    Close(Option<CloseFrame>),
+}
+
+/// The code and reason of a client's Close (checked: see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// A code that may appear on the wire ([`is_wire_close_code`]).
+    pub code: u16,
+    /// The reason, UTF-8 (at most 123 bytes, as a control frame holds).
+    pub reason: String,
 }
 
 /// Why a client's input cannot be read on.
@@ -126,7 +160,7 @@ pub enum WireError {
     /// A violation of RFC 6455 (close 1002).
     #[error("protocol error: {0}")]
     Protocol(&'static str),
-    /// A text message that is not UTF-8 (close 1007).
+    /// A text message, or the reason of a Close, that is not UTF-8 (close 1007).
     #[error("text is not UTF-8")]
     NotUtf8,
 }
@@ -217,11 +251,7 @@ impl Decoder {
                 return Ok(None);
             };
             match opcode {
-                op::CLOSE => {
-                    let code =
-                        (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
-                    return Ok(Some(Incoming::Close(code)));
-                }
+                op::CLOSE => return close_frame(&payload).map(|c| Some(Incoming::Close(c))),
                 op::PING => return Ok(Some(Incoming::Ping(payload))),
                 op::PONG => return Ok(Some(Incoming::Pong)),
                 op::CONTINUATION => {
@@ -323,6 +353,24 @@ impl Decoder {
     }
 }
 
+/// The code and reason of a Close's payload (RFC 6455 §5.5.1): empty, or a code that may be
+/// on the wire and a UTF-8 reason.
+fn close_frame(payload: &[u8]) -> Result<Option<CloseFrame>, WireError> {
+    let (code, reason) = match payload {
+        [] => return Ok(None),
+        [_] => return Err(WireError::Protocol("close frame with a 1-byte payload")),
+        [hi, lo, reason @ ..] => (u16::from_be_bytes([*hi, *lo]), reason),
+    };
+    if !is_wire_close_code(code) {
+        return Err(WireError::Protocol("close code not allowed on the wire"));
+    }
+    let reason = std::str::from_utf8(reason).map_err(|_| WireError::NotUtf8)?;
+    Ok(Some(CloseFrame {
+        code,
+        reason: reason.to_owned(),
+    }))
+}
+
 fn message(opcode: u8, data: Vec<u8>) -> Result<Incoming, WireError> {
     if opcode == op::BINARY {
         return Ok(Incoming::Binary);
@@ -381,6 +429,10 @@ mod tests {
         input.extend(client(true, op::PING, b"p"));
         input.extend(client(true, op::TEXT, "x".repeat(1000).as_bytes()));
         input.extend(client(true, op::CLOSE, &1000u16.to_be_bytes()));
+        let normal = CloseFrame {
+            code: 1000,
+            reason: String::new(),
+        };
         for split in [1, 2, 3, 7, 100, input.len()] {
             let mut d = Decoder::new(4096);
             let mut got = Vec::new();
@@ -394,7 +446,7 @@ mod tests {
             assert_eq!(got[0], Incoming::Text("hello".into()));
             assert_eq!(got[1], Incoming::Ping(b"p".to_vec()));
             assert_eq!(got[2], Incoming::Text("x".repeat(1000)));
-            assert_eq!(got[3], Incoming::Close(Some(1000)));
+            assert_eq!(got[3], Incoming::Close(Some(normal.clone())));
             assert!(d.is_idle());
             d.release();
             assert_eq!(d.buf.capacity(), 0, "no buffer held while idle");
@@ -473,6 +525,148 @@ mod tests {
         assert!(matches!(d.next_message(), Err(WireError::Protocol(_))));
     }
 
+    /// What the decoder makes of one client Close with this payload.
+    fn read_close(payload: &[u8]) -> Result<Option<Incoming>, WireError> {
+        let mut d = Decoder::new(4096);
+        d.feed(&client(true, op::CLOSE, payload));
+        d.next_message()
+    }
+
+    /// A Close payload: the code, then the reason's bytes.
+    fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
+        let mut p = code.to_be_bytes().to_vec();
+        p.extend_from_slice(reason);
+        p
+    }
+
+    #[test]
+    fn an_empty_close_is_read_without_a_code() {
+        assert_eq!(read_close(&[]), Ok(Some(Incoming::Close(None))));
+    }
+
+    #[test]
+    fn a_close_with_a_1_byte_payload_is_a_protocol_error() {
+        let got = read_close(&[0x03]);
+        assert_eq!(
+            got,
+            Err(WireError::Protocol("close frame with a 1-byte payload"))
+        );
+        assert_eq!(got.map(|_| ()).map_err(WireError::close_code), Err(1002));
+    }
+
+    #[test]
+    fn close_codes_not_allowed_on_the_wire_are_protocol_errors() {
+        // 999 (below 1000), 1005 (no status), 1006 (abnormal), 2999 (unassigned), and the other
+        // codes only reported locally or unassigned.
+        let refused = [
+            0,
+            999,
+            1004,
+            1005,
+            1006,
+            1015,
+            1016,
+            1100,
+            2000,
+            2999,
+            5000,
+            u16::MAX,
+        ];
+        for code in refused {
+            let got = read_close(&close_payload(code, b""));
+            assert_eq!(
+                got,
+                Err(WireError::Protocol("close code not allowed on the wire")),
+                "code {code}"
+            );
+            // With a reason too.
+            assert_eq!(read_close(&close_payload(code, b"bye")), got, "code {code}");
+        }
+    }
+
+    #[test]
+    fn close_codes_allowed_on_the_wire_are_read() {
+        // The defined codes, 3000 (the first after the unassigned 2999) and 4999 (the last).
+        let allowed = (1000..=1003)
+            .chain(1007..=1014)
+            .chain([3000, 3999, 4000, 4999]);
+        for code in allowed {
+            assert_eq!(
+                read_close(&close_payload(code, b"")),
+                Ok(Some(Incoming::Close(Some(CloseFrame {
+                    code,
+                    reason: String::new()
+                })))),
+                "code {code}"
+            );
+        }
+        assert!(is_wire_close_code(3000) && !is_wire_close_code(2999));
+        assert!(is_wire_close_code(4999) && !is_wire_close_code(5000));
+    }
+
+    #[test]
+    fn a_close_reason_that_is_not_utf8_closes_with_1007() {
+        // Invalid bytes, a broken sequence, an encoded surrogate (U+D800).
+        for reason in [&[0xff, 0xfe][..], &[0xc3, 0x28], b"ok\xed\xa0\x80"] {
+            let got = read_close(&close_payload(1000, reason));
+            assert_eq!(got, Err(WireError::NotUtf8), "{reason:?}");
+        }
+        assert_eq!(WireError::NotUtf8.close_code(), 1007);
+    }
+
+    #[test]
+    fn a_valid_code_and_reason_are_read_and_echoed() {
+        let reason = "bye, h\u{e9}llo \u{1f44b}";
+        assert_eq!(
+            read_close(&close_payload(4001, reason.as_bytes())),
+            Ok(Some(Incoming::Close(Some(CloseFrame {
+                code: 4001,
+                reason: reason.into()
+            }))))
+        );
+        // The longest reason a control frame holds (123 bytes) is echoed whole.
+        let long = close_payload(1000, "r".repeat(123).as_bytes());
+        let Ok(Some(Incoming::Close(Some(frame)))) = read_close(&long) else {
+            panic!("a 125-byte close is read");
+        };
+        assert_eq!(
+            Prepared::close(frame.code, &frame.reason).payload(),
+            &long[..]
+        );
+    }
+
+    #[test]
+    fn server_close_frames_never_carry_a_code_that_may_not_be_sent() {
+        // 1005, 1006 and 1015 (and any other code not allowed on the wire) give an empty Close.
+        for code in [0, 999, 1004, 1005, 1006, 1015, 2999, 5000] {
+            assert_eq!(
+                &Prepared::close(code, "reason").wire()[..],
+                &[0x88, 0],
+                "code {code}"
+            );
+        }
+        assert_eq!(&Prepared::close_empty().wire()[..], &[0x88, 0]);
+        // Every code the server closes with may be sent.
+        use app::protocol::close;
+        for code in [
+            close::GOING_AWAY,
+            close::POLICY,
+            close::TOO_BIG,
+            close::INTERNAL,
+            close::TOO_SLOW,
+            close::UNKNOWN_SESSION,
+            close::HEARTBEAT_TIMEOUT,
+            close::SESSION_ENDED,
+            close::REMOVED,
+            WireError::TooBig.close_code(),
+            WireError::Protocol("x").close_code(),
+            WireError::NotUtf8.close_code(),
+        ] {
+            assert!(is_wire_close_code(code), "{code}");
+            assert_eq!(Prepared::close(code, "").payload(), &code.to_be_bytes());
+        }
+    }
+
     #[test]
     fn an_oversized_frame_is_refused_and_skipped_without_buffering_it() {
         let mut d = Decoder::new(4096);
@@ -485,7 +679,13 @@ mod tests {
             assert!(d.buf.len() - d.start < 4096);
         }
         d.feed(&client(true, op::CLOSE, &1000u16.to_be_bytes()));
-        assert_eq!(d.next_message(), Ok(Some(Incoming::Close(Some(1000)))));
+        assert_eq!(
+            d.next_message(),
+            Ok(Some(Incoming::Close(Some(CloseFrame {
+                code: 1000,
+                reason: String::new()
+            }))))
+        );
         // A 64-bit length that does not fit in memory is refused from its header alone.
         let mut d = Decoder::new(4096);
         let mut huge = vec![0x81, 0x80 | 127];

@@ -1,7 +1,9 @@
 //! The server's own WebSocket codec (issue 16) over a raw TCP socket: the handshake, frames
-//! arriving with the handshake, fragmented messages, and the close codes of malformed input
-//! (1002 protocol error, 1007 bad UTF-8, 1009 too large). A raw socket because a WebSocket
-//! library refuses to send most of these.
+//! arriving with the handshake, fragmented messages, the close codes of malformed input
+//! (1002 protocol error, 1007 bad UTF-8, 1009 too large) and the answers to the client's Close
+//! (issue 26: a malformed Close or one with a code that may not be on the wire is answered
+//! 1002, a reason that is not UTF-8 1007; a valid one is echoed). A raw socket because a
+//! WebSocket library refuses to send most of these.
 
 mod common;
 
@@ -162,9 +164,15 @@ impl Raw {
 
     /// Reads until the server's Close; its code.
     async fn close_code(&mut self) -> Option<u16> {
+        let payload = self.close_payload().await?;
+        (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]))
+    }
+
+    /// Reads until the server's Close; its payload (`None`: the stream ended without one).
+    async fn close_payload(&mut self) -> Option<Vec<u8>> {
         while let Some((opcode, payload)) = self.next().await {
             if opcode == 8 {
-                return (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+                return Some(payload);
             }
         }
         None
@@ -246,6 +254,76 @@ async fn malformed_frames_close_with_their_codes() {
         c.greeted().await;
         c.send(&bytes).await;
         assert_eq!(c.close_code().await, Some(code), "{what}");
+    }
+    // The others carry on.
+    let mut c = Raw::connect(server.addr, id.as_str(), &[]).await;
+    c.greeted().await;
+    c.send(&frame(true, 1, PING)).await;
+    c.wait_type("pong").await;
+}
+
+/// A Close payload: the code, then the reason's bytes.
+fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason);
+    p
+}
+
+/// How the server answers a client's Close.
+#[derive(Debug)]
+enum Answer {
+    /// A Close with this code.
+    Code(u16),
+    /// The same Close back (code and reason; nothing for an empty one).
+    Echo,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_frames_are_checked_and_answered() {
+    let server = spawn(Store::Memory).await;
+    let id = create(&server, 0.0).await;
+    let bye = "au revoir \u{1f44b}".as_bytes();
+    let cases: Vec<(&str, Vec<u8>, Answer)> = vec![
+        ("1-byte payload", vec![0x03], Answer::Code(1002)),
+        ("code 999", close_payload(999, b""), Answer::Code(1002)),
+        ("code 1004", close_payload(1004, b""), Answer::Code(1002)),
+        ("code 1005", close_payload(1005, b""), Answer::Code(1002)),
+        ("code 1006", close_payload(1006, b"x"), Answer::Code(1002)),
+        ("code 1015", close_payload(1015, b""), Answer::Code(1002)),
+        ("code 2999", close_payload(2999, b""), Answer::Code(1002)),
+        ("code 5000", close_payload(5000, b""), Answer::Code(1002)),
+        (
+            "reason not UTF-8",
+            close_payload(1000, &[0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xff]),
+            Answer::Code(1007),
+        ),
+        ("empty", Vec::new(), Answer::Echo),
+        ("code 1000", close_payload(1000, b""), Answer::Echo),
+        ("code 3000", close_payload(3000, b""), Answer::Echo),
+        (
+            "code 4999 and a reason",
+            close_payload(4999, bye),
+            Answer::Echo,
+        ),
+        (
+            "code 1014 and the longest reason",
+            close_payload(1014, &[b'r'; 123]),
+            Answer::Echo,
+        ),
+    ];
+    for (what, payload, answer) in cases {
+        let mut c = Raw::connect(server.addr, id.as_str(), &[]).await;
+        c.greeted().await;
+        c.send(&frame(true, 8, &payload)).await;
+        let got = c.close_payload().await.expect("the server's Close");
+        match answer {
+            Answer::Code(code) => {
+                assert!(got.len() >= 2, "{what}: {got:?}");
+                assert_eq!(u16::from_be_bytes([got[0], got[1]]), code, "{what}");
+                assert!(std::str::from_utf8(&got[2..]).is_ok(), "{what}");
+            }
+            Answer::Echo => assert_eq!(got, payload, "{what}"),
+        }
     }
     // The others carry on.
     let mut c = Raw::connect(server.addr, id.as_str(), &[]).await;

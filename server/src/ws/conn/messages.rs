@@ -32,10 +32,15 @@ impl Conn {
                 }
                 return Ok(());
             }
-            Incoming::Close(code) => {
-                // Answer the peer's Close, then drop the socket.
-                let code = code.filter(|c| (1000..5000).contains(c)).unwrap_or(1000);
-                self.viewer.send_close(&Prepared::close(code, ""));
+            Incoming::Close(frame) => {
+                // Answer the peer's Close by echoing its code and reason (the decoder let only
+                // codes that may be on the wire through); an empty Close gets an empty one.
+                // Then drop the socket.
+                let answer = match frame {
+                    Some(f) => Prepared::close(f.code, &f.reason),
+                    None => Prepared::close_empty(),
+                };
+                self.viewer.send_close(&answer);
                 let _ = self.viewer.flush();
                 return Err(End::Drop);
             }
