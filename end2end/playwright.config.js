@@ -20,6 +20,9 @@ export const CHROMIUM_ARGS = [
   '--no-first-run',
   '--disable-component-update',
   '--disable-sync',
+  // The real-media player (issue 25) plays a <video> with sound; the stand-in models the
+  // autoplay policy itself (config.blockAutoplay), so the browser's own is off.
+  '--autoplay-policy=no-user-gesture-required',
 ];
 
 export default defineConfig({

@@ -68,6 +68,12 @@ if [ "$mode" = test ]; then
     log "installing fonts-noto-color-emoji"
     apt_install fonts-noto-color-emoji
   fi
+  # ffmpeg makes the real-media player's clip (issue 25; once per machine, ~20 s).
+  if ! command -v ffmpeg >/dev/null; then
+    log "installing ffmpeg"
+    apt_install ffmpeg
+  fi
+  end2end/media/make-clip.sh >/dev/null
   if ! command -v redis-server >/dev/null; then
     log "installing redis-server"
     apt_install redis-server

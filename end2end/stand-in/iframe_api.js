@@ -80,6 +80,11 @@
     readingStepMs: 0,
     readingJitterMs: 0,
     pausedSeekBuffers: false,
+    media: null,
+    adPreroll: false,
+    adMidrollAt: null,
+    adLengthS: 15,
+    adClock: 'ad',
   };
   var cfg = {};
   Object.keys(DEFAULTS).forEach(function (k) {
@@ -164,8 +169,35 @@
       volume: 100,
       stallUntil: 0,
       error: null,
-      timers: { resume: null, end: null, revert: null, info: null, seekBuffer: null },
+      timers: { resume: null, end: null, revert: null, info: null, seekBuffer: null, midroll: null, ad: null },
+      // The ad playing now (null: the content): {len (s), pos (ad clock at `at`), at, running}.
+      ad: null,
+      prerollDone: false,
+      midrollDone: false,
     };
+
+    // ---- real media (config.media): the clock is a <video> decoding a real clip ------------
+    // The element sits in this document (the app's CSP admits media from its own origin, where
+    // the suite serves the clip), 4 px in a corner, so it is decoded and heard like a visible
+    // player's; its currentTime is the true position and its play/pause/seek/rate are the
+    // player's (BUFFERING lasts as long as the real pipeline needs).
+    var video = null;
+    if (typeof cfg.media === 'string' && cfg.media) {
+      video = document.createElement('video');
+      video.preload = 'auto';
+      video.playsInline = true;
+      video.setAttribute('data-standin-media', String(widgetId));
+      var vs = video.style; // the CSSOM, which the page's style-src does not govern
+      vs.position = 'fixed';
+      vs.left = '0';
+      vs.top = '0';
+      vs.width = '4px';
+      vs.height = '4px';
+      vs.opacity = '0.01';
+      vs.pointerEvents = 'none';
+      video.src = cfg.media;
+      document.body.appendChild(video);
+    }
 
     // ---- the page side: what the API has been told so far ----------------------------------
     var api = {
@@ -180,7 +212,8 @@
 
     function truePos(at) {
       var p = m.pos;
-      if (m.running) p += ((at - m.anchorAt) / 1000) * m.rate * m.skew;
+      if (video) p = video.currentTime;
+      else if (m.running) p += ((at - m.anchorAt) / 1000) * m.rate * m.skew;
       if (m.duration > 0 && p > m.duration) p = m.duration;
       return p < 0 ? 0 : p;
     }
@@ -188,6 +221,26 @@
       var t = now();
       m.pos = truePos(t);
       m.anchorAt = t;
+    }
+    /** Moves the media clock to `t` (s). */
+    function setPos(t) {
+      m.pos = t;
+      m.anchorAt = now();
+      if (video) video.currentTime = t;
+    }
+    /** Stops the media clock where it is. */
+    function halt() {
+      rebase();
+      m.running = false;
+      if (video && !video.paused) video.pause();
+    }
+    function applyRate() {
+      if (video) video.playbackRate = m.rate * m.skew;
+    }
+    /** The ad's own clock (s). */
+    function adPos() {
+      var a = m.ad;
+      return a.pos + (a.running ? (now() - a.at) / 1000 : 0);
     }
     function clearTimer(name) {
       if (m.timers[name] !== null) {
@@ -248,12 +301,15 @@
       });
     }
     function snapshot() {
+      // During an ad the player reports the ad: its length, and its clock or (adClock
+      // 'content') the frozen content position.
+      var ad = m.ad;
       return {
-        pos: truePos(now()),
+        pos: ad && cfg.adClock !== 'content' ? adPos() : truePos(now()),
         wall: Date.now() / 1000,
         rate: m.rate,
         state: m.state,
-        duration: m.ready ? m.duration : 0,
+        duration: ad ? ad.len : m.ready ? m.duration : 0,
       };
     }
     function sendInfo() {
@@ -276,9 +332,8 @@
         m.timers.end = null;
         if (!m.running) return;
         if (truePos(now()) >= m.duration - 1e-6) {
-          rebase();
-          m.pos = m.duration;
-          m.running = false;
+          halt();
+          setPos(m.duration);
           setState(State.ENDED);
         } else {
           armEnd();
@@ -293,25 +348,48 @@
       var ua = navigator.userActivation;
       return !(ua && ua.hasBeenActive);
     }
-    /** Leaves BUFFERING for PLAYING after the buffer delay (and any stall). */
+    /** Leaves BUFFERING for PLAYING after the buffer delay (and any stall); with real media,
+     * once the element plays and its clock has moved (the pipeline's own delay). */
     function scheduleResume(delayMs) {
       clearTimer('resume');
-      var at = Math.max(now() + delayMs, m.stallUntil);
+      var at = Math.max(now() + (video ? 0 : delayMs), m.stallUntil);
       m.timers.resume = setTimeout(function () {
         m.timers.resume = null;
         if (now() < m.stallUntil) {
           scheduleResume(0);
           return;
         }
-        m.anchorAt = now();
-        m.running = true;
-        if (hook.runningAt === null) {
-          hook.runningAt = m.anchorAt;
-          if (typeof T.onRunning === 'function') T.onRunning(hook);
-        }
-        setState(State.PLAYING);
-        armEnd();
+        if (video) startMedia();
+        else clockRuns();
       }, Math.max(0, at - now()));
+    }
+    /** The media clock runs: PLAYING. */
+    function clockRuns() {
+      m.anchorAt = now();
+      m.running = true;
+      if (hook.runningAt === null) {
+        hook.runningAt = m.anchorAt;
+        if (typeof T.onRunning === 'function') T.onRunning(hook);
+      }
+      setState(State.PLAYING);
+      armEnd();
+    }
+    /** Real media: plays the element and reports PLAYING once its clock moves. */
+    function startMedia() {
+      var from = video.currentTime;
+      applyRate();
+      var p = video.play();
+      if (p && typeof p.catch === 'function') p.catch(function () {});
+      var poll = function () {
+        m.timers.resume = null;
+        if (m.destroyed) return;
+        if (!video.paused && !video.seeking && video.readyState >= 3 && video.currentTime !== from) {
+          clockRuns();
+          return;
+        }
+        m.timers.resume = setTimeout(poll, 4);
+      };
+      m.timers.resume = setTimeout(poll, 4);
     }
     /** BUFFERING after a paused seek: PAUSED again after the buffer delay. */
     function pausedSeekBuffer() {
@@ -341,11 +419,12 @@
         }
         return;
       }
-      if (m.state === State.BUFFERING && (m.timers.resume !== null || m.timers.revert !== null)) return;
-      if (m.state === State.ENDED) {
-        m.pos = 0;
-        m.anchorAt = now();
+      if (m.ad) {
+        resumeAd();
+        return;
       }
+      if (m.state === State.BUFFERING && (m.timers.resume !== null || m.timers.revert !== null)) return;
+      if (m.state === State.ENDED) setPos(0);
       if (!byUser && blocked()) {
         var back = m.state === State.ENDED ? State.PAUSED : m.state;
         setState(State.BUFFERING);
@@ -356,22 +435,83 @@
         return;
       }
       setState(State.BUFFERING);
+      if (cfg.adPreroll && !m.prerollDone) {
+        // The video's first start shows the preroll instead (once per video).
+        m.prerollDone = true;
+        clearTimer('resume');
+        m.timers.resume = setTimeout(function () {
+          m.timers.resume = null;
+          beginAd(cfg.adLengthS);
+        }, bufferDelay());
+        return;
+      }
       scheduleResume(bufferDelay());
     }
     function pause() {
       if (!m.ready || m.error !== null) return;
+      if (m.ad) {
+        pauseAd();
+        return;
+      }
       if (m.state === State.PLAYING || m.state === State.BUFFERING) {
         clearTimer('resume');
         clearTimer('revert');
         clearTimer('seekBuffer');
         clearTimer('end');
-        rebase();
-        m.running = false;
+        halt();
         setState(State.PAUSED);
       }
     }
+
+    // ---- ads (config.adPreroll / adMidrollAt / adLengthS / adClock, hook startAd) -----------
+    // What developers report of the real embed (docs/test-hooks.md): PLAYING while the ad plays,
+    // getDuration() the ad's length, getCurrentTime() the ad's clock (or, adClock 'content', the
+    // frozen content position), seekTo and setPlaybackRate ignored; afterwards UNSTARTED, then
+    // the content starts where it was.
+    function beginAd(lengthS) {
+      if (m.destroyed || m.ad) return;
+      var len = finite(Number(lengthS)) && Number(lengthS) > 0 ? Number(lengthS) : 15;
+      clearTimer('resume');
+      clearTimer('end');
+      clearTimer('seekBuffer');
+      halt();
+      m.ad = { len: len, pos: 0, at: now(), running: true };
+      m.timers.ad = setTimeout(endAd, len * 1000);
+      if (m.state !== State.PLAYING) setState(State.PLAYING);
+      else sendInfo();
+    }
+    function pauseAd() {
+      var a = m.ad;
+      if (!a.running) return;
+      a.pos = adPos();
+      a.running = false;
+      clearTimer('ad');
+      setState(State.PAUSED);
+    }
+    function resumeAd() {
+      var a = m.ad;
+      if (a.running) return;
+      a.at = now();
+      a.running = true;
+      m.timers.ad = setTimeout(endAd, Math.max(0, (a.len - a.pos) * 1000));
+      setState(State.PLAYING);
+    }
+    function endAd() {
+      m.timers.ad = null;
+      if (m.destroyed || !m.ad) return;
+      m.ad = null;
+      setState(State.UNSTARTED);
+      startPlay(true);
+    }
+    function checkMidroll() {
+      if (m.ad || m.midrollDone || !m.running || !finite(cfg.adMidrollAt)) return;
+      if (truePos(now()) >= cfg.adMidrollAt) {
+        m.midrollDone = true;
+        beginAd(cfg.adLengthS);
+      }
+    }
     function seek(seconds, byUser) {
-      if (!m.ready || m.error !== null) return;
+      if (!m.ready || m.error !== null || m.ad) return;
       var t = Number(seconds);
       if (!isFinite(t)) return;
       t = Math.max(0, Math.min(t, m.duration));
@@ -379,14 +519,12 @@
         case State.PLAYING:
           clearTimer('end');
           m.running = false;
-          m.pos = t;
-          m.anchorAt = now();
+          setPos(t);
           setState(State.BUFFERING);
           scheduleResume(bufferDelay());
           break;
         case State.BUFFERING:
-          m.pos = t;
-          m.anchorAt = now();
+          setPos(t);
           if (m.timers.resume !== null) scheduleResume(bufferDelay());
           if (m.timers.seekBuffer !== null) pausedSeekBuffer();
           sendInfo();
@@ -394,8 +532,7 @@
         case State.PAUSED:
           // A seek while paused: the frame changes, no event at all (or, configured,
           // BUFFERING then PAUSED again).
-          m.pos = t;
-          m.anchorAt = now();
+          setPos(t);
           if (cfg.pausedSeekBuffers) {
             setState(State.BUFFERING);
             pausedSeekBuffer();
@@ -405,19 +542,19 @@
           break;
         default:
           // UNSTARTED, CUED, ENDED: seeking starts playback.
-          m.pos = t;
-          m.anchorAt = now();
+          setPos(t);
           if (m.state === State.ENDED) m.state = State.PAUSED;
           startPlay(byUser);
           break;
       }
     }
     function setRate(r) {
-      if (!m.ready) return;
+      if (!m.ready || m.ad) return;
       var snapped = snapRate(Number(r));
       if (!finite(Number(r)) || snapped === m.rate) return;
       rebase();
       m.rate = snapped;
+      applyRate();
       armEnd();
       post({ kind: 'onPlaybackRateChange', data: snapped, info: snapshot() });
     }
@@ -436,13 +573,16 @@
       clearTimer('revert');
       clearTimer('end');
       clearTimer('seekBuffer');
+      clearTimer('ad');
+      m.ad = null;
+      m.prerollDone = false;
+      m.midrollDone = false;
       m.videoId = String(id);
       hook.videoId = m.videoId;
-      m.running = false;
+      halt();
       m.error = null;
       m.duration = durationOf(m.videoId);
-      m.pos = finite(Number(start)) ? Math.max(0, Math.min(Number(start), m.duration)) : 0;
-      m.anchorAt = now();
+      setPos(finite(Number(start)) ? Math.max(0, Math.min(Number(start), m.duration)) : 0);
       if (!checkVideo()) return;
       if (play) {
         m.state = State.CUED; // force the -1 event below
@@ -508,15 +648,20 @@
 
     function becomeReady() {
       if (m.destroyed || m.ready) return;
+      if (video && video.readyState < 1) {
+        // Real media: ready once the clip's metadata is in.
+        video.addEventListener('loadedmetadata', becomeReady, { once: true });
+        return;
+      }
       m.ready = true;
       hook.ready = true;
       hook.readyAt = now();
       m.duration = durationOf(m.videoId);
       var start = Number(vars.start);
-      if (finite(start) && start > 0) m.pos = Math.min(start, m.duration);
-      m.anchorAt = now();
+      setPos(finite(start) && start > 0 ? Math.min(start, m.duration) : 0);
       post({ kind: 'onReady', data: null, info: snapshot() });
       m.timers.info = setInterval(sendInfo, cfg.infoIntervalMs);
+      if (finite(cfg.adMidrollAt)) m.timers.midroll = setInterval(checkMidroll, 20);
       if (!checkVideo()) return;
       if (vars.autoplay === 1 || vars.autoplay === '1') startPlay(false);
     }
@@ -567,9 +712,10 @@
           clearTimer('revert');
           clearTimer('seekBuffer');
           clearTimer('end');
-          m.running = false;
-          m.pos = 0;
-          m.anchorAt = now();
+          clearTimer('ad');
+          m.ad = null;
+          halt();
+          setPos(0);
           setState(State.CUED);
         },
         seekTo: function (seconds /*, allowSeekAhead */) {
@@ -579,9 +725,12 @@
           var i = api.info;
           var p = i.pos;
           if (api.state === State.PLAYING && i.state === State.PLAYING) {
-            p += (Date.now() / 1000 - i.wall) * i.rate;
+            // As the real widget: extrapolated at the reported rate, by at most a second.
+            p += Math.min(1, Math.max(0, Date.now() / 1000 - i.wall)) * i.rate;
           }
-          if (api.duration > 0 && p > api.duration) p = api.duration;
+          // Extrapolation stops at the end (a report past the reported duration, as the frozen
+          // content position during an ad can be, is returned as it is).
+          if (api.duration > 0 && p > api.duration && i.pos <= api.duration) p = api.duration;
           var step = Number(cfg.readingStepMs) / 1000;
           if (step > 0) p = Math.floor(p / step + 1e-9) * step;
           return p;
@@ -651,9 +800,16 @@
     };
     this.destroy = function () {
       if (m.destroyed) return;
-      rebase();
-      m.running = false;
+      halt();
       m.destroyed = true;
+      clearTimer('ad');
+      if (m.timers.midroll !== null) clearInterval(m.timers.midroll);
+      m.timers.midroll = null;
+      if (video) {
+        video.removeAttribute('src');
+        video.load();
+        video.remove();
+      }
       hook.destroyed = true;
       clearTimer('resume');
       clearTimer('revert');
@@ -693,12 +849,12 @@
       /** The network stalls for `ms`: a playing player freezes in BUFFERING, then resumes from
        * where it froze (so it is `ms` behind). A paused player stalls on its next play. */
       stall: function (ms) {
+        if (m.ad) return;
         var until = now() + Math.max(0, Number(ms) || 0);
         m.stallUntil = Math.max(m.stallUntil, until);
         if (m.state === State.PLAYING) {
           clearTimer('end');
-          rebase();
-          m.running = false;
+          halt();
           setState(State.BUFFERING);
           scheduleResume(0);
         } else if (m.state === State.BUFFERING && m.timers.resume !== null) {
@@ -711,6 +867,7 @@
         if (!finite(f) || f <= 0) throw new RangeError('clock skew must be a positive number');
         rebase();
         m.skew = f;
+        applyRate();
         armEnd();
       },
       /** The page side's last report from the "iframe" ({pos, wall (s), rate, state}). */
@@ -720,15 +877,26 @@
       /** The true media position and the performance.now() it was read at. */
       truePosition: function () {
         var at = now();
+        var running = m.running && (!video || (!video.paused && !video.seeking));
         return {
           position: truePos(at),
           at: at,
           state: m.state,
-          running: m.running,
-          rate: m.running ? m.rate * m.skew : 0,
+          running: running,
+          rate: running ? (video ? video.playbackRate : m.rate * m.skew) : 0,
           videoId: m.videoId,
           destroyed: m.destroyed,
+          ad: m.ad !== null,
+          media: video !== null,
         };
+      },
+      /** An ad starts now (a mid-roll on demand) for `lengthS` (default config.adLengthS). */
+      startAd: function (lengthS) {
+        if (m.state === State.PLAYING || m.state === State.BUFFERING) beginAd(lengthS || cfg.adLengthS);
+      },
+      /** Whether an ad is playing (or paused) now. */
+      inAd: function () {
+        return m.ad !== null;
       },
       /** The true player state (what the iframe shows, before any event reached the page). */
       trueState: function () {

@@ -10,11 +10,14 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { answerRange } from '../media/server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const API_JS = readFileSync(join(here, 'iframe_api.js'), 'utf8');
 export const EMBED_HTML = readFileSync(join(here, 'embed.html'), 'utf8');
 // A 1x1 transparent PNG for thumbnails (i.ytimg.com).
+/** Where a page asks for the real-media player's clip (config.media): the page's own origin. */
+export const MEDIA_PATH = '/__standin/media/clip.webm';
 export const PIXEL = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
   'base64',
@@ -67,6 +70,14 @@ export async function installStandIn(context, options = {}) {
     await context.route(/^https:\/\/www\.youtube(-nocookie)?\.com\/embed\//, forward);
     await context.route(/^https:\/\/www\.youtube\.com\/iframe_api(\?.*)?$/, forward);
     return { blocked };
+  }
+  if (config.media) {
+    // The real-media player's clip: asked for on the page's own origin (its CSP admits it),
+    // answered here with byte ranges (../media/server.js `answerRange`).
+    await context.route(
+      (url) => url.pathname.startsWith('/__standin/media/'),
+      (route) => route.fulfill(answerRange(route.request().headers().range)),
+    );
   }
   await context.route(/^https:\/\/i\.ytimg\.com\//, (route) =>
     route.fulfill({ status: 200, contentType: 'image/png', body: PIXEL }),

@@ -3,7 +3,7 @@
 // and https://www.youtube.com, frames from https://www.youtube.com), so the intercepted
 // responses are proven to satisfy it.
 import { test, expect } from '@playwright/test';
-import { installStandIn } from './routes.js';
+import { installStandIn, MEDIA_PATH } from './routes.js';
 
 const ORIGIN = 'http://standin.test';
 const CSP =
@@ -78,6 +78,8 @@ async function openPage(browser, { config = {}, query = '' } = {}) {
   const { blocked } = await installStandIn(context, { config, localOrigins: [ORIGIN] });
   await context.route(`${ORIGIN}/**`, (route) => {
     const url = new URL(route.request().url());
+    // The real-media clip is the stand-in's (routes.js).
+    if (url.pathname.startsWith('/__standin/media/')) return route.fallback();
     if (url.pathname === '/page.js') {
       return route.fulfill({ contentType: 'text/javascript', body: PAGE_JS });
     }
@@ -477,5 +479,152 @@ test.describe('YouTube IFrame API stand-in', () => {
     await call(page, 'destroy()');
     expect(await page.evaluate(() => document.getElementById('player').tagName)).toBe('DIV');
     expect(await hook(page, 'destroyed')).toBe(true);
+  });
+});
+
+// The real-media mode (config.media, issue 25): the media clock is a <video> decoding a real
+// VP8/Opus clip served with byte ranges; the YT.Player surface and the hooks are the same.
+test.describe('stand-in with real media', () => {
+  let ctx;
+  test.afterEach(async () => {
+    if (ctx) {
+      expect(ctx.errors, 'page errors').toEqual([]);
+      expect(ctx.blocked, 'requests that left the machine').toEqual([]);
+      expect(await ctx.page.evaluate(() => window.__cspViolations), 'CSP violations').toEqual([]);
+      await ctx.context.close();
+      ctx = undefined;
+    }
+  });
+  const media = { media: MEDIA_PATH };
+
+  test('plays, pauses and seeks a real clip; the clock is the element', async ({ browser }) => {
+    ctx = await openPage(browser, { config: media });
+    const { page } = ctx;
+    expect(await page.evaluate(() => window.__player.getDuration())).toBe(3600);
+    await call(page, 'playVideo()');
+    await waitState(page, 1, 10_000);
+    expect(await states(page)).toEqual([3, 1]);
+    await page.waitForTimeout(1000);
+    const r = await page.evaluate(() => {
+      const v = document.querySelector('video[data-standin-media]');
+      const t = window.__ytTest.players[0].truePosition();
+      return { t, el: v.currentTime, paused: v.paused, api: window.__player.getCurrentTime() };
+    });
+    expect(r.t.media).toBe(true);
+    expect(r.t.running).toBe(true);
+    expect(r.paused).toBe(false);
+    expect(Math.abs(r.t.position - r.el)).toBeLessThan(0.005);
+    expect(r.t.position).toBeGreaterThan(0.8);
+    expect(r.t.position).toBeLessThan(1.3);
+    expect(Math.abs(r.api - r.t.position)).toBeLessThan(0.02);
+    // A seek far away while playing: BUFFERING until the element has decoded from a keyframe.
+    await call(page, 'seekTo(1800.5, true)');
+    await waitState(page, 3);
+    await waitState(page, 1, 10_000);
+    const p = await truePos(page);
+    expect(p.position).toBeGreaterThanOrEqual(1800.5);
+    expect(p.position).toBeLessThan(1801.5);
+    // The byte ranges came from the clip server (206), not a whole download.
+    await call(page, 'pauseVideo()');
+    await waitState(page, 2);
+    const frozen = await truePos(page);
+    await page.waitForTimeout(300);
+    expect((await truePos(page)).position).toBe(frozen.position);
+    expect(frozen.running).toBe(false);
+  });
+
+  test('rate and skew drive the element; stall freezes it', async ({ browser }) => {
+    ctx = await openPage(browser, { config: media });
+    const { page } = ctx;
+    await call(page, 'playVideo()');
+    await waitState(page, 1, 10_000);
+    await hook(page, 'setClockSkew(1.01)');
+    await page.waitForTimeout(500);
+    const a = await truePos(page);
+    await page.waitForTimeout(3000);
+    const b = await truePos(page);
+    expect(b.rate).toBeCloseTo(1.01, 6);
+    expect((b.position - a.position) / ((b.at - a.at) / 1000)).toBeCloseTo(1.01, 2);
+    await call(page, 'setPlaybackRate(1.25)');
+    expect(await page.evaluate(() => document.querySelector('video[data-standin-media]').playbackRate)).toBeCloseTo(1.2625, 6);
+    await hook(page, 'stall(500)');
+    await waitState(page, 3);
+    expect((await truePos(page)).running).toBe(false);
+    await waitState(page, 1, 5000);
+  });
+});
+
+// Ads (issue 25), on the modelled player: PLAYING while an ad plays, getDuration() the ad's,
+// seeks and rates ignored, then UNSTARTED and the content from where it was.
+test.describe('stand-in ads', () => {
+  let ctx;
+  test.afterEach(async () => {
+    if (ctx) {
+      expect(ctx.errors, 'page errors').toEqual([]);
+      await ctx.context.close();
+      ctx = undefined;
+    }
+  });
+
+  for (const adClock of ['ad', 'content']) {
+    test(`a preroll before the first start (adClock ${adClock}), then the content`, async ({ browser }) => {
+      ctx = await openPage(browser, { config: { adPreroll: true, adLengthS: 1.5, adClock } });
+      const { page } = ctx;
+      await call(page, 'seekTo(30, true)');
+      await waitState(page, 1);
+      const during = await page.evaluate(() => ({
+        d: window.__player.getDuration(),
+        t: window.__player.getCurrentTime(),
+        inAd: window.__ytTest.players[0].inAd(),
+        truth: window.__ytTest.players[0].truePosition(),
+      }));
+      expect(during.inAd).toBe(true);
+      expect(during.d).toBe(1.5);
+      expect(during.truth.running).toBe(false);
+      expect(during.truth.position).toBe(30);
+      if (adClock === 'ad') expect(during.t).toBeLessThan(1.5);
+      else expect(Math.abs(during.t - 30)).toBeLessThan(0.3);
+      // Seeks and rates do nothing during the ad.
+      await call(page, 'seekTo(500, true)');
+      await call(page, 'setPlaybackRate(1.5)');
+      expect((await truePos(page)).position).toBe(30);
+      await page.waitForFunction(() => !window.__ytTest.players[0].inAd(), null, { timeout: 5000 });
+      await waitState(page, 1);
+      expect(await states(page)).toEqual([3, 1, -1, 3, 1]);
+      const after = await page.evaluate(() => ({
+        d: window.__player.getDuration(),
+        truth: window.__ytTest.players[0].truePosition(),
+        rate: window.__player.getPlaybackRate(),
+      }));
+      expect(after.d).toBe(3600);
+      expect(after.rate).toBe(1);
+      expect(after.truth.running).toBe(true);
+      expect(after.truth.position).toBeGreaterThanOrEqual(30);
+      expect(after.truth.position).toBeLessThan(30.5);
+    });
+  }
+
+  test('a mid-roll at a set moment freezes the content; startAd on demand', async ({ browser }) => {
+    ctx = await openPage(browser, { config: { adMidrollAt: 10.5, adLengthS: 1 } });
+    const { page } = ctx;
+    await call(page, 'seekTo(10, true)');
+    await page.waitForFunction(() => window.__ytTest.players[0].inAd(), null, { timeout: 5000 });
+    expect(await page.evaluate(() => window.__player.getPlayerState())).toBe(1);
+    expect(await page.evaluate(() => window.__player.getDuration())).toBe(1);
+    const frozen = await truePos(page);
+    expect(frozen.position).toBeGreaterThanOrEqual(10.5);
+    expect(frozen.position).toBeLessThan(10.6);
+    await page.waitForFunction(() => !window.__ytTest.players[0].inAd(), null, { timeout: 5000 });
+    await waitState(page, 1);
+    expect((await truePos(page)).position).toBeLessThan(11);
+    // Pause during an ad pauses the ad; play resumes it.
+    await hook(page, 'startAd(1)');
+    expect(await hook(page, 'inAd()')).toBe(true);
+    await call(page, 'pauseVideo()');
+    await waitState(page, 2);
+    await page.waitForTimeout(1200);
+    expect(await hook(page, 'inAd()')).toBe(true);
+    await call(page, 'playVideo()');
+    await page.waitForFunction(() => !window.__ytTest.players[0].inAd(), null, { timeout: 5000 });
   });
 });

@@ -8,7 +8,7 @@
 //   performance.now() timestamp, put on one timeline with performance.timeOrigin (the pages share
 //   the machine's clock) and extrapolated to one common instant.
 import { test as base, expect } from '@playwright/test';
-import { installStandIn } from '../stand-in/routes.js';
+import { installStandIn, MEDIA_PATH } from '../stand-in/routes.js';
 
 export { PHONE, DESKTOP } from './devices.js';
 
@@ -218,8 +218,13 @@ export async function party(viewers, n, video = 'dQw4w9WgXcQ') {
 }
 
 export const test = base.extend({
+  /**
+   * Which player the stand-in is: `model` (its media clock is a formula) or `real` (a <video>
+   * decoding a real clip, issue 25). Set per project (playwright.config.js) or by E2E_PLAYER.
+   */
+  player: [process.env.E2E_PLAYER || 'model', { option: true }],
   // eslint-disable-next-line no-empty-pattern
-  viewers: async ({ browser }, use, testInfo) => {
+  viewers: async ({ browser, player }, use, testInfo) => {
     const opened = [];
     const baseURL = testInfo.project.use.baseURL;
     const origin = new URL(baseURL).origin;
@@ -230,6 +235,7 @@ export const test = base.extend({
      */
     const open = async (name, { config = {}, javaScriptEnabled = true, contextOptions = {} } = {}) => {
       const context = await browser.newContext({ ...contextOptions, baseURL, javaScriptEnabled });
+      if (player === 'real' && config.media === undefined) config = { media: MEDIA_PATH, ...config };
       const { blocked } = await installStandIn(context, { config, localOrigins: [origin] });
       const collector = { errors: [], allowed: [], blocked };
       const page = await context.newPage();
