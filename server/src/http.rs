@@ -150,7 +150,8 @@ impl Drop for ReadToEnd {
 /// Guards the endpoints that create sessions (`POST /api/create`, used by the JavaScript
 /// client and by the plain HTML form): a request whose `Origin` (or, without one, `Referer`)
 /// is another site is refused with 403 (other sites' forms cannot create sessions here), and
-/// each client address may create `creates_per_min` sessions per minute, beyond which the
+/// each client address (an IPv6 one with its whole prefix: [`AppState::client_key`]) may
+/// create `creates_per_min` sessions per minute, beyond which the
 /// answer is 429 with `Retry-After` (seconds). Requests without either header (not a browser)
 /// are only rate limited.
 pub async fn create_guard(
@@ -178,7 +179,7 @@ pub async fn create_guard(
         )
             .into_response();
     }
-    let addr = crate::limits::client_addr(peer, headers, &state.settings.client_ip_header);
+    let addr = state.client_key(peer, headers);
     if let Err(wait) = state.creates.check(addr) {
         crate::telemetry::sampled_info("create refused: rate limited");
         let secs = wait.as_secs() + 1;

@@ -45,6 +45,12 @@ pub struct Settings {
     /// A request header holding the client address set by a trusted reverse proxy (e.g.
     /// `x-forwarded-for`: its last entry is used). Empty: the TCP peer address.
     pub client_ip_header: String,
+    /// IPv6 clients are grouped by this many leading bits of their address for the
+    /// per-address limits (`max_sockets_per_address`, `creates_per_min`): 64 = one /64, what
+    /// one home connection is handed; 128 = every address on its own. 1..=128 (checked).
+    /// IPv4 addresses (IPv4-mapped IPv6 ones included) are each their own.
+    #[serde(deserialize_with = "ipv6_prefix_len")]
+    pub ipv6_prefix_len: u8,
     /// Sessions one client address may create per minute (0 = unlimited).
     pub creates_per_min: u32,
     /// Sessions stored at most by the in-memory store (creation answers 503 beyond).
@@ -123,6 +129,7 @@ impl Default for Settings {
             session_change_burst: 20,
             max_sockets_per_address: 50,
             client_ip_header: String::new(),
+            ipv6_prefix_len: 64,
             creates_per_min: 30,
             max_sessions: 100_000,
             unjoined_session_ttl_secs: 600,
@@ -149,6 +156,18 @@ impl Default for Settings {
             session_reaction_burst: 30,
             metrics_listen: None,
         }
+    }
+}
+
+/// Reads `ipv6_prefix_len`, refusing a length outside [`crate::limits::IPV6_PREFIX_LENS`].
+fn ipv6_prefix_len<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    let len = u8::deserialize(d)?;
+    if crate::limits::IPV6_PREFIX_LENS.contains(&len) {
+        Ok(len)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "ipv6_prefix_len must be 1..=128, not {len}"
+        )))
     }
 }
 
@@ -272,6 +291,16 @@ impl Settings {
             "WATCHPARTY_MAX_SOCKETS_PER_ADDRESS"
         );
         over!(client_ip_header, "WATCHPARTY_CLIENT_IP_HEADER");
+        if let Some(v) = get("WATCHPARTY_IPV6_PREFIX_LEN") {
+            let len: u8 = parse("WATCHPARTY_IPV6_PREFIX_LEN", v.clone())?;
+            if !crate::limits::IPV6_PREFIX_LENS.contains(&len) {
+                return Err(SettingsError::Env {
+                    var: "WATCHPARTY_IPV6_PREFIX_LEN".into(),
+                    value: v,
+                });
+            }
+            self.ipv6_prefix_len = len;
+        }
         over!(creates_per_min, "WATCHPARTY_CREATES_PER_MIN");
         over!(max_sessions, "WATCHPARTY_MAX_SESSIONS");
         over!(
@@ -366,6 +395,36 @@ mod tests {
             .apply_env(|k| (k == "WATCHPARTY_SEND_QUEUE").then(|| "lots".to_string()))
             .unwrap_err();
         assert!(err.to_string().contains("WATCHPARTY_SEND_QUEUE"));
+    }
+
+    #[test]
+    fn ipv6_prefix_len_is_1_to_128() {
+        assert_eq!(Settings::default().ipv6_prefix_len, 64);
+        assert_eq!(
+            Settings::from_toml("ipv6_prefix_len = 48")
+                .unwrap()
+                .ipv6_prefix_len,
+            48
+        );
+        for bad in ["0", "129", "300", "-1", "\"64\""] {
+            let err = Settings::from_toml(&format!("ipv6_prefix_len = {bad}"));
+            assert!(err.is_err(), "{bad}");
+        }
+        let mut s = Settings::default();
+        s.apply_env(|k| (k == "WATCHPARTY_IPV6_PREFIX_LEN").then(|| "128".to_string()))
+            .unwrap();
+        assert_eq!(s.ipv6_prefix_len, 128);
+        for bad in ["0", "129", "x", ""] {
+            let mut s = Settings::default();
+            let err = s
+                .apply_env(|k| (k == "WATCHPARTY_IPV6_PREFIX_LEN").then(|| bad.to_string()))
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("WATCHPARTY_IPV6_PREFIX_LEN"),
+                "{bad}"
+            );
+            assert_eq!(s.ipv6_prefix_len, 64, "unchanged by {bad:?}");
+        }
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //! options, asset links and the abuse limiters). Its own module so that `startup`, `http` and
 //! `ws` all depend on it instead of on each other.
 
-use crate::limits::{Counter, CreateLimiter};
+use crate::limits::{ClientKey, Counter, CreateLimiter};
 use crate::{sessions::Sessions, settings::Settings};
 use app::ids::SessionId;
 use axum::extract::FromRef;
 use leptos::prelude::*;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Shared state of the HTTP handlers.
@@ -21,9 +21,9 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     /// Hashed asset URLs for the shell.
     pub links: app::ssr::AssetLinks,
-    /// WebSockets per (session, client address) on this instance.
-    pub sockets: Arc<Counter<(SessionId, IpAddr)>>,
-    /// Session creations per client address.
+    /// WebSockets per (session, client address key) on this instance.
+    pub sockets: Arc<Counter<(SessionId, ClientKey)>>,
+    /// Session creations per client address key.
     pub creates: Arc<CreateLimiter>,
     /// Page renders in flight, including those whose browser has left (they run to their end:
     /// `http::to_completion`), at most `max_connections`.
@@ -53,6 +53,18 @@ impl AppState {
             leptos,
             links,
         }
+    }
+
+    /// The key every per-address limit counts this client by: its address (the TCP `peer`, or
+    /// the trusted `client_ip_header`), IPv6 grouped by `ipv6_prefix_len` bits (see
+    /// [`crate::limits::client_key`]).
+    pub fn client_key(&self, peer: SocketAddr, headers: &http::HeaderMap) -> ClientKey {
+        crate::limits::client_key(
+            peer,
+            headers,
+            &self.settings.client_ip_header,
+            self.settings.ipv6_prefix_len,
+        )
     }
 
     /// What every render and server function gets in its context.

@@ -456,6 +456,91 @@ async fn create_floods_get_429_with_retry_after(store: Store) {
     }
 }
 
+/// `POST /api/create` from the client address `from` (as a trusted proxy reports it): its
+/// status, 200 for any success (the JavaScript path's 200 or the form's redirect).
+async fn post_create_from(server: &server::startup::TestServer, from: &str) -> u16 {
+    let status = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(server.http_url("/api/create"))
+        .header("origin", format!("http://{}", server.addr))
+        .header("x-forwarded-for", from)
+        .form(&[("video", "dQw4w9WgXcQ")])
+        .send()
+        .await
+        .expect("post")
+        .status();
+    if status.is_success() || status.is_redirection() {
+        200
+    } else {
+        status.as_u16()
+    }
+}
+
+/// Opens `/ws/{id}` from the client address `from` (as a trusted proxy reports it); the HTTP
+/// status of a refusal.
+async fn open_from(
+    server: &server::startup::TestServer,
+    id: &SessionId,
+    from: &str,
+) -> Result<Client, ConnectError> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = server
+        .ws_url(&format!("/ws/{id}"))
+        .into_client_request()
+        .expect("request");
+    req.headers_mut()
+        .insert("x-forwarded-for", from.parse().expect("header value"));
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(Client::from_stream(ws).await),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            Err(ConnectError::Status(resp.status().as_u16()))
+        }
+        Err(e) => Err(ConnectError::Other(e.to_string())),
+    }
+}
+
+/// Issue 26: one home connection holds a whole IPv6 /64, and each of its addresses had its own
+/// allowance. The addresses of one /64 are now one client for every per-address limit; another
+/// /64 is another client; an IPv4-mapped address is its IPv4 address.
+#[tokio::test]
+async fn the_addresses_of_one_ipv6_64_share_the_per_address_limits() {
+    let mut settings = common::settings(Store::Memory);
+    settings.creates_per_min = 2;
+    settings.max_sockets_per_address = 2;
+    settings.client_ip_header = "x-forwarded-for".into();
+    let server = spawn_with(settings).await;
+    let (a, b) = ("2001:db8:1:2::a", "2001:db8:1:2:ffff:ee:dd:b");
+    let other = "2001:db8:1:3::a";
+    // Creations.
+    assert_eq!(post_create_from(&server, a).await, 200);
+    assert_eq!(post_create_from(&server, b).await, 200);
+    assert_eq!(post_create_from(&server, b).await, 429, "b shares a's /64");
+    assert_eq!(post_create_from(&server, a).await, 429);
+    assert_eq!(post_create_from(&server, other).await, 200, "another /64");
+    assert_eq!(post_create_from(&server, "192.0.2.7").await, 200);
+    assert_eq!(post_create_from(&server, "::ffff:192.0.2.7").await, 200);
+    assert_eq!(
+        post_create_from(&server, "::ffff:192.0.2.7").await,
+        429,
+        "the mapped address is 192.0.2.7"
+    );
+    // Sockets per session.
+    let id = create(&server, 0.0).await;
+    let _held = [
+        open_from(&server, &id, a).await.expect("a's socket"),
+        open_from(&server, &id, b).await.expect("b's socket"),
+    ];
+    for from in [a, b, "2001:db8:1:2::c"] {
+        match open_from(&server, &id, from).await {
+            Err(ConnectError::Status(429)) => {}
+            r => panic!("a 3rd socket from the /64 ({from}): {:?}", r.map(|_| ())),
+        }
+    }
+    let _elsewhere = open_from(&server, &id, other).await.expect("another /64");
+}
+
 /// Issue 11: other sites' forms could create sessions here.
 #[tokio::test]
 async fn cross_site_creates_are_refused() {

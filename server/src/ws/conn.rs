@@ -76,7 +76,7 @@ enum End {
 /// and in its address's count for the session.
 pub(super) type Guards = (
     crate::sessions::ConnGuard,
-    crate::limits::CounterGuard<(app::ids::SessionId, std::net::IpAddr)>,
+    crate::limits::CounterGuard<(app::ids::SessionId, crate::limits::ClientKey)>,
 );
 
 /// What a connection is started with (boxed by the upgrade handler: see [`Conn::run`]).

@@ -71,8 +71,9 @@ pub async fn upgrade(
             }
         }
     };
-    // Sockets per session per client address (issue 11: one client filling a room).
-    let addr = crate::limits::client_addr(peer, &headers, &app.settings.client_ip_header);
+    // Sockets per session per client address (issue 11: one client filling a room), IPv6
+    // addresses counted by prefix (issue 26: one home connection holds a /64).
+    let addr = app.client_key(peer, &headers);
     let Some(place) = app
         .sockets
         .try_acquire((id.clone(), addr), app.settings.max_sockets_per_address)
