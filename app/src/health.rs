@@ -38,6 +38,9 @@ pub enum Health {
     CatchingUp,
     /// The player is waiting for data.
     Buffering,
+    /// The player is showing an ad (see `crate::sync::ads`): the room goes on, and this
+    /// viewer rejoins when the ad is over.
+    Ad,
     /// The browser blocked playback: the viewer must click "Join playback".
     NeedsClick,
     /// The tab is in the background (timers throttled).
@@ -75,6 +78,7 @@ impl Health {
             Health::InSync { .. } => "in_sync",
             Health::CatchingUp => "catching_up",
             Health::Buffering => "buffering",
+            Health::Ad => "ad",
             Health::NeedsClick => "needs_click",
             Health::Background => "background",
             Health::Reconnecting => "reconnecting",
@@ -109,6 +113,8 @@ pub struct Observed {
     pub needs_click: bool,
     /// The player reports BUFFERING.
     pub buffering: bool,
+    /// The player is showing an ad.
+    pub ad: bool,
     /// This viewer's signed distance from the session (ms), when known.
     pub error_ms: Option<f64>,
     /// The player ignores playback-rate changes.
@@ -121,6 +127,8 @@ pub fn classify(o: &Observed) -> Health {
         Health::Reconnecting
     } else if o.needs_click {
         Health::NeedsClick
+    } else if o.ad {
+        Health::Ad
     } else if o.hidden {
         Health::Background
     } else if o.buffering {
@@ -202,6 +210,7 @@ mod tests {
             hidden: false,
             needs_click: false,
             buffering: false,
+            ad: false,
             error_ms,
             rate_locked: false,
         }
@@ -233,6 +242,26 @@ mod tests {
                 ..seen(Some(0.0))
             }),
             Health::Reconnecting
+        );
+        // An ad says so before anything but a click or a lost connection (issue 25).
+        let ad = Observed {
+            ad: true,
+            hidden: true,
+            buffering: true,
+            ..seen(Some(9_000.0))
+        };
+        assert_eq!(classify(&ad), Health::Ad);
+        assert_eq!(Health::Ad.as_str(), "ad");
+        assert_eq!(
+            serde_json::to_string(&Health::Ad).unwrap(),
+            r#"{"health":"ad"}"#
+        );
+        assert_eq!(
+            classify(&Observed {
+                needs_click: true,
+                ..ad
+            }),
+            Health::NeedsClick
         );
         assert_eq!(
             serde_json::to_string(&Health::in_sync(-10)).unwrap(),

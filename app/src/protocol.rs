@@ -150,6 +150,14 @@ pub enum ClientMsg {
         /// The sender's player position (s).
         at: f64,
     },
+    /// The sender's player reached the end of the room's video (`YT.PlayerState.ENDED`), sent
+    /// once per playback revision: the witness the room's end needs (an ad never reports
+    /// ENDED, while its duration can pass for the video's). Never answered; ignored unless the
+    /// room plays `video_id` and its clock is at the end.
+    Ended {
+        /// The video the player finished.
+        video_id: VideoId,
+    },
     /// The viewer's own sync error as its client measures it (the badge figure), for the
     /// operators' histogram. Counted at most once per 5 s per connection; never answered.
     Health {
@@ -188,6 +196,7 @@ impl ClientMsg {
             | ClientMsg::DeleteChat { .. }
             | ClientMsg::React { .. }
             | ClientMsg::Status { .. }
+            | ClientMsg::Ended { .. }
             | ClientMsg::Health { .. } => None,
             ClientMsg::Play {
                 seq,

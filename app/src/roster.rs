@@ -58,6 +58,9 @@ pub struct Counts {
     /// Buffering.
     #[serde(default)]
     pub buffering: u32,
+    /// Watching an ad.
+    #[serde(default)]
+    pub ad: u32,
     /// Waiting for a click (autoplay blocked).
     #[serde(default)]
     pub needs_click: u32,
@@ -76,6 +79,7 @@ impl Counts {
             Health::InSync { .. } => &mut self.in_sync,
             Health::CatchingUp => &mut self.catching_up,
             Health::Buffering => &mut self.buffering,
+            Health::Ad => &mut self.ad,
             Health::NeedsClick => &mut self.needs_click,
             Health::Background => &mut self.background,
             Health::Reconnecting => &mut self.reconnecting,
@@ -88,6 +92,7 @@ impl Counts {
         self.in_sync = self.in_sync.saturating_add(o.in_sync);
         self.catching_up = self.catching_up.saturating_add(o.catching_up);
         self.buffering = self.buffering.saturating_add(o.buffering);
+        self.ad = self.ad.saturating_add(o.ad);
         self.needs_click = self.needs_click.saturating_add(o.needs_click);
         self.background = self.background.saturating_add(o.background);
         self.reconnecting = self.reconnecting.saturating_add(o.reconnecting);

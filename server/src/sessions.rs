@@ -650,8 +650,8 @@ impl Sessions {
         }
     }
 
-    /// One pass of the automatic advance: every local session whose video ended with a queue
-    /// behind it is advanced (every instance tries; the compare-and-set and the rule in
+    /// One pass of the automatic advance: every local session whose video ended (its clock at
+    /// the duration, and a local player reported ENDED) with a queue behind it is advanced (every instance tries; the compare-and-set and the rule in
     /// [`app::room`] make it happen once).
     pub async fn advance_ended(&self) {
         let now = self.clock.now_ms();
@@ -659,7 +659,8 @@ impl Sessions {
             let Some(st) = hub.latest() else {
                 continue;
             };
-            if st.queue.items.is_empty() || !st.ended_at(now) {
+            // The end needs a player's word (ENDED) besides the clock: see Hub::witness_end.
+            if st.queue.items.is_empty() || !st.ended_at(now) || !hub.end_witnessed(&st) {
                 continue;
             }
             let from = st.playback_base();

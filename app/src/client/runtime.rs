@@ -585,6 +585,7 @@ impl Inner {
         set("viewers", stats.viewers.into());
         set("rateControl", stats.rate_control.as_str().into());
         set("readingNoiseMs", stats.reading_noise_ms.into());
+        set("inAd", stats.in_ad.into());
         self.publish_video();
         self.publish_queue();
         self.publish_rights();
@@ -617,6 +618,7 @@ impl Inner {
             needs_click: self.needs_click.get(),
             // YT.PlayerState.BUFFERING
             buffering: stats.player_state == 3,
+            ad: stats.in_ad,
             error_ms: stats.error_ms,
             rate_locked: stats.rate_control == crate::sync::RateControl::Locked,
         });

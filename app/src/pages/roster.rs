@@ -28,6 +28,7 @@ fn label(status: Option<Health>) -> String {
         }
         Some(Health::CatchingUp) => "catching up".into(),
         Some(Health::Buffering) => "buffering".into(),
+        Some(Health::Ad) => "watching an ad".into(),
         Some(Health::NeedsClick) => "needs a click".into(),
         Some(Health::Background) => "background tab".into(),
         Some(Health::Reconnecting) => "reconnecting".into(),

@@ -23,6 +23,7 @@
 //! * **Autoplay**: a `playVideo` that does not reach PLAYING within [`AUTOPLAY_TIMEOUT_MS`], or
 //!   falls back to -1/5/2 after buffering, shows the "Join playback" button.
 
+use super::ads::{AdChange, AdWatch};
 use super::clock::ClockEstimator;
 use super::drift::{Correction, Drift, SEEK_THRESHOLD, SETTLE_MS};
 use super::stats::SyncStats;
@@ -165,6 +166,16 @@ pub struct Engine {
     may_control: bool,
     /// Local changes turned back into a resync because this viewer may not control.
     refused: u32,
+    /// Ads on this player (see [`super::ads`]).
+    ads: AdWatch,
+    /// A person's play started an ad: sent when the ad is over (the room starts with the
+    /// content, not with the ad).
+    deferred_play: bool,
+    /// A BUFFERING nobody expected while the room is paused: the viewer's own play is starting
+    /// (client ms); the room's pause is not forced on it until that play is decided.
+    user_start: Option<f64>,
+    /// The playback revision whose end this player has reported (`ended`).
+    end_reported: Option<u64>,
 }
 
 impl Engine {
@@ -198,7 +209,16 @@ impl Engine {
             sample_k: 0,
             may_control: true,
             refused: 0,
+            ads: AdWatch::new(),
+            deferred_play: false,
+            user_start: None,
+            end_reported: None,
         }
+    }
+
+    /// Whether this player is showing an ad (see [`super::ads`]).
+    pub fn in_ad(&self) -> bool {
+        self.ads.in_ad()
     }
 
     /// The numbers for the badge and `window.__watchparty`.
@@ -439,7 +459,7 @@ impl Engine {
     /// `onPlaybackRateChange`.
     pub fn on_rate_change(&mut self, now: f64, rate: f64, r: Option<Reading>) -> Vec<Action> {
         let mut out = Vec::new();
-        if !self.drift.on_rate_event(rate) && rate.is_finite() {
+        if !self.drift.on_rate_event(rate) && rate.is_finite() && !self.ads.in_ad() {
             self.command(now, Command::Rate { rate }, &mut out);
         }
         self.refresh(now, r, &mut out);
@@ -455,9 +475,27 @@ impl Engine {
     ) -> Vec<Action> {
         let mut out = Vec::new();
         let prev = self.player_state.replace(st);
+        if let Some(r) = r {
+            if self.watch_ads(now, Some(st), r, &mut out) {
+                self.refresh(now, Some(r), &mut out);
+                return out;
+            }
+            self.report_end(r, &mut out);
+        }
         if st == PlayerState::Buffering && self.autoplay.play_at.is_some() {
             self.autoplay.saw_buffering = true;
         }
+        self.user_start = match st {
+            PlayerState::Buffering
+                if self.expect.is_none()
+                    && self.guard.is_none()
+                    && self.state.as_ref().is_some_and(|s| !s.playing) =>
+            {
+                Some(now)
+            }
+            PlayerState::Buffering => self.user_start,
+            _ => None,
+        };
         let mut handled = false;
         if let Some(e) = self.expect {
             if now <= e.until {
@@ -618,6 +656,16 @@ impl Engine {
         if !self.ready {
             return;
         }
+        if self.watch_ads(now, None, r, out) {
+            return;
+        }
+        self.report_end(r, out);
+        if self
+            .user_start
+            .is_some_and(|t| now - t > EXPECT_GRACE_MS || r.state != PlayerState::Buffering)
+        {
+            self.user_start = None;
+        }
         if self.needs_apply {
             self.needs_apply = false;
             self.apply_state(now, Some(r), out);
@@ -743,6 +791,9 @@ impl Engine {
     /// Reports the video's length once, if the session does not know it yet (or knows a
     /// shorter one: a poisoned report is repaired by the first honest player, issue 11).
     fn report_duration(&mut self, r: Reading, out: &mut Vec<Action>) {
+        if self.ads.in_ad() {
+            return;
+        }
         let unknown = self.state.as_ref().is_some_and(|s| {
             s.duration
                 .is_none_or(|d| r.duration > d + 2.0 * crate::playback::DURATION_EXTEND_MIN)
@@ -796,7 +847,7 @@ impl Engine {
             return;
         }
         if self.pending.is_some() {
-            self.queued = Some(cmd);
+            self.queued = Some(merge_queued(self.queued, cmd));
             return;
         }
         self.seq = self.seq.wrapping_add(1);
@@ -846,6 +897,10 @@ impl Engine {
         let Some(r) = r else {
             return;
         };
+        if self.ads.in_ad() {
+            // The player ignores seeks and rates until the ad is over; then it rejoins.
+            return;
+        }
         if self.loaded.as_ref() != Some(&s.video_id) {
             let start = s.position_at(self.clock.server_time(now));
             out.push(Action::Load {
@@ -853,6 +908,8 @@ impl Engine {
                 start,
             });
             self.loaded = Some(s.video_id);
+            self.ads.reset();
+            self.deferred_play = false;
             self.duration_sent = false;
             self.baseline = None;
             // Nothing expected of the previous video applies to the new one (a video change
@@ -919,7 +976,10 @@ impl Engine {
             // paused player produces none, and expecting one would swallow the viewer's next
             // real action.
             let mut paused = false;
-            if r.state.is_playing_ish() {
+            // A play of the viewer's own that is starting (BUFFERING) is not undone: it is
+            // sent when the player confirms it (PLAYING).
+            let starting = self.user_start.is_some() && r.state == PlayerState::Buffering;
+            if r.state.is_playing_ish() && !starting {
                 out.push(Action::Pause);
                 paused = true;
             }
@@ -946,6 +1006,82 @@ impl Engine {
         self.sync_join(out);
     }
 
+    /// Feeds the ad watch with a reading (`event`: the state event it came with); true while an
+    /// ad plays: the reading is then nobody's action and the player is left alone.
+    fn watch_ads(
+        &mut self,
+        now: f64,
+        event: Option<PlayerState>,
+        r: Reading,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        let room = self
+            .state
+            .as_ref()
+            .filter(|s| Some(s.video_id) == self.loaded);
+        let room_duration = room.and_then(|s| s.duration);
+        let room_paused = room.is_some_and(|s| !s.playing);
+        match self.ads.observe(&r, room_duration) {
+            AdChange::None => {}
+            AdChange::Started => {
+                // A person pressed play and got an ad: the room starts when the content does.
+                if event == Some(PlayerState::Playing) && room_paused && self.expect.is_none() {
+                    self.deferred_play = true;
+                }
+                self.expect = None;
+                self.guard = None;
+                self.baseline = None;
+                self.user_start = None;
+                self.autoplay.play_at = None;
+                self.drift.reset(now, SETTLE_MS);
+                self.stats.last_action = "ad: waiting for the content".to_owned();
+            }
+            AdChange::Ended => {
+                self.guard = None;
+                self.expect = None;
+                self.baseline = None;
+                self.drift.reset(now, SETTLE_MS);
+                self.stats.last_action = "ad over: rejoin".to_owned();
+                if std::mem::take(&mut self.deferred_play) && room_paused {
+                    self.command(
+                        now,
+                        Command::Play {
+                            position: r.position,
+                        },
+                        out,
+                    );
+                } else {
+                    // Rejoins at the next step, as a late joiner does.
+                    self.needs_apply = true;
+                    out.push(Action::WakeAt(now));
+                }
+            }
+        }
+        self.ads.in_ad()
+    }
+
+    /// Tells the server, once per playback revision, that this player reached the end of the
+    /// room's video (ENDED): the witness the server needs before the room's video ends (an ad
+    /// never reports ENDED; see [`super::ads`]).
+    fn report_end(&mut self, r: Reading, out: &mut Vec<Action>) {
+        if r.state != PlayerState::Ended || self.status != ConnStatus::Live {
+            return;
+        }
+        let Some(s) = self.state.as_ref() else {
+            return;
+        };
+        if !s.playing
+            || self.loaded != Some(s.video_id)
+            || self.end_reported == Some(s.playback_base())
+        {
+            return;
+        }
+        self.end_reported = Some(s.playback_base());
+        out.push(Action::Send(ClientMsg::Ended {
+            video_id: s.video_id,
+        }));
+    }
+
     fn sync_join(&mut self, out: &mut Vec<Action>) {
         let want = self.autoplay.blocked
             && self.state.as_ref().is_some_and(|s| {
@@ -970,6 +1106,7 @@ impl Engine {
         st.rate_control = self.drift.rate_control();
         st.reading_noise_ms = self.drift.noise_level() * 1000.0;
         st.viewers = self.viewers;
+        st.in_ad = self.ads.in_ad();
         if let Some(s) = self.state.as_ref() {
             st.revision = s.revision;
             st.target_position = s.position_at(self.clock.server_time(now));
@@ -985,6 +1122,17 @@ impl Engine {
                 ((r.position - expected) * 1000.0 * 10.0).round() / 10.0
             });
         }
+    }
+}
+
+/// Folds a local change into the one already waiting behind the command in flight, so that a
+/// quick series of one viewer's own actions ends where the last one left the player: a seek
+/// keeps a waiting play or pause (at the new position); anything else replaces it.
+fn merge_queued(queued: Option<Command>, cmd: Command) -> Command {
+    match (queued, cmd) {
+        (Some(Command::Play { .. }), Command::Seek { position }) => Command::Play { position },
+        (Some(Command::Pause { .. }), Command::Seek { position }) => Command::Pause { position },
+        (_, cmd) => cmd,
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`Reading`] of the player, and executes the [`Action`]s it returns. All decisions are made in
 //! server time, estimated by [`ClockEstimator`] from NTP-style ping/pong samples.
 
+pub mod ads;
 mod backoff;
 mod clock;
 mod drift;
@@ -15,6 +16,8 @@ mod stats;
 
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+#[cfg(test)]
+mod sim_ads;
 #[cfg(test)]
 mod sim_hard;
 #[cfg(any(test, feature = "sim"))]

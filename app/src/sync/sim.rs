@@ -46,6 +46,19 @@ pub struct Player {
     pub latency_jitter_ms: f64,
     /// A seek while paused goes BUFFERING, then PAUSED again (some players do).
     pub paused_seek_buffers: bool,
+    /// A real decoder: a rate change reaches the media clock this long after it was asked for
+    /// (ms; the audio renderer's buffer turns over first). 0 = at once.
+    pub rate_lag_ms: f64,
+    /// The media clock's rate while the new rate is not in effect yet.
+    clock_rate: f64,
+    rate_due: Option<(f64, f64)>,
+    /// The next start shows a preroll of this length (s) first (issue 25's ad model).
+    pub preroll_s: Option<f64>,
+    /// `getCurrentTime()` during an ad is the ad's clock (true) or the frozen content
+    /// position (false).
+    pub ad_clock: bool,
+    /// The ad playing: (when it ends, its length, when it started), simulation ms / s.
+    ad: Option<(f64, f64, f64)>,
     rng: u64,
 }
 
@@ -66,6 +79,12 @@ impl Player {
             rates: vec![0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0],
             latency_jitter_ms: 0.0,
             paused_seek_buffers: false,
+            rate_lag_ms: 0.0,
+            clock_rate: 1.0,
+            rate_due: None,
+            preroll_s: None,
+            ad_clock: true,
+            ad: None,
             rng: 0x2545_F491_4F6C_DD1D,
         }
     }
@@ -88,14 +107,37 @@ impl Player {
     }
 
     fn advance(&mut self, now: f64, dt_ms: f64) {
+        if let Some((end, _, _)) = self.ad {
+            if now >= end {
+                // After the ad: UNSTARTED, then the content from where it was.
+                self.ad = None;
+                self.set_state(now, PlayerState::Unstarted);
+                self.play(now);
+            }
+            return;
+        }
         if let Some((at, st)) = self.resume {
             if now >= at {
                 self.resume = None;
+                if st == PlayerState::Playing && self.preroll_s.is_some() {
+                    let len = self.preroll_s.take().unwrap_or(0.0);
+                    self.start_ad(now, len);
+                    return;
+                }
                 self.set_state(now, st);
             }
         }
+        if let Some((at, r)) = self.rate_due {
+            if now >= at {
+                self.rate_due = None;
+                self.clock_rate = r;
+            }
+        }
+        if self.rate_due.is_none() {
+            self.clock_rate = self.rate;
+        }
         if self.state == PlayerState::Playing {
-            self.position += dt_ms / 1000.0 * self.rate * self.skew;
+            self.position += dt_ms / 1000.0 * self.clock_rate * self.skew;
             if self.position >= self.duration {
                 self.position = self.duration;
                 self.set_state(now, PlayerState::Ended);
@@ -103,7 +145,31 @@ impl Player {
         }
     }
 
+    /// An ad starts now for `len` s: PLAYING, the content frozen.
+    pub fn start_ad(&mut self, now: f64, len: f64) {
+        self.resume = None;
+        self.ad = Some((now + len * 1000.0, len, now));
+        self.set_state(now, PlayerState::Playing);
+    }
+
+    /// Whether an ad is playing.
+    pub fn in_ad(&self) -> bool {
+        self.ad.is_some()
+    }
+
+    /// `getCurrentTime()` and `getDuration()` as the page sees them now.
+    fn shown(&self, now: f64) -> (f64, f64) {
+        match self.ad {
+            Some((_, len, at)) if self.ad_clock => ((now - at) / 1000.0, len),
+            Some((_, len, _)) => (self.position, len),
+            None => (self.position, self.duration),
+        }
+    }
+
     pub fn play(&mut self, now: f64) {
+        if self.ad.is_some() {
+            return;
+        }
         if self.state == PlayerState::Playing
             || self.resume.is_some_and(|(_, s)| s == PlayerState::Playing)
         {
@@ -119,11 +185,17 @@ impl Player {
     }
 
     pub fn pause(&mut self, now: f64) {
+        if self.ad.is_some() {
+            return;
+        }
         self.resume = None;
         self.set_state(now, PlayerState::Paused);
     }
 
     pub fn seek(&mut self, now: f64, to: f64) {
+        if self.ad.is_some() {
+            return;
+        }
         self.position = to.clamp(0.0, self.duration);
         match self.state {
             PlayerState::Playing | PlayerState::Buffering
@@ -143,7 +215,7 @@ impl Player {
     }
 
     fn set_rate(&mut self, now: f64, r: f64) {
-        if !self.honour_rates {
+        if !self.honour_rates || self.ad.is_some() {
             return;
         }
         let snapped = self
@@ -153,6 +225,10 @@ impl Player {
             .min_by(|a: &f64, b: &f64| (a - r).abs().total_cmp(&(b - r).abs()))
             .unwrap_or(1.0);
         if snapped != self.rate {
+            if self.rate_lag_ms > 0.0 {
+                self.clock_rate = self.rate;
+                self.rate_due = Some((now + self.rate_lag_ms, snapped));
+            }
             self.rate = snapped;
             self.events.push((now + EVENT_DELAY, Ev::Rate(snapped)));
         }
@@ -313,7 +389,7 @@ impl World {
             .wrapping_add(1442695040888963407);
         let u = (c.rng >> 11) as f64 / (1u64 << 53) as f64;
         let noise = (u * 2.0 - 1.0) * c.noise;
-        let mut position = c.player.position;
+        let (mut position, duration) = c.player.shown(self.now);
         if self.now >= c.stale.1 {
             // The same draw, another bit range: how late the next report is.
             c.stale = (
@@ -321,7 +397,7 @@ impl World {
                 self.now + 250.0,
             );
         }
-        if c.player.state == PlayerState::Playing {
+        if c.player.state == PlayerState::Playing && !c.player.in_ad() {
             position -= c.stale.0 / 1000.0 * c.player.rate * c.player.skew;
         }
         if c.step > 0.0 {
@@ -332,7 +408,7 @@ impl World {
             state: c.player.state,
             position: position + noise,
             rate: c.player.rate,
-            duration: c.player.duration,
+            duration,
         })
     }
 
@@ -509,6 +585,13 @@ impl World {
             }
         }
         worst
+    }
+
+    /// The viewer presses play inside the player (a person's action).
+    pub fn user_play(&mut self, i: usize) {
+        let now = self.now;
+        self.clients[i].player.activated = true;
+        self.clients[i].player.play(now);
     }
 
     /// A viewer's error against the true session position now (s, + = ahead).

@@ -36,6 +36,8 @@ pub struct SyncStats {
     pub rate_control: RateControl,
     /// The player's reading noise as measured (ms, RMS).
     pub reading_noise_ms: f64,
+    /// The player is showing an ad (see [`super::ads`]).
+    pub in_ad: bool,
 }
 
 impl Default for SyncStats {
@@ -56,6 +58,7 @@ impl Default for SyncStats {
             viewers: 0,
             rate_control: RateControl::Unknown,
             reading_noise_ms: 0.0,
+            in_ad: false,
         }
     }
 }

@@ -154,7 +154,15 @@ pub struct Hub {
     logs: Mutex<logs::HubLogs>,
     /// Removed viewers (from the stored rights).
     removed: watch::Sender<Vec<app::rights::Removal>>,
+    /// The playback revision (its `playback_base`) whose end a local viewer's player reported
+    /// (`ended`); 0: none. The automatic advance needs it (see [`Hub::witness_end`]).
+    end_witness: AtomicU64,
 }
+
+/// A player's ENDED counts as the end's witness when the room's clock is this close to the
+/// room's duration (ms): the room's duration is the longest any player reported, so a player
+/// may finish a little before it.
+pub const END_WITNESS_MS: f64 = 2_000.0;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -188,6 +196,34 @@ impl Hub {
     /// The newest state this instance knows (from events or its own writes).
     pub fn latest(&self) -> Option<PlaybackState> {
         lock(&self.latest).clone()
+    }
+
+    /// A local viewer's player reported the end of `video` (`ended`) at server time `now` (ms):
+    /// recorded for the room's playback revision when the room plays that video and its clock
+    /// is within [`END_WITNESS_MS`] of its duration. Returns whether it was recorded.
+    ///
+    /// The room's video ends (and the queue advances) only once its clock has reached the
+    /// duration **and** a player reported ENDED: an ad, which reports its own length as the
+    /// duration, never reports ENDED (docs/protocol.md, "The end of a video").
+    pub fn witness_end(&self, video: &app::ids::VideoId, now: f64) -> bool {
+        let Some(st) = self.latest() else {
+            return false;
+        };
+        let near = st.playing
+            && st
+                .duration
+                .is_some_and(|d| st.position_at(now + END_WITNESS_MS) >= d);
+        if st.video_id != *video || !near {
+            return false;
+        }
+        self.end_witness
+            .store(st.playback_base(), Ordering::Release);
+        true
+    }
+
+    /// Whether a local player reported the end of `st`'s playback revision.
+    pub fn end_witnessed(&self, st: &PlaybackState) -> bool {
+        self.end_witness.load(Ordering::Acquire) == st.playback_base()
     }
 
     /// Records a state learned outside the event stream (a write or a conflict) if newer.
@@ -543,6 +579,7 @@ impl Hubs {
                             self.inner.reactions_kept.load(Ordering::Relaxed),
                         )),
                         removed: watch::channel(Vec::new()).0,
+                        end_witness: AtomicU64::new(0),
                     });
                     map.insert(id.clone(), hub.clone());
                     (hub, true)

@@ -82,6 +82,11 @@ impl Conn {
                 }
                 None
             }
+            Ok(ClientMsg::Ended { video_id }) => {
+                let recorded = hub.witness_end(&video_id, self.sessions.now_ms());
+                tracing::debug!(%video_id, recorded, "a player reported the end");
+                None
+            }
             Ok(ClientMsg::Status { status }) => {
                 if app::health::is_valid(&status) {
                     hub.member_update(self.conn_id, None, Some(status));
