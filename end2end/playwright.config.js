@@ -8,7 +8,9 @@
 // Projects:
 // - stand-in: the YouTube IFrame API stand-in on a page of its own (no app needed);
 // - app: the scenarios of issue 5 against the running app;
-// - accuracy: sync accuracy figures (prints p50/p95/max spread; asserts only a generous bound).
+// - accuracy: sync accuracy figures (prints p50/p95/max spread; asserts only a generous bound);
+// - real, accuracy-real: the sync scenarios, ads and the accuracy figures on the real-media
+//   player (the stand-in's media clock is a <video> decoding a real clip, issue 25).
 import { defineConfig } from '@playwright/test';
 
 export const CHROMIUM_ARGS = [
@@ -50,5 +52,9 @@ export default defineConfig({
     { name: 'stand-in', testMatch: 'stand-in/**/*.spec.js' },
     { name: 'app', testMatch: 'tests/**/*.spec.js' },
     { name: 'accuracy', testMatch: 'accuracy/**/*.spec.js', timeout: 300_000 },
+    // The same sync scenarios, ads and accuracy run on the real-media player (issue 25): the
+    // stand-in's media clock is a <video> decoding a real clip (end2end/media/).
+    { name: 'real', testMatch: ['tests/sync.spec.js', 'tests/ads.spec.js'], use: { player: 'real' } },
+    { name: 'accuracy-real', testMatch: 'accuracy/accuracy.spec.js', timeout: 300_000, use: { player: 'real' } },
   ],
 });

@@ -389,3 +389,40 @@ test('the end of the video: everyone ends together; a viewer who leaves is count
   expect(later.running).toEqual([false, false]);
   expect(later.positions).toEqual([20, 20]);
 });
+
+test('a viewer\'s own quick actions all land, with no gaps between them', async ({ viewers }) => {
+  const { all } = await party(viewers, 2);
+  const [a, b] = all;
+  // Each sequence runs inside one call on A's page: no gap at all between the actions (the
+  // first seek while paused fires no event; the play follows it within the same task).
+  const run = (steps) =>
+    a.page.evaluate((steps) => {
+      const p = window.__ytTest.players.filter((x) => !x.destroyed).pop();
+      for (const [name, arg] of steps) p[name](arg);
+    }, steps);
+  const cases = [
+    { start: false, steps: [['userSeek', 200], ['userPlay']], playing: true, near: 200 },
+    { start: true, steps: [['userPause'], ['userSeek', 300]], playing: false, near: 300 },
+    { start: false, steps: [['userSeek', 100], ['userPlay'], ['userSeek', 400]], playing: true, near: 400 },
+    { start: true, steps: [['userSeek', 500], ['userPause']], playing: false, near: 500 },
+  ];
+  for (const c of cases) {
+    await test.step(`${c.start ? 'playing' : 'paused'}: ${c.steps.map((s) => s.join(' ')).join(', ')}`, async () => {
+      await a.hook(c.start ? 'userPlay' : 'userPause');
+      await waitInSync([a, b], { playing: c.start });
+      await waitSameRevision([a, b]);
+      await run(c.steps);
+      // Where the last action left A: playing (a little past the target) or paused at it.
+      const s = await waitInSync([a, b], { playing: c.playing, timeout: 10_000 });
+      for (const p of s.positions) {
+        expect(p).toBeGreaterThanOrEqual(c.near - 0.05);
+        expect(p).toBeLessThan(c.near + (c.playing ? 3 : 0.05));
+      }
+      // And it stays there: nothing undoes it a moment later.
+      await new Promise((r) => setTimeout(r, 1000));
+      const later = await sample([a, b]);
+      expect(later.running).toEqual([c.playing, c.playing]);
+      expect(Math.abs(later.positions[0] - c.near)).toBeLessThan(c.playing ? 5 : 0.05);
+    });
+  }
+});

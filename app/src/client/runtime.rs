@@ -586,6 +586,7 @@ impl Inner {
         set("rateControl", stats.rate_control.as_str().into());
         set("readingNoiseMs", stats.reading_noise_ms.into());
         set("inAd", stats.in_ad.into());
+        set("pulseLagMs", stats.pulse_lag_ms.into());
         self.publish_video();
         self.publish_queue();
         self.publish_rights();

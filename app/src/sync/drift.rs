@@ -44,6 +44,7 @@ use std::collections::VecDeque;
 use super::fit::{
     band_for, error_with_slope, fit_error_with, ErrorFit, DEADBAND, NOISY, SLOPE_SIGMAS,
 };
+use super::pulse_lag::PulseLag;
 
 /// A slope beyond this (s/s, i.e. 3 ms per second) counts as a skewed media clock.
 pub const SKEW_SLOPE: f64 = 0.003;
@@ -214,6 +215,8 @@ pub struct Drift {
     last_locked_seek: f64,
     drift_weight: f64,
     drift_sum: f64,
+    /// What a pulse really does on this player ([`super::pulse_lag`]).
+    pulse_lag: PulseLag,
     /// Seeks made on our own to fix drift or a stall.
     pub corrective_seeks: u32,
     /// Rate pulses started.
@@ -244,6 +247,7 @@ impl Drift {
             last_locked_seek: f64::NEG_INFINITY,
             drift_weight: 0.0,
             drift_sum: 0.0,
+            pulse_lag: PulseLag::new(),
             corrective_seeks: 0,
             rate_nudges: 0,
         }
@@ -306,6 +310,12 @@ impl Drift {
     /// The learned seek-to-playing latency (s).
     pub fn seek_latency(&self) -> f64 {
         self.seek_latency
+    }
+
+    /// The learned pulse lag (s): how much of a pulse a real decoder loses (see
+    /// [`super::pulse_lag`]).
+    pub fn pulse_lag(&self) -> f64 {
+        self.pulse_lag.value()
     }
 
     /// How far (s) a seek aimed with the learned latency may land from its aim: the widest
@@ -414,6 +424,7 @@ impl Drift {
     /// If a latency measurement is due (first settled fit after a corrective seek), folds it
     /// into the EWMA. Returns the new latency when it learned something.
     pub fn learn(&mut self, now: f64) -> Option<f64> {
+        self.learn_pulse(now);
         let l = self.learn?;
         let fit = self.fit(now)?;
         let needed = if self.noise_level > NOISY {
@@ -452,6 +463,34 @@ impl Drift {
         let mut v: Vec<f64> = self.latencies.iter().copied().collect();
         self.seek_latency = median(&mut v);
         Some(self.seek_latency)
+    }
+
+    /// The first settled estimate after a completed pulse measures what it did.
+    fn learn_pulse(&mut self, now: f64) {
+        if self.pulse.is_some() {
+            return;
+        }
+        // As many readings as the next decision needs (it must not come first); an error off
+        // by x reads as a lag off by 4x (x / 0.25), so noisy players are left out below.
+        let Some(fit) = self.fit(now).filter(|f| f.samples >= MIN_PULSE_SAMPLES) else {
+            return;
+        };
+        if self.drifting(&fit) {
+            // A drifting clock's error moves under the measurement, and noisy readings blur
+            // it: too imprecise to learn from (4x the error's own imprecision). A clean
+            // player's lag is learned from the pulses of a join or a stall instead.
+            self.pulse_lag.cancel();
+        } else {
+            self.pulse_lag.measured(now, fit.error, fit.raw_slope);
+        }
+    }
+
+    /// Whether a pulse's effect cannot be measured precisely on this player now: a drifting
+    /// media clock (this window's slope or the learned drift) or noisy readings.
+    fn drifting(&self, fit: &ErrorFit) -> bool {
+        is_skewed(fit, self.noise_level)
+            || self.learned_drift().is_some()
+            || self.noise_level > NOISY
     }
 
     /// Decides what to do at `now` (the player is playing undisturbed at the base rate).
@@ -535,11 +574,12 @@ impl Drift {
         };
         // While pulsing, the error changes by (rate - base) + slope per second.
         let speed = (rate - self.base_rate) + fit.slope;
+        // A real decoder loses the learned pulse lag of every pulse (0 on a modelled player).
         let duration_s = if speed * delta < 0.0 {
             (delta / speed).abs()
         } else {
             (delta / (rate - self.base_rate)).abs()
-        };
+        } + self.pulse_lag.value();
         Correction::Pulse {
             rate,
             duration_ms: (duration_s * 1000.0).min(MAX_PULSE_MS),
@@ -601,6 +641,7 @@ impl Drift {
     /// beyond ±`miss_beyond` lengthens the back-off of the next steady-play seek).
     pub fn record_locked_seek(&mut self, now: f64, compensation: f64, miss_beyond: f64) {
         self.corrective_seeks += 1;
+        self.pulse_lag.cancel();
         self.learn = Some(Learn {
             used: compensation,
             miss_beyond: Some(miss_beyond),
@@ -612,6 +653,15 @@ impl Drift {
 
     /// Records that a pulse started at `now`.
     pub fn start_pulse(&mut self, now: f64, rate: f64, duration_ms: f64) {
+        // What the pulse was decided on: measured against what it did once it is over (not on
+        // a drifting clock, whose error moves under the measurement).
+        match self.fit(now) {
+            Some(f) if !self.drifting(&f) => {
+                self.pulse_lag
+                    .started(now, f.error, f.raw_slope, rate - self.base_rate);
+            }
+            _ => self.pulse_lag.cancel(),
+        }
         self.pulse = Some(Pulse {
             rate,
             end: now + duration_ms,
@@ -631,6 +681,7 @@ impl Drift {
     /// Ends the pulse (if any); returns true when the base rate must be restored.
     pub fn end_pulse(&mut self, now: f64) -> bool {
         if self.pulse.take().is_some() {
+            self.pulse_lag.ended(now);
             self.reset(now, SETTLE_MS);
             true
         } else {
@@ -679,6 +730,7 @@ impl Drift {
     /// Records a corrective seek with the compensation it used.
     pub fn record_seek(&mut self, now: f64, compensation: f64) {
         self.corrective_seeks += 1;
+        self.pulse_lag.cancel();
         self.learn = Some(Learn {
             used: compensation,
             miss_beyond: None,
@@ -690,6 +742,7 @@ impl Drift {
     /// Records a seek made to apply a state while the player was playing, so its latency is
     /// learned too (without counting it as corrective).
     pub fn record_apply_seek(&mut self, now: f64, compensation: f64) {
+        self.pulse_lag.cancel();
         self.learn = Some(Learn {
             used: compensation,
             miss_beyond: None,
@@ -701,6 +754,7 @@ impl Drift {
     /// Records the seek that starts a video (a first play, or a play after the end): slower
     /// than later seeks (it loads the video), so what it shows only lowers the first guess.
     pub fn record_first_start(&mut self, now: f64, compensation: f64) {
+        self.pulse_lag.cancel();
         self.learn = Some(Learn {
             used: compensation,
             miss_beyond: None,

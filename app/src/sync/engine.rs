@@ -1107,6 +1107,7 @@ impl Engine {
         st.reading_noise_ms = self.drift.noise_level() * 1000.0;
         st.viewers = self.viewers;
         st.in_ad = self.ads.in_ad();
+        st.pulse_lag_ms = self.drift.pulse_lag() * 1000.0;
         if let Some(s) = self.state.as_ref() {
             st.revision = s.revision;
             st.target_position = s.position_at(self.clock.server_time(now));

@@ -12,6 +12,7 @@ mod clock;
 mod drift;
 mod engine;
 mod fit;
+pub mod pulse_lag;
 mod stats;
 
 #[cfg(any(test, feature = "sim"))]
@@ -20,6 +21,8 @@ pub mod sim;
 mod sim_ads;
 #[cfg(test)]
 mod sim_hard;
+#[cfg(test)]
+mod sim_real;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim_variants;
 

@@ -38,6 +38,8 @@ pub struct SyncStats {
     pub reading_noise_ms: f64,
     /// The player is showing an ad (see [`super::ads`]).
     pub in_ad: bool,
+    /// The learned pulse lag (ms; see [`super::pulse_lag`]).
+    pub pulse_lag_ms: f64,
 }
 
 impl Default for SyncStats {
@@ -59,6 +61,7 @@ impl Default for SyncStats {
             rate_control: RateControl::Unknown,
             reading_noise_ms: 0.0,
             in_ad: false,
+            pulse_lag_ms: 0.0,
         }
     }
 }

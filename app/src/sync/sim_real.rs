@@ -1,0 +1,60 @@
+//! A real decoder in the closed-loop simulation (issue 25): a rate change reaches the media
+//! clock late (90 ms) and the way back sooner (10 ms), as measured in Chromium with a real
+//! `<video>`, so a pulse planned as on a modelled player under-corrects by 20 ms every time. The
+//! engine learns that lag from its own pulses and then lands in a pulse or two, and steady play
+//! makes no corrections at all.
+
+use super::sim::World;
+
+fn real_decoder(w: &mut World, i: usize) {
+    w.clients[i].player.rate_lag_ms = 90.0;
+    w.clients[i].player.rate_back_lag_ms = 10.0;
+}
+
+/// A plays from 0; B (a real decoder) joins 3 s later and settles for 10 s.
+fn two_playing_real() -> World {
+    let mut w = World::new();
+    w.join(-50_000.0, 15.0, 15.0);
+    w.run(1_000.0);
+    w.user_play(0);
+    w.run(3_000.0);
+    let b = w.join(123_456.0, 20.0, 20.0);
+    real_decoder(&mut w, b);
+    w.run(10_000.0);
+    w
+}
+
+#[test]
+fn real_decoder_the_pulse_lag_is_learned_and_offsets_land_in_two_pulses() {
+    let mut w = two_playing_real();
+    for (k, off) in [0.06, -0.04, 0.08, -0.03, 0.05].into_iter().enumerate() {
+        let nudges = w.clients[1].engine.stats().rate_nudges;
+        w.clients[1].player.position += off;
+        w.run(6_000.0);
+        let took = w.clients[1].engine.stats().rate_nudges - nudges;
+        let err = w.error(1);
+        assert!(err.abs() < 0.004, "offset {k}: {err}");
+        if k >= 2 {
+            assert!(took <= 2, "offset {k} took {took} pulses");
+        }
+    }
+    let lag = w.clients[1].engine.stats().pulse_lag_ms;
+    assert!((lag - 80.0).abs() < 10.0, "learned lag {lag} ms");
+    assert_eq!(w.clients[1].engine.stats().corrective_seeks, 0);
+}
+
+#[test]
+fn real_decoder_steady_play_makes_no_corrections() {
+    let mut w = two_playing_real();
+    w.run(5_000.0);
+    let nudges = w.clients[1].engine.stats().rate_nudges;
+    let seeks = w.clients[1].engine.stats().corrective_seeks;
+    let gap = w.run_max_gap(60_000.0, 0, 1);
+    assert!(gap < 0.004, "{gap}");
+    assert_eq!(
+        w.clients[1].engine.stats().rate_nudges,
+        nudges,
+        "no pulse in a minute"
+    );
+    assert_eq!(w.clients[1].engine.stats().corrective_seeks, seeks);
+}
