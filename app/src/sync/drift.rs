@@ -475,22 +475,18 @@ impl Drift {
         let Some(fit) = self.fit(now).filter(|f| f.samples >= MIN_PULSE_SAMPLES) else {
             return;
         };
-        if self.drifting(&fit) {
-            // A drifting clock's error moves under the measurement, and noisy readings blur
-            // it: too imprecise to learn from (4x the error's own imprecision). A clean
-            // player's lag is learned from the pulses of a join or a stall instead.
+        if self.blurred() {
             self.pulse_lag.cancel();
         } else {
             self.pulse_lag.measured(now, fit.error, fit.raw_slope);
         }
     }
 
-    /// Whether a pulse's effect cannot be measured precisely on this player now: a drifting
-    /// media clock (this window's slope or the learned drift) or noisy readings.
-    fn drifting(&self, fit: &ErrorFit) -> bool {
-        is_skewed(fit, self.noise_level)
-            || self.learned_drift().is_some()
-            || self.noise_level > NOISY
+    /// Whether a pulse's effect cannot be measured precisely on this player: noisy readings
+    /// (4x their imprecision would read as lag). A drifting clock is fine: its slope is taken
+    /// out (see [`PulseLag::measured`]).
+    fn blurred(&self) -> bool {
+        self.noise_level > NOISY
     }
 
     /// Decides what to do at `now` (the player is playing undisturbed at the base rate).
@@ -653,10 +649,9 @@ impl Drift {
 
     /// Records that a pulse started at `now`.
     pub fn start_pulse(&mut self, now: f64, rate: f64, duration_ms: f64) {
-        // What the pulse was decided on: measured against what it did once it is over (not on
-        // a drifting clock, whose error moves under the measurement).
+        // What the pulse was decided on: measured against what it did once it is over.
         match self.fit(now) {
-            Some(f) if !self.drifting(&f) => {
+            Some(f) if !self.blurred() => {
                 self.pulse_lag
                     .started(now, f.error, f.raw_slope, rate - self.base_rate);
             }

@@ -58,3 +58,27 @@ fn real_decoder_steady_play_makes_no_corrections() {
     );
     assert_eq!(w.clients[1].engine.stats().corrective_seeks, seeks);
 }
+
+#[test]
+fn real_decoder_a_fast_clock_is_held_within_10_ms_by_pulses() {
+    let mut w = two_playing_real();
+    w.clients[1].player.skew = 1.01; // 10 ms per second fast
+    w.run(5_000.0);
+    let nudges = w.clients[1].engine.stats().rate_nudges;
+    let mut worst: f64 = 0.0;
+    for _ in 0..300 {
+        w.run(100.0);
+        worst = worst.max(w.error(1).abs());
+    }
+    let st = w.clients[1].engine.stats();
+    assert!(
+        worst < 0.010,
+        "worst error {worst}, lag {} ms",
+        st.pulse_lag_ms
+    );
+    assert_eq!(st.corrective_seeks, 0);
+    // 10 ms of drift a second swept across a few-ms window: a pulse about every second (the
+    // modelled player's bound, sim.rs, is 150 a minute).
+    let pulses = st.rate_nudges - nudges;
+    assert!(pulses <= 45, "{pulses} pulses in 30 s");
+}
