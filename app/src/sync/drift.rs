@@ -48,6 +48,9 @@ use super::pulse_lag::PulseLag;
 
 /// A slope beyond this (s/s, i.e. 3 ms per second) counts as a skewed media clock.
 pub const SKEW_SLOPE: f64 = 0.003;
+/// Smallest dead band of a skewed clock (s): it sweeps ± half of it between pulses, so that a
+/// 1 % fast clock is pulsed about once a second, not on every poll.
+pub const SKEW_BAND: f64 = 0.004;
 /// Errors beyond this are corrected by a seek when rate pulses are available (s). Smaller ones
 /// take a pulse of at most 4 s at ±0.25.
 pub const SEEK_THRESHOLD: f64 = 1.0;
@@ -550,6 +553,8 @@ impl Drift {
         };
         let e = fit.error;
         let skewed = is_skewed(&fit, self.noise_level);
+        // A drifting clock sweeps a wider window (every pulse is heard: fewer, longer ones).
+        let band = if skewed { band.max(SKEW_BAND) } else { band };
         let trigger = e.abs() > band || (skewed && e * fit.slope > 0.0 && e.abs() > band / 2.0);
         if !trigger {
             return Correction::None;
@@ -792,10 +797,10 @@ mod tests {
     #[test]
     fn inside_the_dead_band_nothing_happens() {
         let mut d = Drift::new();
-        let t = feed(&mut d, 0.0, 20, |_| 0.0035);
+        let t = feed(&mut d, 0.0, 20, |_| 0.9 * DEADBAND);
         assert_eq!(d.decide(t), Correction::None);
         let mut d = Drift::new();
-        let t = feed(&mut d, 0.0, 20, |_| -0.0035);
+        let t = feed(&mut d, 0.0, 20, |_| -0.9 * DEADBAND);
         assert_eq!(d.decide(t), Correction::None);
     }
 

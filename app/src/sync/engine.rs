@@ -55,6 +55,9 @@ pub const PING_BURST: u32 = 8;
 pub const PING_BURST_GAP_MS: f64 = 100.0;
 /// Spacing of the periodic pings afterwards (ms).
 pub const PING_INTERVAL_MS: f64 = 3_000.0;
+/// Error samples start this long after the player was last seen not playing (ms): a real
+/// decoder's start transient and one widget report interval (see `tick_player`).
+pub const START_SETTLE_MS: f64 = 400.0;
 /// The session counts as ended this close to the duration (s).
 const END_EPSILON: f64 = 0.05;
 
@@ -738,7 +741,17 @@ impl Engine {
             if self.drift.end_pulse(now) {
                 out.push(Action::SetRate(self.drift.base_rate()));
             }
-            self.drift.reset(now, SETTLE_MS);
+            // Once it plays, a real decoder's clock starts slow (it lags ~60 ms over its first
+            // 100 ms) and the page extrapolates the start report until the next one (250 ms):
+            // its first readings are not the error, and a pulse on them goes the wrong way. (A
+            // rate-locked player is held by seeks within a wider band: it keeps the short
+            // settle, so that a drifting one is not let run longer.)
+            let settle = if self.drift.rate_control() == super::RateControl::Locked {
+                SETTLE_MS
+            } else {
+                START_SETTLE_MS
+            };
+            self.drift.reset(now, settle);
             return;
         }
         if now >= self.sample_at - 0.5 {

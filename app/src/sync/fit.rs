@@ -30,8 +30,9 @@ pub const NOISY_SLOPE_SIGMAS: f64 = 6.0;
 pub const NOISY: f64 = 0.004;
 
 /// Smallest dead band: no correction while the smoothed error stays within ± this (seconds).
-/// Two viewers inside it are at most 8 ms apart.
-pub const DEADBAND: f64 = 0.004;
+/// Two viewers inside it are at most 3 ms apart (issue 25's steady-play bound on a real
+/// decoder, whose readings are smooth to ~0.4 ms RMS: 3x that is the band).
+pub const DEADBAND: f64 = 0.0015;
 /// The dead band widens to this many times the measured reading noise, so noisy players are not
 /// chased around by their own measurement noise.
 pub const NOISE_FACTOR: f64 = 3.0;
