@@ -406,6 +406,14 @@ impl Engine {
                     return;
                 }
             }
+            if let Some(cmd) = self.unseen_seek(r) {
+                // The viewer moved the player since the last poll (a seek fires no event): that
+                // is their latest action, not something for the echo to undo.
+                if !self.redundant(now, cmd) {
+                    self.command(now, cmd, out);
+                    return;
+                }
+            }
         }
         self.apply_state(now, r, out);
     }
@@ -799,6 +807,22 @@ impl Engine {
                 self.stats.last_action = format!("rate-locked: seek to {to:.3}");
             }
         }
+    }
+
+    /// A seek the viewer made since the last poll that no poll has seen yet (the reading jumped
+    /// from the baseline; none of ours is landing): the seek command it stands for.
+    fn unseen_seek(&mut self, r: Option<Reading>) -> Option<Command> {
+        let (r, prev) = (r?, self.baseline?);
+        if self.guard.is_some() || self.autoplay.blocked || !is_jump(&prev, &r) {
+            return None;
+        }
+        self.baseline = Some(r);
+        let position = if r.state == PlayerState::Playing {
+            r.position + self.one_way() * r.rate
+        } else {
+            r.position
+        };
+        Some(Command::Seek { position })
     }
 
     /// Reports the video's length once, if the session does not know it yet (or knows a

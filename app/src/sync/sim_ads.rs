@@ -180,3 +180,25 @@ fn quick_actions_seek_play_seek_ends_playing_at_the_last_seek() {
     assert!((at - 302.8).abs() < 0.5, "{at}");
     assert!(w.error(2).abs() < 0.05, "{}", w.error(2));
 }
+
+#[test]
+fn quick_actions_a_seek_right_after_a_pause_lands_even_when_the_echo_comes_first() {
+    for gap_ms in [0.0, 5.0, 30.0] {
+        let mut w = three_playing();
+        let now = w.now;
+        w.clients[0].player.pause(now);
+        w.run(gap_ms);
+        let now = w.now;
+        // A silent seek (no event) before the pause's answer is back.
+        w.clients[0].player.seek(now, 300.0);
+        w.run(2_000.0);
+        assert!(!w.state.playing, "gap {gap_ms} ms");
+        assert!(
+            (w.state.position - 300.0).abs() < 1e-6,
+            "gap {gap_ms} ms: paused at the seek ({})",
+            w.state.position
+        );
+        assert!((w.clients[0].player.position - 300.0).abs() < 1e-6);
+        assert!((w.clients[2].player.position - 300.0).abs() < 1e-6);
+    }
+}
