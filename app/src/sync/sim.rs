@@ -54,9 +54,15 @@ pub struct Player {
     pub rate_lag_ms: f64,
     /// See `rate_lag_ms`.
     pub rate_back_lag_ms: f64,
+    /// A real decoder's start: for the first 100 ms of PLAYING the clock runs slow and ends
+    /// this many ms behind (Chromium: 62-64 ms, `end2end/media/decoder.mjs`). 0 = none.
+    pub start_lag_ms: f64,
+    slow_until: f64,
     /// The media clock's rate while the new rate is not in effect yet.
     clock_rate: f64,
-    rate_due: Option<(f64, f64)>,
+    /// Rate changes asked for and not in effect yet (when, rate), in order; a later change
+    /// that takes effect sooner supersedes them (the newest rate wins, as in Chromium).
+    rate_due: Vec<(f64, f64)>,
     /// The next start shows a preroll of this length (s) first (issue 25's ad model).
     pub preroll_s: Option<f64>,
     /// `getCurrentTime()` during an ad is the ad's clock (true) or the frozen content
@@ -86,8 +92,10 @@ impl Player {
             paused_seek_buffers: false,
             rate_lag_ms: 0.0,
             rate_back_lag_ms: 0.0,
+            start_lag_ms: 0.0,
+            slow_until: 0.0,
             clock_rate: 1.0,
-            rate_due: None,
+            rate_due: Vec::new(),
             preroll_s: None,
             ad_clock: true,
             ad: None,
@@ -130,20 +138,29 @@ impl Player {
                     self.start_ad(now, len);
                     return;
                 }
+                if st == PlayerState::Playing {
+                    self.slow_until = now + 100.0;
+                }
                 self.set_state(now, st);
             }
         }
-        if let Some((at, r)) = self.rate_due {
-            if now >= at {
-                self.rate_due = None;
-                self.clock_rate = r;
+        while let Some(&(at, r)) = self.rate_due.first() {
+            if now < at {
+                break;
             }
+            self.clock_rate = r;
+            self.rate_due.remove(0);
         }
-        if self.rate_due.is_none() {
+        if self.rate_due.is_empty() {
             self.clock_rate = self.rate;
         }
         if self.state == PlayerState::Playing {
-            self.position += dt_ms / 1000.0 * self.clock_rate * self.skew;
+            let ramp = if now <= self.slow_until {
+                1.0 - self.start_lag_ms / 100.0
+            } else {
+                1.0
+            };
+            self.position += dt_ms / 1000.0 * self.clock_rate * self.skew * ramp;
             if self.position >= self.duration {
                 self.position = self.duration;
                 self.set_state(now, PlayerState::Ended);
@@ -236,9 +253,13 @@ impl Player {
             } else {
                 self.rate_lag_ms
             };
-            if lag > 0.0 {
-                self.clock_rate = self.rate_due.map_or(self.rate, |(_, r)| r);
-                self.rate_due = Some((now + lag, snapped));
+            if lag > 0.0 || !self.rate_due.is_empty() {
+                if self.rate_due.is_empty() {
+                    self.clock_rate = self.rate;
+                }
+                let at = now + lag;
+                self.rate_due.retain(|(t, _)| *t < at);
+                self.rate_due.push((at, snapped));
             }
             self.rate = snapped;
             self.events.push((now + EVENT_DELAY, Ev::Rate(snapped)));
@@ -276,6 +297,11 @@ pub struct Client {
     stale: (f64, f64),
     /// `getCurrentTime()` moves in steps of this (s, floored); 0 = exact.
     pub step: f64,
+    /// The widget's reports (ms): readings are the last report (every this many ms and at each
+    /// state change) extrapolated at the reported rate, as the real widget API's are. 0 = the
+    /// true position.
+    pub report_ms: f64,
+    report: (f64, f64, PlayerState),
     /// Every message to and from this viewer is late by up to this much more (ms), varying,
     /// still in order.
     pub jitter_ms: f64,
@@ -342,6 +368,8 @@ impl World {
             stale_ms: 0.0,
             stale: (0.0, 0.0),
             step: 0.0,
+            report_ms: 0.0,
+            report: (f64::NEG_INFINITY, 0.0, PlayerState::Unstarted),
             jitter_ms: 0.0,
             last_up: 0.0,
             last_down: 0.0,
@@ -401,6 +429,16 @@ impl World {
         let u = (c.rng >> 11) as f64 / (1u64 << 53) as f64;
         let noise = (u * 2.0 - 1.0) * c.noise;
         let (mut position, duration) = c.player.shown(self.now);
+        if c.report_ms > 0.0 && !c.player.in_ad() {
+            if self.now >= c.report.0 + c.report_ms || c.report.2 != c.player.state {
+                c.report = (self.now, position, c.player.state);
+            }
+            if c.player.state == PlayerState::Playing {
+                position = c.report.1 + (self.now - c.report.0) / 1000.0 * c.player.rate;
+            } else {
+                position = c.report.1;
+            }
+        }
         if self.now >= c.stale.1 {
             // The same draw, another bit range: how late the next report is.
             c.stale = (
