@@ -280,6 +280,10 @@ pub fn apply(
         let mut next = rebase(state, now);
         next.duration = Some(seconds);
         next.position = clamp_position(next.position, next.duration);
+        // A length learned is no playback change: a play, pause or seek sent before it is
+        // still the first of its revision (a viewer's first play raced its own player's
+        // report and was lost as `stale`).
+        next.playback_revision = state.playback_base();
         return Ok(Some(next));
     }
     if base_revision < state.playback_base() || base_revision > state.revision {
@@ -361,6 +365,27 @@ fn rebase(state: &PlaybackState, now: f64) -> PlaybackState {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_duration_report_does_not_make_a_play_sent_before_it_stale() {
+        let s = PlaybackState::new(vid(), 0.0, 0.0);
+        let d = apply(&s, Command::Duration { seconds: 212.0 }, 0, 10.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.revision, 2);
+        assert_eq!(d.playback_base(), 1);
+        // The viewer pressed play before the report reached it: based on revision 1.
+        let p = apply(&d, Command::Play { position: 0.0 }, 1, 20.0)
+            .unwrap()
+            .unwrap();
+        assert!(p.playing);
+        assert_eq!(p.playback_base(), 3);
+        // A playback change still makes older commands stale.
+        assert!(matches!(
+            apply(&p, Command::Pause { position: 0.0 }, 2, 30.0),
+            Err(CommandError::Stale { .. })
+        ));
+    }
 
     fn vid() -> VideoId {
         VideoId::parse("dQw4w9WgXcQ").unwrap()
