@@ -108,16 +108,23 @@ const truePos = (page) => page.evaluate(() => window.__ytTest.players[0].truePos
 const waitState = (page, s, timeout = 3000) =>
   page.waitForFunction((s) => window.__player.getPlayerState() === s, s, { timeout });
 
+/** After a test: no page errors (and, unless `errorsOnly`, no request that left the machine and
+ * no CSP violation); then the context is closed. */
+async function checkAndClose(ctx, { errorsOnly = false } = {}) {
+  if (!ctx) return;
+  expect(ctx.errors, 'page errors').toEqual([]);
+  if (!errorsOnly) {
+    expect(ctx.blocked, 'requests that left the machine').toEqual([]);
+    expect(await ctx.page.evaluate(() => window.__cspViolations), 'CSP violations').toEqual([]);
+  }
+  await ctx.context.close();
+}
+
 test.describe('YouTube IFrame API stand-in', () => {
   let ctx;
   test.afterEach(async () => {
-    if (ctx) {
-      expect(ctx.errors, 'page errors').toEqual([]);
-      expect(ctx.blocked, 'requests that left the machine').toEqual([]);
-      expect(await ctx.page.evaluate(() => window.__cspViolations), 'CSP violations').toEqual([]);
-      await ctx.context.close();
-      ctx = undefined;
-    }
+    await checkAndClose(ctx);
+    ctx = undefined;
   });
 
   test('API shape, iframe, ready after a few hundred ms', async ({ browser }) => {
@@ -487,13 +494,8 @@ test.describe('YouTube IFrame API stand-in', () => {
 test.describe('stand-in with real media', () => {
   let ctx;
   test.afterEach(async () => {
-    if (ctx) {
-      expect(ctx.errors, 'page errors').toEqual([]);
-      expect(ctx.blocked, 'requests that left the machine').toEqual([]);
-      expect(await ctx.page.evaluate(() => window.__cspViolations), 'CSP violations').toEqual([]);
-      await ctx.context.close();
-      ctx = undefined;
-    }
+    await checkAndClose(ctx);
+    ctx = undefined;
   });
   const media = { media: MEDIA_PATH };
 
@@ -559,11 +561,8 @@ test.describe('stand-in with real media', () => {
 test.describe('stand-in ads', () => {
   let ctx;
   test.afterEach(async () => {
-    if (ctx) {
-      expect(ctx.errors, 'page errors').toEqual([]);
-      await ctx.context.close();
-      ctx = undefined;
-    }
+    await checkAndClose(ctx, { errorsOnly: true });
+    ctx = undefined;
   });
 
   for (const adClock of ['ad', 'content']) {

@@ -722,20 +722,10 @@ impl Engine {
             }
             return;
         }
-        if !self.autoplay.blocked {
-            if let Some(prev) = self.baseline {
-                if is_jump(&prev, &r) {
-                    let position = if r.state == PlayerState::Playing {
-                        r.position + self.one_way() * r.rate
-                    } else {
-                        r.position
-                    };
-                    self.baseline = Some(r);
-                    self.drift.reset(now, SETTLE_MS);
-                    self.command(now, Command::Seek { position }, out);
-                    return;
-                }
-            }
+        if let Some(cmd) = self.unseen_seek(Some(r)) {
+            self.drift.reset(now, SETTLE_MS);
+            self.command(now, cmd, out);
+            return;
         }
         self.baseline = Some(r);
         let steady = self.pending.is_none()
@@ -809,8 +799,9 @@ impl Engine {
         }
     }
 
-    /// A seek the viewer made since the last poll that no poll has seen yet (the reading jumped
-    /// from the baseline; none of ours is landing): the seek command it stands for.
+    /// A seek the viewer made since the last poll (the reading jumped from the baseline; none
+    /// of ours is landing): the seek command it stands for, with the baseline moved on. Used
+    /// by the poll and by an own echo that arrives before the poll saw the jump.
     fn unseen_seek(&mut self, r: Option<Reading>) -> Option<Command> {
         let (r, prev) = (r?, self.baseline?);
         if self.guard.is_some() || self.autoplay.blocked || !is_jump(&prev, &r) {
