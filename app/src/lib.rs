@@ -1,6 +1,7 @@
-//! The watch party's shared crate: UI components and routes ([`pages`]), server functions
-//! ([`api`]), the wire protocol ([`protocol`]), the authoritative playback rules
-//! ([`playback`]), the YouTube link parser ([`video`]) and the client sync logic ([`sync`]).
+//! The watch party's Leptos crate: UI components and routes ([`pages`]), server functions
+//! ([`api`]), the browser runtime ([`client`]) and the server side of the server functions
+//! ([`ssr`]). The rules it shows and drives (protocol, playback, queue, sync engine, ...) live in
+//! the Leptos-free `watchparty_core` crate and are re-exported here under their own names.
 //!
 //! Crate features do the gating: `ssr` (server) adds [`ssr`], the store-facing backend the server
 //! functions use; `hydrate` (browser) adds [`client`], the YouTube and WebSocket bindings.
@@ -13,26 +14,19 @@ compile_error!(
 );
 
 pub mod api;
-pub mod chat;
-pub mod health;
-pub mod ids;
-pub mod names;
-pub mod notices;
 pub mod pages;
-pub mod playback;
-pub mod protocol;
-pub mod queue;
-pub mod rights;
-pub mod room;
-pub mod roster;
-pub mod sync;
-pub mod video;
+pub use watchparty_core::{
+    chat, health, ids, names, notices, playback, protocol, queue, rights, room, roster, sync, video,
+};
 
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 #[cfg(feature = "hydrate")]
 pub mod client;
+
+#[cfg(test)]
+mod early_js_tests;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Title};

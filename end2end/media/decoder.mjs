@@ -1,5 +1,5 @@
 // What a real <video> decoder does with rate pulses and starts (issue 25): the measurement
-// behind app/src/sync/pulse_lag.rs and the engine's START_SETTLE_MS. Headless Chromium plays
+// behind core/src/sync/pulse_lag.rs and the engine's START_SETTLE_MS. Headless Chromium plays
 // the real-media clip (end2end/media/make-clip.sh) on a page of its own, and prints:
 // - per pulse length d (ms) at 1.25: the shift planned (0.25 d) and the shift realized
 //   (currentTime - wall clock, averaged over 300 ms before and from 400 ms after);

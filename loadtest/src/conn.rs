@@ -1,13 +1,11 @@
 //! One simulated viewer: one tokio task, one WebSocket with small buffers, speaking
-//! `app::protocol`. A viewer records when each broadcast of its session's sender arrives; the
+//! `watchparty_core::protocol`. A viewer records when each broadcast of its session's sender arrives; the
 //! session's sender (its first viewer) also sends the paced, open-loop commands; with
 //! `--ping-interval-ms` every viewer also measures `Ping`→`Pong` round trips.
 
 use crate::clock;
 use crate::stats::Receipts;
 use crate::target::Target;
-use app::ids::SessionId;
-use app::protocol::{Cause, ClientMsg, ConnId, ServerMsg};
 use futures::{SinkExt, StreamExt};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -20,6 +18,8 @@ use tokio_tungstenite::tungstenite::http::{header::ORIGIN, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use watchparty_core::ids::SessionId;
+use watchparty_core::protocol::{Cause, ClientMsg, ConnId, ServerMsg};
 
 /// How long a connection may take from TCP connect to `Hello`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -309,9 +309,9 @@ pub async fn run(
             _ = sleep_opt(next_status) => {
                 out.statuses_sent += 1;
                 let status = if out.statuses_sent % 2 == 1 {
-                    app::health::Health::in_sync(0)
+                    watchparty_core::health::Health::in_sync(0)
                 } else {
-                    app::health::Health::Buffering
+                    watchparty_core::health::Health::Buffering
                 };
                 let text = serde_json::to_string(&ClientMsg::Status { status }).unwrap_or_default();
                 if let Err(e) = ws.send(Message::text(text)).await {
@@ -474,8 +474,8 @@ fn on_state(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::ids::VideoId;
-    use app::playback::PlaybackState;
+    use watchparty_core::ids::VideoId;
+    use watchparty_core::playback::PlaybackState;
 
     #[test]
     fn fast_paths_match_the_real_wire_format() {

@@ -1,5 +1,5 @@
 //! `loadtest`: a load generator for the watch-party server, speaking the real WebSocket
-//! protocol (`app::protocol`) over tokio-tungstenite. Run it as its own process against
+//! protocol (`watchparty_core::protocol`) over tokio-tungstenite. Run it as its own process against
 //! loopback servers; `loadtest --help` lists the scenarios and options, and
 //! `docs/benchmarks.md` the figures it produced.
 //!

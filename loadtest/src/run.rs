@@ -7,13 +7,13 @@ use crate::procfs;
 use crate::report::{CpuReport, MemoryReport, Report, RosterReport, UrlReport};
 use crate::stats::{Fanout, Summary};
 use crate::target::{Target, TargetError};
-use app::ids::SessionId;
 use futures::StreamExt;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use watchparty_core::ids::SessionId;
 
 /// Sessions created concurrently.
 const CREATE_CONCURRENCY: usize = 16;

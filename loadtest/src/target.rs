@@ -2,10 +2,10 @@
 //! through the real server function `POST /api/create` (a tiny HTTP/1.1 client, so the load
 //! generator needs no HTTP library).
 
-use app::ids::SessionId;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use watchparty_core::ids::SessionId;
 
 /// Largest HTTP response read while creating a session.
 const MAX_RESPONSE: usize = 64 * 1024;

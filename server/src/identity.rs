@@ -1,5 +1,5 @@
 //! Viewer identity: the private key a browser presents in the WebSocket handshake and the public
-//! id ([`Kid`]) derived from it (see `app::rights`).
+//! id ([`Kid`]) derived from it (see `watchparty_core::rights`).
 //!
 //! The key travels as a subprotocol token `k.<key>` next to [`PROTOCOL`] (browsers cannot set
 //! other headers on a WebSocket; a query parameter would land in access logs). The server
@@ -7,8 +7,8 @@
 //! connection: it can watch and, in an open room, control, but cannot be a host and its
 //! removal lasts only that connection.
 
-use app::rights::{is_valid_key, Kid};
 use sha2::{Digest, Sha256};
+use watchparty_core::rights::{is_valid_key, Kid};
 
 /// The subprotocol the server speaks.
 pub const PROTOCOL: &str = "wp1";

@@ -57,8 +57,8 @@ pub enum CommandKind {
 
 impl CommandKind {
     /// The kind of a playback command.
-    pub fn of(cmd: &app::playback::Command) -> Self {
-        use app::playback::Command as C;
+    pub fn of(cmd: &watchparty_core::playback::Command) -> Self {
+        use watchparty_core::playback::Command as C;
         match cmd {
             C::Play { .. } => Self::Play,
             C::Pause { .. } => Self::Pause,
@@ -70,8 +70,8 @@ impl CommandKind {
     }
 
     /// The kind of any command a viewer sends (playback, queue, play now).
-    pub fn of_room(cmd: &app::room::RoomCommand) -> Self {
-        use app::room::RoomCommand as R;
+    pub fn of_room(cmd: &watchparty_core::room::RoomCommand) -> Self {
+        use watchparty_core::room::RoomCommand as R;
         match cmd {
             R::Playback(c) => Self::of(c),
             R::Queue(_) => Self::Queue,
@@ -144,7 +144,7 @@ pub struct CommandLabels {
     pub outcome: &'static str,
 }
 
-/// Labels of `watchparty_ws_closes_total` (codes come from `app::protocol::close`).
+/// Labels of `watchparty_ws_closes_total` (codes come from `watchparty_core::protocol::close`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CloseLabels {
     /// The close code.
@@ -439,7 +439,7 @@ mod tests {
         let store = StoreMetrics::default();
         let m = Metrics::new(Some(&store));
         m.command(CommandKind::Play, CommandOutcome::Applied);
-        m.close(app::protocol::close::TOO_SLOW);
+        m.close(watchparty_core::protocol::close::TOO_SLOW);
         m.client_error_ms(f64::NAN);
         m.client_error_ms(1e12);
         store.observe("cas", Instant::now());

@@ -3,7 +3,7 @@
 //! ([`Backend`]) both sit on top of it, and its logic is unit-tested without sockets.
 //!
 //! Applying a command: take the newest known state (the hub's cache), run
-//! [`app::playback::apply`], then compare-and-set in the store. On a conflict the store returns
+//! [`watchparty_core::playback::apply`], then compare-and-set in the store. On a conflict the store returns
 //! the current state; if the command's `base_revision` still equals the current revision it is
 //! retried (bounded), otherwise it is rejected as stale. The first command per revision wins.
 
@@ -14,20 +14,20 @@ use crate::store::{
     state_event, AppendOutcome, CasOutcome, ChangeLimit, Log, LogLimits, MemoryStore, RedisStore,
     SessionStore, StoreError,
 };
-use app::chat::{ChatError, ChatLine, Reaction};
-use app::ids::{SessionId, VideoId};
-use app::playback::{CommandError, PlaybackState};
-use app::protocol::ServerMsg;
-use app::protocol::{Cause, ConnId};
-use app::queue::QueueError;
-use app::rights::Kid;
-use app::room::{self, Actor, RoomCommand, RoomError, RoomLimits};
 use app::ssr::{Backend, BackendError, SessionSnapshot, SharedBackend};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
+use watchparty_core::chat::{ChatError, ChatLine, Reaction};
+use watchparty_core::ids::{SessionId, VideoId};
+use watchparty_core::playback::{CommandError, PlaybackState};
+use watchparty_core::protocol::ServerMsg;
+use watchparty_core::protocol::{Cause, ConnId};
+use watchparty_core::queue::QueueError;
+use watchparty_core::rights::Kid;
+use watchparty_core::room::{self, Actor, RoomCommand, RoomError, RoomLimits};
 
 /// A chat line's or reaction's id: the server time in ms × 1000 plus a random 0..999 (unique within a
 /// session in practice, below 2^53 so JavaScript reads it exactly).
@@ -71,7 +71,7 @@ pub enum Rejection {
     /// A queue rule refused it (unknown item, queue full, bad start).
     #[error(transparent)]
     Queue(#[from] QueueError),
-    /// The sender lacks the right (see [`app::rights`]).
+    /// The sender lacks the right (see [`watchparty_core::rights`]).
     #[error("{0}")]
     Forbidden(&'static str),
     /// A chat line or reaction that is not acceptable.
@@ -349,7 +349,7 @@ impl Sessions {
     ) -> Result<(SessionId, String), StoreError> {
         let secret = crate::identity::random_key();
         let mut state = PlaybackState::new(video, start, self.clock.now_ms());
-        state.rights = app::rights::Rights::owned_by(crate::identity::kid_of(&secret));
+        state.rights = watchparty_core::rights::Rights::owned_by(crate::identity::kid_of(&secret));
         for _ in 0..4 {
             let id = SessionId::random();
             if self.store.create(&id, &state).await? {
@@ -391,7 +391,7 @@ impl Sessions {
 
     /// Applies `cmd` from connection `cause.conn_id`, based on `base_revision`: playback
     /// commands by "first per playback revision wins", queue edits re-applied to the newest
-    /// state until they land (see [`app::room`]).
+    /// state until they land (see [`watchparty_core::room`]).
     pub async fn apply(
         &self,
         hub: &Hub,
@@ -529,7 +529,7 @@ impl Sessions {
         name: Option<&str>,
         text: &str,
     ) -> Result<(), Rejection> {
-        let text = app::chat::validate_text(text, self.settings.max_chat_chars)?;
+        let text = watchparty_core::chat::validate_text(text, self.settings.max_chat_chars)?;
         let state = self.current(hub).await?;
         let now = self.clock.now_ms();
         if state.rights.is_removed(kid, now) {
@@ -558,7 +558,7 @@ impl Sessions {
     }
 
     /// Sends a reaction from `name` stamped with the sender's video moment `at` (within
-    /// [`app::chat::REACTION_SLACK`] of the room's position).
+    /// [`watchparty_core::chat::REACTION_SLACK`] of the room's position).
     pub async fn react(
         &self,
         hub: &Hub,
@@ -574,7 +574,7 @@ impl Sessions {
                 "you were removed from this watch party",
             ));
         }
-        app::chat::validate_reaction(emoji, at, state.position_at(now))?;
+        watchparty_core::chat::validate_reaction(emoji, at, state.position_at(now))?;
         let reaction = Reaction {
             id: log_id(now),
             name: name.unwrap_or("Viewer").to_owned(),
@@ -598,7 +598,7 @@ impl Sessions {
     pub async fn delete_chat(&self, hub: &Hub, kid: &Kid, id: u64) -> Result<(), Rejection> {
         let state = self.current(hub).await?;
         if !state.rights.is_host(kid) {
-            return Err(Rejection::Forbidden(app::rights::NOT_A_HOST));
+            return Err(Rejection::Forbidden(watchparty_core::rights::NOT_A_HOST));
         }
         let event = serde_json::to_string(&ServerMsg::ChatDeleted { id })
             .map_err(|e| Rejection::Unavailable(e.to_string()))?;
@@ -652,7 +652,7 @@ impl Sessions {
 
     /// One pass of the automatic advance: every local session whose video ended (its clock at
     /// the duration, and a local player reported ENDED) with a queue behind it is advanced (every instance tries; the compare-and-set and the rule in
-    /// [`app::room`] make it happen once).
+    /// [`watchparty_core::room`] make it happen once).
     pub async fn advance_ended(&self) {
         let now = self.clock.now_ms();
         for hub in self.hubs.all() {
@@ -786,9 +786,9 @@ impl Backend for SessionsBackend {
 mod tests {
     use super::*;
     use crate::hub::Frame;
-    use app::playback::Command;
-    use app::protocol::ServerMsg;
     use tokio::sync::broadcast;
+    use watchparty_core::playback::Command;
+    use watchparty_core::protocol::ServerMsg;
 
     fn vid() -> VideoId {
         VideoId::parse("dQw4w9WgXcQ").unwrap()

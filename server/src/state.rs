@@ -4,11 +4,11 @@
 
 use crate::limits::{ClientKey, Counter, CreateLimiter};
 use crate::{sessions::Sessions, settings::Settings};
-use app::ids::SessionId;
 use axum::extract::FromRef;
 use leptos::prelude::*;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use watchparty_core::ids::SessionId;
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]

@@ -647,7 +647,7 @@ mod tests {
         }
         assert_eq!(&Prepared::close_empty().wire()[..], &[0x88, 0]);
         // Every code the server closes with may be sent.
-        use app::protocol::close;
+        use watchparty_core::protocol::close;
         for code in [
             close::GOING_AWAY,
             close::POLICY,

@@ -4,14 +4,14 @@
 
 mod common;
 
-use app::ids::SessionId;
-use app::playback::Command;
-use app::playback::PlaybackState;
-use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use common::redis::{free_port, PrivateRedis};
 use common::{create, open, spawn, spawn_with, Client, ConnectError, Store};
 use server::store::{CasOutcome, SessionStore, StoreError, Subscription};
 use std::time::{Duration, Instant};
+use watchparty_core::ids::SessionId;
+use watchparty_core::playback::Command;
+use watchparty_core::playback::PlaybackState;
+use watchparty_core::protocol::{ClientMsg, ErrorCode, ServerMsg};
 
 use common::on_both_stores;
 
@@ -176,7 +176,7 @@ async fn one_address_cannot_fill_a_room(store: Store) {
 async fn upgrades_to_random_ids_build_no_hub(store: Store) {
     let counted = CountedServer::spawn(store).await;
     for _ in 0..20 {
-        let id = app::ids::SessionId::random();
+        let id = watchparty_core::ids::SessionId::random();
         match counted.open(id.as_str()).await {
             Err(ConnectError::Status(404)) => {}
             other => panic!("random id: {:?}", other.map(|_| ())),
@@ -239,7 +239,7 @@ impl SessionStore for CountingStore {
         id: &SessionId,
         expected_revision: u64,
         next: &PlaybackState,
-        cause: Option<app::protocol::Cause>,
+        cause: Option<watchparty_core::protocol::Cause>,
     ) -> Result<CasOutcome, StoreError> {
         self.inner
             .compare_and_set(id, expected_revision, next, cause)
@@ -754,7 +754,7 @@ async fn the_home_page_shows_only_known_error_messages() {
         .await
         .unwrap();
     let location = first.headers()["location"].to_str().unwrap().to_string();
-    let real = app::video::VideoInputError::NotYouTube.to_string();
+    let real = watchparty_core::video::VideoInputError::NotYouTube.to_string();
     let page = page_text(&client, server.http_url(&location)).await;
     assert!(page.contains(&real), "{location}");
     assert_eq!(location, "/?error=not-youtube");

@@ -3,11 +3,11 @@
 
 mod common;
 
-use app::playback::Command;
-use app::protocol::{close, Cause, ErrorCode, ServerMsg};
 use common::redis::{cli as redis_cli, free_port, PrivateRedis};
 use common::{create, http_status, spawn, spawn_with, Client, Store};
 use std::time::Duration;
+use watchparty_core::playback::Command;
+use watchparty_core::protocol::{close, Cause, ErrorCode, ServerMsg};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_on_one_instance_reaches_viewers_on_the_other() {

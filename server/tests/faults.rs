@@ -7,15 +7,15 @@
 
 mod common;
 
-use app::ids::SessionId;
-use app::playback::Command;
-use app::protocol::{close, ErrorCode, ServerMsg};
 use common::proxy::Proxy;
 use common::redis::{free_port, PrivateRedis};
 use common::{create, spawn_with, Client, Store};
 use server::startup::TestServer;
 use std::time::Duration;
 use tokio::time::Instant;
+use watchparty_core::ids::SessionId;
+use watchparty_core::playback::Command;
+use watchparty_core::protocol::{close, ErrorCode, ServerMsg};
 
 /// Settings for an instance on `url`, with the safety-net reconcile out of the way (an hour),
 /// so what the tests measure is the real recovery path.

@@ -5,12 +5,12 @@
 
 mod common;
 
-use app::playback::Command;
-use app::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
-use app::rights::{Kid, RightsCommand};
 use common::{on_both_stores, spawn, spawn_with, Client, Store};
 use server::startup::TestServer;
 use std::time::Duration;
+use watchparty_core::playback::Command;
+use watchparty_core::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
+use watchparty_core::rights::{Kid, RightsCommand};
 
 on_both_stores!(
     a_locked_room_refuses_viewers_and_rights_survive_a_reconnect,
@@ -25,7 +25,7 @@ fn key(i: u32) -> String {
 }
 
 /// Creates a hosted session; returns its id and the host secret.
-async fn hosted(server: &TestServer) -> (app::ids::SessionId, String) {
+async fn hosted(server: &TestServer) -> (watchparty_core::ids::SessionId, String) {
     server
         .sessions
         .create_hosted(common::video(), 0.0)
@@ -43,7 +43,7 @@ async fn host_cmd(c: &mut Client, cmd: RightsCommand) -> u32 {
 async fn state_where(
     c: &mut Client,
     what: &str,
-    pred: impl Fn(&app::playback::PlaybackState) -> bool,
+    pred: impl Fn(&watchparty_core::playback::PlaybackState) -> bool,
 ) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
     while !pred(&c.state) {
@@ -220,7 +220,7 @@ impl RawClose {
     }
 }
 
-async fn chat_line(c: &mut Client) -> app::chat::ChatLine {
+async fn chat_line(c: &mut Client) -> watchparty_core::chat::ChatLine {
     loop {
         match c.recv().await {
             ServerMsg::Chat(line) => return line,
@@ -230,7 +230,12 @@ async fn chat_line(c: &mut Client) -> app::chat::ChatLine {
     }
 }
 
-async fn history(c: &mut Client) -> (Vec<app::chat::ChatLine>, Vec<app::chat::Reaction>) {
+async fn history(
+    c: &mut Client,
+) -> (
+    Vec<watchparty_core::chat::ChatLine>,
+    Vec<watchparty_core::chat::Reaction>,
+) {
     loop {
         if let ServerMsg::History { chat, reactions } = c.recv().await {
             return (chat, reactions);

@@ -4,10 +4,10 @@
 
 mod common;
 
-use app::playback::Command;
-use app::protocol::{ClientMsg, ErrorCode};
 use common::{create, settings, spawn, spawn_with, Client, Store};
 use std::time::Duration;
+use watchparty_core::playback::Command;
+use watchparty_core::protocol::{ClientMsg, ErrorCode};
 
 async fn scrape(url: String) -> String {
     let resp = reqwest::get(url).await.expect("GET /metrics");

@@ -4,9 +4,9 @@
 //! rejected inputs, 404s, health and security headers.
 
 use app::api::SessionView;
-use app::video::{VideoInputError, MAX_INPUT_LEN};
 use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
 use server::{settings::Settings, startup::TestServer};
+use watchparty_core::video::{VideoInputError, MAX_INPUT_LEN};
 
 /// What a browser sends when it navigates (and when it submits a form).
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
@@ -74,10 +74,13 @@ fn session_location(resp: &Response) -> String {
         .split_once("#host=")
         .unwrap_or_else(|| panic!("redirect to {location} without the host secret"));
     assert!(
-        app::ids::SessionId::parse(id).is_ok(),
+        watchparty_core::ids::SessionId::parse(id).is_ok(),
         "{id} is not a 12-character session id"
     );
-    assert!(app::rights::is_valid_key(secret), "{secret} is not a key");
+    assert!(
+        watchparty_core::rights::is_valid_key(secret),
+        "{secret} is not a key"
+    );
     id.to_string()
 }
 

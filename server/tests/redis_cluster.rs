@@ -6,15 +6,15 @@
 
 mod common;
 
-use app::ids::SessionId;
-use app::playback::Command;
-use app::protocol::{Cause, ErrorCode, ServerMsg};
 use common::redis_cluster::LocalCluster;
 use common::{create, settings, spawn_with, Client, Store};
 use server::startup::TestServer;
 use server::store::state_key;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
+use watchparty_core::ids::SessionId;
+use watchparty_core::playback::Command;
+use watchparty_core::protocol::{Cause, ErrorCode, ServerMsg};
 
 async fn instance(cluster: &LocalCluster) -> TestServer {
     let mut s = settings(Store::Memory);

@@ -5,12 +5,12 @@
 
 mod common;
 
-use app::ids::VideoId;
-use app::playback::Command;
-use app::protocol::{Cause, ClientMsg, ErrorCode, ServerMsg};
-use app::queue::{ItemId, QueueEdit};
 use common::{create, spawn, video, wall_ms, Client, Store};
 use std::time::Duration;
+use watchparty_core::ids::VideoId;
+use watchparty_core::playback::Command;
+use watchparty_core::protocol::{Cause, ClientMsg, ErrorCode, ServerMsg};
+use watchparty_core::queue::{ItemId, QueueEdit};
 
 use common::on_both_stores;
 
@@ -269,8 +269,8 @@ fn add_msg(seq: u32, v: VideoId) -> ClientMsg {
 /// The newest state among `msgs` (or `fallback`).
 fn newest(
     msgs: &[ServerMsg],
-    fallback: &app::playback::PlaybackState,
-) -> app::playback::PlaybackState {
+    fallback: &watchparty_core::playback::PlaybackState,
+) -> watchparty_core::playback::PlaybackState {
     msgs.iter()
         .filter_map(|m| match m {
             ServerMsg::State { state, .. } => Some(state.clone()),
@@ -600,7 +600,7 @@ async fn a_full_queue_with_long_titles_reaches_viewers_on_both_stores() {
         assert!(state.queue.items.iter().all(|i| i
             .title
             .as_deref()
-            .is_some_and(|t| t.chars().count() == app::queue::MAX_TITLE_CHARS)));
+            .is_some_and(|t| t.chars().count() == watchparty_core::queue::MAX_TITLE_CHARS)));
         // A late joiner gets all of it in its hello.
         let late = Client::connect(&server, &id).await;
         assert_eq!(late.hello_state.queue, state.queue);

@@ -4,11 +4,11 @@
 
 mod common;
 
-use app::health::Health;
-use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
-use app::roster::Roster;
 use common::{create, on_both_stores, spawn, spawn_with, Client, Store};
 use std::time::Duration;
+use watchparty_core::health::Health;
+use watchparty_core::protocol::{ClientMsg, ErrorCode, ServerMsg};
+use watchparty_core::roster::Roster;
 
 on_both_stores!(
     names_and_health_reach_everyone_and_late_joiners_get_the_list,

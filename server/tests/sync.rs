@@ -4,11 +4,11 @@
 
 mod common;
 
-use app::playback::Command;
-use app::protocol::{close, Cause, ErrorCode, ServerMsg, MAX_CLIENT_FRAME};
 use common::{create, open, spawn, spawn_with, wall_ms, Client, ConnectError, Store};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
+use watchparty_core::playback::Command;
+use watchparty_core::protocol::{close, Cause, ErrorCode, ServerMsg, MAX_CLIENT_FRAME};
 
 use common::on_both_stores;
 

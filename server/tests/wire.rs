@@ -7,11 +7,11 @@
 
 mod common;
 
-use app::protocol::close;
 use common::{create, spawn, Store};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use watchparty_core::protocol::close;
 
 const WAIT: Duration = Duration::from_secs(5);
 

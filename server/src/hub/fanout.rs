@@ -28,7 +28,6 @@ use super::uring;
 use super::Frame;
 use crate::metrics::{Metrics, FANOUT_SAMPLE};
 use crate::wire::Prepared;
-use app::protocol::close;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -36,6 +35,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, Notify};
+use watchparty_core::protocol::close;
 
 /// Most queued frames written with one `writev`.
 const MAX_IOVECS: usize = 32;

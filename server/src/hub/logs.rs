@@ -3,14 +3,14 @@
 //! Loaded once when the hub starts (two store reads), then kept current from the events the
 //! subscription delivers (`chat`, `chat_deleted`, `reaction`, forwarded to the viewers byte for
 //! byte), so a joiner's `history` costs no store read and is serialised once per change, not
-//! once per joiner. The removed viewers come from the stored rights (`app::rights`): every
+//! once per joiner. The removed viewers come from the stored rights (`watchparty_core::rights`): every
 //! local connection watches them and closes with `close::REMOVED` when its key is listed.
 
 use super::{lock, Frame, Hub};
 use crate::wire::Prepared;
-use app::rights::Removal;
 use std::collections::VecDeque;
 use tokio::sync::watch;
+use watchparty_core::rights::Removal;
 
 /// Chat lines and reactions as event texts, oldest first.
 #[derive(Debug, Default)]

@@ -10,7 +10,7 @@
 //! The hub also reports its local viewer count to the store, coalesced to at most one report
 //! per [`PRESENCE_MIN_INTERVAL`] (a join storm of 10,000 viewers produces a handful of
 //! `Presence` messages, not 10,000), and refreshes it every [`PRESENCE_REFRESH`]. The same
-//! report carries this instance's part of the room's list ("who is here", [`app::roster`]):
+//! report carries this instance's part of the room's list ("who is here", [`watchparty_core::roster`]):
 //! its local members' names and health; the published event carries every instance's part,
 //! and each hub hands its viewers only the changes of the merged list (`roster` deltas,
 //! serialised once per hub), plus the whole list to each joiner.
@@ -29,15 +29,15 @@ use crate::store::{
     SessionStore, StoreError, Subscription,
 };
 use crate::wire::Prepared;
-use app::ids::SessionId;
-use app::playback::PlaybackState;
-use app::protocol::ServerMsg;
 use roster::HubRoster;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch, Notify};
+use watchparty_core::ids::SessionId;
+use watchparty_core::playback::PlaybackState;
+use watchparty_core::protocol::ServerMsg;
 
 pub use fanout::{Attached, Fanout, Status, Viewer, SLOW_REASON};
 use tokio::time::Instant;
@@ -153,7 +153,7 @@ pub struct Hub {
     /// Chat lines and reactions kept for joiners.
     logs: Mutex<logs::HubLogs>,
     /// Removed viewers (from the stored rights).
-    removed: watch::Sender<Vec<app::rights::Removal>>,
+    removed: watch::Sender<Vec<watchparty_core::rights::Removal>>,
     /// The playback revision (its `playback_base`) whose end a local viewer's player reported
     /// (`ended`); 0: none. The automatic advance needs it (see [`Hub::witness_end`]).
     end_witness: AtomicU64,
@@ -205,7 +205,7 @@ impl Hub {
     /// The room's video ends (and the queue advances) only once its clock has reached the
     /// duration **and** a player reported ENDED: an ad, which reports its own length as the
     /// duration, never reports ENDED (docs/protocol.md, "The end of a video").
-    pub fn witness_end(&self, video: &app::ids::VideoId, now: f64) -> bool {
+    pub fn witness_end(&self, video: &watchparty_core::ids::VideoId, now: f64) -> bool {
         let Some(st) = self.latest() else {
             return false;
         };
@@ -484,7 +484,7 @@ impl Hubs {
                 idle: Notify::new(),
                 reconcile_ms: AtomicU64::new(DEFAULT_RECONCILE.as_millis() as u64),
                 io_uring: AtomicBool::new(true),
-                roster_len: AtomicUsize::new(app::roster::DEFAULT_SHOWN),
+                roster_len: AtomicUsize::new(watchparty_core::roster::DEFAULT_SHOWN),
                 chat_kept: AtomicUsize::new(50),
                 reactions_kept: AtomicUsize::new(200),
                 metrics: Mutex::new(Arc::new(crate::metrics::Metrics::new(None))),

@@ -1,14 +1,14 @@
 //! Who is here, per hub: the local members of the room's list, this instance's part of it for
 //! the presence report, and the merged view handed to the local viewers as versioned deltas
-//! (the rules are in [`app::roster`]).
+//! (the rules are in [`watchparty_core::roster`]).
 
 use super::{lock, Frame, Hub};
 use crate::wire::Prepared;
-use app::health::Health;
-use app::protocol::{ConnId, ServerMsg};
-use app::rights::Kid;
-use app::roster::{Counts, Member, Part};
 use std::collections::HashMap;
+use watchparty_core::health::Health;
+use watchparty_core::protocol::{ConnId, ServerMsg};
+use watchparty_core::rights::Kid;
+use watchparty_core::roster::{Counts, Member, Part};
 
 /// The room's list as this hub knows it.
 #[derive(Debug, Default)]
@@ -102,19 +102,19 @@ impl Hub {
     /// This instance's part of the list (JSON), for the presence report.
     pub(super) fn local_part(&self) -> String {
         let roster = lock(&self.roster);
-        let part = app::roster::part(roster.local.values(), self.shown);
+        let part = watchparty_core::roster::part(roster.local.values(), self.shown);
         drop(roster);
         serde_json::to_string(&part).unwrap_or_default()
     }
 
     /// Merges every instance's part and hands the local viewers what changed.
     pub(super) fn apply_parts(&self, parts: &[Part]) {
-        let (view, counts) = app::roster::merge(parts, self.shown);
+        let (view, counts) = watchparty_core::roster::merge(parts, self.shown);
         let mut roster = lock(&self.roster);
         if view == roster.view && counts == roster.counts {
             return;
         }
-        let (members, gone) = app::roster::diff(&roster.view, &view);
+        let (members, gone) = watchparty_core::roster::diff(&roster.view, &view);
         roster.v += 1;
         roster.view = view;
         roster.counts = counts;

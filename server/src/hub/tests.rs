@@ -4,12 +4,12 @@ use super::Frame;
 use crate::sessions::Sessions;
 use crate::settings::Settings;
 use crate::store::state_event;
-use app::ids::VideoId;
-use app::playback::PlaybackState;
-use app::protocol::{Cause, ServerMsg};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
+use watchparty_core::ids::VideoId;
+use watchparty_core::playback::PlaybackState;
+use watchparty_core::protocol::{Cause, ServerMsg};
 
 async fn next(frames: &mut broadcast::Receiver<Frame>) -> (u64, Option<Cause>) {
     let frame = tokio::time::timeout(Duration::from_secs(1), frames.recv())
@@ -82,7 +82,7 @@ async fn joins_within_one_millisecond_are_listed_in_join_order() {
     hub.member_join(900, 5_000, None);
     hub.member_join(300, 5_000, None);
     hub.member_join(600, 4_000, None);
-    let part: app::roster::Part = serde_json::from_str(&hub.local_part()).unwrap();
+    let part: watchparty_core::roster::Part = serde_json::from_str(&hub.local_part()).unwrap();
     let order: Vec<_> = part.members.iter().map(|m| (m.id, m.since)).collect();
     assert_eq!(order, vec![(900, 5_000), (300, 5_001), (600, 5_002)]);
 }

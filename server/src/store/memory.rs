@@ -7,13 +7,13 @@ use super::{
     SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
 };
 use crate::limits::TokenBucket;
-use app::ids::SessionId;
-use app::playback::PlaybackState;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use watchparty_core::ids::SessionId;
+use watchparty_core::playback::PlaybackState;
 
 /// How often expired sessions are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -347,8 +347,8 @@ impl SessionStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::ids::VideoId;
-    use app::protocol::{Cause, ServerMsg};
+    use watchparty_core::ids::VideoId;
+    use watchparty_core::protocol::{Cause, ServerMsg};
 
     fn id() -> SessionId {
         SessionId::parse("abcDEF012345").unwrap()

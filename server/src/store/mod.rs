@@ -6,7 +6,7 @@
 //! revision, writes the state, slides the TTL and publishes the event, so the published
 //! events of a session form one total order by revision.
 //!
-//! Events travel as the exact JSON text of the [`app::protocol::ServerMsg`] viewers receive
+//! Events travel as the exact JSON text of the [`watchparty_core::protocol::ServerMsg`] viewers receive
 //! (`{"type":"state",..}` / `{"type":"presence",..}`): they are serialised once, by the
 //! instance that made the change, and forwarded byte for byte.
 //!
@@ -23,10 +23,10 @@ pub mod redis;
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
 
-use app::ids::SessionId;
-use app::playback::PlaybackState;
-use app::protocol::Cause;
 use tokio::sync::mpsc;
+use watchparty_core::ids::SessionId;
+use watchparty_core::playback::PlaybackState;
+use watchparty_core::protocol::Cause;
 
 /// A presence entry older than this (ms) no longer counts (its instance stopped reporting).
 pub const PRESENCE_STALE_MS: u64 = 30_000;
@@ -124,7 +124,7 @@ pub enum AppendOutcome {
 /// What a subscription delivers.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Delivery {
-    /// A published event: the JSON text of a [`app::protocol::ServerMsg`].
+    /// A published event: the JSON text of a [`watchparty_core::protocol::ServerMsg`].
     Message(String),
     /// Events may have been missed (reconnect, overflow): reload the state.
     Resync,
@@ -213,7 +213,7 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     async fn touch(&self, id: &SessionId) -> Result<bool, StoreError>;
 
     /// Records that `instance` has `count` local viewers of the session and its part of the
-    /// room's list (`roster`: the JSON of an [`app::roster::Part`], or empty), ignored when an
+    /// room's list (`roster`: the JSON of an [`watchparty_core::roster::Part`], or empty), ignored when an
     /// entry with a higher `seq` is already stored; publishes the presence event (see
     /// [`PresenceEvent`]) with the total over all live instances and their parts, and returns
     /// that total.
@@ -277,14 +277,14 @@ pub fn presence_event(viewers: u32) -> String {
 /// The presence event as published between instances: the viewer count plus every live
 /// instance's part of the room's list. Built by the stores (in Lua for Redis) from the parts'
 /// stored JSON text; each hub merges the parts and sends its viewers `presence` and a `roster`
-/// delta (see [`app::roster`]).
+/// delta (see [`watchparty_core::roster`]).
 #[derive(Debug, serde::Deserialize)]
 pub struct PresenceEvent {
     /// Viewers over all instances.
     pub viewers: u32,
     /// The live instances' parts (absent in events of older servers).
     #[serde(default)]
-    pub parts: Vec<app::roster::Part>,
+    pub parts: Vec<watchparty_core::roster::Part>,
 }
 
 /// Whether a published event's text is the presence event (the stores write it with this
@@ -360,8 +360,8 @@ pub fn session_of_channel(channel: &str) -> Option<SessionId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::ids::VideoId;
-    use app::protocol::ServerMsg;
+    use watchparty_core::ids::VideoId;
+    use watchparty_core::protocol::ServerMsg;
 
     #[test]
     fn keys_share_a_hash_tag() {

@@ -35,8 +35,6 @@ use super::{
     SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
 };
 use crate::metrics::StoreMetrics;
-use app::ids::SessionId;
-use app::playback::PlaybackState;
 use fred::clients::SubscriberClient;
 use fred::interfaces::ClusterInterface;
 use fred::prelude::{
@@ -52,6 +50,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio::task::JoinHandle;
+use watchparty_core::ids::SessionId;
+use watchparty_core::playback::PlaybackState;
 
 /// Upper bound on any single Redis operation.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);

@@ -15,8 +15,6 @@ use crate::limits::TokenBucket;
 use crate::metrics::{CommandKind, CommandOutcome, ReportGate};
 use crate::sessions::{Outcome, Rejection, Sessions};
 use crate::wire::{Decoder, Incoming, Prepared, WireError};
-use app::protocol::{close, Cause, ConnId, ErrorCode, ServerMsg};
-use app::rights::Kid;
 use bytes::Bytes;
 use futures::FutureExt;
 use std::collections::VecDeque;
@@ -25,6 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use watchparty_core::protocol::{close, Cause, ConnId, ErrorCode, ServerMsg};
+use watchparty_core::rights::Kid;
 
 mod messages;
 
@@ -76,7 +76,7 @@ enum End {
 /// and in its address's count for the session.
 pub(super) type Guards = (
     crate::sessions::ConnGuard,
-    crate::limits::CounterGuard<(app::ids::SessionId, crate::limits::ClientKey)>,
+    crate::limits::CounterGuard<(watchparty_core::ids::SessionId, crate::limits::ClientKey)>,
 );
 
 /// What a connection is started with (boxed by the upgrade handler: see [`Conn::run`]).
@@ -176,7 +176,7 @@ struct Reader {
     strikes: u32,
     last_seen: Instant,
     /// Commands waiting behind the one being applied.
-    queued: VecDeque<(u32, u64, app::room::RoomCommand)>,
+    queued: VecDeque<(u32, u64, watchparty_core::room::RoomCommand)>,
     reports: ReportGate,
 }
 
@@ -532,7 +532,7 @@ impl Conn {
         hub: &Arc<crate::hub::Hub>,
         seq: u32,
         base: u64,
-        cmd: app::room::RoomCommand,
+        cmd: watchparty_core::room::RoomCommand,
     ) -> InFlight {
         let cause = Cause {
             conn_id: self.conn_id,

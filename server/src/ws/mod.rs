@@ -13,7 +13,6 @@ mod conn;
 use crate::limits::origin_allowed;
 use crate::sessions::random_id;
 use crate::state::AppState;
-use app::ids::SessionId;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -26,6 +25,7 @@ use sha1::{Digest, Sha1};
 use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tracing::Instrument;
+use watchparty_core::ids::SessionId;
 
 /// The GUID of RFC 6455 §1.3 that the accept key is derived with.
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -7,9 +7,6 @@ pub mod proxy;
 pub mod redis;
 pub mod redis_cluster;
 
-use app::ids::{SessionId, VideoId};
-use app::playback::PlaybackState;
-use app::protocol::{Cause, ClientMsg, ErrorCode, ServerMsg};
 use futures::{SinkExt, StreamExt};
 use server::settings::Settings;
 use server::startup::TestServer;
@@ -18,6 +15,9 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use watchparty_core::ids::{SessionId, VideoId};
+use watchparty_core::playback::PlaybackState;
+use watchparty_core::protocol::{Cause, ClientMsg, ErrorCode, ServerMsg};
 
 /// Runs each listed body as `memory::name` and `redis::name`.
 #[allow(unused_macros)]
@@ -149,7 +149,7 @@ pub struct Client {
     /// Newest state received (Hello or State).
     pub state: PlaybackState,
     /// This viewer's public id, from `Hello`.
-    pub kid: Option<app::rights::Kid>,
+    pub kid: Option<watchparty_core::rights::Kid>,
     seq: u32,
 }
 
@@ -265,13 +265,13 @@ impl Client {
     }
 
     /// Sends a command based on the newest state this client saw; returns its seq.
-    pub async fn command(&mut self, cmd: app::playback::Command) -> u32 {
+    pub async fn command(&mut self, cmd: watchparty_core::playback::Command) -> u32 {
         let base = self.state.revision;
         self.command_on(base, cmd).await
     }
 
     /// Sends a command based on `base`; returns its seq.
-    pub async fn command_on(&mut self, base: u64, cmd: app::playback::Command) -> u32 {
+    pub async fn command_on(&mut self, base: u64, cmd: watchparty_core::playback::Command) -> u32 {
         self.seq += 1;
         let seq = self.seq;
         self.send(&ClientMsg::from_command(seq, base, cmd)).await;

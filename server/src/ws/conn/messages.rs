@@ -6,8 +6,8 @@ use super::{Conn, End, Reader, FLOOD_STRIKES, MAX_ERROR_TEXT, MAX_QUEUED_COMMAND
 use crate::metrics::{CommandKind, CommandOutcome};
 use crate::sessions::Rejection;
 use crate::wire::{Incoming, Prepared};
-use app::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
 use std::sync::Arc;
+use watchparty_core::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
 
 impl Conn {
     /// Handles one message from the client.
@@ -88,7 +88,7 @@ impl Conn {
                 None
             }
             Ok(ClientMsg::Status { status }) => {
-                if app::health::is_valid(&status) {
+                if watchparty_core::health::is_valid(&status) {
                     hub.member_update(self.conn_id, None, Some(status));
                     None
                 } else {
@@ -100,7 +100,7 @@ impl Conn {
                 }
             }
             Ok(ClientMsg::Name { seq, name }) => {
-                match app::names::validate_name(&name, settings.max_name_chars) {
+                match watchparty_core::names::validate_name(&name, settings.max_name_chars) {
                     Ok(name) => {
                         hub.member_update(self.conn_id, Some(&name), None);
                         self.name = Some(name);
@@ -112,7 +112,8 @@ impl Conn {
             }
             Ok(ClientMsg::Chat { seq, text }) => {
                 // Refused text costs no chat budget (the message limit applies).
-                if let Err(e) = app::chat::validate_text(&text, settings.max_chat_chars) {
+                if let Err(e) = watchparty_core::chat::validate_text(&text, settings.max_chat_chars)
+                {
                     Some(rejection_msg(&Rejection::Text(e), seq))
                 } else if !reader.chat.try_take(mono) {
                     Some(error_msg(
@@ -203,11 +204,12 @@ pub(super) fn rejection_msg(rejection: &Rejection, seq: u32) -> ServerMsg {
         Rejection::UnknownSession => ErrorCode::UnknownSession,
         Rejection::Unavailable(_) => ErrorCode::Unavailable,
         Rejection::RateLimited => ErrorCode::RateLimited,
-        Rejection::Queue(app::queue::QueueError::UnknownItem(_)) | Rejection::NoSuchMessage => {
-            ErrorCode::UnknownItem
+        Rejection::Queue(watchparty_core::queue::QueueError::UnknownItem(_))
+        | Rejection::NoSuchMessage => ErrorCode::UnknownItem,
+        Rejection::Queue(watchparty_core::queue::QueueError::Full(_)) => ErrorCode::QueueFull,
+        Rejection::Queue(watchparty_core::queue::QueueError::InvalidStart) => {
+            ErrorCode::InvalidValue
         }
-        Rejection::Queue(app::queue::QueueError::Full(_)) => ErrorCode::QueueFull,
-        Rejection::Queue(app::queue::QueueError::InvalidStart) => ErrorCode::InvalidValue,
         Rejection::Forbidden(_) => ErrorCode::Forbidden,
         Rejection::Text(_) => ErrorCode::InvalidText,
     };

@@ -3,13 +3,13 @@
 //! session, sampled every 100 ms while B plays, and B's corrections per minute.
 //!
 //! ```sh
-//! cargo run -p app --features ssr,sim --release --example sim_figures [SECONDS]
+//! cargo run -p watchparty-core --features sim --release --example sim_figures [SECONDS]
 //! ```
 //!
 //! `SECONDS` (default 300) is the length of the steady and of the 1 % fast phase. The assertions
 //! on the same scenarios are the `sim_hard` tests.
 
-use app::sync::sim_variants::figures;
+use watchparty_core::sync::sim_variants::figures;
 
 fn main() {
     let secs = std::env::args()

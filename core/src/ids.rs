@@ -24,7 +24,7 @@ impl SessionId {
     }
 
     /// A fresh random id from the thread-local CSPRNG (ChaCha, seeded by the OS).
-    #[cfg(feature = "ssr")]
+    #[cfg(feature = "random")]
     pub fn random() -> Self {
         use rand::Rng;
         let mut rng = rand::rng();
@@ -117,6 +117,9 @@ pub enum IdError {
     Video,
 }
 
+/// A connection's id: random, below 2^53 so it survives JavaScript numbers.
+pub type ConnId = u64;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,7 +132,7 @@ mod tests {
         assert_eq!(SessionId::parse(""), Err(IdError::Session));
     }
 
-    #[cfg(feature = "ssr")]
+    #[cfg(feature = "random")]
     #[test]
     fn random_session_ids_are_valid_and_distinct() {
         let a = SessionId::random();

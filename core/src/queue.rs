@@ -21,7 +21,7 @@
 //! turns it into a [`crate::playback::Command::Video`]; see [`Queue::take`].
 
 use crate::ids::VideoId;
-use crate::playback::MAX_POSITION;
+use crate::video::MAX_POSITION;
 use serde::{Deserialize, Serialize};
 
 /// Default cap on the number of queued items (the server's `max_queue_len` setting).

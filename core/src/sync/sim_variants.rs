@@ -1,7 +1,7 @@
 //! The hard-player scenarios of issue 14 on the closed-loop simulation ([`super::sim`]): the
 //! world they run in, the player variants, the error statistics, and the figures that
-//! docs/benchmarks.md reports (printed by `app/examples/sim_figures.rs`:
-//! `cargo run -p app --features ssr,sim --release --example sim_figures`). The tests in
+//! docs/benchmarks.md reports (printed by `core/examples/sim_figures.rs`:
+//! `cargo run -p watchparty-core --features sim --release --example sim_figures`). The tests in
 //! `sim_hard` assert on the same scenarios.
 //!
 //! Compiled for the tests and with the `sim` feature only; never part of the wasm bundle.

@@ -16,8 +16,7 @@ use serde::{Deserialize, Serialize};
 /// Largest text frame a client may send, in bytes.
 pub const MAX_CLIENT_FRAME: usize = 4096;
 
-/// A connection's id: random, below 2^53 so it survives JavaScript numbers.
-pub type ConnId = u64;
+pub use crate::ids::ConnId;
 
 /// Messages a browser sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

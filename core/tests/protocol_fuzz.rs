@@ -2,8 +2,8 @@
 //! shapes and mutated valid messages never panic, and whatever decodes re-encodes to a message
 //! that decodes to the same value.
 
-use app::protocol::ClientMsg;
 use proptest::prelude::*;
+use watchparty_core::protocol::ClientMsg;
 
 fn round_trips(m: &ClientMsg) -> Result<(), TestCaseError> {
     let text = serde_json::to_string(m).map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -12,9 +12,7 @@ use crate::queue::Queue;
 use crate::rights::Rights;
 use serde::{Deserialize, Serialize};
 
-/// Largest position or duration accepted, in seconds (one week; YouTube's longest uploads are
-/// 12 h, live streams report growing positions).
-pub const MAX_POSITION: f64 = 7.0 * 24.0 * 3600.0;
+pub use crate::video::MAX_POSITION;
 /// Slowest playback rate the YouTube player offers.
 pub const MIN_RATE: f64 = 0.25;
 /// Fastest playback rate the YouTube player offers.

@@ -15,7 +15,7 @@
 //! than what it has, so a delta racing a joiner's full view is ignored, never reapplied.
 
 use crate::health::Health;
-use crate::protocol::ConnId;
+use crate::ids::ConnId;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 

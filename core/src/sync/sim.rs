@@ -11,7 +11,7 @@
 //! ms as in a busy browser).
 //!
 //! Compiled for the tests and, with the `sim` feature, for the figures example
-//! (`app/examples/sim_figures.rs`); never part of the wasm bundle.
+//! (`core/examples/sim_figures.rs`); never part of the wasm bundle.
 
 use super::{Action, Engine, PlayerState, Reading, TICK_MS};
 use crate::ids::VideoId;
