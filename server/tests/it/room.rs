@@ -3,16 +3,16 @@
 //! (`$REDIS_URL`, default `redis://127.0.0.1:6379`; the Redis variants fail without it), and the
 //! cluster tests run two instances on one Redis.
 
-mod common;
+use crate::common;
 
-use common::{create, spawn, video, wall_ms, Client, Store};
+use crate::common::{create, spawn, video, wall_ms, Client, Store};
 use std::time::Duration;
 use watchparty_core::ids::VideoId;
 use watchparty_core::playback::Command;
 use watchparty_core::protocol::{Cause, ClientMsg, ErrorCode, ServerMsg};
 use watchparty_core::queue::{ItemId, QueueEdit};
 
-use common::on_both_stores;
+use crate::common::on_both_stores;
 
 on_both_stores!(
     video_change_while_playing_reaches_everyone_and_late_joiners,

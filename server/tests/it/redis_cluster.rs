@@ -4,10 +4,10 @@
 //! nothing; a primary killed mid-session fails over to its replica while viewers converge; and
 //! a live session's slot migrates to another primary while its viewers keep receiving changes.
 
-mod common;
+use crate::common;
 
-use common::redis_cluster::LocalCluster;
-use common::{create, settings, spawn_with, Client, Store};
+use crate::common::redis_cluster::LocalCluster;
+use crate::common::{create, settings, spawn_with, Client, Store};
 use server::startup::TestServer;
 use server::store::state_key;
 use std::collections::{HashMap, HashSet};

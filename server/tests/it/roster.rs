@@ -2,9 +2,9 @@
 //! report, over real WebSockets, on both stores and across two instances; a big room stays
 //! O(changes) (names capped, counts aggregated, deltas coalesced).
 
-mod common;
+use crate::common;
 
-use common::{create, on_both_stores, spawn, spawn_with, Client, Store};
+use crate::common::{create, on_both_stores, spawn, spawn_with, Client, Store};
 use std::time::Duration;
 use watchparty_core::health::Health;
 use watchparty_core::protocol::{ClientMsg, ErrorCode, ServerMsg};

@@ -2,10 +2,10 @@
 //! not break a room or the server. Every body that involves a store runs against the memory
 //! store and a real Redis (`$REDIS_URL`); each fails on the code before issue 11.
 
-mod common;
+use crate::common;
 
-use common::redis::{free_port, PrivateRedis};
-use common::{create, open, spawn, spawn_with, Client, ConnectError, Store};
+use crate::common::redis::{free_port, PrivateRedis};
+use crate::common::{create, open, spawn, spawn_with, Client, ConnectError, Store};
 use server::store::{CasOutcome, SessionStore, StoreError, Subscription};
 use std::time::{Duration, Instant};
 use watchparty_core::ids::SessionId;
@@ -13,7 +13,7 @@ use watchparty_core::playback::Command;
 use watchparty_core::playback::PlaybackState;
 use watchparty_core::protocol::{ClientMsg, ErrorCode, ServerMsg};
 
-use common::on_both_stores;
+use crate::common::on_both_stores;
 
 on_both_stores!(
     a_poisoned_duration_does_not_clamp_the_room,

@@ -5,11 +5,11 @@
 //! generous so the tests stay deterministic on a busy machine. The last test is of the pages:
 //! renders that wait on Redis, abandoned by their browsers.
 
-mod common;
+use crate::common;
 
-use common::proxy::Proxy;
-use common::redis::{free_port, PrivateRedis};
-use common::{create, spawn_with, Client, Store};
+use crate::common::proxy::Proxy;
+use crate::common::redis::{free_port, PrivateRedis};
+use crate::common::{create, spawn_with, Client, Store};
 use server::startup::TestServer;
 use std::time::Duration;
 use tokio::time::Instant;

@@ -2,9 +2,9 @@
 //! reports, a 4008 close) the Prometheus series move; labels stay bounded (route templates,
 //! never raw URLs or session ids). Runs on the memory store and on Redis (`$REDIS_URL`).
 
-mod common;
+use crate::common;
 
-use common::{create, settings, spawn, spawn_with, Client, Store};
+use crate::common::{create, settings, spawn, spawn_with, Client, Store};
 use std::time::Duration;
 use watchparty_core::playback::Command;
 use watchparty_core::protocol::{ClientMsg, ErrorCode};

@@ -402,7 +402,7 @@ async fn a_session_page_starts_the_player_and_the_socket_from_its_html() {
         .nth(1)
         .and_then(|s| s.split("</script>").next())
         .expect("an inline script with the response's nonce");
-    assert_eq!(script, include_str!("../../app/src/early.js"));
+    assert_eq!(script, include_str!("../../../app/src/early.js"));
     // Before the stylesheet: an inline script after it would wait for it (and the embed with it).
     let early_at = html.find("__wpEarlyPlayer").expect("the early script");
     let css_at = html.find(r#"rel="stylesheet""#).expect("the stylesheet");

@@ -5,9 +5,7 @@
 //! 1002, a reason that is not UTF-8 1007; a valid one is echoed). A raw socket because a
 //! WebSocket library refuses to send most of these.
 
-mod common;
-
-use common::{create, spawn, Store};
+use crate::common::{create, spawn, Store};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

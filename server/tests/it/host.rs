@@ -3,9 +3,9 @@
 //! removed viewer cannot rejoin, chat history reaches late joiners, and every limit refuses
 //! with a typed error that changes nothing.
 
-mod common;
+use crate::common;
 
-use common::{on_both_stores, spawn, spawn_with, Client, Store};
+use crate::common::{on_both_stores, spawn, spawn_with, Client, Store};
 use server::startup::TestServer;
 use std::time::Duration;
 use watchparty_core::playback::Command;

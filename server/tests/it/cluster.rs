@@ -1,10 +1,10 @@
 //! Several server instances on one Redis (`$REDIS_URL`, default `redis://127.0.0.1:6379`;
 //! these tests fail when Redis is absent), and a private Redis that goes away mid-session.
 
-mod common;
+use crate::common;
 
-use common::redis::{cli as redis_cli, free_port, PrivateRedis};
-use common::{create, http_status, spawn, spawn_with, Client, Store};
+use crate::common::redis::{cli as redis_cli, free_port, PrivateRedis};
+use crate::common::{create, http_status, spawn, spawn_with, Client, Store};
 use std::time::Duration;
 use watchparty_core::playback::Command;
 use watchparty_core::protocol::{close, Cause, ErrorCode, ServerMsg};

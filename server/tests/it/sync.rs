@@ -2,15 +2,15 @@
 //! against a real Redis (`$REDIS_URL`, default `redis://127.0.0.1:6379`; the Redis variants
 //! fail when Redis is absent).
 
-mod common;
+use crate::common;
 
-use common::{create, open, spawn, spawn_with, wall_ms, Client, ConnectError, Store};
+use crate::common::{create, open, spawn, spawn_with, wall_ms, Client, ConnectError, Store};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use watchparty_core::playback::Command;
 use watchparty_core::protocol::{close, Cause, ErrorCode, ServerMsg, MAX_CLIENT_FRAME};
 
-use common::on_both_stores;
+use crate::common::on_both_stores;
 
 on_both_stores!(
     join_gets_hello_with_state_and_clock,
