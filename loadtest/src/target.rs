@@ -1,10 +1,8 @@
 //! The servers under test: parsing `--url`, the loopback-only rule, and creating sessions
-//! through the real server function `POST /api/create` (a tiny HTTP/1.1 client, so the load
-//! generator needs no HTTP library).
+//! through the real server function `POST /api/create` (with `reqwest`, already in the
+//! workspace: plain HTTP to loopback, no TLS, no proxy, redirects not followed).
 
 use std::net::SocketAddr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use watchparty_core::ids::SessionId;
 
 /// Largest HTTP response read while creating a session.
@@ -22,9 +20,9 @@ pub enum TargetError {
     /// Only loopback servers may be targeted.
     #[error("{0} resolves to {1}, which is not a loopback address; refusing to send load there")]
     NotLoopback(String, SocketAddr),
-    /// Network error.
+    /// Network error (the innermost cause, e.g. "Connection refused (os error 111)").
     #[error("{0}: {1}")]
-    Io(String, std::io::Error),
+    Io(String, String),
     /// The server answered something unusable.
     #[error("POST /api/create on {0}: {1}")]
     Create(String, String),
@@ -37,6 +35,8 @@ pub struct Target {
     pub authority: String,
     /// The resolved loopback address.
     pub addr: SocketAddr,
+    /// The HTTP client for `POST /api/create`, pinned to `addr`.
+    http: reqwest::Client,
 }
 
 impl Target {
@@ -51,7 +51,24 @@ impl Target {
         if !addr.ip().is_loopback() {
             return Err(TargetError::NotLoopback(authority, addr));
         }
-        Ok(Self { authority, addr })
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority.as_str(), |(h, _)| h);
+        let http = reqwest::Client::builder()
+            // The loopback address checked above, not a second lookup that could differ.
+            .resolve(host, addr)
+            .no_proxy()
+            // A redirect to `/s/{id}` carries the id: read it, do not follow it.
+            .redirect(reqwest::redirect::Policy::none())
+            // One connection per request, closed after it, as a form post from a page would.
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| TargetError::Io(authority.clone(), root_cause(&e)))?;
+        Ok(Self {
+            authority,
+            addr,
+            http,
+        })
     }
 
     /// `ws://authority/ws/{id}`.
@@ -66,37 +83,48 @@ impl Target {
 
     /// Creates a session showing `video` through `POST /api/create` and returns its id.
     pub async fn create_session(&self, video: &str) -> Result<SessionId, TargetError> {
-        let body = format!("video={}", form_encode(video));
-        let request = format!(
-            "POST /api/create HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n\
-             Accept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Content-Length: {len}\r\nConnection: close\r\n\r\n{body}",
-            host = self.authority,
-            origin = self.origin(),
-            len = body.len(),
-        );
-        let io = |e| TargetError::Io(self.authority.clone(), e);
-        let mut stream = TcpStream::connect(self.addr).await.map_err(io)?;
-        stream.write_all(request.as_bytes()).await.map_err(io)?;
-        let mut response = Vec::with_capacity(1024);
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut chunk).await.map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            response.extend_from_slice(&chunk[..n]);
-            if response.len() > MAX_RESPONSE {
+        let io = |e: reqwest::Error| TargetError::Io(self.authority.clone(), root_cause(&e));
+        let mut answer = self
+            .http
+            .post(format!("{}/api/create", self.origin()))
+            .header(reqwest::header::ORIGIN, self.origin())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&[("video", video)])
+            .send()
+            .await
+            .map_err(io)?;
+        let location = answer
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut response = Response {
+            status: answer.status().as_u16(),
+            location,
+            body: Vec::with_capacity(1024),
+        };
+        while let Some(chunk) = answer.chunk().await.map_err(io)? {
+            response.body.extend_from_slice(&chunk);
+            if response.body.len() > MAX_RESPONSE {
                 return Err(self.create_error("response too large"));
             }
         }
-        let response = parse_response(&response).map_err(|e| self.create_error(e))?;
         session_from_response(&response).map_err(|e| self.create_error(e))
     }
 
     fn create_error(&self, msg: impl Into<String>) -> TargetError {
         TargetError::Create(self.authority.clone(), msg.into())
     }
+}
+
+/// The innermost cause of `e`: reqwest wraps the `io::Error` a failed connection gives in two
+/// layers ("error sending request for url", "client error (Connect)").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// `host:port` of `http://host:port[/]`, `ws://host:port[/]` or `host:port`.
@@ -114,87 +142,12 @@ fn authority_of(url: &str) -> Option<String> {
     valid.then(|| rest.to_owned())
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value.
-fn form_encode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// A parsed HTTP response.
+/// What `POST /api/create` answered: status, `Location` and body.
 #[derive(Debug, PartialEq)]
 struct Response {
     status: u16,
     location: Option<String>,
     body: Vec<u8>,
-}
-
-/// Parses a complete HTTP/1.1 response (identity or chunked body).
-fn parse_response(raw: &[u8]) -> Result<Response, String> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("no end of headers")?;
-    let head = std::str::from_utf8(&raw[..split]).map_err(|_| "headers are not UTF-8")?;
-    let mut body = raw[split + 4..].to_vec();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or("bad status line")?;
-    let mut location = None;
-    let mut chunked = false;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("location") {
-            location = Some(value.to_owned());
-        } else if name.eq_ignore_ascii_case("transfer-encoding")
-            && value.to_ascii_lowercase().contains("chunked")
-        {
-            chunked = true;
-        }
-    }
-    if chunked {
-        body = dechunk(&body)?;
-    }
-    Ok(Response {
-        status,
-        location,
-        body,
-    })
-}
-
-/// Decodes a chunked body.
-fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        let eol = raw
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("truncated chunk size")?;
-        let size_text = std::str::from_utf8(&raw[..eol]).map_err(|_| "bad chunk size")?;
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| "bad chunk size")?;
-        raw = &raw[eol + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        let chunk = raw.get(..size).ok_or("truncated chunk")?;
-        out.extend_from_slice(chunk);
-        raw = raw.get(size + 2..).ok_or("truncated chunk")?;
-    }
 }
 
 /// The session id from the server function's answer: a JSON string body, or a redirect to
@@ -223,6 +176,8 @@ fn session_from_response(r: &Response) -> Result<SessionId, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
 
     #[test]
     fn urls_reduce_to_authorities() {
@@ -249,43 +204,132 @@ mod tests {
     }
 
     #[test]
-    fn form_encoding() {
-        assert_eq!(form_encode("dQw4w9WgXcQ"), "dQw4w9WgXcQ");
-        assert_eq!(
-            form_encode("https://youtu.be/x?t=1 2"),
-            "https%3A%2F%2Fyoutu.be%2Fx%3Ft%3D1+2"
-        );
-    }
-
-    #[test]
     fn session_from_json_or_redirect() {
-        let json = parse_response(
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 14\r\n\r\n\"abcDEF012345\"",
-        )
-        .unwrap();
+        let response = |status, location: Option<&str>, body: &[u8]| Response {
+            status,
+            location: location.map(str::to_owned),
+            body: body.to_vec(),
+        };
+        let json = response(200, None, b"\"abcDEF012345\"");
         assert_eq!(
             session_from_response(&json).unwrap().as_str(),
             "abcDEF012345"
         );
-        let chunked = parse_response(
-            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\n\"abc\r\na\r\nDEF012345\"\r\n0\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!(chunked.body, b"\"abcDEF012345\"");
-        assert_eq!(
-            session_from_response(&chunked).unwrap().as_str(),
-            "abcDEF012345"
-        );
-        let redirect =
-            parse_response(b"HTTP/1.1 302 Found\r\nLocation: /s/abcDEF012345\r\n\r\n").unwrap();
+        let redirect = response(302, Some("/s/abcDEF012345"), b"");
         assert_eq!(
             session_from_response(&redirect).unwrap().as_str(),
             "abcDEF012345"
         );
-        let err =
-            parse_response(b"HTTP/1.1 500 Internal\r\ncontent-length: 4\r\n\r\nnope").unwrap();
+        let err = response(500, None, b"nope");
         assert!(session_from_response(&err).unwrap_err().contains("500"));
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\n").is_err());
+    }
+
+    /// Answers one request on a loopback port with `answer`; returns the target and the request
+    /// as received (head and body).
+    async fn serve_once(answer: &'static [u8]) -> (Target, tokio::task::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            // Head, then `content-length` bytes of body.
+            let complete = |r: &[u8]| {
+                let text = String::from_utf8_lossy(r);
+                text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .map_or(0, |n| n.parse().unwrap());
+                    body.len() >= len
+                })
+            };
+            while !complete(&request) {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0, "request cut short");
+                request.extend_from_slice(&buf[..n]);
+            }
+            s.write_all(answer).await.unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        (Target::resolve(&url).await.unwrap(), server)
+    }
+
+    #[tokio::test]
+    async fn creates_through_the_server_function() {
+        let (t, server) = serve_once(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 14\r\n\r\n\"abcDEF012345\"",
+        )
+        .await;
+        let id = t.create_session("https://youtu.be/x?t=1 2").await.unwrap();
+        assert_eq!(id.as_str(), "abcDEF012345");
+        let request = server.await.unwrap();
+        assert!(
+            request.starts_with("POST /api/create HTTP/1.1\r\n"),
+            "{request}"
+        );
+        for line in [
+            format!("host: {}", t.authority),
+            format!("origin: {}", t.origin()),
+            "accept: application/json".into(),
+            "content-type: application/x-www-form-urlencoded".into(),
+        ] {
+            assert!(
+                request.contains(&format!("\r\n{line}\r\n")),
+                "{line}: {request}"
+            );
+        }
+        assert!(
+            request.ends_with("\r\n\r\nvideo=https%3A%2F%2Fyoutu.be%2Fx%3Ft%3D1+2"),
+            "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn reads_chunked_bodies_and_redirects() {
+        let (t, _s) = serve_once(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\n\"abc\r\na\r\nDEF012345\"\r\n0\r\n\r\n",
+        )
+        .await;
+        assert_eq!(
+            t.create_session("v").await.unwrap().as_str(),
+            "abcDEF012345"
+        );
+        // The redirect is read, not followed (nothing listens for a second request).
+        let (t, _s) = serve_once(
+            b"HTTP/1.1 302 Found\r\nLocation: /s/abcDEF012345\r\ncontent-length: 0\r\n\r\n",
+        )
+        .await;
+        assert_eq!(
+            t.create_session("v").await.unwrap().as_str(),
+            "abcDEF012345"
+        );
+    }
+
+    #[tokio::test]
+    async fn reports_server_and_network_errors() {
+        let (t, _s) = serve_once(b"HTTP/1.1 500 Internal\r\ncontent-length: 4\r\n\r\nnope").await;
+        let err = t.create_session("v").await.unwrap_err().to_string();
+        assert!(err.starts_with("POST /api/create on 127.0.0.1:"), "{err}");
+        assert!(
+            err.ends_with(": status 500, no session id in \"nope\""),
+            "{err}"
+        );
+        // Nothing listening: the io error itself, not reqwest's wrappers.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let t = Target::resolve(&format!("127.0.0.1:{port}")).await.unwrap();
+        let err = t.create_session("v").await.unwrap_err();
+        assert!(matches!(err, TargetError::Io(..)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("127.0.0.1:{port}: Connection refused")),
+            "{err}"
+        );
     }
 
     #[tokio::test]
