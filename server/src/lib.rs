@@ -21,6 +21,7 @@ pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod sync_util;
 pub mod telemetry;
 pub mod wire;
 pub mod ws;

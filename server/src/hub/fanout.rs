@@ -27,6 +27,7 @@
 use super::uring;
 use super::Frame;
 use crate::metrics::{Metrics, FANOUT_SAMPLE};
+use crate::sync_util::lock;
 use crate::wire::Prepared;
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -43,10 +44,6 @@ const MAX_IOVECS: usize = 32;
 const MAX_SHARDS: usize = 16;
 /// The close reason sent to a slow viewer.
 pub const SLOW_REASON: &str = "too slow; reconnect to resync";
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// The state of a viewer's write side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,8 @@
 //! once per joiner. The removed viewers come from the stored rights (`watchparty_core::rights`): every
 //! local connection watches them and closes with `close::REMOVED` when its key is listed.
 
-use super::{lock, Frame, Hub};
+use super::{Frame, Hub};
+use crate::sync_util::lock;
 use crate::wire::Prepared;
 use std::collections::VecDeque;
 use tokio::sync::watch;

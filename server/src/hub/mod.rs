@@ -28,11 +28,12 @@ use crate::store::{
     is_log_event, is_presence_event, presence_event, state_event, Delivery, Log, PresenceEvent,
     SessionStore, StoreError, Subscription,
 };
+use crate::sync_util::lock;
 use crate::wire::Prepared;
 use roster::HubRoster;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch, Notify};
 use watchparty_core::ids::SessionId;
@@ -163,10 +164,6 @@ pub struct Hub {
 /// room's duration (ms): the room's duration is the longest any player reported, so a player
 /// may finish a little before it.
 pub const END_WITNESS_MS: f64 = 2_000.0;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// A change of this instance in flight (see [`Hub::change_guard`]).
 #[derive(Debug)]

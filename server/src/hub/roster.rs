@@ -2,7 +2,8 @@
 //! the presence report, and the merged view handed to the local viewers as versioned deltas
 //! (the rules are in [`watchparty_core::roster`]).
 
-use super::{lock, Frame, Hub};
+use super::{Frame, Hub};
+use crate::sync_util::lock;
 use crate::wire::Prepared;
 use std::collections::HashMap;
 use watchparty_core::health::Health;

@@ -7,9 +7,10 @@ use super::{
     SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
 };
 use crate::limits::TokenBucket;
+use crate::sync_util::lock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use watchparty_core::ids::SessionId;
@@ -56,10 +57,6 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl MemoryStore {

@@ -35,6 +35,7 @@ use super::{
     SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
 };
 use crate::metrics::StoreMetrics;
+use crate::sync_util::lock;
 use fred::clients::SubscriberClient;
 use fred::interfaces::ClusterInterface;
 use fred::prelude::{
@@ -46,7 +47,7 @@ use fred::types::{ClusterHash, CustomCommand};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio::task::JoinHandle;
@@ -255,10 +256,6 @@ pub struct RedisStore {
     tasks: Vec<JoinHandle<()>>,
     /// Command and script latency.
     metrics: StoreMetrics,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {

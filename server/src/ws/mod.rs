@@ -2,8 +2,9 @@
 //! connection ([`conn`]).
 //!
 //! Before upgrading: the `Origin` must be allowed (else 403), the id valid and the session
-//! known (else 404), the store reachable (else 503). The handshake (RFC 6455 §4.2) is done here
-//! rather than by a WebSocket library: after the `101` the connection's plain `TcpStream` is
+//! known (else 404), the store reachable (else 503). The handshake (RFC 6455 §4.2) is checked here
+//! rather than by a WebSocket library (only the accept key is tungstenite's
+//! `derive_accept_key`): after the `101` the connection's plain `TcpStream` is
 //! taken back from hyper, so that the hub can write prepared frames straight into it (see
 //! `crate::hub::Viewer`) and the connection holds no buffers while idle. Frames are read by
 //! [`crate::wire::Decoder`], capped at `max_frame_bytes`.
@@ -17,18 +18,14 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use bytes::Bytes;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use sha1::{Digest, Sha1};
 use std::net::SocketAddr;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::Instrument;
 use watchparty_core::ids::SessionId;
-
-/// The GUID of RFC 6455 §1.3 that the accept key is derived with.
-const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// `GET /ws/{id}` (any method reaches it; only a valid WebSocket upgrade proceeds).
 pub async fn upgrade(
@@ -206,15 +203,7 @@ fn check_handshake(
             "`Sec-WebSocket-Key` header missing",
         ));
     };
-    Ok(accept_key(key.as_bytes()))
-}
-
-/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2).
-fn accept_key(key: &[u8]) -> String {
-    let mut sha = Sha1::new();
-    sha.update(key);
-    sha.update(WS_GUID.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+    Ok(derive_accept_key(key.as_bytes()))
 }
 
 /// Replaces the wakers hyper's connection task left in the socket's registration with a no-op.
@@ -297,7 +286,7 @@ mod tests {
     fn the_accept_key_is_the_rfc_example() {
         // RFC 6455 §1.3.
         assert_eq!(
-            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
