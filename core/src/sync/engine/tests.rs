@@ -1,0 +1,260 @@
+//! The engine's unit tests: one input at a time, with the actions it must (and must not) give.
+
+use super::*;
+
+fn rd(at: f64, state: PlayerState, position: f64) -> Reading {
+    Reading {
+        at,
+        state,
+        position,
+        rate: 1.0,
+        duration: 600.0,
+    }
+}
+
+fn hello(state: PlaybackState, server_time: f64) -> ServerMsg {
+    ServerMsg::Hello {
+        conn_id: 7,
+        session_id: crate::ids::SessionId::parse("000000000000").unwrap(),
+        server_time,
+        state,
+        viewers: 2,
+        kid: None,
+    }
+}
+
+/// A room playing from 10 s at server time 0, and this device's clock 5 s behind the
+/// server's.
+fn playing_room() -> PlaybackState {
+    let v = crate::ids::VideoId::parse("dQw4w9WgXcQ").unwrap();
+    let mut s = PlaybackState::new(v, 10.0, 0.0);
+    s.playing = true;
+    s
+}
+const SKEW: f64 = 5_000.0;
+
+fn moves_player(out: &[Action]) -> bool {
+    out.iter()
+        .any(|a| matches!(a, Action::Seek(_) | Action::Play | Action::Pause))
+}
+
+#[test]
+fn a_player_ready_before_hello_waits_for_the_server_clock() {
+    // The server-rendered state alone, read on a clock 5 s off, would seek 5 s wrong.
+    let s = playing_room();
+    let mut e = Engine::new(Some(s.clone()));
+    let out = e.on_player_ready(0.0, &[1.0], Some(rd(0.0, PlayerState::Cued, 10.0)));
+    assert!(!moves_player(&out), "{out:?}");
+    // `hello` brings the clock: now the player is sent where the room is.
+    let out = e.on_message(
+        1_000.0 - SKEW,
+        hello(s, 1_000.0),
+        Some(rd(1_000.0 - SKEW, PlayerState::Cued, 10.0)),
+    );
+    let to = out.iter().find_map(|a| match a {
+        Action::Seek(to) => Some(*to),
+        _ => None,
+    });
+    assert!(to.is_some_and(|to| (to - 11.2).abs() < 1e-6), "{out:?}");
+    assert!(out.contains(&Action::Play), "{out:?}");
+}
+
+#[test]
+fn an_adopted_connection_leaves_a_player_the_page_synced_alone() {
+    let s = playing_room();
+    let mut e = Engine::new(Some(s.clone()));
+    // What the page's socket received: hello at server time 500 (client 500 - SKEW), then
+    // pongs of 2 ms round trips. Replayed without readings.
+    let at = 500.0 - SKEW;
+    let out = e.on_message(at, hello(s.clone(), 500.0), None);
+    assert!(!moves_player(&out), "{out:?}");
+    for k in 0..3 {
+        let t0 = at + 100.0 * f64::from(k);
+        e.on_message(
+            t0 + 2.0,
+            ServerMsg::Pong {
+                t0,
+                t1: t0 + SKEW + 1.0,
+                t2: t0 + SKEW + 1.0,
+            },
+            None,
+        );
+    }
+    // The page had set the player playing in sync; the app adopts it at client 2000.
+    let now = 2_000.0 - SKEW;
+    let in_sync = 10.0 + 2.0 + 0.004;
+    let ready = e.on_player_ready(now, &[1.0], Some(rd(now, PlayerState::Playing, in_sync)));
+    let adopted = e.on_adopted(
+        now + 1.0,
+        Some(rd(now + 1.0, PlayerState::Playing, in_sync)),
+    );
+    assert!(
+        !moves_player(&ready) && !moves_player(&adopted),
+        "{ready:?} {adopted:?}"
+    );
+    assert_eq!(e.status(), ConnStatus::Live);
+    // A player the page could not start (autoplay refused) is started by the app.
+    let mut e2 = Engine::new(Some(s.clone()));
+    e2.on_message(at, hello(s, 500.0), None);
+    e2.on_player_ready(now, &[1.0], None);
+    let out = e2.on_adopted(now, Some(rd(now, PlayerState::Cued, 10.0)));
+    assert!(out.contains(&Action::Play), "{out:?}");
+}
+
+#[test]
+fn a_queue_edit_leaves_the_player_and_an_in_flight_command_alone() {
+    use crate::ids::VideoId;
+    use crate::queue::QueueEdit;
+    let v = VideoId::parse("dQw4w9WgXcQ").unwrap();
+    let s = PlaybackState::new(v, 10.0, 0.0);
+    let mut e = Engine::new(Some(s.clone()));
+    let r = rd(0.0, PlayerState::Paused, 10.0);
+    e.on_message(
+        0.0,
+        ServerMsg::Hello {
+            conn_id: 7,
+            session_id: crate::ids::SessionId::parse("000000000000").unwrap(),
+            server_time: 0.0,
+            state: s.clone(),
+            viewers: 1,
+            kid: None,
+        },
+        Some(r),
+    );
+    e.on_player_ready(0.0, &[1.0], Some(r));
+    // The viewer presses play: a command is in flight.
+    let out = e.on_player_state(
+        100.0,
+        PlayerState::Playing,
+        Some(rd(100.0, PlayerState::Playing, 10.0)),
+    );
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::Send(ClientMsg::Play { .. }))),
+        "{out:?}"
+    );
+    // Somebody adds to the queue meanwhile: the player is not touched (no pause back).
+    let mut queued = s.clone();
+    queued
+        .queue
+        .apply(
+            &QueueEdit::Add {
+                video_id: v,
+                start: 0.0,
+            },
+            10,
+        )
+        .unwrap();
+    queued.revision += 1;
+    queued.playback_revision = 1;
+    let out = e.on_message(
+        150.0,
+        ServerMsg::State {
+            state: queued,
+            cause: Some(Cause { conn_id: 9, seq: 1 }),
+        },
+        Some(rd(150.0, PlayerState::Playing, 10.05)),
+    );
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::Pause | Action::Seek(_))),
+        "{out:?}"
+    );
+    assert_eq!(e.state().map(|s| s.queue.items.len()), Some(1));
+}
+
+#[test]
+fn a_viewer_without_control_is_put_back_instead_of_sending() {
+    let v = crate::ids::VideoId::parse("dQw4w9WgXcQ").unwrap();
+    let mut s = PlaybackState::new(v, 10.0, 0.0);
+    s.playing = true;
+    let mut e = Engine::new(Some(s.clone()));
+    let r = rd(0.0, PlayerState::Playing, 10.0);
+    e.on_message(
+        0.0,
+        ServerMsg::Hello {
+            conn_id: 7,
+            session_id: crate::ids::SessionId::parse("000000000000").unwrap(),
+            server_time: 0.0,
+            state: s,
+            viewers: 2,
+            kid: None,
+        },
+        Some(r),
+    );
+    e.on_player_ready(0.0, &[1.0], Some(r));
+    e.on_tick(100.0, Some(rd(100.0, PlayerState::Playing, 10.1)));
+    e.set_may_control(false);
+    let sends = |out: &[Action]| {
+        out.iter()
+            .filter(|a| matches!(a, Action::Send(m) if m.command().is_some()))
+            .count()
+    };
+    // The viewer pauses inside the player: nothing is sent, a step is asked for at once...
+    let out = e.on_player_state(
+        200.0,
+        PlayerState::Paused,
+        Some(rd(200.0, PlayerState::Paused, 10.2)),
+    );
+    assert_eq!(sends(&out), 0, "{out:?}");
+    assert!(out.contains(&Action::WakeAt(200.0)), "{out:?}");
+    assert_eq!(e.refused(), 1);
+    // ...which plays the player again at the room's position.
+    let out = e.on_tick(201.0, Some(rd(201.0, PlayerState::Paused, 10.2)));
+    assert!(out.contains(&Action::Play), "{out:?}");
+    assert_eq!(sends(&out), 0, "{out:?}");
+    // A drag of the timeline while playing is undone the same way.
+    e.on_player_state(
+        400.0,
+        PlayerState::Playing,
+        Some(rd(400.0, PlayerState::Playing, 10.4)),
+    );
+    e.on_tick(3_000.0, Some(rd(3_000.0, PlayerState::Playing, 13.0)));
+    let out = e.on_tick(3_100.0, Some(rd(3_100.0, PlayerState::Playing, 60.0)));
+    assert_eq!(sends(&out), 0, "{out:?}");
+    assert_eq!(e.refused(), 2);
+    let out = e.on_tick(3_101.0, Some(rd(3_101.0, PlayerState::Playing, 60.0)));
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::Seek(to) if (to - 13.1).abs() < 0.5)),
+        "{out:?}"
+    );
+    // Once allowed again, a pause is a command.
+    e.set_may_control(true);
+    let out = e.on_player_state(
+        5_000.0,
+        PlayerState::Paused,
+        Some(rd(5_000.0, PlayerState::Paused, 15.0)),
+    );
+    assert_eq!(sends(&out), 1, "{out:?}");
+}
+
+#[test]
+fn jumps_are_told_apart_from_playback_stalls_and_throttling() {
+    use PlayerState::*;
+    // Normal playback and small jitter: no jump.
+    assert!(!is_jump(&rd(0.0, Playing, 10.0), &rd(100.0, Playing, 10.1)));
+    assert!(!is_jump(&rd(0.0, Playing, 10.0), &rd(100.0, Playing, 10.5)));
+    // Forward or backward beyond the threshold while playing.
+    assert!(is_jump(&rd(0.0, Playing, 10.0), &rd(100.0, Playing, 11.0)));
+    assert!(is_jump(&rd(0.0, Playing, 10.0), &rd(100.0, Playing, 9.0)));
+    // Paused: any real move is a seek; no move is nothing.
+    assert!(is_jump(&rd(0.0, Paused, 10.0), &rd(100.0, Paused, 10.3)));
+    assert!(!is_jump(&rd(0.0, Paused, 10.0), &rd(100.0, Paused, 10.0)));
+    // A stall (frozen while buffering) is not a seek, a seek during buffering is.
+    assert!(!is_jump(
+        &rd(0.0, Playing, 10.0),
+        &rd(900.0, Buffering, 10.05)
+    ));
+    assert!(is_jump(
+        &rd(0.0, Playing, 10.0),
+        &rd(100.0, Buffering, 40.0)
+    ));
+    // Fresh players and the end are not compared; nor are throttled polls.
+    assert!(!is_jump(&rd(0.0, Cued, 0.0), &rd(100.0, Paused, 30.0)));
+    assert!(!is_jump(&rd(0.0, Playing, 599.9), &rd(100.0, Ended, 600.0)));
+    assert!(!is_jump(
+        &rd(0.0, Playing, 10.0),
+        &rd(5_000.0, Playing, 11.0)
+    ));
+}
