@@ -1,6 +1,7 @@
-//! HTTP surface: health endpoints, security headers and the fallback (embedded files, else 404).
+//! HTTP surface: health endpoints, the metrics scrape, security headers and the fallback
+//! (embedded files, else 404).
 
-use crate::{assets, state::AppState};
+use crate::{assets, sessions::Sessions, state::AppState};
 use axum::{
     extract::{Request, State},
     http::{header, HeaderValue, StatusCode},
@@ -8,6 +9,7 @@ use axum::{
     Json,
 };
 use serde_json::json;
+use std::sync::Arc;
 
 /// `GET /healthz`: the process is alive.
 pub async fn healthz() -> impl IntoResponse {
@@ -25,6 +27,20 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// `GET /metrics`: the Prometheus text exposition ([`Sessions::metrics_text`]).
+pub async fn scrape(State(sessions): State<Arc<Sessions>>) -> Response {
+    let text = sessions.metrics_text();
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// Unrouted requests: an embedded site file, or the app's 404 page.

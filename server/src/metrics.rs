@@ -1,6 +1,6 @@
 //! Operational metrics in the Prometheus text format (`GET /metrics`).
 //!
-//! One [`Metrics`] per [`crate::sessions::Sessions`] (so several instances in one test process
+//! One [`Metrics`] per session service (`Sessions`; so several instances in one test process
 //! keep their own figures), built on `prometheus-client`: a registry object per instance instead
 //! of a process-global recorder, typed label sets, and an encoder for the text format.
 //!
@@ -9,10 +9,13 @@
 //! ever a label. Gauges that describe the instance (connections, hubs, viewers, clock offset)
 //! are read at scrape time. The viewers' own sync error arrives in `health` reports (at most one
 //! per connection every [`HEALTH_REPORT_EVERY`], values clamped) and goes into one histogram.
+//!
+//! This module imports nothing of the rest of the crate: the hubs, the stores and the session
+//! service count into it, and the `GET /metrics` handler that renders it lives with the other
+//! HTTP handlers (`crate::http::scrape`).
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -405,20 +408,6 @@ pub async fn track_http(
         })
         .inc();
     resp
-}
-
-/// `GET /metrics`.
-pub async fn scrape(State(sessions): State<std::sync::Arc<crate::sessions::Sessions>>) -> Response {
-    let text = sessions.metrics_text();
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -126,7 +126,7 @@ impl Application {
         let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
         if let Some(listener) = self.metrics_listener {
             let app = Router::new()
-                .route("/metrics", get(crate::metrics::scrape))
+                .route("/metrics", get(http::scrape))
                 .with_state(self.sessions.clone());
             let mut stopped = metrics_stopped;
             tracing::info!(addr = ?listener.local_addr().ok(), "metrics on their own listener");
@@ -193,7 +193,7 @@ pub fn router(state: AppState) -> Router {
     if state.settings.metrics_listen.is_none() {
         router = router.route(
             "/metrics",
-            get(|State(s): State<AppState>| crate::metrics::scrape(State(s.sessions))),
+            get(|State(s): State<AppState>| http::scrape(State(s.sessions))),
         );
     }
     router

@@ -24,6 +24,8 @@
 //! A session whose state is gone from the store has ended: the hub tells its viewers
 //! ([`Hub::ended`]) and is dropped.
 
+use crate::metrics::Metrics;
+use crate::settings::Settings;
 use crate::store::{
     is_log_event, is_presence_event, presence_event, state_event, Delivery, Log, PresenceEvent,
     SessionStore, StoreError, Subscription,
@@ -32,7 +34,7 @@ use crate::sync_util::lock;
 use crate::wire::Prepared;
 use roster::HubRoster;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch, Notify};
@@ -60,7 +62,8 @@ pub const PRESENCE_REFRESH: Duration = Duration::from_secs(10);
 /// re-established, then the hub catches up.
 pub const ECHO_WAIT: Duration = Duration::from_secs(3);
 /// Default mean interval of the safety-net comparison with the store (see [`safety_check`]);
-/// the setting `reconcile_secs` overrides it. Each interval is jittered by ±50 %.
+/// [`HubsConfig::reconcile`] (the setting `reconcile_secs`) sets it. Each interval is jittered
+/// by ±50 %.
 pub const DEFAULT_RECONCILE: Duration = Duration::from_secs(30);
 /// A newer stored state found by the safety net is handed over only if it is still not
 /// delivered after this long (an event merely in flight keeps its cause).
@@ -146,7 +149,7 @@ pub struct Hub {
     stop: Notify,
     init: watch::Sender<Init>,
     /// The instance's metrics (gaps and resyncs).
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<Metrics>,
     /// Who is here: the local members and the merged list handed to the local viewers.
     roster: Mutex<HubRoster>,
     /// Members listed by name (the setting `roster_len`).
@@ -389,17 +392,52 @@ struct Registry {
     max_viewers: u32,
     running: AtomicUsize,
     idle: Notify,
-    /// Mean safety-net reconcile interval (ms).
-    reconcile_ms: AtomicU64,
-    /// Whether hubs created later write broadcasts through io_uring.
-    io_uring: AtomicBool,
+    /// Mean safety-net reconcile interval (ms, at least 100).
+    reconcile_ms: u64,
+    /// Whether hubs write broadcasts through io_uring.
+    io_uring: bool,
     /// Members listed by name in the room's list.
-    roster_len: AtomicUsize,
+    roster_len: usize,
     /// Chat lines / reactions a hub keeps for joiners.
-    chat_kept: AtomicUsize,
-    reactions_kept: AtomicUsize,
-    /// The instance's metrics, handed to every hub created later.
-    metrics: Mutex<Arc<crate::metrics::Metrics>>,
+    chat_kept: usize,
+    reactions_kept: usize,
+    /// The instance's metrics, handed to every hub.
+    metrics: Arc<Metrics>,
+}
+
+/// How the hubs of one instance work, fixed when [`Hubs`] is built (see [`Hubs::new`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HubsConfig {
+    /// Frames that may wait per viewer before it is too slow (at least 1 is used).
+    pub send_queue: usize,
+    /// Viewers of one session on this instance; later joiners get [`JoinError::Full`].
+    pub max_viewers: usize,
+    /// Mean interval of the safety-net comparison with the store (at least 100 ms is used).
+    pub reconcile: Duration,
+    /// Whether broadcasts are written through io_uring (where the kernel allows).
+    pub io_uring: bool,
+    /// Members the room's list shows by name.
+    pub roster_len: usize,
+    /// Chat lines a hub keeps for joiners.
+    pub chat_kept: usize,
+    /// Reactions a hub keeps for joiners.
+    pub reactions_kept: usize,
+}
+
+impl From<&Settings> for HubsConfig {
+    /// The settings `send_queue`, `max_viewers_per_session`, `reconcile_secs` (at least
+    /// 0.1 s), `fanout_io_uring`, `roster_len` (at most 500), `chat_kept` and `reactions_kept`.
+    fn from(s: &Settings) -> Self {
+        Self {
+            send_queue: s.send_queue,
+            max_viewers: s.max_viewers_per_session,
+            reconcile: Duration::from_secs_f64(s.reconcile_secs.max(0.1)),
+            io_uring: s.fanout_io_uring,
+            roster_len: s.roster_len.min(500),
+            chat_kept: s.chat_kept,
+            reactions_kept: s.reactions_kept,
+        }
+    }
 }
 
 /// All hubs of this instance.
@@ -462,63 +500,35 @@ impl Registry {
 }
 
 impl Hubs {
-    /// Hubs over `store`, reporting presence as `instance`; `queue` frames may wait per viewer.
+    /// Hubs over `store`, reporting presence as `instance`, working as `config` says and
+    /// counting gaps, resyncs and the fan-out in `metrics`.
     pub fn new(
         store: Arc<dyn SessionStore>,
         instance: String,
-        queue: usize,
-        max_viewers: usize,
+        config: &HubsConfig,
+        metrics: Arc<Metrics>,
     ) -> Self {
+        let reconcile_ms = u64::try_from(config.reconcile.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(100);
         Self {
             inner: Arc::new(Registry {
                 map: Mutex::new(HashMap::new()),
                 store,
                 instance,
                 seq: AtomicU64::new(1),
-                queue: queue.max(1),
-                max_viewers: u32::try_from(max_viewers).unwrap_or(u32::MAX),
+                queue: config.send_queue.max(1),
+                max_viewers: u32::try_from(config.max_viewers).unwrap_or(u32::MAX),
                 running: AtomicUsize::new(0),
                 idle: Notify::new(),
-                reconcile_ms: AtomicU64::new(DEFAULT_RECONCILE.as_millis() as u64),
-                io_uring: AtomicBool::new(true),
-                roster_len: AtomicUsize::new(watchparty_core::roster::DEFAULT_SHOWN),
-                chat_kept: AtomicUsize::new(50),
-                reactions_kept: AtomicUsize::new(200),
-                metrics: Mutex::new(Arc::new(crate::metrics::Metrics::new(None))),
+                reconcile_ms,
+                io_uring: config.io_uring,
+                roster_len: config.roster_len,
+                chat_kept: config.chat_kept,
+                reactions_kept: config.reactions_kept,
+                metrics,
             }),
         }
-    }
-
-    /// Sets the mean interval of the safety-net comparison with the store (hubs created later
-    /// use it; at least 100 ms).
-    pub fn set_reconcile_interval(&self, every: Duration) {
-        let ms = u64::try_from(every.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(100);
-        self.inner.reconcile_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// Whether hubs created later write broadcasts through io_uring (where the kernel allows).
-    pub fn set_io_uring(&self, on: bool) {
-        self.inner.io_uring.store(on, Ordering::Relaxed);
-    }
-
-    /// Sets how many members the room's list shows by name (hubs created later use it).
-    pub fn set_roster_len(&self, shown: usize) {
-        self.inner.roster_len.store(shown, Ordering::Relaxed);
-    }
-
-    /// Sets how many chat lines and reactions hubs created later keep for joiners.
-    pub fn set_log_keep(&self, chat: usize, reactions: usize) {
-        self.inner.chat_kept.store(chat, Ordering::Relaxed);
-        self.inner
-            .reactions_kept
-            .store(reactions, Ordering::Relaxed);
-    }
-
-    /// Sets the metrics hubs created later count gaps and resyncs in.
-    pub fn set_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {
-        *lock(&self.inner.metrics) = metrics;
     }
 
     /// The hub of `id` if this instance has viewers of it.
@@ -552,10 +562,7 @@ impl Hubs {
                     let (init, _) = watch::channel(Init::Pending);
                     let hub = Arc::new(Hub {
                         id: id.clone(),
-                        fanout: Fanout::new(
-                            self.inner.queue,
-                            self.inner.io_uring.load(Ordering::Relaxed),
-                        ),
+                        fanout: Fanout::new(self.inner.queue, self.inner.io_uring),
                         latest: Mutex::new(None),
                         forwarded: Mutex::new(Forwarded::default()),
                         gap: Notify::new(),
@@ -568,12 +575,12 @@ impl Hubs {
                         dirty: Notify::new(),
                         stop: Notify::new(),
                         init,
-                        metrics: lock(&self.inner.metrics).clone(),
+                        metrics: self.inner.metrics.clone(),
                         roster: Mutex::new(HubRoster::default()),
-                        shown: self.inner.roster_len.load(Ordering::Relaxed),
+                        shown: self.inner.roster_len,
                         logs: Mutex::new(logs::HubLogs::new(
-                            self.inner.chat_kept.load(Ordering::Relaxed),
-                            self.inner.reactions_kept.load(Ordering::Relaxed),
+                            self.inner.chat_kept,
+                            self.inner.reactions_kept,
                         )),
                         removed: watch::channel(Vec::new()).0,
                         end_witness: AtomicU64::new(0),
@@ -687,7 +694,7 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
     let mut last_report = Instant::now() - PRESENCE_MIN_INTERVAL;
     let mut refresh = tokio::time::interval(PRESENCE_REFRESH);
     refresh.tick().await;
-    let reconcile_ms = registry.reconcile_ms.load(Ordering::Relaxed);
+    let reconcile_ms = registry.reconcile_ms;
     let safety = tokio::time::sleep(jittered(reconcile_ms));
     tokio::pin!(safety);
     // A newer stored state found by the safety net, handed over at the instant if still due.

@@ -1,13 +1,13 @@
 //! Ordering of the hub's hand-over: own changes, gaps and late copies.
 
-use super::Frame;
-use crate::sessions::Sessions;
+use super::{Frame, Hubs, HubsConfig, Membership};
+use crate::metrics::Metrics;
 use crate::settings::Settings;
-use crate::store::state_event;
+use crate::store::{state_event, MemoryStore, SessionStore};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
-use watchparty_core::ids::VideoId;
+use watchparty_core::ids::{SessionId, VideoId};
 use watchparty_core::playback::PlaybackState;
 use watchparty_core::protocol::{Cause, ServerMsg};
 
@@ -29,15 +29,21 @@ fn at(base: &PlaybackState, revision: u64) -> PlaybackState {
     s
 }
 
-/// A service with one new session, and a membership of its hub (keep both alive).
-async fn joined(settings: Settings) -> (Arc<Sessions>, super::Membership) {
-    let s = Sessions::open(Arc::new(settings)).await.unwrap();
-    let id = s
-        .create(VideoId::parse("dQw4w9WgXcQ").unwrap(), 0.0)
-        .await
-        .unwrap();
-    let m = s.join(&id).await.unwrap();
-    (s, m)
+/// Hubs over a memory store with one new session, and a membership of its hub (keep both
+/// alive).
+async fn joined(settings: Settings) -> (Hubs, Membership) {
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new(Duration::from_secs(60)));
+    let hubs = Hubs::new(
+        store.clone(),
+        "test".into(),
+        &HubsConfig::from(&settings),
+        Arc::new(Metrics::new(None)),
+    );
+    let id = SessionId::random();
+    let state = PlaybackState::new(VideoId::parse("dQw4w9WgXcQ").unwrap(), 0.0, 0.0);
+    assert!(store.create(&id, &state).await.unwrap());
+    let m = hubs.join(&id).await.unwrap();
+    (hubs, m)
 }
 
 #[tokio::test]
