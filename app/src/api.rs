@@ -77,7 +77,10 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
     tracing::debug!(session = %id, video = %video.id, start = video.start, "session created");
     // The host secret rides in the fragment: browsers never send it to a server (nor log it);
     // the session page stores it and removes it from the address bar.
-    leptos_axum::redirect(&format!("/s/{id}#host={host_secret}"));
+    leptos_axum::redirect(&format!(
+        "/s/{id}{}{host_secret}",
+        crate::early::HOST_FRAGMENT
+    ));
     Ok(id.to_string())
 }
 

@@ -1,4 +1,53 @@
 (function () {
+  // The values shared with Rust: the JSON before this script (app/src/early.rs). Without it the
+  // app does it all.
+  var C;
+  try { C = JSON.parse(document.getElementById('wp-early').textContent); } catch (e) { return; }
+  var keyPattern = new RegExp(C.keyPattern);
+  function clamp(p, duration) {
+    var hi = duration == null ? C.maxPosition : duration;
+    return p !== p ? 0 : Math.min(Math.max(p, 0), hi);
+  }
+
+  // ---- The join math, pure: the engine's (checked against it in app/src/early_js_tests.rs).
+  // Times in ms, positions in s. ----
+  var M = {
+    // rights.rs `is_valid_key`.
+    validKey: function (k) { return typeof k === 'string' && keyPattern.test(k); },
+    // sync/clock.rs `ClockSample::from_timestamps`: null when inconsistent.
+    sample: function (t0, t1, t2, t3) {
+      if (![t0, t1, t2, t3].every(Number.isFinite) || t3 < t0 || t2 < t1) return null;
+      var rtt = (t3 - t0) - (t2 - t1);
+      if (rtt < -C.rttRoundingMs) return null;
+      return { offset: ((t1 - t0) + (t2 - t3)) / 2, rtt: Math.max(rtt, 0) };
+    },
+    // sync/clock.rs `ClockEstimator`: server minus client clock (null without samples).
+    offset: function (samples) {
+      var o = samples.slice(-C.clockWindow).sort(function (x, y) { return x.rtt - y.rtt; })
+        .slice(0, C.clockBest).map(function (x) { return x.offset; })
+        .sort(function (x, y) { return x - y; });
+      var n = o.length;
+      if (!n) return null;
+      return n % 2 ? o[(n - 1) / 2] : (o[n / 2 - 1] + o[n / 2]) / 2;
+    },
+    // playback.rs `PlaybackState::position_at` (server time `now`).
+    positionAt: function (st, now) {
+      var p = st.position;
+      if (st.playing) p += Math.max((now - st.updated_at) / 1000, 0) * st.rate;
+      return clamp(p, st.duration);
+    },
+    // sync/engine/apply.rs for a player not playing, at client time `now`: where to seek and
+    // whether to play; null at the end of the video (the app's business). A playing room is
+    // aimed ahead by the engine's first guess of the start latency.
+    join: function (st, offset, now) {
+      if (!st.playing) return { seek: st.position, play: false };
+      var at = M.positionAt(st, now + offset);
+      if (st.duration != null && at >= st.duration - C.endMargin) return null;
+      return { seek: clamp(at + C.seekLead * st.rate, st.duration), play: true };
+    }
+  };
+  window.__wpEarlyMath = M;
+
   // ---- The player: created as soon as the IFrame API and #player are there. ----
   var q = { player: null, frame: null, box: null, video: null, events: [], listener: null, taken: false, ready: false, driven: false };
   window.__wpEarlyPlayer = q;
@@ -25,8 +74,10 @@
   // the iframe over (`new YT.Player(iframe)`, as documented for an existing embed).
   function frame(box) {
     if (q.taken || q.frame || !box || !box.dataset.video) return;
-    // The app's player variables (`video::PLAYER_VARS`, the same test-checked list `client/yt.rs` uses).
-    var vars = { enablejsapi: 1, controls: 1, playsinline: 1, rel: 0, origin: location.origin };
+    // The app's player variables (`video::PLAYER_VARS`, the list `client/yt.rs` uses).
+    var vars = {};
+    C.playerVars.forEach(function (kv) { vars[kv[0]] = kv[1]; });
+    vars.origin = location.origin;
     var start = Math.floor(Number(box.dataset.start) || 0);
     if (start > 0) vars.start = start;
     var f = document.createElement('iframe');
@@ -75,22 +126,23 @@
   // Only on a session's page (its player box is in the HTML; an unknown session's 404 page has
   // none).
   function open(box) {
-    var m = /^\/s\/([A-Za-z0-9]+)$/.exec(location.pathname);
-    if (!box || !box.dataset.video || !m || !window.WebSocket || !window.crypto) return;
-    var id = m[1], valid = /^[A-Za-z0-9_-]{16,64}$/, key;
+    var id = C.session, key;
+    if (!box || !box.dataset.video || !id || !window.WebSocket || !window.crypto) return;
     try {
       // The key the app would present (client/mod.rs `session_key`), made and kept the same way.
-      var st = window.localStorage, h = /^#host=(.+)$/.exec(location.hash);
-      if (h && valid.test(h[1])) st.setItem('wp.host.' + id, h[1]);
-      key = st.getItem('wp.host.' + id);
-      if (!valid.test(key || '')) key = st.getItem('wp.key');
-      if (!valid.test(key || '')) {
-        var b = new Uint8Array(16);
+      var st = window.localStorage, hostKey = C.hostStoragePrefix + id, hash = location.hash;
+      var secret = hash.indexOf(C.hostFragment) === 0 ? hash.slice(C.hostFragment.length) : null;
+      if (M.validKey(secret)) st.setItem(hostKey, secret);
+      key = st.getItem(hostKey);
+      if (!M.validKey(key)) key = st.getItem(C.keyStorage);
+      if (!M.validKey(key)) {
+        var b = new Uint8Array(C.keyBytes);
         crypto.getRandomValues(b);
         key = Array.prototype.map.call(b, function (x) { return (x < 16 ? '0' : '') + x.toString(16); }).join('');
-        st.setItem('wp.key', key);
+        st.setItem(C.keyStorage, key);
       }
-      s.ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/' + id, ['wp1', 'k.' + key]);
+      s.ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + C.wsPath + id,
+        [C.subprotocol, C.keyProtocolPrefix + key]);
     } catch (e) {
       return; // No storage (the app then uses a key for this page only) or no socket.
     }
@@ -117,58 +169,45 @@
     if (m.type === 'hello') { s.state = m.state; ping(); }
     else if (m.type === 'state') s.state = m.state;
     else if (m.type === 'pong') {
-      var rtt = (t - m.t0) - (m.t2 - m.t1);
-      if (rtt >= -1) s.samples.push({ offset: ((m.t1 - m.t0) + (m.t2 - t)) / 2, rtt: Math.max(rtt, 0) });
+      var x = M.sample(m.t0, m.t1, m.t2, t);
+      if (x) s.samples.push(x);
     } else return;
     sync();
   }
-  // The clock burst of sync/engine.rs (8 pings 100 ms apart).
+  // The engine's clock burst.
   function ping() {
-    if (s.taken || !s.ws || s.ws.readyState !== 1 || s.pings >= 8) return;
+    if (s.taken || !s.ws || s.ws.readyState !== 1 || s.pings >= C.pingBurst) return;
     s.pings++;
     s.ws.send(JSON.stringify({ type: 'ping', t0: now() }));
-    setTimeout(ping, 100);
-  }
-  // Server minus client clock: the median offset of the three lowest round trips (sync/clock.rs).
-  function offset() {
-    var o = s.samples.slice().sort(function (x, y) { return x.rtt - y.rtt; }).slice(0, 3)
-      .map(function (x) { return x.offset; }).sort(function (x, y) { return x - y; });
-    return o.length % 2 ? o[(o.length - 1) / 2] : (o[o.length / 2 - 1] + o[o.length / 2]) / 2;
+    setTimeout(ping, C.pingGapMs);
   }
 
-  // ---- Sync before the app: the engine's join (sync/engine.rs `apply_state`), nothing more. ----
+  // ---- Sync before the app: the engine's join, nothing more. ----
   function sync() {
     var p = q.player, st = s.state;
     if (s.taken || q.taken || !q.ready || !p || !st || !s.samples.length || st.video_id !== q.video) return;
     var rev = st.playback_revision || st.revision;
     if (rev === s.applied) return;
-    var end = endOf(st);
+    var join = M.join(st, M.offset(s.samples), now());
+    if (!join) return; // The end of the video: the app's business.
     try {
-      if (st.playing) {
-        var at = target(st);
-        if (at >= end - 0.05) return; // The end of the video: the app's business.
+      if (join.play) {
         q.driven = true;
         s.applied = rev;
         if (p.getPlaybackRate() !== st.rate) p.setPlaybackRate(st.rate);
-        // Aimed ahead by the engine's first guess of the start latency (INITIAL_SEEK_LATENCY).
-        p.seekTo(Math.min(at + 0.2 * st.rate, end), true);
+        p.seekTo(join.seek, true);
         p.playVideo();
       } else if (s.applied !== null) {
         // Paused after this page set it playing. (A paused room is left alone: seeking a
         // player that never played would start it.)
         s.applied = rev;
         p.pauseVideo();
-        p.seekTo(Math.min(st.position, end), true);
+        p.seekTo(join.seek, true);
       }
     } catch (e) { /* The app applies the state when it comes. */ }
   }
   // The room's position now (s), on the measured server clock.
-  function target(st) {
-    var at = st.position;
-    if (st.playing) at += Math.max(0, now() + offset() - st.updated_at) / 1000 * st.rate;
-    return Math.min(at, endOf(st));
-  }
-  function endOf(st) { return st.duration == null ? Infinity : st.duration; }
+  function target(st) { return M.positionAt(st, now() + M.offset(s.samples)); }
 
   // One correction once playing: the start latency varies (80-300 ms on the stand-in, more on a
   // busy phone), so a first frame can be ~0.1 s off. The error is the largest of three readings

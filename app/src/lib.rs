@@ -25,6 +25,8 @@ pub mod ssr;
 #[cfg(feature = "hydrate")]
 pub mod client;
 
+pub mod early;
+
 #[cfg(test)]
 mod early_js_tests;
 

@@ -65,17 +65,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
     // A session page starts the YouTube IFrame API download, the embed and the session's socket
     // at once, beside the wasm's download, instead of after hydration (`EARLY_PLAYER` below).
-    let session_page = use_context::<http::request::Parts>().is_some_and(|parts| {
+    let session = use_context::<http::request::Parts>().and_then(|parts| {
         parts
             .uri
             .path()
             .strip_prefix("/s/")
-            .is_some_and(|id| SessionId::parse(id).is_ok())
+            .and_then(|id| SessionId::parse(id).ok())
     });
-    let youtube = session_page.then(|| {
+    let session_page = session.is_some();
+    let youtube = session.map(|id| {
         view! {
             <link rel="preconnect" href="https://www.youtube.com"/>
             <link rel="preconnect" href="https://i.ytimg.com"/>
+            // Data, not code (never run, so no nonce): the values the script shares with Rust.
+            <script type="application/json" id=crate::early::CONFIG_ID>{crate::early::config(&id)}</script>
             <script nonce=nonce.clone()>{EARLY_PLAYER}</script>
             <script
                 id=crate::video::IFRAME_API_SCRIPT_ID
@@ -144,6 +147,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 ///   caused by it are not queued, so the app does not take them for the viewer's. It does
 ///   nothing else (no correction, no commands): the engine takes over at hydration, finds the
 ///   player in sync, and keeps it there.
+///
+/// Every value the script shares with Rust (player variables, key rules and storage names, the
+/// subprotocol, the clock burst and estimate, the seek lead, the end margin, the position
+/// clamp) comes from the JSON element rendered before it ([`crate::early::config`]); its join
+/// math is run in Node against the engine's on the same inputs (`early_js_tests.rs`).
 const EARLY_PLAYER: &str = include_str!("early.js");
 
 const CSP: http::HeaderName = http::HeaderName::from_static("content-security-policy");

@@ -16,6 +16,14 @@ use serde::{Deserialize, Serialize};
 /// Largest text frame a client may send, in bytes.
 pub const MAX_CLIENT_FRAME: usize = 4096;
 
+/// Where a viewer's socket connects: `/ws/{session_id}`.
+pub const WS_PATH: &str = "/ws/";
+/// The subprotocol a browser offers and the server answers with.
+pub const SUBPROTOCOL: &str = "wp1";
+/// Prefix of the subprotocol token that carries the viewer's private key (`k.<key>`, offered
+/// next to [`SUBPROTOCOL`]; see [`crate::rights`]).
+pub const KEY_PROTOCOL_PREFIX: &str = "k.";
+
 pub use crate::ids::ConnId;
 
 /// Messages a browser sends.

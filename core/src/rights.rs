@@ -69,9 +69,15 @@ impl std::fmt::Display for Kid {
     }
 }
 
-/// Whether `key` is an acceptable private key: 16..=64 characters of `[A-Za-z0-9_-]`.
+/// Shortest private key accepted.
+pub const KEY_MIN_LEN: usize = 16;
+/// Longest private key accepted.
+pub const KEY_MAX_LEN: usize = 64;
+
+/// Whether `key` is an acceptable private key: [`KEY_MIN_LEN`]..=[`KEY_MAX_LEN`] characters of
+/// `[A-Za-z0-9_-]`.
 pub fn is_valid_key(key: &str) -> bool {
-    (16..=64).contains(&key.len())
+    (KEY_MIN_LEN..=KEY_MAX_LEN).contains(&key.len())
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')

@@ -6,6 +6,7 @@ pub mod yt;
 
 pub use runtime::{SyncClient, UiEvent};
 
+use crate::early::{HOST_FRAGMENT, HOST_STORAGE_PREFIX, KEY_BYTES, KEY_STORAGE as KEY_KEY};
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -194,12 +195,9 @@ pub fn remember_name(name: &str) {
     }
 }
 
-/// `localStorage` key of this browser's own private key (see [`crate::rights`]).
-const KEY_KEY: &str = "wp.key";
-
 /// `localStorage` key of the host secret of session `id`.
 fn host_key(id: &str) -> String {
-    format!("wp.host.{id}")
+    format!("{HOST_STORAGE_PREFIX}{id}")
 }
 
 fn storage() -> Option<web_sys::Storage> {
@@ -208,7 +206,7 @@ fn storage() -> Option<web_sys::Storage> {
 
 /// 32 random hex digits (`crypto.getRandomValues`, else `Math.random`).
 fn random_hex() -> String {
-    let bytes = js_sys::Uint8Array::new_with_length(16);
+    let bytes = js_sys::Uint8Array::new_with_length(KEY_BYTES as u32);
     let filled = web_sys::window()
         .and_then(|w| Reflect::get(&w, &"crypto".into()).ok())
         .filter(|c| c.is_object())
@@ -219,7 +217,7 @@ fn random_hex() -> String {
         })
         .is_some();
     if !filled {
-        for i in 0..16 {
+        for i in 0..KEY_BYTES as u32 {
             bytes.set_index(i, (js_sys::Math::random() * 256.0) as u8);
         }
     }
@@ -263,7 +261,7 @@ pub fn take_host_fragment(id: &str) {
     };
     let location = window.location();
     let hash = location.hash().unwrap_or_default();
-    let Some(secret) = hash.strip_prefix("#host=") else {
+    let Some(secret) = hash.strip_prefix(HOST_FRAGMENT) else {
         return;
     };
     if crate::rights::is_valid_key(secret) {

@@ -15,6 +15,9 @@ use std::collections::VecDeque;
 pub const WINDOW: usize = 16;
 /// How many of the lowest-round-trip samples the estimate is taken from.
 pub const BEST: usize = 3;
+/// A round trip this far below zero (ms) is clock rounding, counted as 0; further below, the
+/// sample is inconsistent.
+pub const RTT_ROUNDING_MS: f64 = 1.0;
 
 /// One ping/pong exchange, in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -33,7 +36,7 @@ impl ClockSample {
             return None;
         }
         let rtt = (t3 - t0) - (t2 - t1);
-        if rtt < -1.0 {
+        if rtt < -RTT_ROUNDING_MS {
             return None;
         }
         Some(Self {
@@ -94,7 +97,8 @@ impl ClockEstimator {
 
     fn recompute(&mut self) {
         let mut best: Vec<ClockSample> = self.samples.iter().copied().collect();
-        best.sort_unstable_by(|a, b| a.rtt.total_cmp(&b.rtt));
+        // Stable: of equal round trips the older sample comes first (as in `early.js`).
+        best.sort_by(|a, b| a.rtt.total_cmp(&b.rtt));
         best.truncate(BEST);
         if best.is_empty() {
             self.estimate = None;

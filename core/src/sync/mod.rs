@@ -33,6 +33,12 @@ pub use engine::{Action, ConnStatus, Engine};
 pub use fit::{fit_error, ErrorFit};
 pub use stats::SyncStats;
 
+// What the page's early script (`app/src/early.js`) shares with the engine: rendered into the
+// page from here (`app/src/early.rs`).
+pub use clock::{BEST as CLOCK_BEST, RTT_ROUNDING_MS, WINDOW as CLOCK_WINDOW};
+pub use drift::INITIAL_SEEK_LATENCY;
+pub use engine::{END_EPSILON, PING_BURST, PING_BURST_GAP_MS};
+
 /// How often the runtime polls the player (ms). YouTube has no seek event, so the poll is also
 /// how seeks while paused are noticed.
 pub const TICK_MS: f64 = 100.0;

@@ -403,8 +403,18 @@ async fn a_session_page_starts_the_player_and_the_socket_from_its_html() {
         .and_then(|s| s.split("</script>").next())
         .expect("an inline script with the response's nonce");
     assert_eq!(script, include_str!("../../../app/src/early.js"));
+    // Its config, just before it: the Rust values it shares, rendered for this session (issue 26).
+    let config = html
+        .split(r#"<script type="application/json" id="wp-early">"#)
+        .nth(1)
+        .and_then(|s| s.split("</script>").next())
+        .expect("the early script's config");
+    let session = watchparty_core::ids::SessionId::parse(&id).expect("a session id");
+    assert_eq!(config, app::early::config(&session));
+    let config_at = html.find(r#"id="wp-early""#).expect("the config");
     // Before the stylesheet: an inline script after it would wait for it (and the embed with it).
     let early_at = html.find("__wpEarlyPlayer").expect("the early script");
+    assert!(config_at < early_at, "the config comes after the script");
     let css_at = html.find(r#"rel="stylesheet""#).expect("the stylesheet");
     assert!(
         early_at < css_at,
@@ -421,7 +431,17 @@ async fn a_session_page_starts_the_player_and_the_socket_from_its_html() {
         "the home page does not preload the wasm"
     );
     assert!(!home.contains("__wpEarlySocket"));
+    assert!(!home.contains("wp-early"));
     server.stop().await;
+}
+
+/// The early script's socket offers what the server speaks: the subprotocol and the key token
+/// it renders into the page are the server's own (`identity`).
+#[test]
+fn the_early_scripts_subprotocol_is_the_servers() {
+    use watchparty_core::protocol::{KEY_PROTOCOL_PREFIX, SUBPROTOCOL};
+    assert_eq!(server::identity::PROTOCOL, SUBPROTOCOL);
+    assert_eq!(server::identity::KEY_PREFIX, KEY_PROTOCOL_PREFIX);
 }
 
 /// Servers that start while another renders a session page do not stall its render. Listing
