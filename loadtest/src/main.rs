@@ -6,8 +6,9 @@
 //! Design: one multi-thread tokio runtime, one task per connection with 4 KiB buffers; commands
 //! are paced open loop (a fixed schedule that never waits for responses), every viewer
 //! timestamps every broadcast on one process-wide monotonic clock, and the accounting
-//! ([`stats`]) turns that into fan-out latency, loss and duplicates.
+//! ([`account`], over [`stats`]) turns that into fan-out latency, loss and duplicates.
 
+mod account;
 mod cli;
 mod clock;
 mod conn;

@@ -134,10 +134,12 @@ pub struct Report {
     pub failures: Vec<String>,
 }
 
+/// Microseconds as milliseconds with two decimals (`-`: none).
 fn ms(us: Option<u64>) -> String {
     us.map_or_else(|| "-".into(), |u| format!("{:.2}", u as f64 / 1000.0))
 }
 
+/// One latency row: name, count, p50, p99 and max in ms.
 fn row(out: &mut String, name: &str, s: &Summary) {
     let _ = writeln!(
         out,
@@ -150,9 +152,20 @@ fn row(out: &mut String, name: &str, s: &Summary) {
 }
 
 impl Report {
-    /// The summary table.
+    /// The summary table: what ran, latencies, counts, server memory and CPU, the verdict.
     pub fn table(&self) -> String {
         let mut o = String::new();
+        self.write_header(&mut o);
+        self.write_latencies(&mut o);
+        self.write_counts(&mut o);
+        self.write_memory(&mut o);
+        self.write_cpu(&mut o);
+        self.write_verdict(&mut o);
+        o
+    }
+
+    /// What ran, and how the connections went.
+    fn write_header(&self, o: &mut String) {
         let _ = writeln!(
             o,
             "scenario {:?}: {} viewers in {} session(s) on {} server(s), {} commands/session every {} ms",
@@ -173,39 +186,49 @@ impl Report {
             self.config.connect_rate,
             self.elapsed_s
         );
+    }
+
+    /// The latency rows (with the who-is-here line after the echo row, when statuses were
+    /// sent), pings when measured, and the last viewer per server when there are several.
+    fn write_latencies(&self, o: &mut String) {
         let _ = writeln!(
             o,
             "  {:<34} {:>9} {:>9} {:>9} {:>9}",
             "latency (ms)", "count", "p50", "p99", "max"
         );
-        row(&mut o, "connect (tcp -> hello)", &self.connect);
-        row(
-            &mut o,
-            "fan-out: last viewer per command",
-            &self.last_viewer,
-        );
-        row(&mut o, "fan-out: every delivery", &self.delivery);
-        row(&mut o, "command -> own echo (sender)", &self.echo);
+        row(o, "connect (tcp -> hello)", &self.connect);
+        row(o, "fan-out: last viewer per command", &self.last_viewer);
+        row(o, "fan-out: every delivery", &self.delivery);
+        row(o, "command -> own echo (sender)", &self.echo);
         if self.roster.statuses_sent > 0 {
-            let _ = writeln!(
-                o,
-                "who is here: {} status reports sent; {} roster messages received ({:.1} per viewer, at most {}), {} bytes ({:.0} per viewer)",
-                self.roster.statuses_sent,
-                self.roster.messages,
-                self.roster.messages as f64 / self.connected.max(1) as f64,
-                self.roster.max_per_viewer,
-                self.roster.bytes,
-                self.roster.bytes as f64 / self.connected.max(1) as f64,
-            );
+            self.write_roster(o);
         }
         if self.ping.count > 0 {
-            row(&mut o, "ping -> pong", &self.ping);
+            row(o, "ping -> pong", &self.ping);
         }
         if self.urls.len() > 1 {
             for u in &self.urls {
-                row(&mut o, &format!("last viewer on {}", u.url), &u.last_viewer);
+                row(o, &format!("last viewer on {}", u.url), &u.last_viewer);
             }
         }
+    }
+
+    /// Who is here: status reports sent, roster messages and bytes received.
+    fn write_roster(&self, o: &mut String) {
+        let _ = writeln!(
+            o,
+            "who is here: {} status reports sent; {} roster messages received ({:.1} per viewer, at most {}), {} bytes ({:.0} per viewer)",
+            self.roster.statuses_sent,
+            self.roster.messages,
+            self.roster.messages as f64 / self.connected.max(1) as f64,
+            self.roster.max_per_viewer,
+            self.roster.bytes,
+            self.roster.bytes as f64 / self.connected.max(1) as f64,
+        );
+    }
+
+    /// Commands, deliveries and what went wrong; per server when there are several.
+    fn write_counts(&self, o: &mut String) {
         let _ = writeln!(
             o,
             "  commands sent {}, deliveries {}, lost {}, duplicated {}, unexpected {}, dropped {}, server errors {}",
@@ -226,6 +249,10 @@ impl Report {
                 );
             }
         }
+    }
+
+    /// Server memory, one line per `--server-pid`.
+    fn write_memory(&self, o: &mut String) {
         for m in &self.memory {
             let _ = writeln!(
                 o,
@@ -239,6 +266,10 @@ impl Report {
                     .map_or("-".into(), |b| format!("{:.1} KB", b / 1000.0)),
             );
         }
+    }
+
+    /// CPU over the command phase, and per delivery when there were deliveries and servers.
+    fn write_cpu(&self, o: &mut String) {
         let c = &self.cpu;
         let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
         let servers: Vec<String> = c.servers_s.iter().map(|s| f(*s)).collect();
@@ -263,6 +294,10 @@ impl Report {
                     .map_or("-".into(), |l| format!("{:.1}", l * 1e6 / deliveries)),
             );
         }
+    }
+
+    /// The load generator's own send lag, the first errors, and the result.
+    fn write_verdict(&self, o: &mut String) {
         let _ = writeln!(
             o,
             "  load generator send lag max {} ms",
@@ -285,6 +320,5 @@ impl Report {
                 format!("FAIL ({})", self.failures.join("; "))
             }
         );
-        o
     }
 }

@@ -1,17 +1,19 @@
 //! The run: create sessions, open connections at the configured rate, settle, read server
-//! memory, run the open-loop command schedule, drain, stop, and account.
+//! memory, run the open-loop command schedule, drain, stop, and hand the outcomes to
+//! [`crate::account`]. Each phase is one function, in that order, called by [`run`].
 
+use crate::account::{account, Measured};
 use crate::cli::Config;
 use crate::conn::{self, Counters, Outcome, Phase, SessionShared, Spec};
 use crate::procfs;
-use crate::report::{CpuReport, MemoryReport, Report, RosterReport, UrlReport};
-use crate::stats::{Fanout, Summary};
+use crate::report::{CpuReport, Report};
 use crate::target::{Target, TargetError};
 use futures::StreamExt;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use watchparty_core::ids::SessionId;
 
@@ -49,22 +51,77 @@ pub enum RunError {
 pub async fn run(cfg: Config) -> Result<Report, RunError> {
     let t_start = Instant::now();
     crate::clock::base();
+    check_fd_limit(cfg.viewers)?;
+    let targets = resolve_targets(&cfg.urls).await?;
+    let sessions = create_sessions(&cfg, &targets).await?;
+
+    let rss_before = rss_kib(&cfg.server_pids);
+    let counters = Arc::new(Counters::default());
+    let (phase_tx, phase_rx) = watch::channel(Phase::Connect);
+    let progress = (!cfg.quiet).then(|| {
+        tokio::spawn(progress_loop(
+            counters.clone(),
+            cfg.viewers,
+            phase_rx.clone(),
+        ))
+    });
+    let (tasks, connect_wall) = connect_all(&cfg, &targets, &sessions, &phase_rx, &counters).await;
+
+    // Idle: let the server settle, then read its memory.
+    tokio::time::sleep(cfg.settle).await;
+    let rss_after = rss_kib(&cfg.server_pids);
+
+    // Commands, then drain. CPU use is measured over this phase.
+    let cpu_before = CpuSnapshot::take(&cfg.server_pids);
+    send_commands(&cfg, sessions.len(), &phase_tx, &counters).await;
+    drain(&sessions, &counters, cfg.drain).await;
+    let cpu = CpuSnapshot::take(&cfg.server_pids).since(&cpu_before);
+    let _ = phase_tx.send(Phase::Stop);
+    let outcomes = collect_outcomes(tasks).await;
+    if let Some(p) = progress {
+        p.abort();
+    }
+
+    let measured = Measured {
+        connect_wall,
+        rss_before,
+        rss_after,
+        cpu,
+        elapsed: t_start.elapsed(),
+    };
+    Ok(account(&cfg, &sessions, outcomes, &counters, measured))
+}
+
+/// Refuses to start when the open-files limit is too low for `viewers` connections.
+fn check_fd_limit(viewers: usize) -> Result<(), RunError> {
     if let Some(limit) = procfs::open_files_limit() {
-        let need_fds = cfg.viewers as u64 + SPARE_FDS;
+        let need_fds = viewers as u64 + SPARE_FDS;
         if limit < need_fds {
             return Err(RunError::FdLimit {
-                needed: cfg.viewers,
+                needed: viewers,
                 need_fds,
                 limit,
             });
         }
     }
-    let mut targets = Vec::with_capacity(cfg.urls.len());
-    for url in &cfg.urls {
+    Ok(())
+}
+
+/// Resolves every `--url`, in order.
+async fn resolve_targets(urls: &[String]) -> Result<Vec<Arc<Target>>, RunError> {
+    let mut targets = Vec::with_capacity(urls.len());
+    for url in urls {
         targets.push(Arc::new(Target::resolve(url).await?));
     }
+    Ok(targets)
+}
 
-    // Sessions, created through the real server function on the first server.
+/// The run's sessions: `--session`, or `--sessions` new ones created through the real server
+/// function on the first server, [`CREATE_CONCURRENCY`] at a time.
+async fn create_sessions(
+    cfg: &Config,
+    targets: &[Arc<Target>],
+) -> Result<Vec<Arc<SessionShared>>, RunError> {
     let ids: Vec<SessionId> = match &cfg.session {
         Some(s) => vec![SessionId::parse(s).map_err(|_| RunError::BadSession)?],
         None => {
@@ -83,50 +140,33 @@ pub async fn run(cfg: Config) -> Result<Report, RunError> {
             created.into_iter().collect::<Result<_, _>>()?
         }
     };
-    let sessions: Vec<Arc<SessionShared>> = ids
+    Ok(ids
         .into_iter()
         .enumerate()
         .map(|(i, id)| Arc::new(SessionShared::new(id, i, cfg.commands)))
-        .collect();
-    let n_sessions = sessions.len();
+        .collect())
+}
 
-    let rss_before: Vec<Option<u64>> = cfg
-        .server_pids
-        .iter()
-        .map(|p| procfs::vm_rss_kib(*p))
-        .collect();
-    let counters = Arc::new(Counters::default());
-    let (phase_tx, phase_rx) = watch::channel(Phase::Connect);
-    let progress = (!cfg.quiet).then(|| {
-        tokio::spawn(progress_loop(
-            counters.clone(),
-            cfg.viewers,
-            phase_rx.clone(),
-        ))
-    });
+/// VmRSS of each server process, KiB (`None` where unreadable).
+fn rss_kib(pids: &[u32]) -> Vec<Option<u64>> {
+    pids.iter().map(|p| procfs::vm_rss_kib(*p)).collect()
+}
 
-    // Connect at a controlled rate. Viewer i joins session i mod S; within a session the
-    // viewers alternate over the servers, its first viewer (the sender) on the first server.
+/// Opens the connections at the configured rate, then waits until every connection has its
+/// `Hello` or has failed (at most a minute past the last opening). Returns the connections'
+/// tasks and the time it all took.
+async fn connect_all(
+    cfg: &Config,
+    targets: &[Arc<Target>],
+    sessions: &[Arc<SessionShared>],
+    phase_rx: &watch::Receiver<Phase>,
+    counters: &Arc<Counters>,
+) -> (Vec<JoinHandle<Outcome>>, Duration) {
     let connect_start = Instant::now();
     let per_conn = Duration::from_secs_f64(1.0 / cfg.connect_rate);
     let mut tasks = Vec::with_capacity(cfg.viewers);
     for i in 0..cfg.viewers {
-        let session = sessions[i % n_sessions].clone();
-        let rank = i / n_sessions;
-        let url = rank % targets.len();
-        let spec = Spec {
-            index: i,
-            url,
-            target: targets[url].clone(),
-            sender: rank == 0,
-            offset: cfg
-                .interval
-                .mul_f64(session.index as f64 / n_sessions as f64),
-            interval: cfg.interval,
-            ping: cfg.ping_interval,
-            status: cfg.status_interval,
-            session,
-        };
+        let spec = viewer_spec(cfg, i, targets, sessions);
         tokio::time::sleep_until(connect_start + per_conn * i as u32).await;
         tasks.push(tokio::spawn(conn::run(
             spec,
@@ -134,25 +174,51 @@ pub async fn run(cfg: Config) -> Result<Report, RunError> {
             counters.clone(),
         )));
     }
-    // Wait until every connection has its Hello or has failed.
     let connect_deadline = connect_start + Duration::from_secs(60) + per_conn * cfg.viewers as u32;
     while (counters.connected.load(Relaxed) + counters.failed.load(Relaxed)) < cfg.viewers as u64
         && Instant::now() < connect_deadline
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let connect_wall = connect_start.elapsed();
+    (tasks, connect_start.elapsed())
+}
 
-    // Idle: let the server settle, then read its memory.
-    tokio::time::sleep(cfg.settle).await;
-    let rss_after: Vec<Option<u64>> = cfg
-        .server_pids
-        .iter()
-        .map(|p| procfs::vm_rss_kib(*p))
-        .collect();
+/// What viewer `i` does. Viewer i joins session i mod S; within a session the viewers
+/// alternate over the servers, its first viewer (the sender) on the first server.
+fn viewer_spec(
+    cfg: &Config,
+    i: usize,
+    targets: &[Arc<Target>],
+    sessions: &[Arc<SessionShared>],
+) -> Spec {
+    let n_sessions = sessions.len();
+    let session = sessions[i % n_sessions].clone();
+    let rank = i / n_sessions;
+    let url = rank % targets.len();
+    Spec {
+        index: i,
+        url,
+        target: targets[url].clone(),
+        sender: rank == 0,
+        offset: cfg
+            .interval
+            .mul_f64(session.index as f64 / n_sessions as f64),
+        interval: cfg.interval,
+        ping: cfg.ping_interval,
+        status: cfg.status_interval,
+        session,
+    }
+}
 
-    // Commands: a fixed schedule from one start instant. CPU use is measured over this phase.
-    let cpu_before = CpuSnapshot::take(&cfg.server_pids);
+/// Starts the commands (a fixed schedule from one start instant, shortly ahead) and waits
+/// until every session's sender has sent them all, or their schedule plus [`SEND_SLACK`] is
+/// over.
+async fn send_commands(
+    cfg: &Config,
+    n_sessions: usize,
+    phase_tx: &watch::Sender<Phase>,
+    counters: &Counters,
+) {
     let start = Instant::now() + Duration::from_millis(100);
     let _ = phase_tx.send(Phase::Commands(start));
     let expected_sends = cfg.commands as u64 * n_sessions as u64;
@@ -160,8 +226,11 @@ pub async fn run(cfg: Config) -> Result<Report, RunError> {
     while counters.sent.load(Relaxed) < expected_sends && Instant::now() < sends_done {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Drain: until every live viewer has every command, or the drain time is up.
-    let drain_end = Instant::now() + cfg.drain;
+}
+
+/// Waits until every live viewer has every command sent, or `drain` is up.
+async fn drain(sessions: &[Arc<SessionShared>], counters: &Counters, drain: Duration) {
+    let drain_end = Instant::now() + drain;
     loop {
         let expected: u64 = sessions
             .iter()
@@ -172,8 +241,11 @@ pub async fn run(cfg: Config) -> Result<Report, RunError> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let cpu = CpuSnapshot::take(&cfg.server_pids).since(&cpu_before);
-    let _ = phase_tx.send(Phase::Stop);
+}
+
+/// Each connection's outcome, in order (after [`Phase::Stop`]); a task that failed or did
+/// not stop within 10 s counts as a connection error.
+async fn collect_outcomes(tasks: Vec<JoinHandle<Outcome>>) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(tasks.len());
     for t in tasks {
         match tokio::time::timeout(Duration::from_secs(10), t).await {
@@ -188,27 +260,7 @@ pub async fn run(cfg: Config) -> Result<Report, RunError> {
             }),
         }
     }
-    if let Some(p) = progress {
-        p.abort();
-    }
-
-    let measured = Measured {
-        connect_wall,
-        rss_before,
-        rss_after,
-        cpu,
-        elapsed: t_start.elapsed(),
-    };
-    Ok(account(&cfg, &sessions, outcomes, &counters, measured))
-}
-
-/// Whole-run measurements taken by the orchestrator.
-struct Measured {
-    connect_wall: Duration,
-    rss_before: Vec<Option<u64>>,
-    rss_after: Vec<Option<u64>>,
-    cpu: CpuReport,
-    elapsed: Duration,
+    outcomes
 }
 
 /// CPU counters at one instant.
@@ -281,214 +333,5 @@ async fn progress_loop(counters: Arc<Counters>, viewers: usize, phase: watch::Re
             counters.pongs.load(Relaxed),
             counters.server_errors.load(Relaxed),
         );
-    }
-}
-
-/// Turns the outcomes into the report.
-fn account(
-    cfg: &Config,
-    sessions: &[Arc<SessionShared>],
-    outcomes: Vec<Outcome>,
-    counters: &Counters,
-    measured: Measured,
-) -> Report {
-    let Measured {
-        connect_wall,
-        rss_before,
-        rss_after,
-        cpu,
-        elapsed,
-    } = measured;
-    let connect_times: Vec<u64> = outcomes.iter().filter_map(|o| o.connect_us).collect();
-    let connected = connect_times.len();
-    let mut connect_errors: Vec<String> = Vec::new();
-    let mut failed = 0u64;
-    for o in &outcomes {
-        if let Some(e) = &o.connect_error {
-            failed += 1;
-            if connect_errors.len() < 5 {
-                connect_errors.push(e.clone());
-            }
-        }
-    }
-    let mut disconnects: Vec<String> = outcomes
-        .iter()
-        .filter_map(|o| o.disconnect.clone())
-        .collect();
-    let disconnected = disconnects.len() as u64;
-    disconnects.truncate(5);
-
-    // Fan-out, per session, over connected viewers only; and the same per server.
-    let mut total = Fanout::default();
-    let mut per_url: Vec<Fanout> = (0..cfg.urls.len()).map(|_| Fanout::default()).collect();
-    let mut by_session: Vec<Vec<&Outcome>> = vec![Vec::new(); sessions.len()];
-    for o in outcomes.iter().filter(|o| o.connect_us.is_some()) {
-        if let Some(v) = by_session.get_mut(o.session) {
-            v.push(o);
-        }
-    }
-    let mut echo: Vec<u64> = Vec::new();
-    let mut send_lag_max_us = 0;
-    for (s, viewers) in sessions.iter().zip(&by_session) {
-        let sent = s.send_times();
-        total.merge(Fanout::account(&sent, viewers.iter().map(|o| &o.receipts)));
-        for (u, fan) in per_url.iter_mut().enumerate() {
-            let on_url = viewers.iter().filter(|o| o.url == u).map(|o| &o.receipts);
-            let mut f = Fanout::account(&sent, on_url);
-            // Commands are counted once, in the total.
-            f.commands = 0;
-            fan.merge(f);
-        }
-        // The sender's own receipts give the command → echo round trip.
-        if let Some(sender) = viewers.iter().find(|o| o.sender) {
-            send_lag_max_us = send_lag_max_us.max(sender.send_lag_max_us);
-            for (i, t) in sent.iter().enumerate() {
-                if let (Some(t), Some(r)) = (t, sender.receipts.get(i as u32 + 1)) {
-                    echo.push(r.saturating_sub(*t));
-                }
-            }
-        }
-    }
-    let pings: Vec<u64> = outcomes
-        .iter()
-        .flat_map(|o| o.pings_us.iter().copied())
-        .collect();
-    let server_errors: u64 = outcomes.iter().map(|o| o.error_count).sum();
-    let mut error_samples: Vec<String> = outcomes
-        .iter()
-        .flat_map(|o| o.errors.iter().cloned())
-        .collect();
-    error_samples.truncate(5);
-    let bad_messages: u64 = outcomes.iter().map(|o| o.bad_messages).sum();
-    let roster = RosterReport {
-        statuses_sent: outcomes.iter().map(|o| o.statuses_sent).sum(),
-        messages: outcomes.iter().map(|o| o.roster_msgs).sum(),
-        bytes: outcomes.iter().map(|o| o.roster_bytes).sum(),
-        max_per_viewer: outcomes.iter().map(|o| o.roster_msgs).max().unwrap_or(0),
-    };
-
-    let urls = cfg
-        .urls
-        .iter()
-        .zip(per_url)
-        .enumerate()
-        .map(|(u, (url, f))| {
-            let connections = outcomes
-                .iter()
-                .filter(|o| o.url == u && o.connect_us.is_some())
-                .count();
-            UrlReport {
-                url: url.clone(),
-                connected: connections,
-                deliveries: f.deliveries_us.len() as u64,
-                lost: f.lost,
-                last_viewer: Summary::of(&f.last_viewer_us),
-                delivery: Summary::of(&f.deliveries_us),
-            }
-        })
-        .collect::<Vec<_>>();
-
-    let memory = cfg
-        .server_pids
-        .iter()
-        .enumerate()
-        .map(|(i, pid)| {
-            let connections = urls.get(i).map_or(0, |u| u.connected);
-            let before = rss_before.get(i).copied().flatten();
-            let after = rss_after.get(i).copied().flatten();
-            let per_connection_bytes = match (before, after) {
-                (Some(b), Some(a)) if connections > 0 => {
-                    Some((a.saturating_sub(b) * 1024) as f64 / connections as f64)
-                }
-                _ => None,
-            };
-            MemoryReport {
-                pid: *pid,
-                url: cfg.urls.get(i).cloned().unwrap_or_default(),
-                connections,
-                before_kib: before,
-                after_kib: after,
-                per_connection_bytes,
-            }
-        })
-        .collect();
-
-    let mut failures = Vec::new();
-    if failed > 0 {
-        failures.push(format!("{failed} connections failed"));
-    }
-    if disconnected > 0 {
-        failures.push(format!("{disconnected} connections dropped"));
-    }
-    if total.lost > 0 {
-        failures.push(format!("{} broadcasts lost", total.lost));
-    }
-    if total.duplicated > 0 {
-        failures.push(format!("{} broadcasts duplicated", total.duplicated));
-    }
-    if total.unexpected > 0 {
-        failures.push(format!(
-            "{} unexpected or out-of-order broadcasts",
-            total.unexpected
-        ));
-    }
-    if server_errors > 0 {
-        failures.push(format!("{server_errors} server errors"));
-    }
-    if bad_messages > 0 {
-        failures.push(format!("{bad_messages} messages not understood"));
-    }
-    let expected_commands = cfg.commands as u64 * sessions.len() as u64;
-    if total.commands < expected_commands {
-        failures.push(format!(
-            "only {} of {expected_commands} commands were sent",
-            total.commands
-        ));
-    }
-
-    if let Some(path) = &cfg.svg {
-        let title = format!(
-            "{:?}: {} viewers, {} sessions, {} servers",
-            cfg.scenario,
-            cfg.viewers,
-            sessions.len(),
-            cfg.urls.len()
-        );
-        if let Err(e) = std::fs::write(path, crate::svg::latency_svg(&total.deliveries_us, &title))
-        {
-            eprintln!("loadtest: cannot write {path}: {e}");
-        }
-    }
-    Report {
-        scenario: cfg.scenario,
-        config: cfg.clone(),
-        sessions: sessions.len(),
-        viewers: cfg.viewers,
-        connected,
-        connect_failed: failed,
-        connect_errors,
-        connect: Summary::of(&connect_times),
-        connect_wall_s: connect_wall.as_secs_f64(),
-        commands_sent: total.commands,
-        received: counters.received.load(Relaxed),
-        last_viewer: Summary::of(&total.last_viewer_us),
-        delivery: Summary::of(&total.deliveries_us),
-        echo: Summary::of(&echo),
-        ping: Summary::of(&pings),
-        roster,
-        lost: total.lost,
-        duplicated: total.duplicated,
-        unexpected: total.unexpected,
-        disconnected,
-        disconnects,
-        server_errors,
-        server_error_samples: error_samples,
-        send_lag_max_us,
-        urls,
-        memory,
-        cpu,
-        elapsed_s: elapsed.as_secs_f64(),
-        passed: failures.is_empty(),
-        failures,
     }
 }
