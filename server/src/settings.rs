@@ -1,161 +1,208 @@
 //! Typed runtime settings: `Leptos.toml` (or `$WATCHPARTY_CONFIG`), then environment overrides.
+//!
+//! Every setting is declared once, in the `settings!` table below: its key, type, default,
+//! documentation and how its environment value is read. Its environment variable is derived
+//! from the key (`WATCHPARTY_<KEY IN UPPER CASE>`; the Redis URL also `REDIS_URL`). The struct,
+//! its defaults and the environment overrides are generated from the table, and the file is
+//! read by serde. Invariants: the order is defaults, then the file, then the environment; an
+//! unknown key or a value that does not parse is an error naming the key or variable; the
+//! shipped `Leptos.toml` lists every key with its default and docs/configuration.md (the one
+//! documentation table) lists every key with its variable and default: unit tests check both.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::Path;
 
-/// Every runtime setting of the server. See `Leptos.toml` for the documented defaults.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct Settings {
+/// Declares the settings: `/// docs`, `key: Type = default, env reader;` per setting, where
+/// `reader` reads the environment variable's value (see [`parsed`] and its neighbours).
+macro_rules! settings {
+    ($( $(#[$attr:meta])* $name:ident : $ty:ty = $default:expr, env $reader:ident; )*) => {
+        /// Every runtime setting of the server (docs/configuration.md lists them).
+        #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct Settings {
+            $( $(#[$attr])* pub $name: $ty, )*
+        }
+
+        impl Default for Settings {
+            fn default() -> Self {
+                Self {
+                    $( $name: $default, )*
+                }
+            }
+        }
+
+        impl Settings {
+            /// Every setting's key (its `Leptos.toml` key), in declaration order.
+            pub const KEYS: &'static [&'static str] = &[$(stringify!($name)),*];
+
+            /// Applies each setting's `WATCHPARTY_<KEY>` read through `get`, in declaration
+            /// order (a bad value stops at its variable).
+            fn apply_env_keys(
+                &mut self,
+                get: &impl Fn(&str) -> Option<String>,
+            ) -> Result<(), SettingsError> {
+                $(
+                    let var = env_var(stringify!($name));
+                    if let Some(value) = get(&var) {
+                        self.$name = $reader(&var, value)?;
+                    }
+                )*
+                Ok(())
+            }
+        }
+    };
+}
+
+settings! {
     /// Address to listen on.
-    pub listen: SocketAddr,
+    listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 3000)), env parsed;
     /// Redis URL; `None` (or empty) selects the in-memory store.
-    pub redis_url: Option<String>,
+    redis_url: Option<String> = None, env some_text;
     /// Sliding session TTL in seconds.
-    pub session_ttl_secs: u64,
+    session_ttl_secs: u64 = 24 * 3600, env parsed;
     /// Origins allowed to open WebSockets; empty means "same host as the request".
-    pub allowed_origins: Vec<String>,
+    allowed_origins: Vec<String> = Vec::new(), env comma_list;
     /// Largest client frame in bytes.
-    pub max_frame_bytes: usize,
+    max_frame_bytes: usize = watchparty_core::protocol::MAX_CLIENT_FRAME, env parsed;
     /// Sustained commands per second per connection.
-    pub commands_per_sec: f64,
+    commands_per_sec: f64 = 10.0, env parsed;
     /// Burst of commands per connection.
-    pub command_burst: u32,
+    command_burst: u32 = 20, env parsed;
     /// Seconds between server WebSocket pings.
-    pub heartbeat_secs: u64,
+    heartbeat_secs: u64 = 10, env parsed;
     /// Seconds of silence after which a connection is closed.
-    pub heartbeat_timeout_secs: u64,
+    heartbeat_timeout_secs: u64 = 30, env parsed;
     /// Broadcasts queued per viewer before it is disconnected as too slow.
-    pub send_queue: usize,
+    send_queue: usize = 32, env parsed;
     /// Write broadcasts through io_uring, many sockets per system call (Linux; where the
     /// kernel refuses, or when false, one `send` per socket).
-    pub fanout_io_uring: bool,
+    fanout_io_uring: bool = true, env parsed;
     /// Upper bound of viewers in one session on one instance.
-    pub max_viewers_per_session: usize,
+    max_viewers_per_session: usize = 20_000, env parsed;
     /// Mean seconds between the safety-net comparisons of each hub with the store (jittered
     /// ±50 %; gaps are closed at once without it).
-    pub reconcile_secs: f64,
+    reconcile_secs: f64 = 30.0, env parsed;
     /// Accepted changes per second per session, over all instances (0 = unlimited).
-    pub session_changes_per_sec: f64,
+    session_changes_per_sec: f64 = 5.0, env parsed;
     /// Burst of accepted changes per session.
-    pub session_change_burst: u32,
+    session_change_burst: u32 = 20, env parsed;
     /// WebSockets one client address may hold in one session on one instance (0 = unlimited).
-    pub max_sockets_per_address: usize,
+    max_sockets_per_address: usize = 50, env parsed;
     /// A request header holding the client address set by a trusted reverse proxy (e.g.
     /// `x-forwarded-for`: its last entry is used). Empty: the TCP peer address.
-    pub client_ip_header: String,
+    client_ip_header: String = String::new(), env parsed;
     /// IPv6 clients are grouped by this many leading bits of their address for the
     /// per-address limits (`max_sockets_per_address`, `creates_per_min`): 64 = one /64, what
     /// one home connection is handed; 128 = every address on its own. 1..=128 (checked).
     /// IPv4 addresses (IPv4-mapped IPv6 ones included) are each their own.
     #[serde(deserialize_with = "ipv6_prefix_len")]
-    pub ipv6_prefix_len: u8,
+    ipv6_prefix_len: u8 = 64, env ipv6_prefix;
     /// Sessions one client address may create per minute (0 = unlimited).
-    pub creates_per_min: u32,
+    creates_per_min: u32 = 30, env parsed;
     /// Sessions stored at most by the in-memory store (creation answers 503 beyond).
-    pub max_sessions: usize,
+    max_sessions: usize = 100_000, env parsed;
     /// A session nobody has joined expires after this many seconds (first join slides it to
     /// `session_ttl_secs`).
-    pub unjoined_session_ttl_secs: u64,
+    unjoined_session_ttl_secs: u64 = 600, env parsed;
     /// Seconds a client may take to send a request's headers.
-    pub header_read_timeout_secs: u64,
+    header_read_timeout_secs: u64 = 10, env parsed;
     /// Seconds an HTTP connection may stay idle (no request in flight) before it is closed.
-    pub idle_timeout_secs: u64,
+    idle_timeout_secs: u64 = 60, env parsed;
     /// Open HTTP/WebSocket connections at most (new ones wait in the backlog beyond); also page
     /// renders in flight, abandoned ones included (beyond, 503: `http::to_completion`).
-    pub max_connections: usize,
+    max_connections: usize = 50_000, env parsed;
     /// Seconds a graceful shutdown waits for connections to close.
-    pub drain_secs: u64,
+    drain_secs: u64 = 5, env parsed;
     /// Milliseconds one command may take (store round trips included) before it is answered
     /// `unavailable`.
-    pub apply_timeout_ms: u64,
+    apply_timeout_ms: u64 = 3_000, env parsed;
     /// Most videos in a session's queue.
-    pub max_queue_len: usize,
+    max_queue_len: usize = watchparty_core::queue::DEFAULT_MAX_QUEUE, env parsed;
     /// How often (ms) each instance checks its sessions for a video that ended with a queue
     /// behind it (the automatic advance).
-    pub advance_check_ms: u64,
+    advance_check_ms: u64 = 250, env parsed;
     /// Longest display name, in characters.
-    pub max_name_chars: usize,
+    max_name_chars: usize = watchparty_core::names::MAX_NAME_CHARS, env parsed;
     /// Viewers the room's list ("who is here") shows by name; beyond them it shows counts
     /// ("9,812 of 10,000 in sync"). At most 500.
-    pub roster_len: usize,
+    roster_len: usize = watchparty_core::roster::DEFAULT_SHOWN, env parsed;
     /// Seconds a viewer removed by a host stays out (its browser's key is refused).
-    pub removal_secs: u64,
+    removal_secs: u64 = watchparty_core::room::DEFAULT_REMOVAL_SECS, env parsed;
     /// Longest chat message, in characters.
-    pub max_chat_chars: usize,
+    max_chat_chars: usize = watchparty_core::chat::MAX_CHAT_CHARS, env parsed;
     /// Chat messages kept per session (a joiner gets them as history).
-    pub chat_kept: usize,
+    chat_kept: usize = 50, env parsed;
     /// Reactions kept per session (a joiner sees them when its video reaches their moment).
-    pub reactions_kept: usize,
+    reactions_kept: usize = 200, env parsed;
     /// Sustained chat messages per second per connection.
-    pub chat_per_sec: f64,
+    chat_per_sec: f64 = 1.0, env parsed;
     /// Burst of chat messages per connection.
-    pub chat_burst: u32,
+    chat_burst: u32 = 5, env parsed;
     /// Sustained chat messages per second per session, over all instances (0 = unlimited).
-    pub session_chat_per_sec: f64,
+    session_chat_per_sec: f64 = 5.0, env parsed;
     /// Burst of chat messages per session.
-    pub session_chat_burst: u32,
+    session_chat_burst: u32 = 20, env parsed;
     /// Sustained reactions per second per connection.
-    pub reactions_per_sec: f64,
+    reactions_per_sec: f64 = 2.0, env parsed;
     /// Burst of reactions per connection.
-    pub reaction_burst: u32,
+    reaction_burst: u32 = 8, env parsed;
     /// Sustained reactions per second per session, over all instances (0 = unlimited).
-    pub session_reactions_per_sec: f64,
+    session_reactions_per_sec: f64 = 8.0, env parsed;
     /// Burst of reactions per session.
-    pub session_reaction_burst: u32,
+    session_reaction_burst: u32 = 30, env parsed;
     /// Where `GET /metrics` is served: `None` (or empty) on the main listener, else only on
     /// this separate address (e.g. a private interface).
-    pub metrics_listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr> = None, env optional;
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
-            redis_url: None,
-            session_ttl_secs: 24 * 3600,
-            allowed_origins: Vec::new(),
-            max_frame_bytes: watchparty_core::protocol::MAX_CLIENT_FRAME,
-            commands_per_sec: 10.0,
-            command_burst: 20,
-            heartbeat_secs: 10,
-            heartbeat_timeout_secs: 30,
-            send_queue: 32,
-            fanout_io_uring: true,
-            max_viewers_per_session: 20_000,
-            reconcile_secs: 30.0,
-            session_changes_per_sec: 5.0,
-            session_change_burst: 20,
-            max_sockets_per_address: 50,
-            client_ip_header: String::new(),
-            ipv6_prefix_len: 64,
-            creates_per_min: 30,
-            max_sessions: 100_000,
-            unjoined_session_ttl_secs: 600,
-            header_read_timeout_secs: 10,
-            idle_timeout_secs: 60,
-            max_connections: 50_000,
-            drain_secs: 5,
-            apply_timeout_ms: 3_000,
-            max_queue_len: watchparty_core::queue::DEFAULT_MAX_QUEUE,
-            advance_check_ms: 250,
-            max_name_chars: watchparty_core::names::MAX_NAME_CHARS,
-            roster_len: watchparty_core::roster::DEFAULT_SHOWN,
-            removal_secs: watchparty_core::room::DEFAULT_REMOVAL_SECS,
-            max_chat_chars: watchparty_core::chat::MAX_CHAT_CHARS,
-            chat_kept: 50,
-            reactions_kept: 200,
-            chat_per_sec: 1.0,
-            chat_burst: 5,
-            session_chat_per_sec: 5.0,
-            session_chat_burst: 20,
-            reactions_per_sec: 2.0,
-            reaction_burst: 8,
-            session_reactions_per_sec: 8.0,
-            session_reaction_burst: 30,
-            metrics_listen: None,
-        }
+/// The environment variable of setting `key`: `WATCHPARTY_<KEY IN UPPER CASE>`.
+pub fn env_var(key: &str) -> String {
+    format!("WATCHPARTY_{}", key.to_ascii_uppercase())
+}
+
+/// Reads an environment value with [`std::str::FromStr`] (surrounding blanks ignored).
+fn parsed<T: std::str::FromStr>(var: &str, value: String) -> Result<T, SettingsError> {
+    value.trim().parse().map_err(|_| SettingsError::Env {
+        var: var.into(),
+        value,
+    })
+}
+
+/// Reads a text taken as it is (the Redis URL; an empty one selects the memory store).
+fn some_text(_var: &str, value: String) -> Result<Option<String>, SettingsError> {
+    Ok(Some(value))
+}
+
+/// Reads an optional value: empty (or blank) means unset.
+fn optional<T: std::str::FromStr>(var: &str, value: String) -> Result<Option<T>, SettingsError> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        parsed(var, value).map(Some)
+    }
+}
+
+/// Reads a comma-separated list (blank entries dropped).
+fn comma_list(_var: &str, value: String) -> Result<Vec<String>, SettingsError> {
+    Ok(value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+/// Reads an IPv6 prefix length, refusing one outside [`crate::limits::IPV6_PREFIX_LENS`].
+fn ipv6_prefix(var: &str, value: String) -> Result<u8, SettingsError> {
+    let len: u8 = parsed(var, value.clone())?;
+    if crate::limits::IPV6_PREFIX_LENS.contains(&len) {
+        Ok(len)
+    } else {
+        Err(SettingsError::Env {
+            var: var.into(),
+            value,
+        })
     }
 }
 
@@ -248,107 +295,10 @@ impl Settings {
 
     /// Applies `WATCHPARTY_<KEY>` (and `REDIS_URL`) overrides read through `get`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
-        fn parse<T: std::str::FromStr>(var: &str, value: String) -> Result<T, SettingsError> {
-            value.trim().parse().map_err(|_| SettingsError::Env {
-                var: var.into(),
-                value,
-            })
-        }
         if let Some(v) = get("REDIS_URL") {
             self.redis_url = Some(v);
         }
-        if let Some(v) = get("WATCHPARTY_REDIS_URL") {
-            self.redis_url = Some(v);
-        }
-        macro_rules! over {
-            ($field:ident, $var:literal) => {
-                if let Some(v) = get($var) {
-                    self.$field = parse($var, v)?;
-                }
-            };
-        }
-        over!(listen, "WATCHPARTY_LISTEN");
-        over!(session_ttl_secs, "WATCHPARTY_SESSION_TTL_SECS");
-        over!(max_frame_bytes, "WATCHPARTY_MAX_FRAME_BYTES");
-        over!(commands_per_sec, "WATCHPARTY_COMMANDS_PER_SEC");
-        over!(command_burst, "WATCHPARTY_COMMAND_BURST");
-        over!(heartbeat_secs, "WATCHPARTY_HEARTBEAT_SECS");
-        over!(heartbeat_timeout_secs, "WATCHPARTY_HEARTBEAT_TIMEOUT_SECS");
-        over!(send_queue, "WATCHPARTY_SEND_QUEUE");
-        over!(fanout_io_uring, "WATCHPARTY_FANOUT_IO_URING");
-        over!(
-            max_viewers_per_session,
-            "WATCHPARTY_MAX_VIEWERS_PER_SESSION"
-        );
-        over!(reconcile_secs, "WATCHPARTY_RECONCILE_SECS");
-        over!(
-            session_changes_per_sec,
-            "WATCHPARTY_SESSION_CHANGES_PER_SEC"
-        );
-        over!(session_change_burst, "WATCHPARTY_SESSION_CHANGE_BURST");
-        over!(
-            max_sockets_per_address,
-            "WATCHPARTY_MAX_SOCKETS_PER_ADDRESS"
-        );
-        over!(client_ip_header, "WATCHPARTY_CLIENT_IP_HEADER");
-        if let Some(v) = get("WATCHPARTY_IPV6_PREFIX_LEN") {
-            let len: u8 = parse("WATCHPARTY_IPV6_PREFIX_LEN", v.clone())?;
-            if !crate::limits::IPV6_PREFIX_LENS.contains(&len) {
-                return Err(SettingsError::Env {
-                    var: "WATCHPARTY_IPV6_PREFIX_LEN".into(),
-                    value: v,
-                });
-            }
-            self.ipv6_prefix_len = len;
-        }
-        over!(creates_per_min, "WATCHPARTY_CREATES_PER_MIN");
-        over!(max_sessions, "WATCHPARTY_MAX_SESSIONS");
-        over!(
-            unjoined_session_ttl_secs,
-            "WATCHPARTY_UNJOINED_SESSION_TTL_SECS"
-        );
-        over!(
-            header_read_timeout_secs,
-            "WATCHPARTY_HEADER_READ_TIMEOUT_SECS"
-        );
-        over!(idle_timeout_secs, "WATCHPARTY_IDLE_TIMEOUT_SECS");
-        over!(max_connections, "WATCHPARTY_MAX_CONNECTIONS");
-        over!(drain_secs, "WATCHPARTY_DRAIN_SECS");
-        over!(apply_timeout_ms, "WATCHPARTY_APPLY_TIMEOUT_MS");
-        over!(max_queue_len, "WATCHPARTY_MAX_QUEUE_LEN");
-        over!(advance_check_ms, "WATCHPARTY_ADVANCE_CHECK_MS");
-        over!(max_name_chars, "WATCHPARTY_MAX_NAME_CHARS");
-        over!(roster_len, "WATCHPARTY_ROSTER_LEN");
-        over!(removal_secs, "WATCHPARTY_REMOVAL_SECS");
-        over!(max_chat_chars, "WATCHPARTY_MAX_CHAT_CHARS");
-        over!(chat_kept, "WATCHPARTY_CHAT_KEPT");
-        over!(reactions_kept, "WATCHPARTY_REACTIONS_KEPT");
-        over!(chat_per_sec, "WATCHPARTY_CHAT_PER_SEC");
-        over!(chat_burst, "WATCHPARTY_CHAT_BURST");
-        over!(session_chat_per_sec, "WATCHPARTY_SESSION_CHAT_PER_SEC");
-        over!(session_chat_burst, "WATCHPARTY_SESSION_CHAT_BURST");
-        over!(reactions_per_sec, "WATCHPARTY_REACTIONS_PER_SEC");
-        over!(reaction_burst, "WATCHPARTY_REACTION_BURST");
-        over!(
-            session_reactions_per_sec,
-            "WATCHPARTY_SESSION_REACTIONS_PER_SEC"
-        );
-        over!(session_reaction_burst, "WATCHPARTY_SESSION_REACTION_BURST");
-        if let Some(v) = get("WATCHPARTY_METRICS_LISTEN") {
-            self.metrics_listen = if v.trim().is_empty() {
-                None
-            } else {
-                Some(parse("WATCHPARTY_METRICS_LISTEN", v)?)
-            };
-        }
-        if let Some(v) = get("WATCHPARTY_ALLOWED_ORIGINS") {
-            self.allowed_origins = v
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
-        }
+        self.apply_env_keys(&get)?;
         self.normalise();
         Ok(())
     }
@@ -424,6 +374,80 @@ mod tests {
                 "{bad}"
             );
             assert_eq!(s.ipv6_prefix_len, 64, "unchanged by {bad:?}");
+        }
+    }
+
+    /// The default of `key` as docs/configuration.md writes it: `value`, or empty/unset.
+    fn documented_default(value: Option<&toml::Value>) -> Vec<String> {
+        match value {
+            None => vec!["empty".into(), "unset".into()],
+            Some(toml::Value::String(s)) if s.is_empty() => vec!["empty".into()],
+            Some(toml::Value::Array(a)) if a.is_empty() => vec!["empty".into()],
+            Some(toml::Value::String(s)) => vec![format!("`{s}`")],
+            Some(v) => vec![format!("`{v}`")],
+        }
+    }
+
+    #[test]
+    fn the_documentation_table_lists_every_setting_with_its_variable_and_default() {
+        let doc = include_str!("../../docs/configuration.md");
+        let defaults = toml::Value::try_from(Settings::default()).unwrap();
+        let rows: Vec<Vec<&str>> = doc
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| l.split(" | ").map(|c| c.trim_matches(['|', ' '])).collect())
+            .collect();
+        for key in Settings::KEYS {
+            let row = rows
+                .iter()
+                .find(|r| r[0] == format!("`{key}`"))
+                .unwrap_or_else(|| panic!("docs/configuration.md has no row for {key}"));
+            assert!(
+                row[1].contains(&format!("`{}`", env_var(key))),
+                "{key}: variable {:?}",
+                row[1]
+            );
+            let expected = documented_default(defaults.get(key));
+            assert!(
+                expected.iter().any(|e| e == row[2]),
+                "{key}: documented default {:?}, declared {expected:?}",
+                row[2]
+            );
+        }
+        for row in &rows {
+            let key = row[0].trim_matches('`');
+            assert!(
+                Settings::KEYS.contains(&key),
+                "documented but not declared: {key}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_shipped_file_lists_every_setting() {
+        let text = include_str!("../../Leptos.toml");
+        for key in Settings::KEYS {
+            let listed = text.lines().any(|l| {
+                let l = l.trim_start_matches("# ");
+                l.starts_with(&format!("{key} = "))
+            });
+            assert!(listed, "Leptos.toml does not list {key}");
+        }
+    }
+
+    #[test]
+    fn environment_variables_are_derived_from_the_keys() {
+        assert_eq!(env_var("send_queue"), "WATCHPARTY_SEND_QUEUE");
+        assert_eq!(Settings::KEYS.len(), 43);
+        // Each variable is read: a value that does not parse names it.
+        for key in Settings::KEYS {
+            let var = env_var(key);
+            let mut s = Settings::default();
+            let r = s.apply_env(|k| (k == var).then(|| "not a value".to_string()));
+            match *key {
+                "redis_url" | "allowed_origins" | "client_ip_header" => assert!(r.is_ok(), "{key}"),
+                _ => assert!(r.unwrap_err().to_string().contains(&var), "{key}"),
+            }
         }
     }
 
