@@ -10,10 +10,11 @@
 //! round trip), and applies commands through [`Sessions::apply`].
 //! See `docs/protocol.md` for the error and close codes.
 
-use crate::hub::{Attached, Status, Viewer, SLOW_REASON};
+use crate::hub::{Attached, Hub, Status, Viewer, SLOW_REASON};
 use crate::limits::TokenBucket;
 use crate::metrics::{CommandKind, CommandOutcome, ReportGate};
 use crate::sessions::{Outcome, Rejection, Sessions};
+use crate::settings::Settings;
 use crate::wire::{Decoder, Incoming, Prepared, WireError};
 use bytes::Bytes;
 use futures::FutureExt;
@@ -205,6 +206,76 @@ fn read_available(stream: &TcpStream, decoder: &mut Decoder) -> io::Result<bool>
     Ok(true)
 }
 
+/// Reads what the socket has into `decoder`: `Err(End::Drop)` at the end of the stream or
+/// on a read error.
+fn read_or_end(stream: &TcpStream, decoder: &mut Decoder) -> Result<(), End> {
+    match read_available(stream, decoder) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(End::Drop),
+        Err(e) => {
+            tracing::debug!(error = %e, "websocket read error");
+            Err(End::Drop)
+        }
+    }
+}
+
+impl Reader {
+    /// A new connection's limits (`now`: the monotonic clock, ms).
+    fn new(settings: &Settings, now: f64) -> Box<Self> {
+        Box::new(Reader {
+            commands: TokenBucket::new(settings.commands_per_sec, settings.command_burst, now),
+            messages: TokenBucket::new(
+                settings.commands_per_sec * MESSAGE_RATE_FACTOR,
+                settings
+                    .command_burst
+                    .saturating_mul(MESSAGE_RATE_FACTOR as u32),
+                now,
+            ),
+            chat: TokenBucket::new(settings.chat_per_sec, settings.chat_burst, now),
+            react: TokenBucket::new(settings.reactions_per_sec, settings.reaction_burst, now),
+            strikes: 0,
+            last_seen: Instant::now(),
+            queued: VecDeque::new(),
+            reports: ReportGate::default(),
+        })
+    }
+}
+
+/// The heartbeat: a ping every `heartbeat_secs` (on the shared grid, see [`BEAT_STEP`]), and
+/// a close after `heartbeat_timeout_secs` without a message from the peer.
+struct Heartbeat {
+    /// When the next ping is due.
+    next: Instant,
+    every: Duration,
+    silence: Duration,
+}
+
+impl Heartbeat {
+    fn new(settings: &Settings) -> Self {
+        let every = Duration::from_secs(settings.heartbeat_secs.max(1));
+        let silence = Duration::from_secs(settings.heartbeat_timeout_secs.max(1));
+        Self {
+            next: on_beat_grid(Instant::now() + every),
+            every,
+            silence,
+        }
+    }
+
+    /// The timer fired at `now`: a ping when one is due, unless the peer has been silent
+    /// (nothing since `last_seen`) too long: then `Err`.
+    fn tick(&mut self, now: Instant, last_seen: Instant, viewer: &Viewer) -> Result<(), End> {
+        if now >= self.next {
+            if last_seen.elapsed() > self.silence {
+                tracing::info!("heartbeat timeout");
+                return Err(End::Close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
+            }
+            viewer.send(&Prepared::ping(), None, None);
+            self.next = on_beat_grid(now + self.every);
+        }
+        Ok(())
+    }
+}
+
 impl Conn {
     /// Sends one message (a state or hello in it raises this viewer's revision floor).
     fn send_msg(&self, msg: &ServerMsg) {
@@ -269,21 +340,16 @@ impl Conn {
         let _ = tokio::time::timeout(CLOSE_WAIT, handshake).await;
     }
 
-    async fn serve(&mut self) -> End {
-        // A reference through our own handle (a copy of the settings would live as long as
-        // the connection).
-        let sessions = self.sessions.clone();
-        let settings = sessions.settings();
-        let hub = self.membership.hub().clone();
-        let mut ended = hub.ended();
-        let mut removed = hub.removed();
-        // (In a block: a state held across the loop's awaits would sit in every idle task.)
+    /// Admits the viewer unless the room removed it, greets it (`hello`, the room's list, the
+    /// history) and lists it in the room.
+    fn greet(&mut self, hub: &Arc<Hub>) -> Result<(), End> {
+        // (In a block: the state is not kept beyond the check.)
         {
             let Some(state) = hub.latest() else {
-                return End::Close(close::INTERNAL, "no state");
+                return Err(End::Close(close::INTERNAL, "no state"));
             };
             if state.rights.is_removed(&self.kid, self.sessions.now_ms()) {
-                return End::Close(close::REMOVED, REMOVED_REASON);
+                return Err(End::Close(close::REMOVED, REMOVED_REASON));
             }
         }
         // The greeting goes out under the fan-out's lock: no broadcast overtakes it, and
@@ -315,38 +381,45 @@ impl Conn {
         });
         self.attached = Some(attached);
         if greeted.is_none() {
-            return End::Close(close::INTERNAL, "no state");
+            return Err(End::Close(close::INTERNAL, "no state"));
         }
         self.listed = Some(Listed {
             hub: hub.clone(),
             id: self.conn_id,
         });
         tracing::debug!("viewer joined");
+        Ok(())
+    }
+
+    /// `Err` when the room's removals (just changed) include this viewer now.
+    fn check_removed(&self, removed: &[watchparty_core::rights::Removal]) -> Result<(), End> {
+        let now = self.sessions.now_ms();
+        if removed.iter().any(|r| r.kid == self.kid && r.until > now) {
+            tracing::info!("removed by a host");
+            return Err(End::Close(close::REMOVED, REMOVED_REASON));
+        }
+        Ok(())
+    }
+
+    /// Greets the viewer, then serves it until the connection ends: why it ended.
+    async fn serve(&mut self) -> End {
+        // A reference through our own handle (a copy of the settings would live as long as
+        // the connection).
+        let sessions = self.sessions.clone();
+        let settings = sessions.settings();
+        let hub = self.membership.hub().clone();
+        let mut ended = hub.ended();
+        let mut removed = hub.removed();
+        if let Err(end) = self.greet(&hub) {
+            return end;
+        }
 
         // Rate limits run on the monotonic clock (never slewed towards Redis' clock).
-        let now = self.sessions.monotonic_ms();
-        let mut reader = Box::new(Reader {
-            commands: TokenBucket::new(settings.commands_per_sec, settings.command_burst, now),
-            messages: TokenBucket::new(
-                settings.commands_per_sec * MESSAGE_RATE_FACTOR,
-                settings
-                    .command_burst
-                    .saturating_mul(MESSAGE_RATE_FACTOR as u32),
-                now,
-            ),
-            chat: TokenBucket::new(settings.chat_per_sec, settings.chat_burst, now),
-            react: TokenBucket::new(settings.reactions_per_sec, settings.reaction_burst, now),
-            strikes: 0,
-            last_seen: Instant::now(),
-            queued: VecDeque::new(),
-            reports: ReportGate::default(),
-        });
-        let beat = Duration::from_secs(settings.heartbeat_secs.max(1));
-        let silence = Duration::from_secs(settings.heartbeat_timeout_secs.max(1));
+        let mut reader = Reader::new(settings, self.sessions.monotonic_ms());
+        let mut heartbeat = Heartbeat::new(settings);
         // One timer for the heartbeat and the stall check (an idle connection's task holds
         // one `Sleep`, not two): it fires at whichever is due first.
-        let mut next_beat = on_beat_grid(Instant::now() + beat);
-        let timer = tokio::time::sleep_until(next_beat);
+        let timer = tokio::time::sleep_until(heartbeat.next);
         tokio::pin!(timer);
         // One command is applied at a time, concurrently with the loop, so pings are answered
         // and broadcasts forwarded while a command waits for the store.
@@ -368,7 +441,7 @@ impl Conn {
             } else if stall.is_none() {
                 stall = Some(Instant::now() + SEND_TIMEOUT);
             }
-            let due = stall.map_or(next_beat, |s| s.min(next_beat));
+            let due = stall.map_or(heartbeat.next, |s| s.min(heartbeat.next));
             if timer.deadline() != due {
                 timer.as_mut().reset(due);
             }
@@ -388,10 +461,8 @@ impl Conn {
                     if changed.is_err() {
                         return End::Close(close::INTERNAL, "session closed");
                     }
-                    let now = self.sessions.now_ms();
-                    if removed.borrow_and_update().iter().any(|r| r.kid == self.kid && r.until > now) {
-                        tracing::info!("removed by a host");
-                        return End::Close(close::REMOVED, REMOVED_REASON);
+                    if let Err(end) = self.check_removed(&removed.borrow_and_update()) {
+                        return end;
                     }
                 }
                 // The queue became non-empty or the write side failed: re-check at the top.
@@ -418,13 +489,8 @@ impl Conn {
                     if r.is_err() {
                         return End::Drop;
                     }
-                    match read_available(viewer.stream(), &mut self.decoder) {
-                        Ok(true) => {}
-                        Ok(false) => return End::Drop,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "websocket read error");
-                            return End::Drop;
-                        }
+                    if let Err(end) = read_or_end(viewer.stream(), &mut self.decoder) {
+                        return end;
                     }
                     if let Err(end) = Box::pin(self.handle_input(&hub, &mut reader, &mut inflight)).await {
                         return end;
@@ -436,13 +502,8 @@ impl Conn {
                         tracing::info!("send stalled; disconnecting slow viewer");
                         return End::Close(close::TOO_SLOW, SLOW_REASON);
                     }
-                    if now >= next_beat {
-                        if reader.last_seen.elapsed() > silence {
-                            tracing::info!("heartbeat timeout");
-                            return End::Close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
-                        }
-                        viewer.send(&Prepared::ping(), None, None);
-                        next_beat = on_beat_grid(now + beat);
+                    if let Err(end) = heartbeat.tick(now, reader.last_seen, &viewer) {
+                        return end;
                     }
                 }
             }

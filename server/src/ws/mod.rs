@@ -21,11 +21,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::Instrument;
 use watchparty_core::ids::SessionId;
+use watchparty_core::rights::Kid;
 
 /// `GET /ws/{id}` (any method reaches it; only a valid WebSocket upgrade proceeds).
 pub async fn upgrade(
@@ -35,14 +37,8 @@ pub async fn upgrade(
     headers: HeaderMap,
     mut request: Request,
 ) -> Response {
-    let origin = headers
-        .get(header::ORIGIN)
-        .map(|v| v.to_str().unwrap_or("invalid"));
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    if !origin_allowed(origin, host, &app.settings.allowed_origins) {
-        crate::telemetry::sampled_info("websocket origin rejected");
-        tracing::debug!(?origin, ?host, "websocket origin rejected");
-        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    if let Err(refused) = check_origin(&app, &headers) {
+        return refused.into_response();
     }
     let Ok(id) = SessionId::parse(&id) else {
         return (StatusCode::NOT_FOUND, "no such session").into_response();
@@ -68,45 +64,109 @@ pub async fn upgrade(
             }
         }
     };
+    let admitted = match admit(&app, &id, peer, &headers).await {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused.into_response(),
+    };
+    let (kid, speaks_ours) = identify(&headers);
+    let conn_id = random_id();
+    let span = tracing::info_span!("ws", session = %id, conn_id);
+    // Everything the connection needs, in one box: the task's future (which lives as long as
+    // the connection) holds a pointer instead of the parts.
+    let start = Box::new(conn::Start {
+        sessions,
+        membership: admitted.membership,
+        shutdown: admitted.shutdown,
+        conn_id,
+        kid,
+        guards: admitted.guards,
+    });
+    spawn_connection(start, on_upgrade, span);
+    switching_protocols(accept, speaks_ours)
+}
+
+/// `Err(403)` unless the request's `Origin` is allowed (`allowed_origins`, else same host).
+fn check_origin(app: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("invalid"));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if origin_allowed(origin, host, &app.settings.allowed_origins) {
+        return Ok(());
+    }
+    crate::telemetry::sampled_info("websocket origin rejected");
+    tracing::debug!(?origin, ?host, "websocket origin rejected");
+    Err((StatusCode::FORBIDDEN, "origin not allowed".into()))
+}
+
+/// Why a WebSocket request is refused before the upgrade: the status and the text answered.
+type Refusal = (StatusCode, Cow<'static, str>);
+
+/// What an admitted connection holds: its places in the counts, the shutdown signal and its
+/// membership of the session's hub.
+struct Admitted {
+    guards: conn::Guards,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    membership: crate::hub::Membership,
+}
+
+/// Admits a WebSocket to session `id`: within the sockets per client address (429), for a
+/// session that exists (404; 503 when the store does not answer), while the server is not
+/// shutting down (503), and joined to the session's hub.
+async fn admit(
+    app: &AppState,
+    id: &SessionId,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<Admitted, Refusal> {
+    let sessions = &app.sessions;
     // Sockets per session per client address (issue 11: one client filling a room), IPv6
     // addresses counted by prefix (issue 26: one home connection holds a /64).
-    let addr = app.client_key(peer, &headers);
+    let addr = app.client_key(peer, headers);
     let Some(place) = app
         .sockets
         .try_acquire((id.clone(), addr), app.settings.max_sockets_per_address)
     else {
         crate::telemetry::sampled_info("websocket refused: too many sockets from one address");
-        return (
+        return Err((
             StatusCode::TOO_MANY_REQUESTS,
-            "too many connections to this session from your address",
-        )
-            .into_response();
+            "too many connections to this session from your address".into(),
+        ));
     };
     // Upgrades to ids with no hub here: check existence with one store read before building a
     // hub (which subscribes, loads and unsubscribes).
-    if sessions.hubs().get(&id).is_none() {
-        match sessions.exists(&id).await {
+    if sessions.hubs().get(id).is_none() {
+        match sessions.exists(id).await {
             Ok(true) => {}
-            Ok(false) => return (StatusCode::NOT_FOUND, "no such session").into_response(),
+            Ok(false) => return Err((StatusCode::NOT_FOUND, "no such session".into())),
             Err(e) => {
-                return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+                return Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string().into()));
             }
         }
     }
     let Some((conn_guard, shutdown)) = sessions.register_connection() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()));
     };
-    let membership = match sessions.join(&id).await {
+    let membership = match sessions.join(id).await {
         Ok(m) => m,
         Err(crate::hub::JoinError::UnknownSession) => {
-            return (StatusCode::NOT_FOUND, "no such session").into_response()
+            return Err((StatusCode::NOT_FOUND, "no such session".into()))
         }
         Err(e) => {
             tracing::warn!(session = %id, error = %e, "join failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+            return Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string().into()));
         }
     };
-    // Who this is: the key offered as a subprotocol (see `crate::identity`).
+    Ok(Admitted {
+        guards: (conn_guard, place),
+        shutdown,
+        membership,
+    })
+}
+
+/// Who this is: the public id of the key offered as a subprotocol (see `crate::identity`; a
+/// random one without a key), and whether the client speaks our subprotocol.
+fn identify(headers: &HeaderMap) -> (Kid, bool) {
     let protocols = headers
         .get(header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|v| v.to_str().ok());
@@ -115,18 +175,12 @@ pub async fn upgrade(
         .unwrap_or_else(crate::identity::random_kid);
     let speaks_ours =
         protocols.is_some_and(|p| p.split(',').any(|t| t.trim() == crate::identity::PROTOCOL));
-    let conn_id = random_id();
-    let span = tracing::info_span!("ws", session = %id, conn_id);
-    // Everything the connection needs, in one box: the task's future (which lives as long as
-    // the connection) holds a pointer instead of the parts.
-    let start = Box::new(conn::Start {
-        sessions,
-        membership,
-        shutdown,
-        conn_id,
-        kid,
-        guards: (conn_guard, place),
-    });
+    (kid, speaks_ours)
+}
+
+/// Spawns the connection's task: it waits for hyper's upgrade, takes the TCP stream back and
+/// serves the connection ([`conn::Conn::run`]).
+fn spawn_connection(start: Box<conn::Start>, on_upgrade: OnUpgrade, span: tracing::Span) {
     let task = async move {
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
@@ -146,6 +200,10 @@ pub async fn upgrade(
     // What an idle connection costs besides its socket and its `Viewer` (see benchmarks).
     tracing::trace!(bytes = std::mem::size_of_val(&task), "connection task");
     tokio::spawn(task);
+}
+
+/// The `101 Switching Protocols` answer, with our subprotocol when the client offered it.
+fn switching_protocols(accept: String, speaks_ours: bool) -> Response {
     let mut response = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "upgrade")
