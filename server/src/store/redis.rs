@@ -272,6 +272,102 @@ async fn timed<T>(
     }
 }
 
+/// The command pool and the subscriber client for `url` (not connected yet).
+fn clients(url: &str) -> Result<(Pool, SubscriberClient), StoreError> {
+    let config = Config::from_url(url).map_err(unavailable)?;
+    let mut builder = Builder::from_config(config);
+    builder
+        .with_performance_config(|p| {
+            p.default_command_timeout = COMMAND_TIMEOUT;
+        })
+        .with_connection_config(|c| {
+            c.connection_timeout = COMMAND_TIMEOUT;
+            c.internal_command_timeout = COMMAND_TIMEOUT;
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+    let pool = builder.build_pool(POOL_SIZE).map_err(unavailable)?;
+    // fred allocates every event channel of a client with this capacity up front, so only
+    // the subscriber (which receives every published event) gets a large one.
+    builder.with_performance_config(|p| {
+        p.default_command_timeout = COMMAND_TIMEOUT;
+        p.broadcast_channel_capacity = SUBSCRIBER_QUEUE;
+    });
+    // A ping left unanswered this long closes the subscriber connection (fred's check runs
+    // only while a non-pubsub command waits, which the heartbeat provides: see
+    // `subscriber_heartbeat`).
+    builder.with_connection_config(|c| {
+        c.connection_timeout = COMMAND_TIMEOUT;
+        c.internal_command_timeout = COMMAND_TIMEOUT;
+        c.unresponsive.max_timeout = Some(SUBSCRIBER_DEAD);
+        c.unresponsive.interval = Duration::from_millis(500);
+    });
+    let subscriber = builder.build_subscriber_client().map_err(unavailable)?;
+    Ok((pool, subscriber))
+}
+
+/// Routes published messages to the subscribed sessions (a lagging subscriber resyncs them
+/// all).
+fn route_messages(subscriber: &SubscriberClient, routes: Arc<Mutex<Routes>>) -> JoinHandle<()> {
+    let mut messages = subscriber.message_rx();
+    tokio::spawn(async move {
+        loop {
+            match messages.recv().await {
+                Ok(msg) => {
+                    let Some(text) = msg.value.as_string() else {
+                        continue;
+                    };
+                    if let Some((_, tx)) = lock(&routes).get(&*msg.channel) {
+                        let _ = tx.send(Delivery::Message(text));
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "redis subscriber lagged; resyncing sessions");
+                    send_to_all(&routes, Delivery::Resync);
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    })
+}
+
+/// After a reconnect: subscribe again, wait for the barrier, then resync (events published
+/// while disconnected were lost).
+fn resubscribe_after_reconnects(
+    subscriber: &SubscriberClient,
+    routes: Arc<Mutex<Routes>>,
+    channel_locks: Arc<ChannelLocks>,
+) -> JoinHandle<()> {
+    let mut reconnects = subscriber.reconnect_rx();
+    let sub = subscriber.clone();
+    tokio::spawn(async move {
+        while let Ok(_) | Err(RecvError::Lagged(_)) = reconnects.recv().await {
+            tracing::info!("redis subscriber reconnected; resubscribing");
+            while let Err(e) = resubscribe(&sub, &routes, &channel_locks).await {
+                tracing::warn!(error = %e, "redis resubscribe failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            send_to_all(&routes, Delivery::Resync);
+        }
+    })
+}
+
+/// Heartbeat: a subscriber connection that stops answering (half-open TCP, a frozen Redis) is
+/// replaced instead of silently delivering nothing.
+fn subscriber_heartbeat(sub: SubscriberClient) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SUBSCRIBER_PING);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let answered = tokio::time::timeout(SUBSCRIBER_DEAD, barrier_all(&sub)).await;
+            if !matches!(answered, Ok(Ok(_))) && sub.is_connected() {
+                tracing::warn!("redis subscriber connection unresponsive; reconnecting");
+                let _ = sub.force_reconnection().await;
+            }
+        }
+    })
+}
+
 fn send_to_all(routes: &Mutex<Routes>, what: Delivery) {
     for (_, tx) in lock(routes).values() {
         let _ = tx.send(what.clone());
@@ -401,90 +497,17 @@ impl RedisStore {
 
     /// Connects to `url` (fails when Redis does not answer) and loads the scripts.
     pub async fn connect(url: &str, ttl: Duration) -> Result<Self, StoreError> {
-        let config = Config::from_url(url).map_err(unavailable)?;
-        let mut builder = Builder::from_config(config);
-        builder
-            .with_performance_config(|p| {
-                p.default_command_timeout = COMMAND_TIMEOUT;
-            })
-            .with_connection_config(|c| {
-                c.connection_timeout = COMMAND_TIMEOUT;
-                c.internal_command_timeout = COMMAND_TIMEOUT;
-            })
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
-        let pool = builder.build_pool(POOL_SIZE).map_err(unavailable)?;
-        // fred allocates every event channel of a client with this capacity up front, so only
-        // the subscriber (which receives every published event) gets a large one.
-        builder.with_performance_config(|p| {
-            p.default_command_timeout = COMMAND_TIMEOUT;
-            p.broadcast_channel_capacity = SUBSCRIBER_QUEUE;
-        });
-        // A ping left unanswered this long closes the subscriber connection (fred's check runs
-        // only while a non-pubsub command waits, which the heartbeat below provides).
-        builder.with_connection_config(|c| {
-            c.connection_timeout = COMMAND_TIMEOUT;
-            c.internal_command_timeout = COMMAND_TIMEOUT;
-            c.unresponsive.max_timeout = Some(SUBSCRIBER_DEAD);
-            c.unresponsive.interval = Duration::from_millis(500);
-        });
-        let subscriber = builder.build_subscriber_client().map_err(unavailable)?;
+        let (pool, subscriber) = clients(url)?;
         timed(pool.init()).await?;
         timed(subscriber.init()).await?;
 
         let routes: Arc<Mutex<Routes>> = Arc::default();
         let channel_locks: Arc<ChannelLocks> = Arc::default();
-        let mut tasks = Vec::new();
-        // Route published messages to the subscribed sessions.
-        let mut messages = subscriber.message_rx();
-        let r = routes.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                match messages.recv().await {
-                    Ok(msg) => {
-                        let Some(text) = msg.value.as_string() else {
-                            continue;
-                        };
-                        if let Some((_, tx)) = lock(&r).get(&*msg.channel) {
-                            let _ = tx.send(Delivery::Message(text));
-                        }
-                    }
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "redis subscriber lagged; resyncing sessions");
-                        send_to_all(&r, Delivery::Resync);
-                    }
-                    Err(RecvError::Closed) => break,
-                }
-            }
-        }));
-        // After a reconnect: subscribe again, wait for the barrier, then resync (events
-        // published while disconnected were lost).
-        let mut reconnects = subscriber.reconnect_rx();
-        let (sub, r, l) = (subscriber.clone(), routes.clone(), channel_locks.clone());
-        tasks.push(tokio::spawn(async move {
-            while let Ok(_) | Err(RecvError::Lagged(_)) = reconnects.recv().await {
-                tracing::info!("redis subscriber reconnected; resubscribing");
-                while let Err(e) = resubscribe(&sub, &r, &l).await {
-                    tracing::warn!(error = %e, "redis resubscribe failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                send_to_all(&r, Delivery::Resync);
-            }
-        }));
-        // Heartbeat: a subscriber connection that stops answering (half-open TCP, a frozen
-        // Redis) is replaced instead of silently delivering nothing.
-        let sub = subscriber.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(SUBSCRIBER_PING);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let answered = tokio::time::timeout(SUBSCRIBER_DEAD, barrier_all(&sub)).await;
-                if !matches!(answered, Ok(Ok(_))) && sub.is_connected() {
-                    tracing::warn!("redis subscriber connection unresponsive; reconnecting");
-                    let _ = sub.force_reconnection().await;
-                }
-            }
-        }));
+        let tasks = vec![
+            route_messages(&subscriber, routes.clone()),
+            resubscribe_after_reconnects(&subscriber, routes.clone(), channel_locks.clone()),
+            subscriber_heartbeat(subscriber.clone()),
+        ];
 
         let store = Self {
             pool,
