@@ -749,14 +749,8 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
             }
             _ = sleep_until_opt(echo_at) => {
                 echo_due = None;
-                // (`catch_up` counts the resync.)
-                match store.resubscribe(&hub.id).await {
-                    Ok(()) => {
-                        if let Some(later) = catch_up(hub, &store, &mut sub).await {
-                            candidate = Some((later, Instant::now() + SETTLE));
-                        }
-                    }
-                    Err(e) => tracing::warn!(session = %hub.id, error = %e, "subscribing again failed"),
+                if let Some(later) = resubscribe(hub, &store, &mut sub).await {
+                    candidate = Some((later, Instant::now() + SETTLE));
                 }
             }
             _ = refresh.tick() => {
@@ -768,17 +762,44 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
             }
             _ = sleep_until_opt(settle_at) => {
                 if let Some((state, _)) = candidate.take() {
-                    if state.revision > hub.forwarded() {
-                        tracing::warn!(session = %hub.id, revision = state.revision, "safety net caught up a missed event");
-                        hub.flush_pending();
-                        let text = state_event(&state, None);
-                        hub.forward_state(&state, text);
-                    }
+                    settle(hub, state);
                 }
             }
         }
     }
-    // Retired: withdraw this instance's viewers and stop listening.
+    retire(hub, registry, sub).await;
+}
+
+/// A newer stored state found by the safety net, still not delivered after [`SETTLE`]: handed
+/// over now (`cause: null`).
+fn settle(hub: &Hub, state: PlaybackState) {
+    if state.revision > hub.forwarded() {
+        tracing::warn!(session = %hub.id, revision = state.revision, "safety net caught up a missed event");
+        hub.flush_pending();
+        let text = state_event(&state, None);
+        hub.forward_state(&state, text);
+    }
+}
+
+/// The hub's subscription is deaf (its own presence report did not come back): subscribes
+/// again and catches up (see [`catch_up`], which counts the resync).
+async fn resubscribe(
+    hub: &Hub,
+    store: &Arc<dyn SessionStore>,
+    sub: &mut Subscription,
+) -> Option<PlaybackState> {
+    match store.resubscribe(&hub.id).await {
+        Ok(()) => catch_up(hub, store, sub).await,
+        Err(e) => {
+            tracing::warn!(session = %hub.id, error = %e, "subscribing again failed");
+            None
+        }
+    }
+}
+
+/// Retired: withdraws this instance's viewers and stops listening.
+async fn retire(hub: &Hub, registry: &Registry, sub: Subscription) {
+    let store = &registry.store;
     let seq = hub.final_seq.load(Ordering::Relaxed);
     if let Err(e) = store
         .report_presence(&hub.id, &registry.instance, 0, seq, "")
