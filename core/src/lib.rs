@@ -10,6 +10,8 @@
 //! - [`video`]: the YouTube link parser and the embed's player variables.
 //! - [`sync`]: the browser's sync engine (clock estimate, drift control, ads, pulse lag) and its
 //!   closed-loop simulations.
+//! - [`room_view`]: the browser's view of its room (roster, rights, queue, chat, reactions,
+//!   notices, this viewer's health), a pure state machine beside the sync engine.
 //!
 //! Imports only go down this list's dependency order (protocol names the others' types; none of
 //! them imports protocol back).
@@ -24,6 +26,7 @@ pub mod protocol;
 pub mod queue;
 pub mod rights;
 pub mod room;
+pub mod room_view;
 pub mod roster;
 pub mod sync;
 pub mod video;

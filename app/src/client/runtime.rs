@@ -6,16 +6,19 @@
 //! [`Reading`] of the player is taken for every step. `window.__watchparty` and the page's
 //! signals are refreshed after each batch.
 //!
+//! What the page shows (roster, rights, queue, chat, reactions, notices, health) is the pure
+//! [`RoomView`]'s: every server message goes through it first, and it is asked what changed
+//! after every batch of engine steps; this module only carries out its [`Output`].
+//!
 //! Dropping the [`SyncClient`] tears everything down: timers stop, the socket closes, the player
 //! is destroyed, `window.__watchparty` is removed.
 
 use super::now_ms;
 use super::yt::{self, PlayerEvent, YtPlayer};
 use crate::api::SessionView;
-use crate::chat::{ChatLine, Reaction, ReactionTrack};
-use crate::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
-use crate::rights::{Kid, Rights, RightsCommand};
-use crate::sync::{Action, Backoff, Engine, PlayerState, Reading, SyncStats, TICK_MS};
+use crate::protocol::{close, ClientMsg, ServerMsg};
+use crate::rights::RightsCommand;
+use crate::sync::{Action, Backoff, Engine, PlayerState, Reading, TICK_MS};
 use futures::channel::mpsc::{unbounded, UnboundedSender};
 use futures::future::{abortable, select, AbortHandle, Either};
 use futures::{SinkExt, StreamExt};
@@ -26,61 +29,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
-
-/// What the page shows, pushed by the runtime.
-#[derive(Clone, Debug, PartialEq)]
-pub enum UiEvent {
-    /// New numbers for the badge and the viewer count.
-    Stats(SyncStats),
-    /// Show or hide "Join playback".
-    ShowJoin(bool),
-    /// The player's error message (or none).
-    PlayerError(Option<String>),
-    /// The session no longer exists (expired, or lost by the store): show "This watch party
-    /// has ended"; the runtime stopped reconnecting.
-    Ended,
-    /// The room's video changed, or its title became known: `(video id, title)`.
-    Video(String, Option<String>),
-    /// The room's queue changed.
-    Queue(crate::queue::Queue),
-    /// A room request (queue edit, play now) was refused: the server's message.
-    RoomError(String),
-    /// Something happened in the room ("Ana paused at 12:31").
-    Notice(String),
-    /// Who is here changed (see `crate::roster`).
-    Roster(crate::roster::Roster),
-    /// This viewer's public id, as the server told in `hello`.
-    Kid(Option<Kid>),
-    /// The room's rights changed (hosts, "hosts control").
-    Rights(Rights),
-    /// A host removed this viewer (close 4403): show it; the runtime stopped reconnecting.
-    Removed,
-    /// This viewer changed playback in the player (or asked to) while only hosts control the
-    /// room: the change was undone (or refused by the server).
-    ControlRefused,
-    /// A host request (lock, co-host, hand over, remove) was refused: the server's message.
-    HostError(String),
-    /// The chat history sent after `hello` (replaces the list), oldest first.
-    ChatHistory(Vec<ChatLine>),
-    /// A new chat line.
-    Chat(ChatLine),
-    /// A host deleted a chat line.
-    ChatDeleted(u64),
-    /// A chat message or reaction was refused: the server's message.
-    ChatError(String),
-    /// Reactions to float over the player now (this viewer's video reached their moment).
-    Reactions(Vec<Reaction>),
-}
-
-/// Sequence numbers: the top two bits tell what a `seq` (echoed in an error) was for. The sync
-/// engine's commands count from 0; room requests (queue, play now, name) have the top bits
-/// `01`, host requests `10`, chat lines and reactions `11`.
-const ROOM_SEQ_BASE: u32 = 1 << 30;
-const HOST_SEQ_BASE: u32 = 2 << 30;
-const CHAT_SEQ_BASE: u32 = 3 << 30;
-
-/// Reactions a viewer keeps for replays (the server keeps at most its own `reactions_kept`).
-const REACTIONS_KEPT: usize = 500;
+pub use watchparty_core::room_view::ViewEvent as UiEvent;
+use watchparty_core::room_view::{Output, RoomView};
 
 type Step = Box<dyn FnOnce(&mut Engine, f64, Option<Reading>) -> Vec<Action>>;
 
@@ -94,28 +44,8 @@ struct Inner {
     inbox: RefCell<VecDeque<Step>>,
     busy: Cell<bool>,
     ui: Rc<dyn Fn(UiEvent)>,
-    last_stats: RefCell<Option<SyncStats>>,
-    last_video: RefCell<Option<(String, Option<String>)>>,
-    last_queue: RefCell<Option<crate::queue::Queue>>,
-    title_sent: RefCell<Option<String>>,
-    room_seq: Cell<u32>,
-    host_seq: Cell<u32>,
-    chat_seq: Cell<u32>,
-    /// This viewer's public id (from `hello`).
-    kid: RefCell<Option<Kid>>,
-    /// The rights last told to the page.
-    last_rights: RefCell<Option<Rights>>,
-    /// Undone local changes already told to the page (see `Engine::refused`).
-    refused_seen: Cell<u32>,
-    /// The reactions known, shown as this viewer's video reaches them.
-    track: RefCell<ReactionTrack>,
-    name: RefCell<Option<String>>,
-    /// "Join playback" is shown (for this viewer's reported health).
-    needs_click: Cell<bool>,
-    /// Decides which changes of this viewer's health are reported (`status`).
-    reporter: RefCell<crate::health::Reporter>,
-    /// Who is here, as the server last told.
-    roster: RefCell<crate::roster::Roster>,
+    /// What the page shows of the room (see [`RoomView`]).
+    view: RefCell<RoomView>,
     wake: RefCell<Option<Timeout>>,
     /// Fires at the next reaction's moment (steps may be a second apart while in sync).
     reaction_wake: RefCell<Option<Timeout>>,
@@ -148,21 +78,7 @@ impl SyncClient {
             inbox: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
             ui,
-            last_stats: RefCell::new(None),
-            last_video: RefCell::new(None),
-            last_queue: RefCell::new(None),
-            title_sent: RefCell::new(None),
-            room_seq: Cell::new(0),
-            host_seq: Cell::new(0),
-            chat_seq: Cell::new(0),
-            kid: RefCell::new(None),
-            last_rights: RefCell::new(None),
-            refused_seen: Cell::new(0),
-            track: RefCell::new(ReactionTrack::new(REACTIONS_KEPT)),
-            name: RefCell::new(None),
-            needs_click: Cell::new(false),
-            reporter: RefCell::new(new_reporter()),
-            roster: RefCell::new(crate::roster::Roster::default()),
+            view: RefCell::new(RoomView::new()),
             wake: RefCell::new(None),
             reaction_wake: RefCell::new(None),
             interval: RefCell::new(None),
@@ -219,14 +135,14 @@ impl SyncClient {
 
     /// Sets this viewer's display name (sent now and after every reconnect).
     pub fn set_name(&self, name: String) {
-        *self.inner.name.borrow_mut() = Some(name);
-        self.inner.send_name();
+        let msg = self.inner.view.borrow_mut().set_name(name);
+        self.inner.send(&msg);
     }
 
     /// Sends a room request (queue edit, play now); `build` gets the sequence number and the
     /// newest revision seen.
     pub fn room(&self, build: impl FnOnce(u32, u64) -> ClientMsg) {
-        let seq = self.inner.next_room_seq();
+        let seq = self.inner.view.borrow_mut().next_room_seq();
         let revision = self
             .inner
             .engine
@@ -245,20 +161,20 @@ impl SyncClient {
 
     /// Sends a host request (lock, co-host, hand over, remove).
     pub fn host(&self, cmd: RightsCommand) {
-        let seq = next_seq(&self.inner.host_seq, HOST_SEQ_BASE);
-        self.inner.send(&ClientMsg::Host { seq, cmd });
+        let msg = self.inner.view.borrow_mut().host(cmd);
+        self.inner.send(&msg);
     }
 
     /// Sends a chat line.
     pub fn chat(&self, text: String) {
-        let seq = next_seq(&self.inner.chat_seq, CHAT_SEQ_BASE);
-        self.inner.send(&ClientMsg::Chat { seq, text });
+        let msg = self.inner.view.borrow_mut().chat_line(text);
+        self.inner.send(&msg);
     }
 
     /// Asks to delete a chat line (hosts only).
     pub fn delete_chat(&self, id: u64) {
-        let seq = next_seq(&self.inner.chat_seq, CHAT_SEQ_BASE);
-        self.inner.send(&ClientMsg::DeleteChat { seq, id });
+        let msg = self.inner.view.borrow_mut().delete_chat(id);
+        self.inner.send(&msg);
     }
 
     /// Sends a reaction stamped with this viewer's player position (the frame it shows now).
@@ -268,23 +184,11 @@ impl SyncClient {
             .reading(now_ms())
             .map(|r| r.position)
             .unwrap_or_else(|| inner.engine.borrow().stats().target_position);
-        if !at.is_finite() {
-            return;
+        let msg = inner.view.borrow_mut().react(emoji, at);
+        if let Some(msg) = msg {
+            inner.send(&msg);
         }
-        let seq = next_seq(&inner.chat_seq, CHAT_SEQ_BASE);
-        inner.send(&ClientMsg::React {
-            seq,
-            emoji: emoji.to_owned(),
-            at,
-        });
     }
-}
-
-/// The next sequence number of the kind `base` (see [`ROOM_SEQ_BASE`]).
-fn next_seq(counter: &Cell<u32>, base: u32) -> u32 {
-    let n = (counter.get().wrapping_add(1) & 0x3FFF_FFFF).max(1);
-    counter.set(n);
-    base | n
 }
 
 impl Drop for SyncClient {
@@ -410,7 +314,7 @@ impl Inner {
                 let mut engine = self.engine.borrow_mut();
                 let actions = step(&mut engine, now, r);
                 // The rights may have changed with this step (a lock, a new co-host).
-                let may = self.may_control(engine.state());
+                let may = self.view.borrow().may_control(engine.state());
                 engine.set_may_control(may);
                 actions
             };
@@ -424,92 +328,38 @@ impl Inner {
         self.publish();
     }
 
-    /// May this viewer control the room in `state`?
-    fn may_control(&self, state: Option<&crate::playback::PlaybackState>) -> bool {
-        let Some(s) = state else {
-            return true;
-        };
-        match self.kid.borrow().as_ref() {
-            Some(k) => s.rights.may_control(k),
-            None => !s.rights.locked,
-        }
-    }
-
     /// Floats the reactions whose moment this viewer's video just passed in play, and arms a
     /// timer for the next one ahead, so it floats on its moment (within a few ms) rather than
     /// at the next sync step.
     fn reactions_due(self: &Rc<Self>, r: Reading) {
-        let Some((video, rate)) = self.engine.borrow().state().map(|s| (s.video_id, s.rate)) else {
-            return;
+        let (due, wake) = {
+            let engine = self.engine.borrow();
+            self.view.borrow_mut().reactions_due(engine.state(), &r)
         };
-        let playing = r.state == PlayerState::Playing;
-        let (due, next) = {
-            let mut track = self.track.borrow_mut();
-            let due = track.due(&video, r.position, playing);
-            (due, track.next_after(&video, r.position))
-        };
-        if !due.is_empty() {
-            (self.ui)(UiEvent::Reactions(due));
+        if let Some(ev) = due {
+            (self.ui)(ev);
         }
-        let wake = match next {
-            Some(at) if playing && rate > 0.0 => {
-                let delay = ((at - r.position) / rate * 1000.0).ceil() + 1.0;
-                (delay <= crate::chat::MAX_PLAY_STEP * 1000.0).then(|| {
-                    let weak = Rc::downgrade(self);
-                    Timeout::new(delay.max(0.0) as u32, move || {
-                        if let Some(inner) = weak.upgrade() {
-                            if let Some(r) = inner.reading(now_ms()) {
-                                inner.reactions_due(r);
-                            }
-                        }
-                    })
-                })
-            }
-            _ => None,
-        };
+        let wake = wake.map(|delay| {
+            let weak = Rc::downgrade(self);
+            Timeout::new(delay, move || {
+                if let Some(inner) = weak.upgrade() {
+                    if let Some(r) = inner.reading(now_ms()) {
+                        inner.reactions_due(r);
+                    }
+                }
+            })
+        });
         *self.reaction_wake.borrow_mut() = wake;
     }
 
-    /// Chat and reactions: to the page (reactions through the track).
-    fn on_social(self: &Rc<Self>, msg: ServerMsg) {
-        match msg {
-            ServerMsg::History { chat, reactions } => {
-                let mut track = self.track.borrow_mut();
-                for r in reactions {
-                    track.add(r);
-                }
-                drop(track);
-                (self.ui)(UiEvent::ChatHistory(chat));
-            }
-            ServerMsg::Chat(line) => (self.ui)(UiEvent::Chat(line)),
-            ServerMsg::ChatDeleted { id } => (self.ui)(UiEvent::ChatDeleted(id)),
-            ServerMsg::Reaction(r) => {
-                let late = self.track.borrow().late_arrival(&r);
-                self.track.borrow_mut().add(r.clone());
-                if late {
-                    (self.ui)(UiEvent::Reactions(vec![r]));
-                } else if let Some(reading) = self.reading(now_ms()) {
-                    // Ahead of this viewer's video: arm the timer for its moment.
-                    self.reactions_due(reading);
-                }
-            }
-            _ => {}
+    /// Carries out what the room view decided: sends, then tells the page.
+    fn carry_out(&self, out: Output) {
+        for msg in &out.send {
+            self.send(msg);
         }
-    }
-
-    /// Tells the page an error the server sent, by what the refused message was for.
-    fn on_error(&self, code: ErrorCode, message: &str, seq: Option<u32>) {
-        let Some(seq) = seq else {
-            return;
-        };
-        let event = match seq >> 30 {
-            0 if code == ErrorCode::Forbidden => UiEvent::ControlRefused,
-            0 => return,
-            1 => UiEvent::RoomError(message.to_owned()),
-            2 => UiEvent::HostError(message.to_owned()),
-            _ => UiEvent::ChatError(message.to_owned()),
-        };
-        (self.ui)(event);
+        for ev in out.events {
+            (self.ui)(ev);
+        }
     }
 
     fn execute(self: &Rc<Self>, actions: Vec<Action>, now: f64) {
@@ -517,8 +367,8 @@ impl Inner {
             match a {
                 Action::Send(msg) => self.send(&msg),
                 Action::ShowJoin(b) => {
-                    self.needs_click.set(b);
-                    (self.ui)(UiEvent::ShowJoin(b));
+                    let ev = self.view.borrow_mut().show_join(b);
+                    (self.ui)(ev);
                 }
                 Action::WakeAt(t) => {
                     let weak = Rc::downgrade(self);
@@ -587,193 +437,17 @@ impl Inner {
         set("readingNoiseMs", stats.reading_noise_ms.into());
         set("inAd", stats.in_ad.into());
         set("pulseLagMs", stats.pulse_lag_ms.into());
-        self.publish_video();
-        self.publish_queue();
-        self.publish_rights();
-        self.report_health(&stats);
-        let changed = self.last_stats.borrow().as_ref() != Some(&stats);
-        if changed {
-            *self.last_stats.borrow_mut() = Some(stats.clone());
-            (self.ui)(UiEvent::Stats(stats));
-        }
-    }
-}
-
-/// The reporter of this viewer's health: a new state at most once a second, a moved in-sync
-/// figure at most every 5 s.
-fn new_reporter() -> crate::health::Reporter {
-    crate::health::Reporter::new(1_000.0, 5_000.0)
-}
-
-impl Inner {
-    /// Reports this viewer's health to the room's list when it changed (bounded rate).
-    fn report_health(&self, stats: &crate::sync::SyncStats) {
-        use crate::health::{classify, Observed};
-        let live = stats.status == "live";
+        let player_video = self.player.borrow().as_ref().and_then(|p| p.video_data());
         let hidden = web_sys::window()
             .and_then(|w| w.document())
             .is_some_and(|d| d.hidden());
-        let health = classify(&Observed {
-            live,
-            hidden,
-            needs_click: self.needs_click.get(),
-            // YT.PlayerState.BUFFERING
-            buffering: stats.player_state == 3,
-            ad: stats.in_ad,
-            error_ms: stats.error_ms,
-            rate_locked: stats.rate_control == crate::sync::RateControl::Locked,
-        });
-        // Not live (nothing can be sent), or not measurable yet (the player is still starting):
-        // the others see "joining…" until there is something true to say.
-        let starting = stats.error_ms.is_none()
-            && health == crate::health::Health::Buffering
-            && stats.player_state != 3;
-        if !live || starting {
-            return;
-        }
-        let send = self.reporter.borrow_mut().observe(health, now_ms());
-        if let Some(status) = send {
-            self.send(&ClientMsg::Status { status });
-        }
-    }
-
-    /// Applies a `roster` message: the page's list, and "Ben joined" / "Ben left" notices.
-    fn on_roster(&self, msg: ServerMsg) {
-        let ServerMsg::Roster {
-            v,
-            full,
-            members,
-            gone,
-            counts,
-        } = msg
-        else {
-            return;
+        let out = {
+            let engine = self.engine.borrow();
+            self.view
+                .borrow_mut()
+                .observe(&engine, player_video, hidden, now_ms())
         };
-        let changes = self
-            .roster
-            .borrow_mut()
-            .apply(v, full, members, &gone, counts);
-        let me = self.engine.borrow().stats().conn_id;
-        let named = |ms: Vec<crate::roster::Member>| {
-            ms.into_iter()
-                .filter(move |m| m.id != me)
-                .filter_map(|m| m.name)
-        };
-        for name in named(changes.joined) {
-            (self.ui)(UiEvent::Notice(format!("{name} joined")));
-        }
-        for name in named(changes.left) {
-            (self.ui)(UiEvent::Notice(format!("{name} left")));
-        }
-        let roster = self.roster.borrow().clone();
-        (self.ui)(UiEvent::Roster(roster));
-    }
-
-    /// Derives the notice for an authoritative change (before the engine applies it).
-    fn notice(&self, next: &crate::playback::PlaybackState, cause: Option<crate::protocol::Cause>) {
-        use crate::notices::{describe, Author};
-        let engine = self.engine.borrow();
-        let Some(prev) = engine.state() else {
-            return;
-        };
-        let who = match cause {
-            None => return,
-            Some(c) if c.conn_id == engine.stats().conn_id => Author::You,
-            Some(c) if c.conn_id == 0 => Author::Server,
-            Some(_) => Author::Viewer(next.changed_by.as_deref().unwrap_or("Someone")),
-        };
-        if let Some(text) = describe(prev, next, who, None) {
-            drop(engine);
-            (self.ui)(UiEvent::Notice(text));
-        }
-    }
-
-    fn send_name(&self) {
-        let Some(name) = self.name.borrow().clone() else {
-            return;
-        };
-        let seq = self.next_room_seq();
-        self.send(&ClientMsg::Name { seq, name });
-    }
-
-    fn next_room_seq(&self) -> u32 {
-        next_seq(&self.room_seq, ROOM_SEQ_BASE)
-    }
-
-    /// Tells the page the room's rights when they changed, and a local change undone because
-    /// only hosts control the room.
-    fn publish_rights(&self) {
-        let refused = self.engine.borrow().refused();
-        if self.refused_seen.replace(refused) != refused {
-            (self.ui)(UiEvent::ControlRefused);
-        }
-        let Some(rights) = self.engine.borrow().state().map(|s| s.rights.clone()) else {
-            return;
-        };
-        if self.last_rights.borrow().as_ref() != Some(&rights) {
-            *self.last_rights.borrow_mut() = Some(rights.clone());
-            (self.ui)(UiEvent::Rights(rights));
-        }
-    }
-
-    /// Tells the page the room's queue when it changed.
-    fn publish_queue(&self) {
-        let Some(queue) = self.engine.borrow().state().map(|s| s.queue.clone()) else {
-            return;
-        };
-        if self.last_queue.borrow().as_ref() != Some(&queue) {
-            *self.last_queue.borrow_mut() = Some(queue.clone());
-            (self.ui)(UiEvent::Queue(queue));
-        }
-    }
-
-    /// Stores a title the player learned on the queued items of that video (once per video).
-    fn report_title(&self, video: &str, title: &str) {
-        let Ok(video_id) = crate::ids::VideoId::parse(video) else {
-            return;
-        };
-        let wanted = self.engine.borrow().state().is_some_and(|s| {
-            s.queue
-                .items
-                .iter()
-                .any(|i| i.video_id == video_id && i.title.is_none())
-        });
-        // A queue edit: in a room only hosts control, a viewer who is none leaves it to them.
-        let may = self.may_control(self.engine.borrow().state());
-        if !wanted || !may || self.title_sent.borrow().as_deref() == Some(video) {
-            return;
-        }
-        *self.title_sent.borrow_mut() = Some(video.to_owned());
-        let seq = self.next_room_seq();
-        self.send(&ClientMsg::Queue {
-            seq,
-            edit: crate::queue::QueueEdit::Title {
-                video_id,
-                title: title.to_owned(),
-            },
-        });
-    }
-
-    /// Tells the page the room's video (and its title once the player knows it).
-    fn publish_video(&self) {
-        let Some(video) = self.engine.borrow().state().map(|s| s.video_id.to_string()) else {
-            return;
-        };
-        let title = self
-            .player
-            .borrow()
-            .as_ref()
-            .and_then(|p| p.video_data())
-            .filter(|(id, title)| *id == video && !title.is_empty())
-            .map(|(_, title)| title);
-        if let Some(t) = title.as_deref() {
-            self.report_title(&video, t);
-        }
-        let now = (video, title);
-        if self.last_video.borrow().as_ref() != Some(&now) {
-            *self.last_video.borrow_mut() = Some(now.clone());
-            (self.ui)(UiEvent::Video(now.0, now.1));
-        }
+        self.carry_out(out);
     }
 }
 
@@ -934,33 +608,22 @@ fn on_text(weak: &Weak<Inner>, text: &str, received: Option<f64>) -> Option<bool
     };
     let hello = matches!(msg, ServerMsg::Hello { .. });
     let inner = weak.upgrade()?;
-    if let ServerMsg::Hello { kid, .. } = &msg {
-        // A new connection has no health on record: report it afresh.
-        *inner.reporter.borrow_mut() = new_reporter();
-        inner.send_name();
-        *inner.kid.borrow_mut() = kid.clone();
-        (inner.ui)(UiEvent::Kid(kid.clone()));
-    }
-    match msg {
-        ServerMsg::Roster { .. } => {
-            inner.on_roster(msg);
-            return Some(hello);
+    let mut out = {
+        let engine = inner.engine.borrow();
+        inner.view.borrow_mut().on_message(msg, &engine)
+    };
+    let forward = out.forward.take();
+    let check_reactions = out.check_reactions;
+    inner.carry_out(out);
+    if check_reactions {
+        // Ahead of this viewer's video: arm the timer for its moment.
+        if let Some(reading) = inner.reading(now_ms()) {
+            inner.reactions_due(reading);
         }
-        ServerMsg::History { .. }
-        | ServerMsg::Chat(_)
-        | ServerMsg::ChatDeleted { .. }
-        | ServerMsg::Reaction(_) => {
-            inner.on_social(msg);
-            return Some(hello);
-        }
-        _ => {}
     }
-    if let ServerMsg::State { state, cause } = &msg {
-        inner.notice(state, *cause);
-    }
-    if let ServerMsg::Error { code, message, seq } = &msg {
-        inner.on_error(*code, message, *seq);
-    }
+    let Some(msg) = forward else {
+        return Some(hello);
+    };
     match received {
         None => inner.dispatch(Box::new(move |e, now, r| e.on_message(now, msg, r))),
         Some(at) => inner.dispatch(Box::new(move |e, _, _| {

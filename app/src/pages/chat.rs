@@ -13,9 +13,6 @@ use super::Ask;
 use crate::chat::{clock_text, validate_text, ChatLine, Reaction, MAX_CHAT_CHARS, REACTIONS};
 use leptos::prelude::*;
 
-/// Chat lines kept on the page (older ones scroll away for good).
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub const MAX_LINES: usize = 200;
 /// How long a reaction floats over the player (ms; the CSS animation lasts as long).
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub const FLOAT_MS: u32 = 2_000;
@@ -45,28 +42,6 @@ pub fn flash(error: RwSignal<Option<String>>, msg: String) {
             let _ = error.try_set(None);
         }
     });
-}
-
-/// Adds `line` to `lines` (ignoring a repeat), keeping the newest [`MAX_LINES`].
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub fn push_line(lines: &mut Vec<ChatLine>, line: ChatLine) {
-    if lines.iter().any(|l| l.id == line.id) {
-        return;
-    }
-    lines.push(line);
-    if lines.len() > MAX_LINES {
-        let extra = lines.len() - MAX_LINES;
-        lines.drain(..extra);
-    }
-}
-
-/// Replaces `lines` with the history sent after `hello` (the newest [`MAX_LINES`]).
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub fn set_history(lines: &mut Vec<ChatLine>, history: Vec<ChatLine>) {
-    lines.clear();
-    for l in history {
-        push_line(lines, l);
-    }
 }
 
 /// Lanes across the player that reactions float in (CSS classes `lane-0`…; no `style`
@@ -281,32 +256,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::VideoId;
-    use crate::rights::Kid;
-
-    fn line(id: u64) -> ChatLine {
-        ChatLine {
-            id,
-            kid: Kid::parse(&"a".repeat(32)).unwrap(),
-            name: "Ana".into(),
-            text: "hi".into(),
-            video_id: VideoId::parse("dQw4w9WgXcQ").unwrap(),
-            at: 1.0,
-        }
-    }
-
-    #[test]
-    fn the_list_keeps_the_newest_lines_once() {
-        let mut lines = Vec::new();
-        for i in 0..(MAX_LINES as u64 + 5) {
-            push_line(&mut lines, line(i));
-        }
-        push_line(&mut lines, line(MAX_LINES as u64 + 4));
-        assert_eq!(lines.len(), MAX_LINES);
-        assert_eq!(lines[0].id, 5);
-        set_history(&mut lines, vec![line(1), line(2), line(2)]);
-        assert_eq!(lines.iter().map(|l| l.id).collect::<Vec<_>>(), vec![1, 2]);
-    }
 
     #[test]
     fn neighbours_float_in_different_lanes() {

@@ -69,7 +69,7 @@ struct SyncUi {
     queue: RwSignal<Queue>,
     /// The last refused room request (queue edit, play now).
     room_error: RwSignal<Option<String>>,
-    /// The latest notices, newest first (at most [`MAX_NOTICES`]).
+    /// The latest notices, newest first (at most `room_view::MAX_NOTICES`).
     notices: RwSignal<Vec<(u64, String)>>,
     /// Who is here.
     roster: RwSignal<crate::roster::Roster>,
@@ -83,7 +83,7 @@ struct SyncUi {
     control_notice: RwSignal<Option<u64>>,
     /// The last refused host request.
     host_error: RwSignal<Option<String>>,
-    /// The chat, oldest first (at most `chat::MAX_LINES`).
+    /// The chat, oldest first (at most `room_view::MAX_LINES`).
     chat: RwSignal<Vec<ChatLine>>,
     /// The last refused chat line or reaction.
     chat_error: RwSignal<Option<String>>,
@@ -94,10 +94,6 @@ struct SyncUi {
 /// How long "Only hosts control playback" stays after an undone change (ms).
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const CONTROL_NOTICE_MS: u32 = 5_000;
-
-/// Notices kept on the page.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-const MAX_NOTICES: usize = 4;
 
 /// A room request from the page (read only by the browser build).
 #[derive(Clone, Debug)]
@@ -271,11 +267,7 @@ fn Session(view: SessionView) -> impl IntoView {
                 UiEvent::RoomError(m) => ui.room_error.set(Some(m)),
                 UiEvent::Ended => ended.set(true),
                 UiEvent::Roster(r) => ui.roster.set(r),
-                UiEvent::Notice(text) => ui.notices.update(|n| {
-                    let id = n.first().map(|(i, _)| i + 1).unwrap_or(0);
-                    n.insert(0, (id, text));
-                    n.truncate(MAX_NOTICES);
-                }),
+                UiEvent::Notices(n) => ui.notices.set(n),
                 UiEvent::Kid(k) => ui.kid.set(k),
                 UiEvent::Rights(r) => ui.rights.set(r),
                 UiEvent::Removed => ui.removed.set(true),
@@ -289,11 +281,7 @@ fn Session(view: SessionView) -> impl IntoView {
                     });
                 }
                 UiEvent::HostError(m) => crate::pages::chat::flash(ui.host_error, m),
-                UiEvent::ChatHistory(h) => {
-                    ui.chat.update(|c| crate::pages::chat::set_history(c, h))
-                }
-                UiEvent::Chat(line) => ui.chat.update(|c| crate::pages::chat::push_line(c, line)),
-                UiEvent::ChatDeleted(id) => ui.chat.update(|c| c.retain(|l| l.id != id)),
+                UiEvent::Chat(lines) => ui.chat.set(lines),
                 UiEvent::ChatError(m) => crate::pages::chat::flash(ui.chat_error, m),
                 UiEvent::Reactions(rs) => crate::pages::chat::float(ui.floats, float_keys, rs),
             });
