@@ -7,6 +7,7 @@
 //! viewer (the sender included) receives it through the store's event. Only a host deletes a
 //! line. A log write that finds the session gone ends the hub.
 
+use super::commands::unavailable;
 use super::{Rejection, Sessions};
 use crate::hub::Hub;
 use crate::store::{AppendOutcome, ChangeLimit, Log, LogLimits};
@@ -35,13 +36,7 @@ impl Sessions {
         text: &str,
     ) -> Result<(), Rejection> {
         let text = watchparty_core::chat::validate_text(text, self.settings.max_chat_chars)?;
-        let state = self.current(hub).await?;
-        let now = self.clock.now_ms();
-        if state.rights.is_removed(kid, now) {
-            return Err(Rejection::Forbidden(
-                "you were removed from this watch party",
-            ));
-        }
+        let (state, now) = self.speaker_state(hub, kid).await?;
         let line = ChatLine {
             id: log_id(now),
             kid: kid.clone(),
@@ -50,8 +45,7 @@ impl Sessions {
             video_id: state.video_id,
             at: (state.position_at(now) * 1000.0).round() / 1000.0,
         };
-        let event = serde_json::to_string(&ServerMsg::Chat(line))
-            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        let event = serde_json::to_string(&ServerMsg::Chat(line)).map_err(unavailable)?;
         let limits = LogLimits {
             keep: self.settings.chat_kept,
             rate: ChangeLimit {
@@ -72,13 +66,7 @@ impl Sessions {
         emoji: &str,
         at: f64,
     ) -> Result<(), Rejection> {
-        let state = self.current(hub).await?;
-        let now = self.clock.now_ms();
-        if state.rights.is_removed(kid, now) {
-            return Err(Rejection::Forbidden(
-                "you were removed from this watch party",
-            ));
-        }
+        let (state, now) = self.speaker_state(hub, kid).await?;
         watchparty_core::chat::validate_reaction(emoji, at, state.position_at(now))?;
         let reaction = Reaction {
             id: log_id(now),
@@ -87,8 +75,7 @@ impl Sessions {
             video_id: state.video_id,
             at: (at * 1000.0).round() / 1000.0,
         };
-        let event = serde_json::to_string(&ServerMsg::Reaction(reaction))
-            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        let event = serde_json::to_string(&ServerMsg::Reaction(reaction)).map_err(unavailable)?;
         let limits = LogLimits {
             keep: self.settings.reactions_kept,
             rate: ChangeLimit {
@@ -105,18 +92,30 @@ impl Sessions {
         if !state.rights.is_host(kid) {
             return Err(Rejection::Forbidden(watchparty_core::rights::NOT_A_HOST));
         }
-        let event = serde_json::to_string(&ServerMsg::ChatDeleted { id })
-            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        let event = serde_json::to_string(&ServerMsg::ChatDeleted { id }).map_err(unavailable)?;
         let found = self
             .store
             .remove_entry(hub.id(), Log::Chat, &crate::hub::chat_prefix(id), &event)
             .await
-            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+            .map_err(unavailable)?;
         if found {
             Ok(())
         } else {
             Err(Rejection::NoSuchMessage)
         }
+    }
+
+    /// The room's state and the server time now for viewer `kid`'s chat line or reaction;
+    /// refused to a viewer the room removed.
+    async fn speaker_state(&self, hub: &Hub, kid: &Kid) -> Result<(PlaybackState, f64), Rejection> {
+        let state = self.current(hub).await?;
+        let now = self.clock.now_ms();
+        if state.rights.is_removed(kid, now) {
+            return Err(Rejection::Forbidden(
+                "you were removed from this watch party",
+            ));
+        }
+        Ok((state, now))
     }
 
     /// The hub's newest state, or the store's.
@@ -139,7 +138,7 @@ impl Sessions {
             .store
             .append(hub.id(), log, event, now, limits)
             .await
-            .map_err(|e| Rejection::Unavailable(e.to_string()))?
+            .map_err(unavailable)?
         {
             AppendOutcome::Appended => Ok(()),
             AppendOutcome::Missing => {

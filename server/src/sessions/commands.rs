@@ -12,7 +12,7 @@
 
 use super::Sessions;
 use crate::hub::Hub;
-use crate::store::{state_event, CasOutcome, StoreError};
+use crate::store::{state_event, CasOutcome};
 use std::time::Duration;
 use watchparty_core::chat::ChatError;
 use watchparty_core::playback::{CommandError, PlaybackState};
@@ -225,7 +225,7 @@ enum Stored {
     Conflict(PlaybackState),
 }
 
-/// A store failure as a rejection.
-pub(super) fn unavailable(e: StoreError) -> Rejection {
+/// A store (or serialisation) failure as a rejection.
+pub(super) fn unavailable(e: impl std::fmt::Display) -> Rejection {
     Rejection::Unavailable(e.to_string())
 }
