@@ -241,36 +241,69 @@ impl Reader {
     }
 }
 
-/// The heartbeat: a ping every `heartbeat_secs` (on the shared grid, see [`BEAT_STEP`]), and
-/// a close after `heartbeat_timeout_secs` without a message from the peer.
-struct Heartbeat {
+/// The connection's two deadlines, served by one timer (an idle connection's task holds one
+/// `Sleep`, not two), which fires at whichever is due first:
+/// - the heartbeat: a ping every `heartbeat_secs` (on the shared grid, see [`BEAT_STEP`]), and a
+///   close after `heartbeat_timeout_secs` without a message from the peer;
+/// - while frames wait in the viewer's queue, the stall: the socket must take some of them
+///   within [`SEND_TIMEOUT`] (else 4008).
+struct Deadlines {
     /// When the next ping is due.
-    next: Instant,
+    next_beat: Instant,
     every: Duration,
     silence: Duration,
+    /// While frames wait in the queue: when the socket must have taken some of them.
+    stall: Option<Instant>,
 }
 
-impl Heartbeat {
+impl Deadlines {
     fn new(settings: &Settings) -> Self {
         let every = Duration::from_secs(settings.heartbeat_secs.max(1));
         let silence = Duration::from_secs(settings.heartbeat_timeout_secs.max(1));
         Self {
-            next: on_beat_grid(Instant::now() + every),
+            next_beat: on_beat_grid(Instant::now() + every),
             every,
             silence,
+            stall: None,
         }
     }
 
-    /// The timer fired at `now`: a ping when one is due, unless the peer has been silent
-    /// (nothing since `last_seen`) too long: then `Err`.
-    fn tick(&mut self, now: Instant, last_seen: Instant, viewer: &Viewer) -> Result<(), End> {
-        if now >= self.next {
+    /// When the timer must fire next; `pending`: frames wait in the queue (the stall deadline
+    /// starts when they begin to wait and ends when none do).
+    fn due(&mut self, pending: bool) -> Instant {
+        if !pending {
+            self.stall = None;
+        } else if self.stall.is_none() {
+            self.stall = Some(Instant::now() + SEND_TIMEOUT);
+        }
+        self.stall.map_or(self.next_beat, |s| s.min(self.next_beat))
+    }
+
+    /// The socket took some of the queue: the stall deadline starts again.
+    fn progress(&mut self) {
+        self.stall = None;
+    }
+
+    /// The timer fired at `now`: `Err` when the queue stalled or the peer has been silent
+    /// (nothing since `last_seen`) too long, else a ping when one is due.
+    fn fired(
+        &mut self,
+        now: Instant,
+        pending: bool,
+        last_seen: Instant,
+        viewer: &Viewer,
+    ) -> Result<(), End> {
+        if pending && self.stall.is_some_and(|s| now >= s) {
+            tracing::info!("send stalled; disconnecting slow viewer");
+            return Err(End::Close(close::TOO_SLOW, SLOW_REASON));
+        }
+        if now >= self.next_beat {
             if last_seen.elapsed() > self.silence {
                 tracing::info!("heartbeat timeout");
                 return Err(End::Close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
             }
             viewer.send(&Prepared::ping(), None, None);
-            self.next = on_beat_grid(now + self.every);
+            self.next_beat = on_beat_grid(now + self.every);
         }
         Ok(())
     }
@@ -416,16 +449,13 @@ impl Conn {
 
         // Rate limits run on the monotonic clock (never slewed towards Redis' clock).
         let mut reader = Reader::new(settings, self.sessions.monotonic_ms());
-        let mut heartbeat = Heartbeat::new(settings);
-        // One timer for the heartbeat and the stall check (an idle connection's task holds
-        // one `Sleep`, not two): it fires at whichever is due first.
-        let timer = tokio::time::sleep_until(heartbeat.next);
+        let mut deadlines = Deadlines::new(settings);
+        // One timer for both deadlines (see `Deadlines`).
+        let timer = tokio::time::sleep_until(deadlines.next_beat);
         tokio::pin!(timer);
         // One command is applied at a time, concurrently with the loop, so pings are answered
         // and broadcasts forwarded while a command waits for the store.
         let mut inflight: Option<InFlight> = None;
-        // While frames wait in the queue: when the socket must have taken some of them.
-        let mut stall: Option<Instant> = None;
         let viewer = self.viewer.clone();
 
         loop {
@@ -436,12 +466,7 @@ impl Conn {
             }
             self.start_next(&hub, &mut reader, &mut inflight);
             let pending = viewer.pending();
-            if !pending {
-                stall = None;
-            } else if stall.is_none() {
-                stall = Some(Instant::now() + SEND_TIMEOUT);
-            }
-            let due = stall.map_or(heartbeat.next, |s| s.min(heartbeat.next));
+            let due = deadlines.due(pending);
             if timer.deadline() != due {
                 timer.as_mut().reset(due);
             }
@@ -473,7 +498,7 @@ impl Conn {
                     }
                     match viewer.flush() {
                         // Progress: the stall timer starts again.
-                        Ok(n) if n > 0 => stall = None,
+                        Ok(n) if n > 0 => deadlines.progress(),
                         Ok(_) => {}
                         Err(_) => return End::Drop,
                     }
@@ -497,12 +522,8 @@ impl Conn {
                     }
                 }
                 () = &mut timer => {
-                    let now = Instant::now();
-                    if pending && stall.is_some_and(|s| now >= s) {
-                        tracing::info!("send stalled; disconnecting slow viewer");
-                        return End::Close(close::TOO_SLOW, SLOW_REASON);
-                    }
-                    if let Err(end) = heartbeat.tick(now, reader.last_seen, &viewer) {
+                    let last_seen = reader.last_seen;
+                    if let Err(end) = deadlines.fired(Instant::now(), pending, last_seen, &viewer) {
                         return end;
                     }
                 }
