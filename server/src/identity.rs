@@ -10,10 +10,10 @@
 use sha2::{Digest, Sha256};
 use watchparty_core::rights::{is_valid_key, Kid};
 
-/// The subprotocol the server speaks.
-pub const PROTOCOL: &str = "wp1";
 /// Prefix of the key token among the offered subprotocols.
-pub const KEY_PREFIX: &str = "k.";
+pub use watchparty_core::protocol::KEY_PROTOCOL_PREFIX as KEY_PREFIX;
+/// The subprotocol the server speaks (the browser's and `early.js`'s, from the same constant).
+pub use watchparty_core::protocol::SUBPROTOCOL as PROTOCOL;
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

@@ -197,7 +197,10 @@ pub fn router(state: AppState) -> Router {
         );
     }
     router
-        .route("/ws/{id}", any(ws::upgrade))
+        .route(
+            &format!("{}{{id}}", watchparty_core::protocol::WS_PATH),
+            any(ws::upgrade),
+        )
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
