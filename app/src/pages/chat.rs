@@ -12,6 +12,7 @@
 use super::Ask;
 use crate::chat::{clock_text, validate_text, ChatLine, Reaction, MAX_CHAT_CHARS, REACTIONS};
 use leptos::prelude::*;
+use reactive_stores::Field;
 
 /// How long a reaction floats over the player (ms; the CSS animation lasts as long).
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -23,23 +24,25 @@ const MAX_FLOATS: usize = 24;
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const ERROR_MS: u32 = 4_000;
 
-/// Runs `f` after `ms` in the browser (never on the server).
+/// Runs `f` after `ms` in the browser.
+#[cfg(feature = "hydrate")]
 pub fn after(ms: u32, f: impl FnOnce() + 'static) {
-    #[cfg(feature = "hydrate")]
     leptos::task::spawn_local(async move {
         gloo_timers::future::TimeoutFuture::new(ms).await;
         f();
     });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (ms, f);
 }
 
+/// Timers never run on the server (nothing there calls for one after the render).
+#[cfg(not(feature = "hydrate"))]
+pub fn after(_: u32, _: impl FnOnce() + 'static) {}
+
 /// Shows `msg` in `error` for a while (a newer message restarts the time).
-pub fn flash(error: RwSignal<Option<String>>, msg: String) {
+pub fn flash(error: Field<Option<String>>, msg: String) {
     error.set(Some(msg.clone()));
     after(ERROR_MS, move || {
         if error.try_get_untracked().flatten().as_deref() == Some(msg.as_str()) {
-            let _ = error.try_set(None);
+            error.try_set(None);
         }
     });
 }
@@ -55,14 +58,10 @@ fn lane(id: u64) -> u64 {
 
 /// Starts floating `reactions` in `floats` (each removed after [`FLOAT_MS`]).
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub fn float(
-    floats: RwSignal<Vec<(u64, Reaction)>>,
-    next: StoredValue<u64>,
-    reactions: Vec<Reaction>,
-) {
+pub fn float(floats: Field<Vec<(u64, Reaction)>>, next: Field<u64>, reactions: Vec<Reaction>) {
     for r in reactions {
-        let key = next.get_value();
-        next.set_value(key.wrapping_add(1));
+        let key = next.get_untracked();
+        next.set(key.wrapping_add(1));
         floats.update(|f| {
             f.push((key, r));
             if f.len() > MAX_FLOATS {
@@ -71,14 +70,14 @@ pub fn float(
             }
         });
         after(FLOAT_MS + 200, move || {
-            let _ = floats.try_update(|f| f.retain(|(k, _)| *k != key));
+            floats.try_update(|f| f.retain(|(k, _)| *k != key));
         });
     }
 }
 
 /// The reactions floating over the player (inside `.player-frame`; not clickable).
 #[component]
-pub fn ReactionOverlay(floats: RwSignal<Vec<(u64, Reaction)>>) -> impl IntoView {
+pub fn ReactionOverlay(floats: Field<Vec<(u64, Reaction)>>) -> impl IntoView {
     view! {
         <div class="reaction-overlay" aria-hidden="true">
             <For
@@ -137,11 +136,11 @@ where
 /// The chat: messages, the field, errors.
 #[component]
 pub fn ChatPanel<F>(
-    lines: RwSignal<Vec<ChatLine>>,
-    error: RwSignal<Option<String>>,
+    lines: Field<Vec<ChatLine>>,
+    error: Field<Option<String>>,
     is_host: Signal<bool>,
     may_control: Signal<bool>,
-    video: RwSignal<(String, Option<String>)>,
+    video: Field<(String, Option<String>)>,
     on_ask: F,
 ) -> impl IntoView
 where

@@ -5,6 +5,7 @@
 use super::Ask;
 use crate::rights::{Kid, Rights, RightsCommand};
 use leptos::prelude::*;
+use reactive_stores::Field;
 
 /// Shown to viewers who may not control, and when the player was put back.
 pub const CONTROL_HINT: &str = "Only hosts control playback in this room";
@@ -60,10 +61,10 @@ pub fn role(rights: &Rights, kid: Option<&Kid>) -> Option<(&'static str, &'stati
 #[component]
 pub fn HostPanel<F>(
     visible: Signal<bool>,
-    rights: RwSignal<Rights>,
+    rights: Field<Rights>,
     is_owner: Signal<bool>,
-    host_link: RwSignal<Option<String>>,
-    error: RwSignal<Option<String>>,
+    host_link: Field<Option<String>>,
+    error: Field<Option<String>>,
     on_ask: F,
 ) -> impl IntoView
 where
@@ -144,7 +145,7 @@ where
 /// A row's role badge and a host's buttons for that member.
 #[component]
 pub fn MemberControls<F>(
-    rights: RwSignal<Rights>,
+    rights: Field<Rights>,
     me: Signal<Option<Kid>>,
     kid: Signal<Option<Kid>>,
     on_ask: F,

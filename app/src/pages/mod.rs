@@ -14,43 +14,58 @@ pub use session::SessionPage;
 /// Copies `text` to the clipboard (selecting the input `input_id` instead when the browser
 /// refuses) and shows the outcome in `copied` for 2 s: the share link's and the host link's
 /// copy buttons.
+#[cfg(feature = "hydrate")]
 pub(crate) fn copy_with_feedback(
     text: String,
     input_id: &'static str,
     copied: leptos::prelude::RwSignal<Option<bool>>,
 ) {
-    #[cfg(feature = "hydrate")]
     leptos::task::spawn_local(async move {
         use leptos::prelude::*;
         let ok = crate::client::copy_text(&text).await;
         if !ok {
             crate::client::select_input(input_id);
         }
-        let _ = copied.try_set(Some(ok));
+        copied.try_set(Some(ok));
         gloo_timers::future::TimeoutFuture::new(2_000).await;
-        let _ = copied.try_set(None);
+        copied.try_set(None);
     });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (text, input_id, copied);
 }
 
 /// The share link's button: offers `url` to the system share sheet (`navigator.share`) where
 /// the browser has one (phones), else copies it like [`copy_with_feedback`] (also when the
 /// browser refuses to share).
+#[cfg(feature = "hydrate")]
 pub(crate) fn share_or_copy(
     url: String,
     title: String,
     input_id: &'static str,
     copied: leptos::prelude::RwSignal<Option<bool>>,
 ) {
-    #[cfg(feature = "hydrate")]
     leptos::task::spawn_local(async move {
         if crate::client::share(&url, &title).await == crate::client::Shared::Unavailable {
             copy_with_feedback(url, input_id, copied);
         }
     });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (url, title, input_id, copied);
+}
+
+/// Clicks never run on the server.
+#[cfg(not(feature = "hydrate"))]
+pub(crate) fn copy_with_feedback(
+    _: String,
+    _: &'static str,
+    _: leptos::prelude::RwSignal<Option<bool>>,
+) {
+}
+
+/// Clicks never run on the server.
+#[cfg(not(feature = "hydrate"))]
+pub(crate) fn share_or_copy(
+    _: String,
+    _: String,
+    _: &'static str,
+    _: leptos::prelude::RwSignal<Option<bool>>,
+) {
 }
 
 /// Something the viewer asks of the room from the page's chat, reactions and host controls.

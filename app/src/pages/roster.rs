@@ -8,6 +8,7 @@ use crate::health::{summary_text, Health};
 use crate::rights::{Kid, Rights};
 use crate::roster::Roster;
 use leptos::prelude::*;
+use reactive_stores::Field;
 
 /// The words shown for a member's health.
 fn label(status: Option<Health>) -> String {
@@ -38,10 +39,10 @@ fn label(status: Option<Health>) -> String {
 /// The list: one row per listed member (their name as text only), then "and N more".
 #[component]
 pub fn RosterPanel<F>(
-    roster: RwSignal<Roster>,
-    viewers: RwSignal<u32>,
+    roster: Field<Roster>,
+    viewers: Field<u32>,
     me: Signal<u64>,
-    rights: RwSignal<Rights>,
+    rights: Field<Rights>,
     my_kid: Signal<Option<Kid>>,
     on_ask: F,
 ) -> impl IntoView

@@ -1,0 +1,192 @@
+//! Session page: the player, share link, viewers and sync badge.
+//!
+//! Server-rendered with the session's state (a blocking resource, so the first paint already
+//! knows the video and position; unknown sessions render the 404 page with status 404). After
+//! hydration a [`crate::client::SyncClient`] takes over ([`client::Client`]): it creates the
+//! YouTube player in `#player`, connects the WebSocket and keeps this viewer in sync, pushing
+//! what to show into the page's one store ([`state::Page`]). The page is split into components
+//! that each take the store fields they show: [`stage`] (player, reactions, banners), the chat
+//! and host panels ([`super::chat`], [`super::host`]), [`panel`] (name, now playing, notices,
+//! change the video, invite, badge), [`queue`] and the roster ([`super::roster`]). The hooks of
+//! docs/test-hooks.md live in them.
+//!
+//! Hosts (issue 13): the viewer's public id comes with `hello`, the room's rights with every
+//! state; while only hosts control the room, a viewer who is none sees the page's playback,
+//! video and queue controls disabled, and the runtime undoes what they do in the player.
+
+mod client;
+mod panel;
+mod queue;
+mod stage;
+mod state;
+
+use crate::api::{get_session, SessionView};
+use crate::ids::SessionId;
+use crate::pages::chat::ChatPanel;
+use crate::pages::host::{HostPanel, CONTROL_HINT};
+use crate::pages::roster::RosterPanel;
+use crate::pages::NotFound;
+use client::Client;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use panel::{ChangeVideo, Invite, NameField, Notices, NowPlaying, StatusRow};
+use queue::QueuePanel;
+use reactive_stores::Store;
+use stage::{Banners, PlayerArea, PlayerStart};
+use state::{Page, PageStoreFields, Roles};
+
+/// The session page.
+#[component]
+pub fn SessionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let session = Resource::new_blocking(id, |id| async move { get_session(id).await });
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading the watch party…"</p> }>
+            {move || Suspend::new(async move {
+                match session.await {
+                    Ok(Some(v)) => view! { <Session view=v/> }.into_any(),
+                    Ok(None) => view! { <NotFound/> }.into_any(),
+                    Err(_) => view! { <Unavailable/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Shown when the store cannot be reached.
+#[component]
+fn Unavailable() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::ssr::set_status(http::StatusCode::SERVICE_UNAVAILABLE);
+    view! {
+        <section class="card not-found">
+            <h1>"Temporarily unavailable"</h1>
+            <p>"The watch party could not be loaded right now. Please try again in a moment."</p>
+        </section>
+    }
+}
+
+/// The full URL of a session, as the server sees the request (the client corrects it to
+/// `location.origin` after hydration).
+fn share_url(id: &SessionId) -> String {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(parts) = use_context::<http::request::Parts>() {
+            let host = parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| {
+                    !h.is_empty()
+                        && h.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+                });
+            let https = parts
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+            if let Some(host) = host {
+                let scheme = if https { "https" } else { "http" };
+                return format!("{scheme}://{host}/s/{id}");
+            }
+        }
+    }
+    format!("/s/{id}")
+}
+
+/// The page's title: "Watch party · " and the video's title (else its id).
+fn page_title(page: Store<Page>) -> leptos::text_prop::TextProp {
+    let video = page.video();
+    let title = move || {
+        video.with(|(id, title)| match title {
+            Some(t) => format!("Watch party · {t}"),
+            None => format!("Watch party · {id}"),
+        })
+    };
+    // The server renders the title as it is now, not as a closure over a signal: Leptos' meta
+    // injection reads it outside this page's reactive scope (after the render, on whatever
+    // thread the request resumed on), where a signal read hits another page's arena or none
+    // ("no Arena is active": a panic). In the browser it follows the video's title.
+    if cfg!(feature = "ssr") {
+        title().into()
+    } else {
+        title.into()
+    }
+}
+
+/// The page of one session.
+#[component]
+fn Session(view: SessionView) -> impl IntoView {
+    // Where the room is at the state's read: the page's early player starts at its whole
+    // seconds (as the app would: yt.rs floors `start`).
+    let start = PlayerStart {
+        video: view.state.video_id.to_string(),
+        second: (view.state.position_at(view.server_time).max(0.0) as u64).to_string(),
+    };
+    let page = Store::new(Page::new(&view, share_url(&view.id)));
+    let roles = Roles::of(page);
+    let client = Client::start(view, page);
+    let ask = move |a| client.ask(a);
+    let my_kid = Signal::derive(move || page.kid().get());
+    let stats = page.stats();
+    let me = Signal::from(Memo::new(move |_| stats.with(|s| s.conn_id)));
+    let may_control = roles.may_control;
+    view! {
+        <Title text=page_title(page)/>
+        <Banners ended=page.ended().into() removed=page.removed().into()/>
+        <section class="session">
+            <div class="stage">
+                <PlayerArea
+                    start=start
+                    show_join=page.show_join().into()
+                    floats=page.floats().into()
+                    control_notice=page.control_notice().into()
+                    player_error=page.player_error().into()
+                    client=client
+                />
+                <ChatPanel
+                    lines=page.chat().into()
+                    error=page.chat_error().into()
+                    is_host=roles.is_host
+                    may_control=may_control
+                    video=page.video().into()
+                    on_ask=ask
+                />
+            </div>
+            <aside class="panel">
+                <HostPanel
+                    visible=roles.is_host
+                    rights=page.rights().into()
+                    is_owner=roles.is_owner
+                    host_link=page.host_link().into()
+                    error=page.host_error().into()
+                    on_ask=ask
+                />
+                <p class="hint control-hint" data-testid="control-hint" hidden=move || may_control.get()>
+                    {CONTROL_HINT} "."
+                </p>
+                <NameField name=page.my_name().into() client=client/>
+                <NowPlaying video=page.video().into()/>
+                <Notices notices=page.notices().into()/>
+                <ChangeVideo client=client may_control=may_control/>
+                <Invite share=page.share().into() can_share=page.can_share().into() video=page.video().into()/>
+                <StatusRow viewers=page.viewers().into() stats=stats.into()/>
+                <p class="hint">
+                    "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
+                </p>
+            </aside>
+            <QueuePanel queue=page.queue().into() error=page.room_error().into() client=client may_control=may_control/>
+            <RosterPanel
+                roster=page.roster().into()
+                viewers=page.viewers().into()
+                me=me
+                rights=page.rights().into()
+                my_kid=my_kid
+                on_ask=ask
+            />
+        </section>
+    }
+}

@@ -1,0 +1,289 @@
+//! The session page's side panel, one component per block: this viewer's name, what is
+//! playing, the room's notices, "change the video", the invite link, and the viewer count with
+//! the sync badge.
+
+use super::client::Client;
+use crate::sync::{RateControl, SyncStats};
+use leptos::prelude::*;
+use reactive_stores::Field;
+
+/// The room's current video: its title once the player knows it, else its id.
+#[component]
+pub fn NowPlaying(video: Field<(String, Option<String>)>) -> impl IntoView {
+    let id = move || video.with(|(id, _)| id.clone());
+    let label = move || video.with(|(id, title)| title.clone().unwrap_or_else(|| id.clone()));
+    view! {
+        <p class="now-playing" data-testid="now-playing" data-video-id=id>
+            <span class="now-playing-label">"Now playing: "</span>
+            // Titles come from YouTube: rendered as text, never as HTML.
+            <span class="now-playing-title">{label}</span>
+        </p>
+    }
+}
+
+/// "Change the video": any YouTube link or id, through the same parser as the home page
+/// (`t=`/`start=` honoured). The whole room switches.
+#[component]
+pub fn ChangeVideo(client: Client, may_control: Signal<bool>) -> impl IntoView {
+    use crate::video::parse_video_input;
+    let input = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match parse_video_input(&input.get_untracked()) {
+            Ok(v) => {
+                error.set(None);
+                input.set(String::new());
+                client.request(crate::playback::Command::Video {
+                    video_id: v.id,
+                    position: v.start,
+                });
+            }
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    };
+    view! {
+        <form class="change-video field" data-testid="video-change-form" on:submit=submit>
+            <label for="video-change-input">"Change the video for everyone"</label>
+            <div class="share-row">
+                <input
+                    id="video-change-input"
+                    type="text"
+                    autocomplete="off"
+                    placeholder="YouTube link or video id"
+                    data-testid="video-change-input"
+                    maxlength="2048"
+                    disabled=move || !may_control.get()
+                    prop:value=move || input.get()
+                    on:input=move |ev| input.set(event_target_value(&ev))
+                />
+                <button type="submit" data-testid="video-change-submit" disabled=move || !may_control.get()>"Play"</button>
+            </div>
+            <Show when=move || error.with(|e| e.is_some())>
+                <p class="error" role="alert" data-testid="video-change-error">
+                    {move || error.get().unwrap_or_default()}
+                </p>
+            </Show>
+        </form>
+    }
+}
+
+/// This viewer's display name: generated on the first visit, editable, remembered by the
+/// browser (`localStorage`), validated like the server does.
+#[component]
+pub fn NameField(name: Field<Option<String>>, client: Client) -> impl IntoView {
+    use crate::names::{validate_name, MAX_NAME_CHARS};
+    let input = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match validate_name(&input.get_untracked(), MAX_NAME_CHARS) {
+            Ok(n) => {
+                error.set(None);
+                input.set(String::new());
+                name.set(Some(n.clone()));
+                client.rename(n);
+            }
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    };
+    view! {
+        <form class="name-field field" on:submit=submit>
+            <label for="name-input">
+                "You are "
+                <strong data-testid="my-name">{move || name.get().unwrap_or_default()}</strong>
+            </label>
+            <div class="share-row">
+                <input
+                    id="name-input"
+                    type="text"
+                    autocomplete="nickname"
+                    placeholder="Change your name"
+                    data-testid="name-input"
+                    maxlength="64"
+                    prop:value=move || input.get()
+                    on:input=move |ev| input.set(event_target_value(&ev))
+                />
+                <button type="submit" data-testid="name-save">"Rename"</button>
+            </div>
+            <Show when=move || error.with(|e| e.is_some())>
+                <p class="error" role="alert" data-testid="name-error">
+                    {move || error.get().unwrap_or_default()}
+                </p>
+            </Show>
+        </form>
+    }
+}
+
+/// The room's latest notices ("Ana paused at 12:31"), newest first.
+#[component]
+pub fn Notices(notices: Field<Vec<(u64, String)>>) -> impl IntoView {
+    view! {
+            <ol class="notices" data-testid="notices" aria-live="polite">
+                <For
+                    each=move || notices.get()
+                    key=|(id, _)| *id
+                    children=|(_, text)| view! { <li data-testid="notice">{text}</li> }
+                />
+            </ol>
+    }
+}
+
+/// Selects the share link's text when it gets focus (so it can be copied by hand).
+#[cfg(feature = "hydrate")]
+fn select_on_focus(ev: leptos::ev::FocusEvent) {
+    use wasm_bindgen::JsCast;
+    if let Some(input) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+    {
+        input.select();
+    }
+}
+
+/// Focus events never run on the server.
+#[cfg(not(feature = "hydrate"))]
+fn select_on_focus(_: leptos::ev::FocusEvent) {}
+
+/// "Invite people with this link": the link and its share (or copy) button.
+#[component]
+pub fn Invite(
+    share: Field<String>,
+    can_share: Field<bool>,
+    video: Field<(String, Option<String>)>,
+) -> impl IntoView {
+    let copied = RwSignal::new(None::<bool>);
+    let copy = move |_| {
+        let url = share.get_untracked();
+        if can_share.get_untracked() {
+            let title = video
+                .with(|(id, t)| format!("Watch party · {}", t.as_deref().unwrap_or(id.as_str())));
+            crate::pages::share_or_copy(url, title, "share-link", copied);
+        } else {
+            crate::pages::copy_with_feedback(url, "share-link", copied);
+        }
+    };
+    view! {
+                <div class="share field">
+                    <label for="share-link">"Invite people with this link"</label>
+                    <div class="share-row">
+                        <input
+                            id="share-link"
+                            type="text"
+                            readonly
+                            data-testid="share-link"
+                            value=move || share.get()
+                            prop:value=move || share.get()
+                            on:focus=select_on_focus
+                        />
+                        <button
+                            type="button"
+                            class="copy"
+                            data-testid="copy-link"
+                            data-action=move || if can_share.get() { "share" } else { "copy" }
+                            on:click=copy
+                        >
+                            {move || match copied.get() {
+                                Some(true) => "Copied!",
+                                Some(false) => "Press Ctrl+C",
+                                None if can_share.get() => "Share",
+                                None => "Copy",
+                            }}
+                        </button>
+                    </div>
+                </div>
+    }
+}
+
+/// Why a rate-locked viewer may be a frame behind (the badge's tooltip).
+const LOCKED_HINT: &str = "Your player ignores playback-rate changes, so sync corrects it with \
+     small seeks only: it may stay up to about a frame (20 ms) from the others.";
+
+/// The badge's short text.
+fn badge_label(s: &SyncStats) -> String {
+    match s.status {
+        "live" => {
+            let live = match s.error_ms {
+                Some(e) if e.abs() >= 1_000.0 => format!("Live · {:+.1} s", e / 1000.0),
+                Some(e) => format!("Live · {:+.0} ms", e),
+                None => "Live".to_owned(),
+            };
+            if s.rate_control == RateControl::Locked {
+                live + " · rate-locked"
+            } else {
+                live
+            }
+        }
+        "reconnecting" => "Reconnecting…".to_owned(),
+        "offline" => "Offline".to_owned(),
+        _ => "Connecting…".to_owned(),
+    }
+}
+
+/// The viewer count and the sync badge (its details open on a tap or click, or Enter/Space,
+/// and close on Escape; not on `:focus`: a tap does not reliably focus a non-control on every
+/// phone, and a focus that sticks would keep them open).
+#[component]
+pub fn StatusRow(viewers: Field<u32>, stats: Field<SyncStats>) -> impl IntoView {
+    let details_open = RwSignal::new(false);
+    let toggle_details = move || details_open.update(|o| *o = !*o);
+    let status = move || stats.with(|s| s.status);
+    let error_attr = move || {
+        stats.with(|s| {
+            s.error_ms
+                .filter(|_| s.status != "connecting")
+                .map(|e| format!("{}", e.round() as i64))
+        })
+    };
+    let label = move || stats.with(badge_label);
+    let count = move || viewers.get();
+    view! {
+                <div class="status-row">
+                    <span class="viewers" data-testid="viewer-count" data-count=move || count().to_string()>
+                        <span class="viewers-number">{count}</span>
+                        " watching"
+                    </span>
+                    <div
+                        class="sync-badge"
+                        class:open=move || details_open.get()
+                        tabindex="0"
+                        role="button"
+                        aria-expanded=move || if details_open.get() { "true" } else { "false" }
+                        on:click=move |_| toggle_details()
+                        on:keydown=move |ev| match ev.key().as_str() {
+                            "Enter" | " " => {
+                                ev.prevent_default();
+                                toggle_details();
+                            }
+                            "Escape" => details_open.set(false),
+                            _ => {}
+                        }
+                        data-testid="sync-badge"
+                        data-status=status
+                        data-error-ms=error_attr
+                        data-rate-control=move || stats.with(|s| s.rate_control.as_str())
+                        title=move || stats.with(|s| (s.rate_control == RateControl::Locked).then_some(LOCKED_HINT))
+                        aria-label=move || format!("Sync status: {}", label())
+                    >
+                        <span class="dot" aria-hidden="true"></span>
+                        <span class="badge-label">{label}</span>
+                        <dl class="sync-details">
+                            <dt>"Distance from session"</dt>
+                            <dd>{move || stats.with(|s| s.error_ms.map(|e| format!("{e:+.1} ms")).unwrap_or_else(|| "–".into()))}</dd>
+                            <dt>"Clock offset"</dt>
+                            <dd>{move || stats.with(|s| format!("{:.1} ms", s.offset_ms))}</dd>
+                            <dt>"Round trip"</dt>
+                            <dd>{move || stats.with(|s| format!("{:.1} ms", s.rtt_ms))}</dd>
+                            <dt>"Corrective seeks"</dt>
+                            <dd>{move || stats.with(|s| s.corrective_seeks.to_string())}</dd>
+                            <dt>"Rate nudges"</dt>
+                            <dd>{move || stats.with(|s| s.rate_nudges.to_string())}</dd>
+                            <dt>"Seek latency"</dt>
+                            <dd>{move || stats.with(|s| format!("{:.0} ms", s.seek_latency_ms))}</dd>
+                            <dt>"Revision"</dt>
+                            <dd>{move || stats.with(|s| s.revision.to_string())}</dd>
+                        </dl>
+                    </div>
+                </div>
+    }
+}

@@ -1,0 +1,86 @@
+//! The session page's stage: the player's frame (with "Join playback" and the floating
+//! reactions), "only hosts control", the reaction buttons and the player's error; and the
+//! banners of a party that ended or a viewer who was removed.
+
+use super::client::Client;
+use crate::pages::chat::{ReactionBar, ReactionOverlay};
+use crate::pages::host::CONTROL_HINT;
+use crate::pages::Ask;
+use leptos::prelude::*;
+use reactive_stores::Field;
+
+/// Where the page's player starts: the room's video and its whole second at the state's read
+/// (the page's early player starts there, as the app would: yt.rs floors `start`).
+#[derive(Clone, Debug)]
+pub struct PlayerStart {
+    /// The video id.
+    pub video: String,
+    /// The whole second.
+    pub second: String,
+}
+
+/// "This watch party has ended" and "A host removed you".
+#[component]
+pub fn Banners(ended: Field<bool>, removed: Field<bool>) -> impl IntoView {
+    view! {
+        <Show when=move || ended.get()>
+            <div class="ended" role="alert" data-testid="session-ended">
+                <p>"This watch party has ended."</p>
+                <a href="/" rel="external">"Start a new watch party"</a>
+            </div>
+        </Show>
+        <div class="ended" role="alert" data-testid="session-removed" hidden=move || !removed.get()>
+            <p>"A host removed you from this watch party."</p>
+            <a href="/" rel="external">"Start a new watch party"</a>
+        </div>
+    }
+}
+
+/// The player's frame and what goes with it.
+#[component]
+pub fn PlayerArea(
+    start: PlayerStart,
+    show_join: Field<bool>,
+    floats: Field<Vec<(u64, crate::chat::Reaction)>>,
+    control_notice: Field<Option<u64>>,
+    player_error: Field<Option<String>>,
+    client: Client,
+) -> impl IntoView {
+    let ask = move |a: Ask| client.ask(a);
+    view! {
+        <div class="player-frame">
+            // No children: the player goes into a child the page (or the app) adds,
+            // possibly before hydration (`EARLY_PLAYER` in ssr.rs); the text
+            // "Loading the player…" is the stylesheet's, shown while it is empty.
+            <div
+                id="player"
+                class="player-placeholder"
+                data-video=start.video
+                data-start=start.second
+            ></div>
+            <Show when=move || show_join.get()>
+                <div class="join-overlay">
+                    <button class="join" type="button" data-testid="join-playback" on:click=move |_| client.join()>
+                        "▶ Join playback"
+                    </button>
+                    <p class="hint">"Your browser paused the video until you click."</p>
+                </div>
+            </Show>
+            <ReactionOverlay floats=floats/>
+        </div>
+        <p
+            class="control-notice"
+            role="status"
+            data-testid="control-notice"
+            hidden=move || control_notice.with(|n| n.is_none())
+        >
+            {CONTROL_HINT}
+        </p>
+        <ReactionBar on_ask=ask/>
+        <Show when=move || player_error.with(|e| e.is_some())>
+            <p class="player-error error" role="alert" data-testid="player-error">
+                {move || player_error.get().unwrap_or_default()}
+            </p>
+        </Show>
+    }
+}
