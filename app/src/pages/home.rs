@@ -17,115 +17,132 @@ use leptos_router::hooks::use_query_map;
 const HINT: &str = "A link from youtube.com or youtu.be (a start time such as t=1m30s is kept), \
                     or just the 11-character video id.";
 
-/// The home page.
-#[component]
-pub fn HomePage() -> impl IntoView {
-    let input_ref = NodeRef::<html::Input>::new();
-    // What the parser makes of the current text; `None` while the field is empty (or untouched).
-    let parsed = RwSignal::new(None::<Result<VideoRef, VideoInputError>>);
-    // An error found by the in-browser check, shown until the input becomes valid.
-    let client_error = RwSignal::new(None::<VideoInputError>);
-    // The server's answer to the last post: the error a post without JavaScript carried back
-    // (by name, in the address), or the one the page's own post got.
-    let query = use_query_map();
-    let server_error = RwSignal::new(
-        query
-            .with_untracked(|q| q.get("error"))
-            .map(|code| error_message(&code)),
-    );
-    // The server's error hides once the visitor edits.
-    let show_server_error = RwSignal::new(true);
-    // A post of the page's own is on its way.
-    let pending = RwSignal::new(false);
-    let last_len = StoredValue::new(0usize);
+/// The form's state: every piece a signal (so the whole is `Copy` and each handler takes it).
+#[derive(Clone, Copy)]
+struct CreateForm {
+    input_ref: NodeRef<html::Input>,
+    /// What the parser makes of the current text; `None` while the field is empty (or untouched).
+    parsed: RwSignal<Option<Result<VideoRef, VideoInputError>>>,
+    /// An error found by the in-browser check, shown until the input becomes valid.
+    client_error: RwSignal<Option<VideoInputError>>,
+    /// The server's answer to the last post: the error a post without JavaScript carried back
+    /// (by name, in the address), or the one the page's own post got.
+    server_error: RwSignal<Option<String>>,
+    /// The server's error hides once the visitor edits.
+    show_server_error: RwSignal<bool>,
+    /// A post of the page's own is on its way.
+    pending: RwSignal<bool>,
+    last_len: StoredValue<usize>,
+}
 
-    let error = Memo::new(move |_| {
-        client_error.get().map(|e| e.to_string()).or_else(|| {
-            (!pending.get() && show_server_error.get())
-                .then(|| server_error.get())
+impl CreateForm {
+    /// A fresh form; the server's error (if any) read from the address.
+    fn new() -> Self {
+        let query = use_query_map();
+        Self {
+            input_ref: NodeRef::new(),
+            parsed: RwSignal::new(None),
+            client_error: RwSignal::new(None),
+            server_error: RwSignal::new(
+                query
+                    .with_untracked(|q| q.get("error"))
+                    .map(|code| error_message(&code)),
+            ),
+            show_server_error: RwSignal::new(true),
+            pending: RwSignal::new(false),
+            last_len: StoredValue::new(0),
+        }
+    }
+
+    /// The error to show: the browser's own check first, else the server's answer.
+    fn error(self) -> Option<String> {
+        self.client_error.get().map(|e| e.to_string()).or_else(|| {
+            (!self.pending.get() && self.show_server_error.get())
+                .then(|| self.server_error.get())
                 .flatten()
         })
-    });
+    }
 
-    let on_input = move |ev: ev::Event| {
-        let text = event_target_value(&ev);
-        show_server_error.set(false);
-        let result = parse_video_input(&text);
-        // A jump of more than one character is a paste (or autofill): judge it at once. While
-        // an error is shown, keep it current so it disappears as soon as the input is fixed.
-        let pasted = text.len().abs_diff(last_len.get_value()) > 1;
-        last_len.set_value(text.len());
-        if pasted || client_error.get_untracked().is_some() {
-            client_error.set(result.as_ref().err().copied().filter(|_| !text.is_empty()));
-        }
-        parsed.set((!text.trim().is_empty()).then_some(result));
-    };
-    let on_change = move |_: ev::Event| {
-        if let Some(Err(e)) = parsed.get_untracked() {
-            client_error.set(Some(e));
-        }
-    };
-    // Clicks on the submit button (also the implicit one from Enter in the field): an invalid
-    // input never leaves the browser: preventing the click's default prevents the submission
-    // itself, so `on_submit` only sees valid input.
-    let on_click = move |ev: ev::MouseEvent| {
-        let text = input_ref
+    fn text(self) -> String {
+        self.input_ref
             .get_untracked()
             .map(|el| el.value())
-            .unwrap_or_default();
-        match parse_video_input(&text) {
+            .unwrap_or_default()
+    }
+
+    /// Typing: a jump of more than one character is a paste (or autofill), judged at once;
+    /// while an error is shown it is kept current, so it goes as soon as the input is fixed.
+    fn on_input(self, text: String) {
+        self.show_server_error.set(false);
+        let result = parse_video_input(&text);
+        let pasted = text.len().abs_diff(self.last_len.get_value()) > 1;
+        self.last_len.set_value(text.len());
+        if pasted || self.client_error.get_untracked().is_some() {
+            self.client_error
+                .set(result.as_ref().err().copied().filter(|_| !text.is_empty()));
+        }
+        self.parsed.set((!text.trim().is_empty()).then_some(result));
+    }
+
+    /// Leaving the field shows what is wrong with it.
+    fn on_change(self) {
+        if let Some(Err(e)) = self.parsed.get_untracked() {
+            self.client_error.set(Some(e));
+        }
+    }
+
+    /// Clicks on the submit button (also the implicit one from Enter in the field): an invalid
+    /// input never leaves the browser: preventing the click's default prevents the submission
+    /// itself, so the submit handler only sees valid input.
+    fn on_click(self, ev: ev::MouseEvent) {
+        match parse_video_input(&self.text()) {
             Ok(_) => {
-                client_error.set(None);
-                show_server_error.set(true);
+                self.client_error.set(None);
+                self.show_server_error.set(true);
             }
             Err(e) => {
                 ev.prevent_default();
-                client_error.set(Some(e));
-                if let Some(el) = input_ref.get_untracked() {
+                self.client_error.set(Some(e));
+                if let Some(el) = self.input_ref.get_untracked() {
                     let _ = el.focus();
                 }
             }
         }
-    };
+    }
 
-    // A valid submission (the click handler stopped any other): posted by the page, which then
-    // routes to the session. Before hydration the browser posts the form itself.
+    /// A valid submission, posted by the page, which then routes to the session (before
+    /// hydration the browser posts the form itself).
     #[cfg(feature = "hydrate")]
-    let navigate = leptos_router::hooks::use_navigate();
-    let on_submit = move |ev: ev::SubmitEvent| {
-        #[cfg(feature = "hydrate")]
-        {
-            ev.prevent_default();
-            if pending.get_untracked() {
-                return;
-            }
-            let text = input_ref
-                .get_untracked()
-                .map(|el| el.value())
-                .unwrap_or_default();
-            pending.set(true);
-            let navigate = navigate.clone();
-            leptos::task::spawn_local(async move {
-                match crate::client::post_create(&text).await {
-                    Ok(location) => navigate(&location, Default::default()),
-                    Err(message) => {
-                        server_error.set(Some(message));
-                        show_server_error.set(true);
-                    }
-                }
-                pending.set(false);
-            });
+    fn post(self, navigate: impl Fn(&str, leptos_router::NavigateOptions) + 'static) {
+        if self.pending.get_untracked() {
+            return;
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = ev;
-    };
+        let text = self.text();
+        self.pending.set(true);
+        leptos::task::spawn_local(async move {
+            match crate::client::post_create(&text).await {
+                Ok(location) => navigate(&location, Default::default()),
+                Err(message) => {
+                    self.server_error.set(Some(message));
+                    self.show_server_error.set(true);
+                }
+            }
+            self.pending.set(false);
+        });
+    }
 
-    let hint = move || match parsed.get() {
-        Some(Ok(video)) => format!("Found {video}."),
-        _ => HINT.to_string(),
-    };
-    let busy = move || pending.get();
+    /// The hint under the input: the video found, or how to write one.
+    fn hint(self) -> String {
+        match self.parsed.get() {
+            Some(Ok(video)) => format!("Found {video}."),
+            _ => HINT.to_string(),
+        }
+    }
+}
 
+/// The home page.
+#[component]
+pub fn HomePage() -> impl IntoView {
     view! {
         <section class="card home">
             <h1>"Watch YouTube together"</h1>
@@ -134,49 +151,70 @@ pub fn HomePage() -> impl IntoView {
                 "opens it watches the same video at the same moment: play, pause and seeking are "
                 "shared, and people who join late land where the others are."
             </p>
-            <form
-                method="post"
-                action="/api/create"
-                id="create-form"
-                class="create-form"
-                on:submit=on_submit
-            >
-                <div class="field">
-                    <label for="video-input">"YouTube link or video id"</label>
-                    <input
-                        node_ref=input_ref
-                        id="video-input"
-                        name="video"
-                        type="text"
-                        inputmode="url"
-                        autocomplete="off"
-                        autocapitalize="off"
-                        spellcheck="false"
-                        placeholder="https://www.youtube.com/watch?v=…"
-                        aria-describedby="video-hint"
-                        aria-invalid=move || error.get().is_some().then_some("true")
-                        aria-errormessage=move || error.get().is_some().then_some("create-error")
-                        on:input=on_input
-                        on:change=on_change
-                    />
-                    <p class="hint" id="video-hint">{hint}</p>
-                </div>
-                {move || {
-                    error
-                        .get()
-                        .map(|message| {
-                            view! {
-                                <p class="error" id="create-error" role="alert" data-testid="create-error">
-                                    {message}
-                                </p>
-                            }
-                        })
-                }}
-                <button type="submit" disabled=busy on:click=on_click>
-                    {move || if busy() { "Creating…" } else { "Create" }}
-                </button>
-            </form>
+            <CreateSessionForm/>
         </section>
+    }
+}
+
+/// The link field and its button, posting to `/api/create` (see the module docs).
+#[component]
+fn CreateSessionForm() -> impl IntoView {
+    let form = CreateForm::new();
+    let error = Memo::new(move |_| form.error());
+    #[cfg(feature = "hydrate")]
+    let on_submit = {
+        let navigate = leptos_router::hooks::use_navigate();
+        move |ev: ev::SubmitEvent| {
+            ev.prevent_default();
+            form.post(navigate.clone());
+        }
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let on_submit = |_: ev::SubmitEvent| {};
+    let busy = move || form.pending.get();
+    view! {
+        <form
+            method="post"
+            action="/api/create"
+            id="create-form"
+            class="create-form"
+            on:submit=on_submit
+        >
+            <div class="field">
+                <label for="video-input">"YouTube link or video id"</label>
+                <input
+                    node_ref=form.input_ref
+                    id="video-input"
+                    name="video"
+                    type="text"
+                    inputmode="url"
+                    autocomplete="off"
+                    autocapitalize="off"
+                    spellcheck="false"
+                    placeholder="https://www.youtube.com/watch?v=…"
+                    aria-describedby="video-hint"
+                    aria-invalid=move || error.get().is_some().then_some("true")
+                    aria-errormessage=move || error.get().is_some().then_some("create-error")
+                    on:input=move |ev| form.on_input(event_target_value(&ev))
+                    on:change=move |_| form.on_change()
+                />
+                <p class="hint" id="video-hint">{move || form.hint()}</p>
+            </div>
+            {move || {
+                error
+                    .get()
+                    .map(|message| {
+                        view! {
+                            <p class="error" id="create-error" role="alert" data-testid="create-error">
+                                {message}
+                            </p>
+                        }
+                    })
+            }}
+            <button type="submit" disabled=busy on:click=move |ev| form.on_click(ev)>
+                {move || if busy() { "Creating…" } else { "Create" }}
+            </button>
+        </form>
     }
 }
 

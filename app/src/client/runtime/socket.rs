@@ -4,7 +4,7 @@
 //! gone or this viewer was removed; plus the periodic health report for the operators' metrics.
 
 use super::{now_ms, Inner, UiEvent};
-use crate::protocol::{close, ClientMsg, ServerMsg};
+use crate::protocol::{close, ClientMsg, ServerMsg, KEY_PROTOCOL_PREFIX, SUBPROTOCOL, WS_PATH};
 use crate::sync::{Action, Backoff};
 use futures::channel::mpsc::unbounded;
 use futures::future::{select, Either};
@@ -23,7 +23,7 @@ fn socket_url(session_id: &str) -> Option<String> {
         "ws"
     };
     Some(format!(
-        "{scheme}://{}/ws/{session_id}",
+        "{scheme}://{}{WS_PATH}{session_id}",
         location.host().ok()?
     ))
 }
@@ -115,9 +115,6 @@ struct Outcome {
     greeted: bool,
     code: Option<u16>,
 }
-
-/// The WebSocket subprotocol of this protocol version (the server answers with it).
-const SUBPROTOCOL: &str = "wp1";
 
 /// The socket the page opened before the app ran (`app/src/early.js`, `window.__wpEarlySocket`)
 /// with the messages it received so far and their receive times, when it was opened for this
@@ -213,7 +210,10 @@ async fn run_connection(weak: &Weak<Inner>, session_id: &str, url: &str, key: &s
         Some(early) => early,
         None => {
             // The private key travels only in the handshake, as a second subprotocol `k.<key>`.
-            let protocols = js_sys::Array::of2(&SUBPROTOCOL.into(), &format!("k.{key}").into());
+            let protocols = js_sys::Array::of2(
+                &SUBPROTOCOL.into(),
+                &format!("{KEY_PROTOCOL_PREFIX}{key}").into(),
+            );
             let Ok(raw) = web_sys::WebSocket::new_with_str_sequence(url, &protocols) else {
                 return outcome;
             };

@@ -50,8 +50,10 @@ impl Client {
             if let Some(origin) = crate::client::origin() {
                 page.share().set(format!("{origin}/s/{id}"));
                 if let Some(secret) = crate::client::host_secret(id) {
-                    page.host_link()
-                        .set(Some(format!("{origin}/s/{id}#host={secret}")));
+                    page.host_link().set(Some(format!(
+                        "{origin}/s/{id}{}{secret}",
+                        crate::early::HOST_FRAGMENT
+                    )));
                 }
             }
             let sink: std::rc::Rc<dyn Fn(crate::client::UiEvent)> =
