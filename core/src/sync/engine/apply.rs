@@ -4,7 +4,7 @@
 //! room pauses the player and snaps it to the paused position. Every move is recorded as an
 //! expectation or a seek guard, so its echo is not taken for the viewer's own action.
 
-use super::{Engine, Expect, END_EPSILON, EXPECT_GRACE_MS, PAUSED_SNAP};
+use super::{Engine, Expect, CUE_GRACE_MS, END_EPSILON, EXPECT_GRACE_MS, PAUSED_SNAP};
 use crate::playback::{clamp_position, PlaybackState};
 use crate::sync::drift::{SEEK_THRESHOLD, SETTLE_MS};
 use crate::sync::{Action, PlayerState, Reading};
@@ -44,7 +44,16 @@ impl Engine {
             self.guard = None;
             self.autoplay.play_at = None;
             self.needs_apply = true;
+            self.cueing = Some(now);
             return;
+        }
+        if let Some(since) = self.cueing {
+            if !r.state.is_fresh() && now - since < CUE_GRACE_MS {
+                // The readings are still the previous video's: applied when the cue shows.
+                self.needs_apply = true;
+                return;
+            }
+            self.cueing = None;
         }
         if (self.drift.base_rate() - s.rate).abs() > 1e-6 || (r.rate - s.rate).abs() > 1e-6 {
             self.drift.end_pulse(now);

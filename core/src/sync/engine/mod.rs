@@ -60,6 +60,12 @@ pub const PING_BURST: u32 = 8;
 pub const PING_BURST_GAP_MS: f64 = 100.0;
 /// Spacing of the periodic pings afterwards (ms).
 pub const PING_INTERVAL_MS: f64 = 3_000.0;
+/// After we cue a new video, the room's state is applied once the player shows it (a fresh
+/// state, -1 or 5), or after this long (ms). The page's readings come from the player's messages:
+/// until the cue's arrive they describe the previous video, and a paused room's snap to its
+/// position, taken on one, would seek the cued video — which starts it (a `seekTo` from CUED
+/// plays) and reads as the viewer's own play.
+pub const CUE_GRACE_MS: f64 = 1_500.0;
 /// Error samples start this long after the player was last seen not playing (ms): a real
 /// decoder's start transient and one widget report interval (see `tick_player`).
 pub const START_SETTLE_MS: f64 = 400.0;
@@ -161,6 +167,9 @@ pub struct Engine {
     join_shown: bool,
     ready: bool,
     needs_apply: bool,
+    /// When we loaded (cued) a new video, until the player shows it (a fresh state): readings
+    /// before that are the previous video's (see [`CUE_GRACE_MS`]).
+    cueing: Option<f64>,
     player_state: Option<PlayerState>,
     duration_sent: bool,
     burst_left: u32,
@@ -206,6 +215,7 @@ impl Engine {
             join_shown: false,
             ready: false,
             needs_apply: false,
+            cueing: None,
             player_state: None,
             duration_sent: false,
             burst_left: 0,

@@ -258,3 +258,70 @@ fn jumps_are_told_apart_from_playback_stalls_and_throttling() {
         &rd(5_000.0, Playing, 11.0)
     ));
 }
+
+#[test]
+fn a_paused_video_change_waits_for_the_cue_before_it_snaps_the_player() {
+    // Seen in the browser suite (room.spec.js): the room paused at 66 s changes its video. Until
+    // the cue's messages reach the page, its readings are the old video's (paused at 66 s): a
+    // snap to the new position taken on one seeks the cued video, which starts it, and the
+    // engine then sends that start as the viewer's own play.
+    let v = crate::ids::VideoId::parse("dQw4w9WgXcQ").unwrap();
+    let w = crate::ids::VideoId::parse("jNQXAC9IVRw").unwrap();
+    let s = PlaybackState::new(v, 66.0, 0.0);
+    let mut e = Engine::new(Some(s.clone()));
+    e.on_message(0.0, hello(s.clone(), 0.0), None);
+    e.on_player_ready(0.0, &[1.0], Some(rd(0.0, PlayerState::Paused, 66.0)));
+    for t in [100.0, 200.0] {
+        e.on_tick(t, Some(rd(t, PlayerState::Paused, 66.0)));
+    }
+    let mut changed = PlaybackState::new(w, 0.0, 250.0);
+    changed.revision = s.revision + 1;
+    let out = e.on_message(
+        250.0,
+        ServerMsg::State {
+            state: changed,
+            cause: Some(Cause { conn_id: 9, seq: 1 }),
+        },
+        Some(rd(250.0, PlayerState::Paused, 66.0)),
+    );
+    assert!(
+        out.iter().any(|a| matches!(a, Action::Load { .. })),
+        "{out:?}"
+    );
+    // Stale readings: nothing is done to the player.
+    for t in [350.0, 450.0, 550.0] {
+        let out = e.on_tick(t, Some(rd(t, PlayerState::Paused, 66.0)));
+        assert!(!moves_player(&out), "at {t}: {out:?}");
+    }
+    // The cue shows: the player is where the room is, and nothing is sent or moved.
+    let out = e.on_player_state(
+        600.0,
+        PlayerState::Cued,
+        Some(rd(600.0, PlayerState::Cued, 0.0)),
+    );
+    assert!(!moves_player(&out), "{out:?}");
+    let out = e.on_tick(650.0, Some(rd(650.0, PlayerState::Cued, 0.0)));
+    assert!(!moves_player(&out), "{out:?}");
+    let commands = |out: &[Action]| {
+        out.iter()
+            .any(|a| matches!(a, Action::Send(m) if !matches!(m, ClientMsg::Ping { .. })))
+    };
+    assert!(!commands(&out), "{out:?}");
+    // A player that never shows its cue is applied after the grace, as before.
+    let mut e2 = Engine::new(Some(s.clone()));
+    e2.on_message(0.0, hello(s.clone(), 0.0), None);
+    e2.on_player_ready(0.0, &[1.0], Some(rd(0.0, PlayerState::Paused, 66.0)));
+    let mut changed = PlaybackState::new(w, 0.0, 250.0);
+    changed.revision = s.revision + 1;
+    e2.on_message(
+        250.0,
+        ServerMsg::State {
+            state: changed,
+            cause: Some(Cause { conn_id: 9, seq: 1 }),
+        },
+        Some(rd(250.0, PlayerState::Paused, 66.0)),
+    );
+    let late = 250.0 + CUE_GRACE_MS + 100.0;
+    let out = e2.on_tick(late, Some(rd(late, PlayerState::Paused, 66.0)));
+    assert!(out.contains(&Action::Seek(0.0)), "{out:?}");
+}
