@@ -4,13 +4,14 @@
 #   make test  - install what is missing, start Redis if none answers, run every test:
 #                lint, unit + integration (memory and Redis), the one-binary check,
 #                the browser end-to-end suite (memory and Redis) and a load-generator smoke run.
+# The accuracy figures (docs/benchmarks.md): `make bench` (heavy measurements, ~12 min of browser).
 # Development loop: `make dev` (cargo leptos watch, live reload).
 
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/tools/node_modules/.bin:$(PATH)
 BIN := target/release/watchparty
 
-.PHONY: run test dev build release lint unit e2e smoke wasm-size bundle-size bundle-check bundle-record firstload
+.PHONY: run test bench dev build release lint unit e2e smoke wasm-size bundle-size bundle-check bundle-record firstload
 
 run:
 	scripts/setup.sh run
@@ -51,6 +52,14 @@ unit:
 
 e2e:
 	end2end/run.sh $(BIN)
+
+# The accuracy figures of docs/benchmarks.md (browser, both players, both stores, the hard-player
+# variants; ~12 min): heavy measurements, not part of `make test`.
+bench:
+	scripts/setup.sh test
+	scripts/ensure-redis.sh
+	@$(MAKE) --no-print-directory build
+	E2E_SUITE=bench end2end/run.sh $(BIN)
 
 smoke:
 	cargo build -p server -p loadtest

@@ -11,6 +11,12 @@
 # Exits non-zero if anything failed; the server
 # is always stopped (trap). Extra arguments go to Playwright in both passes (e.g. -g 'late join',
 # --project=app); E2E_STORES="memory" (or "redis") runs one pass only.
+#
+# Without extra arguments, E2E_SUITE picks the projects: "test" (the default, `make test`): the
+# stand-in's tests, the app's scenarios and the same sync scenarios on the real-media player;
+# "bench" (`make bench`): the accuracy measurements (accuracy, accuracy-real and the hard-player
+# variants; ~11 min), which assert only generous bounds and print the figures of
+# docs/benchmarks.md: heavy measurements are benchmarks, not part of every test run.
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -134,16 +140,32 @@ run_pass() {
   fi
 }
 
+SUITE=${E2E_SUITE:-test}
+case "$SUITE" in
+  test)
+    MEMORY_PROJECTS=(--project=stand-in --project=app --project=real)
+    REDIS_PROJECTS=(--project=app tests/)
+    ;;
+  bench)
+    MEMORY_PROJECTS=(--project=accuracy --project=accuracy-real)
+    # The hard-player variants measure the client, not the store: the memory pass only.
+    REDIS_PROJECTS=(--project=accuracy accuracy/accuracy.spec)
+    ;;
+  *) echo "run.sh: E2E_SUITE must be test or bench, not $SUITE" >&2; exit 2 ;;
+esac
+
 for store in ${E2E_STORES:-memory redis}; do
   case "$store" in
     memory)
       # ended.spec.js deletes a session's state in Redis (redis-cli): the Redis pass only.
-      run_pass memory "" --grep-invert 'tests/ended\.spec\.js' "$@"
+      if [ $# -gt 0 ]; then
+        run_pass memory "" --grep-invert 'tests/ended\.spec\.js' "$@"
+      else
+        run_pass memory "" --grep-invert 'tests/ended\.spec\.js' "${MEMORY_PROJECTS[@]}"
+      fi
       ;;
     redis)
-      # The hard-player variants (5 min) run in the memory pass only: the Redis pass takes the
-      # app scenarios and the main accuracy run (the variants measure the client, not the store).
-      if [ $# -gt 0 ]; then run_pass redis "$REDIS" "$@"; else run_pass redis "$REDIS" --project=app --project=accuracy tests/ accuracy/accuracy.spec; fi
+      if [ $# -gt 0 ]; then run_pass redis "$REDIS" "$@"; else run_pass redis "$REDIS" "${REDIS_PROJECTS[@]}"; fi
       ;;
     *) echo "run.sh: unknown store $store in E2E_STORES" >&2; exit 2 ;;
   esac
