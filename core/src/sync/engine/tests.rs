@@ -259,12 +259,9 @@ fn jumps_are_told_apart_from_playback_stalls_and_throttling() {
     ));
 }
 
-#[test]
-fn a_paused_video_change_waits_for_the_cue_before_it_snaps_the_player() {
-    // Seen in the browser suite (room.spec.js): the room paused at 66 s changes its video. Until
-    // the cue's messages reach the page, its readings are the old video's (paused at 66 s): a
-    // snap to the new position taken on one seeks the cued video, which starts it, and the
-    // engine then sends that start as the viewer's own play.
+/// A room paused at 66 s whose video changes at 250 ms while this viewer's player still reads
+/// the old video (paused at 66 s): the engine and what it did on the change.
+fn paused_room_changes_video() -> (Engine, Vec<Action>) {
     let v = crate::ids::VideoId::parse("dQw4w9WgXcQ").unwrap();
     let w = crate::ids::VideoId::parse("jNQXAC9IVRw").unwrap();
     let s = PlaybackState::new(v, 66.0, 0.0);
@@ -284,6 +281,16 @@ fn a_paused_video_change_waits_for_the_cue_before_it_snaps_the_player() {
         },
         Some(rd(250.0, PlayerState::Paused, 66.0)),
     );
+    (e, out)
+}
+
+#[test]
+fn a_paused_video_change_waits_for_the_cue_before_it_snaps_the_player() {
+    // Seen in the browser suite (room.spec.js): the room paused at 66 s changes its video. Until
+    // the cue's messages reach the page, its readings are the old video's (paused at 66 s): a
+    // snap to the new position taken on one seeks the cued video, which starts it, and the
+    // engine then sends that start as the viewer's own play.
+    let (mut e, out) = paused_room_changes_video();
     assert!(
         out.iter().any(|a| matches!(a, Action::Load { .. })),
         "{out:?}"
@@ -307,21 +314,12 @@ fn a_paused_video_change_waits_for_the_cue_before_it_snaps_the_player() {
             .any(|a| matches!(a, Action::Send(m) if !matches!(m, ClientMsg::Ping { .. })))
     };
     assert!(!commands(&out), "{out:?}");
-    // A player that never shows its cue is applied after the grace, as before.
-    let mut e2 = Engine::new(Some(s.clone()));
-    e2.on_message(0.0, hello(s.clone(), 0.0), None);
-    e2.on_player_ready(0.0, &[1.0], Some(rd(0.0, PlayerState::Paused, 66.0)));
-    let mut changed = PlaybackState::new(w, 0.0, 250.0);
-    changed.revision = s.revision + 1;
-    e2.on_message(
-        250.0,
-        ServerMsg::State {
-            state: changed,
-            cause: Some(Cause { conn_id: 9, seq: 1 }),
-        },
-        Some(rd(250.0, PlayerState::Paused, 66.0)),
-    );
+}
+
+#[test]
+fn a_player_that_never_shows_its_cue_is_applied_after_the_grace() {
+    let (mut e, _) = paused_room_changes_video();
     let late = 250.0 + CUE_GRACE_MS + 100.0;
-    let out = e2.on_tick(late, Some(rd(late, PlayerState::Paused, 66.0)));
+    let out = e.on_tick(late, Some(rd(late, PlayerState::Paused, 66.0)));
     assert!(out.contains(&Action::Seek(0.0)), "{out:?}");
 }
