@@ -29,4 +29,5 @@ pub mod room;
 pub mod room_view;
 pub mod roster;
 pub mod sync;
+pub mod together;
 pub mod video;

@@ -10,6 +10,7 @@
 use crate::ids::VideoId;
 use crate::queue::Queue;
 use crate::rights::Rights;
+use crate::together::RoomSettings;
 use serde::{Deserialize, Serialize};
 
 pub use crate::video::MAX_POSITION;
@@ -63,6 +64,9 @@ pub struct PlaybackState {
     /// [`crate::rights`]).
     #[serde(default, skip_serializing_if = "Rights::is_empty")]
     pub rights: Rights,
+    /// The room's settings for moving as one (see [`crate::together`]).
+    #[serde(default, skip_serializing_if = "RoomSettings::is_default")]
+    pub settings: RoomSettings,
 }
 
 impl PlaybackState {
@@ -80,6 +84,7 @@ impl PlaybackState {
             queue: Queue::default(),
             changed_by: None,
             rights: Rights::default(),
+            settings: RoomSettings::default(),
         }
     }
 
