@@ -5,8 +5,9 @@
 //!   load generator; [`ids`]: session, video and connection ids.
 //! - The room's state and its rules, one module each: [`playback`] (the authoritative clock and
 //!   the commands that move it), [`queue`], [`rights`] (hosts and co-hosts), [`room`] (the room's
-//!   settings), [`roster`] (who is here), [`chat`] (lines and reactions), [`names`], [`health`]
-//!   (a viewer's sync state), [`notices`] (what the page tells a viewer).
+//!   settings), [`together`] and [`ready_skip`] (the room's settings for moving as one, the ready
+//!   check and vote to skip), [`roster`] (who is here), [`chat`] (lines and reactions),
+//!   [`names`], [`health`] (a viewer's sync state), [`notices`] (what the page tells a viewer).
 //! - [`video`]: the YouTube link parser and the embed's player variables.
 //! - [`sync`]: the browser's sync engine (clock estimate, drift control, ads, pulse lag) and its
 //!   closed-loop simulations.
@@ -24,6 +25,7 @@ pub mod notices;
 pub mod playback;
 pub mod protocol;
 pub mod queue;
+pub mod ready_skip;
 pub mod rights;
 pub mod room;
 pub mod room_view;

@@ -9,6 +9,7 @@
 
 use crate::ids::VideoId;
 use crate::queue::Queue;
+use crate::ready_skip::ReadySkip;
 use crate::rights::Rights;
 use crate::together::RoomSettings;
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,9 @@ pub struct PlaybackState {
     /// The room's settings for moving as one (see [`crate::together`]).
     #[serde(default, skip_serializing_if = "RoomSettings::is_default")]
     pub settings: RoomSettings,
+    /// The ready check and the skip votes (see [`crate::ready_skip`]).
+    #[serde(default, skip_serializing_if = "ReadySkip::is_empty")]
+    pub ready_skip: ReadySkip,
 }
 
 impl PlaybackState {
@@ -85,6 +89,7 @@ impl PlaybackState {
             changed_by: None,
             rights: Rights::default(),
             settings: RoomSettings::default(),
+            ready_skip: ReadySkip::default(),
         }
     }
 

@@ -9,8 +9,10 @@ use crate::chat::{ChatLine, Reaction};
 use crate::ids::{SessionId, VideoId};
 use crate::playback::{Command, PlaybackState};
 use crate::queue::{ItemId, QueueEdit};
+use crate::ready_skip::TogetherCommand;
 use crate::rights::{Kid, RightsCommand};
 use crate::room::RoomCommand;
+use crate::together::RoomSettings;
 use serde::{Deserialize, Serialize};
 
 /// Largest text frame a client may send, in bytes.
@@ -165,6 +167,44 @@ pub enum ClientMsg {
         /// The video the player finished.
         video_id: VideoId,
     },
+    /// A host replaces the room's settings (see `crate::together`). Applied to the newest
+    /// state (no base); refused with `forbidden` for non-hosts.
+    Settings {
+        /// Client sequence number.
+        seq: u32,
+        /// The new settings.
+        settings: RoomSettings,
+    },
+    /// A host opens (`open: true`, only while paused: else `room_playing`) or cancels the
+    /// ready check ("Everyone ready?"; see `crate::ready_skip`). No base; `forbidden` for
+    /// non-hosts.
+    ReadyCheck {
+        /// Client sequence number.
+        seq: u32,
+        /// Open or cancel.
+        open: bool,
+    },
+    /// The sender is ready (or not) in the open ready check. No base: concurrent readies all
+    /// survive; without an open check it changes nothing.
+    Ready {
+        /// Client sequence number.
+        seq: u32,
+        /// Ready or not.
+        ready: bool,
+    },
+    /// The sender votes to skip the current video (`vote: false` takes the vote back).
+    /// `round` is the state's `ready_skip.round` the sender saw: a vote for an older round
+    /// changes nothing. No base: concurrent votes all survive, and the vote that crosses the
+    /// quorum plays the next queued item in the same change. Refused with `vote_skip_off` or
+    /// `nothing_to_skip`.
+    VoteSkip {
+        /// Client sequence number.
+        seq: u32,
+        /// The skip round (the video) voted on.
+        round: u64,
+        /// Vote or take back.
+        vote: bool,
+    },
     /// The viewer's own sync error as its client measures it (the badge figure), for the
     /// operators' histogram. Counted at most once per 5 s per connection; never answered.
     Health {
@@ -180,6 +220,23 @@ impl ClientMsg {
         match self {
             ClientMsg::Queue { seq, edit } => Some((*seq, 0, RoomCommand::Queue(edit.clone()))),
             ClientMsg::Host { seq, cmd } => Some((*seq, 0, RoomCommand::Rights(cmd.clone()))),
+            ClientMsg::Settings { seq, settings } => Some((
+                *seq,
+                0,
+                RoomCommand::Together(TogetherCommand::Settings(*settings)),
+            )),
+            ClientMsg::ReadyCheck { seq, open } => Some((
+                *seq,
+                0,
+                RoomCommand::Together(TogetherCommand::Check { open: *open }),
+            )),
+            ClientMsg::Ready { seq, ready } => Some((
+                *seq,
+                0,
+                RoomCommand::Together(TogetherCommand::Ready { ready: *ready }),
+            )),
+            // The vote needs the room's viewer count: the server builds it (`vote_skip`).
+            ClientMsg::VoteSkip { .. } => None,
             ClientMsg::PlayNow {
                 seq,
                 base_revision,
@@ -204,6 +261,10 @@ impl ClientMsg {
             | ClientMsg::React { .. }
             | ClientMsg::Status { .. }
             | ClientMsg::Ended { .. }
+            | ClientMsg::Settings { .. }
+            | ClientMsg::ReadyCheck { .. }
+            | ClientMsg::Ready { .. }
+            | ClientMsg::VoteSkip { .. }
             | ClientMsg::Health { .. } => None,
             ClientMsg::Play {
                 seq,
@@ -408,6 +469,12 @@ pub enum ErrorCode {
     /// A chat message or reaction that is empty, too long, has control characters, or is not
     /// one of the offered reactions.
     InvalidText,
+    /// A ready check was asked for while the room plays (it starts while paused).
+    RoomPlaying,
+    /// A vote to skip in a room whose "vote to skip" setting is off.
+    VoteSkipOff,
+    /// A vote to skip with nothing queued after the video.
+    NothingToSkip,
 }
 
 /// WebSocket close codes the server uses.

@@ -28,6 +28,7 @@
 
 use crate::playback::{self, Command, CommandError, PlaybackState};
 use crate::queue::{ItemId, QueueEdit, QueueError};
+use crate::ready_skip::{self, ReadySkipError, TogetherCommand};
 use crate::rights::{Kid, RightsCommand, RightsError};
 
 /// Everything that can change a room.
@@ -49,6 +50,8 @@ pub enum RoomCommand {
     },
     /// A change of who may do what (hosts only; see [`crate::rights`]).
     Rights(RightsCommand),
+    /// The room's settings, the ready check and vote to skip (see [`crate::ready_skip`]).
+    Together(TogetherCommand),
 }
 
 /// Who asks for a change.
@@ -74,6 +77,7 @@ impl RoomCommand {
             RoomCommand::Queue(_)
                 | RoomCommand::Advance { .. }
                 | RoomCommand::Rights(_)
+                | RoomCommand::Together(_)
                 | RoomCommand::Playback(Command::Duration { .. })
                 | RoomCommand::Playback(Command::VideoDuration { .. })
         )
@@ -87,7 +91,9 @@ impl RoomCommand {
                 !matches!(c, Command::Duration { .. } | Command::VideoDuration { .. })
             }
             RoomCommand::Queue(_) | RoomCommand::PlayNow { .. } => true,
-            RoomCommand::Advance { .. } | RoomCommand::Rights(_) => false,
+            RoomCommand::Advance { .. } | RoomCommand::Rights(_) | RoomCommand::Together(_) => {
+                false
+            }
         }
     }
 }
@@ -128,6 +134,9 @@ pub enum RoomError {
     /// A rights change that makes no sense (too many co-hosts, a removed viewer as host).
     #[error("{0}")]
     InvalidRights(&'static str),
+    /// A ready-check or vote rule refused it (see [`crate::ready_skip`]).
+    #[error(transparent)]
+    Together(#[from] ReadySkipError),
 }
 
 impl From<RightsError> for RoomError {
@@ -152,8 +161,33 @@ pub fn apply(
     apply_by(state, cmd, base_revision, now, limits, Actor::Server)
 }
 
-/// [`apply`] for `actor`, checking its rights against `state` first.
+/// [`apply`] for `actor`, checking its rights against `state` first. Every change also
+/// settles the ready check and the skip votes ([`ready_skip::settle`]: a new video starts a
+/// new skip round, playback starting ends the check).
 pub fn apply_by(
+    state: &PlaybackState,
+    cmd: &RoomCommand,
+    base_revision: u64,
+    now: f64,
+    limits: RoomLimits,
+    actor: Actor<'_>,
+) -> Result<Option<PlaybackState>, RoomError> {
+    let mut next = apply_rules(state, cmd, base_revision, now, limits, actor)?;
+    if let Some(n) = next.as_mut() {
+        let video_changed = matches!(
+            cmd,
+            RoomCommand::PlayNow { .. }
+                | RoomCommand::Advance { .. }
+                | RoomCommand::Playback(Command::Video { .. })
+        );
+        let play = matches!(cmd, RoomCommand::Playback(Command::Play { .. }));
+        ready_skip::settle(state, n, video_changed, play);
+    }
+    Ok(next)
+}
+
+/// [`apply_by`] without settling the ready check and the votes.
+fn apply_rules(
     state: &PlaybackState,
     cmd: &RoomCommand,
     base_revision: u64,
@@ -172,6 +206,24 @@ pub fn apply_by(
         }
     }
     match cmd {
+        RoomCommand::Together(c) => {
+            let Actor::Viewer(kid) = actor else {
+                return Err(RoomError::Forbidden(crate::rights::NOT_A_HOST));
+            };
+            match ready_skip::apply(state, c, kid, state.rights.is_host(kid))? {
+                ready_skip::Step::Next(next) => Ok(next.map(|n| *n)),
+                // The crossing vote: the room's own "play now" of the first queued item, in
+                // this same change (so it happens once).
+                ready_skip::Step::Skip(item) => apply_rules(
+                    state,
+                    &RoomCommand::PlayNow { item },
+                    state.revision,
+                    now,
+                    limits,
+                    Actor::Server,
+                ),
+            }
+        }
         RoomCommand::Rights(c) => {
             let Actor::Viewer(kid) = actor else {
                 return Err(RoomError::Forbidden(crate::rights::NOT_A_HOST));

@@ -80,7 +80,7 @@ impl CommandKind {
             R::Queue(_) => Self::Queue,
             R::PlayNow { .. } => Self::PlayNow,
             R::Rights(_) => Self::Host,
-            R::Advance { .. } => Self::Other,
+            R::Advance { .. } | R::Together(_) => Self::Other,
         }
     }
 

@@ -129,6 +129,9 @@ settings! {
     roster_len: usize = watchparty_core::roster::DEFAULT_SHOWN, env parsed;
     /// Seconds a viewer removed by a host stays out (its browser's key is refused).
     removal_secs: u64 = watchparty_core::room::DEFAULT_REMOVAL_SECS, env parsed;
+    /// Vote to skip: the video is skipped once the votes are more than this share (0..1) of
+    /// the viewers in the room (0.5: more than half).
+    skip_vote_share: f64 = watchparty_core::ready_skip::DEFAULT_SKIP_SHARE, env parsed;
     /// Longest chat message, in characters.
     max_chat_chars: usize = watchparty_core::chat::MAX_CHAT_CHARS, env parsed;
     /// Chat messages kept per session (a joiner gets them as history).

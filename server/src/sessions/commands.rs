@@ -18,6 +18,7 @@ use watchparty_core::chat::ChatError;
 use watchparty_core::playback::{CommandError, PlaybackState};
 use watchparty_core::protocol::Cause;
 use watchparty_core::queue::QueueError;
+use watchparty_core::ready_skip::ReadySkipError;
 use watchparty_core::rights::Kid;
 use watchparty_core::room::{self, Actor, RoomCommand, RoomError, RoomLimits};
 
@@ -59,6 +60,9 @@ pub enum Rejection {
     /// A deletion named a chat message that is not (or no longer) kept.
     #[error("no such message")]
     NoSuchMessage,
+    /// A ready-check or vote rule refused it (see [`watchparty_core::ready_skip`]).
+    #[error(transparent)]
+    Together(#[from] ReadySkipError),
 }
 
 /// What an accepted command did.
@@ -148,6 +152,10 @@ impl Sessions {
                 ) => return Err(Rejection::Invalid(m.into())),
                 Err(RoomError::Forbidden(m)) => return Err(Rejection::Forbidden(m)),
                 Err(RoomError::Queue(e)) => return Err(Rejection::Queue(e)),
+                Err(RoomError::Together(ReadySkipError::NotAHost)) => {
+                    return Err(Rejection::Forbidden(watchparty_core::rights::NOT_A_HOST))
+                }
+                Err(RoomError::Together(e)) => return Err(Rejection::Together(e)),
             };
             match self.store_next(hub, &current, next, name, cause).await? {
                 Stored::Applied(next) => return Ok(Outcome::Applied(next)),

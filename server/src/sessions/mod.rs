@@ -8,6 +8,7 @@
 //! - [`chat`]: chat lines, reactions and deletions (appended to the store's logs);
 //! - [`advance`]: the automatic advance to the next queued video;
 //! - [`connections`]: counting live connections, readiness and the drain on shutdown;
+//! - [`ready_skip`]: vote to skip's inputs (the room's viewer count and the share setting);
 //! - [`backend`]: the adapter the server functions call ([`app::ssr::Backend`]).
 //!
 //! This file holds what they share: opening the store, the clock synchronisation with it, the
@@ -21,6 +22,7 @@ mod backend;
 mod chat;
 mod commands;
 mod connections;
+mod ready_skip;
 #[cfg(test)]
 mod tests;
 

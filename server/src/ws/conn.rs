@@ -654,6 +654,7 @@ impl Conn {
                 Rejection::Invalid(_)
                 | Rejection::Queue(_)
                 | Rejection::Text(_)
+                | Rejection::Together(_)
                 | Rejection::NoSuchMessage,
             ) => CommandOutcome::Invalid,
             Err(Rejection::Forbidden(_)) => CommandOutcome::Forbidden,

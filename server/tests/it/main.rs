@@ -19,4 +19,5 @@ mod redis_cluster;
 mod room;
 mod roster;
 mod sync;
+mod together;
 mod wire;

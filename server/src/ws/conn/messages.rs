@@ -18,6 +18,7 @@ use std::sync::Arc;
 use watchparty_core::health::Health;
 use watchparty_core::ids::VideoId;
 use watchparty_core::protocol::{close, ClientMsg, ErrorCode, ServerMsg};
+use watchparty_core::ready_skip::ReadySkipError;
 use watchparty_core::room::RoomCommand;
 
 impl Conn {
@@ -77,6 +78,10 @@ impl Conn {
             }
             ClientMsg::DeleteChat { seq, id } => {
                 self.on_delete_chat(hub, reader, seq, id, mono).await
+            }
+            ClientMsg::VoteSkip { seq, round, vote } => {
+                let cmd = self.sessions.vote_skip(hub, round, vote);
+                self.on_command(reader, seq, 0, cmd, mono)?
             }
             msg => match msg.room_command() {
                 None => None,
@@ -305,6 +310,12 @@ pub(super) fn rejection_msg(rejection: &Rejection, seq: u32) -> ServerMsg {
         }
         Rejection::Forbidden(_) => ErrorCode::Forbidden,
         Rejection::Text(_) => ErrorCode::InvalidText,
+        Rejection::Together(e) => match e {
+            ReadySkipError::NotAHost => ErrorCode::Forbidden,
+            ReadySkipError::Playing => ErrorCode::RoomPlaying,
+            ReadySkipError::VoteSkipOff => ErrorCode::VoteSkipOff,
+            ReadySkipError::NothingToSkip => ErrorCode::NothingToSkip,
+        },
     };
     error_msg(code, rejection.to_string(), Some(seq))
 }
