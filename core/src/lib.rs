@@ -19,6 +19,7 @@
 
 pub mod chat;
 pub mod health;
+pub mod hold;
 pub mod ids;
 pub mod names;
 pub mod notices;
@@ -30,6 +31,7 @@ pub mod rights;
 pub mod room;
 pub mod room_view;
 pub mod roster;
+pub mod start;
 pub mod sync;
 pub mod together;
 pub mod video;

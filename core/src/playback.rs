@@ -7,6 +7,7 @@
 //! Times are server milliseconds since the Unix epoch (`f64`, sub-millisecond precision);
 //! positions are seconds.
 
+use crate::hold::HoldState;
 use crate::ids::VideoId;
 use crate::queue::Queue;
 use crate::ready_skip::ReadySkip;
@@ -71,6 +72,10 @@ pub struct PlaybackState {
     /// The ready check and the skip votes (see [`crate::ready_skip`]).
     #[serde(default, skip_serializing_if = "ReadySkip::is_empty")]
     pub ready_skip: ReadySkip,
+    /// "Wait for everyone": the hold in progress and what limits the next (see
+    /// [`crate::hold`]).
+    #[serde(default, skip_serializing_if = "HoldState::is_empty")]
+    pub hold: HoldState,
 }
 
 impl PlaybackState {
@@ -90,6 +95,7 @@ impl PlaybackState {
             rights: Rights::default(),
             settings: RoomSettings::default(),
             ready_skip: ReadySkip::default(),
+            hold: HoldState::default(),
         }
     }
 
@@ -240,6 +246,48 @@ pub fn apply(
     base_revision: u64,
     now: f64,
 ) -> Result<Option<PlaybackState>, CommandError> {
+    apply_scheduled(state, cmd, base_revision, now, 0.0)
+}
+
+/// [`apply`] with **scheduled starts**: a change that starts the room moving from a new
+/// point — a play while paused (a start or a resume), a play or seek while playing, a video
+/// change while playing — takes effect `lead_ms` after `now`: the new state says "at
+/// `position`, playing, from `updated_at` = `now + lead_ms`", and [`PlaybackState::position_at`]
+/// holds `position` until then. Every player, the sender's included, waits at `position` and
+/// starts at that moment (see `crate::sync::engine`). A pause, a rate change, a seek while
+/// paused and a video change while paused take effect at once, as before; so does anything
+/// with `lead_ms` 0. A change inside a scheduled window keeps the scheduled moment (a duration
+/// report or a rate change never moves a start earlier).
+pub fn apply_scheduled(
+    state: &PlaybackState,
+    cmd: Command,
+    base_revision: u64,
+    now: f64,
+    lead_ms: f64,
+) -> Result<Option<PlaybackState>, CommandError> {
+    let mut next = apply_now(state, cmd, base_revision, now)?;
+    if let Some(n) = next.as_mut() {
+        let moves = match cmd {
+            Command::Play { .. } => true,
+            Command::Seek { .. } | Command::Video { .. } => state.playing,
+            _ => false,
+        };
+        if moves && n.playing && lead_ms.is_finite() && lead_ms > 0.0 {
+            n.updated_at = now + lead_ms.min(MAX_START_LEAD_MS);
+        }
+    }
+    Ok(next)
+}
+
+/// The longest lead a scheduled start may have (ms), whatever the caller asks.
+pub const MAX_START_LEAD_MS: f64 = 2_000.0;
+
+fn apply_now(
+    state: &PlaybackState,
+    cmd: Command,
+    base_revision: u64,
+    now: f64,
+) -> Result<Option<PlaybackState>, CommandError> {
     if !now.is_finite() {
         return Err(CommandError::InvalidValue("server time must be finite"));
     }
@@ -247,10 +295,10 @@ pub fn apply(
     if let Command::VideoDuration { video_id, seconds } = cmd {
         if video_id != state.video_id {
             // Validate anyway: bad input gets the same error whatever the session plays.
-            apply(state, Command::Duration { seconds }, base_revision, now)?;
+            apply_now(state, Command::Duration { seconds }, base_revision, now)?;
             return Ok(None);
         }
-        return apply(state, Command::Duration { seconds }, base_revision, now);
+        return apply_now(state, Command::Duration { seconds }, base_revision, now);
     }
     match cmd {
         Command::Play { position }
@@ -315,6 +363,7 @@ pub fn apply(
                 return Ok(None);
             }
             next.playing = false;
+            next.updated_at = now;
             set_position(&mut next, position);
         }
         Command::Seek { position } => {
@@ -358,11 +407,12 @@ fn set_position(next: &mut PlaybackState, position: f64) {
     next.position = clamp_position(position, next.duration);
 }
 
-/// The same state re-anchored at `now` with the next revision.
+/// The same state re-anchored at `now` with the next revision. A scheduled start still ahead
+/// (`updated_at` after `now`) keeps its anchor: nothing but a new start moves it.
 fn rebase(state: &PlaybackState, now: f64) -> PlaybackState {
     PlaybackState {
         position: state.position_at(now),
-        updated_at: now,
+        updated_at: now.max(if state.playing { state.updated_at } else { now }),
         revision: state.revision + 1,
         playback_revision: state.revision + 1,
         ..state.clone()
@@ -373,6 +423,67 @@ fn rebase(state: &PlaybackState, now: f64) -> PlaybackState {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_start_is_scheduled_a_lead_ahead_and_holds_its_position_until_then() {
+        let s = PlaybackState::new(vid(), 10.0, 0.0);
+        let p = apply_scheduled(&s, Command::Play { position: 10.0 }, 1, 1_000.0, 300.0)
+            .unwrap()
+            .unwrap();
+        assert!(p.playing);
+        assert_eq!((p.position, p.updated_at), (10.0, 1_300.0));
+        assert_eq!(p.position_at(1_200.0), 10.0);
+        assert!((p.position_at(1_800.0) - 10.5).abs() < 1e-9);
+        // A duration report and a rate change inside the window keep the start where it is.
+        let d = apply_scheduled(&p, Command::Duration { seconds: 99.0 }, 0, 1_100.0, 300.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!((d.position, d.updated_at), (10.0, 1_300.0));
+        let r = apply_scheduled(&d, Command::Rate { rate: 2.0 }, 2, 1_150.0, 300.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!((r.position, r.updated_at), (10.0, 1_300.0));
+        // A second play of the same moment is the duplicate it always was.
+        assert_eq!(
+            apply_scheduled(&r, Command::Play { position: 10.1 }, 4, 1_200.0, 300.0),
+            Ok(None)
+        );
+        // A pause inside the window stops it where it was, at once.
+        let q = apply_scheduled(&r, Command::Pause { position: 10.0 }, 4, 1_200.0, 300.0)
+            .unwrap()
+            .unwrap();
+        assert!(!q.playing);
+        assert_eq!((q.position, q.updated_at), (10.0, 1_200.0));
+    }
+
+    #[test]
+    fn seeks_and_video_changes_while_playing_are_scheduled_while_paused_ones_are_not() {
+        let playing = playing_at(5.0, 0.0);
+        let seek = apply_scheduled(
+            &playing,
+            Command::Seek { position: 60.0 },
+            1,
+            1_000.0,
+            250.0,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((seek.position, seek.updated_at), (60.0, 1_250.0));
+        let paused = PlaybackState::new(vid(), 5.0, 0.0);
+        let seek = apply_scheduled(&paused, Command::Seek { position: 60.0 }, 1, 1_000.0, 250.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!((seek.position, seek.updated_at), (60.0, 1_000.0));
+        // Without a lead nothing changes from the old rule.
+        let now = apply_scheduled(&playing, Command::Seek { position: 60.0 }, 1, 1_000.0, 0.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(now.updated_at, 1_000.0);
+        assert_eq!(
+            apply(&playing, Command::Seek { position: 60.0 }, 1, 1_000.0),
+            Ok(Some(now))
+        );
+    }
 
     #[test]
     fn a_duration_report_does_not_make_a_play_sent_before_it_stale() {
@@ -641,73 +752,107 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn monotone_while_playing(pos in 0.0..10_000.0f64, t0 in 0.0..1e12f64,
-                                  a in 0.0..1e7f64, b in 0.0..1e7f64, rate in MIN_RATE..MAX_RATE) {
-            let s = PlaybackState { rate, ..playing_at(pos, t0) };
-            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-            prop_assert!(s.position_at(t0 + lo) <= s.position_at(t0 + hi));
-        }
+            #[test]
+            fn monotone_while_playing(pos in 0.0..10_000.0f64, t0 in 0.0..1e12f64,
+                                      a in 0.0..1e7f64, b in 0.0..1e7f64, rate in MIN_RATE..MAX_RATE) {
+                let s = PlaybackState { rate, ..playing_at(pos, t0) };
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                prop_assert!(s.position_at(t0 + lo) <= s.position_at(t0 + hi));
+            }
 
-        #[test]
-        fn exact_while_paused(pos in 0.0..MAX_POSITION, t in -1e12..1e12f64) {
-            let s = PlaybackState::new(vid(), pos, 0.0);
-            prop_assert_eq!(s.position_at(t), pos);
-        }
+            #[test]
+            fn exact_while_paused(pos in 0.0..MAX_POSITION, t in -1e12..1e12f64) {
+                let s = PlaybackState::new(vid(), pos, 0.0);
+                prop_assert_eq!(s.position_at(t), pos);
+            }
 
-        #[test]
-        fn always_within_bounds(pos in -1e9..1e9f64, dur in proptest::option::of(1.0..100_000.0f64),
-                                playing: bool, dt in -1e10..1e10f64) {
-            let s = PlaybackState { playing, position: pos, duration: dur, ..PlaybackState::new(vid(), 0.0, 0.0) };
-            let p = s.position_at(dt);
-            prop_assert!(p >= 0.0);
-            prop_assert!(p <= dur.unwrap_or(MAX_POSITION));
-        }
+            #[test]
+            fn always_within_bounds(pos in -1e9..1e9f64, dur in proptest::option::of(1.0..100_000.0f64),
+                                    playing: bool, dt in -1e10..1e10f64) {
+                let s = PlaybackState { playing, position: pos, duration: dur, ..PlaybackState::new(vid(), 0.0, 0.0) };
+                let p = s.position_at(dt);
+                prop_assert!(p >= 0.0);
+                prop_assert!(p <= dur.unwrap_or(MAX_POSITION));
+            }
 
-        #[test]
-        fn arbitrary_command_sequences_keep_the_invariants(
-            steps in proptest::collection::vec(
-                (0u8..5, proptest::num::f64::ANY, 0u64..4, 0.0..10_000.0f64), 1..60)
-        ) {
-            // No panic; every accepted change bumps the revision by exactly one; positions stay
-            // finite and within [0, duration] when the duration is known; errors change nothing.
-            let mut s = PlaybackState::new(vid(), 0.0, 0.0);
-            let mut now = 0.0;
-            for (which, x, base_lag, dt) in steps {
-                now += dt;
-                let cmd = match which {
-                    0 => Command::Play { position: x },
-                    1 => Command::Pause { position: x },
-                    2 => Command::Seek { position: x },
-                    3 => Command::Rate { rate: x },
-                    _ => Command::Duration { seconds: x },
-                };
-                let base = s.revision.saturating_sub(base_lag);
-                if let Ok(Some(next)) = apply(&s, cmd, base, now) {
-                    prop_assert_eq!(next.revision, s.revision + 1);
-                    prop_assert!(next.position.is_finite());
-                    prop_assert!(next.position >= 0.0);
-                    if let Some(d) = next.duration {
-                        prop_assert!(d.is_finite() && d > 0.0);
-                        prop_assert!(next.position <= d);
+            #[test]
+            fn arbitrary_command_sequences_keep_the_invariants(
+                steps in proptest::collection::vec(
+                    (0u8..5, proptest::num::f64::ANY, 0u64..4, 0.0..10_000.0f64), 1..60)
+            ) {
+                // No panic; every accepted change bumps the revision by exactly one; positions stay
+                // finite and within [0, duration] when the duration is known; errors change nothing.
+                let mut s = PlaybackState::new(vid(), 0.0, 0.0);
+                let mut now = 0.0;
+                for (which, x, base_lag, dt) in steps {
+                    now += dt;
+                    let cmd = match which {
+                        0 => Command::Play { position: x },
+                        1 => Command::Pause { position: x },
+                        2 => Command::Seek { position: x },
+                        3 => Command::Rate { rate: x },
+                        _ => Command::Duration { seconds: x },
+                    };
+                    let base = s.revision.saturating_sub(base_lag);
+                    if let Ok(Some(next)) = apply(&s, cmd, base, now) {
+                        prop_assert_eq!(next.revision, s.revision + 1);
+                        prop_assert!(next.position.is_finite());
+                        prop_assert!(next.position >= 0.0);
+                        if let Some(d) = next.duration {
+                            prop_assert!(d.is_finite() && d > 0.0);
+                            prop_assert!(next.position <= d);
+                        }
+                        prop_assert!((MIN_RATE..=MAX_RATE).contains(&next.rate));
+                        s = next;
                     }
-                    prop_assert!((MIN_RATE..=MAX_RATE).contains(&next.rate));
+                    let p = s.position_at(now + dt);
+                    prop_assert!(p.is_finite() && p >= 0.0);
+                    prop_assert!(p <= s.duration.unwrap_or(MAX_POSITION));
+                }
+            }
+
+            #[test]
+            fn accepted_commands_bump_revision_by_one(pos in 0.0..1_000.0f64, which in 0u8..3, now in 0.0..1e9f64) {
+                let s = playing_at(1.0, 0.0);
+                let cmd = match which { 0 => Command::Play { position: pos }, 1 => Command::Pause { position: pos }, _ => Command::Seek { position: pos } };
+                if let Some(next) = apply(&s, cmd, s.revision, now).unwrap() {
+                    prop_assert_eq!(next.revision, s.revision + 1);
+                    prop_assert_eq!(next.updated_at, now);
+                }
+            }
+
+            /// Scheduled starts: whatever happens inside a start's window, the room's clock never
+            /// runs before the scheduled moment, never jumps backwards in time once running, and a
+            /// start is never moved earlier by a change that is not a new start.
+            #[test]
+            fn a_scheduled_start_is_never_moved_earlier(
+                steps in proptest::collection::vec((0u8..6, 0.0..100.0f64, 0.0..300.0f64), 1..30),
+                lead in 1.0..400.0f64,
+            ) {
+                let mut s = PlaybackState::new(vid(), 0.0, 0.0);
+                let mut now = 0.0;
+                for (which, pos, dt) in steps {
+                    now += dt;
+                    let cmd = match which {
+                        0 => Command::Play { position: pos },
+                        1 => Command::Pause { position: pos },
+                        2 => Command::Seek { position: pos },
+                        3 => Command::Rate { rate: 1.5 },
+                        4 => Command::Duration { seconds: 5_000.0 + pos },
+                        _ => Command::Video { video_id: vid(), position: pos },
+                    };
+                    let Ok(Some(next)) = apply_scheduled(&s, cmd, s.revision, now, lead) else { continue };
+                    let starts = matches!(cmd, Command::Play { .. })
+                        || s.playing && matches!(cmd, Command::Seek { .. } | Command::Video { .. });
+                    if next.playing && starts {
+                        prop_assert_eq!(next.updated_at, now + lead);
+                        prop_assert_eq!(next.position_at(now + lead - 1.0), next.position);
+                    } else if next.playing {
+                        // Not a new start: the anchor is where it was, or now if that was past.
+                        prop_assert_eq!(next.updated_at, s.updated_at.max(now));
+                    }
                     s = next;
                 }
-                let p = s.position_at(now + dt);
-                prop_assert!(p.is_finite() && p >= 0.0);
-                prop_assert!(p <= s.duration.unwrap_or(MAX_POSITION));
             }
-        }
-
-        #[test]
-        fn accepted_commands_bump_revision_by_one(pos in 0.0..1_000.0f64, which in 0u8..3, now in 0.0..1e9f64) {
-            let s = playing_at(1.0, 0.0);
-            let cmd = match which { 0 => Command::Play { position: pos }, 1 => Command::Pause { position: pos }, _ => Command::Seek { position: pos } };
-            if let Some(next) = apply(&s, cmd, s.revision, now).unwrap() {
-                prop_assert_eq!(next.revision, s.revision + 1);
-                prop_assert_eq!(next.updated_at, now);
-            }
-        }
     }
 }

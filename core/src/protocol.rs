@@ -205,6 +205,22 @@ pub enum ClientMsg {
         /// Vote or take back.
         vote: bool,
     },
+    /// What this viewer's player needs to start at a scheduled moment (ms): half its round
+    /// trip plus its learned start latency (see [`crate::start`]). Sent after connecting and
+    /// when it moves by [`crate::start::NEED_STEP_MS`]; never answered unless invalid.
+    StartNeed {
+        /// Milliseconds, 0 ..= [`crate::start::MAX_NEED_MS`].
+        ms: f64,
+    },
+    /// "Start now": end the room's hold (made at revision `hold`) and play at once (see
+    /// `crate::hold`; a control command, so hosts only in a "hosts control" room). Baseless:
+    /// it names the hold, so it changes nothing once that hold is over.
+    StartNow {
+        /// Client sequence number.
+        seq: u32,
+        /// The revision that made the hold (`state.hold.active.revision`).
+        hold: u64,
+    },
     /// The viewer's own sync error as its client measures it (the badge figure), for the
     /// operators' histogram. Counted at most once per 5 s per connection; never answered.
     Health {
@@ -235,6 +251,9 @@ impl ClientMsg {
                 0,
                 RoomCommand::Together(TogetherCommand::Ready { ready: *ready }),
             )),
+            ClientMsg::StartNow { seq, hold } => {
+                Some((*seq, 0, RoomCommand::Release { from: *hold }))
+            }
             // The vote needs the room's viewer count: the server builds it (`vote_skip`).
             ClientMsg::VoteSkip { .. } => None,
             ClientMsg::PlayNow {
@@ -265,7 +284,9 @@ impl ClientMsg {
             | ClientMsg::ReadyCheck { .. }
             | ClientMsg::Ready { .. }
             | ClientMsg::VoteSkip { .. }
-            | ClientMsg::Health { .. } => None,
+            | ClientMsg::StartNow { .. }
+            | ClientMsg::Health { .. }
+            | ClientMsg::StartNeed { .. } => None,
             ClientMsg::Play {
                 seq,
                 base_revision,

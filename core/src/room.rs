@@ -52,6 +52,23 @@ pub enum RoomCommand {
     Rights(RightsCommand),
     /// The room's settings, the ready check and vote to skip (see [`crate::ready_skip`]).
     Together(TogetherCommand),
+    /// End the hold made at revision `from` and play from its position (see [`crate::hold`]):
+    /// the server's release (everyone ready, or the deadline) or a person's "Start now".
+    /// Applied only while that hold is on, so it happens once.
+    Release {
+        /// The revision that made the hold.
+        from: u64,
+    },
+    /// Viewer `who`'s player stalls in the middle of the playback revision `from`: hold the
+    /// room for at most `deadline_ms` (see [`crate::hold::stall`]; the server's own change).
+    Stall {
+        /// The playback revision the caller saw.
+        from: u64,
+        /// The viewer that stalls.
+        who: crate::hold::Waiting,
+        /// The hold's length (ms).
+        deadline_ms: f64,
+    },
 }
 
 /// Who asks for a change.
@@ -78,6 +95,8 @@ impl RoomCommand {
                 | RoomCommand::Advance { .. }
                 | RoomCommand::Rights(_)
                 | RoomCommand::Together(_)
+                | RoomCommand::Release { .. }
+                | RoomCommand::Stall { .. }
                 | RoomCommand::Playback(Command::Duration { .. })
                 | RoomCommand::Playback(Command::VideoDuration { .. })
         )
@@ -90,10 +109,13 @@ impl RoomCommand {
             RoomCommand::Playback(c) => {
                 !matches!(c, Command::Duration { .. } | Command::VideoDuration { .. })
             }
-            RoomCommand::Queue(_) | RoomCommand::PlayNow { .. } => true,
-            RoomCommand::Advance { .. } | RoomCommand::Rights(_) | RoomCommand::Together(_) => {
-                false
+            RoomCommand::Queue(_) | RoomCommand::PlayNow { .. } | RoomCommand::Release { .. } => {
+                true
             }
+            RoomCommand::Advance { .. }
+            | RoomCommand::Rights(_)
+            | RoomCommand::Together(_)
+            | RoomCommand::Stall { .. } => false,
         }
     }
 }
@@ -105,6 +127,10 @@ pub struct RoomLimits {
     pub max_queue: usize,
     /// How long a removed viewer stays out (s).
     pub removal_secs: u64,
+    /// The lead of a scheduled start (ms; 0 = start at once): see
+    /// [`playback::apply_scheduled`]. The server picks it per change from the players'
+    /// measured start needs.
+    pub start_lead_ms: u32,
 }
 
 /// Default of the setting `removal_secs`.
@@ -115,6 +141,7 @@ impl Default for RoomLimits {
         Self {
             max_queue: crate::queue::DEFAULT_MAX_QUEUE,
             removal_secs: DEFAULT_REMOVAL_SECS,
+            start_lead_ms: 0,
         }
     }
 }
@@ -205,6 +232,7 @@ fn apply_rules(
             return Err(RoomError::Forbidden(crate::rights::LOCKED));
         }
     }
+    let lead = f64::from(limits.start_lead_ms);
     match cmd {
         RoomCommand::Together(c) => {
             let Actor::Viewer(kid) = actor else {
@@ -239,7 +267,13 @@ fn apply_rules(
                     ..state.clone()
                 }))
         }
-        RoomCommand::Playback(c) => Ok(playback::apply(state, *c, base_revision, now)?),
+        RoomCommand::Playback(c) => Ok(playback::apply_scheduled(
+            state,
+            *c,
+            base_revision,
+            now,
+            lead,
+        )?),
         RoomCommand::Queue(edit) => {
             let mut queue = state.queue.clone();
             if !queue.apply(edit, limits.max_queue)? {
@@ -262,7 +296,7 @@ fn apply_rules(
                 video_id: it.video_id,
                 position: it.start,
             };
-            match playback::apply(&rest, video, base_revision, now)? {
+            match playback::apply_scheduled(&rest, video, base_revision, now, lead)? {
                 Some(next) => Ok(Some(next)),
                 // Already this video at this position: only the queue changes.
                 None => Ok(Some(PlaybackState {
@@ -272,6 +306,28 @@ fn apply_rules(
                 })),
             }
         }
+        RoomCommand::Release { from } => {
+            let Some((rest, position)) = crate::hold::release(state, *from, now) else {
+                return Ok(None);
+            };
+            // The normal play path (a scheduled start like any play), by the server.
+            let play = RoomCommand::Playback(Command::Play { position });
+            let base = rest.revision;
+            Ok(
+                apply_by(&rest, &play, base, now, limits, Actor::Server)?.or_else(|| {
+                    Some(PlaybackState {
+                        revision: state.revision + 1,
+                        playback_revision: state.revision + 1,
+                        ..rest
+                    })
+                }),
+            )
+        }
+        RoomCommand::Stall {
+            from,
+            who,
+            deadline_ms,
+        } => Ok(crate::hold::stall(state, *from, who, now, *deadline_ms)),
         RoomCommand::Advance { from } => {
             if state.playback_base() != *from || !state.ended_at(now) {
                 return Ok(None);
@@ -285,13 +341,15 @@ fn apply_rules(
                 position: it.start,
             };
             let base = rest.revision;
-            Ok(playback::apply(&rest, video, base, now)?.or_else(|| {
-                Some(PlaybackState {
-                    revision: state.revision + 1,
-                    playback_revision: state.playback_base(),
-                    ..rest
-                })
-            }))
+            Ok(
+                playback::apply_scheduled(&rest, video, base, now, lead)?.or_else(|| {
+                    Some(PlaybackState {
+                        revision: state.revision + 1,
+                        playback_revision: state.playback_base(),
+                        ..rest
+                    })
+                }),
+            )
         }
     }
 }

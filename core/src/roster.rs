@@ -61,6 +61,9 @@ pub struct Counts {
     /// Watching an ad.
     #[serde(default)]
     pub ad: u32,
+    /// Loading (the player is not ready yet).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub loading: u32,
     /// Waiting for a click (autoplay blocked).
     #[serde(default)]
     pub needs_click: u32,
@@ -70,6 +73,14 @@ pub struct Counts {
     /// Reconnecting.
     #[serde(default)]
     pub reconnecting: u32,
+    /// The largest start need reported by these viewers (ms; see [`crate::start`]). Parts
+    /// merge it by taking the largest, not the sum.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_need_ms: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Counts {
@@ -80,6 +91,7 @@ impl Counts {
             Health::CatchingUp => &mut self.catching_up,
             Health::Buffering => &mut self.buffering,
             Health::Ad => &mut self.ad,
+            Health::Loading => &mut self.loading,
             Health::NeedsClick => &mut self.needs_click,
             Health::Background => &mut self.background,
             Health::Reconnecting => &mut self.reconnecting,
@@ -93,9 +105,11 @@ impl Counts {
         self.catching_up = self.catching_up.saturating_add(o.catching_up);
         self.buffering = self.buffering.saturating_add(o.buffering);
         self.ad = self.ad.saturating_add(o.ad);
+        self.loading = self.loading.saturating_add(o.loading);
         self.needs_click = self.needs_click.saturating_add(o.needs_click);
         self.background = self.background.saturating_add(o.background);
         self.reconnecting = self.reconnecting.saturating_add(o.reconnecting);
+        self.start_need_ms = self.start_need_ms.max(o.start_need_ms);
     }
 }
 

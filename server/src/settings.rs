@@ -117,11 +117,19 @@ settings! {
     /// Milliseconds one command may take (store round trips included) before it is answered
     /// `unavailable`.
     apply_timeout_ms: u64 = 3_000, env parsed;
+    /// Cap of a scheduled start's lead (ms): a play, resume, seek while playing or video
+    /// change takes effect this far ahead at most, adapted to the players' reported needs
+    /// (0: starts are not scheduled; see docs/protocol.md "Scheduled starts").
+    start_lead_max_ms: u32 = watchparty_core::start::DEFAULT_MAX_LEAD_MS, env parsed;
     /// Most videos in a session's queue.
     max_queue_len: usize = watchparty_core::queue::DEFAULT_MAX_QUEUE, env parsed;
     /// How often (ms) each instance checks its sessions for a video that ended with a queue
     /// behind it (the automatic advance).
     advance_check_ms: u64 = 250, env parsed;
+    /// "Wait for everyone": the longest (ms) a hold waits for viewers whose players are not
+    /// ready before the room starts without them (see `watchparty_core::hold`). Each
+    /// instance checks its held rooms every `advance_check_ms`.
+    hold_deadline_ms: u64 = watchparty_core::hold::DEFAULT_DEADLINE_MS, env parsed;
     /// Longest display name, in characters.
     max_name_chars: usize = watchparty_core::names::MAX_NAME_CHARS, env parsed;
     /// Viewers the room's list ("who is here") shows by name; beyond them it shows counts
@@ -441,7 +449,7 @@ mod tests {
     #[test]
     fn environment_variables_are_derived_from_the_keys() {
         assert_eq!(env_var("send_queue"), "WATCHPARTY_SEND_QUEUE");
-        assert_eq!(Settings::KEYS.len(), 43);
+        assert_eq!(Settings::KEYS.len(), 46);
         // Each variable is read: a value that does not parse names it.
         for key in Settings::KEYS {
             let var = env_var(key);

@@ -13,6 +13,7 @@ mod drift;
 mod engine;
 mod fit;
 pub mod pulse_lag;
+pub mod start_latency;
 mod stats;
 
 #[cfg(any(test, feature = "sim"))]
@@ -23,6 +24,8 @@ mod sim_ads;
 mod sim_hard;
 #[cfg(test)]
 mod sim_real;
+#[cfg(test)]
+mod sim_start;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim_variants;
 

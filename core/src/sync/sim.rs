@@ -15,7 +15,7 @@
 
 use super::{Action, Engine, PlayerState, Reading, TICK_MS};
 use crate::ids::VideoId;
-use crate::playback::{apply, CommandError, PlaybackState};
+use crate::playback::{apply_scheduled, CommandError, PlaybackState};
 use crate::protocol::{Cause, ClientMsg, ErrorCode, ServerMsg};
 
 const EVENT_DELAY: f64 = 2.0;
@@ -324,6 +324,10 @@ pub struct World {
     pub clients: Vec<Client>,
     net: Vec<(f64, Packet)>,
     pub applied: u32,
+    /// Each client's reported start need (ms), as the server's roster keeps it.
+    needs: Vec<u32>,
+    /// The cap of a start's lead (ms; 0: starts are not scheduled), the server's setting.
+    pub start_lead_max_ms: u32,
 }
 
 impl Default for World {
@@ -344,6 +348,8 @@ impl World {
             clients: Vec::new(),
             net: Vec::new(),
             applied: 0,
+            needs: Vec::new(),
+            start_lead_max_ms: crate::start::DEFAULT_MAX_LEAD_MS,
         }
     }
 
@@ -416,7 +422,7 @@ impl World {
         at
     }
 
-    fn server_now(&self) -> f64 {
+    pub fn server_now(&self) -> f64 {
         SERVER_EPOCH + self.now
     }
 
@@ -501,10 +507,19 @@ impl World {
             );
             return;
         }
+        if let ClientMsg::StartNeed { ms } = msg {
+            if self.needs.len() <= from {
+                self.needs.resize(from + 1, 0);
+            }
+            self.needs[from] = ms as u32;
+            return;
+        }
         let Some((seq, base, cmd)) = msg.command() else {
             return;
         };
-        match apply(&self.state, cmd, base, ts) {
+        let largest = self.needs.iter().copied().max().unwrap_or(0);
+        let lead = crate::start::lead_ms(largest, self.start_lead_max_ms);
+        match apply_scheduled(&self.state, cmd, base, ts, f64::from(lead)) {
             Ok(Some(next)) => {
                 self.state = next;
                 self.applied += 1;
@@ -850,6 +865,7 @@ mod tests {
         let mut worst: f64 = 0.0;
         w.run(3_000.0);
         let nudges = w.clients[1].engine.stats().rate_nudges;
+        let others = w.clients[0].engine.stats().rate_nudges;
         for _ in 0..600 {
             w.run(100.0);
             worst = worst.max(w.error(1).abs());
@@ -865,7 +881,7 @@ mod tests {
         );
         assert_eq!(
             w.clients[0].engine.stats().rate_nudges,
-            0,
+            others,
             "the other viewer is left alone"
         );
     }

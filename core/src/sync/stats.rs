@@ -40,6 +40,14 @@ pub struct SyncStats {
     pub in_ad: bool,
     /// The learned pulse lag (ms; see [`super::pulse_lag`]).
     pub pulse_lag_ms: f64,
+    /// The learned start latency (ms; see [`super::start_latency`]).
+    pub start_latency_ms: f64,
+    /// The last scheduled start's error at its first settled reading (ms, + = ahead).
+    pub start_error_ms: Option<f64>,
+    /// Scheduled starts measured.
+    pub starts: u32,
+    /// The start need last computed (ms; see `crate::start`).
+    pub start_need_ms: f64,
 }
 
 impl Default for SyncStats {
@@ -62,6 +70,10 @@ impl Default for SyncStats {
             reading_noise_ms: 0.0,
             in_ad: false,
             pulse_lag_ms: 0.0,
+            start_latency_ms: super::start_latency::GUESS_MS,
+            start_error_ms: None,
+            starts: 0,
+            start_need_ms: 0.0,
         }
     }
 }

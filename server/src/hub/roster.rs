@@ -15,7 +15,7 @@ use watchparty_core::roster::{Counts, Member, Part};
 #[derive(Debug, Default)]
 pub(super) struct HubRoster {
     /// This instance's viewers of the session.
-    local: HashMap<ConnId, Member>,
+    pub(super) local: HashMap<ConnId, Member>,
     /// The latest join time handed out (server ms): joins within one millisecond get strictly
     /// later times, so this instance's part of the list is in join order (a tie would fall
     /// back on the random connection ids).
@@ -23,10 +23,12 @@ pub(super) struct HubRoster {
     /// Version of the merged view (rises with every change handed over).
     v: u64,
     /// The merged view last handed over.
-    view: Vec<Member>,
-    counts: Counts,
+    pub(super) view: Vec<Member>,
+    pub(super) counts: Counts,
     /// The whole view as a joiner gets it, serialised once per version.
     full: Option<Prepared>,
+    /// Each local viewer's start need (ms; see [`watchparty_core::start`]).
+    needs: HashMap<ConnId, u32>,
 }
 
 impl Hub {
@@ -74,8 +76,31 @@ impl Hub {
         }
     }
 
+    /// Records what a local viewer's player needs to make a scheduled start (ms); a change of
+    /// this instance's largest goes out with the next presence report.
+    pub fn set_start_need(&self, id: ConnId, ms: u32) {
+        let mut roster = lock(&self.roster);
+        if !roster.local.contains_key(&id) {
+            return;
+        }
+        let before = roster.largest_need();
+        roster.needs.insert(id, ms);
+        let changed = roster.largest_need() != before;
+        drop(roster);
+        if changed {
+            self.dirty.notify_one();
+        }
+    }
+
+    /// The room's largest start need (ms; 0 = none reported), over every instance.
+    pub fn start_need(&self) -> u32 {
+        let roster = lock(&self.roster);
+        roster.counts.start_need_ms.max(roster.largest_need())
+    }
+
     /// Removes a local viewer from the room's list.
     pub fn member_leave(&self, id: ConnId) {
+        lock(&self.roster).needs.remove(&id);
         if lock(&self.roster).local.remove(&id).is_some() {
             self.dirty.notify_one();
         }
@@ -103,7 +128,8 @@ impl Hub {
     /// This instance's part of the list (JSON), for the presence report.
     pub(super) fn local_part(&self) -> String {
         let roster = lock(&self.roster);
-        let part = watchparty_core::roster::part(roster.local.values(), self.shown);
+        let mut part = watchparty_core::roster::part(roster.local.values(), self.shown);
+        part.counts.start_need_ms = roster.largest_need();
         drop(roster);
         serde_json::to_string(&part).unwrap_or_default()
     }
@@ -133,5 +159,12 @@ impl Hub {
             None,
             &serde_json::to_string(&msg).unwrap_or_default(),
         ));
+    }
+}
+
+impl HubRoster {
+    /// This instance's largest start need (ms; 0 = none).
+    fn largest_need(&self) -> u32 {
+        self.needs.values().copied().max().unwrap_or(0)
     }
 }

@@ -105,6 +105,10 @@ impl Sessions {
         let limits = RoomLimits {
             max_queue: self.settings.max_queue_len,
             removal_secs: self.settings.removal_secs,
+            start_lead_ms: watchparty_core::start::lead_ms(
+                hub.start_need(),
+                self.settings.start_lead_max_ms,
+            ),
         };
         let actor = match kid {
             Some(k) => Actor::Viewer(k),
@@ -130,8 +134,16 @@ impl Sessions {
             }
             let now = self.clock.now_ms();
             let next = match room::apply_by(&current, &cmd, base_revision, now, limits, actor) {
-                Ok(None) => return Ok(Outcome::Unchanged(current)),
-                Ok(Some(next)) => next,
+                // A pause at a held room's very position still cancels the hold (`hold.rs`).
+                Ok(None) => match Self::cancel_hold(&current, &cmd, now) {
+                    Some(next) => next,
+                    None => return Ok(Outcome::Unchanged(current)),
+                },
+                // "Wait for everyone" may turn a start into a hold (see `hold.rs`).
+                Ok(Some(next)) => match self.settle_hold(hub, &current, &cmd, next, now) {
+                    Some(next) => next,
+                    None => return Ok(Outcome::Unchanged(current)),
+                },
                 Err(RoomError::Playback(CommandError::Stale { base, .. })) => {
                     // The sender may know a newer revision than our cache (it reached another
                     // path first): check the store once before calling it stale.

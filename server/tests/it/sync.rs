@@ -135,10 +135,15 @@ async fn late_join_while_playing(store: Store) {
     assert_eq!(c.hello_state, played);
     assert!(c.hello_state.playing);
     // Where the late joiner computes playback to be when Hello arrived, versus the truth
-    // measured on this machine's clock: playback started between `sent` and `echoed`.
+    // measured on this machine's clock: the play was applied between `sent` and `echoed`, and
+    // scheduled a lead after that (no viewer reported a start need: the default lead).
+    let lead = f64::from(watchparty_core::start::lead_ms(
+        0,
+        watchparty_core::start::DEFAULT_MAX_LEAD_MS,
+    ));
     let computed = c.hello_state.position_at(c.hello_server_time);
-    let truth_lo = 10.0 + (joined - echoed) / 1000.0;
-    let truth_hi = 10.0 + (joined - sent) / 1000.0;
+    let truth_lo = 10.0 + (joined - echoed - lead) / 1000.0;
+    let truth_hi = 10.0 + (joined - sent - lead) / 1000.0;
     println!(
         "{store:?}: late joiner computes {computed:.4} s; truth in [{truth_lo:.4}, {truth_hi:.4}] s"
     );

@@ -60,7 +60,18 @@ impl Engine {
             self.drift.set_base_rate(s.rate);
             out.push(Action::SetRate(s.rate));
         }
-        let target = s.position_at(self.clock.server_time(now));
+        let server_now = self.clock.server_time(now);
+        let at_end = s.duration.is_some_and(|d| s.position >= d - END_EPSILON);
+        if s.playing
+            && s.updated_at > server_now
+            && !at_end
+            && self.apply_scheduled(now, r, &s, out)
+        {
+            self.sync_join(out);
+            return;
+        }
+        self.scheduled = None;
+        let target = s.position_at(server_now);
         if s.playing {
             self.apply_playing(now, r, &s, target, out);
         } else {

@@ -54,6 +54,7 @@ impl Engine {
         self.pending = None;
         self.queued = None;
         self.duration_sent = false;
+        self.need_sent = None;
         self.burst_left = PING_BURST;
         self.send_ping(now, out);
         self.state = Some(state);
@@ -122,6 +123,9 @@ impl Engine {
                 // is their latest action, not something for the echo to undo.
                 if !self.redundant(now, cmd) {
                     self.command(now, cmd, out);
+                    if let (Some(r), true) = (r, self.state.as_ref().is_some_and(|s| s.playing)) {
+                        self.hold_own_start(now, r, out);
+                    }
                     return;
                 }
             }

@@ -35,6 +35,7 @@ use crate::protocol::{Cause, ClientMsg, ConnId, ErrorCode, ServerMsg};
 mod apply;
 mod messages;
 mod reports;
+mod schedule;
 mod tick;
 
 /// A jump of the player's position beyond this, while playing, is a user seek (s). Well above
@@ -193,6 +194,16 @@ pub struct Engine {
     user_start: Option<f64>,
     /// The playback revision whose end this player has reported (`ended`).
     end_reported: Option<u64>,
+    /// A scheduled start this player is held for (see `schedule`).
+    scheduled: Option<schedule::Scheduled>,
+    /// This player's learned start latency.
+    start_latency: super::start_latency::StartLatency,
+    /// The last scheduled start, until measured.
+    start_probe: Option<super::start_latency::StartProbe>,
+    /// Corrections counted when the probe began (a correction since voids the measurement).
+    probe_counts: (u32, u32),
+    /// The start need last reported, and when (client ms).
+    need_sent: Option<(f64, f64)>,
 }
 
 impl Engine {
@@ -231,6 +242,11 @@ impl Engine {
             deferred_play: false,
             user_start: None,
             end_reported: None,
+            scheduled: None,
+            start_latency: Default::default(),
+            start_probe: None,
+            probe_counts: (0, 0),
+            need_sent: None,
         }
     }
 
@@ -449,8 +465,16 @@ impl Engine {
                     || (prev == Some(PlayerState::Ended) || session_ended)
                         && (r.position - target).abs() > SEEK_JUMP_PLAYING
                 {
-                    let position = r.position + self.one_way() * r.rate;
-                    self.command(now, Command::Play { position }, out);
+                    // Sent from where the viewer pressed play, and held there: the room
+                    // starts everyone, this player included, at its scheduled moment.
+                    self.command(
+                        now,
+                        Command::Play {
+                            position: r.position,
+                        },
+                        out,
+                    );
+                    self.hold_own_start(now, r, out);
                 }
             }
             PlayerState::Paused if s.playing && !self.autoplay.blocked => {
@@ -510,6 +534,9 @@ impl Engine {
         {
             self.send_ping(now, &mut out);
         }
+        if self.status == ConnStatus::Live {
+            self.report_need(now, &mut out);
+        }
         if let Some(r) = r {
             self.tick_player(now, r, &mut out);
         }
@@ -526,17 +553,11 @@ impl Engine {
             return None;
         }
         self.baseline = Some(r);
-        let position = if r.state == PlayerState::Playing {
-            r.position + self.one_way() * r.rate
-        } else {
-            r.position
-        };
-        Some(Command::Seek { position })
-    }
-
-    /// Half the best round trip, in seconds: how long a command takes to reach the server.
-    fn one_way(&self) -> f64 {
-        self.clock.rtt() / 2000.0
+        // Where the viewer's player is: a seek while the room plays is a scheduled start (the
+        // caller holds the player there, see `schedule`).
+        Some(Command::Seek {
+            position: r.position,
+        })
     }
 
     fn seek(&mut self, now: f64, to: f64, out: &mut Vec<Action>) {

@@ -34,6 +34,9 @@ impl Engine {
             self.apply_state(now, Some(r), out);
             return;
         }
+        if self.scheduled_start(now, &s, out) {
+            return;
+        }
         self.report_duration(r, out);
         if self
             .pending
@@ -52,9 +55,13 @@ impl Engine {
         if let Some(cmd) = self.unseen_seek(Some(r)) {
             self.drift.reset(now, SETTLE_MS);
             self.command(now, cmd, out);
+            if s.playing {
+                self.hold_own_start(now, r, out);
+            }
             return;
         }
         self.baseline = Some(r);
+        self.measure_start(r);
         let steady = self.pending.is_none()
             && self.expect.is_none()
             && !self.autoplay.blocked

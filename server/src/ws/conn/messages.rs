@@ -71,6 +71,7 @@ impl Conn {
             ClientMsg::Health { error_ms } => self.on_health(reader, error_ms),
             ClientMsg::Ended { video_id } => self.on_ended(hub, &video_id),
             ClientMsg::Status { status } => self.on_status(hub, status),
+            ClientMsg::StartNeed { ms } => self.on_start_need(hub, ms),
             ClientMsg::Name { seq, name } => self.on_name(hub, seq, &name),
             ClientMsg::Chat { seq, text } => self.on_chat(hub, reader, seq, &text, mono).await,
             ClientMsg::React { seq, emoji, at } => {
@@ -151,6 +152,21 @@ impl Conn {
         let recorded = hub.witness_end(video_id, self.sessions.now_ms());
         tracing::debug!(%video_id, recorded, "a player reported the end");
         None
+    }
+
+    /// What the viewer's player needs to make a scheduled start (see
+    /// [`watchparty_core::start`]).
+    fn on_start_need(&mut self, hub: &Hub, ms: f64) -> Option<ServerMsg> {
+        if watchparty_core::start::valid_need(ms) {
+            hub.set_start_need(self.conn_id, ms.round() as u32);
+            None
+        } else {
+            Some(error_msg(
+                ErrorCode::InvalidValue,
+                "a start need is between 0 and 10000 ms",
+                None,
+            ))
+        }
     }
 
     /// The viewer's health for the room's list.

@@ -1,0 +1,196 @@
+//! Scheduled starts, the players' half (the rule: [`crate::playback::apply_scheduled`]; the
+//! lead: [`crate::start`]). A state that plays from a moment still ahead is applied by holding
+//! the player paused exactly at its position and calling `playVideo()` the learned start
+//! latency before that moment ([`crate::sync::start_latency`]), so every player, the sender's
+//! included, starts on the same frame instead of starting early and being pulled in. The
+//! viewer's own play, or seek while the room plays, is held the same way: the player pauses
+//! where the viewer acted and starts with everyone when the room's answer comes. When the
+//! moment is too close for this player (its latency is longer than what is left), the state
+//! is applied as before, as a late joiner's is.
+
+use super::{Engine, Expect, EXPECT_GRACE_MS, PING_INTERVAL_MS, START_SETTLE_MS};
+use crate::playback::PlaybackState;
+use crate::protocol::ClientMsg;
+use crate::sync::drift::SETTLE_MS;
+use crate::sync::start_latency::StartProbe;
+use crate::sync::{Action, PlayerState, Reading};
+
+/// A player held for a scheduled start is moved to its position when further than this (s):
+/// within a frame's fraction, so the start is on the same frame.
+pub const SCHEDULED_SNAP: f64 = 0.004;
+/// A probe not measured this long after its moment is dropped (ms).
+const PROBE_TIMEOUT_MS: f64 = 3_000.0;
+/// Added to the need a client reports (ms): a paused seek and timer jitter.
+const NEED_SLACK_MS: f64 = 20.0;
+
+/// A start this player is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Scheduled {
+    /// Client time to call `playVideo()` (ms).
+    pub play_at: f64,
+    /// Client time of the room's moment (ms).
+    pub start_at: f64,
+    /// The position held (s).
+    pub position: f64,
+    /// The room's rate.
+    pub rate: f64,
+    /// The room's revision that scheduled it.
+    pub revision: u64,
+}
+
+impl Engine {
+    /// Client time (ms) of server time `server_ms`.
+    fn client_time(&self, now: f64, server_ms: f64) -> f64 {
+        server_ms - (self.clock.server_time(now) - now)
+    }
+
+    /// Applies a playing state whose start is still ahead, if this player can make it: holds
+    /// the player at the position and plans the call. False when the moment is too close
+    /// (then the state is applied as a late joiner's).
+    pub(super) fn apply_scheduled(
+        &mut self,
+        now: f64,
+        r: Reading,
+        s: &PlaybackState,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        let start_at = self.client_time(now, s.updated_at);
+        let play_at = start_at - self.start_latency.ms();
+        if play_at <= now {
+            self.scheduled = None;
+            return false;
+        }
+        self.autoplay.play_at = None;
+        let mut paused = false;
+        if r.state.is_playing_ish() {
+            out.push(Action::Pause);
+            paused = true;
+        }
+        if (r.position - s.position).abs() > SCHEDULED_SNAP {
+            self.seek(now, s.position, out);
+            if r.state.is_fresh() || r.state == PlayerState::Ended {
+                // seekTo on a fresh or ended player starts playback: pause right after.
+                out.push(Action::Pause);
+                paused = true;
+            }
+        }
+        if paused {
+            self.expect = Some(Expect {
+                playing: false,
+                until: now + EXPECT_GRACE_MS,
+            });
+        }
+        if self.drift.end_pulse(now) {
+            out.push(Action::SetRate(s.rate));
+        }
+        self.scheduled = Some(Scheduled {
+            play_at,
+            start_at,
+            position: s.position,
+            rate: s.rate,
+            revision: s.revision,
+        });
+        out.push(Action::WakeAt(play_at));
+        self.stats.last_action = format!("start at {:.3} in {:.0} ms", s.position, start_at - now);
+        true
+    }
+
+    /// At the planned call: `playVideo()`, and the start is measured. True when it acted (or
+    /// still waits: nothing else is done to a held player).
+    pub(super) fn scheduled_start(
+        &mut self,
+        now: f64,
+        s: &PlaybackState,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        let Some(sc) = self.scheduled else {
+            return false;
+        };
+        if sc.revision != s.revision || !s.playing {
+            self.scheduled = None;
+            return false;
+        }
+        if now + 1.0 < sc.play_at {
+            return false;
+        }
+        self.scheduled = None;
+        out.push(Action::Play);
+        self.expect = Some(Expect {
+            playing: true,
+            until: now + EXPECT_GRACE_MS,
+        });
+        if !self.autoplay.blocked {
+            self.autoplay.play_at = Some(now);
+            self.autoplay.saw_buffering = false;
+        }
+        self.start_probe = Some(StartProbe {
+            called_at: now,
+            start_at: sc.start_at,
+            from: sc.position,
+            rate: sc.rate,
+        });
+        self.probe_counts = (self.drift.corrective_seeks, self.drift.rate_nudges);
+        self.drift.reset(now, SETTLE_MS);
+        self.stats.last_action = format!("scheduled start at {:.3}", sc.position);
+        true
+    }
+
+    /// Measures the last scheduled start on the first settled playing reading: the latency
+    /// learned, the start's error shown (`start_error_ms`). Before any correction only.
+    pub(super) fn measure_start(&mut self, r: Reading) {
+        let Some(p) = self.start_probe else {
+            return;
+        };
+        if r.at > p.start_at + PROBE_TIMEOUT_MS
+            || self.guard.is_some()
+            || self.probe_counts != (self.drift.corrective_seeks, self.drift.rate_nudges)
+        {
+            self.start_probe = None;
+            return;
+        }
+        if r.state != PlayerState::Playing || r.at < p.start_at + START_SETTLE_MS {
+            return;
+        }
+        self.start_probe = None;
+        let (latency, error) = p.measure(r.position, r.at);
+        self.start_latency.record(latency);
+        self.stats.start_error_ms = Some((error * 10.0).round() / 10.0);
+        self.stats.starts = self.stats.starts.wrapping_add(1);
+        self.stats.start_latency_ms = self.start_latency.ms();
+    }
+
+    /// The viewer's own play (or seek while the room plays) is held where it was made, to
+    /// start with everyone at the room's moment.
+    pub(super) fn hold_own_start(&mut self, now: f64, r: Reading, out: &mut Vec<Action>) {
+        // Only a change that was sent: a refused one is put back by the room's state.
+        if !r.state.is_playing_ish() || !self.may_control || self.status != super::ConnStatus::Live
+        {
+            return;
+        }
+        out.push(Action::Pause);
+        self.expect = Some(Expect {
+            playing: false,
+            until: now + EXPECT_GRACE_MS,
+        });
+    }
+
+    /// What this player needs to make a scheduled start (ms): half the round trip plus its
+    /// start latency; reported when it moved by a step, at most once per ping interval.
+    pub(super) fn report_need(&mut self, now: f64, out: &mut Vec<Action>) {
+        if !self.clock.is_known() || self.clock.rtt() <= 0.0 || self.burst_left > 0 {
+            return;
+        }
+        let need = (self.clock.rtt() / 2.0 + self.start_latency.ms() + NEED_SLACK_MS).round();
+        self.stats.start_need_ms = need;
+        let moved = self
+            .need_sent
+            .is_none_or(|(sent, _)| (sent - need).abs() >= crate::start::NEED_STEP_MS);
+        let due = self
+            .need_sent
+            .is_none_or(|(_, at)| now - at >= PING_INTERVAL_MS);
+        if moved && due && crate::start::valid_need(need) {
+            out.push(Action::Send(ClientMsg::StartNeed { ms: need }));
+            self.need_sent = Some((need, now));
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! How long this player takes to start (the players' half of scheduled starts; see
+//! `crate::start` for the server's half): from `playVideo()` on a paused player to the moment
+//! its media clock runs, learned from its own starts.
+//!
+//! A scheduled start says "at server time S, playing from position P". The engine holds the
+//! player paused at P and calls `playVideo()` [`StartLatency::ms`] before S. A [`StartProbe`]
+//! then measures, from the first settled reading, when the clock really started: the player
+//! shows `position` at `at`, so it ran from P since `at - (position - P) / rate`. That moment
+//! minus the call is one latency sample (the median of the last [`WINDOW`] is used); S minus
+//! it, times the rate, is the start's error (+ = started early, ahead).
+
+use std::collections::VecDeque;
+
+/// Samples kept.
+pub const WINDOW: usize = 7;
+/// The latency assumed before any start was measured (ms).
+pub const GUESS_MS: f64 = 100.0;
+/// Largest latency sample kept (ms): a start slower than this was an outlier (a stall).
+pub const MAX_MS: f64 = 600.0;
+
+/// The learned start latency.
+#[derive(Clone, Debug, Default)]
+pub struct StartLatency {
+    samples: VecDeque<f64>,
+}
+
+impl StartLatency {
+    /// The latency to plan with (ms): the median of the samples, [`GUESS_MS`] before any.
+    pub fn ms(&self) -> f64 {
+        if self.samples.is_empty() {
+            return GUESS_MS;
+        }
+        let mut v: Vec<f64> = self.samples.iter().copied().collect();
+        v.sort_unstable_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+
+    /// Records one measured latency (ms); impossible ones (negative beyond a frame, or past
+    /// [`MAX_MS`]) are ignored.
+    pub fn record(&mut self, ms: f64) {
+        if !ms.is_finite() || !(-20.0..=MAX_MS).contains(&ms) {
+            return;
+        }
+        if self.samples.len() == WINDOW {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(ms.max(0.0));
+    }
+
+    /// Samples recorded (up to [`WINDOW`]).
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// True before any sample.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+}
+
+/// One scheduled start being measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StartProbe {
+    /// Client time of the `playVideo()` call (ms).
+    pub called_at: f64,
+    /// Client time of the scheduled moment (ms).
+    pub start_at: f64,
+    /// The position the player was held at (s).
+    pub from: f64,
+    /// The room's rate.
+    pub rate: f64,
+}
+
+impl StartProbe {
+    /// From a playing reading (`position` s at client time `at` ms): the latency (ms) and the
+    /// start's error (ms, + = ahead of the room).
+    pub fn measure(&self, position: f64, at: f64) -> (f64, f64) {
+        let rate = if self.rate > 0.0 { self.rate } else { 1.0 };
+        let started = at - (position - self.from) / rate * 1000.0;
+        (started - self.called_at, (self.start_at - started) * rate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_of_the_last_samples_is_used_and_outliers_are_dropped() {
+        let mut l = StartLatency::default();
+        assert_eq!(l.ms(), GUESS_MS);
+        for ms in [30.0, 40.0, 35.0, 5_000.0, f64::NAN] {
+            l.record(ms);
+        }
+        assert_eq!((l.len(), l.ms()), (3, 35.0));
+        for _ in 0..WINDOW {
+            l.record(60.0);
+        }
+        assert_eq!((l.len(), l.ms()), (WINDOW, 60.0));
+    }
+
+    #[test]
+    fn a_probe_finds_when_the_clock_started() {
+        // Called at 1000, scheduled for 1100, the clock started at 1130 from 10 s.
+        let p = StartProbe {
+            called_at: 1_000.0,
+            start_at: 1_100.0,
+            from: 10.0,
+            rate: 1.0,
+        };
+        let (latency, error) = p.measure(10.470, 1_600.0);
+        assert!((latency - 130.0).abs() < 1e-6);
+        assert!(
+            (error - -30.0).abs() < 1e-6,
+            "30 ms late = 30 ms behind: {error}"
+        );
+        let fast = StartProbe { rate: 2.0, ..p };
+        let (latency, error) = fast.measure(10.940, 1_600.0);
+        assert!((latency - 130.0).abs() < 1e-6);
+        assert!((error - -60.0).abs() < 1e-6);
+    }
+}
