@@ -38,6 +38,9 @@ pub enum Health {
     CatchingUp,
     /// The player is waiting for data.
     Buffering,
+    /// The player is not ready yet (loading: no reading of the room's video so far). A room
+    /// that waits for everyone holds for it (see `crate::hold`).
+    Loading,
     /// The player is showing an ad (see `crate::sync::ads`): the room goes on, and this
     /// viewer rejoins when the ad is over.
     Ad,
@@ -78,6 +81,7 @@ impl Health {
             Health::InSync { .. } => "in_sync",
             Health::CatchingUp => "catching_up",
             Health::Buffering => "buffering",
+            Health::Loading => "loading",
             Health::Ad => "ad",
             Health::NeedsClick => "needs_click",
             Health::Background => "background",

@@ -29,6 +29,7 @@ fn label(status: Option<Health>) -> String {
         }
         Some(Health::CatchingUp) => "catching up".into(),
         Some(Health::Buffering) => "buffering".into(),
+        Some(Health::Loading) => "loading".into(),
         Some(Health::Ad) => "watching an ad".into(),
         Some(Health::NeedsClick) => "needs a click".into(),
         Some(Health::Background) => "background tab".into(),

@@ -472,13 +472,14 @@ impl RoomView {
             error_ms: stats.error_ms,
             rate_locked: stats.rate_control == RateControl::Locked,
         });
-        // Not live (nothing can be sent), or not measurable yet (the player is still starting):
-        // the others see "joining…" until there is something true to say.
+        // Not live: nothing can be sent. Not measurable yet (the player is still starting):
+        // loading, which a room that waits for everyone waits for (`crate::hold`).
         let starting =
             stats.error_ms.is_none() && health == Health::Buffering && stats.player_state != 3;
-        if !live || starting {
+        if !live {
             return None;
         }
+        let health = if starting { Health::Loading } else { health };
         self.reporter.observe(health, now)
     }
 

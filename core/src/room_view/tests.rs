@@ -322,7 +322,7 @@ fn before_hello_a_viewer_may_control_unless_locked() {
 }
 
 #[test]
-fn health_is_reported_only_when_live_and_measurable() {
+fn health_is_reported_only_when_live_and_loading_until_measurable() {
     let mut v = RoomView::new();
     let mut stats = SyncStats {
         status: "connecting",
@@ -331,16 +331,20 @@ fn health_is_reported_only_when_live_and_measurable() {
     assert_eq!(v.health_report(&stats, false, 0.0), None);
     stats.status = "live";
     stats.player_state = 1;
-    assert_eq!(v.health_report(&stats, false, 0.0), None, "still starting");
+    assert_eq!(
+        v.health_report(&stats, false, 0.0),
+        Some(Health::Loading),
+        "still starting: a room that waits for everyone waits for it"
+    );
     stats.error_ms = Some(3.0);
     assert!(matches!(
-        v.health_report(&stats, false, 0.0),
+        v.health_report(&stats, false, 1_000.0),
         Some(Health::InSync { .. })
     ));
-    assert_eq!(v.health_report(&stats, false, 10.0), None, "unchanged");
+    assert_eq!(v.health_report(&stats, false, 1_010.0), None, "unchanged");
     assert_eq!(v.show_join(true), ViewEvent::ShowJoin(true));
     assert_eq!(
-        v.health_report(&stats, false, 2_000.0),
+        v.health_report(&stats, false, 3_000.0),
         Some(Health::NeedsClick)
     );
 }

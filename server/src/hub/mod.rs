@@ -47,6 +47,7 @@ use tokio::time::Instant;
 
 mod fanout;
 mod logs;
+mod readiness;
 mod roster;
 #[cfg(target_os = "linux")]
 mod uring;

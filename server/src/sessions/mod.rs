@@ -8,6 +8,7 @@
 //! - [`chat`]: chat lines, reactions and deletions (appended to the store's logs);
 //! - [`advance`]: the automatic advance to the next queued video;
 //! - [`connections`]: counting live connections, readiness and the drain on shutdown;
+//! - [`hold`]: "wait for everyone": a start that holds, its release, a stall that holds;
 //! - [`ready_skip`]: vote to skip's inputs (the room's viewer count and the share setting);
 //! - [`backend`]: the adapter the server functions call ([`app::ssr::Backend`]).
 //!
@@ -22,6 +23,7 @@ mod backend;
 mod chat;
 mod commands;
 mod connections;
+mod hold;
 mod ready_skip;
 #[cfg(test)]
 mod tests;
@@ -196,6 +198,10 @@ impl Sessions {
         let (shutdown, _) = watch::channel(false);
         Ok(Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
             tasks.push(tokio::spawn(advance::advance_loop(
+                weak.clone(),
+                Duration::from_millis(settings.advance_check_ms.max(10)),
+            )));
+            tasks.push(tokio::spawn(hold::hold_loop(
                 weak.clone(),
                 Duration::from_millis(settings.advance_check_ms.max(10)),
             )));
