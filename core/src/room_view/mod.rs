@@ -62,6 +62,8 @@ pub enum ViewEvent {
     ChatError(String),
     /// Reactions to float over the player now (this viewer's video reached their moment).
     Reactions(Vec<Reaction>),
+    /// The room's hold ("Waiting for Ana, Ben…", see `crate::hold`) began, changed or ended.
+    Hold(Option<crate::hold::Hold>),
 }
 
 /// What to do after a step of the room view.
@@ -147,6 +149,7 @@ pub struct RoomView {
     told_queue: Option<Queue>,
     told_video: Option<(String, Option<String>)>,
     told_stats: Option<SyncStats>,
+    told_hold: Option<Option<crate::hold::Hold>>,
     /// Undone local changes already told to the page (see `Engine::refused`).
     refused_seen: u32,
     /// The video whose title this viewer reported to the queue (once per video).
@@ -183,6 +186,7 @@ impl RoomView {
             told_queue: None,
             told_video: None,
             told_stats: None,
+            told_hold: None,
             refused_seen: 0,
             title_sent: None,
             track: ReactionTrack::new(REACTIONS_KEPT),
@@ -398,6 +402,10 @@ impl RoomView {
             if self.told_rights.as_ref() != Some(&s.rights) {
                 self.told_rights = Some(s.rights.clone());
                 out.events.push(ViewEvent::Rights(s.rights.clone()));
+            }
+            if self.told_hold.as_ref() != Some(&s.hold.active) {
+                self.told_hold = Some(s.hold.active.clone());
+                out.events.push(ViewEvent::Hold(s.hold.active.clone()));
             }
         }
         let stats = engine.stats();

@@ -21,6 +21,8 @@ pub enum RoomReq {
     Edit(QueueEdit),
     /// Play a queued item now.
     PlayNow(ItemId),
+    /// "Start now": end the hold made at this revision (see `watchparty_core::hold`).
+    StartNow(u64),
 }
 
 /// The page's handle on its sync client (`Copy`, for event handlers).
@@ -114,6 +116,7 @@ impl Client {
                     base_revision,
                     item,
                 },
+                RoomReq::StartNow(hold) => crate::protocol::ClientMsg::StartNow { seq, hold },
             })
         });
     }

@@ -15,6 +15,7 @@
 //! video and queue controls disabled, and the runtime undoes what they do in the player.
 
 mod client;
+mod hold;
 mod panel;
 mod queue;
 mod stage;
@@ -26,7 +27,8 @@ use crate::pages::chat::ChatPanel;
 use crate::pages::host::{HostPanel, CONTROL_HINT};
 use crate::pages::roster::RosterPanel;
 use crate::pages::NotFound;
-use client::Client;
+use client::{Client, RoomReq};
+use hold::HoldBanner;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -139,6 +141,12 @@ fn Session(view: SessionView) -> impl IntoView {
         <Banners ended=page.ended().into() removed=page.removed().into()/>
         <section class="session">
             <div class="stage">
+                <HoldBanner
+                    hold=page.hold().into()
+                    roster=page.roster().into()
+                    may_control=may_control
+                    on_start=move |r| client.room(RoomReq::StartNow(r))
+                />
                 <PlayerArea
                     start=start
                     show_join=page.show_join().into()

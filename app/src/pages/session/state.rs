@@ -65,6 +65,8 @@ pub struct Page {
     pub host_link: Option<String>,
     /// The browser has a system share sheet (known after hydration).
     pub can_share: bool,
+    /// The room's hold ("Waiting for Ana, Ben…"), while the room waits for everyone.
+    pub hold: Option<watchparty_core::hold::Hold>,
 }
 
 impl Page {
@@ -98,6 +100,7 @@ impl Page {
             share,
             host_link: None,
             can_share: false,
+            hold: view.state.hold.active.clone(),
         }
     }
 }
@@ -183,5 +186,6 @@ pub fn apply(page: Store<Page>, ev: ViewEvent) {
         ViewEvent::Chat(lines) => page.chat().set(lines),
         ViewEvent::ChatError(m) => flash(page.chat_error().into(), m),
         ViewEvent::Reactions(rs) => float(page.floats().into(), page.float_key().into(), rs),
+        ViewEvent::Hold(h) => page.hold().set(h),
     }
 }
