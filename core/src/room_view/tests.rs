@@ -443,3 +443,43 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_hold_is_told_when_it_begins_and_when_it_ends() {
+    let s = state();
+    let mut e = engine(s.clone());
+    let mut v = RoomView::new();
+    let out = v.observe(&e, None, false, 0.0);
+    assert!(out.events.contains(&ViewEvent::Hold(None)));
+    let mut held = s.clone();
+    held.revision += 1;
+    held.hold.active = Some(crate::hold::Hold {
+        revision: held.revision,
+        since: 1_500.0,
+        deadline: 9_500.0,
+        position: 10.0,
+        waiting: vec![],
+        others: 1,
+        stalled: None,
+    });
+    let msg = ServerMsg::State {
+        state: held.clone(),
+        cause: None,
+    };
+    e.on_message(2_000.0, msg, None);
+    let out = v.observe(&e, None, false, 0.0);
+    assert!(out.events.contains(&ViewEvent::Hold(held.hold.active.clone())));
+    let again = v.observe(&e, None, false, 0.0);
+    assert!(!again.events.iter().any(|ev| matches!(ev, ViewEvent::Hold(_))));
+    let mut released = held.clone();
+    released.revision += 1;
+    released.playing = true;
+    released.hold.active = None;
+    let msg = ServerMsg::State {
+        state: released,
+        cause: None,
+    };
+    e.on_message(3_000.0, msg, None);
+    let out = v.observe(&e, None, false, 0.0);
+    assert!(out.events.contains(&ViewEvent::Hold(None)));
+}
