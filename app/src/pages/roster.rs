@@ -3,6 +3,7 @@
 //! Hosts and co-hosts wear a badge; a host sees the buttons of [`super::host`] on each row.
 
 use super::host::MemberControls;
+use super::session::together::ReadyMark;
 use super::Ask;
 use crate::health::{summary_text, Health};
 use crate::rights::{Kid, Rights};
@@ -45,6 +46,8 @@ pub fn RosterPanel<F>(
     me: Signal<u64>,
     rights: Field<Rights>,
     my_kid: Signal<Option<Kid>>,
+    /// The ready check, for each row's ready mark.
+    ready_skip: Field<watchparty_core::ready_skip::ReadySkip>,
     on_ask: F,
 ) -> impl IntoView
 where
@@ -98,6 +101,7 @@ where
                                 <span class=move || format!("dot health-{}", health()) aria-hidden="true"></span>
                                 <span class="roster-name" data-testid="roster-name">{name}</span>
                                 <span class="roster-state">{move || label(status())}</span>
+                                <ReadyMark ready_skip=ready_skip rights=rights kid=kid/>
                                 <MemberControls rights=rights me=my_kid kid=kid on_ask=on_ask/>
                             </li>
                         }

@@ -22,6 +22,7 @@ use crate::sync::{Engine, PlayerState, RateControl, Reading, SyncStats};
 
 #[cfg(test)]
 mod tests;
+pub mod together;
 
 /// What the page shows, as the room view (and the runtime) tell it.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +63,8 @@ pub enum ViewEvent {
     ChatError(String),
     /// Reactions to float over the player now (this viewer's video reached their moment).
     Reactions(Vec<Reaction>),
+    /// The room's settings, ready check or skip votes changed (see [`together`]).
+    Together(crate::together::RoomSettings, crate::ready_skip::ReadySkip),
     /// The room's hold ("Waiting for Ana, Ben…", see `crate::hold`) began, changed or ended.
     Hold(Option<crate::hold::Hold>),
 }
@@ -149,6 +152,7 @@ pub struct RoomView {
     told_queue: Option<Queue>,
     told_video: Option<(String, Option<String>)>,
     told_stats: Option<SyncStats>,
+    told_together: Option<(crate::together::RoomSettings, crate::ready_skip::ReadySkip)>,
     told_hold: Option<Option<crate::hold::Hold>>,
     /// Undone local changes already told to the page (see `Engine::refused`).
     refused_seen: u32,
@@ -186,6 +190,7 @@ impl RoomView {
             told_queue: None,
             told_video: None,
             told_stats: None,
+            told_together: None,
             told_hold: None,
             refused_seen: 0,
             title_sent: None,
@@ -403,6 +408,7 @@ impl RoomView {
                 self.told_rights = Some(s.rights.clone());
                 out.events.push(ViewEvent::Rights(s.rights.clone()));
             }
+            self.observe_together(s, &mut out);
             if self.told_hold.as_ref() != Some(&s.hold.active) {
                 self.told_hold = Some(s.hold.active.clone());
                 out.events.push(ViewEvent::Hold(s.hold.active.clone()));

@@ -23,6 +23,19 @@ pub enum RoomReq {
     PlayNow(ItemId),
     /// "Start now": end the hold made at this revision (see `watchparty_core::hold`).
     StartNow(u64),
+    /// A host's new room settings.
+    Settings(watchparty_core::together::RoomSettings),
+    /// A host opens (`true`) or cancels the ready check.
+    ReadyCheck(bool),
+    /// This viewer is ready (or not) in the ready check.
+    Ready(bool),
+    /// This viewer votes (or takes back its vote) to skip the video of skip round `round`.
+    VoteSkip {
+        /// The skip round.
+        round: u64,
+        /// Vote or take back.
+        vote: bool,
+    },
 }
 
 /// The page's handle on its sync client (`Copy`, for event handlers).
@@ -117,6 +130,14 @@ impl Client {
                     item,
                 },
                 RoomReq::StartNow(hold) => crate::protocol::ClientMsg::StartNow { seq, hold },
+                RoomReq::Settings(settings) => {
+                    crate::protocol::ClientMsg::Settings { seq, settings }
+                }
+                RoomReq::ReadyCheck(open) => crate::protocol::ClientMsg::ReadyCheck { seq, open },
+                RoomReq::Ready(ready) => crate::protocol::ClientMsg::Ready { seq, ready },
+                RoomReq::VoteSkip { round, vote } => {
+                    crate::protocol::ClientMsg::VoteSkip { seq, round, vote }
+                }
             })
         });
     }

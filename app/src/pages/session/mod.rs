@@ -20,6 +20,7 @@ mod panel;
 mod queue;
 mod stage;
 mod state;
+pub(super) mod together;
 
 use crate::api::{get_session, SessionView};
 use crate::ids::SessionId;
@@ -37,6 +38,7 @@ use queue::QueuePanel;
 use reactive_stores::Store;
 use stage::{Banners, PlayerArea, PlayerStart};
 use state::{Page, PageStoreFields, Roles};
+use together::{ReadyBar, SkipVote, TogetherHost};
 
 /// The session page.
 #[component]
@@ -147,6 +149,14 @@ fn Session(view: SessionView) -> impl IntoView {
                     may_control=may_control
                     on_start=move |r| client.room(RoomReq::StartNow(r))
                 />
+                <ReadyBar
+                    ready_skip=page.ready_skip().into()
+                    tally=together::tally(page.ready_skip().into(), page.rights().into(), page.roster().into(), page.viewers().into())
+                    my_kid=my_kid
+                    is_host=roles.is_host
+                    position=Signal::derive(move || stats.with(|s| s.target_position))
+                    client=client
+                />
                 <PlayerArea
                     start=start
                     show_join=page.show_join().into()
@@ -173,11 +183,27 @@ fn Session(view: SessionView) -> impl IntoView {
                     error=page.host_error().into()
                     on_ask=ask
                 />
+                <TogetherHost
+                    visible=roles.is_host
+                    settings=page.settings().into()
+                    ready_skip=page.ready_skip().into()
+                    queue=page.queue().into()
+                    client=client
+                />
                 <p class="hint control-hint" data-testid="control-hint" hidden=move || may_control.get()>
                     {CONTROL_HINT} "."
                 </p>
                 <NameField name=page.my_name().into() client=client/>
                 <NowPlaying video=page.video().into()/>
+                <SkipVote
+                    settings=page.settings().into()
+                    ready_skip=page.ready_skip().into()
+                    queue=page.queue().into()
+                    viewers=page.viewers().into()
+                    my_kid=my_kid
+                    is_host=roles.is_host
+                    client=client
+                />
                 <Notices notices=page.notices().into()/>
                 <ChangeVideo client=client may_control=may_control/>
                 <Invite share=page.share().into() can_share=page.can_share().into() video=page.video().into()/>
@@ -193,6 +219,7 @@ fn Session(view: SessionView) -> impl IntoView {
                 me=me
                 rights=page.rights().into()
                 my_kid=my_kid
+                ready_skip=page.ready_skip().into()
                 on_ask=ask
             />
         </section>

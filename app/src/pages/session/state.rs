@@ -67,6 +67,10 @@ pub struct Page {
     pub can_share: bool,
     /// The room's hold ("Waiting for Ana, Ben…"), while the room waits for everyone.
     pub hold: Option<watchparty_core::hold::Hold>,
+    /// The room's settings (hosts switch them).
+    pub settings: watchparty_core::together::RoomSettings,
+    /// The ready check and the skip votes.
+    pub ready_skip: watchparty_core::ready_skip::ReadySkip,
 }
 
 impl Page {
@@ -101,6 +105,8 @@ impl Page {
             host_link: None,
             can_share: false,
             hold: view.state.hold.active.clone(),
+            settings: view.state.settings,
+            ready_skip: view.state.ready_skip.clone(),
         }
     }
 }
@@ -187,5 +193,9 @@ pub fn apply(page: Store<Page>, ev: ViewEvent) {
         ViewEvent::ChatError(m) => flash(page.chat_error().into(), m),
         ViewEvent::Reactions(rs) => float(page.floats().into(), page.float_key().into(), rs),
         ViewEvent::Hold(h) => page.hold().set(h),
+        ViewEvent::Together(settings, ready_skip) => {
+            page.settings().set(settings);
+            page.ready_skip().set(ready_skip);
+        }
     }
 }
