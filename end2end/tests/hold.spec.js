@@ -1,0 +1,94 @@
+// "Wait for everyone" (issue 27, part 2), with separate browser contexts as separate people:
+// the host turns the setting on; a guest whose player is still loading (the stand-in's
+// readyDelayMs) makes the host's play a hold: the room stays paused and every page says
+// "Waiting for <name>"; the room starts as soon as that player is ready, or at the server's
+// deadline (hold_deadline_ms, 8 s by default: the suite's server runs with the defaults), or
+// at once on "Start now".
+import { test, expect, waitInSync, sample, createSession } from './support.js';
+
+const VIDEO = 'https://www.youtube.com/watch?v=dQw4w9WgXcQ';
+/** The server's default hold deadline (docs/configuration.md, hold_deadline_ms). */
+const DEADLINE_MS = 8_000;
+
+/**
+ * A host A with "Wait for everyone" on and a guest B whose player becomes ready only
+ * `readyDelayMs` after the page made it. Returns once A's list shows B loading.
+ */
+async function loadingGuest(viewers, readyDelayMs) {
+  const a = await viewers('A');
+  const b = await viewers('B', { config: { readyDelayMs } });
+  const url = await createSession(a, VIDEO);
+  await a.waitReady();
+  const wait = a.page.getByTestId('setting-wait-for-all');
+  await wait.check();
+  await expect(wait).toBeChecked();
+  await b.page.goto(url);
+  await b.page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+  await expect.poll(async () => (await b.sync())?.connId ?? 0).toBeGreaterThan(0);
+  const id = (await b.sync()).connId;
+  const row = a.page.locator(`[data-testid=roster-member][data-conn-id="${id}"]`);
+  await expect(row).toHaveAttribute('data-health', 'loading');
+  const name = (await b.page.getByTestId('my-name').textContent()).trim();
+  expect(name.length).toBeGreaterThan(0);
+  return { a, b, name };
+}
+
+/** A presses play in its player; every page shows the hold naming `name`; returns when. */
+async function playIntoHold(a, pages, name) {
+  await a.hook('userPlay');
+  for (const p of pages) {
+    await expect(p.getByTestId('hold')).toBeVisible({ timeout: 5_000 });
+    await expect(p.getByTestId('hold-text')).toHaveText(`Waiting for ${name}`);
+  }
+  return Date.now();
+}
+
+/** While held, A's player is paused (its engine put its own play back), not playing ahead. */
+async function heldPaused(a) {
+  await expect.poll(async () => (await sample([a])).running[0], { timeout: 5_000 }).toBe(false);
+}
+
+test('a start waits for a loading player and plays as soon as it is ready', async ({ viewers }) => {
+  const { a, b, name } = await loadingGuest(viewers, 7_000);
+  const heldAt = await playIntoHold(a, [a.page, b.page], name);
+  await heldPaused(a);
+  await test.step('the guest becomes ready: the room starts, before the deadline', async () => {
+    await expect(a.page.getByTestId('hold')).toBeHidden({ timeout: DEADLINE_MS });
+    const waited = Date.now() - heldAt;
+    expect(waited).toBeLessThan(DEADLINE_MS - 500);
+    const readyAt = await b.page.evaluate(() => window.__ytTest.players.at(-1).readyAt);
+    expect(readyAt).not.toBeNull();
+    await waitInSync([a, b], { playing: true });
+    await expect(b.page.getByTestId('hold')).toBeHidden();
+  });
+});
+
+test('the deadline starts the room without a player that is still loading', async ({ viewers }) => {
+  const { a, b, name } = await loadingGuest(viewers, 120_000);
+  const heldAt = await playIntoHold(a, [a.page, b.page], name);
+  await heldPaused(a);
+  await test.step('still held well into the wait', async () => {
+    await a.page.waitForTimeout(DEADLINE_MS / 2);
+    await expect(a.page.getByTestId('hold')).toBeVisible();
+  });
+  await test.step('the deadline releases it: the host plays, the guest still loads', async () => {
+    await expect(a.page.getByTestId('hold')).toBeHidden({ timeout: DEADLINE_MS + 4_000 });
+    const waited = Date.now() - heldAt;
+    expect(waited).toBeGreaterThan(DEADLINE_MS - 1_500);
+    await expect.poll(async () => (await sample([a])).running[0], { timeout: 5_000 }).toBe(true);
+    await expect(b.page.getByTestId('hold')).toBeHidden();
+  });
+});
+
+test('"Start now" ends the hold at once', async ({ viewers }) => {
+  const { a, b, name } = await loadingGuest(viewers, 120_000);
+  await playIntoHold(a, [a.page, b.page], name);
+  // Everyone controls this room: the guest sees "Start now" too.
+  await expect(b.page.getByTestId('hold-start-now')).toBeVisible();
+  const clicked = Date.now();
+  await a.page.getByTestId('hold-start-now').click();
+  await expect(a.page.getByTestId('hold')).toBeHidden({ timeout: 3_000 });
+  expect(Date.now() - clicked).toBeLessThan(3_000);
+  await expect.poll(async () => (await sample([a])).running[0], { timeout: 5_000 }).toBe(true);
+  await expect(b.page.getByTestId('hold')).toBeHidden();
+});
