@@ -468,9 +468,14 @@ fn the_hold_is_told_when_it_begins_and_when_it_ends() {
     };
     e.on_message(2_000.0, msg, None);
     let out = v.observe(&e, None, false, 0.0);
-    assert!(out.events.contains(&ViewEvent::Hold(held.hold.active.clone())));
+    assert!(out
+        .events
+        .contains(&ViewEvent::Hold(held.hold.active.clone())));
     let again = v.observe(&e, None, false, 0.0);
-    assert!(!again.events.iter().any(|ev| matches!(ev, ViewEvent::Hold(_))));
+    assert!(!again
+        .events
+        .iter()
+        .any(|ev| matches!(ev, ViewEvent::Hold(_))));
     let mut released = held.clone();
     released.revision += 1;
     released.playing = true;
