@@ -246,11 +246,21 @@ async fn two_instances_skip_once() {
     });
     futures::future::join_all(sends).await;
     let msgs = on_b[0].drain(Duration::from_millis(1_500)).await;
-    let skips = msgs
+    // Revisions that skipped (a vote that lost to the skip is acknowledged to its sender with
+    // the current state: the same revision again).
+    let mut skips: Vec<u64> = msgs
         .iter()
-        .filter(|m| matches!(m, ServerMsg::State { state, .. } if state.revision > before && state.video_id == queued()))
-        .count();
-    assert_eq!(skips, 1, "{msgs:?}");
+        .filter_map(|m| match m {
+            ServerMsg::State { state, .. }
+                if state.revision > before && state.video_id == queued() =>
+            {
+                Some(state.revision)
+            }
+            _ => None,
+        })
+        .collect();
+    skips.dedup();
+    assert_eq!(skips.len(), 1, "{msgs:?}");
     assert_eq!(on_b[0].state.queue.items.len(), 0);
     assert_eq!(on_b[0].state.ready_skip.round, 1);
 }
