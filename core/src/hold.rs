@@ -162,6 +162,16 @@ impl Readiness {
         Self { waiting, total }
     }
 
+    /// The same without viewer `id` (the sender of a play: its player buffers because its
+    /// person just pressed play, so it is never waited for).
+    pub fn without(mut self, id: ConnId) -> Self {
+        let before = self.waiting.len();
+        self.waiting.retain(|w| w.id != id);
+        let dropped = u32::try_from(before - self.waiting.len()).unwrap_or(u32::MAX);
+        self.total = self.total.saturating_sub(dropped);
+        self
+    }
+
     /// Everybody is ready.
     pub fn all_ready(&self) -> bool {
         self.total == 0

@@ -382,6 +382,14 @@ fn readiness_from_the_list_and_counts() {
     assert_eq!(r.total, 5, "three unlisted viewers buffer");
     let h = held(0.0).hold.active.unwrap();
     assert_eq!(hold_text(&h, &r), "Waiting for Ana, Cara and 3 others");
+    // The sender of a play is never waited for.
+    let without = r.clone().without(1);
+    assert_eq!(
+        without.waiting.iter().map(|w| w.id).collect::<Vec<_>>(),
+        vec![3]
+    );
+    assert_eq!(without.total, 4);
+    assert_eq!(r.clone().without(2), r, "a ready viewer changes nothing");
     assert_eq!(hold_text(&h, &Readiness::default()), "Waiting for Ana");
 }
 

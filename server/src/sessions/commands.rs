@@ -140,7 +140,7 @@ impl Sessions {
                     None => return Ok(Outcome::Unchanged(current)),
                 },
                 // "Wait for everyone" may turn a start into a hold (see `hold.rs`).
-                Ok(Some(next)) => match self.settle_hold(hub, &current, &cmd, next, now) {
+                Ok(Some(next)) => match self.settle_hold(hub, &current, &cmd, next, now, cause) {
                     Some(next) => next,
                     None => return Ok(Outcome::Unchanged(current)),
                 },

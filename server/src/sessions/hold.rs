@@ -32,10 +32,11 @@ impl Sessions {
         self.settings.hold_deadline_ms as f64
     }
 
-    /// The hold's rule for one accepted change `current` → `next` made by `cmd` at `now`: a
-    /// start while somebody is not ready becomes a hold; during a hold, a pause cancels it and
-    /// a play or seek keeps it. `None`: the change comes to nothing (a play during the hold
-    /// at its position).
+    /// The hold's rule for one accepted change `current` → `next` made by `cmd` (from
+    /// connection `cause.conn_id`) at `now`: a start while somebody else is not ready becomes a
+    /// hold; during a hold, a pause cancels it and a play or seek keeps it. `None`: the change
+    /// comes to nothing (a play during the hold at its position). The sender is never waited
+    /// for: its player buffers because its person just pressed play.
     pub(super) fn settle_hold(
         &self,
         hub: &Hub,
@@ -43,6 +44,7 @@ impl Sessions {
         cmd: &RoomCommand,
         next: PlaybackState,
         now: f64,
+        cause: Cause,
     ) -> Option<PlaybackState> {
         if matches!(cmd, RoomCommand::Release { .. } | RoomCommand::Stall { .. }) {
             return Some(next);
@@ -57,7 +59,7 @@ impl Sessions {
         let ready = if held {
             Readiness::default()
         } else {
-            hub.readiness()
+            hub.readiness().without(cause.conn_id)
         };
         hold::settle(current, next, pause, &ready, now, self.hold_deadline_ms())
     }

@@ -166,6 +166,14 @@ async fn a_start_waits_for_a_loading_viewer_until_it_is_ready(store: Store) {
     host.command(Command::Play { position: 20.0 }).await;
     let seen = until_state(&mut host, "the play", |s| s.playing).await;
     assert!(seen.iter().all(|(s, _)| s.hold.active.is_none()));
+    // The sender's own player buffering (its person just pressed play) holds nothing.
+    host.command(Command::Pause { position: 30.0 }).await;
+    until_state(&mut host, "the pause", |s| !s.playing).await;
+    let mut guest_view = guest;
+    report(&mut host, &mut guest_view, Health::Buffering).await;
+    host.command(Command::Play { position: 30.0 }).await;
+    let seen = until_state(&mut host, "the play", |s| s.playing).await;
+    assert!(seen.iter().all(|(s, _)| s.hold.active.is_none()));
 }
 
 async fn the_deadline_releases_the_hold_once(store: Store) {
