@@ -201,12 +201,16 @@ pub fn apply_by(
 ) -> Result<Option<PlaybackState>, RoomError> {
     let mut next = apply_rules(state, cmd, base_revision, now, limits, actor)?;
     if let Some(n) = next.as_mut() {
-        let video_changed = matches!(
-            cmd,
-            RoomCommand::PlayNow { .. }
-                | RoomCommand::Advance { .. }
-                | RoomCommand::Playback(Command::Video { .. })
-        );
+        // A vote's change that took a queued item is the skip (even to the same video).
+        let skipped = matches!(cmd, RoomCommand::Together(TogetherCommand::VoteSkip { .. }))
+            && n.queue.items.len() < state.queue.items.len();
+        let video_changed = skipped
+            || matches!(
+                cmd,
+                RoomCommand::PlayNow { .. }
+                    | RoomCommand::Advance { .. }
+                    | RoomCommand::Playback(Command::Video { .. })
+            );
         let play = matches!(cmd, RoomCommand::Playback(Command::Play { .. }));
         ready_skip::settle(state, n, video_changed, play);
     }

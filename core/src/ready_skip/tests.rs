@@ -238,6 +238,31 @@ fn an_empty_queue_has_nothing_to_skip() {
 }
 
 #[test]
+fn a_skip_to_the_same_video_starts_a_new_round() {
+    let mut s = PlaybackState::new(v(0), 0.0, 0.0);
+    s.rights = Rights::owned_by(kid(0));
+    let again = RoomCommand::Queue(QueueEdit::Add {
+        video_id: v(0),
+        start: 0.0,
+    });
+    s = by(&s, &again, 0).unwrap().unwrap();
+    let s = with_vote_skip(&s);
+    let s1 = ok(&s, vote(0, 3), 1);
+    let skipped = ok(&s1, vote(0, 3), 2);
+    assert_eq!(skipped.video_id, v(0));
+    assert!(skipped.queue.items.is_empty());
+    assert_eq!(
+        (skipped.ready_skip.round, skipped.ready_skip.votes.len()),
+        (1, 0)
+    );
+    // A late vote for the video that was skipped changes nothing.
+    assert_eq!(
+        by(&skipped, &RoomCommand::Together(vote(0, 3)), 3),
+        Ok(None)
+    );
+}
+
+#[test]
 fn quorum_examples() {
     let n = |viewers, share| Quorum { viewers, share }.needed();
     assert_eq!(
