@@ -3,8 +3,9 @@
 // readyDelayMs) makes the host's play a hold: the room stays paused and every page says
 // "Waiting for <name>"; the room starts as soon as that player is ready, or at the server's
 // deadline (hold_deadline_ms, 8 s by default: the suite's server runs with the defaults), or
-// at once on "Start now".
-import { test, expect, waitInSync, sample, createSession } from './support.js';
+// at once on "Start now". With "Also wait when someone buffers", a guest's stall in the middle
+// of playback holds the room until it recovers, and not again right after.
+import { test, expect, waitInSync, sample, createSession, party } from './support.js';
 
 const VIDEO = 'https://www.youtube.com/watch?v=dQw4w9WgXcQ';
 /** The server's default hold deadline (docs/configuration.md, hold_deadline_ms). */
@@ -91,4 +92,45 @@ test('"Start now" ends the hold at once', async ({ viewers }) => {
   expect(Date.now() - clicked).toBeLessThan(3_000);
   await expect.poll(async () => (await sample([a])).running[0], { timeout: 5_000 }).toBe(true);
   await expect(b.page.getByTestId('hold')).toBeHidden();
+});
+
+test('a stall holds the room until the player recovers, and not again right after', async ({ viewers }) => {
+  const { all } = await party(viewers, 2);
+  const [a, b] = all;
+  for (const id of ['setting-wait-for-all', 'setting-wait-on-buffer']) {
+    await a.page.getByTestId(id).check();
+    await expect(a.page.getByTestId(id)).toBeChecked();
+  }
+  const name = (await b.page.getByTestId('my-name').textContent()).trim();
+  // The guest is ready, so the start does not hold (a hold would be followed by a calm of one
+  // deadline in which no stall holds).
+  const id = (await b.sync()).connId;
+  const row = a.page.locator(`[data-testid=roster-member][data-conn-id="${id}"]`);
+  await expect(row).toHaveAttribute('data-health', 'in_sync');
+  await a.hook('userPlay');
+  await waitInSync(all, { playing: true });
+  await expect(a.page.getByTestId('hold')).toBeHidden();
+  // Past the start's grace (2 s of play).
+  await a.page.waitForTimeout(2_500);
+  await test.step("the guest's player stalls: the room holds, naming it", async () => {
+    await b.hook('stall', 3_000);
+    for (const v of all) {
+      await expect(v.page.getByTestId('hold')).toBeVisible({ timeout: 5_000 });
+      await expect(v.page.getByTestId('hold-text')).toHaveText(`Waiting for ${name}`);
+    }
+    await expect.poll(async () => (await sample([a])).running[0], { timeout: 5_000 }).toBe(false);
+  });
+  await test.step('the player recovers: the room plays on, together', async () => {
+    await expect(a.page.getByTestId('hold')).toBeHidden({ timeout: 7_000 });
+    await waitInSync(all, { playing: true });
+  });
+  await test.step('the same guest stalls again at once: no new hold (the calm after a hold)', async () => {
+    await b.hook('stall', 2_000);
+    const end = Date.now() + 3_500;
+    while (Date.now() < end) {
+      await expect(a.page.getByTestId('hold')).toBeHidden();
+      expect((await sample([a])).running[0]).toBe(true);
+      await a.page.waitForTimeout(250);
+    }
+  });
 });
