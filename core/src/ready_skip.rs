@@ -49,6 +49,14 @@ pub struct ReadySkip {
     /// Who voted to skip the current video (round `round`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub votes: Vec<Kid>,
+    /// This revision is the skip a vote made (for the notice "Skipped by vote"); false again
+    /// after any other change.
+    #[serde(skip_serializing_if = "is_false")]
+    pub by_vote: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -213,6 +213,7 @@ pub fn apply_by(
             );
         let play = matches!(cmd, RoomCommand::Playback(Command::Play { .. }));
         ready_skip::settle(state, n, video_changed, play);
+        n.ready_skip.by_vote = skipped;
     }
     Ok(next)
 }

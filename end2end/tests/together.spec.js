@@ -28,6 +28,8 @@ test('ready check: rows show ready, concurrent readies count, "Start" plays and 
   await test.step('only the host asks; every page shows the check and every guest row is "not ready"', async () => {
     await expect(b.page.getByTestId('ready-check-start')).toBeHidden();
     await a.page.getByTestId('ready-check-start').click();
+    await expect(a.page.getByTestId('notices')).toContainText('You asked: everyone ready?');
+    await expect(b.page.getByTestId('notices')).toContainText('asked: everyone ready?');
     for (const v of all) {
       await expect(v.page.getByTestId('ready-check')).toBeVisible();
       await expect(v.page.getByTestId('ready-check')).toHaveAttribute('data-of', '2');
@@ -81,6 +83,7 @@ test('ready check: rows show ready, concurrent readies count, "Start" plays and 
     await expect(c.page.getByTestId('ready-check')).toBeVisible();
     await a.page.getByTestId('ready-check-cancel').click();
     for (const v of all) await expect(v.page.getByTestId('ready-check')).toBeHidden();
+    await expect(c.page.getByTestId('notices')).toContainText('cancelled the ready check');
     await expect(a.page.getByTestId('ready-check-start')).toBeVisible();
   });
 });
@@ -130,6 +133,7 @@ test('vote to skip: "Skip (n/4)", the crossing votes skip once, votes reset, hos
     for (const v of all) {
       await expect(v.page.getByTestId('now-playing')).toHaveAttribute('data-video-id', second);
       await expect(v.page.getByTestId('queue-item')).toHaveCount(1);
+      await expect(v.page.getByTestId('notices')).toContainText(`Skipped by vote: up next ${second}`);
     }
     await waitSameRevision(all);
     // Exactly one skip: the third video is still queued, and the votes start again.

@@ -191,10 +191,12 @@ fn the_crossing_vote_skips_once_and_votes_reset() {
     assert_eq!(s3.queue.items.len(), 1);
     assert_eq!(s3.ready_skip.round, 1);
     assert!(s3.ready_skip.votes.is_empty());
+    assert!(s3.ready_skip.by_vote && !s2.ready_skip.by_vote);
     // A vote for the old video (sent before the skip reached its sender) changes nothing.
     assert_eq!(by(&s3, &RoomCommand::Together(vote(0, 5)), 4), Ok(None));
     // Taking a vote back.
     let s4 = ok(&s3, vote(1, 5), 4);
+    assert!(!s4.ready_skip.by_vote);
     let back = TogetherCommand::VoteSkip {
         round: 1,
         vote: false,
@@ -399,6 +401,7 @@ fn wire_messages() {
         }),
         round: 2,
         votes: vec![kid(2)],
+        by_vote: true,
     };
     let back: PlaybackState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
     assert_eq!(back, s);

@@ -544,7 +544,7 @@ fn notice(engine: &Engine, next: &PlaybackState, cause: Option<Cause>) -> Option
         c if c.conn_id == 0 => Author::Server,
         _ => Author::Viewer(next.changed_by.as_deref().unwrap_or("Someone")),
     };
-    describe(prev, next, who, None)
+    together::notice(prev, next, who).or_else(|| describe(prev, next, who, None))
 }
 
 /// What the page shows for an error the server sent, by what the refused message was for.

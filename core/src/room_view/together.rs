@@ -8,6 +8,7 @@
 //! against the viewers in the room (the server's count).
 
 use super::{Output, RoomView, ViewEvent};
+use crate::notices::Author;
 use crate::playback::PlaybackState;
 use crate::ready_skip::ReadySkip;
 use crate::rights::{Kid, Rights};
@@ -75,6 +76,29 @@ pub fn skip_notice(votes: usize, viewers: u32) -> Option<String> {
     (votes > 0).then(|| format!("{votes} of {} voted to skip", viewers.max(1)))
 }
 
+/// The notice for a change of the ready check or a skip by vote ("Ana asked: everyone
+/// ready?", "Ana cancelled the ready check", "Skipped by vote: up next …"); `None` for every
+/// other change (then [`crate::notices::describe`] speaks).
+pub fn notice(prev: &PlaybackState, next: &PlaybackState, who: Author<'_>) -> Option<String> {
+    if next.revision <= prev.revision {
+        return None;
+    }
+    let w = match who {
+        Author::You => "You",
+        Author::Viewer(n) => n,
+        Author::Server => "The room",
+    };
+    if next.ready_skip.by_vote {
+        return Some(format!("Skipped by vote: up next {}", next.video_id));
+    }
+    match (&prev.ready_skip.check, &next.ready_skip.check) {
+        (None, Some(_)) => Some(format!("{w} asked: everyone ready?")),
+        // A check that ends without playback starting was cancelled.
+        (Some(_), None) if !next.playing => Some(format!("{w} cancelled the ready check")),
+        _ => None,
+    }
+}
+
 impl RoomView {
     /// Tells the page when the settings, the ready check or the votes changed.
     pub(super) fn observe_together(&mut self, s: &PlaybackState, out: &mut Output) {
@@ -131,6 +155,46 @@ mod tests {
         assert!(!ReadyTally::of(&rs, &rights, &members, 4)
             .unwrap()
             .everyone());
+    }
+
+    #[test]
+    fn notices_for_the_check_and_a_skip_by_vote() {
+        let s = PlaybackState::new(crate::ids::VideoId::parse("dQw4w9WgXcQ").unwrap(), 0.0, 0.0);
+        let mut open = PlaybackState {
+            revision: 2,
+            ..s.clone()
+        };
+        open.ready_skip.check = Some(ReadyCheck::default());
+        let who = Author::Viewer("Ana");
+        assert_eq!(
+            notice(&s, &open, who).as_deref(),
+            Some("Ana asked: everyone ready?")
+        );
+        let cancelled = PlaybackState {
+            revision: 3,
+            ..s.clone()
+        };
+        assert_eq!(
+            notice(&open, &cancelled, Author::You).as_deref(),
+            Some("You cancelled the ready check")
+        );
+        // Ended by a play: the play's own notice speaks.
+        let played = PlaybackState {
+            revision: 3,
+            playing: true,
+            ..s.clone()
+        };
+        assert_eq!(notice(&open, &played, who), None);
+        let mut skipped = PlaybackState {
+            revision: 3,
+            ..open.clone()
+        };
+        skipped.ready_skip.by_vote = true;
+        assert_eq!(
+            notice(&open, &skipped, who).as_deref(),
+            Some("Skipped by vote: up next dQw4w9WgXcQ")
+        );
+        assert_eq!(notice(&skipped, &skipped, who), None);
     }
 
     #[test]
