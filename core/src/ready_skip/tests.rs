@@ -406,3 +406,72 @@ fn wire_messages() {
     let back: PlaybackState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
     assert_eq!(back, s);
 }
+
+/// One random room command by viewer `who` (0 is the host).
+fn any_command() -> impl Strategy<Value = (RoomCommand, usize)> {
+    let together = prop_oneof![
+        any::<bool>().prop_map(|open| TogetherCommand::Check { open }),
+        any::<bool>().prop_map(|ready| TogetherCommand::Ready { ready }),
+        (0u64..3, any::<bool>()).prop_map(|(round, vote)| TogetherCommand::VoteSkip {
+            round,
+            vote,
+            quorum: Quorum {
+                viewers: 4,
+                share: DEFAULT_SKIP_SHARE
+            },
+        }),
+        any::<bool>().prop_map(|vote_skip| TogetherCommand::Settings(RoomSettings {
+            vote_skip,
+            ..RoomSettings::default()
+        })),
+    ]
+    .prop_map(RoomCommand::Together);
+    let room = prop_oneof![
+        (0.0..5.0f64).prop_map(|p| RoomCommand::from(Command::Play { position: p })),
+        (0.0..5.0f64).prop_map(|p| RoomCommand::from(Command::Pause { position: p })),
+        (0usize..3).prop_map(|i| RoomCommand::Queue(QueueEdit::Add {
+            video_id: v(i),
+            start: 0.0
+        })),
+        (0usize..3).prop_map(|i| RoomCommand::from(Command::Video {
+            video_id: v(i),
+            position: 0.0
+        })),
+    ];
+    (prop_oneof![2 => together, 1 => room], 0usize..4)
+}
+
+proptest! {
+    /// Whatever happens in a room, in any order: every video change (a skip, play now, a
+    /// video command) starts exactly one new skip round with no votes; playback starting
+    /// always ends the ready check; votes and readies are only ever those of distinct viewers;
+    /// nothing but a video change touches the round.
+    #[test]
+    fn rounds_follow_video_changes_and_starts_end_the_check(cmds in proptest::collection::vec(any_command(), 1..60)) {
+        let mut s = room(1);
+        for (i, (cmd, who)) in cmds.iter().enumerate() {
+            let now = 1_000.0 + i as f64 * 10.0;
+            let Ok(Some(next)) = apply_by(&s, cmd, s.revision, now, RoomLimits::default(), Actor::Viewer(&kid(*who))) else {
+                continue;
+            };
+            prop_assert_eq!(next.revision, s.revision + 1);
+            let video_changed = next.video_id != s.video_id
+                || next.queue.items.len() < s.queue.items.len()
+                || matches!(cmd, RoomCommand::Playback(Command::Video { .. }));
+            let round = s.ready_skip.round + u64::from(video_changed);
+            prop_assert_eq!(next.ready_skip.round, round, "{:?}", cmd);
+            if video_changed {
+                prop_assert!(next.ready_skip.votes.is_empty());
+            }
+            if next.playing && !s.playing {
+                prop_assert!(next.ready_skip.check.is_none());
+            }
+            let mut votes = next.ready_skip.votes.clone();
+            votes.sort();
+            votes.dedup();
+            prop_assert_eq!(votes.len(), next.ready_skip.votes.len());
+            prop_assert!(next.ready_skip.votes.len() < 3, "the third of four votes skips");
+            s = next;
+        }
+    }
+}
