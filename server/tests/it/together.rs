@@ -264,3 +264,46 @@ async fn two_instances_skip_once() {
     assert_eq!(on_b[0].state.queue.items.len(), 0);
     assert_eq!(on_b[0].state.ready_skip.round, 1);
 }
+
+/// Two instances on one Redis: readies sent at the same moment through both instances all
+/// survive, and a setting switched on one reaches viewers of the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_keep_every_ready() {
+    let a = spawn(Store::Redis).await;
+    let b = spawn(Store::Redis).await;
+    let (id, secret) = hosted(&a).await;
+    let mut host = Client::connect_as(&a, &id, &secret).await;
+    let mut guests = Vec::new();
+    for i in 0..4 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        guests.push(Client::connect_as(server, &id, &key(50 + i)).await);
+    }
+    let on = RoomSettings {
+        wait_for_all: true,
+        ..RoomSettings::default()
+    };
+    settings(&mut host, on).await;
+    let seq = host.next_seq();
+    host.send(&ClientMsg::ReadyCheck { seq, open: true }).await;
+    for g in guests.iter_mut() {
+        state_where(g, "the settings and the check", |s| {
+            s.settings == on && s.ready_skip.check.is_some()
+        })
+        .await;
+    }
+    let sends = guests.iter_mut().map(|c| {
+        let seq = c.next_seq();
+        let msg = ClientMsg::Ready { seq, ready: true };
+        async move { c.send(&msg).await }
+    });
+    futures::future::join_all(sends).await;
+    let kids: Vec<_> = guests.iter().map(|g| g.kid.clone().expect("kid")).collect();
+    state_where(&mut host, "four readies", |s| {
+        kids.iter().all(|k| s.ready_skip.is_ready(k))
+    })
+    .await;
+    state_where(&mut guests[1], "four readies on b", |s| {
+        kids.iter().all(|k| s.ready_skip.is_ready(k))
+    })
+    .await;
+}
