@@ -21,7 +21,8 @@
  *   with Date.now() at the nominal rate while the reported state is PLAYING; getPlayerState()
  *   is the last reported state;
  * - ready after a few hundred ms (state -1, or 5 after cueVideoById); BUFFERING for 80-300 ms
- *   before PLAYING; BUFFERING after a seek while playing; no event at all for a seek while
+ *   before PLAYING from UNSTARTED/CUED/ENDED, for 30-45 ms (resumeMinMs/resumeMaxMs) when a
+ *   paused player whose position is buffered resumes; BUFFERING after a seek while playing; no event at all for a seek while
  *   paused; seekTo while paused stays paused, from UNSTARTED/CUED/ENDED it starts playing;
  *   getDuration() is 0 until ready; ENDED at the end;
  * - setPlaybackRate(r) snaps to the nearest of getAvailablePlaybackRates() (ties towards 1) and
@@ -47,10 +48,10 @@
  * Test hooks (not part of the YouTube API) on window.__ytTest:
  * - config: set before load with page.addInitScript
  *   {readyDelayMs, blockAutoplay, duration, clockSkew, eventLatencyMs, infoIntervalMs,
- *    bufferMinMs, bufferMaxMs, autoplayRevertMs, errors: {videoId: code}, durations: {videoId: s},
+ *    bufferMinMs, bufferMaxMs, resumeMinMs, resumeMaxMs, autoplayRevertMs, errors: {videoId: code}, durations: {videoId: s},
  *    availableRates, readingStepMs, readingJitterMs, pausedSeekBuffers}
  * - players: one hook object per player created, in creation order:
- *   {player, videoId, ready, destroyed, createdAt, readyAt, runningAt, userPlay(), userPause(),
+ *   {player, videoId, ready, destroyed, createdAt, readyAt, runningAt, starts, userPlay(), userPause(),
  *    userSeek(s), stall(ms), setClockSkew(f),
  *    truePosition() -> {position, at, state, running, rate, videoId}}
  *   where `at` is performance.now() of the reading and `rate` the effective media clock rate
@@ -73,6 +74,8 @@
     infoIntervalMs: 250,
     bufferMinMs: 80,
     bufferMaxMs: 300,
+    resumeMinMs: 30,
+    resumeMaxMs: 45,
     autoplayRevertMs: 200,
     errors: {},
     durations: {},
@@ -367,6 +370,8 @@
     function clockRuns() {
       m.anchorAt = now();
       m.running = true;
+      hook.starts.push({ at: m.anchorAt, position: truePos(m.anchorAt), rate: video ? video.playbackRate : m.rate * m.skew });
+      if (hook.starts.length > 50) hook.starts.shift();
       if (hook.runningAt === null) {
         hook.runningAt = m.anchorAt;
         if (typeof T.onRunning === 'function') T.onRunning(hook);
@@ -434,6 +439,9 @@
         }, cfg.autoplayRevertMs);
         return;
       }
+      // A resume of a paused player whose position is buffered is quick and steady; a start
+      // from UNSTARTED/CUED/ENDED loads first (the buffer delay).
+      var resuming = m.state === State.PAUSED;
       setState(State.BUFFERING);
       if (cfg.adPreroll && !m.prerollDone) {
         // The video's first start shows the preroll instead (once per video).
@@ -445,7 +453,7 @@
         }, bufferDelay());
         return;
       }
-      scheduleResume(bufferDelay());
+      scheduleResume(resuming ? between(cfg.resumeMinMs, cfg.resumeMaxMs) : bufferDelay());
     }
     function pause() {
       if (!m.ready || m.error !== null) return;
@@ -834,6 +842,8 @@
       createdAt: createdAt,
       readyAt: null,
       runningAt: null,
+      /** Every start of the media clock (the last 50): {at: performance.now(), position, rate}. */
+      starts: [],
       /** A person clicks play inside the iframe (a user gesture there: never blocked). */
       userPlay: function () {
         startPlay(true);

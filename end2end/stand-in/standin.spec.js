@@ -220,6 +220,11 @@ test.describe('YouTube IFrame API stand-in', () => {
 
     await call(page, 'playVideo()');
     await waitState(page, 1);
+    // A resume of a paused player (its position buffered) is quick and steady: 30-45 ms.
+    const resume = (await events(page)).filter((e) => e.name === 'state').slice(-2);
+    expect(resume.map((e) => e.data)).toEqual([3, 1]);
+    expect(resume[1].at - resume[0].at).toBeGreaterThanOrEqual(25);
+    expect(resume[1].at - resume[0].at).toBeLessThanOrEqual(75);
     await call(page, 'seekTo(200, true)');
     await page.waitForFunction(() => window.__events.filter((e) => e.name === 'state').length >= 6);
     await waitState(page, 1);

@@ -74,6 +74,8 @@ pub struct StartProbe {
     pub from: f64,
     /// The room's rate.
     pub rate: f64,
+    /// The player was paused (a resume) when called: only those teach the latency.
+    pub warm: bool,
 }
 
 impl StartProbe {
@@ -112,6 +114,7 @@ mod tests {
             start_at: 1_100.0,
             from: 10.0,
             rate: 1.0,
+            warm: true,
         };
         let (latency, error) = p.measure(10.470, 1_600.0);
         assert!((latency - 130.0).abs() < 1e-6);

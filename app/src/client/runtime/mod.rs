@@ -439,6 +439,16 @@ impl Inner {
         set("readingNoiseMs", stats.reading_noise_ms.into());
         set("inAd", stats.in_ad.into());
         set("pulseLagMs", stats.pulse_lag_ms.into());
+        set("startLatencyMs", stats.start_latency_ms.into());
+        set(
+            "startErrorMs",
+            stats
+                .start_error_ms
+                .map(JsValue::from_f64)
+                .unwrap_or(JsValue::NULL),
+        );
+        set("starts", stats.starts.into());
+        set("startNeedMs", stats.start_need_ms.into());
         let player_video = self.player.borrow().as_ref().and_then(|p| p.video_data());
         let hidden = web_sys::window()
             .and_then(|w| w.document())

@@ -17,7 +17,7 @@ use crate::sync::{Action, PlayerState, Reading};
 
 /// A player held for a scheduled start is moved to its position when further than this (s):
 /// within a frame's fraction, so the start is on the same frame.
-pub const SCHEDULED_SNAP: f64 = 0.004;
+pub const SCHEDULED_SNAP: f64 = 0.001;
 /// A probe not measured this long after its moment is dropped (ms).
 const PROBE_TIMEOUT_MS: f64 = 3_000.0;
 /// Added to the need a client reports (ms): a paused seek and timer jitter.
@@ -34,8 +34,9 @@ pub(super) struct Scheduled {
     pub position: f64,
     /// The room's rate.
     pub rate: f64,
-    /// The room's revision that scheduled it.
-    pub revision: u64,
+    /// The room's moment (server ms): the start stands while the state still says it (a
+    /// later revision that is no new start, e.g. a duration report, keeps it).
+    pub server_start: f64,
 }
 
 impl Engine {
@@ -66,10 +67,13 @@ impl Engine {
             out.push(Action::Pause);
             paused = true;
         }
-        if (r.position - s.position).abs() > SCHEDULED_SNAP {
+        let fresh = r.state.is_fresh() || r.state == PlayerState::Ended;
+        if fresh || (r.position - s.position).abs() > SCHEDULED_SNAP {
+            // A fresh or ended player is primed too: seekTo starts it loading (and playing),
+            // the pause right after leaves it paused with its position buffered, so the call
+            // at the moment is a quick resume, not a load.
             self.seek(now, s.position, out);
-            if r.state.is_fresh() || r.state == PlayerState::Ended {
-                // seekTo on a fresh or ended player starts playback: pause right after.
+            if fresh {
                 out.push(Action::Pause);
                 paused = true;
             }
@@ -88,7 +92,7 @@ impl Engine {
             start_at,
             position: s.position,
             rate: s.rate,
-            revision: s.revision,
+            server_start: s.updated_at,
         });
         out.push(Action::WakeAt(play_at));
         self.stats.last_action = format!("start at {:.3} in {:.0} ms", s.position, start_at - now);
@@ -100,13 +104,14 @@ impl Engine {
     pub(super) fn scheduled_start(
         &mut self,
         now: f64,
+        r: Reading,
         s: &PlaybackState,
         out: &mut Vec<Action>,
     ) -> bool {
         let Some(sc) = self.scheduled else {
             return false;
         };
-        if sc.revision != s.revision || !s.playing {
+        if !s.playing || s.updated_at != sc.server_start || s.position != sc.position {
             self.scheduled = None;
             return false;
         }
@@ -128,10 +133,15 @@ impl Engine {
             start_at: sc.start_at,
             from: sc.position,
             rate: sc.rate,
+            warm: r.state == PlayerState::Paused,
         });
         self.probe_counts = (self.drift.corrective_seeks, self.drift.rate_nudges);
         self.drift.reset(now, SETTLE_MS);
-        self.stats.last_action = format!("scheduled start at {:.3}", sc.position);
+        self.stats.last_action = format!(
+            "scheduled start at {:.3} ({:+.0} ms)",
+            sc.position,
+            now - sc.play_at
+        );
         true
     }
 
@@ -148,12 +158,18 @@ impl Engine {
             self.start_probe = None;
             return;
         }
-        if r.state != PlayerState::Playing || r.at < p.start_at + START_SETTLE_MS {
+        // Settled (a real decoder's start transient and one widget report are over), and
+        // before drift control can act (it waits as long after the player is seen playing).
+        if r.state != PlayerState::Playing || r.at < (p.called_at + START_SETTLE_MS).max(p.start_at)
+        {
             return;
         }
         self.start_probe = None;
         let (latency, error) = p.measure(r.position, r.at);
-        self.start_latency.record(latency);
+        if p.warm {
+            // A start from a fresh player is a load, not the resume the plan is for.
+            self.start_latency.record(latency);
+        }
         self.stats.start_error_ms = Some((error * 10.0).round() / 10.0);
         self.stats.starts = self.stats.starts.wrapping_add(1);
         self.stats.start_latency_ms = self.start_latency.ms();

@@ -323,3 +323,125 @@ fn a_player_that_never_shows_its_cue_is_applied_after_the_grace() {
     let out = e.on_tick(late, Some(rd(late, PlayerState::Paused, 66.0)));
     assert!(out.contains(&Action::Seek(0.0)), "{out:?}");
 }
+
+/// A paused room at 10 s, this viewer ready and live on a clock `SKEW` behind the server's.
+fn paused_and_live() -> (Engine, PlaybackState) {
+    let v = crate::ids::VideoId::parse("dQw4w9WgXcQ").unwrap();
+    let s = PlaybackState::new(v, 10.0, 0.0);
+    let mut e = Engine::new(Some(s.clone()));
+    e.on_player_ready(0.0, &[1.0], Some(rd(0.0, PlayerState::Paused, 10.0)));
+    e.on_message(
+        1_000.0 - SKEW,
+        hello(s.clone(), 1_000.0),
+        Some(rd(1_000.0 - SKEW, PlayerState::Paused, 10.0)),
+    );
+    (e, s)
+}
+
+fn state_msg(state: PlaybackState) -> ServerMsg {
+    ServerMsg::State { state, cause: None }
+}
+
+#[test]
+fn a_scheduled_start_holds_the_player_and_plays_the_start_latency_before_the_moment() {
+    let (mut e, paused) = paused_and_live();
+    // Someone played at server time 2000, scheduled for 2300.
+    let mut s = crate::playback::apply_scheduled(
+        &paused,
+        Command::Play { position: 10.0 },
+        paused.revision,
+        2_000.0,
+        300.0,
+    )
+    .unwrap()
+    .unwrap();
+    let now = 2_050.0 - SKEW;
+    let out = e.on_message(
+        now,
+        state_msg(s.clone()),
+        Some(rd(now, PlayerState::Paused, 10.0)),
+    );
+    assert!(!out.contains(&Action::Play), "{out:?}");
+    let play_at = 2_300.0 - SKEW - super::super::start_latency::GUESS_MS;
+    assert!(out.contains(&Action::WakeAt(play_at)), "{out:?}");
+    // A duration report arrives inside the window: a new revision, the same start.
+    s = crate::playback::apply_scheduled(
+        &s,
+        Command::Duration { seconds: 600.0 },
+        0,
+        2_100.0,
+        300.0,
+    )
+    .unwrap()
+    .unwrap();
+    let now = 2_100.0 - SKEW;
+    e.on_message(
+        now,
+        state_msg(s.clone()),
+        Some(rd(now, PlayerState::Paused, 10.0)),
+    );
+    let out = e.on_tick(
+        play_at - 5.0,
+        Some(rd(play_at - 5.0, PlayerState::Paused, 10.0)),
+    );
+    assert!(!out.contains(&Action::Play), "not yet: {out:?}");
+    let out = e.on_tick(play_at, Some(rd(play_at, PlayerState::Paused, 10.0)));
+    assert!(
+        out.contains(&Action::Play),
+        "{out:?} {:?} {:?}",
+        e.scheduled,
+        e.stats().last_action
+    );
+    // It started 30 ms after the call: the probe learns 30 ms and shows a 70 ms early start.
+    let at = play_at + 500.0;
+    e.on_player_state(
+        play_at + 30.0,
+        PlayerState::Playing,
+        Some(rd(play_at + 30.0, PlayerState::Playing, 10.0)),
+    );
+    e.on_tick(at, Some(rd(at, PlayerState::Playing, 10.470)));
+    let st = e.stats();
+    assert_eq!(st.starts, 1);
+    assert!(
+        (st.start_error_ms.unwrap() - 70.0).abs() < 0.2,
+        "{:?}",
+        st.start_error_ms
+    );
+    assert!(
+        (st.start_latency_ms - 30.0).abs() < 0.2,
+        "{}",
+        st.start_latency_ms
+    );
+}
+
+#[test]
+fn the_viewers_own_play_is_sent_from_where_it_was_pressed_and_held_there() {
+    let (mut e, _) = paused_and_live();
+    let now = 3_000.0 - SKEW;
+    e.on_player_state(
+        now,
+        PlayerState::Buffering,
+        Some(rd(now, PlayerState::Buffering, 10.0)),
+    );
+    let out = e.on_player_state(
+        now + 40.0,
+        PlayerState::Playing,
+        Some(rd(now + 40.0, PlayerState::Playing, 10.002)),
+    );
+    let sent = out.iter().find_map(|a| match a {
+        Action::Send(ClientMsg::Play { position, .. }) => Some(*position),
+        _ => None,
+    });
+    assert_eq!(sent, Some(10.002), "{out:?}");
+    assert!(
+        out.contains(&Action::Pause),
+        "held until the room's moment: {out:?}"
+    );
+    // The pause it made is its own, not the viewer's: nothing more is sent.
+    let out = e.on_player_state(
+        now + 45.0,
+        PlayerState::Paused,
+        Some(rd(now + 45.0, PlayerState::Paused, 10.003)),
+    );
+    assert!(!out.iter().any(|a| matches!(a, Action::Send(_))), "{out:?}");
+}

@@ -34,7 +34,7 @@ impl Engine {
             self.apply_state(now, Some(r), out);
             return;
         }
-        if self.scheduled_start(now, &s, out) {
+        if self.scheduled_start(now, r, &s, out) {
             return;
         }
         self.report_duration(r, out);
