@@ -84,6 +84,10 @@ pub struct Hold {
     /// The viewer whose stall made it (a stall-hold), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stalled: Option<ConnId>,
+    /// The viewer whose start made it (never waited for: its player buffers because its
+    /// person just pressed play), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<ConnId>,
 }
 
 /// A viewer that may not hold the room again before `until` (server ms).
@@ -211,6 +215,10 @@ pub fn waiting_text(names: &[Option<&str>], total: u32) -> String {
 /// The text a page shows for `hold`: the viewers not ready as the page's list shows them now
 /// (`live`), or, while that list shows nobody, the ones the hold recorded.
 pub fn hold_text(hold: &Hold, live: &Readiness) -> String {
+    let live = match hold.by {
+        Some(id) => live.clone().without(id),
+        None => live.clone(),
+    };
     if live.total > 0 {
         let names: Vec<Option<&str>> = live.waiting.iter().map(|w| w.name.as_deref()).collect();
         return waiting_text(&names, live.total);
@@ -230,7 +238,8 @@ pub fn starts(prev: &PlaybackState, next: &PlaybackState) -> bool {
 
 /// What one accepted change does to the hold. `prev` is the state replaced, `next` the change
 /// the room's rules made of it, `pause` whether it was a person's pause, `ready` who is not
-/// ready now. Returns the state to store, or `None` when the change comes to nothing (a play
+/// ready now, `sender` the viewer whose command it is (never waited for: its player buffers
+/// because its person just pressed play). Returns the state to store, or `None` when the change comes to nothing (a play
 /// during a hold at the hold's position).
 ///
 /// * During a hold: a pause cancels it; a play keeps it (the room stays paused, the hold
@@ -242,6 +251,7 @@ pub fn settle(
     mut next: PlaybackState,
     pause: bool,
     ready: &Readiness,
+    sender: Option<ConnId>,
     now: f64,
     deadline_ms: f64,
 ) -> Option<PlaybackState> {
@@ -265,6 +275,10 @@ pub fn settle(
         }
         return Some(next);
     }
+    let ready = match sender {
+        Some(id) => ready.clone().without(id),
+        None => ready.clone(),
+    };
     if !prev.settings.wait_for_all || !starts(prev, &next) || ready.all_ready() {
         return Some(next);
     }
@@ -280,6 +294,7 @@ pub fn settle(
         waiting,
         others: ready.total.saturating_sub(named),
         stalled: None,
+        by: sender,
     });
     Some(next)
 }
@@ -387,6 +402,7 @@ pub fn stall(
         waiting: vec![who.clone()],
         others: 0,
         stalled: Some(who.id),
+        by: None,
     });
     Some(next)
 }

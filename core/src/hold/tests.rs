@@ -8,6 +8,8 @@ use crate::room::{self, RoomCommand, RoomLimits};
 use proptest::prelude::*;
 
 const DEADLINE: f64 = 8_000.0;
+/// The connection that sends the viewers' commands in these tests.
+const SENDER: u64 = 99;
 
 fn vid(i: usize) -> VideoId {
     VideoId::parse(["dQw4w9WgXcQ", "9bZkp7q19f0"][i % 2]).unwrap()
@@ -45,7 +47,7 @@ fn command(s: &PlaybackState, cmd: Command, ready: &Readiness, now: f64) -> Opti
     )
     .unwrap()?;
     let pause = matches!(cmd, Command::Pause { .. });
-    settle(s, next, pause, ready, now, DEADLINE)
+    settle(s, next, pause, ready, Some(SENDER), now, DEADLINE)
 }
 
 fn server(s: &PlaybackState, cmd: RoomCommand, now: f64) -> Option<PlaybackState> {
@@ -77,6 +79,34 @@ fn a_play_while_someone_is_loading_holds_the_room() {
     assert_eq!(h.waiting.len(), 2);
     assert_eq!(h.others, 0);
     assert_eq!(h.stalled, None);
+}
+
+#[test]
+fn the_sender_is_never_waited_for() {
+    let s = room_at(0.0, true, false);
+    // Only the sender is not ready (its player buffers: its person just pressed play).
+    let next = command(
+        &s,
+        Command::Play { position: 0.0 },
+        &not_ready_of(&[SENDER]),
+        1.0,
+    );
+    assert!(next.unwrap().playing);
+    let next = command(
+        &s,
+        Command::Play { position: 0.0 },
+        &not_ready_of(&[SENDER, 7]),
+        1.0,
+    );
+    let h = next.unwrap().hold.active.unwrap();
+    assert_eq!(h.waiting.iter().map(|w| w.id).collect::<Vec<_>>(), vec![7]);
+    assert_eq!((h.others, h.by), (0, Some(SENDER)));
+    // Pages leave the sender out of the live list too.
+    assert_eq!(hold_text(&h, &not_ready_of(&[SENDER])), "Waiting for Ana");
+    assert_eq!(
+        hold_text(&h, &not_ready_of(&[SENDER, 7])),
+        "Waiting for Ana"
+    );
 }
 
 #[test]

@@ -461,6 +461,7 @@ fn the_hold_is_told_when_it_begins_and_when_it_ends() {
         waiting: vec![],
         others: 1,
         stalled: None,
+        by: None,
     });
     let msg = ServerMsg::State {
         state: held.clone(),

@@ -59,9 +59,11 @@ impl Sessions {
         let ready = if held {
             Readiness::default()
         } else {
-            hub.readiness().without(cause.conn_id)
+            hub.readiness()
         };
-        hold::settle(current, next, pause, &ready, now, self.hold_deadline_ms())
+        let sender = (cause.conn_id != 0).then_some(cause.conn_id);
+        let deadline = self.hold_deadline_ms();
+        hold::settle(current, next, pause, &ready, sender, now, deadline)
     }
 
     /// A person's pause that the room's rules found a duplicate (the held room is paused at
