@@ -18,6 +18,8 @@ use crate::sync::{Action, PlayerState, Reading};
 /// A player held for a scheduled start is moved to its position when further than this (s):
 /// within a frame's fraction, so the start is on the same frame.
 pub const SCHEDULED_SNAP: f64 = 0.001;
+/// A call to start later than this after its plan (ms) seeks ahead by the delay first.
+pub const LATE_SEEK_MS: f64 = 20.0;
 /// A probe not measured this long after its moment is dropped (ms).
 const PROBE_TIMEOUT_MS: f64 = 3_000.0;
 /// Added to the need a client reports (ms): a paused seek and timer jitter.
@@ -119,6 +121,16 @@ impl Engine {
             return false;
         }
         self.scheduled = None;
+        // A call this late (a busy main thread, a throttled timer) starts from where the room
+        // will be once the player runs, not from the held position: one paused seek ahead.
+        let late = now - sc.play_at;
+        let from = if late > LATE_SEEK_MS {
+            let to = sc.position + late / 1000.0 * sc.rate;
+            self.seek(now, to, out);
+            to
+        } else {
+            sc.position
+        };
         out.push(Action::Play);
         self.expect = Some(Expect {
             playing: true,
@@ -131,17 +143,13 @@ impl Engine {
         self.start_probe = Some(StartProbe {
             called_at: now,
             start_at: sc.start_at,
-            from: sc.position,
+            from,
             rate: sc.rate,
-            warm: r.state == PlayerState::Paused,
+            warm: r.state == PlayerState::Paused && late <= LATE_SEEK_MS,
         });
         self.probe_counts = (self.drift.corrective_seeks, self.drift.rate_nudges);
         self.drift.reset(now, SETTLE_MS);
-        self.stats.last_action = format!(
-            "scheduled start at {:.3} ({:+.0} ms)",
-            sc.position,
-            now - sc.play_at
-        );
+        self.stats.last_action = format!("scheduled start at {:.3} ({:+.0} ms)", from, late);
         true
     }
 

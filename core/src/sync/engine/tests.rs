@@ -445,3 +445,47 @@ fn the_viewers_own_play_is_sent_from_where_it_was_pressed_and_held_there() {
     );
     assert!(!out.iter().any(|a| matches!(a, Action::Send(_))), "{out:?}");
 }
+
+#[test]
+fn a_late_call_to_start_seeks_ahead_by_its_delay_first() {
+    let (mut e, paused) = paused_and_live();
+    let s = crate::playback::apply_scheduled(
+        &paused,
+        Command::Play { position: 10.0 },
+        paused.revision,
+        2_000.0,
+        300.0,
+    )
+    .unwrap()
+    .unwrap();
+    let now = 2_050.0 - SKEW;
+    e.on_message(now, state_msg(s), Some(rd(now, PlayerState::Paused, 10.0)));
+    let play_at = 2_300.0 - SKEW - super::super::start_latency::GUESS_MS;
+    // The timer fires 60 ms late: the player will run from 10.06 when the room is there.
+    let at = play_at + 60.0;
+    let out = e.on_tick(at, Some(rd(at, PlayerState::Paused, 10.0)));
+    let seek = out.iter().find_map(|a| match a {
+        Action::Seek(to) => Some(*to),
+        _ => None,
+    });
+    assert!(seek.is_some_and(|to| (to - 10.06).abs() < 1e-9), "{out:?}");
+    assert!(out.contains(&Action::Play), "{out:?}");
+    // On time (within LATE_SEEK_MS) it does not seek.
+    let (mut e, paused) = paused_and_live();
+    let s = crate::playback::apply_scheduled(
+        &paused,
+        Command::Play { position: 10.0 },
+        paused.revision,
+        2_000.0,
+        300.0,
+    )
+    .unwrap()
+    .unwrap();
+    e.on_message(now, state_msg(s), Some(rd(now, PlayerState::Paused, 10.0)));
+    let at = play_at + 10.0;
+    let out = e.on_tick(at, Some(rd(at, PlayerState::Paused, 10.0)));
+    assert!(
+        out.contains(&Action::Play) && !out.iter().any(|a| matches!(a, Action::Seek(_))),
+        "{out:?}"
+    );
+}
