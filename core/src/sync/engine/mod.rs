@@ -33,6 +33,7 @@ use crate::playback::{clamp_position, Command, PlaybackState};
 use crate::protocol::{Cause, ClientMsg, ConnId, ErrorCode, ServerMsg};
 
 mod apply;
+mod local;
 mod messages;
 mod reports;
 mod schedule;
@@ -436,60 +437,6 @@ impl Engine {
         self.sync_join(out);
     }
 
-    /// A player change nobody expected: the viewer did it inside the player.
-    fn local_change(
-        &mut self,
-        now: f64,
-        prev: Option<PlayerState>,
-        st: PlayerState,
-        r: Reading,
-        out: &mut Vec<Action>,
-    ) {
-        let Some(s) = self.state.clone() else {
-            return;
-        };
-        match st {
-            PlayerState::Playing => {
-                if self.autoplay.blocked {
-                    // Started from inside the player: that click was the user gesture.
-                    self.autoplay = Autoplay::default();
-                    self.sync_join(out);
-                    if s.playing {
-                        self.apply_state(now, Some(r), out);
-                        return;
-                    }
-                }
-                let target = s.position_at(self.clock.server_time(r.at));
-                let session_ended = s.duration.is_some_and(|d| target >= d - END_EPSILON);
-                if !s.playing
-                    || (prev == Some(PlayerState::Ended) || session_ended)
-                        && (r.position - target).abs() > SEEK_JUMP_PLAYING
-                {
-                    // Sent from where the viewer pressed play, and held there: the room
-                    // starts everyone, this player included, at its scheduled moment.
-                    self.command(
-                        now,
-                        Command::Play {
-                            position: r.position,
-                        },
-                        out,
-                    );
-                    self.hold_own_start(now, r, out);
-                }
-            }
-            PlayerState::Paused if s.playing && !self.autoplay.blocked => {
-                self.command(
-                    now,
-                    Command::Pause {
-                        position: r.position,
-                    },
-                    out,
-                );
-            }
-            _ => {}
-        }
-    }
-
     /// A change asked for outside the player (e.g. the page's "change video" field): sent like
     /// a change made in the player, based on the last revision seen.
     pub fn on_request(&mut self, now: f64, cmd: Command, r: Option<Reading>) -> Vec<Action> {
@@ -544,22 +491,6 @@ impl Engine {
         out
     }
 
-    /// A seek the viewer made since the last poll (the reading jumped from the baseline; none
-    /// of ours is landing): the seek command it stands for, with the baseline moved on. Used
-    /// by the poll and by an own echo that arrives before the poll saw the jump.
-    fn unseen_seek(&mut self, r: Option<Reading>) -> Option<Command> {
-        let (r, prev) = (r?, self.baseline?);
-        if self.guard.is_some() || self.autoplay.blocked || !is_jump(&prev, &r) {
-            return None;
-        }
-        self.baseline = Some(r);
-        // Where the viewer's player is: a seek while the room plays is a scheduled start (the
-        // caller holds the player there, see `schedule`).
-        Some(Command::Seek {
-            position: r.position,
-        })
-    }
-
     fn seek(&mut self, now: f64, to: f64, out: &mut Vec<Action>) {
         out.push(Action::Seek(to));
         self.guard = Some(Guard {
@@ -568,60 +499,6 @@ impl Engine {
             until: now + SEEK_GUARD_MS,
         });
         self.drift.reset(now, SETTLE_MS);
-    }
-
-    /// Sends a local change (or queues it behind the one in flight).
-    fn command(&mut self, now: f64, cmd: Command, out: &mut Vec<Action>) {
-        let Some(s) = self.state.as_ref() else {
-            return;
-        };
-        if !self.may_control {
-            // Not ours to change: re-apply the room's state at the next step (now).
-            self.refused = self.refused.wrapping_add(1);
-            self.needs_apply = true;
-            out.push(Action::WakeAt(now));
-            self.stats.last_action = format!("refused {cmd:?}: hosts control");
-            return;
-        }
-        if self.status != ConnStatus::Live {
-            return;
-        }
-        if self.pending.is_some() {
-            self.queued = Some(merge_queued(self.queued, cmd));
-            return;
-        }
-        self.seq = self.seq.wrapping_add(1);
-        out.push(Action::Send(ClientMsg::from_command(
-            self.seq, s.revision, cmd,
-        )));
-        self.pending = Some(Pending {
-            seq: self.seq,
-            sent_at: now,
-        });
-        self.drift.reset(now, SETTLE_MS);
-        self.stats.last_action = format!("send {cmd:?}");
-    }
-
-    /// True when `cmd` would not change the current state (a coalesced duplicate).
-    fn redundant(&self, now: f64, cmd: Command) -> bool {
-        let Some(s) = self.state.as_ref() else {
-            return true;
-        };
-        let target = s.position_at(self.clock.server_time(now));
-        match cmd {
-            Command::Play { position } => {
-                s.playing && (position - target).abs() <= SEEK_JUMP_PLAYING
-            }
-            Command::Pause { position } => {
-                !s.playing && (position - s.position).abs() <= PAUSED_SNAP
-            }
-            Command::Seek { position } => (position - target).abs() <= SEEK_JUMP_PAUSED,
-            Command::Rate { rate } => (rate - s.rate).abs() < 1e-6,
-            Command::Video { video_id, position } => {
-                s.video_id == video_id && (position - target).abs() <= SEEK_JUMP_PAUSED
-            }
-            Command::Duration { .. } | Command::VideoDuration { .. } => true,
-        }
     }
 
     fn sync_join(&mut self, out: &mut Vec<Action>) {
@@ -668,45 +545,8 @@ impl Engine {
     }
 }
 
-/// Folds a local change into the one already waiting behind the command in flight, so that a
-/// quick series of one viewer's own actions ends where the last one left the player: a seek
-/// keeps a waiting play or pause (at the new position); anything else replaces it.
-fn merge_queued(queued: Option<Command>, cmd: Command) -> Command {
-    match (queued, cmd) {
-        (Some(Command::Play { .. }), Command::Seek { position }) => Command::Play { position },
-        (Some(Command::Pause { .. }), Command::Seek { position }) => Command::Pause { position },
-        (_, cmd) => cmd,
-    }
-}
-
-/// True when `cur` cannot be explained by playback since `prev`: somebody seeked.
-fn is_jump(prev: &Reading, cur: &Reading) -> bool {
-    use PlayerState::*;
-    if prev.state.is_fresh() || cur.state.is_fresh() || cur.state == Ended {
-        return false;
-    }
-    let elapsed = ((cur.at - prev.at) / 1000.0).max(0.0);
-    if elapsed > MAX_POLL_GAP_S {
-        // Timers were throttled (background tab): the player's cached time may be stale too,
-        // so a difference proves nothing. Never turn that into a command for everybody.
-        return false;
-    }
-    match (prev.state, cur.state) {
-        (Playing, Playing) => {
-            let rate = prev.rate.max(cur.rate);
-            let lo = prev.position + elapsed * prev.rate.min(cur.rate);
-            let hi = prev.position + elapsed * rate;
-            cur.position < lo - SEEK_JUMP_PLAYING || cur.position > hi + SEEK_JUMP_PLAYING
-        }
-        (Paused, Paused) => (cur.position - prev.position).abs() > SEEK_JUMP_PAUSED,
-        _ => {
-            let rate = prev.rate.max(cur.rate).max(1.0);
-            let hi = prev.position + elapsed * rate;
-            cur.position < prev.position - SEEK_JUMP_PLAYING
-                || cur.position > hi + SEEK_JUMP_PLAYING
-        }
-    }
-}
+#[cfg(test)]
+use local::is_jump;
 
 #[cfg(test)]
 mod tests;
