@@ -291,72 +291,99 @@ fn apply_rules(
                 ..state.clone()
             }))
         }
-        RoomCommand::PlayNow { item } => {
-            let mut rest = state.clone();
-            let it = rest
-                .queue
-                .take(Some(*item))
-                .ok_or(QueueError::UnknownItem(item.0))?;
-            let video = Command::Video {
-                video_id: it.video_id,
-                position: it.start,
-            };
-            match playback::apply_scheduled(&rest, video, base_revision, now, lead)? {
-                Some(next) => Ok(Some(next)),
-                // Already this video at this position: only the queue changes.
-                None => Ok(Some(PlaybackState {
-                    revision: state.revision + 1,
-                    playback_revision: state.playback_base(),
-                    ..rest
-                })),
-            }
-        }
-        RoomCommand::Release { from } => {
-            let Some((rest, position)) = crate::hold::release(state, *from, now) else {
-                return Ok(None);
-            };
-            // The normal play path (a scheduled start like any play), by the server.
-            let play = RoomCommand::Playback(Command::Play { position });
-            let base = rest.revision;
-            Ok(
-                apply_by(&rest, &play, base, now, limits, Actor::Server)?.or_else(|| {
-                    Some(PlaybackState {
-                        revision: state.revision + 1,
-                        playback_revision: state.revision + 1,
-                        ..rest
-                    })
-                }),
-            )
-        }
+        RoomCommand::PlayNow { item } => play_now(state, *item, base_revision, now, lead),
+        RoomCommand::Release { from } => release(state, *from, now, limits),
         RoomCommand::Stall {
             from,
             who,
             deadline_ms,
         } => Ok(crate::hold::stall(state, *from, who, now, *deadline_ms)),
-        RoomCommand::Advance { from } => {
-            if state.playback_base() != *from || !state.ended_at(now) {
-                return Ok(None);
-            }
-            let mut rest = state.clone();
-            let Some(it) = rest.queue.take(None) else {
-                return Ok(None);
-            };
-            let video = Command::Video {
-                video_id: it.video_id,
-                position: it.start,
-            };
-            let base = rest.revision;
-            Ok(
-                playback::apply_scheduled(&rest, video, base, now, lead)?.or_else(|| {
-                    Some(PlaybackState {
-                        revision: state.revision + 1,
-                        playback_revision: state.playback_base(),
-                        ..rest
-                    })
-                }),
-            )
-        }
+        RoomCommand::Advance { from } => advance(state, *from, now, lead),
     }
+}
+
+/// Plays a queued item now: it leaves the queue and becomes the video (a scheduled start when
+/// the room plays).
+fn play_now(
+    state: &PlaybackState,
+    item: ItemId,
+    base_revision: u64,
+    now: f64,
+    lead: f64,
+) -> Result<Option<PlaybackState>, RoomError> {
+    let mut rest = state.clone();
+    let it = rest
+        .queue
+        .take(Some(item))
+        .ok_or(QueueError::UnknownItem(item.0))?;
+    let video = Command::Video {
+        video_id: it.video_id,
+        position: it.start,
+    };
+    match playback::apply_scheduled(&rest, video, base_revision, now, lead)? {
+        Some(next) => Ok(Some(next)),
+        // Already this video at this position: only the queue changes.
+        None => Ok(Some(PlaybackState {
+            revision: state.revision + 1,
+            playback_revision: state.playback_base(),
+            ..rest
+        })),
+    }
+}
+
+/// Ends the hold made at revision `from` (see [`crate::hold`]) with a play from its position,
+/// by the normal play path (a scheduled start like any play); nothing if that hold is over.
+fn release(
+    state: &PlaybackState,
+    from: u64,
+    now: f64,
+    limits: RoomLimits,
+) -> Result<Option<PlaybackState>, RoomError> {
+    let Some((rest, position)) = crate::hold::release(state, from, now) else {
+        return Ok(None);
+    };
+    let play = RoomCommand::Playback(Command::Play { position });
+    let base = rest.revision;
+    Ok(
+        apply_by(&rest, &play, base, now, limits, Actor::Server)?.or_else(|| {
+            Some(PlaybackState {
+                revision: state.revision + 1,
+                playback_revision: state.revision + 1,
+                ..rest
+            })
+        }),
+    )
+}
+
+/// The automatic advance: only if the playback revision is still `from` and the video has
+/// really ended at `now`; the next queued item plays (an empty queue ends the room).
+fn advance(
+    state: &PlaybackState,
+    from: u64,
+    now: f64,
+    lead: f64,
+) -> Result<Option<PlaybackState>, RoomError> {
+    if state.playback_base() != from || !state.ended_at(now) {
+        return Ok(None);
+    }
+    let mut rest = state.clone();
+    let Some(it) = rest.queue.take(None) else {
+        return Ok(None);
+    };
+    let video = Command::Video {
+        video_id: it.video_id,
+        position: it.start,
+    };
+    let base = rest.revision;
+    Ok(
+        playback::apply_scheduled(&rest, video, base, now, lead)?.or_else(|| {
+            Some(PlaybackState {
+                revision: state.revision + 1,
+                playback_revision: state.playback_base(),
+                ..rest
+            })
+        }),
+    )
 }
 
 #[cfg(test)]
