@@ -421,13 +421,9 @@ impl Inner {
         set("revision", (stats.revision as f64).into());
         set("offsetMs", stats.offset_ms.into());
         set("rttMs", stats.rtt_ms.into());
-        set(
-            "errorMs",
-            stats
-                .error_ms
-                .map(JsValue::from_f64)
-                .unwrap_or(JsValue::NULL),
-        );
+        // A figure not measured yet is `null`.
+        let opt = |v: Option<f64>| v.map(JsValue::from_f64).unwrap_or(JsValue::NULL);
+        set("errorMs", opt(stats.error_ms));
         set("correctiveSeeks", stats.corrective_seeks.into());
         set("rateNudges", stats.rate_nudges.into());
         set("playerState", stats.player_state.into());
@@ -440,13 +436,7 @@ impl Inner {
         set("inAd", stats.in_ad.into());
         set("pulseLagMs", stats.pulse_lag_ms.into());
         set("startLatencyMs", stats.start_latency_ms.into());
-        set(
-            "startErrorMs",
-            stats
-                .start_error_ms
-                .map(JsValue::from_f64)
-                .unwrap_or(JsValue::NULL),
-        );
+        set("startErrorMs", opt(stats.start_error_ms));
         set("starts", stats.starts.into());
         set("startNeedMs", stats.start_need_ms.into());
         let player_video = self.player.borrow().as_ref().and_then(|p| p.video_data());

@@ -4,7 +4,7 @@
 //! room pauses the player and snaps it to the paused position. Every move is recorded as an
 //! expectation or a seek guard, so its echo is not taken for the viewer's own action.
 
-use super::{Engine, Expect, CUE_GRACE_MS, END_EPSILON, EXPECT_GRACE_MS, PAUSED_SNAP};
+use super::{Engine, CUE_GRACE_MS, END_EPSILON, PAUSED_SNAP};
 use crate::playback::{clamp_position, PlaybackState};
 use crate::sync::drift::{SEEK_THRESHOLD, SETTLE_MS};
 use crate::sync::{Action, PlayerState, Reading};
@@ -120,15 +120,7 @@ impl Engine {
             self.stats.last_action = format!("apply: seek {to:.3}");
         }
         if stopped {
-            out.push(Action::Play);
-            self.expect = Some(Expect {
-                playing: true,
-                until: now + EXPECT_GRACE_MS,
-            });
-            if !self.autoplay.blocked {
-                self.autoplay.play_at = Some(now);
-                self.autoplay.saw_buffering = false;
-            }
+            self.play_expected(now, out);
             self.stats.last_action = "apply: play".to_owned();
         }
         self.drift.reset(now, SETTLE_MS);
@@ -159,10 +151,7 @@ impl Engine {
             self.stats.last_action = format!("apply: seek paused to {:.3}", s.position);
         }
         if paused {
-            self.expect = Some(Expect {
-                playing: false,
-                until: now + EXPECT_GRACE_MS,
-            });
+            self.expect_state(now, false);
             self.stats.last_action = format!("apply: pause at {:.3}", s.position);
         }
         if self.drift.end_pulse(now) {

@@ -459,12 +459,8 @@ impl Engine {
                     s.duration,
                 );
                 self.seek(now, to, &mut out);
-                out.push(Action::Play);
-                self.autoplay.play_at = Some(now);
-                self.expect = Some(Expect {
-                    playing: true,
-                    until: now + EXPECT_GRACE_MS,
-                });
+                // The autoplay state was just reset: this watches the play for a block.
+                self.play_expected(now, &mut out);
                 self.stats.last_action = format!("join at {to:.2}");
             }
         }
@@ -489,6 +485,26 @@ impl Engine {
         }
         self.refresh(now, r, &mut out);
         out
+    }
+
+    /// Expects the player to report playing (`true`) or paused within [`EXPECT_GRACE_MS`]:
+    /// that event is ours, not the viewer's.
+    fn expect_state(&mut self, now: f64, playing: bool) {
+        self.expect = Some(Expect {
+            playing,
+            until: now + EXPECT_GRACE_MS,
+        });
+    }
+
+    /// `playVideo()`, expected to reach PLAYING; unless the browser already blocked this
+    /// player, [`AUTOPLAY_TIMEOUT_MS`] then tells whether it did.
+    fn play_expected(&mut self, now: f64, out: &mut Vec<Action>) {
+        out.push(Action::Play);
+        self.expect_state(now, true);
+        if !self.autoplay.blocked {
+            self.autoplay.play_at = Some(now);
+            self.autoplay.saw_buffering = false;
+        }
     }
 
     fn seek(&mut self, now: f64, to: f64, out: &mut Vec<Action>) {

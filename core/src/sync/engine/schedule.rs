@@ -8,7 +8,7 @@
 //! moment is too close for this player (its latency is longer than what is left), the state
 //! is applied as before, as a late joiner's is.
 
-use super::{Engine, Expect, EXPECT_GRACE_MS, PING_INTERVAL_MS, START_SETTLE_MS};
+use super::{Engine, PING_INTERVAL_MS, START_SETTLE_MS};
 use crate::playback::PlaybackState;
 use crate::protocol::ClientMsg;
 use crate::sync::drift::SETTLE_MS;
@@ -81,10 +81,7 @@ impl Engine {
             }
         }
         if paused {
-            self.expect = Some(Expect {
-                playing: false,
-                until: now + EXPECT_GRACE_MS,
-            });
+            self.expect_state(now, false);
         }
         if self.drift.end_pulse(now) {
             out.push(Action::SetRate(s.rate));
@@ -131,15 +128,7 @@ impl Engine {
         } else {
             sc.position
         };
-        out.push(Action::Play);
-        self.expect = Some(Expect {
-            playing: true,
-            until: now + EXPECT_GRACE_MS,
-        });
-        if !self.autoplay.blocked {
-            self.autoplay.play_at = Some(now);
-            self.autoplay.saw_buffering = false;
-        }
+        self.play_expected(now, out);
         self.start_probe = Some(StartProbe {
             called_at: now,
             start_at: sc.start_at,
@@ -192,10 +181,7 @@ impl Engine {
             return;
         }
         out.push(Action::Pause);
-        self.expect = Some(Expect {
-            playing: false,
-            until: now + EXPECT_GRACE_MS,
-        });
+        self.expect_state(now, false);
     }
 
     /// What this player needs to make a scheduled start (ms): half the round trip plus its

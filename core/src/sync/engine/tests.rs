@@ -342,11 +342,11 @@ fn state_msg(state: PlaybackState) -> ServerMsg {
     ServerMsg::State { state, cause: None }
 }
 
-#[test]
-fn a_scheduled_start_holds_the_player_and_plays_the_start_latency_before_the_moment() {
+/// A paused viewer (see [`paused_and_live`]) gets a play made at server time 2000 and
+/// scheduled for 2300: the engine, that state, the planned call (client ms) and the actions.
+fn held_for_a_start() -> (Engine, PlaybackState, f64, Vec<Action>) {
     let (mut e, paused) = paused_and_live();
-    // Someone played at server time 2000, scheduled for 2300.
-    let mut s = crate::playback::apply_scheduled(
+    let s = crate::playback::apply_scheduled(
         &paused,
         Command::Play { position: 10.0 },
         paused.revision,
@@ -361,8 +361,14 @@ fn a_scheduled_start_holds_the_player_and_plays_the_start_latency_before_the_mom
         state_msg(s.clone()),
         Some(rd(now, PlayerState::Paused, 10.0)),
     );
-    assert!(!out.contains(&Action::Play), "{out:?}");
     let play_at = 2_300.0 - SKEW - super::super::start_latency::GUESS_MS;
+    (e, s, play_at, out)
+}
+
+#[test]
+fn a_scheduled_start_holds_the_player_and_plays_the_start_latency_before_the_moment() {
+    let (mut e, mut s, play_at, out) = held_for_a_start();
+    assert!(!out.contains(&Action::Play), "{out:?}");
     assert!(out.contains(&Action::WakeAt(play_at)), "{out:?}");
     // A duration report arrives inside the window: a new revision, the same start.
     s = crate::playback::apply_scheduled(
@@ -448,19 +454,7 @@ fn the_viewers_own_play_is_sent_from_where_it_was_pressed_and_held_there() {
 
 #[test]
 fn a_late_call_to_start_seeks_ahead_by_its_delay_first() {
-    let (mut e, paused) = paused_and_live();
-    let s = crate::playback::apply_scheduled(
-        &paused,
-        Command::Play { position: 10.0 },
-        paused.revision,
-        2_000.0,
-        300.0,
-    )
-    .unwrap()
-    .unwrap();
-    let now = 2_050.0 - SKEW;
-    e.on_message(now, state_msg(s), Some(rd(now, PlayerState::Paused, 10.0)));
-    let play_at = 2_300.0 - SKEW - super::super::start_latency::GUESS_MS;
+    let (mut e, _, play_at, _) = held_for_a_start();
     // The timer fires 60 ms late: the player will run from 10.06 when the room is there.
     let at = play_at + 60.0;
     let out = e.on_tick(at, Some(rd(at, PlayerState::Paused, 10.0)));
@@ -471,17 +465,7 @@ fn a_late_call_to_start_seeks_ahead_by_its_delay_first() {
     assert!(seek.is_some_and(|to| (to - 10.06).abs() < 1e-9), "{out:?}");
     assert!(out.contains(&Action::Play), "{out:?}");
     // On time (within LATE_SEEK_MS) it does not seek.
-    let (mut e, paused) = paused_and_live();
-    let s = crate::playback::apply_scheduled(
-        &paused,
-        Command::Play { position: 10.0 },
-        paused.revision,
-        2_000.0,
-        300.0,
-    )
-    .unwrap()
-    .unwrap();
-    e.on_message(now, state_msg(s), Some(rd(now, PlayerState::Paused, 10.0)));
+    let (mut e, _, _, _) = held_for_a_start();
     let at = play_at + 10.0;
     let out = e.on_tick(at, Some(rd(at, PlayerState::Paused, 10.0)));
     assert!(
