@@ -8,8 +8,6 @@
 //! weak reference to the service and stops when it is gone.
 
 use super::{Outcome, Sessions};
-use std::sync::Weak;
-use std::time::Duration;
 use watchparty_core::protocol::Cause;
 use watchparty_core::room::RoomCommand;
 
@@ -41,19 +39,5 @@ impl Sessions {
                 Err(e) => tracing::debug!(session = %hub.id(), error = %e, "advance failed"),
             }
         }
-    }
-}
-
-/// Runs [`Sessions::advance_ended`] every `period` while the service exists.
-pub(super) async fn advance_loop(sessions: Weak<Sessions>, period: Duration) {
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let Some(s) = sessions.upgrade() else {
-            return;
-        };
-        s.advance_ended().await;
     }
 }

@@ -19,8 +19,6 @@
 
 use super::{Outcome, Sessions};
 use crate::hub::Hub;
-use std::sync::Weak;
-use std::time::Duration;
 use watchparty_core::hold::{self, Readiness};
 use watchparty_core::playback::{Command, PlaybackState};
 use watchparty_core::protocol::Cause;
@@ -120,19 +118,5 @@ impl Sessions {
             who: who.clone(),
             deadline_ms: self.hold_deadline_ms(),
         })
-    }
-}
-
-/// Runs [`Sessions::check_holds`] every `period` while the service exists.
-pub(super) async fn hold_loop(sessions: Weak<Sessions>, period: Duration) {
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let Some(s) = sessions.upgrade() else {
-            return;
-        };
-        s.check_holds().await;
     }
 }

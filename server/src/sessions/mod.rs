@@ -197,14 +197,10 @@ impl Sessions {
         );
         let (shutdown, _) = watch::channel(false);
         Ok(Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
-            tasks.push(tokio::spawn(advance::advance_loop(
-                weak.clone(),
-                Duration::from_millis(settings.advance_check_ms.max(10)),
-            )));
-            tasks.push(tokio::spawn(hold::hold_loop(
-                weak.clone(),
-                Duration::from_millis(settings.advance_check_ms.max(10)),
-            )));
+            let period = Duration::from_millis(settings.advance_check_ms.max(10));
+            for check in [Check::Advance, Check::Holds] {
+                tasks.push(tokio::spawn(check_loop(weak.clone(), period, check)));
+            }
             Self {
                 settings,
                 store,
@@ -323,5 +319,31 @@ impl Sessions {
             .set(i64::try_from(self.hubs.len()).unwrap_or(i64::MAX));
         m.clock_offset.set(self.clock.offset_ms() / 1000.0);
         m.encode()
+    }
+}
+
+/// A periodic check of this instance's sessions, each run by a task of its own.
+#[derive(Clone, Copy, Debug)]
+enum Check {
+    /// [`Sessions::advance_ended`]: the automatic advance.
+    Advance,
+    /// [`Sessions::check_holds`]: holds due for release, and stalls that hold the room.
+    Holds,
+}
+
+/// Runs `check` every `period` while the service exists.
+async fn check_loop(sessions: std::sync::Weak<Sessions>, period: Duration, check: Check) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(s) = sessions.upgrade() else {
+            return;
+        };
+        match check {
+            Check::Advance => s.advance_ended().await,
+            Check::Holds => s.check_holds().await,
+        }
     }
 }
