@@ -100,8 +100,11 @@ impl Hub {
 
     /// Removes a local viewer from the room's list.
     pub fn member_leave(&self, id: ConnId) {
-        lock(&self.roster).needs.remove(&id);
-        if lock(&self.roster).local.remove(&id).is_some() {
+        let mut roster = lock(&self.roster);
+        roster.needs.remove(&id);
+        let listed = roster.local.remove(&id).is_some();
+        drop(roster);
+        if listed {
             self.dirty.notify_one();
         }
     }
