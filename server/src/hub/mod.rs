@@ -69,6 +69,9 @@ pub const DEFAULT_RECONCILE: Duration = Duration::from_secs(30);
 /// A newer stored state found by the safety net is handed over only if it is still not
 /// delivered after this long (an event merely in flight keeps its cause).
 const SETTLE: Duration = Duration::from_millis(250);
+/// The longest a found state waits for this instance's changes in flight (a change holds its
+/// guard for at most `apply_timeout_ms` plus one store timeout).
+const SETTLE_MAX: Duration = Duration::from_secs(5);
 
 /// One broadcast, framed once and shared by all local viewers.
 #[derive(Clone, Debug)]
@@ -271,8 +274,9 @@ impl Hub {
     }
 
     /// Hands over a change this instance made: at once when it is the next revision, else as
-    /// soon as the older one arrives or the hub has re-read the store (which it does at once),
-    /// so the own viewers never wait for Redis' echo and nothing is overtaken.
+    /// soon as the older one arrives or the hub has re-read the store (which it does at once;
+    /// while another change of this instance is in flight, [`SETTLE`] later), so the own
+    /// viewers never wait for Redis' echo and nothing is overtaken.
     pub fn forward_next(&self, state: &PlaybackState, text: String) {
         let mut fwd = lock(&self.forwarded);
         if state.revision <= fwd.revision {
@@ -699,12 +703,12 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
     let safety = tokio::time::sleep(jittered(reconcile_ms));
     tokio::pin!(safety);
     // A newer stored state found by the safety net, handed over at the instant if still due.
-    let mut candidate: Option<(PlaybackState, Instant)> = None;
+    let mut candidate: Option<Candidate> = None;
     // When the last presence report must have come back through the subscription.
     let mut echo_due: Option<Instant> = None;
     loop {
         let report_at = next_report;
-        let settle_at = candidate.as_ref().map(|(_, at)| *at);
+        let settle_at = candidate.as_ref().map(|c| c.due);
         let echo_at = echo_due;
         tokio::select! {
             biased;
@@ -724,7 +728,7 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
                     // After a resubscription (behind its barrier) events were surely missed:
                     // catch up at once.
                     if let Some(later) = catch_up(hub, &store, &mut sub).await {
-                        candidate = Some((later, Instant::now() + SETTLE));
+                        candidate = Some(Candidate::new(later));
                     }
                     next_report.get_or_insert_with(Instant::now);
                 }
@@ -735,7 +739,7 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
             },
             _ = hub.gap.notified() => {
                 if let Some(later) = catch_up(hub, &store, &mut sub).await {
-                    candidate = Some((later, Instant::now() + SETTLE));
+                    candidate = Some(Candidate::new(later));
                 }
             }
             _ = hub.dirty.notified(), if report_at.is_none() => {
@@ -751,7 +755,7 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
             _ = sleep_until_opt(echo_at) => {
                 echo_due = None;
                 if let Some(later) = resubscribe(hub, &store, &mut sub).await {
-                    candidate = Some((later, Instant::now() + SETTLE));
+                    candidate = Some(Candidate::new(later));
                 }
             }
             _ = refresh.tick() => {
@@ -759,27 +763,57 @@ async fn pump(hub: &Arc<Hub>, registry: &Registry, mut sub: Subscription) {
             }
             _ = &mut safety => {
                 safety.as_mut().reset(Instant::now() + jittered(reconcile_ms));
-                candidate = safety_check(hub, &store).await.map(|s| (s, Instant::now() + SETTLE));
+                candidate = safety_check(hub, &store).await.map(Candidate::new);
             }
             _ = sleep_until_opt(settle_at) => {
-                if let Some((state, _)) = candidate.take() {
-                    settle(hub, state);
-                }
+                candidate = candidate.take().and_then(|c| settle(hub, c));
             }
         }
     }
     retire(hub, registry, sub).await;
 }
 
-/// A newer stored state found by the safety net, still not delivered after [`SETTLE`]: handed
-/// over now (`cause: null`).
-fn settle(hub: &Hub, state: PlaybackState) {
-    if state.revision > hub.forwarded() {
-        tracing::warn!(session = %hub.id, revision = state.revision, "safety net caught up a missed event");
-        hub.flush_pending();
-        let text = state_event(&state, None);
-        hub.forward_state(&state, text);
+/// A newer stored state than the viewers have, found by a catch-up or the safety net.
+struct Candidate {
+    state: PlaybackState,
+    /// When it is handed over unless its event arrived meanwhile.
+    due: Instant,
+    /// When it was found.
+    found: Instant,
+}
+
+impl Candidate {
+    fn new(state: PlaybackState) -> Self {
+        let now = Instant::now();
+        Candidate {
+            state,
+            due: now + SETTLE,
+            found: now,
+        }
     }
+}
+
+/// A newer stored state found by a catch-up or the safety net, still not delivered after
+/// [`SETTLE`]: handed over now (`cause: null`). While a change of this instance is in flight
+/// (up to [`SETTLE_MAX`]) it waits again instead: handing over now would skip that change and
+/// leave its sender without a verdict. Returns the candidate when it waits again.
+fn settle(hub: &Hub, candidate: Candidate) -> Option<Candidate> {
+    let state = candidate.state;
+    if state.revision <= hub.forwarded() {
+        return None;
+    }
+    if hub.changing.load(Ordering::Acquire) > 0 && candidate.found.elapsed() < SETTLE_MAX {
+        return Some(Candidate {
+            state,
+            due: Instant::now() + SETTLE,
+            found: candidate.found,
+        });
+    }
+    tracing::warn!(session = %hub.id, revision = state.revision, "safety net caught up a missed event");
+    hub.flush_pending();
+    let text = state_event(&state, None);
+    hub.forward_state(&state, text);
+    None
 }
 
 /// The hub's subscription is deaf (its own presence report did not come back): subscribes
@@ -893,10 +927,16 @@ async fn catch_up(
     }
     match loaded {
         Ok(Some(state)) => {
-            hub.flush_pending();
+            // A change of this instance between its write and its hand-over: flushing the
+            // waiting states now would skip it, and its sender would never see its verdict.
+            // Then everything is handed over later (see [`settle`]).
+            let in_flight = hub.changing.load(Ordering::Acquire) > 0;
+            if !in_flight {
+                hub.flush_pending();
+            }
             let mut later = None;
             if state.revision > hub.forwarded() {
-                if hub.changing.load(Ordering::Acquire) > 0 {
+                if in_flight {
                     later = Some(state);
                 } else {
                     tracing::info!(session = %hub.id, revision = state.revision, "caught up from the store");

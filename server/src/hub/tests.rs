@@ -81,6 +81,41 @@ async fn own_changes_are_handed_over_in_order_and_never_wait_for_an_echo() {
 }
 
 #[tokio::test]
+async fn a_catch_up_never_skips_an_own_change_still_in_flight() {
+    let settings = Settings {
+        reconcile_secs: 3600.0,
+        ..Settings::default()
+    };
+    let (_s, m) = joined(settings).await;
+    let hub = m.hub();
+    let mut frames = hub.frames();
+    let base = hub.latest().unwrap();
+    let own = |r: u64| Cause {
+        conn_id: 1,
+        seq: r as u32,
+    };
+    // Two changes of this instance: 2 is written but not yet handed over (its guard is
+    // held) when 3 is handed over. The catch-up that 3's gap starts must not skip 2: its
+    // sender would never see its verdict (the CI failure of `concurrent_commands_converge`).
+    let guard = hub.change_guard();
+    hub.forward_next(&at(&base, 3), state_event(&at(&base, 3), Some(own(3))));
+    let early = tokio::time::timeout(Duration::from_millis(150), async {
+        loop {
+            let f = frames.recv().await.unwrap();
+            if f.revision != 0 {
+                return f.revision;
+            }
+        }
+    })
+    .await;
+    assert_eq!(early.ok(), None, "a revision was handed over before 2");
+    hub.forward_next(&at(&base, 2), state_event(&at(&base, 2), Some(own(2))));
+    drop(guard);
+    assert_eq!(next(&mut frames).await, (2, Some(own(2))));
+    assert_eq!(next(&mut frames).await, (3, Some(own(3))));
+}
+
+#[tokio::test]
 async fn joins_within_one_millisecond_are_listed_in_join_order() {
     let (_s, m) = joined(Settings::default()).await;
     let hub = m.hub();
