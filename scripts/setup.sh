@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, skipping whatever is already present.
 #   scripts/setup.sh run   -> wasm target, cargo-leptos, wasm-bindgen CLI, wasm-opt
-#   scripts/setup.sh test  -> the above + Chromium, redis-server, end2end npm packages
+#   scripts/setup.sh test  -> the above + Chromium, redis-server, nginx, end2end npm packages
 # Versions are pinned here and in Cargo.lock / tools/package-lock.json / end2end/package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +74,15 @@ if [ "$mode" = test ]; then
     apt_install ffmpeg
   fi
   end2end/media/make-clip.sh >/dev/null
+  # nginx for the proxy tests (end2end/tests/proxy.spec.js runs its own, as this user, from a
+  # generated config); the package's own service on port 80 is stopped and disabled.
+  if [ ! -x /usr/sbin/nginx ]; then
+    log "installing nginx"
+    apt_install nginx
+    as_root sh -c 'if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl disable --now nginx; else
+        invoke-rc.d nginx stop || true; update-rc.d nginx disable || true; fi' >/dev/null 2>&1 || true
+  fi
   if ! command -v redis-server >/dev/null; then
     log "installing redis-server"
     apt_install redis-server
