@@ -24,6 +24,7 @@ pub mod ids;
 pub mod names;
 pub mod notices;
 pub mod playback;
+pub mod playlist;
 pub mod protocol;
 pub mod queue;
 pub mod ready_skip;

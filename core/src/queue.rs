@@ -28,6 +28,10 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_MAX_QUEUE: usize = 100;
 /// Longest title kept, in characters (longer titles are cut).
 pub const MAX_TITLE_CHARS: usize = 200;
+/// Most video ids one [`QueueEdit::Import`] may carry: a message of that many ids stays well
+/// within the client frame limit (`protocol::MAX_CLIENT_FRAME`; tested in `crate::playlist`). The
+/// queue's own cap (`max_queue_len`) decides how many of them are added.
+pub const MAX_IMPORT_IDS: usize = 200;
 
 /// A queue item's id: unique within its session, never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -70,6 +74,20 @@ pub struct Queue {
     /// The id the next added item gets.
     #[serde(default)]
     pub next_id: u64,
+    /// What the last [`QueueEdit::Import`] did, until the next queue change: the importing
+    /// page reads it from the echo of its import (the state of exactly that revision), so
+    /// the counts it shows are exact however other edits raced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<Imported>,
+}
+
+/// The counts of a playlist import (see [`Queue::imported`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Imported {
+    /// Videos appended.
+    pub added: u32,
+    /// Videos of the import that did not fit (`max_queue_len`).
+    pub left_out: u32,
 }
 
 /// A change to the queue a viewer asks for.
@@ -103,6 +121,15 @@ pub enum QueueEdit {
         /// The item.
         item: ItemId,
     },
+    /// Append the videos of a playlist, in order, as many as fit (at most `max_len` items in
+    /// the queue); the rest are left out. One revision: concurrent imports and adds all
+    /// survive, each import's videos stay together. At least one and at most
+    /// [`MAX_IMPORT_IDS`] ids ([`QueueError::BadImport`]); a full queue is
+    /// [`QueueError::Full`].
+    Import {
+        /// The videos, in playlist order.
+        video_ids: Vec<VideoId>,
+    },
     /// A player learned the title of `video_id`: stored on every item of that video that has
     /// none yet (the first report wins).
     Title {
@@ -125,6 +152,9 @@ pub enum QueueError {
     /// A start position that is not finite or out of range.
     #[error("start position out of range")]
     InvalidStart,
+    /// An import of no videos or of more than [`MAX_IMPORT_IDS`].
+    #[error("an import carries 1 to 200 videos")]
+    BadImport,
 }
 
 /// Cleans a title reported by a player: control characters dropped, whitespace collapsed, cut
@@ -172,7 +202,44 @@ impl Queue {
     /// `Ok(true)` when the queue changed, `Ok(false)` for an edit that changes nothing (a move
     /// to where the item already is, a title already known); on error nothing changed.
     pub fn apply(&mut self, edit: &QueueEdit, max_len: usize) -> Result<bool, QueueError> {
+        let changed = self.apply_edit(edit, max_len)?;
+        if changed && !matches!(edit, QueueEdit::Import { .. }) {
+            self.imported = None;
+        }
+        Ok(changed)
+    }
+
+    /// Appends as many of `video_ids` as fit and records the counts ([`Queue::imported`]).
+    fn import(&mut self, video_ids: &[VideoId], max_len: usize) -> Result<bool, QueueError> {
+        if video_ids.is_empty() || video_ids.len() > MAX_IMPORT_IDS {
+            return Err(QueueError::BadImport);
+        }
+        let free = max_len.saturating_sub(self.items.len());
+        if free == 0 {
+            return Err(QueueError::Full(max_len));
+        }
+        let added = free.min(video_ids.len());
+        for video_id in &video_ids[..added] {
+            self.items.push(QueueItem {
+                id: ItemId(self.next_id),
+                video_id: *video_id,
+                start: 0.0,
+                title: None,
+            });
+            self.next_id += 1;
+        }
+        // Both at most MAX_IMPORT_IDS.
+        self.imported = Some(Imported {
+            added: added as u32,
+            left_out: (video_ids.len() - added) as u32,
+        });
+        Ok(true)
+    }
+
+    /// [`Queue::apply`] without clearing [`Queue::imported`].
+    fn apply_edit(&mut self, edit: &QueueEdit, max_len: usize) -> Result<bool, QueueError> {
         match edit {
+            QueueEdit::Import { video_ids } => self.import(video_ids, max_len),
             QueueEdit::Add { video_id, start } => {
                 if !start.is_finite() || !(0.0..=MAX_POSITION).contains(start) {
                     return Err(QueueError::InvalidStart);

@@ -42,6 +42,9 @@ pub enum ViewEvent {
     Queue(Queue),
     /// A room request (queue edit, play now) was refused: the server's message.
     RoomError(String),
+    /// This viewer's playlist import landed: what it did ("Added 3 videos", see
+    /// `crate::playlist::summary`).
+    Imported(String),
     /// The notices to list, newest first (at most [`MAX_NOTICES`]), each with a key.
     Notices(Vec<(u64, String)>),
     /// Who is here changed (see `crate::roster`).
@@ -168,6 +171,8 @@ pub struct RoomView {
     chat: Vec<ChatLine>,
     /// The notices as the page lists them, newest first.
     notices: Vec<(u64, String)>,
+    /// This viewer's imports awaiting their echo: `(seq, videos the browser cut)`.
+    imports: Vec<(u32, u32)>,
     room_seq: u32,
     host_seq: u32,
     chat_seq: u32,
@@ -199,6 +204,7 @@ impl RoomView {
             needs_click: false,
             chat: Vec::new(),
             notices: Vec::new(),
+            imports: Vec::new(),
             room_seq: 0,
             host_seq: 0,
             chat_seq: 0,
@@ -247,6 +253,29 @@ impl RoomView {
     /// The sequence number of the next room request (queue edit, play now, name).
     pub fn next_room_seq(&mut self) -> u32 {
         next_seq(&mut self.room_seq, ROOM_SEQ_BASE)
+    }
+
+    /// A playlist import of `video_ids` (see `crate::playlist::import_slice`; `cut`: the
+    /// playlist's videos not sent). Its echo tells the page the counts ([`ViewEvent::Imported`]).
+    pub fn import(&mut self, video_ids: Vec<VideoId>, cut: u32) -> ClientMsg {
+        let seq = self.next_room_seq();
+        // Awaiting echoes: a handful at most (a lost connection never answers its own).
+        if self.imports.len() >= 8 {
+            self.imports.remove(0);
+        }
+        self.imports.push((seq, cut));
+        ClientMsg::Queue {
+            seq,
+            edit: QueueEdit::Import { video_ids },
+        }
+    }
+
+    /// The echo of one of this viewer's imports, or its refusal: the sentence to show.
+    fn import_answer(&mut self, seq: u32, state: Option<&PlaybackState>) -> Option<ViewEvent> {
+        let at = self.imports.iter().position(|(s, _)| *s == seq)?;
+        let (_, cut) = self.imports.remove(at);
+        let done = state?.queue.imported?;
+        Some(ViewEvent::Imported(crate::playlist::summary(done, cut)))
     }
 
     /// A host request (lock, co-host, hand over, remove).
@@ -363,8 +392,14 @@ impl RoomView {
                 if let Some(text) = notice(engine, state, *cause) {
                     self.push_notice(text, out);
                 }
+                if let Some(c) = cause.filter(|c| c.conn_id == engine.stats().conn_id) {
+                    out.events.extend(self.import_answer(c.seq, Some(state)));
+                }
             }
             ServerMsg::Error { code, message, seq } => {
+                if let Some(seq) = seq {
+                    self.import_answer(*seq, None);
+                }
                 out.events.extend(error_event(*code, message, *seq));
             }
             _ => {}

@@ -197,5 +197,7 @@ pub fn apply(page: Store<Page>, ev: ViewEvent) {
             page.settings().set(settings);
             page.ready_skip().set(ready_skip);
         }
+        // Kept by the queue itself (`client.rs`), never sent here.
+        ViewEvent::Imported(_) => {}
     }
 }

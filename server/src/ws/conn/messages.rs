@@ -321,9 +321,10 @@ pub(super) fn rejection_msg(rejection: &Rejection, seq: u32) -> ServerMsg {
         Rejection::Queue(watchparty_core::queue::QueueError::UnknownItem(_))
         | Rejection::NoSuchMessage => ErrorCode::UnknownItem,
         Rejection::Queue(watchparty_core::queue::QueueError::Full(_)) => ErrorCode::QueueFull,
-        Rejection::Queue(watchparty_core::queue::QueueError::InvalidStart) => {
-            ErrorCode::InvalidValue
-        }
+        Rejection::Queue(
+            watchparty_core::queue::QueueError::InvalidStart
+            | watchparty_core::queue::QueueError::BadImport,
+        ) => ErrorCode::InvalidValue,
         Rejection::Forbidden(_) => ErrorCode::Forbidden,
         Rejection::Text(_) => ErrorCode::InvalidText,
         Rejection::Together(e) => match e {
