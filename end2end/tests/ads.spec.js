@@ -37,6 +37,7 @@ for (const adClock of ['ad', 'content']) {
   test(`a mid-roll on one viewer (getCurrentTime: ${adClock} clock) moves nobody; it rejoins within 1.5 s`, async ({ viewers }) => {
     const [a, b, c] = await party(viewers, () => ({ adLengthS: AD_S, adClock }));
     for (const [v, n] of [[a, 'Ana'], [b, 'Ben'], [c, 'Cy']]) {
+      await v.tab('room');
       await v.page.getByTestId('name-input').fill(n);
       await v.page.getByTestId('name-save').click();
     }

@@ -20,6 +20,7 @@ async function loadingGuest(viewers, readyDelayMs) {
   const b = await viewers('B', { config: { readyDelayMs } });
   const url = await createSession(a, VIDEO);
   await a.waitReady();
+  await a.tab('room');
   const wait = a.page.getByTestId('setting-wait-for-all');
   await wait.check();
   await expect(wait).toBeChecked();
@@ -102,6 +103,7 @@ test('"Start now" ends the hold at once', async ({ viewers }) => {
 test('a stall holds the room until the player recovers, and not again right after', async ({ viewers }) => {
   const { all } = await party(viewers, 2);
   const [a, b] = all;
+  await a.tab('room');
   for (const id of ['setting-wait-for-all', 'setting-wait-on-buffer']) {
     await a.page.getByTestId(id).check();
     await expect(a.page.getByTestId(id)).toBeChecked();

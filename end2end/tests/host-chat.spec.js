@@ -55,6 +55,8 @@ test('the creator hosts; in "hosts control" a viewer’s pause in the player is 
   const [a, b] = all;
 
   await test.step('only the creator sees the host controls; the secret never stays in the address', async () => {
+    await a.tab('room');
+    await b.tab('room');
     await expect(a.page.getByTestId('lock-control')).toBeVisible();
     await expect(a.page.getByTestId('lock-control')).not.toBeChecked();
     const link = await a.page.getByTestId('host-link').inputValue();
@@ -65,6 +67,8 @@ test('the creator hosts; in "hosts control" a viewer’s pause in the player is 
     await expect(b.page.getByTestId('lock-control')).toBeHidden();
     await expect(b.page.getByTestId('host-link')).toBeHidden();
     // Both see who hosts.
+    await a.tab('people');
+    await b.tab('people');
     await expect((await rowOf(b, a)).getByTestId('member-role')).toHaveAttribute('data-role', 'host');
     await expect((await rowOf(a, b)).getByTestId('member-role')).toBeHidden();
   });
@@ -73,6 +77,7 @@ test('the creator hosts; in "hosts control" a viewer’s pause in the player is 
     const link = await a.page.getByTestId('host-link').inputValue();
     const d = await viewers('D');
     await d.open(link);
+    await d.tab('room');
     await expect(d.page.getByTestId('lock-control')).toBeVisible();
     await expect(d.page.getByTestId('host-link')).toHaveValue(link);
     await expect.poll(() => d.page.url()).toBe(url);
@@ -84,6 +89,8 @@ test('the creator hosts; in "hosts control" a viewer’s pause in the player is 
   await test.step('the host locks while everyone plays', async () => {
     await a.hook('userPlay');
     await waitInSync(all, { playing: true });
+    await a.tab('room');
+    await b.tab('room');
     await a.page.getByTestId('lock-control').click();
     await expect(a.page.getByTestId('lock-control')).toBeChecked();
     await expect(b.page.getByTestId('control-hint')).toBeVisible();
@@ -137,6 +144,8 @@ test('co-hosts, and a removed viewer cannot come back', async ({ viewers }) => {
   const bSockets = recordSockets(b.page);
 
   await test.step('viewers see no host buttons; the host sees them on others only', async () => {
+    await a.tab('people');
+    await b.tab('people');
     await expect(b.page.locator('[data-testid=member-remove]:visible')).toHaveCount(0);
     const rowB = await rowOf(a, b);
     await expect(rowB.getByTestId('member-remove')).toBeVisible();
@@ -152,12 +161,15 @@ test('co-hosts, and a removed viewer cannot come back', async ({ viewers }) => {
     await expect(rowB.getByTestId('member-cohost')).toHaveText('Dismiss co-host');
     // B now has the lock switch, but no host link (that is the host's own secret), and no
     // button against the host.
+    await b.tab('room');
     await expect(b.page.getByTestId('lock-control')).toBeVisible();
     await expect(b.page.getByTestId('host-link')).toBeHidden();
+    await b.tab('people');
     await expect((await rowOf(b, b)).getByTestId('member-role')).toHaveAttribute('data-role', 'cohost');
     await expect((await rowOf(b, a)).getByTestId('member-remove')).toBeHidden();
     await rowB.getByTestId('member-cohost').click();
     await expect(rowB.getByTestId('member-role')).toBeHidden();
+    await b.tab('room');
     await expect(b.page.getByTestId('lock-control')).toBeHidden();
   });
 

@@ -1,30 +1,14 @@
 // A phone-sized page (issue 15): at 390 × 844 (touch, mobile viewport) nothing overflows
 // horizontally, the player is full width, every button, link and input is a touch target of at
 // least 44 × 44 CSS px; the share button uses the system share sheet (navigator.share) where the
-// browser has one, else copies. Takes the screenshots of the README (home and session page at
-// 390 × 844 and 1280 × 800): into test-results/screenshots/ on every run, and into
-// docs/screenshots/ with UPDATE_SCREENSHOTS=1.
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// browser has one, else copies. One screen on a phone (issue 29): the player stays on screen
+// while a guest chats, queues and looks at who is here. Takes the screenshots of the README
+// (home, and the session page with each tab open, at 390 × 844 and 1280 × 800; shots.js).
 import { test, expect, createSession, waitInSync, PHONE, DESKTOP } from './support.js';
+import { shot, TABS } from './shots.js';
 
 const VIDEO = 'dQw4w9WgXcQ';
 const TOUCH_PX = 44;
-const here = dirname(fileURLToPath(import.meta.url));
-const SHOT_DIR = process.env.UPDATE_SCREENSHOTS
-  ? join(here, '..', '..', 'docs', 'screenshots')
-  : join(here, '..', 'test-results', 'screenshots');
-
-async function shot(page, name, { fullPage = false } = {}) {
-  mkdirSync(SHOT_DIR, { recursive: true });
-  // No caret or focus ring in the picture; animations (the badge's dot, reactions) stopped.
-  await page.evaluate(() => {
-    if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
-    window.scrollTo(0, 0);
-  });
-  await page.screenshot({ path: join(SHOT_DIR, `${name}.png`), fullPage, animations: 'disabled', caret: 'hide' });
-}
 
 /**
  * What does not fit a phone: the document wider than the viewport, visible elements reaching
@@ -117,19 +101,26 @@ test('the session page fits a phone: full-width player, no overflow, touch targe
   await laptop.open(url);
   const { page } = phone;
 
+  await phone.tab('queue');
   await page.getByTestId('queue-add-input').fill('https://youtu.be/9bZkp7q19f0');
   await page.getByTestId('queue-add-submit').click();
   await expect(laptop.page.getByTestId('queue-item')).toHaveCount(1);
   await laptop.page.getByTestId('chat-input').fill('Hello from the laptop, with a long word: supercalifragilisticexpialidocious-and-more');
   await laptop.page.getByTestId('chat-input').press('Enter');
+  // The chat line that came while the queue was open shows on the chat tab's badge.
+  await expect(page.getByTestId('tab-chat')).toHaveAttribute('data-new', '1');
+  await phone.tab('chat');
+  await expect(page.getByTestId('tab-chat')).toHaveAttribute('data-new', '0');
   await page.getByTestId('chat-input').fill('Hi!');
   await page.getByTestId('chat-input').press('Enter');
   await expect(page.getByTestId('chat-message')).toHaveCount(2);
   await expect(laptop.page.getByTestId('chat-message')).toHaveCount(2);
-  await expect(page.getByTestId('roster-member')).toHaveCount(2);
-  await expect(page.locator('[data-testid=member-remove]:visible')).toHaveCount(1);
-  await expect(page.getByTestId('host-panel')).toBeVisible();
   await expect(page.getByTestId('chat-delete').first()).toBeVisible();
+  await expect(page.getByTestId('roster-member')).toHaveCount(2);
+  await phone.tab('people');
+  await expect(page.locator('[data-testid=member-remove]:visible')).toHaveCount(1);
+  await phone.tab('room');
+  await expect(page.getByTestId('host-panel')).toBeVisible();
   await laptop.hook('userPlay');
   await expect(page.getByTestId('sync-badge')).toHaveAttribute('data-status', 'live');
 
@@ -140,9 +131,12 @@ test('the session page fits a phone: full-width player, no overflow, touch targe
   expect(Math.abs(player.width - PHONE.viewport.width)).toBeLessThanOrEqual(0.5);
   expect(Math.abs(player.height - (player.width * 9) / 16)).toBeLessThanOrEqual(1);
 
-  expect(await layoutProblems(page)).toEqual([]);
-  await shot(page, 'session-phone');
-  await shot(page, 'session-phone-full', { fullPage: true });
+  for (const t of TABS) {
+    await phone.tab(t);
+    expect(await layoutProblems(page), `the ${t} tab`).toEqual([]);
+    await shot(page, `session-phone-${t}`);
+  }
+  await phone.tab('chat');
   // The badge's details open on a tap (not by hover or focus, which a tap does not give
   // reliably on a phone), stay on the screen, and close on a second tap.
   // Tapped once the phone has converged (its label then keeps its width), and once the badge
@@ -163,7 +157,11 @@ test('the session page fits a phone: full-width player, no overflow, touch targe
   await badge.tap();
   await expect(badge).toHaveAttribute('aria-expanded', 'false');
   await expect(page.locator('.sync-details')).toBeHidden();
-  expect(await layoutProblems(laptop.page, { touch: false })).toEqual([]);
+  for (const t of TABS) {
+    await laptop.tab(t);
+    expect(await layoutProblems(laptop.page, { touch: false }), `the ${t} tab`).toEqual([]);
+    await shot(laptop.page, `session-desktop-${t}`);
+  }
   // On the laptop: hovering shows the details, and the keyboard opens and closes them.
   const laptopBadge = laptop.page.getByTestId('sync-badge');
   const laptopDetails = laptop.page.locator('.sync-details');
@@ -177,7 +175,68 @@ test('the session page fits a phone: full-width player, no overflow, touch targe
   await expect(laptopDetails).toBeVisible();
   await laptop.page.keyboard.press('Escape');
   await expect(laptopDetails).toBeHidden();
-  await shot(laptop.page, 'session-desktop');
+});
+
+/** The player is wholly on the screen and nothing covers it (its middle and its controls). */
+async function playerOnScreen(page, what) {
+  const box = await page.locator('.player-frame iframe').boundingBox();
+  const vh = page.viewportSize().height;
+  expect(box.y, `${what}: the player's top`).toBeGreaterThanOrEqual(-0.5);
+  expect(box.y + box.height, `${what}: the player's bottom`).toBeLessThanOrEqual(vh + 0.5);
+  const hits = await page.evaluate(
+    (b) => [[0.5, 0.5], [0.5, 0.95], [0.1, 0.95]].map(([fx, fy]) => document.elementFromPoint(b.x + b.width * fx, b.y + b.height * fy)?.tagName),
+    box,
+  );
+  expect(hits, `${what}: what is at the player's middle and controls`).toEqual(['IFRAME', 'IFRAME', 'IFRAME']);
+}
+
+test('one screen on a phone: the player stays on screen while a guest chats, queues and looks at who is here', async ({ viewers }) => {
+  const host = await viewers('host', { contextOptions: DESKTOP });
+  const guest = await viewers('guest', { contextOptions: PHONE });
+  const url = await createSession(host, `https://www.youtube.com/watch?v=${VIDEO}`);
+  await host.waitReady();
+  await guest.open(url);
+  const { page } = guest;
+  await playerOnScreen(page, 'at first');
+
+  // Chats (the chat tab is open first).
+  await expect(page.getByTestId('tab-chat')).toHaveAttribute('aria-selected', 'true');
+  for (const text of ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight']) {
+    await page.getByTestId('chat-input').fill(text);
+    await page.getByTestId('chat-input').press('Enter');
+  }
+  await expect(page.getByTestId('chat-message')).toHaveCount(8);
+  await playerOnScreen(page, 'after chatting');
+
+  // Adds to the queue.
+  await guest.tab('queue');
+  await page.getByTestId('queue-add-input').fill('https://youtu.be/9bZkp7q19f0');
+  await page.getByTestId('queue-add-submit').click();
+  await expect(page.getByTestId('queue-item')).toHaveCount(1);
+  await playerOnScreen(page, 'after queueing');
+
+  // Looks at who is here.
+  await guest.tab('people');
+  await expect(page.getByTestId('roster-member')).toHaveCount(2);
+  await expect(page.getByTestId('roster-member').last()).toBeInViewport();
+  await playerOnScreen(page, 'on the people tab');
+
+  // The room tab is the longest: scrolled to its end, the player stays stuck to the top.
+  await guest.tab('room');
+  await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+  await expect.poll(() => page.evaluate(() => window.scrollY)).toBeGreaterThan(0);
+  await expect(page.getByTestId('name-save')).toBeInViewport();
+  await playerOnScreen(page, 'scrolled to the end of the room tab');
+  const player = await page.locator('.player-frame').boundingBox();
+  expect(Math.abs(player.y)).toBeLessThanOrEqual(0.5);
+
+  // Notices that came while the room tab was closed show on its badge; opening it clears it.
+  await guest.tab('chat');
+  await host.hook('userPlay');
+  await expect.poll(async () => Number(await page.getByTestId('tab-room').getAttribute('data-new'))).toBeGreaterThan(0);
+  await guest.tab('room');
+  await expect(page.getByTestId('tab-room')).toHaveAttribute('data-new', '0');
+  await waitInSync([host, guest], { playing: true });
 });
 
 test('the share button opens the system share sheet where there is one, without the host secret', async ({ viewers }) => {
@@ -202,6 +261,7 @@ test('the share button opens the system share sheet where there is one, without 
   expect(secret, 'the creator keeps a host secret').toMatch(/^[0-9a-f]{32}$/);
   await page.evaluate(() => navigator.clipboard.writeText('untouched'));
 
+  await phone.tab('room');
   const button = page.getByTestId('copy-link');
   await expect(button).toHaveAttribute('data-action', 'share');
   await expect(button).toHaveText('Share');
@@ -224,6 +284,7 @@ test('without a share sheet the share button copies the link', async ({ viewers 
   await phone.context.grantPermissions(['clipboard-read', 'clipboard-write']);
   const url = await createSession(phone, `https://www.youtube.com/watch?v=${VIDEO}`);
   await phone.waitReady();
+  await phone.tab('room');
   const button = phone.page.getByTestId('copy-link');
   await expect(button).toHaveAttribute('data-action', 'copy');
   await expect(button).toHaveText('Copy');

@@ -27,6 +27,7 @@ const FOURTH = 'kJQP7kiw5Fk';
 
 /** Pastes `input` into a viewer's "change the video" field and submits it. */
 async function changeVideo(viewer, input) {
+  await viewer.tab('room');
   await viewer.page.getByTestId('video-change-input').fill(input);
   await viewer.page.getByTestId('video-change-submit').click();
 }
@@ -98,6 +99,7 @@ test('the session page at phone width (390 px): player full width, room below', 
   const { all } = await party(viewers, 1);
   const [a] = all;
   await a.page.setViewportSize({ width: 390, height: 844 });
+  await a.tab('room');
   const player = await a.page.locator('.player-frame').boundingBox();
   expect(player.width).toBeGreaterThan(370);
   const field = await a.page.getByTestId('video-change-input').boundingBox();
@@ -117,6 +119,7 @@ async function queueOf(viewer) {
 }
 
 async function addToQueue(viewer, input) {
+  await viewer.tab('queue');
   await viewer.page.getByTestId('queue-add-input').fill(input);
   await viewer.page.getByTestId('queue-add-submit').click();
 }
@@ -184,6 +187,7 @@ test('names: generated on the first visit, kept by the browser, renamed, validat
   const [a] = all;
   const first = await a.page.getByTestId('my-name').textContent();
   expect(first).toMatch(/^[A-Z][a-z]+ [A-Z][a-z]+$/);
+  await a.tab('room');
   await a.page.getByTestId('name-input').fill('   ');
   await a.page.getByTestId('name-save').click();
   await expect(a.page.getByTestId('name-error')).toBeVisible();
@@ -202,6 +206,7 @@ function rosterRow(viewer, name) {
 }
 
 async function rename(viewer, name) {
+  await viewer.tab('room');
   await viewer.page.getByTestId('name-input').fill(name);
   await viewer.page.getByTestId('name-save').click();
   await expect(viewer.page.getByTestId('my-name')).toHaveText(name);

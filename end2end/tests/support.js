@@ -47,6 +47,17 @@ class Viewer {
     );
   }
 
+  /**
+   * Opens the session page's tab `name` (`chat`, `queue`, `people` or `room`: the side panel
+   * shows one at a time) and waits until its panel shows.
+   */
+  async tab(name) {
+    const tab = this.page.getByTestId(`tab-${name}`);
+    await tab.click();
+    await expect(tab).toHaveAttribute('aria-selected', 'true');
+    await expect(this.page.getByTestId(`tabpanel-${name}`)).toBeVisible();
+  }
+
   /** Calls a test hook on this viewer's current player, e.g. `hook('userSeek', 120)`. */
   async hook(name, ...args) {
     return this.page.evaluate(

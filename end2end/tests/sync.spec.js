@@ -39,6 +39,7 @@ test('create from a link, join by the link, play, pause, seek while paused, seek
     url = await createSession(a, `https://www.youtube.com/watch?v=${VIDEO}`);
     await a.waitReady();
     await expect(a.page.getByTestId('share-link')).toHaveValue(url);
+    await a.tab('room');
     await a.page.getByTestId('copy-link').click();
     expect(await a.page.evaluate(() => navigator.clipboard.readText())).toBe(url);
     expect(await a.hook('truePosition')).toMatchObject({ videoId: VIDEO, running: false });

@@ -16,6 +16,7 @@ async function rowOf(viewer, other) {
 }
 
 async function addToQueue(viewer, input) {
+  await viewer.tab('queue');
   await viewer.page.getByTestId('queue-add-input').fill(input);
   await viewer.page.getByTestId('queue-add-submit').click();
 }
@@ -26,10 +27,13 @@ test('ready check: rows show ready, concurrent readies count, "Start" plays and 
   const guests = [b, c];
 
   await test.step('only the host asks; every page shows the check and every guest row is "not ready"', async () => {
+    await a.tab('room');
+    await b.tab('room');
     await expect(b.page.getByTestId('ready-check-start')).toBeHidden();
     await a.page.getByTestId('ready-check-start').click();
     await expect(a.page.getByTestId('notices')).toContainText('You asked: everyone ready?');
     await expect(b.page.getByTestId('notices')).toContainText('asked: everyone ready?');
+    for (const v of all) await v.tab('people');
     for (const v of all) {
       await expect(v.page.getByTestId('ready-check')).toBeVisible();
       await expect(v.page.getByTestId('ready-check')).toHaveAttribute('data-of', '2');
@@ -79,6 +83,7 @@ test('ready check: rows show ready, concurrent readies count, "Start" plays and 
   await test.step('a host cancels a check', async () => {
     await a.hook('userPause');
     await waitInSync(all, { playing: false });
+    await a.tab('room');
     await a.page.getByTestId('ready-check-start').click();
     await expect(c.page.getByTestId('ready-check')).toBeVisible();
     await a.page.getByTestId('ready-check-cancel').click();
@@ -96,6 +101,7 @@ test('vote to skip: "Skip (n/4)", the crossing votes skip once, votes reset, hos
   const [second, third] = ['9bZkp7q19f0', 'jNQXAC9IVRw'];
 
   await test.step('off by default; the host turns it on; nothing queued: the vote is disabled', async () => {
+    for (const v of all) await v.tab('room');
     await expect(b.page.getByTestId('vote-skip-row')).toBeHidden();
     await expect(b.page.getByTestId('setting-vote-skip')).toBeHidden();
     await expect(a.page.getByTestId('setting-vote-skip')).not.toBeChecked();
@@ -116,6 +122,7 @@ test('vote to skip: "Skip (n/4)", the crossing votes skip once, votes reset, hos
     await expect(a.page.getByTestId('queue-item')).toHaveCount(1);
     await addToQueue(a, third);
     for (const v of all) await expect(v.page.getByTestId('queue-item')).toHaveCount(2);
+    await a.tab('room');
     await b.page.getByTestId('vote-skip').click();
     for (const v of all) await expect(v.page.getByTestId('vote-skip-notice')).toHaveText('1 of 4 voted to skip');
     await expect(c.page.getByTestId('vote-skip')).toHaveText('Skip (1/4)');
@@ -153,10 +160,12 @@ test('vote to skip: "Skip (n/4)", the crossing votes skip once, votes reset, hos
     await a.page.getByTestId('host-skip').click();
     for (const v of all) {
       await expect(v.page.getByTestId('now-playing')).toHaveAttribute('data-video-id', third);
+      await v.tab('queue');
       await expect(v.page.getByTestId('queue-empty')).toBeVisible();
       await expect(v.page.getByTestId('vote-skip-notice')).toBeHidden();
     }
     await expect(a.page.getByTestId('host-skip')).toBeDisabled();
+    await b.tab('room');
     await expect(b.page.getByTestId('vote-skip')).toBeDisabled();
   });
 });

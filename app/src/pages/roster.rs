@@ -28,13 +28,22 @@ fn label(status: Option<Health>) -> String {
                 at
             }
         }
-        Some(Health::CatchingUp) => "catching up".into(),
-        Some(Health::Buffering) => "buffering".into(),
-        Some(Health::Loading) => "loading".into(),
-        Some(Health::Ad) => "watching an ad".into(),
-        Some(Health::NeedsClick) => "needs a click".into(),
-        Some(Health::Background) => "background tab".into(),
-        Some(Health::Reconnecting) => "reconnecting".into(),
+        Some(h) => health_word(h).into(),
+    }
+}
+
+/// A health in a few words, without figures ("in sync", "catching up"): the row's words, and
+/// what the page announces when this viewer's own state changes.
+pub(crate) fn health_word(h: Health) -> &'static str {
+    match h {
+        Health::InSync { .. } => "in sync",
+        Health::CatchingUp => "catching up",
+        Health::Buffering => "buffering",
+        Health::Loading => "loading",
+        Health::Ad => "watching an ad",
+        Health::NeedsClick => "needs a click",
+        Health::Background => "background tab",
+        Health::Reconnecting => "reconnecting",
     }
 }
 

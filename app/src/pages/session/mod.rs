@@ -10,6 +10,11 @@
 //! change the video, invite, badge), [`queue`] and the roster ([`super::roster`]). The hooks of
 //! docs/test-hooks.md live in them.
 //!
+//! Layout (issue 29): the stage (player, its buttons, reactions, the sync badge) and one tabbed
+//! panel ([`tabs`]: Chat · Queue · People · Room), beside the player on wide screens, under it
+//! on phones, where the player sticks to the top while the panel scrolls under it. Full screen
+//! and theater mode are [`screen`]'s.
+//!
 //! Hosts (issue 13): the viewer's public id comes with `hello`, the room's rights with every
 //! state; while only hosts control the room, a viewer who is none sees the page's playback,
 //! video and queue controls disabled, and the runtime undoes what they do in the player.
@@ -18,8 +23,10 @@ mod client;
 mod hold;
 mod panel;
 mod queue;
+mod screen;
 mod stage;
 mod state;
+mod tabs;
 pub(super) mod together;
 
 use crate::api::{get_session, SessionView};
@@ -33,11 +40,13 @@ use hold::HoldBanner;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use panel::{ChangeVideo, Invite, NameField, Notices, NowPlaying, StatusRow};
+use panel::{Announcer, ChangeVideo, Invite, NameField, Notices, NowPlaying, StatusRow};
 use queue::QueuePanel;
 use reactive_stores::Store;
+use screen::{ScreenButtons, VideoOverlay};
 use stage::{Banners, PlayerArea, PlayerStart};
 use state::{Page, PageStoreFields, Roles};
+use tabs::{Tab, TabList, TabPanel};
 use together::{ReadyBar, SkipVote, TogetherHost};
 
 /// The session page.
@@ -138,10 +147,14 @@ fn Session(view: SessionView) -> impl IntoView {
     let stats = page.stats();
     let me = Signal::from(Memo::new(move |_| stats.with(|s| s.conn_id)));
     let may_control = roles.may_control;
+    let tab = page.tab();
+    let frame = NodeRef::<leptos::html::Div>::new();
+    let badges = tab_badges(page);
     view! {
         <Title text=page_title(page)/>
+        <h1 class="sr-only" data-testid="session-title">{heading(page)}</h1>
         <Banners ended=page.ended().into() removed=page.removed().into()/>
-        <section class="session">
+        <section class="session" class:theater=move || page.theater().get() data-testid="session">
             <div class="stage">
                 <HoldBanner
                     hold=page.hold().into()
@@ -164,64 +177,135 @@ fn Session(view: SessionView) -> impl IntoView {
                     control_notice=page.control_notice().into()
                     player_error=page.player_error().into()
                     client=client
-                />
-                <ChatPanel
-                    lines=page.chat().into()
-                    error=page.chat_error().into()
-                    is_host=roles.is_host
-                    may_control=may_control
-                    video=page.video().into()
-                    on_ask=ask
-                />
+                    frame=frame
+                    screen=page.screen().into()
+                >
+                    <VideoOverlay
+                        lines=page.chat().into()
+                        notices=page.notices().into()
+                        error=page.chat_error().into()
+                        screen=page.screen().into()
+                        on_ask=ask
+                    />
+                </PlayerArea>
+                <div class="player-bar">
+                    <StatusRow viewers=page.viewers().into() stats=stats.into()/>
+                    <ScreenButtons frame=frame screen=page.screen().into() theater=page.theater().into()/>
+                </div>
+                <Announcer notices=page.notices().into() stats=stats.into() roster=page.roster().into()/>
             </div>
-            <aside class="panel">
-                <HostPanel
-                    visible=roles.is_host
-                    rights=page.rights().into()
-                    is_owner=roles.is_owner
-                    host_link=page.host_link().into()
-                    error=page.host_error().into()
-                    on_ask=ask
-                />
-                <TogetherHost
-                    visible=roles.is_host
-                    settings=page.settings().into()
-                    ready_skip=page.ready_skip().into()
-                    queue=page.queue().into()
-                    client=client
-                />
-                <p class="hint control-hint" data-testid="control-hint" hidden=move || may_control.get()>
-                    {CONTROL_HINT} "."
-                </p>
-                <NameField name=page.my_name().into() client=client/>
-                <NowPlaying video=page.video().into()/>
-                <SkipVote
-                    settings=page.settings().into()
-                    ready_skip=page.ready_skip().into()
-                    queue=page.queue().into()
-                    viewers=page.viewers().into()
-                    my_kid=my_kid
-                    is_host=roles.is_host
-                    client=client
-                />
-                <Notices notices=page.notices().into()/>
-                <ChangeVideo client=client may_control=may_control/>
-                <Invite share=page.share().into() can_share=page.can_share().into() video=page.video().into()/>
-                <StatusRow viewers=page.viewers().into() stats=stats.into()/>
-                <p class="hint">
-                    "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
-                </p>
-            </aside>
-            <QueuePanel queue=page.queue().into() error=page.room_error().into() client=client may_control=may_control/>
-            <RosterPanel
-                roster=page.roster().into()
-                viewers=page.viewers().into()
-                me=me
-                rights=page.rights().into()
-                my_kid=my_kid
-                ready_skip=page.ready_skip().into()
-                on_ask=ask
-            />
+            <div class="side">
+                <TabList tab=tab.into() badges=badges/>
+                <TabPanel tab=tab.into() of=Tab::Chat>
+                    <ChatPanel
+                        lines=page.chat().into()
+                        error=page.chat_error().into()
+                        is_host=roles.is_host
+                        may_control=may_control
+                        video=page.video().into()
+                        on_ask=ask
+                    />
+                </TabPanel>
+                <TabPanel tab=tab.into() of=Tab::Queue>
+                    <QueuePanel queue=page.queue().into() error=page.room_error().into() client=client may_control=may_control/>
+                </TabPanel>
+                <TabPanel tab=tab.into() of=Tab::People>
+                    <RosterPanel
+                        roster=page.roster().into()
+                        viewers=page.viewers().into()
+                        me=me
+                        rights=page.rights().into()
+                        my_kid=my_kid
+                        ready_skip=page.ready_skip().into()
+                        on_ask=ask
+                    />
+                </TabPanel>
+                <TabPanel tab=tab.into() of=Tab::Room>
+                    <section class="panel room" data-testid="room" aria-label="Room">
+                        <NowPlaying video=page.video().into()/>
+                        <SkipVote
+                            settings=page.settings().into()
+                            ready_skip=page.ready_skip().into()
+                            queue=page.queue().into()
+                            viewers=page.viewers().into()
+                            my_kid=my_kid
+                            is_host=roles.is_host
+                            client=client
+                        />
+                        <Notices notices=page.notices().into()/>
+                        <p class="hint control-hint" data-testid="control-hint" hidden=move || may_control.get()>
+                            {CONTROL_HINT} "."
+                        </p>
+                        <ChangeVideo client=client may_control=may_control/>
+                        <Invite share=page.share().into() can_share=page.can_share().into() video=page.video().into()/>
+                        <NameField name=page.my_name().into() client=client/>
+                        <HostPanel
+                            visible=roles.is_host
+                            rights=page.rights().into()
+                            is_owner=roles.is_owner
+                            host_link=page.host_link().into()
+                            error=page.host_error().into()
+                            on_ask=ask
+                        />
+                        <TogetherHost
+                            visible=roles.is_host
+                            settings=page.settings().into()
+                            ready_skip=page.ready_skip().into()
+                            queue=page.queue().into()
+                            client=client
+                        />
+                        <p class="hint">
+                            "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
+                        </p>
+                    </section>
+                </TabPanel>
+            </div>
         </section>
     }
+}
+
+/// The page's one heading (read by screen readers; the page shows the video's title in the
+/// room tab): "Watch party: " and the video's title, else its id.
+fn heading(page: Store<Page>) -> impl Fn() -> String + Send + Sync + Copy + 'static {
+    let video = page.video();
+    move || video.with(|(id, title)| format!("Watch party: {}", title.as_deref().unwrap_or(id)))
+}
+
+/// Each tab's count of new items: chat lines that came while the chat was closed, notices
+/// while the room tab was. Opening a tab marks its items seen.
+fn tab_badges(page: Store<Page>) -> Signal<[usize; 4]> {
+    let (tab, chat, notices) = (page.tab(), page.chat(), page.notices());
+    let (chat_seen, notices_seen) = (page.chat_seen(), page.notices_seen());
+    // Marks what an open tab shows as seen (again when new items come while it is open).
+    Effect::new(move |_| match tab.get() {
+        Tab::Chat => {
+            if let Some(last) = chat.with(|c| c.last().map(|l| l.id + 1)) {
+                if last > chat_seen.get_untracked() {
+                    chat_seen.set(last);
+                }
+            }
+        }
+        Tab::Room => {
+            if let Some(first) = notices.with(|n| n.first().map(|(id, _)| id + 1)) {
+                if first > notices_seen.get_untracked() {
+                    notices_seen.set(first);
+                }
+            }
+        }
+        _ => {}
+    });
+    Signal::derive(move || {
+        let open = tab.get();
+        let chat_new = if open == Tab::Chat {
+            0
+        } else {
+            chat.with(|c| tabs::unread(c, chat_seen.get(), |l| l.id))
+        };
+        let notices_new = if open == Tab::Room {
+            0
+        } else {
+            notices.with(|n| tabs::unread(n, notices_seen.get(), |(id, _)| *id))
+        };
+        [chat_new, 0, 0, notices_new]
+    })
 }

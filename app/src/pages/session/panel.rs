@@ -1,8 +1,9 @@
 //! The session page's side panel, one component per block: this viewer's name, what is
 //! playing, the room's notices, "change the video", the invite link, and the viewer count with
-//! the sync badge.
+//! the sync badge; and what the page announces to screen readers ([`Announcer`]).
 
 use super::client::Client;
+use crate::roster::Roster;
 use crate::sync::{RateControl, SyncStats};
 use leptos::prelude::*;
 use reactive_stores::Field;
@@ -115,17 +116,54 @@ pub fn NameField(name: Field<Option<String>>, client: Client) -> impl IntoView {
     }
 }
 
-/// The room's latest notices ("Ana paused at 12:31"), newest first.
+/// The room's latest notices ("Ana paused at 12:31"), newest first. ([`Announcer`] reads the
+/// newest out: this list may sit in a closed tab.)
 #[component]
 pub fn Notices(notices: Field<Vec<(u64, String)>>) -> impl IntoView {
     view! {
-            <ol class="notices" data-testid="notices" aria-live="polite">
+            <ol class="notices" data-testid="notices">
                 <For
                     each=move || notices.get()
                     key=|(id, _)| *id
                     children=|(_, text)| view! { <li data-testid="notice">{text}</li> }
                 />
             </ol>
+    }
+}
+
+/// This viewer's sync state in a few words: the connection while not live, else the health its
+/// own row shows ("in sync", "catching up"), never a figure that changes every moment.
+fn sync_word(stats: &SyncStats, roster: &Roster) -> &'static str {
+    match stats.status {
+        "live" => roster
+            .members
+            .iter()
+            .find(|m| m.id == stats.conn_id)
+            .and_then(|m| m.status)
+            .map_or("live", crate::pages::roster::health_word),
+        "reconnecting" => "reconnecting",
+        "offline" => "offline",
+        _ => "connecting",
+    }
+}
+
+/// Two polite live regions, seen by screen readers only: the newest notice, and this viewer's
+/// sync state when it changes (announced as "Sync: in sync", "Sync: catching up").
+#[component]
+pub fn Announcer(
+    notices: Field<Vec<(u64, String)>>,
+    stats: Field<SyncStats>,
+    roster: Field<Roster>,
+) -> impl IntoView {
+    let word = Memo::new(move |_| stats.with(|s| roster.with(|r| sync_word(s, r))));
+    let newest = move || notices.with(|n| n.first().map(|(_, t)| t.clone()).unwrap_or_default());
+    view! {
+        <div class="sr-only">
+            <p role="status" aria-live="polite" data-testid="announce-notice">{newest}</p>
+            <p role="status" aria-live="polite" data-testid="announce-sync" data-state=move || word.get()>
+                {move || format!("Sync: {}", word.get())}
+            </p>
+        </div>
     }
 }
 

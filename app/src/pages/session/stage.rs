@@ -1,8 +1,10 @@
-//! The session page's stage: the player's frame (with "Join playback" and the floating
-//! reactions), "only hosts control", the reaction buttons and the player's error; and the
-//! banners of a party that ended or a viewer who was removed.
+//! The session page's stage: the player's frame (with "Join playback", the floating reactions
+//! and what [`super::screen`] lays over the video in full screen), "only hosts control", the
+//! reaction buttons and the player's error; and the banners of a party that ended or a viewer
+//! who was removed.
 
 use super::client::Client;
+use super::screen::Screen;
 use crate::pages::chat::{ReactionBar, ReactionOverlay};
 use crate::pages::host::CONTROL_HINT;
 use crate::pages::Ask;
@@ -45,10 +47,21 @@ pub fn PlayerArea(
     control_notice: Field<Option<u64>>,
     player_error: Field<Option<String>>,
     client: Client,
+    /// The frame (what goes full screen).
+    frame: NodeRef<leptos::html::Div>,
+    screen: Field<Screen>,
+    /// What lies over the video in full screen.
+    children: Children,
 ) -> impl IntoView {
     let ask = move |a: Ask| client.ask(a);
     view! {
-        <div class="player-frame">
+        <div
+            class="player-frame"
+            node_ref=frame
+            data-testid="player-frame"
+            data-screen=move || screen.get().as_str()
+            on:fullscreenchange=move |_| super::screen::changed(screen)
+        >
             // No children: the player goes into a child the page (or the app) adds,
             // possibly before hydration (`EARLY_PLAYER` in ssr.rs); the text
             // "Loading the player…" is the stylesheet's, shown while it is empty.
@@ -67,6 +80,7 @@ pub fn PlayerArea(
                 </div>
             </Show>
             <ReactionOverlay floats=floats/>
+            {children()}
         </div>
         <p
             class="control-notice"

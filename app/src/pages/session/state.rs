@@ -71,6 +71,16 @@ pub struct Page {
     pub settings: watchparty_core::together::RoomSettings,
     /// The ready check and the skip votes.
     pub ready_skip: watchparty_core::ready_skip::ReadySkip,
+    /// The side panel's open tab.
+    pub tab: super::tabs::Tab,
+    /// One past the newest chat line id seen with the chat tab open (older ones are read).
+    pub chat_seen: u64,
+    /// One past the newest notice id seen with the room tab open.
+    pub notices_seen: u64,
+    /// How the player is shown: in the page, full screen or filling the viewport.
+    pub screen: super::screen::Screen,
+    /// Theater mode: the player takes the page's full width (desktop).
+    pub theater: bool,
 }
 
 impl Page {
@@ -107,6 +117,11 @@ impl Page {
             hold: view.state.hold.active.clone(),
             settings: view.state.settings,
             ready_skip: view.state.ready_skip.clone(),
+            tab: super::tabs::Tab::Chat,
+            chat_seen: 0,
+            notices_seen: 0,
+            screen: super::screen::Screen::Page,
+            theater: false,
         }
     }
 }
