@@ -16,6 +16,7 @@ mod hold;
 mod host;
 mod metrics;
 mod pages;
+mod playlist;
 mod redis_cluster;
 mod room;
 mod roster;
