@@ -7,7 +7,8 @@
 //!   the commands that move it), [`queue`], [`rights`] (hosts and co-hosts), [`room`] (the room's
 //!   settings), [`together`] and [`ready_skip`] (the room's settings for moving as one, the ready
 //!   check and vote to skip), [`roster`] (who is here), [`chat`] (lines and reactions),
-//!   [`names`], [`health`] (a viewer's sync state), [`notices`] (what the page tells a viewer).
+//!   [`names`], [`health`] (a viewer's sync state), [`notices`] (what the page tells a viewer),
+//!   [`permanent`] (permanent rooms and their short names).
 //! - [`video`]: the YouTube link parser and the embed's player variables.
 //! - [`sync`]: the browser's sync engine (clock estimate, drift control, ads, pulse lag) and its
 //!   closed-loop simulations.
@@ -23,6 +24,7 @@ pub mod hold;
 pub mod ids;
 pub mod names;
 pub mod notices;
+pub mod permanent;
 pub mod playback;
 pub mod playlist;
 pub mod protocol;

@@ -76,6 +76,9 @@ pub struct PlaybackState {
     /// [`crate::hold`]).
     #[serde(default, skip_serializing_if = "HoldState::is_empty")]
     pub hold: HoldState,
+    /// Set while the room is permanent (kept without expiry; see [`crate::permanent`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permanent: Option<crate::permanent::Permanence>,
 }
 
 impl PlaybackState {
@@ -96,6 +99,7 @@ impl PlaybackState {
             settings: RoomSettings::default(),
             ready_skip: ReadySkip::default(),
             hold: HoldState::default(),
+            permanent: None,
         }
     }
 

@@ -227,6 +227,29 @@ pub enum ClientMsg {
         /// Milliseconds between the player's position and the shared one (sign ignored).
         error_ms: f64,
     },
+    /// The host keeps the room: it no longer expires (see [`crate::permanent`]), optionally
+    /// under a short name (`/r/<name>`; renames a permanent room). Host only (`forbidden`);
+    /// refused with `permanent_limit`, `name_taken`, `invalid_room_name` or
+    /// `reserved_room_name`.
+    MakePermanent {
+        /// Client sequence number.
+        seq: u32,
+        /// The short name (validated by the server), or none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// The host makes a permanent room temporary again (it expires like any room; its name is
+    /// freed). Host only.
+    MakeTemporary {
+        /// Client sequence number.
+        seq: u32,
+    },
+    /// The host ends the room: its state, chat and name are deleted and every viewer is closed
+    /// with `close::SESSION_ENDED`. Host only.
+    EndRoom {
+        /// Client sequence number.
+        seq: u32,
+    },
 }
 
 impl ClientMsg {
@@ -286,6 +309,9 @@ impl ClientMsg {
             | ClientMsg::VoteSkip { .. }
             | ClientMsg::StartNow { .. }
             | ClientMsg::Health { .. }
+            | ClientMsg::MakePermanent { .. }
+            | ClientMsg::MakeTemporary { .. }
+            | ClientMsg::EndRoom { .. }
             | ClientMsg::StartNeed { .. } => None,
             ClientMsg::Play {
                 seq,
@@ -496,6 +522,16 @@ pub enum ErrorCode {
     VoteSkipOff,
     /// A vote to skip with nothing queued after the video.
     NothingToSkip,
+    /// Making the room permanent would pass a cap (`max_permanent_rooms_per_host` or
+    /// `max_permanent_rooms`).
+    PermanentLimit,
+    /// Another permanent room has this short name (names ignore case).
+    NameTaken,
+    /// A short name that is too short or long or has characters other than a-z, 0-9 and
+    /// single inner hyphens.
+    InvalidRoomName,
+    /// A short name that is a reserved word (a page of the site).
+    ReservedRoomName,
 }
 
 /// WebSocket close codes the server uses.
@@ -520,6 +556,8 @@ pub mod close {
     /// A host removed this viewer: do not reconnect (the server refuses this browser's key for
     /// `removal_secs`).
     pub const REMOVED: u16 = 4403;
+    /// The reason sent with [`SESSION_ENDED`] when a host ended the room (the page says so).
+    pub const ENDED_BY_HOST: &str = "a host ended this room";
 }
 
 #[cfg(test)]
@@ -656,6 +694,33 @@ mod tests {
                 chat: vec![line],
                 reactions: vec![]
             }
+        );
+    }
+
+    #[test]
+    fn permanence_messages() {
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"make_permanent","seq":1,"name":"Friday"}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMsg::MakePermanent {
+                seq: 1,
+                name: Some("Friday".into())
+            }
+        );
+        assert!(m.room_command().is_none());
+        let m: ClientMsg = serde_json::from_str(r#"{"type":"make_permanent","seq":2}"#).unwrap();
+        assert_eq!(m, ClientMsg::MakePermanent { seq: 2, name: None });
+        for text in [
+            r#"{"type":"make_temporary","seq":3}"#,
+            r#"{"type":"end_room","seq":4}"#,
+        ] {
+            let m: ClientMsg = serde_json::from_str(text).unwrap();
+            assert_eq!(serde_json::to_string(&m).unwrap(), text);
+        }
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::ReservedRoomName).unwrap(),
+            r#""reserved_room_name""#
         );
     }
 

@@ -69,6 +69,9 @@ pub enum RoomCommand {
         /// The hold's length (ms).
         deadline_ms: f64,
     },
+    /// Make the room permanent (`Some`) or temporary again (`None`): the host only (see
+    /// [`crate::permanent`]).
+    Permanence(Option<crate::permanent::Permanence>),
 }
 
 /// Who asks for a change.
@@ -97,6 +100,7 @@ impl RoomCommand {
                 | RoomCommand::Together(_)
                 | RoomCommand::Release { .. }
                 | RoomCommand::Stall { .. }
+                | RoomCommand::Permanence(_)
                 | RoomCommand::Playback(Command::Duration { .. })
                 | RoomCommand::Playback(Command::VideoDuration { .. })
         )
@@ -115,6 +119,7 @@ impl RoomCommand {
             RoomCommand::Advance { .. }
             | RoomCommand::Rights(_)
             | RoomCommand::Together(_)
+            | RoomCommand::Permanence(_)
             | RoomCommand::Stall { .. } => false,
         }
     }
@@ -299,6 +304,12 @@ fn apply_rules(
             deadline_ms,
         } => Ok(crate::hold::stall(state, *from, who, now, *deadline_ms)),
         RoomCommand::Advance { from } => advance(state, *from, now, lead),
+        RoomCommand::Permanence(to) => {
+            let Actor::Viewer(kid) = actor else {
+                return Err(RoomError::Forbidden(crate::permanent::NOT_OWNER));
+            };
+            crate::permanent::apply(state, to.as_ref(), kid).map_err(RoomError::Forbidden)
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! - [`settings`]: typed settings from `Leptos.toml` and the environment.
 //! - [`startup`]: routes, listener, graceful shutdown, [`startup::TestServer`]; [`state`]: the
 //!   handlers' shared state.
-//! - [`http`]: health, security headers, fallback; [`assets`]: the embedded site.
+//! - [`http`]: health, security headers, fallback; [`assets`]: the embedded site;
+//!   [`short_names`]: `/r/<name>` of permanent rooms.
 //! - [`sessions`]: the session service (store + fan-out) behind the WebSocket handler [`ws`];
 //!   [`wire`]: the WebSocket framing (prepared server frames, the client-frame decoder).
 
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod serve;
 pub mod sessions;
 pub mod settings;
+pub mod short_names;
 pub mod shutdown;
 pub mod startup;
 pub mod state;

@@ -80,7 +80,11 @@ impl CommandKind {
             R::Queue(_) => Self::Queue,
             R::PlayNow { .. } => Self::PlayNow,
             R::Rights(_) => Self::Host,
-            R::Advance { .. } | R::Together(_) | R::Release { .. } | R::Stall { .. } => Self::Other,
+            R::Advance { .. }
+            | R::Together(_)
+            | R::Release { .. }
+            | R::Stall { .. }
+            | R::Permanence(_) => Self::Other,
         }
     }
 

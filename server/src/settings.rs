@@ -105,6 +105,10 @@ settings! {
     /// A session nobody has joined expires after this many seconds (first join slides it to
     /// `session_ttl_secs`).
     unjoined_session_ttl_secs: u64 = 600, env parsed;
+    /// Permanent rooms (kept without expiry) in the store at most, over all hosts.
+    max_permanent_rooms: usize = 1_000, env parsed;
+    /// Permanent rooms one host key may keep at most.
+    max_permanent_rooms_per_host: usize = 5, env parsed;
     /// Seconds a client may take to send a request's headers.
     header_read_timeout_secs: u64 = 10, env parsed;
     /// Seconds an HTTP connection may stay idle (no request in flight) before it is closed.
@@ -449,7 +453,7 @@ mod tests {
     #[test]
     fn environment_variables_are_derived_from_the_keys() {
         assert_eq!(env_var("send_queue"), "WATCHPARTY_SEND_QUEUE");
-        assert_eq!(Settings::KEYS.len(), 46);
+        assert_eq!(Settings::KEYS.len(), 48);
         // Each variable is read: a value that does not parse names it.
         for key in Settings::KEYS {
             let var = env_var(key);

@@ -186,6 +186,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
+        .route(crate::short_names::ROUTE, get(crate::short_names::resolve))
         .fallback(http::fallback)
         .layer(CompressionLayer::new());
     let metrics = state.sessions.metrics_handle();

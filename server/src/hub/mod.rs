@@ -45,6 +45,7 @@ use watchparty_core::protocol::ServerMsg;
 pub use fanout::{Attached, Fanout, Status, Viewer, SLOW_REASON};
 use tokio::time::Instant;
 
+mod empty;
 mod fanout;
 mod logs;
 mod readiness;
@@ -139,6 +140,8 @@ pub struct Hub {
     gap: Notify,
     /// `true` once the session's state is gone from the store: the session has ended.
     ended: watch::Sender<bool>,
+    /// Set before `ended` when a host ended the room (the close reason says so).
+    ended_by_host: std::sync::atomic::AtomicBool,
     /// Changes of this instance between their compare-and-set and their hand-over.
     changing: AtomicUsize,
     /// Viewers over all instances, from the last presence event.
@@ -357,6 +360,17 @@ impl Hub {
         }
     }
 
+    /// [`Hub::end`] because a host ended the room.
+    pub fn end_by_host(&self) {
+        self.ended_by_host.store(true, Ordering::Release);
+        self.end();
+    }
+
+    /// Whether a host ended the room (see [`Hub::end_by_host`]).
+    pub fn ended_by_host(&self) -> bool {
+        self.ended_by_host.load(Ordering::Acquire)
+    }
+
     /// Marks a change of this instance as in flight until the guard is dropped (after
     /// [`Hub::forward_next`]): a state read from the store meanwhile is not handed over
     /// without its cause in front of it.
@@ -408,6 +422,8 @@ struct Registry {
     reactions_kept: usize,
     /// The instance's metrics, handed to every hub.
     metrics: Arc<Metrics>,
+    /// Told when a room's last viewer over all instances left (see [`Hubs::on_empty`]).
+    on_empty: empty::EmptyHook,
 }
 
 /// How the hubs of one instance work, fixed when [`Hubs`] is built (see [`Hubs::new`]).
@@ -532,8 +548,15 @@ impl Hubs {
                 chat_kept: config.chat_kept,
                 reactions_kept: config.reactions_kept,
                 metrics,
+                on_empty: empty::EmptyHook::default(),
             }),
         }
+    }
+
+    /// Sets what to do when a room's last viewer over all instances leaves (the final
+    /// presence report of this instance's hub comes back with a total of 0). Once.
+    pub fn on_empty(&self, hook: impl Fn(SessionId) + Send + Sync + 'static) {
+        self.inner.on_empty.set(Box::new(hook));
     }
 
     /// The hub of `id` if this instance has viewers of it.
@@ -572,6 +595,7 @@ impl Hubs {
                         forwarded: Mutex::new(Forwarded::default()),
                         gap: Notify::new(),
                         ended: watch::channel(false).0,
+                        ended_by_host: std::sync::atomic::AtomicBool::new(false),
                         changing: AtomicUsize::new(0),
                         viewers: AtomicU32::new(0),
                         local: AtomicU32::new(0),
@@ -836,11 +860,13 @@ async fn resubscribe(
 async fn retire(hub: &Hub, registry: &Registry, sub: Subscription) {
     let store = &registry.store;
     let seq = hub.final_seq.load(Ordering::Relaxed);
-    if let Err(e) = store
+    match store
         .report_presence(&hub.id, &registry.instance, 0, seq, "")
         .await
     {
-        tracing::warn!(session = %hub.id, error = %e, "final presence report failed");
+        Ok(0) if !*hub.ended.borrow() => registry.on_empty.call(&hub.id),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(session = %hub.id, error = %e, "final presence report failed"),
     }
     store.unsubscribe(&hub.id, sub.token).await;
 }
@@ -885,6 +911,10 @@ async fn report(hub: &Hub, registry: &Registry) -> bool {
 /// Forwards one published event to the local viewers, dropping old revisions and unchanged
 /// presence counts; a presence event also updates the room's list.
 fn forward(hub: &Hub, text: String) {
+    if crate::store::permanent::is_end_event(&text) {
+        hub.end_by_host();
+        return;
+    }
     if is_log_event(&text) {
         hub.forward_log_event(text);
         return;

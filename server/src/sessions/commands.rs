@@ -63,6 +63,9 @@ pub enum Rejection {
     /// A ready-check or vote rule refused it (see [`watchparty_core::ready_skip`]).
     #[error(transparent)]
     Together(#[from] ReadySkipError),
+    /// Keeping the room was refused: a cap, or the short name (see [`super::permanent`]).
+    #[error(transparent)]
+    Permanent(#[from] super::PermanentRefusal),
 }
 
 /// What an accepted command did.

@@ -10,6 +10,7 @@
 //! - [`connections`]: counting live connections, readiness and the drain on shutdown;
 //! - [`hold`]: "wait for everyone": a start that holds, its release, a stall that holds;
 //! - [`ready_skip`]: vote to skip's inputs (the room's viewer count and the share setting);
+//! - [`permanent`]: permanent rooms (keep, release, end, short names, the empty-room pause);
 //! - [`backend`]: the adapter the server functions call ([`app::ssr::Backend`]).
 //!
 //! This file holds what they share: opening the store, the clock synchronisation with it, the
@@ -24,12 +25,14 @@ mod chat;
 mod commands;
 mod connections;
 mod hold;
+mod permanent;
 mod ready_skip;
 #[cfg(test)]
 mod tests;
 
 pub use commands::{Outcome, Rejection};
 pub use connections::ConnGuard;
+pub use permanent::{PermanentRefusal, EMPTY_GRACE};
 
 use crate::clock::{best_offset, Clock, Probe};
 use crate::hub::{Hubs, HubsConfig, JoinError, Membership};
@@ -197,6 +200,8 @@ impl Sessions {
         );
         let (shutdown, _) = watch::channel(false);
         Ok(Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
+            let w = weak.clone();
+            hubs.on_empty(move |id| Sessions::room_emptied(w.clone(), id));
             let period = Duration::from_millis(settings.advance_check_ms.max(10));
             for check in [Check::Advance, Check::Holds] {
                 tasks.push(tokio::spawn(check_loop(weak.clone(), period, check)));

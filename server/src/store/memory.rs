@@ -1,7 +1,9 @@
 //! The in-memory store: one process, state in a mutex-protected map, events through in-process
 //! channels. Compare-and-set and publication happen under one lock, so events leave in
-//! revision order. Expired sessions are dropped lazily and by a periodic sweep.
+//! revision order. Expired sessions are dropped lazily and by a periodic sweep. A permanent
+//! room (its state says so) never expires, but lives only as long as the process.
 
+use super::permanent::{IndexEntry, PermanentCaps, Reserve, END_EVENT};
 use super::{
     presence_parts_event, AppendOutcome, CasOutcome, ChangeLimit, Delivery, Log, LogLimits,
     SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
@@ -14,6 +16,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use watchparty_core::ids::SessionId;
+use watchparty_core::permanent::Alias;
 use watchparty_core::playback::PlaybackState;
 
 /// How often expired sessions are swept.
@@ -38,6 +41,22 @@ struct Entry {
     budget: Option<TokenBucket>,
     /// Chat lines and reactions, with their budgets.
     logs: HashMap<Log, (VecDeque<String>, Option<TokenBucket>)>,
+    /// The stored state is permanent: `expires` does not apply.
+    permanent: bool,
+}
+
+impl Entry {
+    /// Not expired at `now`.
+    fn alive(&self, now: Instant) -> bool {
+        self.permanent || self.expires > now
+    }
+}
+
+/// The index of permanent rooms (see [`super::permanent`]).
+#[derive(Debug, Default)]
+struct PermIndex {
+    rooms: HashMap<SessionId, IndexEntry>,
+    names: HashMap<Alias, SessionId>,
 }
 
 type Subscribers = HashMap<SessionId, (u64, mpsc::UnboundedSender<Delivery>)>;
@@ -49,6 +68,7 @@ struct Inner {
     /// (TTL of a session nobody joined yet, most sessions stored).
     create_limits: Mutex<(Duration, usize)>,
     sessions: Mutex<HashMap<SessionId, Entry>>,
+    perm: Mutex<PermIndex>,
     subs: Mutex<Subscribers>,
     next_token: AtomicU64,
 }
@@ -68,6 +88,7 @@ impl MemoryStore {
             change_limit: Mutex::new(ChangeLimit::UNLIMITED),
             create_limits: Mutex::new((ttl, usize::MAX)),
             sessions: Mutex::new(HashMap::new()),
+            perm: Mutex::default(),
             subs: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
         });
@@ -80,7 +101,7 @@ impl MemoryStore {
                     tick.tick().await;
                     let Some(inner) = weak.upgrade() else { break };
                     let now = Instant::now();
-                    lock(&inner.sessions).retain(|_, e| e.expires > now);
+                    lock(&inner.sessions).retain(|_, e| e.alive(now));
                 }
             });
         }
@@ -139,12 +160,12 @@ impl SessionStore for MemoryStore {
     async fn create(&self, id: &SessionId, state: &PlaybackState) -> Result<bool, StoreError> {
         let now = Instant::now();
         let mut sessions = lock(&self.inner.sessions);
-        if sessions.get(id).is_some_and(|e| e.expires > now) {
+        if sessions.get(id).is_some_and(|e| e.alive(now)) {
             return Ok(false);
         }
         let (unjoined_ttl, max_sessions) = *lock(&self.inner.create_limits);
         if sessions.len() >= max_sessions {
-            sessions.retain(|_, e| e.expires > now);
+            sessions.retain(|_, e| e.alive(now));
             if sessions.len() >= max_sessions {
                 return Err(StoreError::Full);
             }
@@ -157,6 +178,7 @@ impl SessionStore for MemoryStore {
                 presence: HashMap::new(),
                 budget: None,
                 logs: HashMap::new(),
+                permanent: false,
             },
         );
         Ok(true)
@@ -167,7 +189,7 @@ impl SessionStore for MemoryStore {
         let sessions = lock(&self.inner.sessions);
         Ok(sessions
             .get(id)
-            .filter(|e| e.expires > now)
+            .filter(|e| e.alive(now))
             .map(|e| e.state.clone()))
     }
 
@@ -180,7 +202,7 @@ impl SessionStore for MemoryStore {
     ) -> Result<CasOutcome, StoreError> {
         let now = Instant::now();
         let mut sessions = lock(&self.inner.sessions);
-        let Some(entry) = sessions.get_mut(id).filter(|e| e.expires > now) else {
+        let Some(entry) = sessions.get_mut(id).filter(|e| e.alive(now)) else {
             return Ok(CasOutcome::Missing);
         };
         if entry.state.revision != expected_revision {
@@ -197,6 +219,7 @@ impl SessionStore for MemoryStore {
         }
         entry.state = next.clone();
         entry.expires = now + self.inner.ttl;
+        entry.permanent = next.permanent.is_some();
         // Publish while still holding the session lock: events leave in revision order.
         self.publish(id, event.to_owned());
         Ok(CasOutcome::Applied)
@@ -212,7 +235,7 @@ impl SessionStore for MemoryStore {
     ) -> Result<AppendOutcome, StoreError> {
         let now = Instant::now();
         let mut sessions = lock(&self.inner.sessions);
-        let Some(entry) = sessions.get_mut(id).filter(|e| e.expires > now) else {
+        let Some(entry) = sessions.get_mut(id).filter(|e| e.alive(now)) else {
             return Ok(AppendOutcome::Missing);
         };
         let (items, budget) = entry.logs.entry(log).or_default();
@@ -241,7 +264,7 @@ impl SessionStore for MemoryStore {
     ) -> Result<bool, StoreError> {
         let now = Instant::now();
         let mut sessions = lock(&self.inner.sessions);
-        let Some(entry) = sessions.get_mut(id).filter(|e| e.expires > now) else {
+        let Some(entry) = sessions.get_mut(id).filter(|e| e.alive(now)) else {
             return Ok(false);
         };
         let Some((items, _)) = entry.logs.get_mut(&log) else {
@@ -260,7 +283,7 @@ impl SessionStore for MemoryStore {
         let sessions = lock(&self.inner.sessions);
         Ok(sessions
             .get(id)
-            .filter(|e| e.expires > now)
+            .filter(|e| e.alive(now))
             .and_then(|e| e.logs.get(&log))
             .map(|(items, _)| items.iter().cloned().collect())
             .unwrap_or_default())
@@ -269,7 +292,7 @@ impl SessionStore for MemoryStore {
     async fn touch(&self, id: &SessionId) -> Result<bool, StoreError> {
         let now = Instant::now();
         let mut sessions = lock(&self.inner.sessions);
-        match sessions.get_mut(id).filter(|e| e.expires > now) {
+        match sessions.get_mut(id).filter(|e| e.alive(now)) {
             Some(e) => {
                 e.expires = now + self.inner.ttl;
                 Ok(true)
@@ -288,7 +311,7 @@ impl SessionStore for MemoryStore {
     ) -> Result<u32, StoreError> {
         let now = Instant::now();
         let mut sessions = lock(&self.inner.sessions);
-        let Some(entry) = sessions.get_mut(id).filter(|e| e.expires > now) else {
+        let Some(entry) = sessions.get_mut(id).filter(|e| e.alive(now)) else {
             return Ok(0);
         };
         let newer = entry.presence.get(instance).is_none_or(|e| e.seq < seq);
@@ -338,6 +361,77 @@ impl SessionStore for MemoryStore {
 
     async fn reference_time_ms(&self) -> Result<Option<f64>, StoreError> {
         Ok(None)
+    }
+
+    async fn reserve_permanent(
+        &self,
+        entry: &IndexEntry,
+        caps: PermanentCaps,
+    ) -> Result<Reserve, StoreError> {
+        let mut guard = lock(&self.inner.perm);
+        let index = &mut *guard;
+        if let Some(alias) = &entry.alias {
+            if index.names.get(alias).is_some_and(|id| *id != entry.id) {
+                return Ok(Reserve::NameTaken);
+            }
+        }
+        let prev = index.rooms.get(&entry.id);
+        if prev.is_none() && index.rooms.len() >= caps.total {
+            return Ok(Reserve::Full);
+        }
+        if prev.is_none_or(|p| p.by != entry.by) {
+            let of_host = index.rooms.values().filter(|e| e.by == entry.by).count();
+            if of_host >= caps.per_host {
+                return Ok(Reserve::HostFull);
+            }
+        }
+        if let Some(old) = prev.and_then(|p| p.alias.clone()) {
+            index.names.remove(&old);
+        }
+        if let Some(alias) = &entry.alias {
+            index.names.insert(alias.clone(), entry.id.clone());
+        }
+        index.rooms.insert(entry.id.clone(), entry.clone());
+        Ok(Reserve::Reserved)
+    }
+
+    async fn release_permanent(
+        &self,
+        id: &SessionId,
+        at_ms: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let mut index = lock(&self.inner.perm);
+        let Some(entry) = index.rooms.get(id) else {
+            return Ok(false);
+        };
+        if at_ms.is_some_and(|at| at != entry.at_ms) {
+            return Ok(false);
+        }
+        if let Some(alias) = entry.alias.clone() {
+            if index.names.get(&alias) == Some(id) {
+                index.names.remove(&alias);
+            }
+        }
+        index.rooms.remove(id);
+        Ok(true)
+    }
+
+    async fn permanent_rooms(&self) -> Result<Vec<IndexEntry>, StoreError> {
+        Ok(lock(&self.inner.perm).rooms.values().cloned().collect())
+    }
+
+    async fn resolve_alias(&self, alias: &Alias) -> Result<Option<SessionId>, StoreError> {
+        Ok(lock(&self.inner.perm).names.get(alias).cloned())
+    }
+
+    async fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut sessions = lock(&self.inner.sessions);
+        let existed = sessions.remove(id).is_some_and(|e| e.alive(now));
+        if existed {
+            self.publish(id, END_EVENT.to_owned());
+        }
+        Ok(existed)
     }
 }
 

@@ -16,8 +16,11 @@
 //! - `wp:{<id>}:chat` / `wp:{<id>}:react`: lists of the last chat lines / reactions (their
 //!   event texts), with their budgets `wp:{<id>}:chat:budget` / `wp:{<id>}:react:budget`.
 //! - channel `wp:{<id>}:ev`: published events.
+//! - A permanent room's keys have no TTL (the state's `permanent` field decides it on every
+//!   write); the index of permanent rooms lives under another hash tag (see [`permanent`]).
 
 pub mod memory;
+pub mod permanent;
 pub mod redis;
 
 pub use memory::MemoryStore;
@@ -246,6 +249,51 @@ pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     /// The reference clock shared by all instances (ms since the epoch), or `None` when the
     /// local clock is the reference (single process).
     async fn reference_time_ms(&self) -> Result<Option<f64>, StoreError>;
+
+    /// Atomically, in the index of permanent rooms (see [`permanent`]): unless another room
+    /// has `entry.alias`, or a cap would be passed (a room already in the index counts once:
+    /// a rename passes), writes `entry` (freeing the room's previous name). (The defaults of
+    /// these index methods serve test wrappers: a store without permanent rooms.)
+    async fn reserve_permanent(
+        &self,
+        _entry: &permanent::IndexEntry,
+        _caps: permanent::PermanentCaps,
+    ) -> Result<permanent::Reserve, StoreError> {
+        Err(no_permanent_rooms())
+    }
+
+    /// Removes the room's index entry and its name; when `at_ms` is given, only if the entry
+    /// is still the one written then. `false` when there was none to remove.
+    async fn release_permanent(
+        &self,
+        _id: &SessionId,
+        _at_ms: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        Err(no_permanent_rooms())
+    }
+
+    /// The entries of the index (at most the global cap of them).
+    async fn permanent_rooms(&self) -> Result<Vec<permanent::IndexEntry>, StoreError> {
+        Err(no_permanent_rooms())
+    }
+
+    /// The room a short name belongs to.
+    async fn resolve_alias(
+        &self,
+        _alias: &watchparty_core::permanent::Alias,
+    ) -> Result<Option<SessionId>, StoreError> {
+        Ok(None)
+    }
+
+    /// Deletes every key of the session and publishes [`permanent::END_EVENT`]; `false` when
+    /// the session did not exist.
+    async fn delete_session(&self, _id: &SessionId) -> Result<bool, StoreError> {
+        Err(no_permanent_rooms())
+    }
+}
+
+fn no_permanent_rooms() -> StoreError {
+    StoreError::Unavailable("this store keeps no permanent rooms".into())
 }
 
 /// The start of every [`state_event`]; the stored state's JSON follows it.

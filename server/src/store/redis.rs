@@ -29,11 +29,11 @@
 //!   also carries a deadline in Redis' own clock ([`CAS_BUDGET`] after it was sent) and refuses
 //!   to run past it, so a change reported as failed is never applied later by a queued script.
 
-use super::{budget_key, log_budget_key, log_key, AppendOutcome, ChangeLimit, Log, LogLimits};
 use super::{
     channel, decode_state, encode_state, presence_key, state_key, CasOutcome, Delivery,
     SessionStore, StoreError, Subscription, PRESENCE_STALE_MS,
 };
+use super::{log_budget_key, log_key, AppendOutcome, ChangeLimit, Log, LogLimits};
 use crate::metrics::StoreMetrics;
 use crate::sync_util::lock;
 use fred::clients::SubscriberClient;
@@ -43,7 +43,7 @@ use fred::prelude::{
     PubsubInterface, ReconnectPolicy, SetOptions, Value,
 };
 use fred::types::config::{Options, Server};
-use fred::types::{ClusterHash, CustomCommand};
+use fred::types::{ClusterHash, CustomCommand, ExpireOptions};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,6 +53,8 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio::task::JoinHandle;
 use watchparty_core::ids::SessionId;
 use watchparty_core::playback::PlaybackState;
+
+mod permanent;
 
 /// Upper bound on any single Redis operation.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -85,16 +87,18 @@ local function spend(key, now, rate, burst, ttl)
   tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
   if tokens < 1 then return false end
   redis.call('HSET', key, 't', tostring(tokens - 1), 'at', tostring(math.max(now, at)))
-  redis.call('PEXPIRE', key, ttl)
+  if tonumber(ttl) > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
   return true
 end
 "#
     };
 }
 
-/// Compare-and-set: KEYS = [state, budget]; ARGV = [expected revision, new state JSON, ttl ms,
-/// channel, event JSON, deadline (Redis ms), now ms (the change's `updated_at`), changes per s,
-/// burst]. Returns `{0}` missing, `{1, current}` conflict, `{2, subscribers reached}` applied,
+/// Compare-and-set: KEYS = [state, budget, the session's other keys (presence, logs, their
+/// budgets)]; ARGV = [expected revision, new state JSON, ttl ms (0: a permanent room, kept
+/// without expiry), channel, event JSON, deadline (Redis ms), now ms (the change's
+/// `updated_at`), changes per s, burst]. A permanent room's keys all lose their expiry; a room
+/// made temporary again gets it back on all of them. Returns `{0}` missing, `{1, current}` conflict, `{2, subscribers reached}` applied,
 /// `{3}` unreadable
 /// state, `{4, redis ms}` refused: started after its deadline, `{5}` the session's change
 /// budget is spent (a token bucket in the budget hash, skipped when the rate is 0).
@@ -113,7 +117,19 @@ local rate = tonumber(ARGV[8])
 if rate > 0 and not spend(KEYS[2], tonumber(ARGV[7]), rate, tonumber(ARGV[9]), ARGV[3]) then
   return {5}
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local ttl = tonumber(ARGV[3])
+local was = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+  if was == -1 then
+    for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], ttl) end
+  end
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+  if was ~= -1 then
+    for i = 2, #KEYS do redis.call('PERSIST', KEYS[i]) end
+  end
+end
 local heard = redis.call('SPUBLISH', ARGV[4], ARGV[5])
 return {2, heard}
 "#
@@ -151,8 +167,12 @@ for i = 1, #all, 2 do
     redis.call('HDEL', KEYS[1], all[i])
   end
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+if redis.call('PTTL', KEYS[2]) == -1 then
+  redis.call('PERSIST', KEYS[1])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+end
 local heard = redis.call('SPUBLISH', ARGV[6], '{"type":"presence","viewers":' .. string.format('%d', total) .. ',"parts":[' .. table.concat(parts, ',') .. ']}')
 return {total, heard}
 "#;
@@ -160,7 +180,8 @@ return {total, heard}
 /// Append to a session's log (chat lines, reactions): KEYS = [state, log, budget]; ARGV =
 /// [event, keep, now ms, per s, burst, channel, deadline (Redis ms), ttl ms]. Returns `{0}`
 /// missing, `{2}` appended and published, `{4}` refused past its deadline, `{5}` the log's
-/// budget is spent. The log lives as long as the state did when it was last appended to.
+/// budget is spent. The log lives as long as the state did when it was last appended to (a
+/// permanent room's state has no expiry, and then neither has the log).
 const APPEND_LUA: &str = concat!(
     spend_lua!(),
     r#"
@@ -169,14 +190,14 @@ local rnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if rnow > tonumber(ARGV[7]) then return {4} end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl == -2 then return {0} end
-if ttl < 0 then ttl = tonumber(ARGV[8]) end
+if ttl < 0 then ttl = 0 end
 local rate = tonumber(ARGV[4])
 if rate > 0 and not spend(KEYS[3], tonumber(ARGV[3]), rate, tonumber(ARGV[5]), ttl) then
   return {5}
 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
-redis.call('PEXPIRE', KEYS[2], ttl)
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) else redis.call('PERSIST', KEYS[2]) end
 redis.call('SPUBLISH', ARGV[6], ARGV[1])
 return {2}
 "#
@@ -653,11 +674,15 @@ impl SessionStore for RedisStore {
             let reply = self
                 .eval(
                     &self.cas,
-                    vec![state_key(id), budget_key(id)],
+                    permanent::session_keys(id),
                     vec![
                         expected_revision.to_string(),
                         state.clone(),
-                        self.ttl_ms.to_string(),
+                        if next.permanent.is_some() {
+                            "0".to_owned()
+                        } else {
+                            self.ttl_ms.to_string()
+                        },
                         channel(id),
                         event.to_owned(),
                         format!("{deadline:.0}"),
@@ -797,9 +822,13 @@ impl SessionStore for RedisStore {
 
     async fn touch(&self, id: &SessionId) -> Result<bool, StoreError> {
         let started = Instant::now();
-        let n: i64 = timed(self.pool.next().pexpire(state_key(id), self.ttl_ms, None)).await?;
+        // XX: only a key that has an expiry (a permanent room's state has none and keeps it so).
+        let client = self.pool.next();
+        let n: i64 =
+            timed(client.pexpire(state_key(id), self.ttl_ms, Some(ExpireOptions::XX))).await?;
+        let exists = n == 1 || timed(client.exists::<i64, _>(state_key(id))).await? == 1;
         self.metrics.observe("touch", started);
-        Ok(n == 1)
+        Ok(exists)
     }
 
     async fn report_presence(
@@ -891,6 +920,37 @@ impl SessionStore for RedisStore {
         };
         self.redis_clock.set_offset_ms(probe.offset());
         Ok(Some(remote))
+    }
+
+    async fn reserve_permanent(
+        &self,
+        entry: &super::permanent::IndexEntry,
+        caps: super::permanent::PermanentCaps,
+    ) -> Result<super::permanent::Reserve, StoreError> {
+        self.perm_reserve(entry, caps).await
+    }
+
+    async fn release_permanent(
+        &self,
+        id: &SessionId,
+        at_ms: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        self.perm_release(id, at_ms).await
+    }
+
+    async fn permanent_rooms(&self) -> Result<Vec<super::permanent::IndexEntry>, StoreError> {
+        self.perm_rooms().await
+    }
+
+    async fn resolve_alias(
+        &self,
+        alias: &watchparty_core::permanent::Alias,
+    ) -> Result<Option<SessionId>, StoreError> {
+        self.perm_resolve(alias).await
+    }
+
+    async fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        self.perm_delete(id).await
     }
 }
 

@@ -28,6 +28,7 @@ use watchparty_core::protocol::{close, Cause, ConnId, ErrorCode, ServerMsg};
 use watchparty_core::rights::Kid;
 
 mod messages;
+mod permanent;
 
 use messages::{error_msg, rejection_msg};
 
@@ -481,7 +482,7 @@ impl Conn {
             tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => return End::Close(close::GOING_AWAY, "server shutting down"),
-                _ = async { let _ = ended.wait_for(|e| *e).await; } => return End::Close(close::SESSION_ENDED, "this watch party has ended"),
+                _ = async { let _ = ended.wait_for(|e| *e).await; } => return End::Close(close::SESSION_ENDED, if hub.ended_by_host() { close::ENDED_BY_HOST } else { "this watch party has ended" }),
                 changed = removed.changed() => {
                     if changed.is_err() {
                         return End::Close(close::INTERNAL, "session closed");
@@ -655,6 +656,7 @@ impl Conn {
                 | Rejection::Queue(_)
                 | Rejection::Text(_)
                 | Rejection::Together(_)
+                | Rejection::Permanent(_)
                 | Rejection::NoSuchMessage,
             ) => CommandOutcome::Invalid,
             Err(Rejection::Forbidden(_)) => CommandOutcome::Forbidden,

@@ -16,6 +16,7 @@ mod hold;
 mod host;
 mod metrics;
 mod pages;
+mod permanent;
 mod playlist;
 mod redis_cluster;
 mod room;

@@ -80,6 +80,18 @@ impl Conn {
             ClientMsg::DeleteChat { seq, id } => {
                 self.on_delete_chat(hub, reader, seq, id, mono).await
             }
+            ClientMsg::MakePermanent { seq, name } => {
+                let ask = super::permanent::Ask::Keep(name.as_deref());
+                self.on_permanent(hub, reader, seq, ask, mono).await?
+            }
+            ClientMsg::MakeTemporary { seq } => {
+                let ask = super::permanent::Ask::Release;
+                self.on_permanent(hub, reader, seq, ask, mono).await?
+            }
+            ClientMsg::EndRoom { seq } => {
+                let ask = super::permanent::Ask::End;
+                self.on_permanent(hub, reader, seq, ask, mono).await?
+            }
             ClientMsg::VoteSkip { seq, round, vote } => {
                 let cmd = self.sessions.vote_skip(hub, round, vote);
                 self.on_command(reader, seq, 0, cmd, mono)?
@@ -333,6 +345,7 @@ pub(super) fn rejection_msg(rejection: &Rejection, seq: u32) -> ServerMsg {
             ReadySkipError::VoteSkipOff => ErrorCode::VoteSkipOff,
             ReadySkipError::NothingToSkip => ErrorCode::NothingToSkip,
         },
+        Rejection::Permanent(p) => super::permanent::error_code(p),
     };
     error_msg(code, rejection.to_string(), Some(seq))
 }
