@@ -49,6 +49,7 @@
  * - config: set before load with page.addInitScript
  *   {readyDelayMs, blockAutoplay, duration, clockSkew, eventLatencyMs, infoIntervalMs,
  *    bufferMinMs, bufferMaxMs, resumeMinMs, resumeMaxMs, autoplayRevertMs, errors: {videoId: code}, durations: {videoId: s},
+ *    playlists: {listId: [ids] | null},
  *    availableRates, readingStepMs, readingJitterMs, pausedSeekBuffers}
  * - players: one hook object per player created, in creation order:
  *   {player, videoId, ready, destroyed, createdAt, readyAt, runningAt, starts, userPlay(), userPause(),
@@ -59,6 +60,16 @@
  *   player's construction, of its onReady and of the first start of its media clock (the first
  *   frame; null until then);
  * - onRunning: a function set on window.__ytTest is called with the hook at that first start.
+ *
+ * Playlists (issue 28): cuePlaylist / loadPlaylist ({list, listType: 'playlist', index,
+ * startSeconds}, or an array of video ids) read the list 80-300 ms later, then cue (or load)
+ * its video at `index`; getPlaylist() is null until then, afterwards the ids in order;
+ * getPlaylistIndex() the index. The stand-in's playlists (playlistOf below):
+ * - config.playlists {listId: [ids] | null} first (null: unreadable);
+ * - `PLstandin<N>_<tag>`: N videos (at most 500), ids `<tag, 6 chars, 0-padded>_<i, 4 digits>`
+ *   (PLstandin3_abc: abc000_0000, abc000_0001, abc000_0002);
+ * - `PLempty…`: a readable playlist without videos (getPlaylist() [], state CUED);
+ * - any other list (e.g. `PLprivate…`) cannot be read: onError 100 and getPlaylist() stays null.
  */
 (function () {
   'use strict';
@@ -79,6 +90,7 @@
     autoplayRevertMs: 200,
     errors: {},
     durations: {},
+    playlists: {},
     availableRates: null,
     readingStepMs: 0,
     readingJitterMs: 0,
@@ -130,6 +142,22 @@
     return best;
   }
 
+  /** The ids of playlist `list`, [] for an empty one, null for one that cannot be read. */
+  function playlistOf(list) {
+    list = String(list || '');
+    if (cfg.playlists && Object.prototype.hasOwnProperty.call(cfg.playlists, list)) {
+      return Array.isArray(cfg.playlists[list]) ? cfg.playlists[list].map(String) : null;
+    }
+    if (/^PLempty/.test(list)) return [];
+    var made = /^PLstandin(\d+)_([A-Za-z0-9_-]+)$/.exec(list);
+    if (!made) return null;
+    var n = Math.min(500, Number(made[1]));
+    var tag = (made[2] + '000000').slice(0, 6);
+    var ids = [];
+    for (var i = 0; i < n; i++) ids.push(tag + '_' + String(i).padStart(4, '0'));
+    return ids;
+  }
+
   function Player(elementOrId, options) {
     if (!(this instanceof Player)) {
       throw new TypeError("Class constructor Player cannot be invoked without 'new'");
@@ -177,6 +205,9 @@
       ad: null,
       prerollDone: false,
       midrollDone: false,
+      // The playlist read by cuePlaylist / loadPlaylist (null: none) and its index.
+      playlist: null,
+      playlistIndex: -1,
     };
 
     // ---- real media (config.media): the clock is a <video> decoding a real clip ------------
@@ -570,6 +601,30 @@
       var d = cfg.durations && cfg.durations[id];
       return finite(d) && d > 0 ? d : cfg.duration;
     }
+    /** cuePlaylist / loadPlaylist: reads the list a moment later, then cues or loads its video. */
+    function loadList(arg, index, startSeconds, play) {
+      var ids;
+      if (arg && typeof arg === 'object' && !Array.isArray(arg)) {
+        index = arg.index;
+        startSeconds = arg.startSeconds;
+        ids = arg.listType === undefined || arg.listType === 'playlist' ? playlistOf(arg.list) : null;
+      } else {
+        ids = (Array.isArray(arg) ? arg : [arg]).map(String);
+      }
+      m.playlist = null;
+      setTimeout(function () {
+        if (m.destroyed) return;
+        if (ids === null) {
+          m.error = 100;
+          post({ kind: 'onError', data: 100 });
+          return;
+        }
+        m.playlist = ids.slice();
+        m.playlistIndex = Math.max(0, Math.min(ids.length - 1, Math.floor(Number(index)) || 0));
+        if (ids.length === 0) setState(State.CUED);
+        else loadVideo(ids[m.playlistIndex], startSeconds, play);
+      }, between(80, 300));
+    }
     function loadVideo(idOrObj, startSeconds, play) {
       var id = idOrObj;
       var start = startSeconds;
@@ -772,6 +827,18 @@
         },
         cueVideoById: function (idOrObj, startSeconds) {
           loadVideo(idOrObj, startSeconds, false);
+        },
+        cuePlaylist: function (listOrObj, index, startSeconds) {
+          loadList(listOrObj, index, startSeconds, false);
+        },
+        loadPlaylist: function (listOrObj, index, startSeconds) {
+          loadList(listOrObj, index, startSeconds, true);
+        },
+        getPlaylist: function () {
+          return m.playlist ? m.playlist.slice() : null;
+        },
+        getPlaylistIndex: function () {
+          return m.playlist ? m.playlistIndex : -1;
         },
         mute: function () {
           m.muted = true;

@@ -485,6 +485,30 @@ test.describe('YouTube IFrame API stand-in', () => {
     expect(await page.evaluate(() => document.querySelectorAll('iframe').length), 'destroy removes it').toBe(0);
   });
 
+  test('playlists: cuePlaylist reads the list, cues its first video; unreadable lists report onError', async ({ browser }) => {
+    ctx = await openPage(browser, { config: { playlists: { PLmine: ['abcdefghijk', 'bcdefghijkl'], PLgone: null } } });
+    const { page } = ctx;
+    const cue = (arg) => page.evaluate((a) => { window.__events = []; window.__player.cuePlaylist(a); return window.__player.getPlaylist(); }, arg);
+    const list = () => page.evaluate(() => window.__player.getPlaylist());
+    expect(await cue({ list: 'PLstandin3_abc', listType: 'playlist' }), 'null until read').toBeNull();
+    await page.waitForFunction(() => Array.isArray(window.__player.getPlaylist()));
+    expect(await list()).toEqual(['abc000_0000', 'abc000_0001', 'abc000_0002']);
+    await waitState(page, 5);
+    expect(await page.evaluate(() => [window.__player.getVideoData().video_id, window.__player.getPlaylistIndex()])).toEqual(['abc000_0000', 0]);
+    await cue({ list: 'PLmine' });
+    await page.waitForFunction(() => Array.isArray(window.__player.getPlaylist()));
+    expect(await list()).toEqual(['abcdefghijk', 'bcdefghijkl']);
+    await cue({ list: 'PLempty1', listType: 'playlist' });
+    await page.waitForFunction(() => Array.isArray(window.__player.getPlaylist()));
+    expect(await list()).toEqual([]);
+    for (const unreadable of ['PLprivate1', 'PLgone']) {
+      await cue({ list: unreadable, listType: 'playlist' });
+      await page.waitForFunction(() => window.__events.some((e) => e.name === 'error'));
+      expect((await events(page)).filter((e) => e.name === 'error').map((e) => e.data)).toEqual([100]);
+      expect(await list()).toBeNull();
+    }
+  });
+
   test('destroy restores the element', async ({ browser }) => {
     ctx = await openPage(browser);
     const { page } = ctx;
@@ -538,6 +562,18 @@ test.describe('stand-in with real media', () => {
     await page.waitForTimeout(300);
     expect((await truePos(page)).position).toBe(frozen.position);
     expect(frozen.running).toBe(false);
+  });
+
+  test('cuePlaylist reads a list and cues its first video on the clip', async ({ browser }) => {
+    ctx = await openPage(browser, { config: media });
+    const { page } = ctx;
+    await page.evaluate(() => window.__player.cuePlaylist({ list: 'PLstandin2_rm', listType: 'playlist' }));
+    await page.waitForFunction(() => Array.isArray(window.__player.getPlaylist()));
+    expect(await page.evaluate(() => window.__player.getPlaylist())).toEqual(['rm0000_0000', 'rm0000_0001']);
+    await waitState(page, 5);
+    await call(page, 'playVideo()');
+    await waitState(page, 1, 10_000);
+    expect((await truePos(page)).videoId).toBe('rm0000_0000');
   });
 
   test('rate and skew drive the element; stall freezes it', async ({ browser }) => {
