@@ -1,6 +1,7 @@
 //! Browser-only: YouTube IFrame API bindings ([`yt`]) and the WebSocket sync runtime
 //! ([`runtime`]) that drives the pure [`crate::sync::Engine`].
 
+pub mod playlist;
 pub mod runtime;
 pub mod yt;
 

@@ -167,6 +167,13 @@ impl SyncClient {
         self.inner.send(&msg);
     }
 
+    /// Sends a playlist import (see `watchparty_core::playlist`); its echo tells the page the
+    /// counts (`UiEvent::Imported`).
+    pub fn import(&self, video_ids: Vec<crate::ids::VideoId>, cut: u32) {
+        let msg = self.inner.view.borrow_mut().import(video_ids, cut);
+        self.inner.send(&msg);
+    }
+
     /// Sends a chat line.
     pub fn chat(&self, text: String) {
         let msg = self.inner.view.borrow_mut().chat_line(text);

@@ -9,9 +9,9 @@ use crate::api::SessionView;
 use crate::pages::Ask;
 use crate::playback::Command;
 use crate::queue::{ItemId, QueueEdit};
-#[cfg(feature = "hydrate")]
 use leptos::prelude::*;
 use reactive_stores::Store;
+use watchparty_core::playlist::{PlaylistRef, ReadError};
 
 /// A room request from the page (read by the browser's client only).
 #[derive(Clone, Debug)]
@@ -43,6 +43,15 @@ pub enum RoomReq {
 pub struct Client {
     #[cfg(feature = "hydrate")]
     running: StoredValue<Option<crate::client::SyncClient>, LocalStorage>,
+    /// What this viewer's last playlist import did ("Added 3 videos"), shown by the queue.
+    note: RwSignal<Option<String>>,
+}
+
+impl Client {
+    /// What this viewer's last playlist import did, until the next one starts.
+    pub fn import_note(&self) -> RwSignal<Option<String>> {
+        self.note
+    }
 }
 
 #[cfg(feature = "hydrate")]
@@ -53,6 +62,7 @@ impl Client {
     pub fn start(view: SessionView, page: Store<Page>) -> Self {
         use super::state::PageStoreFields;
         let running = StoredValue::new_local(None);
+        let note = RwSignal::new(None);
         Effect::new(move |prev: Option<()>| {
             if prev.is_some() {
                 return;
@@ -72,7 +82,13 @@ impl Client {
                 }
             }
             let sink: std::rc::Rc<dyn Fn(crate::client::UiEvent)> =
-                std::rc::Rc::new(move |ev| super::state::apply(page, ev));
+                std::rc::Rc::new(move |ev| match ev {
+                    // The queue's own line (see `QueuePanel`), not the page's store.
+                    crate::client::UiEvent::Imported(text) => {
+                        note.try_set(Some(text));
+                    }
+                    ev => super::state::apply(page, ev),
+                });
             let c = crate::client::SyncClient::start(&view, sink);
             let name = crate::client::stored_name();
             c.set_name(name.clone());
@@ -81,7 +97,27 @@ impl Client {
         });
         // Destroys the player, closes the socket, stops the timers.
         on_cleanup(move || running.set_value(None));
-        Self { running }
+        Self { running, note }
+    }
+
+    /// Reads playlist `p` with a hidden helper player (`crate::client::playlist`) and sends
+    /// the import of its videos from `p.from` on; `done` gets the read's failure, if any
+    /// (nothing was sent then).
+    pub fn import(&self, p: PlaylistRef, done: impl FnOnce(Option<ReadError>) + 'static) {
+        let running = self.running;
+        self.note.set(None);
+        leptos::task::spawn_local(async move {
+            let read = crate::client::playlist::read(&p.list).await;
+            let failed = read.map(|ids| {
+                let (sent, cut) = watchparty_core::playlist::import_slice(&ids, p.from);
+                running.try_with_value(|c| {
+                    if let Some(c) = c {
+                        c.import(sent.to_vec(), cut);
+                    }
+                });
+            });
+            done(failed.err());
+        });
     }
 
     fn with(&self, f: impl FnOnce(&crate::client::SyncClient)) {
@@ -147,8 +183,13 @@ impl Client {
 impl Client {
     /// The server renders the page only.
     pub fn start(_: SessionView, _: Store<Page>) -> Self {
-        Self {}
+        Self {
+            note: RwSignal::new(None),
+        }
     }
+
+    /// Never called on the server.
+    pub fn import(&self, _: PlaylistRef, _: impl FnOnce(Option<ReadError>) + 'static) {}
 
     /// Never called on the server (see the module docs).
     pub fn join(&self) {}

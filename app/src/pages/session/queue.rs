@@ -1,4 +1,5 @@
-//! The shared queue on the session page: add (any link or id), and per item play now, play
+//! The shared queue on the session page: add (any link or id) or import a playlist (its link,
+//! or a `watch?v=…&list=…` link: see `watchparty_core::playlist`), and per item play now, play
 //! next, up, down, remove. Items are named by id in every edit, so concurrent edits all land.
 
 use super::client::{Client, RoomReq};
@@ -53,46 +54,73 @@ fn request(error: Field<Option<String>>, client: Client, req: RoomReq) {
     client.room(req);
 }
 
-/// "Add a video to the queue": any YouTube link or id.
+/// "Add a video to the queue": any YouTube link or id, or a playlist's link (read by a
+/// hidden helper player, then imported: "Reading the playlist…", then what it did).
 #[component]
 fn QueueAdd(
     error: Field<Option<String>>,
     client: Client,
     may_control: Signal<bool>,
 ) -> impl IntoView {
-    use crate::video::parse_video_input;
+    use watchparty_core::playlist::{parse_queue_input, QueueInput};
     let input = RwSignal::new(String::new());
+    let reading = RwSignal::new(false);
+    let note = client.import_note();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        match parse_video_input(&input.get_untracked()) {
-            Ok(v) => {
+        if reading.get_untracked() {
+            return;
+        }
+        match parse_queue_input(&input.get_untracked()) {
+            Ok(QueueInput::Video(v)) => {
                 input.set(String::new());
+                note.set(None);
                 let add = QueueEdit::Add {
                     video_id: v.id,
                     start: v.start,
                 };
                 request(error, client, RoomReq::Edit(add));
             }
+            Ok(QueueInput::Playlist(p)) => {
+                input.set(String::new());
+                error.set(None);
+                reading.set(true);
+                client.import(p, move |failed| {
+                    reading.try_set(false);
+                    if let Some(e) = failed {
+                        error.try_set(Some(e.to_string()));
+                    }
+                });
+            }
             Err(e) => error.set(Some(e.to_string())),
         }
     };
+    let busy = move || reading.get() || !may_control.get();
     view! {
             <form class="queue-add field" on:submit=submit>
-                <label for="queue-add-input">"Add a video to the queue"</label>
+                <label for="queue-add-input">"Add a video or a playlist to the queue"</label>
                 <div class="share-row">
                     <input
                         id="queue-add-input"
                         type="text"
                         autocomplete="off"
-                        placeholder="YouTube link or video id"
+                        placeholder="YouTube video or playlist link, or video id"
                         data-testid="queue-add-input"
                         maxlength="2048"
-                        disabled=move || !may_control.get()
+                        disabled=busy
                         prop:value=move || input.get()
                         on:input=move |ev| input.set(event_target_value(&ev))
                     />
-                    <button type="submit" data-testid="queue-add-submit" disabled=move || !may_control.get()>"Add"</button>
+                    <button type="submit" data-testid="queue-add-submit" disabled=busy>"Add"</button>
                 </div>
+                <Show when=move || reading.get()>
+                    <p class="hint" role="status" data-testid="queue-import-reading">"Reading the playlist…"</p>
+                </Show>
+                <Show when=move || note.with(|n| n.is_some())>
+                    <p class="hint" role="status" data-testid="queue-import-note">
+                        {move || note.get().unwrap_or_default()}
+                    </p>
+                </Show>
             </form>
     }
 }
