@@ -3,6 +3,7 @@
 mod chat;
 mod home;
 mod host;
+mod keep;
 mod not_found;
 mod roster;
 mod session;

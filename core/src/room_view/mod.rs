@@ -70,6 +70,8 @@ pub enum ViewEvent {
     Together(crate::together::RoomSettings, crate::ready_skip::ReadySkip),
     /// The room's hold ("Waiting for Ana, Ben…", see `crate::hold`) began, changed or ended.
     Hold(Option<crate::hold::Hold>),
+    /// The room became permanent, was renamed or became temporary (see `crate::permanent`).
+    Permanent(Option<crate::permanent::Permanence>),
 }
 
 /// What to do after a step of the room view.
@@ -157,6 +159,7 @@ pub struct RoomView {
     told_stats: Option<SyncStats>,
     told_together: Option<(crate::together::RoomSettings, crate::ready_skip::ReadySkip)>,
     told_hold: Option<Option<crate::hold::Hold>>,
+    told_permanent: Option<Option<crate::permanent::Permanence>>,
     /// Undone local changes already told to the page (see `Engine::refused`).
     refused_seen: u32,
     /// The video whose title this viewer reported to the queue (once per video).
@@ -197,6 +200,7 @@ impl RoomView {
             told_stats: None,
             told_together: None,
             told_hold: None,
+            told_permanent: None,
             refused_seen: 0,
             title_sent: None,
             track: ReactionTrack::new(REACTIONS_KEPT),
@@ -276,6 +280,12 @@ impl RoomView {
         let (_, cut) = self.imports.remove(at);
         let done = state?.queue.imported?;
         Some(ViewEvent::Imported(crate::playlist::summary(done, cut)))
+    }
+
+    /// The next host request's sequence number (its refusal reaches the page as
+    /// [`ViewEvent::HostError`]).
+    pub fn next_host_seq(&mut self) -> u32 {
+        next_seq(&mut self.host_seq, HOST_SEQ_BASE)
     }
 
     /// A host request (lock, co-host, hand over, remove).
@@ -447,6 +457,10 @@ impl RoomView {
             if self.told_hold.as_ref() != Some(&s.hold.active) {
                 self.told_hold = Some(s.hold.active.clone());
                 out.events.push(ViewEvent::Hold(s.hold.active.clone()));
+            }
+            if self.told_permanent.as_ref() != Some(&s.permanent) {
+                self.told_permanent = Some(s.permanent.clone());
+                out.events.push(ViewEvent::Permanent(s.permanent.clone()));
             }
         }
         let stats = engine.stats();

@@ -167,6 +167,13 @@ impl SyncClient {
         self.inner.send(&msg);
     }
 
+    /// Sends another host request (keep, release or end the room) built with a host sequence
+    /// number, so a refusal reaches the host panel.
+    pub fn host_msg(&self, build: impl FnOnce(u32) -> ClientMsg) {
+        let seq = self.inner.view.borrow_mut().next_host_seq();
+        self.inner.send(&build(seq));
+    }
+
     /// Sends a playlist import (see `watchparty_core::playlist`); its echo tells the page the
     /// counts (`UiEvent::Imported`).
     pub fn import(&self, video_ids: Vec<crate::ids::VideoId>, cut: u32) {

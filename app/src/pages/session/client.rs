@@ -155,6 +155,11 @@ impl Client {
         });
     }
 
+    /// Keep, release or end the room (the host's requests; see `crate::pages::keep`).
+    pub fn keep(&self, ask: crate::pages::keep::KeepAsk) {
+        self.with(|c| c.host_msg(move |seq| ask.message(seq)));
+    }
+
     /// A queue edit or "play now".
     pub fn room(&self, req: RoomReq) {
         self.with(|c| {
@@ -202,6 +207,9 @@ impl Client {
 
     /// Never called on the server.
     pub fn ask(&self, _: Ask) {}
+
+    /// The server renders the page only.
+    pub fn keep(&self, _: crate::pages::keep::KeepAsk) {}
 
     /// Never called on the server.
     pub fn room(&self, _: RoomReq) {}

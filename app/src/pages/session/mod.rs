@@ -33,6 +33,7 @@ use crate::api::{get_session, SessionView};
 use crate::ids::SessionId;
 use crate::pages::chat::ChatPanel;
 use crate::pages::host::{HostPanel, CONTROL_HINT};
+use crate::pages::keep::KeepRoom;
 use crate::pages::roster::RosterPanel;
 use crate::pages::NotFound;
 use client::{Client, RoomReq};
@@ -246,6 +247,11 @@ fn Session(view: SessionView) -> impl IntoView {
                             host_link=page.host_link().into()
                             error=page.host_error().into()
                             on_ask=ask
+                        />
+                        <KeepRoom
+                            visible=roles.is_owner
+                            permanent=page.permanent().into()
+                            on_ask=move |a| client.keep(a)
                         />
                         <TogetherHost
                             visible=roles.is_host

@@ -63,6 +63,8 @@ pub struct Page {
     pub share: String,
     /// The owner's private host link, once known.
     pub host_link: Option<String>,
+    /// Set while the room is permanent (see `watchparty_core::permanent`).
+    pub permanent: Option<watchparty_core::permanent::Permanence>,
     /// The browser has a system share sheet (known after hydration).
     pub can_share: bool,
     /// The room's hold ("Waiting for Ana, Ben…"), while the room waits for everyone.
@@ -111,8 +113,9 @@ impl Page {
             floats: Vec::new(),
             float_key: 0,
             my_name: None,
-            share,
+            share: crate::pages::keep::invite_link(&share, "", view.state.permanent.as_ref()),
             host_link: None,
+            permanent: view.state.permanent.clone(),
             can_share: false,
             hold: view.state.hold.active.clone(),
             settings: view.state.settings,
@@ -208,6 +211,15 @@ pub fn apply(page: Store<Page>, ev: ViewEvent) {
         ViewEvent::ChatError(m) => flash(page.chat_error().into(), m),
         ViewEvent::Reactions(rs) => float(page.floats().into(), page.float_key().into(), rs),
         ViewEvent::Hold(h) => page.hold().set(h),
+        ViewEvent::Permanent(p) => {
+            let path = web_sys::window()
+                .and_then(|w| w.location().pathname().ok())
+                .unwrap_or_default();
+            let link =
+                crate::pages::keep::invite_link(&page.share().get_untracked(), &path, p.as_ref());
+            page.share().set(link);
+            page.permanent().set(p);
+        }
         ViewEvent::Together(settings, ready_skip) => {
             page.settings().set(settings);
             page.ready_skip().set(ready_skip);
