@@ -458,3 +458,105 @@ async fn an_empty_kept_room_pauses_once_where_it_was(store: Store) {
         .state;
     assert_eq!(later.revision, paused.revision);
 }
+
+/// A kept room (queue, rights, chat, settings, name) outlives a server restart, a `SHUTDOWN`
+/// of a Redis with AOF (`appendonly yes`) and a `kill -9` of it (`appendfsync always`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_room_outlives_server_and_redis_restarts_with_aof() {
+    use watchparty_core::queue::QueueEdit;
+    use watchparty_core::rights::RightsCommand;
+    let mut redis = PrivateRedis::start_persistent(free_port());
+    let mut s = settings(Store::Redis);
+    s.redis_url = Some(redis.url());
+    let server = spawn_with(s.clone()).await;
+    let host = key(70);
+    let cohost = key(71);
+    let id = room_of(&server, &host).await;
+    let mut h = Client::connect_as(&server, &id, &host).await;
+    let mut c = Client::connect_as(&server, &id, &cohost).await;
+    let cohost_kid = c.kid.clone().expect("kid");
+    // The room's state: a queued video, a co-host, a setting, a chat line, a name.
+    let seq = h.next_seq();
+    let queued = watchparty_core::ids::VideoId::parse("9bZkp7q19f0").expect("id");
+    h.send(&ClientMsg::Queue {
+        seq,
+        edit: QueueEdit::Add {
+            video_id: queued,
+            start: 5.0,
+        },
+    })
+    .await;
+    answer(&mut h, seq).await.expect("queued");
+    let seq = h.next_seq();
+    h.send(&ClientMsg::Host {
+        seq,
+        cmd: RightsCommand::Cohost {
+            kid: cohost_kid.clone(),
+            on: true,
+        },
+    })
+    .await;
+    answer(&mut h, seq).await.expect("co-host");
+    let seq = h.next_seq();
+    let settings = watchparty_core::together::RoomSettings {
+        vote_skip: true,
+        ..Default::default()
+    };
+    h.send(&ClientMsg::Settings { seq, settings }).await;
+    answer(&mut h, seq).await.expect("settings");
+    let seq = c.next_seq();
+    c.send(&ClientMsg::Chat {
+        seq,
+        text: "see you next week".into(),
+    })
+    .await;
+    let seq = keep(&mut h, Some("weekly-night")).await;
+    let kept = answer(&mut h, seq).await.expect("kept");
+    c.drain(Duration::from_millis(300)).await;
+    drop((h, c));
+    server.stop().await;
+
+    let check = |state: &PlaybackState| {
+        assert_eq!(state.permanent, kept.permanent);
+        assert_eq!(state.queue.items.len(), 1);
+        assert_eq!(state.queue.items[0].video_id, queued);
+        assert!(state.rights.is_owner(&server::identity::kid_of(&host)));
+        assert!(state.rights.cohosts.contains(&cohost_kid));
+        assert_eq!(state.settings, settings);
+    };
+    for how in ["shutdown", "kill -9"] {
+        if how == "shutdown" {
+            redis.cli(&["SHUTDOWN"]);
+        }
+        // `restart` kills what is left (nothing after SHUTDOWN) and starts it again on the
+        // same data directory.
+        redis.restart();
+        let server = spawn_with(s.clone()).await;
+        let snap = server
+            .sessions
+            .snapshot(&id)
+            .await
+            .expect("store answers")
+            .unwrap_or_else(|| panic!("the kept room is gone after {how}"));
+        check(&snap.state);
+        assert_eq!(
+            get(&server, "/r/Weekly-Night").await,
+            (303, Some(format!("/s/{id}")))
+        );
+        // The host's link still hosts it; the chat is there.
+        let mut h = Client::connect_as(&server, &id, &host).await;
+        assert!(h.state.rights.is_owner(h.kid.as_ref().expect("kid")));
+        let chat = loop {
+            if let ServerMsg::History { chat, .. } = h.recv().await {
+                break chat;
+            }
+        };
+        assert_eq!(chat.len(), 1, "{how}");
+        assert_eq!(chat[0].text, "see you next week");
+        for k in redis.cli(&["KEYS", &format!("wp:{{{id}}}:*")]).split(' ') {
+            assert_eq!(redis.cli(&["TTL", k]), "-1", "{k} after {how}");
+        }
+        drop(h);
+        server.stop().await;
+    }
+}
