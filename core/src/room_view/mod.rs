@@ -36,6 +36,8 @@ pub enum ViewEvent {
     /// The session no longer exists (expired, or lost by the store): show "This watch party
     /// has ended"; the runtime stopped reconnecting.
     Ended,
+    /// [`ViewEvent::Ended`] because a host ended the room (the close said so).
+    EndedByHost,
     /// The room's video changed, or its title became known: `(video id, title)`.
     Video(String, Option<String>),
     /// The room's queue changed.

@@ -68,6 +68,7 @@ pub(super) async fn connect_loop(weak: Weak<Inner>) {
             None => Outcome {
                 greeted: false,
                 code: None,
+                by_host: false,
             },
         };
         let removed = outcome.code == Some(close::REMOVED);
@@ -92,6 +93,8 @@ pub(super) async fn connect_loop(weak: Weak<Inner>) {
         if final_ {
             (inner.ui)(if removed {
                 UiEvent::Removed
+            } else if outcome.by_host {
+                UiEvent::EndedByHost
             } else {
                 UiEvent::Ended
             });
@@ -114,6 +117,8 @@ pub(super) async fn connect_loop(weak: Weak<Inner>) {
 struct Outcome {
     greeted: bool,
     code: Option<u16>,
+    /// The close said a host ended the room (`close::ENDED_BY_HOST`).
+    by_host: bool,
 }
 
 /// The socket the page opened before the app ran (`app/src/early.js`, `window.__wpEarlySocket`)
@@ -205,6 +210,7 @@ async fn run_connection(weak: &Weak<Inner>, session_id: &str, url: &str, key: &s
     let mut outcome = Outcome {
         greeted: false,
         code: None,
+        by_host: false,
     };
     let (raw, replay) = match take_early_socket(session_id, key) {
         Some(early) => early,
@@ -266,17 +272,20 @@ async fn run_connection(weak: &Weak<Inner>, session_id: &str, url: &str, key: &s
                     }
                 }
                 Ok(Message::Bytes(_)) => {}
-                Err(WebSocketError::ConnectionClose(ev)) => return Some(ev.code),
+                Err(WebSocketError::ConnectionClose(ev)) => {
+                    return Some((ev.code, ev.reason == close::ENDED_BY_HOST))
+                }
                 Err(_) => {}
             }
         }
         None
     };
-    let code = match select(Box::pin(writer), Box::pin(reader)).await {
+    let closed = match select(Box::pin(writer), Box::pin(reader)).await {
         Either::Left(_) => None,
-        Either::Right((code, _)) => code,
+        Either::Right((closed, _)) => closed,
     };
     let _ = raw.close();
-    outcome.code = code;
+    outcome.code = closed.map(|(code, _)| code);
+    outcome.by_host = closed.is_some_and(|(_, by_host)| by_host);
     outcome
 }

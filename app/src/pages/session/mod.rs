@@ -154,7 +154,7 @@ fn Session(view: SessionView) -> impl IntoView {
     view! {
         <Title text=page_title(page)/>
         <h1 class="sr-only" data-testid="session-title">{heading(page)}</h1>
-        <Banners ended=page.ended().into() removed=page.removed().into()/>
+        <Banners ended=page.ended().into() by_host=page.ended_by_host().into() removed=page.removed().into()/>
         <section class="session" class:theater=move || page.theater().get() data-testid="session">
             <div class="stage">
                 <HoldBanner

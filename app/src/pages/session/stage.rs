@@ -21,13 +21,19 @@ pub struct PlayerStart {
     pub second: String,
 }
 
-/// "This watch party has ended" and "A host removed you".
+/// "This watch party has ended" (or "A host ended this room") and "A host removed you".
 #[component]
-pub fn Banners(ended: Field<bool>, removed: Field<bool>) -> impl IntoView {
+pub fn Banners(ended: Field<bool>, by_host: Field<bool>, removed: Field<bool>) -> impl IntoView {
     view! {
         <Show when=move || ended.get()>
-            <div class="ended" role="alert" data-testid="session-ended">
-                <p>"This watch party has ended."</p>
+            <div class="ended" role="alert" data-testid="session-ended" data-by-host=move || by_host.get().to_string()>
+                <p>
+                    {move || if by_host.get() {
+                        "A host ended this room."
+                    } else {
+                        "This watch party has ended."
+                    }}
+                </p>
                 <a href="/" rel="external">"Start a new watch party"</a>
             </div>
         </Show>

@@ -63,6 +63,8 @@ pub struct Page {
     pub share: String,
     /// The owner's private host link, once known.
     pub host_link: Option<String>,
+    /// The party ended because a host ended the room.
+    pub ended_by_host: bool,
     /// Set while the room is permanent (see `watchparty_core::permanent`).
     pub permanent: Option<watchparty_core::permanent::Permanence>,
     /// The browser has a system share sheet (known after hydration).
@@ -116,6 +118,7 @@ impl Page {
             share: crate::pages::keep::invite_link(&share, "", view.state.permanent.as_ref()),
             host_link: None,
             permanent: view.state.permanent.clone(),
+            ended_by_host: false,
             can_share: false,
             hold: view.state.hold.active.clone(),
             settings: view.state.settings,
@@ -191,6 +194,10 @@ pub fn apply(page: Store<Page>, ev: ViewEvent) {
         ViewEvent::Queue(q) => page.queue().set(q),
         ViewEvent::RoomError(m) => page.room_error().set(Some(m)),
         ViewEvent::Ended => page.ended().set(true),
+        ViewEvent::EndedByHost => {
+            page.ended_by_host().set(true);
+            page.ended().set(true);
+        }
         ViewEvent::Roster(r) => page.roster().set(r),
         ViewEvent::Notices(n) => page.notices().set(n),
         ViewEvent::Kid(k) => page.kid().set(k),
