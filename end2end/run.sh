@@ -7,7 +7,8 @@
 # For each store: starts the binary on a free loopback port from an empty directory, waits for
 # /healthz and /readyz, runs Playwright (list reporter) with BASE_URL, stops the server. The
 # stand-in's own tests run in the first pass only; ended.spec.js (it deletes a session's state
-# with redis-cli) in the Redis pass only. A panic in the server's log fails the pass.
+# with redis-cli) in the Redis pass only, and proxy.spec.js (two instances of BIN on Redis
+# behind nginx) skips itself in the memory pass. A panic in the server's log fails the pass.
 # Exits non-zero if anything failed; the server
 # is always stopped (trap). Extra arguments go to Playwright in both passes (e.g. -g 'late join',
 # --project=app); E2E_STORES="memory" (or "redis") runs one pass only.
@@ -95,7 +96,8 @@ run_pass() {
   echo "server: $BASE_URL (pid $SERVER_PID)"
   (
     cd "$HERE"
-    BASE_URL="$BASE_URL" E2E_STORE="$name" PLAYWRIGHT_JSON_OUTPUT_NAME="$WORK/$name.json" \
+    # E2E_SERVER_BIN: proxy.spec.js starts instances of its own (behind nginx, Redis pass).
+    BASE_URL="$BASE_URL" E2E_STORE="$name" E2E_SERVER_BIN="$BIN" PLAYWRIGHT_JSON_OUTPUT_NAME="$WORK/$name.json" \
       npx --no-install playwright test --reporter=list,json "$@"
   ) || rc=$?
   stop_server

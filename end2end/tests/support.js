@@ -238,16 +238,16 @@ export const test = base.extend({
   viewers: async ({ browser, player }, use, testInfo) => {
     const opened = [];
     const baseURL = testInfo.project.use.baseURL;
-    const origin = new URL(baseURL).origin;
     /**
      * Opens a new viewer (its own browser context). `config` goes to the stand-in
      * (e.g. {blockAutoplay: true}); `javaScriptEnabled: false` for a no-JS visitor;
-     * `contextOptions` go to browser.newContext (e.g. PHONE: a phone-sized touch screen).
+     * `contextOptions` go to browser.newContext (e.g. PHONE: a phone-sized touch screen);
+     * `baseURL`: another server than the suite's (proxy.spec.js: a proxy in front of two).
      */
-    const open = async (name, { config = {}, javaScriptEnabled = true, contextOptions = {} } = {}) => {
-      const context = await browser.newContext({ ...contextOptions, baseURL, javaScriptEnabled });
+    const open = async (name, { config = {}, javaScriptEnabled = true, contextOptions = {}, baseURL: at = baseURL } = {}) => {
+      const context = await browser.newContext({ ...contextOptions, baseURL: at, javaScriptEnabled });
       if (player === 'real' && config.media === undefined) config = { media: MEDIA_PATH, ...config };
-      const { blocked } = await installStandIn(context, { config, localOrigins: [origin] });
+      const { blocked } = await installStandIn(context, { config, localOrigins: [new URL(at).origin] });
       const collector = { errors: [], allowed: [], blocked };
       const page = await context.newPage();
       const watch = (p) => {
