@@ -113,6 +113,32 @@ ${ours}
 `;
 }
 
+/**
+ * `nginx -t` of the shipped deploy/nginx/watchparty.conf as a deployment installs it (in
+ * conf.d/, the snippet in snippets/), TLS server included: the placeholder certificate paths
+ * point to a throwaway self-signed pair. Throws with nginx's message when it is refused.
+ */
+export function checkShippedConf() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wp-nginx-t-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'snippets'));
+    fs.mkdirSync(path.join(dir, 'conf.d'));
+    fs.copyFileSync(path.join(DEPLOY, 'watchparty-proxy.conf'), path.join(dir, 'snippets/watchparty-proxy.conf'));
+    const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'pipe' });
+    const shipped = fs
+      .readFileSync(path.join(DEPLOY, 'watchparty.conf'), 'utf8')
+      .replace(/^(\s*ssl_certificate\s+)\S+;/m, `$1${cert};`)
+      .replace(/^(\s*ssl_certificate_key\s+)\S+;/m, `$1${key};`);
+    fs.writeFileSync(path.join(dir, 'conf.d/watchparty.conf'), shipped);
+    const conf = path.join(dir, 'nginx.conf');
+    fs.writeFileSync(conf, `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  include conf.d/watchparty.conf;\n}\n`);
+    return execFileSync(NGINX, ['-t', '-p', `${dir}/`, '-e', path.join(dir, 'error.log'), '-c', conf], { encoding: 'utf8', stdio: 'pipe' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** One server instance on a fixed port (so it can be restarted on the same address). */
 class Instance {
   constructor(bin, dir, name, port, env) {

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test as base, expect, createSession, waitInSync, clients } from './support.js';
 import { execFileSync } from 'node:child_process';
-import { startCluster, REDIS_URL } from './cluster.js';
+import { startCluster, checkShippedConf, REDIS_URL } from './cluster.js';
 
 const BIN = process.env.E2E_SERVER_BIN;
 const VIDEO = 'dQw4w9WgXcQ';
@@ -379,4 +379,8 @@ test('behind nginx the per-address limits count the client’s address; a forged
   const log = c.upstreamLog();
   expect(log).toMatch(/^127\.0\.0\.2 "POST \/api\/create/m);
   expect(log).toMatch(/^127\.0\.0\.3 "POST \/api\/create/m);
+});
+
+test('the shipped nginx configuration, TLS server included, passes nginx -t', () => {
+  expect(() => checkShippedConf()).not.toThrow();
 });
