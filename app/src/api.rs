@@ -44,7 +44,7 @@ pub async fn get_session(id: String) -> Result<Option<SessionView>, ServerFnErro
 /// The input goes through [`crate::video::parse_video_input`]; when it is rejected nothing is
 /// created and the error's message is the parser's sentence. Without JavaScript (a plain HTML
 /// form post) success is a `302` to the session and failure a `302` back to the home page
-/// with the error's name in the query (`/?error=not-youtube`, see [`error_message`]), which
+/// with the error's name in the query (`/?error=not-youtube`, see [`CreateFailure::from_code`]), which
 /// the home page renders on the server. The home page's script (JavaScript on) posts the same
 /// form with `Accept: application/json` and gets `200` with the session's address in
 /// `Location` (and the id as a JSON string), or `400` (bad input) / `503` (store failure) with
@@ -88,39 +88,59 @@ pub async fn create_session(video: String) -> Result<String, ServerFnError> {
 pub const CREATE_FAILED: &str =
     "The watch party could not be created right now. Please try again in a moment.";
 
-/// The name of [`CREATE_FAILED`] in the home page's address (see [`error_message`]).
+/// The name of [`CREATE_FAILED`] in the home page's address (see [`CreateFailure::from_code`]).
 pub const UNAVAILABLE_CODE: &str = "unavailable";
 
-/// The sentence the home page shows for the error named `code` in its address
-/// (`/?error=<code>`, after a failed post without JavaScript): a parser error
-/// ([`crate::video::VideoInputError::code`]) or [`UNAVAILABLE_CODE`]. Any other name gives a
-/// generic sentence: the address is anybody's to write, so it never carries text (issue 11).
-pub fn error_message(code: &str) -> String {
-    match crate::video::VideoInputError::from_code(code) {
-        Some(e) => e.to_string(),
-        None if code == UNAVAILABLE_CODE => CREATE_FAILED.to_string(),
-        None => GENERIC_FAILURE.to_string(),
-    }
+/// Why a create failed, as the home page shows it (the words come from the viewer's language,
+/// see `crate::lang`): the address and the server's answers name the failure, never carry the
+/// text shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateFailure {
+    /// The parser refused the input.
+    Video(crate::video::VideoInputError),
+    /// The store failed ([`CREATE_FAILED`]).
+    Unavailable,
+    /// The per-address limit: the next create may come in `secs` seconds.
+    TooMany {
+        /// Seconds to wait.
+        secs: u64,
+    },
+    /// The server did not answer.
+    Unreachable,
+    /// Anything else.
+    Generic,
 }
 
-/// `sentence` when it is one the server sends for a failed create (a parser error or
-/// [`CREATE_FAILED`]), else `None`: the page shows no other text.
-pub fn known_failure(sentence: &str) -> Option<String> {
-    crate::video::VideoInputError::ALL
-        .iter()
-        .map(|e| e.to_string())
-        .chain(std::iter::once(CREATE_FAILED.to_string()))
-        .find(|m| m == sentence)
+impl CreateFailure {
+    /// The failure named `code` in the home page's address (`/?error=<code>`, after a failed
+    /// post without JavaScript): a parser error ([`crate::video::VideoInputError::code`]) or
+    /// [`UNAVAILABLE_CODE`]. Any other name is [`CreateFailure::Generic`]: the address is
+    /// anybody's to write, so it never carries text (issue 11).
+    pub fn from_code(code: &str) -> Self {
+        match crate::video::VideoInputError::from_code(code) {
+            Some(e) => CreateFailure::Video(e),
+            None if code == UNAVAILABLE_CODE => CreateFailure::Unavailable,
+            None => CreateFailure::Generic,
+        }
+    }
+
+    /// The failure whose sentence the server sent for a failed create (a parser error or
+    /// [`CREATE_FAILED`]), else `None`: the page shows no other text.
+    pub fn from_sentence(sentence: &str) -> Option<Self> {
+        if sentence == CREATE_FAILED {
+            return Some(CreateFailure::Unavailable);
+        }
+        crate::video::VideoInputError::ALL
+            .into_iter()
+            .find(|e| e.to_string() == sentence)
+            .map(CreateFailure::Video)
+    }
 }
 
 /// The sentence for a create refused by the per-address limit, `secs` before the next one may.
 pub fn too_many_creates(secs: u64) -> String {
     format!("Too many watch parties were created from your address. Please try again in {secs} s.")
 }
-
-/// Shown for an unknown error.
-pub const GENERIC_FAILURE: &str =
-    "Something went wrong while creating the watch party. Please try again.";
 
 /// Server-only: how a failed `create_session` answers.
 #[cfg(feature = "ssr")]

@@ -26,9 +26,22 @@ pub mod ssr;
 pub mod client;
 
 pub mod early;
+pub mod lang;
+
+// The translations of app/locales (see `lang`), as the module `i18n`. The macro form is
+// deprecated upstream in favour of a build script, whose build dependencies (ICU's data
+// exporter with a wasm runtime and a network client) would cost minutes of every clean build;
+// the macro reads the same files with the same checks.
+#[allow(deprecated)]
+mod i18n_gen {
+    leptos_i18n::load_locales!();
+}
+pub use i18n_gen::i18n;
 
 #[cfg(test)]
 mod early_js_tests;
+#[cfg(test)]
+mod lang_check;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Title};
@@ -45,10 +58,22 @@ pub fn App() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     Effect::new(|_| client::mark_hydrated());
     view! {
+        <i18n::I18nContextProvider>
+            <Shell/>
+        </i18n::I18nContextProvider>
+    }
+}
+
+/// The routes and the chrome around them, inside the language context.
+#[component]
+fn Shell() -> impl IntoView {
+    let i18n = i18n::use_i18n();
+    view! {
         <Title text="Watch party"/>
         <Router>
             <header class="topbar">
-                <a class="brand" href="/">"▶ Watch party"</a>
+                <a class="brand" href="/">{move || i18n::t_string!(i18n, brand)}</a>
+                <lang::LanguageSwitch/>
             </header>
             <main>
                 <Routes fallback=pages::NotFound>

@@ -102,7 +102,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     );
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        // `lang` comes from the language context (see `crate::lang`), which writes it here.
+        <html>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>

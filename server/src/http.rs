@@ -44,10 +44,11 @@ pub async fn scrape(State(sessions): State<Arc<Sessions>>) -> Response {
 }
 
 /// Unrouted requests: an embedded site file, or the app's 404 page.
-pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+pub async fn fallback(State(state): State<AppState>, mut req: Request) -> Response {
     if let Some(resp) = assets::serve(&req) {
         return resp;
     }
+    app::lang::prefer_cookie(req.headers_mut());
     let render = leptos_axum::render_app_to_stream_with_context(state.leptos_context(), {
         let options = state.leptos.clone();
         move || app::ssr::shell(options.clone())
@@ -55,12 +56,14 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     to_completion(&state, async move { render(req).await.into_response() }).await
 }
 
-/// Layer of the Leptos routes: see [`to_completion`].
+/// Layer of the Leptos routes: see [`to_completion`]. A page is rendered in the language its
+/// `lang` cookie names, before `Accept-Language` ([`app::lang::prefer_cookie`]).
 pub async fn render_to_completion(
     State(state): State<AppState>,
-    req: Request,
+    mut req: Request,
     next: axum::middleware::Next,
 ) -> Response {
+    app::lang::prefer_cookie(req.headers_mut());
     to_completion(&state, next.run(req)).await
 }
 

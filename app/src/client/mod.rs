@@ -32,14 +32,13 @@ pub fn mark_hydrated() {
 
 /// Posts the home page's form to `create_session` (`/api/create`) as the plain form would,
 /// asking for the script's answer (`Accept: application/json`): the new session's address
-/// (`/s/{id}#host=<secret>`, from `Location`), or the sentence to show. Written out instead of
+/// (`/s/{id}#host=<secret>`, from `Location`), or why it failed. Written out instead of
 /// Leptos' `ActionForm` client, whose server-function machinery (serde_qs and the generic
 /// client) was 6 % of the wasm for this one form (docs/benchmarks.md, "Bundle").
-pub async fn post_create(video: &str) -> Result<String, String> {
+pub async fn post_create(video: &str) -> Result<String, crate::api::CreateFailure> {
+    use crate::api::CreateFailure;
     use wasm_bindgen_futures::JsFuture;
-    const UNREACHABLE: &str =
-        "The server could not be reached. Check your connection and try again.";
-    let generic = || crate::api::GENERIC_FAILURE.to_string();
+    let generic = || CreateFailure::Generic;
     let Some(window) = web_sys::window() else {
         return Err(generic());
     };
@@ -57,7 +56,7 @@ pub async fn post_create(video: &str) -> Result<String, String> {
     let _ = headers.set("Content-Type", "application/x-www-form-urlencoded");
     let _ = headers.set("Accept", "application/json");
     let Ok(answer) = JsFuture::from(window.fetch_with_request(&request)).await else {
-        return Err(UNREACHABLE.to_string());
+        return Err(CreateFailure::Unreachable);
     };
     let Ok(response) = answer.dyn_into::<web_sys::Response>() else {
         return Err(generic());
@@ -76,7 +75,7 @@ pub async fn post_create(video: &str) -> Result<String, String> {
             .flatten()
             .and_then(|s| s.parse::<u64>().ok())
             .unwrap_or(60);
-        return Err(crate::api::too_many_creates(wait));
+        return Err(CreateFailure::TooMany { secs: wait });
     }
     let text = match response.text() {
         Ok(promise) => JsFuture::from(promise)
@@ -88,7 +87,7 @@ pub async fn post_create(video: &str) -> Result<String, String> {
     };
     Err(text
         .strip_prefix("ServerError|")
-        .and_then(crate::api::known_failure)
+        .and_then(CreateFailure::from_sentence)
         .unwrap_or_else(generic))
 }
 

@@ -3,19 +3,16 @@
 //! The form is a plain HTML form posting to the `create_session` server function, so before
 //! (or without) hydration it works alone: the post redirects to the new session, or back here
 //! with the error's name in the query (`/?error=not-youtube`), which this page renders on the
-//! server ([`error_message`]). Once hydrated, the same parser ([`parse_video_input`]) runs in
+//! server ([`CreateFailure::from_code`]). Once hydrated, the same parser ([`parse_video_input`]) runs in
 //! the browser for instant feedback (on paste, on leaving the field, while an error is shown)
 //! and stops an invalid submission before it leaves the page; a valid one is posted by
 //! [`crate::client::post_create`] and the page routes to the session without reloading.
 
-use crate::api::error_message;
-use crate::video::{parse_video_input, VideoInputError, VideoRef};
+use crate::api::CreateFailure;
+use crate::i18n::{t, t_string, use_i18n};
+use crate::video::{format_offset, parse_video_input, VideoInputError, VideoRef};
 use leptos::{ev, html, prelude::*};
 use leptos_router::hooks::use_query_map;
-
-/// The default hint under the input.
-const HINT: &str = "A link from youtube.com or youtu.be (a start time such as t=1m30s is kept), \
-                    or just the 11-character video id.";
 
 /// The form's state: every piece a signal (so the whole is `Copy` and each handler takes it).
 #[derive(Clone, Copy)]
@@ -27,7 +24,7 @@ struct CreateForm {
     client_error: RwSignal<Option<VideoInputError>>,
     /// The server's answer to the last post: the error a post without JavaScript carried back
     /// (by name, in the address), or the one the page's own post got.
-    server_error: RwSignal<Option<String>>,
+    server_error: RwSignal<Option<CreateFailure>>,
     /// The server's error hides once the visitor edits.
     show_server_error: RwSignal<bool>,
     /// A post of the page's own is on its way.
@@ -46,7 +43,7 @@ impl CreateForm {
             server_error: RwSignal::new(
                 query
                     .with_untracked(|q| q.get("error"))
-                    .map(|code| error_message(&code)),
+                    .map(|code| CreateFailure::from_code(&code)),
             ),
             show_server_error: RwSignal::new(true),
             pending: RwSignal::new(false),
@@ -55,12 +52,15 @@ impl CreateForm {
     }
 
     /// The error to show: the browser's own check first, else the server's answer.
-    fn error(self) -> Option<String> {
-        self.client_error.get().map(|e| e.to_string()).or_else(|| {
-            (!self.pending.get() && self.show_server_error.get())
-                .then(|| self.server_error.get())
-                .flatten()
-        })
+    fn error(self) -> Option<CreateFailure> {
+        self.client_error
+            .get()
+            .map(CreateFailure::Video)
+            .or_else(|| {
+                (!self.pending.get() && self.show_server_error.get())
+                    .then(|| self.server_error.get())
+                    .flatten()
+            })
     }
 
     fn text(self) -> String {
@@ -122,8 +122,8 @@ impl CreateForm {
         leptos::task::spawn_local(async move {
             match crate::client::post_create(&text).await {
                 Ok(location) => navigate(&location, Default::default()),
-                Err(message) => {
-                    self.server_error.set(Some(message));
+                Err(failure) => {
+                    self.server_error.set(Some(failure));
                     self.show_server_error.set(true);
                 }
             }
@@ -132,10 +132,24 @@ impl CreateForm {
     }
 
     /// The hint under the input: the video found, or how to write one.
-    fn hint(self) -> String {
+    fn hint(self) -> AnyView {
+        let i18n = use_i18n();
         match self.parsed.get() {
-            Some(Ok(video)) => format!("Found {video}."),
-            _ => HINT.to_string(),
+            Some(Ok(video)) if video.start > 0.0 => {
+                let (id, at) = (video.id.to_string(), format_offset(video.start));
+                t!(
+                    i18n,
+                    home.found_from,
+                    id = move || id.clone(),
+                    at = move || at.clone()
+                )
+                .into_any()
+            }
+            Some(Ok(video)) => {
+                let id = video.id.to_string();
+                t!(i18n, home.found, id = move || id.clone()).into_any()
+            }
+            _ => t!(i18n, home.hint).into_any(),
         }
     }
 }
@@ -143,14 +157,11 @@ impl CreateForm {
 /// The home page.
 #[component]
 pub fn HomePage() -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <section class="card home">
-            <h1>"Watch YouTube together"</h1>
-            <p>
-                "Paste a YouTube link to start a watch party, then share its link. Everyone who "
-                "opens it watches the same video at the same moment: play, pause and seeking are "
-                "shared, and people who join late land where the others are."
-            </p>
+            <h1>{t!(i18n, home.title)}</h1>
+            <p>{t!(i18n, home.intro)}</p>
             <CreateSessionForm/>
         </section>
     }
@@ -161,6 +172,7 @@ pub fn HomePage() -> impl IntoView {
 fn CreateSessionForm() -> impl IntoView {
     let form = CreateForm::new();
     let error = Memo::new(move |_| form.error());
+    let i18n = use_i18n();
     #[cfg(feature = "hydrate")]
     let on_submit = {
         let navigate = leptos_router::hooks::use_navigate();
@@ -181,7 +193,7 @@ fn CreateSessionForm() -> impl IntoView {
             on:submit=on_submit
         >
             <div class="field">
-                <label for="video-input">"YouTube link or video id"</label>
+                <label for="video-input">{t!(i18n, home.label)}</label>
                 <input
                     node_ref=form.input_ref
                     id="video-input"
@@ -206,13 +218,19 @@ fn CreateSessionForm() -> impl IntoView {
                     .map(|message| {
                         view! {
                             <p class="error" id="create-error" role="alert" data-testid="create-error">
-                                {message}
+                                {crate::lang::create_failure(message)}
                             </p>
                         }
                     })
             }}
             <button type="submit" disabled=busy on:click=move |ev| form.on_click(ev)>
-                {move || if busy() { "Creating…" } else { "Create" }}
+                {move || {
+                    if busy() {
+                        t_string!(i18n, home.creating)
+                    } else {
+                        t_string!(i18n, home.create)
+                    }
+                }}
             </button>
         </form>
     }
@@ -220,17 +238,28 @@ fn CreateSessionForm() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use crate::api::{error_message, CREATE_FAILED, GENERIC_FAILURE, UNAVAILABLE_CODE};
+    use crate::api::{CreateFailure, CREATE_FAILED, UNAVAILABLE_CODE};
     use crate::video::VideoInputError;
 
     #[test]
     fn the_address_names_an_error_and_never_carries_its_text() {
         for e in VideoInputError::ALL {
-            assert_eq!(error_message(e.code()), e.to_string());
+            assert_eq!(CreateFailure::from_code(e.code()), CreateFailure::Video(e));
+            assert_eq!(
+                CreateFailure::from_sentence(&e.to_string()),
+                Some(CreateFailure::Video(e))
+            );
         }
-        assert_eq!(error_message(UNAVAILABLE_CODE), CREATE_FAILED);
-        let forged = error_message("Your account is locked: call +1 555");
-        assert_eq!(forged, GENERIC_FAILURE);
-        assert!(!forged.contains("555"));
+        assert_eq!(
+            CreateFailure::from_code(UNAVAILABLE_CODE),
+            CreateFailure::Unavailable
+        );
+        assert_eq!(
+            CreateFailure::from_sentence(CREATE_FAILED),
+            Some(CreateFailure::Unavailable)
+        );
+        let forged = "Your account is locked: call +1 555";
+        assert_eq!(CreateFailure::from_code(forged), CreateFailure::Generic);
+        assert_eq!(CreateFailure::from_sentence(forged), None);
     }
 }

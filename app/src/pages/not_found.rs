@@ -1,5 +1,6 @@
 //! The 404 page; sets the HTTP status during server rendering.
 
+use crate::i18n::{t, use_i18n};
 use leptos::prelude::*;
 
 /// Shown for unknown routes and unknown sessions.
@@ -7,11 +8,12 @@ use leptos::prelude::*;
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::ssr::set_status(http::StatusCode::NOT_FOUND);
+    let i18n = use_i18n();
     view! {
         <section class="card not-found">
-            <h1>"Not found"</h1>
-            <p>"This page or watch party does not exist (sessions expire after a day without activity)."</p>
-            <a href="/">"Start a new watch party"</a>
+            <h1>{t!(i18n, not_found.title)}</h1>
+            <p>{t!(i18n, not_found.text)}</p>
+            <a href="/">{t!(i18n, not_found.link)}</a>
         </section>
     }
 }

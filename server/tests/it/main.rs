@@ -14,6 +14,7 @@ mod cluster;
 mod faults;
 mod hold;
 mod host;
+mod lang;
 mod metrics;
 mod pages;
 mod permanent;
