@@ -560,3 +560,49 @@ async fn a_kept_room_outlives_server_and_redis_restarts_with_aof() {
         server.stop().await;
     }
 }
+
+/// On a Redis Cluster (the session's keys and the index in different slots) and across two
+/// instances: keeping, the name on the other instance, no expiry, and ending closes the other
+/// instance's viewers too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_rooms_work_on_a_redis_cluster_across_instances() {
+    use crate::common::redis::cli;
+    use crate::common::redis_cluster::LocalCluster;
+    let cluster = LocalCluster::start();
+    let mut s = settings(Store::Memory);
+    s.redis_url = Some(cluster.url());
+    let one = spawn_with(s.clone()).await;
+    let two = spawn_with(s).await;
+    let host = key(80);
+    let id = room_of(&one, &host).await;
+    let state = server::store::state_key(&id);
+    let room_slot = cluster.primary_of(&state).expect("a primary");
+    let index_slot = cluster
+        .primary_of(server::store::permanent::ROOMS_KEY)
+        .expect("a primary");
+    let mut h = Client::connect_as(&one, &id, &host).await;
+    let mut guest = Client::connect_as(&two, &id, &key(81)).await;
+    let seq = keep(&mut h, Some("Cluster-Night")).await;
+    answer(&mut h, seq).await.expect("kept");
+    state_where(&mut guest, "the kept room on the other instance", |s| {
+        s.permanent.is_some()
+    })
+    .await;
+    assert_eq!(
+        get(&two, "/r/cluster-night").await,
+        (303, Some(format!("/s/{id}")))
+    );
+    assert_eq!(cli(room_slot, &["TTL", &state]), "-1");
+    assert_ne!(
+        cli(index_slot, &["HGET", "wp:{wp-perm}:names", "cluster-night"]),
+        ""
+    );
+    let seq = h.next_seq();
+    h.send(&ClientMsg::EndRoom { seq }).await;
+    assert_eq!(
+        guest.closed(Duration::from_secs(5)).await,
+        Some(close::SESSION_ENDED)
+    );
+    assert_eq!(cli(room_slot, &["EXISTS", &state]), "0");
+    assert_eq!(get(&two, "/r/cluster-night").await.0, 404);
+}
