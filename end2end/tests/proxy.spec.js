@@ -2,13 +2,15 @@
 // behind Debian's nginx, configured from the shipped deploy/nginx/ files (cluster.js), every
 // viewer connecting through nginx's address as a deployment's viewers do.
 //
-// - The instance a room's viewers are on is killed (SIGKILL): they reconnect through the same
-//   address to the other instance and land in sync, and nothing of the room is lost (queue,
-//   chat, the host's rights and the lock, the name list). The reconnect time is printed
-//   (docs/benchmarks.md).
-// - Rolling restart (SIGTERM, start again, then the other) while three viewers play: sampled
-//   every ~100 ms, nobody is out of sync (more than OFF_MS from the room, or not connected)
-//   for more than MAX_OUT_MS in a row.
+// - The instance a permanent (kept) room's viewers are on is killed (SIGKILL): they reconnect
+//   through the same address to the other instance and land in sync, and nothing of the room
+//   is lost (kept, queue, chat, the host's rights and the lock, the name list). The reconnect
+//   time is printed (docs/benchmarks.md).
+// - Rolling restart (SIGTERM, start again, then the other) while three viewers play: watched
+//   in each page every 20 ms against the room's timeline from its state in Redis, nobody is
+//   out of sync (more than OFF_MS from the room, not playing, or not connected) for more than
+//   MAX_OUT_MS in a row.
+// - The shipped nginx configuration, TLS server included, passes `nginx -t`.
 // - The per-address limits see the client's address, not nginx's: two loopback addresses
 //   (127.0.0.2, 127.0.0.3) are counted apart, and a forged X-Forwarded-For does not let an
 //   address over its limit dodge it (nginx appends the real one, the server takes the last).
@@ -90,6 +92,12 @@ async function roomTimeline(all, link) {
   expect(st.playing, `the room plays: ${JSON.stringify(st)}`).toBe(true);
   expect(st.rate).toBe(1);
   return { c: st.updated_at / 1000 - st.position, revision: st.playback_revision };
+}
+
+/** The TTL (s) of the room's state in Redis: -1 for a kept (permanent) room. */
+function stateTtl(link) {
+  const id = new URL(link).pathname.split('/').pop();
+  return Number(execFileSync('redis-cli', ['-u', REDIS_URL, 'TTL', `wp:{${id}}:state`], { encoding: 'utf8' }).trim());
 }
 
 /** The room's state as the store holds it (redis-cli, this session's own key only). */
@@ -216,13 +224,17 @@ function postCreate(url, from, xff) {
 
 const created = (s) => s === 200 || (s >= 300 && s < 400);
 
-test('the instance a room’s viewers are on is killed: they reconnect to the other in sync, nothing of the room is lost', async ({ viewers, cluster }) => {
+test('the instance a permanent room’s viewers are on is killed: they reconnect to the other in sync, nothing of the room is lost', async ({ viewers, cluster }) => {
   // The second instance is nginx's backup, so every viewer is on the first.
   const c = await cluster({ backup: true });
   const { link, all, names } = await party(viewers, c.url);
   const [a, b, cara] = all;
 
-  await test.step('the room: a queued video, chat, the host’s lock, playing', async () => {
+  await test.step('the room: kept (permanent), a queued video, chat, the host’s lock, playing', async () => {
+    await a.tab('room');
+    await a.page.getByTestId('keep-room-button').click();
+    await expect(a.page.getByTestId('keep-room')).toHaveAttribute('data-permanent', 'true');
+    expect(stateTtl(link), 'a kept room’s state never expires').toBe(-1);
     await a.tab('queue');
     await a.page.getByTestId('queue-add-input').fill(QUEUED);
     await a.page.getByTestId('queue-add-submit').click();
@@ -285,6 +297,8 @@ test('the instance a room’s viewers are on is killed: they reconnect to the ot
     }
     await expect(a.page.getByTestId('host-panel')).toBeVisible();
     await expect(a.page.getByTestId('lock-control')).toBeChecked();
+    await expect(a.page.getByTestId('keep-room')).toHaveAttribute('data-permanent', 'true');
+    expect(stateTtl(link)).toBe(-1);
     await expect(b.page.getByTestId('host-panel')).toBeHidden();
     await expect(b.page.getByTestId('control-hint')).toBeVisible();
     // The dead instance's part of the list lapses (presence older than 30 s is not counted).
