@@ -8,7 +8,8 @@
 //! - keeping reserves in the index (caps, unique name) *before* the state says so; making
 //!   temporary writes the state *before* releasing the index entry; ending deletes the room
 //!   *before* releasing it; a cap or a name that refuses first prunes leftovers of crashes
-//!   between those steps and tries once more;
+//!   between those steps and tries once more (the global cap's prune, which reads every kept
+//!   room, at most once a minute per instance);
 //! - a permanent room whose last viewer (over all instances) left, and which nobody rejoins
 //!   within [`EMPTY_GRACE`], is paused at the position it had when it became empty: one
 //!   server-made revision, by compare-and-set, so it happens once however many instances try.
@@ -18,6 +19,7 @@ use super::{Outcome, Rejection, Sessions};
 use crate::hub::Hub;
 use crate::store::permanent::{is_stale, IndexEntry, PermanentCaps, Reserve};
 use crate::store::{CasOutcome, StoreError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Weak;
 use std::time::Duration;
 use watchparty_core::ids::SessionId;
@@ -26,6 +28,11 @@ use watchparty_core::playback::{Command, PlaybackState};
 use watchparty_core::protocol::Cause;
 use watchparty_core::rights::Kid;
 use watchparty_core::room::{self, RoomCommand, RoomLimits};
+
+/// The global cap's prune (which reads every kept room's state) runs at most this often (ms).
+const FULL_PRUNE_EVERY_MS: f64 = 60_000.0;
+/// When this process last ran the global cap's prune (ms, server clock).
+static LAST_FULL_PRUNE_MS: AtomicU64 = AtomicU64::new(0);
 
 /// How long a permanent room must stay empty before it pauses (so a reload or a move to
 /// another instance during a rolling restart does not pause it).
@@ -151,6 +158,16 @@ impl Sessions {
         entry: &IndexEntry,
     ) -> Result<usize, StoreError> {
         let now = self.now_ms();
+        if matches!(refusal, PermanentRefusal::Limit(_)) {
+            // The global cap counts every room: check them all at most once per
+            // FULL_PRUNE_EVERY_MS on this instance, so refused keeps cannot make it read every
+            // kept room each time.
+            let last = LAST_FULL_PRUNE_MS.load(Ordering::Relaxed) as f64;
+            if now - last < FULL_PRUNE_EVERY_MS {
+                return Ok(0);
+            }
+            LAST_FULL_PRUNE_MS.store(now.max(0.0) as u64, Ordering::Relaxed);
+        }
         let mut dropped = 0;
         for e in self.store.permanent_rooms().await? {
             let counted = match refusal {
@@ -337,5 +354,67 @@ impl Sessions {
             tracing::info!(session = %id, position = next.position, "empty permanent room paused");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+    use crate::store::{MemoryStore, SessionStore};
+    use std::sync::Arc;
+    use watchparty_core::ids::VideoId;
+
+    /// A crash between reserving and writing the state leaves an index entry the room does
+    /// not confirm: it is pruned when it would refuse someone (the host's cap, the name).
+    #[tokio::test]
+    async fn leftovers_of_a_crash_are_pruned_when_they_would_refuse() {
+        let settings = Settings {
+            max_permanent_rooms_per_host: 1,
+            ..Settings::default()
+        };
+        let store = Arc::new(MemoryStore::new(Duration::from_secs(60)));
+        let s = Sessions::with_store(Arc::new(settings), store.clone())
+            .await
+            .unwrap();
+        let video = VideoId::parse("dQw4w9WgXcQ").unwrap();
+        let (left, secret) = s.create_hosted(video, 0.0).await.unwrap();
+        let kid = crate::identity::kid_of(&secret);
+        // The leftover: reserved long ago (at 0 ms) under a name, its room never kept.
+        let leftover = IndexEntry {
+            id: left.clone(),
+            by: kid.clone(),
+            alias: Some(Alias::parse("weekly").unwrap()),
+            at_ms: 0,
+        };
+        let caps = PermanentCaps::NONE;
+        assert_eq!(
+            store.reserve_permanent(&leftover, caps).await.unwrap(),
+            Reserve::Reserved
+        );
+        // Another room of the same host keeps that name: the cap and the name both refuse
+        // first, the leftover is checked against its room and dropped.
+        let (id, _) = s.create_hosted(video, 0.0).await.unwrap();
+        let m = s.join(&id).await.unwrap();
+        let mut state = s.snapshot(&id).await.unwrap().unwrap().state;
+        state.rights = watchparty_core::rights::Rights::owned_by(kid.clone());
+        let cur = state.revision;
+        state.revision += 1;
+        store.compare_and_set(&id, cur, &state, None).await.unwrap();
+        m.hub().observe(&state);
+        let cause = Cause { conn_id: 1, seq: 1 };
+        let kept = s
+            .make_permanent(m.hub(), cause, &kid, Some("Weekly"))
+            .await
+            .unwrap();
+        assert!(matches!(kept, Outcome::Applied(ref st) if st.permanent.is_some()));
+        assert_eq!(
+            s.resolve_alias("weekly").await.unwrap(),
+            Some(id.clone()),
+            "the name is the kept room's now"
+        );
+        let rooms = store.permanent_rooms().await.unwrap();
+        assert_eq!(rooms.len(), 1);
+        assert_eq!(rooms[0].id, id);
     }
 }
