@@ -725,7 +725,8 @@
       post({ kind: 'onReady', data: null, info: snapshot() });
       m.timers.info = setInterval(sendInfo, cfg.infoIntervalMs);
       if (finite(cfg.adMidrollAt)) m.timers.midroll = setInterval(checkMidroll, 20);
-      if (!checkVideo()) return;
+      // A player made without a video (e.g. only to cue a playlist) is ready with none, no error.
+      if (m.videoId === '' || !checkVideo()) return;
       if (vars.autoplay === 1 || vars.autoplay === '1') startPlay(false);
     }
     var readyDelay = cfg.readyDelayMs * between(0.8, 1.2);

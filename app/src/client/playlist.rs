@@ -74,10 +74,20 @@ fn helper(heard: &Rc<Heard>) -> Result<Helper, ReadError> {
         .map_err(|_| ReadError::NoPlayer)?;
     let _ = frame.set_attribute("data-testid", "playlist-reader");
     let _ = frame.set_attribute("aria-hidden", "true");
-    let _ = frame.set_attribute(
-        "style",
-        "position:fixed;left:-10000px;top:0;width:200px;height:120px;overflow:hidden",
-    );
+    // Off screen, at a size a player accepts. Through the CSS object model: the page's CSP
+    // refuses `style` attributes.
+    if let Ok(style) = Reflect::get(&frame, &"style".into()) {
+        for (k, v) in [
+            ("position", "fixed"),
+            ("left", "-10000px"),
+            ("top", "0"),
+            ("width", "200px"),
+            ("height", "120px"),
+            ("overflow", "hidden"),
+        ] {
+            let _ = Reflect::set(&style, &k.into(), &v.into());
+        }
+    }
     let inner = document
         .create_element("div")
         .map_err(|_| ReadError::NoPlayer)?;
@@ -156,6 +166,9 @@ pub async fn read(list: &PlaylistId) -> Result<Vec<VideoId>, ReadError> {
             continue;
         }
         if !cued {
+            // Only the list's errors count (a player made without a video reports none, but
+            // be sure).
+            heard.error.set(false);
             let args = Object::new();
             set(&args, "list", &list.as_str().into());
             set(&args, "listType", &"playlist".into());
