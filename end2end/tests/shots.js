@@ -12,13 +12,17 @@ const SHOT_DIR = process.env.UPDATE_SCREENSHOTS
   ? join(here, '..', '..', 'docs', 'screenshots')
   : join(here, '..', 'test-results', 'screenshots');
 
-/** Saves a screenshot of `page` as `<name>.png`, scrolled to the top, without focus or caret. */
-export async function shot(page, name, { fullPage = false, keepFocus = false } = {}) {
+/**
+ * Saves a screenshot of `page` as `<name>.png`, scrolled to the top, without caret or (unless
+ * `keepFocus`) focus. Animations are stopped at their end unless `animations: 'allow'` (the
+ * full-screen overlay's lines fade out by an animation).
+ */
+export async function shot(page, name, { fullPage = false, keepFocus = false, animations = 'disabled' } = {}) {
   mkdirSync(SHOT_DIR, { recursive: true });
   // No caret or focus ring in the picture; animations (the badge's dot, reactions) stopped.
   await page.evaluate((keepFocus) => {
     if (!keepFocus && document.activeElement && document.activeElement.blur) document.activeElement.blur();
     window.scrollTo(0, 0);
   }, keepFocus);
-  await page.screenshot({ path: join(SHOT_DIR, `${name}.png`), fullPage, animations: 'disabled', caret: 'hide' });
+  await page.screenshot({ path: join(SHOT_DIR, `${name}.png`), fullPage, animations, caret: 'hide' });
 }

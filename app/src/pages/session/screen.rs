@@ -143,7 +143,7 @@ pub fn ScreenButtons(
                     }
                 }
             >
-                "⛶ Full screen"
+                "Full screen"
             </button>
             <button
                 type="button"
