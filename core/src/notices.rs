@@ -69,6 +69,10 @@ pub fn describe(
         return Some(format!("{w} skipped to {}", format_offset(next.position)));
     }
     let (before, after) = (prev.queue.items.len(), next.queue.items.len());
+    if after > before + 1 {
+        // A playlist import (or adds this page did not see one by one).
+        return Some(format!("{w} added {} videos to the queue", after - before));
+    }
     if after > before {
         let added = next.queue.items.last()?;
         let what = added
@@ -146,6 +150,17 @@ mod tests {
         assert_eq!(
             describe(&changed, &queued, Author::Viewer("Cara"), None).as_deref(),
             Some("Cara added jNQXAC9IVRw to the queue")
+        );
+        let mut imported = queued.clone();
+        let video_ids = vec![v("dQw4w9WgXcQ"), v("9bZkp7q19f0")];
+        imported
+            .queue
+            .apply(&QueueEdit::Import { video_ids }, 10)
+            .unwrap();
+        imported.revision += 1;
+        assert_eq!(
+            describe(&queued, &imported, Author::Viewer("Cara"), None).as_deref(),
+            Some("Cara added 2 videos to the queue")
         );
         // Old or repeated states say nothing.
         assert_eq!(describe(&queued, &changed, Author::You, None), None);
