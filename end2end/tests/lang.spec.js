@@ -10,6 +10,9 @@ test('a German browser gets German, the switcher changes it in place and remembe
   await expect(page.locator('html')).toHaveAttribute('lang', 'de');
   await expect(page.locator('h1')).toHaveText('YouTube gemeinsam ansehen');
   await expect(page.locator('label[for="video-input"]')).toHaveText('YouTube-Link oder Video-ID');
+  // What the field found, in German (a sentence with values filled in).
+  await page.fill('#video-input', 'https://youtu.be/dQw4w9WgXcQ?t=90');
+  await expect(page.locator('#video-hint')).toHaveText('Video dQw4w9WgXcQ ab 1:30 gefunden.');
   // A bad link is refused in German, by the browser's own check.
   await page.fill('#video-input', 'https://vimeo.com/76979871');
   await page.locator('#create-form button[type="submit"]').click();

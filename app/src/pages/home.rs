@@ -9,7 +9,8 @@
 //! [`crate::client::post_create`] and the page routes to the session without reloading.
 
 use crate::api::CreateFailure;
-use crate::i18n::{t, t_string, use_i18n};
+use crate::i18n::{t_string, use_i18n};
+use crate::lang::fill;
 use crate::video::{format_offset, parse_video_input, VideoInputError, VideoRef};
 use leptos::{ev, html, prelude::*};
 use leptos_router::hooks::use_query_map;
@@ -132,24 +133,21 @@ impl CreateForm {
     }
 
     /// The hint under the input: the video found, or how to write one.
-    fn hint(self) -> AnyView {
+    fn hint(self) -> String {
         let i18n = use_i18n();
         match self.parsed.get() {
-            Some(Ok(video)) if video.start > 0.0 => {
-                let (id, at) = (video.id.to_string(), format_offset(video.start));
-                t!(
-                    i18n,
-                    home.found_from,
-                    id = move || id.clone(),
-                    at = move || at.clone()
-                )
-                .into_any()
-            }
-            Some(Ok(video)) => {
-                let id = video.id.to_string();
-                t!(i18n, home.found, id = move || id.clone()).into_any()
-            }
-            _ => t!(i18n, home.hint).into_any(),
+            Some(Ok(video)) if video.start > 0.0 => fill(
+                t_string!(i18n, home.found_from),
+                &[
+                    ("id", &video.id.to_string()),
+                    ("at", &format_offset(video.start)),
+                ],
+            ),
+            Some(Ok(video)) => fill(
+                t_string!(i18n, home.found),
+                &[("id", &video.id.to_string())],
+            ),
+            _ => t_string!(i18n, home.hint).to_string(),
         }
     }
 }
@@ -160,8 +158,8 @@ pub fn HomePage() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="card home">
-            <h1>{t!(i18n, home.title)}</h1>
-            <p>{t!(i18n, home.intro)}</p>
+            <h1>{move || t_string!(i18n, home.title)}</h1>
+            <p>{move || t_string!(i18n, home.intro)}</p>
             <CreateSessionForm/>
         </section>
     }
@@ -193,7 +191,7 @@ fn CreateSessionForm() -> impl IntoView {
             on:submit=on_submit
         >
             <div class="field">
-                <label for="video-input">{t!(i18n, home.label)}</label>
+                <label for="video-input">{move || t_string!(i18n, home.label)}</label>
                 <input
                     node_ref=form.input_ref
                     id="video-input"
