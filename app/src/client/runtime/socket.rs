@@ -255,8 +255,16 @@ async fn run_connection(weak: &Weak<Inner>, session_id: &str, url: &str, key: &s
         }
     }
     let (mut write, mut read) = ws.split();
+    let open = raw.clone();
     let writer = async move {
         while let Some(text) = rx.next().await {
+            // A message queued after the server's close frame arrived (a removal, an end) is
+            // dropped: sending on a closing socket only makes the browser log an error. The
+            // state cannot change between this check and the send: gloo's sink is ready at once,
+            // so both run in the same turn of the event loop.
+            if open.ready_state() != web_sys::WebSocket::OPEN {
+                break;
+            }
             if write.send(Message::Text(text)).await.is_err() {
                 break;
             }
