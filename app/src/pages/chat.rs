@@ -37,6 +37,26 @@ pub fn after(ms: u32, f: impl FnOnce() + 'static) {
 #[cfg(not(feature = "hydrate"))]
 pub fn after(_: u32, _: impl FnOnce() + 'static) {}
 
+/// Sends the chat field's text (nothing when it is blank): a valid line empties the field and
+/// goes out; an invalid one flashes its error. The chat panel's and the full-screen overlay's
+/// field both submit through it.
+pub fn send_chat<F>(input: RwSignal<String>, error: Field<Option<String>>, on_ask: F)
+where
+    F: Fn(Ask),
+{
+    let raw = input.get_untracked();
+    if raw.trim().is_empty() {
+        return;
+    }
+    match validate_text(&raw, MAX_CHAT_CHARS) {
+        Ok(text) => {
+            input.set(String::new());
+            on_ask(Ask::Chat(text));
+        }
+        Err(e) => flash(error, e.to_string()),
+    }
+}
+
 /// Shows `msg` in `error` for a while (a newer message restarts the time).
 pub fn flash(error: Field<Option<String>>, msg: String) {
     error.set(Some(msg.clone()));
@@ -150,17 +170,7 @@ where
     let list = NodeRef::<leptos::html::Ol>::new();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let raw = input.get_untracked();
-        if raw.trim().is_empty() {
-            return;
-        }
-        match validate_text(&raw, MAX_CHAT_CHARS) {
-            Ok(text) => {
-                input.set(String::new());
-                on_ask(Ask::Chat(text));
-            }
-            Err(e) => flash(error, e.to_string()),
-        }
+        send_chat(input, error, on_ask);
     };
     // New lines scroll the list to the bottom (unless the viewer scrolled up to read).
     #[cfg(feature = "hydrate")]

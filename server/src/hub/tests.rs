@@ -29,6 +29,22 @@ fn at(base: &PlaybackState, revision: u64) -> PlaybackState {
     s
 }
 
+/// Settings whose safety net is far away: only gap handling can hand changes over in time.
+fn no_safety_net() -> Settings {
+    Settings {
+        reconcile_secs: 3600.0,
+        ..Settings::default()
+    }
+}
+
+/// The cause of this instance's own change at revision `r`.
+fn own(r: u64) -> Cause {
+    Cause {
+        conn_id: 1,
+        seq: r as u32,
+    }
+}
+
 /// Hubs over a memory store with one new session, and a membership of its hub (keep both
 /// alive).
 async fn joined(settings: Settings) -> (Hubs, Membership) {
@@ -48,19 +64,10 @@ async fn joined(settings: Settings) -> (Hubs, Membership) {
 
 #[tokio::test]
 async fn own_changes_are_handed_over_in_order_and_never_wait_for_an_echo() {
-    // The safety net is far away: only gap handling can hand the changes over in time.
-    let settings = Settings {
-        reconcile_secs: 3600.0,
-        ..Settings::default()
-    };
-    let (_s, m) = joined(settings).await;
+    let (_s, m) = joined(no_safety_net()).await;
     let hub = m.hub();
     let mut frames = hub.frames();
     let base = hub.latest().unwrap();
-    let own = |r: u64| Cause {
-        conn_id: 1,
-        seq: r as u32,
-    };
     // Revision 3 made here while 2 is still on its way: 3 waits for 2, then both go out
     // in order, each with its cause.
     hub.forward_next(&at(&base, 3), state_event(&at(&base, 3), Some(own(3))));
@@ -82,18 +89,10 @@ async fn own_changes_are_handed_over_in_order_and_never_wait_for_an_echo() {
 
 #[tokio::test]
 async fn a_catch_up_never_skips_an_own_change_still_in_flight() {
-    let settings = Settings {
-        reconcile_secs: 3600.0,
-        ..Settings::default()
-    };
-    let (_s, m) = joined(settings).await;
+    let (_s, m) = joined(no_safety_net()).await;
     let hub = m.hub();
     let mut frames = hub.frames();
     let base = hub.latest().unwrap();
-    let own = |r: u64| Cause {
-        conn_id: 1,
-        seq: r as u32,
-    };
     // Two changes of this instance: 2 is written but not yet handed over (its guard is
     // held) when 3 is handed over. The catch-up that 3's gap starts must not skip 2: its
     // sender would never see its verdict (the CI failure of `concurrent_commands_converge`).

@@ -7,7 +7,7 @@
 //! full width (wide screens). None of this touches the player or the sync client: the overlay
 //! reads the page's store like the side panel does.
 
-use crate::chat::{validate_text, ChatLine, MAX_CHAT_CHARS};
+use crate::chat::{ChatLine, MAX_CHAT_CHARS};
 use crate::pages::Ask;
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -220,17 +220,7 @@ where
     }
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let raw = input.get_untracked();
-        if raw.trim().is_empty() {
-            return;
-        }
-        match validate_text(&raw, MAX_CHAT_CHARS) {
-            Ok(text) => {
-                input.set(String::new());
-                on_ask(Ask::Chat(text));
-            }
-            Err(e) => crate::pages::chat::flash(error, e.to_string()),
-        }
+        crate::pages::chat::send_chat(input, error, on_ask);
     };
     view! {
         <div class="video-overlay" data-testid="video-overlay">
