@@ -1,20 +1,24 @@
-//! The viewer's language (issue 29): the words of the pages come from `app/locales/<locale>.json`,
-//! compiled in by `leptos_i18n` (the generated module is `crate::i18n`).
+//! The viewer's language (issue 29): the words of the pages come from `app/locales/<locale>/<namespace>.json`,
+//! compiled in by `leptos_i18n` and read through [`crate::i18n`].
 //!
 //! How a page picks its language:
-//! - the server renders it in the language the browser asks for (`Accept-Language`, matched by
-//!   `leptos_i18n` against the locales in `app/Cargo.toml`; English when none fits), and writes
-//!   it in `<html lang>`, from which the browser's hydration takes it;
+//! - the server renders it in the language the browser asks for ([`request_locale`]:
+//!   `Accept-Language`, matched by `leptos_i18n` against the locales in `app/Cargo.toml`;
+//!   English when none fits), and writes it in `<html lang>`, from which the browser's hydration
+//!   takes it;
 //! - the switcher in the top bar ([`LanguageSwitch`]) changes it at once, in place, and
 //!   remembers the choice in the [`LANG_COOKIE`] cookie; the server reads that cookie before
 //!   `Accept-Language` ([`prefer_cookie`], applied to every page request), so the next page is
 //!   rendered in the chosen language from its first byte.
 //!
-//! The crate's own cookie feature is off: it adds leptos-use's cookie stack and the `time`
-//! crate to the wasm (docs/benchmarks.md, "Bundle"); one cookie written by hand is enough.
+//! The crate's own context and cookie are not used: they add ICU's locale matching,
+//! leptos-use's cookie stack and the `time` crate to the wasm (docs/benchmarks.md, "Bundle");
+//! the choice is the server's, and one cookie written by hand is enough.
 
 use crate::api::CreateFailure;
 use crate::i18n::{t_string, use_i18n, Locale};
+#[cfg(feature = "ssr")]
+use crate::i18n::I18nLocaleTrait;
 use crate::video::VideoInputError;
 use leptos::prelude::*;
 
@@ -56,18 +60,51 @@ pub fn prefer_cookie(headers: &mut http::HeaderMap) {
     }
 }
 
+/// Server side: the language of the page being rendered, from its request's `Accept-Language`
+/// (which [`prefer_cookie`] has already set from the viewer's choice); the default language
+/// outside a request.
+#[cfg(feature = "ssr")]
+pub fn request_locale() -> Locale {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            let header = parts.headers.get(http::header::ACCEPT_LANGUAGE)?;
+            let accepted = accepted_languages(header.to_str().ok()?);
+            Some(<Locale as I18nLocaleTrait>::find_locale(&accepted))
+        })
+        .unwrap_or_default()
+}
+
+/// The language tags of an `Accept-Language` value, most wanted first (by `q`, then by order);
+/// tags with `q=0` are left out. At most 16 are read: a header is the client's to write.
+pub fn accepted_languages(header: &str) -> Vec<&str> {
+    let mut tags: Vec<(&str, f32)> = header
+        .split(',')
+        .take(16)
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let tag = parts.next()?.trim();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
+            (!tag.is_empty() && q > 0.0 && q.is_finite()).then_some((tag, q))
+        })
+        .collect();
+    tags.sort_by(|a, b| b.1.total_cmp(&a.1));
+    tags.into_iter().map(|(tag, _)| tag).collect()
+}
+
 /// The sentence for a failed create, in the page's language.
 pub fn create_failure(failure: CreateFailure) -> String {
     let i18n = use_i18n();
     match failure {
         CreateFailure::Video(e) => video_error(e).to_string(),
-        CreateFailure::Unavailable => t_string!(i18n, create_error.unavailable).to_string(),
+        CreateFailure::Unavailable => t_string!(i18n, common.create_error.unavailable).to_string(),
         CreateFailure::TooMany { secs } => fill(
-            t_string!(i18n, create_error.too_many),
+            t_string!(i18n, common.create_error.too_many),
             &[("secs", &secs.to_string())],
         ),
-        CreateFailure::Unreachable => t_string!(i18n, create_error.unreachable).to_string(),
-        CreateFailure::Generic => t_string!(i18n, create_error.generic).to_string(),
+        CreateFailure::Unreachable => t_string!(i18n, common.create_error.unreachable).to_string(),
+        CreateFailure::Generic => t_string!(i18n, common.create_error.generic).to_string(),
     }
 }
 
@@ -87,16 +124,16 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 pub fn video_error(e: VideoInputError) -> &'static str {
     let i18n = use_i18n();
     match e {
-        VideoInputError::Empty => t_string!(i18n, create_error.empty),
-        VideoInputError::TooLong => t_string!(i18n, create_error.too_long),
-        VideoInputError::BadCharacters => t_string!(i18n, create_error.bad_characters),
-        VideoInputError::NotALink => t_string!(i18n, create_error.not_a_link),
-        VideoInputError::NotYouTube => t_string!(i18n, create_error.not_youtube),
-        VideoInputError::NoVideo => t_string!(i18n, create_error.no_video),
-        VideoInputError::BadVideoId => t_string!(i18n, create_error.bad_video_id),
-        VideoInputError::BadStart => t_string!(i18n, create_error.bad_start),
-        VideoInputError::StartTooLarge => t_string!(i18n, create_error.start_too_large),
-        VideoInputError::LiveStream => t_string!(i18n, create_error.live_stream),
+        VideoInputError::Empty => t_string!(i18n, common.create_error.empty),
+        VideoInputError::TooLong => t_string!(i18n, common.create_error.too_long),
+        VideoInputError::BadCharacters => t_string!(i18n, common.create_error.bad_characters),
+        VideoInputError::NotALink => t_string!(i18n, common.create_error.not_a_link),
+        VideoInputError::NotYouTube => t_string!(i18n, common.create_error.not_youtube),
+        VideoInputError::NoVideo => t_string!(i18n, common.create_error.no_video),
+        VideoInputError::BadVideoId => t_string!(i18n, common.create_error.bad_video_id),
+        VideoInputError::BadStart => t_string!(i18n, common.create_error.bad_start),
+        VideoInputError::StartTooLarge => t_string!(i18n, common.create_error.start_too_large),
+        VideoInputError::LiveStream => t_string!(i18n, common.create_error.live_stream),
     }
 }
 
@@ -113,7 +150,7 @@ pub fn LanguageSwitch() -> impl IntoView {
     };
     view! {
         <label class="lang-switch">
-            <span class="sr-only">{move || t_string!(i18n, language)}</span>
+            <span class="sr-only">{move || t_string!(i18n, common.language)}</span>
             <select data-testid="language" on:change=on_change>
                 {LANGUAGES
                     .iter()
@@ -181,6 +218,48 @@ mod tests {
     }
 
     #[test]
+    fn accepted_languages_come_most_wanted_first() {
+        assert_eq!(
+            accepted_languages("en-US;q=0.5, de-DE, fr;q=0.8, xx;q=0, yy;q=abc"),
+            ["de-DE", "fr", "en-US"]
+        );
+        assert_eq!(accepted_languages("*"), ["*"]);
+        assert!(accepted_languages("").is_empty());
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_request_language_is_the_best_match_or_english() {
+        let locale_for = |header: &str| {
+            let owner = Owner::new();
+            owner.with(|| {
+                let mut req = http::Request::new(());
+                req.headers_mut()
+                    .insert(http::header::ACCEPT_LANGUAGE, header.parse().unwrap());
+                provide_context(req.into_parts().0);
+                request_locale()
+            })
+        };
+        assert_eq!(locale_for("de-AT, en;q=0.5"), Locale::de);
+        assert_eq!(locale_for("fr, en-GB;q=0.9, de;q=0.8"), Locale::en);
+        assert_eq!(locale_for("fr, de;q=0.8"), Locale::de);
+        assert_eq!(locale_for("ja"), Locale::en);
+    }
+
+    /// One locale's namespaces (`app/locales/<locale>/<namespace>.json`) as one JSON object.
+    fn locale_tree(locale: &str) -> serde_json::Value {
+        let dir = format!("{}/locales/{locale}", env!("CARGO_MANIFEST_DIR"));
+        let mut tree = serde_json::Map::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let namespace = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            tree.insert(namespace, serde_json::from_str(&text).unwrap());
+        }
+        serde_json::Value::Object(tree)
+    }
+
+    #[test]
     fn every_locale_file_has_every_key_of_the_english_one() {
         fn keys(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
             if let Some(map) = v.as_object() {
@@ -191,16 +270,13 @@ mod tests {
                 out.push(prefix.trim_end_matches('.').to_string());
             }
         }
-        let read = |name: &str| -> serde_json::Value {
-            let path = format!("{}/locales/{name}.json", env!("CARGO_MANIFEST_DIR"));
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-        };
         let (mut en, mut de) = (Vec::new(), Vec::new());
-        keys(&read("en"), "", &mut en);
-        keys(&read("de"), "", &mut de);
+        keys(&locale_tree("en"), "", &mut en);
+        keys(&locale_tree("de"), "", &mut de);
         en.sort();
         de.sort();
-        assert_eq!(en, de, "de.json must translate exactly the keys of en.json");
+        assert_eq!(en, de, "locales/de must translate exactly the keys of locales/en");
+        assert!(en.len() > 20, "the English locale has its sentences: {}", en.len());
     }
 
     #[test]
@@ -222,13 +298,9 @@ mod tests {
             found.sort();
             found
         }
-        let read = |name: &str| -> serde_json::Value {
-            let path = format!("{}/locales/{name}.json", env!("CARGO_MANIFEST_DIR"));
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-        };
         let (mut en, mut de) = (Vec::new(), Vec::new());
-        leaves(&read("en"), "", &mut en);
-        leaves(&read("de"), "", &mut de);
+        leaves(&locale_tree("en"), "", &mut en);
+        leaves(&locale_tree("de"), "", &mut de);
         let de: std::collections::HashMap<_, _> = de.into_iter().collect();
         for (key, english) in &en {
             let german = de.get(key).map(String::as_str).unwrap_or("");

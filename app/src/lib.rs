@@ -28,7 +28,7 @@ pub mod client;
 pub mod early;
 pub mod lang;
 
-// The translations of app/locales (see `lang`), as the module `i18n`. The macro form is
+// The translations of app/locales (see `i18n` and `lang`), as the module `i18n_gen::i18n`. The macro form is
 // deprecated upstream in favour of a build script, whose build dependencies (ICU's data
 // exporter with a wasm runtime and a network client) would cost minutes of every clean build;
 // the macro reads the same files with the same checks.
@@ -36,7 +36,7 @@ pub mod lang;
 mod i18n_gen {
     leptos_i18n::load_locales!();
 }
-pub use i18n_gen::i18n;
+pub mod i18n;
 
 #[cfg(test)]
 mod early_js_tests;
@@ -57,11 +57,8 @@ pub fn App() -> impl IntoView {
     // Effects run only in the browser, after hydration: the hook the browser tests wait for.
     #[cfg(feature = "hydrate")]
     Effect::new(|_| client::mark_hydrated());
-    view! {
-        <i18n::I18nContextProvider>
-            <Shell/>
-        </i18n::I18nContextProvider>
-    }
+    i18n::provide_i18n();
+    view! { <Shell/> }
 }
 
 /// The routes and the chrome around them, inside the language context.
@@ -72,7 +69,7 @@ fn Shell() -> impl IntoView {
         <Title text="Watch party"/>
         <Router>
             <header class="topbar">
-                <a class="brand" href="/">{move || i18n::t_string!(i18n, brand)}</a>
+                <a class="brand" href="/">{move || i18n::t_string!(i18n, common.brand)}</a>
                 <lang::LanguageSwitch/>
             </header>
             <main>

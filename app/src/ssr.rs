@@ -3,6 +3,7 @@
 use crate::ids::{SessionId, VideoId};
 use crate::playback::PlaybackState;
 use leptos::prelude::*;
+use crate::i18n::I18nLocaleTrait as _;
 use leptos_meta::MetaTags;
 use std::sync::Arc;
 
@@ -102,8 +103,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     );
     view! {
         <!DOCTYPE html>
-        // `lang` comes from the language context (see `crate::lang`), which writes it here.
-        <html>
+        // The request's language (see `crate::lang`); the browser's hydration reads it back.
+        <html lang=crate::lang::request_locale().as_str()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>

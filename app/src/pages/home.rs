@@ -137,17 +137,17 @@ impl CreateForm {
         let i18n = use_i18n();
         match self.parsed.get() {
             Some(Ok(video)) if video.start > 0.0 => fill(
-                t_string!(i18n, home.found_from),
+                t_string!(i18n, common.home.found_from),
                 &[
                     ("id", &video.id.to_string()),
                     ("at", &format_offset(video.start)),
                 ],
             ),
             Some(Ok(video)) => fill(
-                t_string!(i18n, home.found),
+                t_string!(i18n, common.home.found),
                 &[("id", &video.id.to_string())],
             ),
-            _ => t_string!(i18n, home.hint).to_string(),
+            _ => t_string!(i18n, common.home.hint).to_string(),
         }
     }
 }
@@ -158,8 +158,8 @@ pub fn HomePage() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="card home">
-            <h1>{move || t_string!(i18n, home.title)}</h1>
-            <p>{move || t_string!(i18n, home.intro)}</p>
+            <h1>{move || t_string!(i18n, common.home.title)}</h1>
+            <p>{move || t_string!(i18n, common.home.intro)}</p>
             <CreateSessionForm/>
         </section>
     }
@@ -191,7 +191,7 @@ fn CreateSessionForm() -> impl IntoView {
             on:submit=on_submit
         >
             <div class="field">
-                <label for="video-input">{move || t_string!(i18n, home.label)}</label>
+                <label for="video-input">{move || t_string!(i18n, common.home.label)}</label>
                 <input
                     node_ref=form.input_ref
                     id="video-input"
@@ -224,9 +224,9 @@ fn CreateSessionForm() -> impl IntoView {
             <button type="submit" disabled=busy on:click=move |ev| form.on_click(ev)>
                 {move || {
                     if busy() {
-                        t_string!(i18n, home.creating)
+                        t_string!(i18n, common.home.creating)
                     } else {
-                        t_string!(i18n, home.create)
+                        t_string!(i18n, common.home.create)
                     }
                 }}
             </button>

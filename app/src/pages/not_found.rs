@@ -11,9 +11,9 @@ pub fn NotFound() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="card not-found">
-            <h1>{move || t_string!(i18n, not_found.title)}</h1>
-            <p>{move || t_string!(i18n, not_found.text)}</p>
-            <a href="/">{move || t_string!(i18n, not_found.link)}</a>
+            <h1>{move || t_string!(i18n, common.not_found.title)}</h1>
+            <p>{move || t_string!(i18n, common.not_found.text)}</p>
+            <a href="/">{move || t_string!(i18n, common.not_found.link)}</a>
         </section>
     }
 }
