@@ -16,9 +16,9 @@
 //! the choice is the server's, and one cookie written by hand is enough.
 
 use crate::api::CreateFailure;
-use crate::i18n::{t_string, use_i18n, Locale};
 #[cfg(feature = "ssr")]
 use crate::i18n::I18nLocaleTrait;
+use crate::i18n::{t_string, use_i18n, I18n, Locale};
 use crate::video::VideoInputError;
 use leptos::prelude::*;
 
@@ -113,9 +113,58 @@ pub fn create_failure(failure: CreateFailure) -> String {
 /// half a kilobyte of wasm (gzip) per sentence; a test holds every locale to the English
 /// sentence's placeholders.
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = template.to_string();
-    for (name, value) in values {
-        out = out.replace(&format!("{{{name}}}"), value);
+    // One pass over the template: a value is never read again, so a name such as "{video}"
+    // stays a name.
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            let (_, value) = values.iter().find(|(n, _)| *n == name)?;
+            Some((value, close))
+        });
+        match value {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `n` with the locale's digit grouping: 9812 → "9,812" in English, "9.812" in German.
+pub fn number(i18n: I18n, n: u64) -> String {
+    group(&n.to_string(), t_string!(i18n, common.number.group))
+}
+
+/// `x` with at most `decimals` decimals (trailing zeros dropped) and the locale's decimal
+/// separator: 1.25 → "1.25" in English, "1,25" in German.
+pub fn decimal(i18n: I18n, x: f64, decimals: usize) -> String {
+    let text = format!("{x:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    text.replace('.', t_string!(i18n, common.number.decimal))
+}
+
+/// `digits` grouped by threes with `separator`.
+fn group(digits: &str, separator: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * separator.len());
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push_str(separator);
+        }
+        out.push(c);
     }
     out
 }
@@ -275,8 +324,15 @@ mod tests {
         keys(&locale_tree("de"), "", &mut de);
         en.sort();
         de.sort();
-        assert_eq!(en, de, "locales/de must translate exactly the keys of locales/en");
-        assert!(en.len() > 20, "the English locale has its sentences: {}", en.len());
+        assert_eq!(
+            en, de,
+            "locales/de must translate exactly the keys of locales/en"
+        );
+        assert!(
+            en.len() > 20,
+            "the English locale has its sentences: {}",
+            en.len()
+        );
     }
 
     #[test]
@@ -306,6 +362,32 @@ mod tests {
             let german = de.get(key).map(String::as_str).unwrap_or("");
             assert_eq!(placeholders(english), placeholders(german), "{key}");
         }
+    }
+
+    #[test]
+    fn fill_never_reads_a_value_twice() {
+        assert_eq!(
+            fill("{who} added {video}", &[("who", "{video}"), ("video", "X")]),
+            "{video} added X"
+        );
+        assert_eq!(fill("a {b c} {", &[("b", "1")]), "a {b c} {");
+    }
+
+    #[test]
+    fn numbers_in_each_locale() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let en = crate::i18n::use_i18n();
+            assert_eq!(number(en, 9_812), "9,812");
+            assert_eq!(number(en, 1_234_567), "1,234,567");
+            assert_eq!(number(en, 7), "7");
+            assert_eq!(decimal(en, 1.25, 2), "1.25");
+            assert_eq!(decimal(en, 1.5, 2), "1.5");
+            assert_eq!(decimal(en, 2.0, 2), "2");
+            en.set_locale(Locale::de);
+            assert_eq!(number(en, 10_000), "10.000");
+            assert_eq!(decimal(en, 0.75, 2), "0,75");
+        });
     }
 
     #[test]

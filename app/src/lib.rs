@@ -27,6 +27,7 @@ pub mod client;
 
 pub mod early;
 pub mod lang;
+pub mod sentences;
 
 // The translations of app/locales (see `i18n` and `lang`), as the module `i18n_gen::i18n`. The macro form is
 // deprecated upstream in favour of a build script, whose build dependencies (ICU's data

@@ -8,8 +8,9 @@
 //!   per `min_gap_ms` (the latest one wins when several happen in between), the ms figure of an
 //!   in-sync viewer only when it moved to another [`MS_BUCKET`] and at most every
 //!   `ms_gap_ms`. A steady room therefore sends nothing.
-//! * [`summary_text`]: the aggregate a big room shows instead of 10,000 rows
-//!   ("9,812 of 10,000 in sync").
+//!
+//! A big room shows the aggregate instead of 10,000 rows (9,812 of 10,000 in sync: the counts
+//! are [`crate::roster::Counts`], the words the page's).
 
 use serde::{Deserialize, Serialize};
 
@@ -185,24 +186,6 @@ impl Reporter {
     }
 }
 
-/// `n` with thousands separators: 9812 → "9,812".
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The aggregate line of a room: "9,812 of 10,000 in sync".
-pub fn summary_text(in_sync: u64, total: u64) -> String {
-    format!("{} of {} in sync", thousands(in_sync), thousands(total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,14 +317,11 @@ mod tests {
             r.observe(Health::in_sync(20), 7_100.0),
             Some(Health::in_sync(20))
         );
-        assert_eq!(summary_text(9_812, 10_000), "9,812 of 10,000 in sync");
         assert!(is_valid(&Health::in_sync(-50)));
         assert!(is_valid(&Health::Buffering));
         assert!(!is_valid(&Health::in_sync(60)));
         assert!(!is_valid(&Health::in_sync(7)));
         assert!(!is_valid(&Health::in_sync(i32::MIN)));
-        assert_eq!(summary_text(0, 7), "0 of 7 in sync");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     proptest! {

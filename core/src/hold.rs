@@ -51,8 +51,6 @@ pub const STALL_GRACE_MS: f64 = 2_000.0;
 pub const VIEWER_COOLDOWN_DEADLINES: f64 = 4.0;
 /// Most cool-downs kept (the oldest is forgotten first).
 pub const MAX_COOLDOWNS: usize = 16;
-/// The word for a viewer who has no name yet.
-pub const UNNAMED: &str = "Guest";
 
 /// A viewer a hold waits for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,52 +180,46 @@ impl Readiness {
     }
 }
 
-/// "Waiting for Ana, Ben, Guest and 3 others": the first [`NAMED`] `names` (an unnamed viewer
-/// is [`UNNAMED`]) of `total` viewers not ready.
-pub fn waiting_text(names: &[Option<&str>], total: u32) -> String {
-    let shown: Vec<&str> = names
-        .iter()
-        .take(NAMED)
-        .map(|n| n.unwrap_or(UNNAMED))
-        .collect();
-    let others = total.saturating_sub(u32::try_from(shown.len()).unwrap_or(u32::MAX));
-    let mut parts: Vec<String> = shown.iter().map(|s| (*s).to_owned()).collect();
-    if others > 0 {
-        let word = if others == 1 { "other" } else { "others" };
-        let what = if parts.is_empty() {
-            format!("{others} viewer{}", if others == 1 { "" } else { "s" })
-        } else {
-            format!("{others} {word}")
-        };
-        parts.push(what);
-    }
-    match parts.len() {
-        0 => "Waiting for everyone to be ready".to_owned(),
-        1 => format!("Waiting for {}", parts[0]),
-        n => format!(
-            "Waiting for {} and {}",
-            parts[..n - 1].join(", "),
-            parts[n - 1]
-        ),
+/// Who a page says the room waits for: the first [`NAMED`] viewers not ready, by name (`None`
+/// for a viewer without a name yet), and how many more (waiting for Ana, Ben, a guest and 3
+/// others; the page's locales put it into words).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WaitingFor {
+    /// Up to [`NAMED`] viewers, in the room's list order.
+    pub names: Vec<Option<String>>,
+    /// The others not ready, counted.
+    pub others: u32,
+}
+
+impl WaitingFor {
+    /// The first [`NAMED`] of `names`, of `total` viewers not ready.
+    pub fn of(names: &[Option<&str>], total: u32) -> Self {
+        let names: Vec<Option<String>> = names
+            .iter()
+            .take(NAMED)
+            .map(|n| n.map(str::to_owned))
+            .collect();
+        let others = total.saturating_sub(u32::try_from(names.len()).unwrap_or(u32::MAX));
+        Self { names, others }
     }
 }
 
-/// The text a page shows for `hold`: the viewers not ready as the page's list shows them now
+/// Who a page shows `hold` waiting for: the viewers not ready as the page's list shows them now
 /// (`live`), or, while that list shows nobody, the ones the hold recorded.
-pub fn hold_text(hold: &Hold, live: &Readiness) -> String {
+pub fn hold_waiting(hold: &Hold, live: &Readiness) -> WaitingFor {
     let live = match hold.by {
         Some(id) => live.clone().without(id),
         None => live.clone(),
     };
     if live.total > 0 {
         let names: Vec<Option<&str>> = live.waiting.iter().map(|w| w.name.as_deref()).collect();
-        return waiting_text(&names, live.total);
+        return WaitingFor::of(&names, live.total);
     }
     let names: Vec<Option<&str>> = hold.waiting.iter().map(|w| w.name.as_deref()).collect();
     let total = u32::try_from(hold.waiting.len())
         .unwrap_or(u32::MAX)
         .saturating_add(hold.others);
-    waiting_text(&names, total)
+    WaitingFor::of(&names, total)
 }
 
 /// Whether the change `prev` → `next` starts the room: it plays, and it did not (a play, a

@@ -198,21 +198,39 @@ pub fn import_slice(ids: &[VideoId], from: Option<VideoId>) -> (&[VideoId], u32)
     (&rest[..sent], cut)
 }
 
-/// The sentence after an import: "Added 3 videos", or "Added 97 videos, left out 23 (…)".
-/// `cut`: videos the browser did not send ([`import_slice`]).
-pub fn summary(done: Imported, cut: u32) -> String {
-    let plural = |n: u32| if n == 1 { "video" } else { "videos" };
-    let added = format!("Added {} {}", done.added, plural(done.added));
+/// What the page says after an import: added 3 videos, or added 97 videos, left out 23
+/// because the queue is full (the page's locales put it into words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Videos appended to the queue.
+    pub added: u32,
+    /// Videos of the playlist not appended, and why; `None` when none were left out.
+    pub left_out: Option<(u32, LeftOut)>,
+}
+
+/// Why videos of a playlist were left out (the queue's bound first: it is the one a host can
+/// do something about).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeftOut {
+    /// The queue reached `max_queue_len`.
+    QueueFull,
+    /// The browser sends at most [`MAX_IMPORT_IDS`] videos per import.
+    ImportCap,
+}
+
+/// The summary of an import the server answered with `done`; `cut`: videos the browser did not
+/// send ([`import_slice`]).
+pub fn summary(done: Imported, cut: u32) -> ImportSummary {
     let left = done.left_out.saturating_add(cut);
-    if left == 0 {
-        return added;
-    }
     let why = if done.left_out > 0 {
-        "the queue is full"
+        LeftOut::QueueFull
     } else {
-        "at most 200 videos per import"
+        LeftOut::ImportCap
     };
-    format!("{added}, left out {left} ({why})")
+    ImportSummary {
+        added: done.added,
+        left_out: (left > 0).then_some((left, why)),
+    }
 }
 
 #[cfg(test)]

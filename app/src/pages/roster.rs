@@ -5,7 +5,7 @@
 use super::host::MemberControls;
 use super::session::together::ReadyMark;
 use super::Ask;
-use crate::health::{summary_text, Health};
+use crate::health::Health;
 use crate::rights::{Kid, Rights};
 use crate::roster::Roster;
 use leptos::prelude::*;
@@ -62,6 +62,7 @@ pub fn RosterPanel<F>(
 where
     F: Fn(Ask) + Copy + Send + Sync + 'static,
 {
+    let i18n = crate::i18n::use_i18n();
     let total = move || viewers.get().max(roster.with(|r| r.members.len() as u32));
     let in_sync = move || roster.with(|r| r.in_sync());
     let more = move || total().saturating_sub(roster.with(|r| r.members.len() as u32));
@@ -74,7 +75,7 @@ where
                 data-in-sync=move || in_sync().to_string()
                 data-total=move || total().to_string()
             >
-                {move || summary_text(u64::from(in_sync()), u64::from(total()))}
+                {move || crate::sentences::in_sync(i18n, u64::from(in_sync()), u64::from(total()))}
             </p>
             <ul class="roster-list">
                 // Rows are keyed by member id only and read their name and health reactively:

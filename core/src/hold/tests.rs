@@ -102,10 +102,13 @@ fn the_sender_is_never_waited_for() {
     assert_eq!(h.waiting.iter().map(|w| w.id).collect::<Vec<_>>(), vec![7]);
     assert_eq!((h.others, h.by), (0, Some(SENDER)));
     // Pages leave the sender out of the live list too.
-    assert_eq!(hold_text(&h, &not_ready_of(&[SENDER])), "Waiting for Ana");
     assert_eq!(
-        hold_text(&h, &not_ready_of(&[SENDER, 7])),
-        "Waiting for Ana"
+        hold_waiting(&h, &not_ready_of(&[SENDER])),
+        waiting_for(&["Ana"], 0)
+    );
+    assert_eq!(
+        hold_waiting(&h, &not_ready_of(&[SENDER, 7])),
+        waiting_for(&["Ana"], 0)
     );
 }
 
@@ -361,22 +364,26 @@ fn after_a_stall_hold_the_room_is_calm_and_the_staller_cools_down() {
 }
 
 #[test]
-fn waiting_texts() {
-    assert_eq!(waiting_text(&[Some("Ana")], 1), "Waiting for Ana");
+fn who_the_room_waits_for() {
+    let of = WaitingFor::of;
+    assert_eq!(of(&[Some("Ana")], 1), waiting_for(&["Ana"], 0));
+    let named = of(&[Some("Ana"), None, Some("Cara"), Some("Dev")], 6);
     assert_eq!(
-        waiting_text(&[Some("Ana"), Some("Ben")], 2),
-        "Waiting for Ana and Ben"
+        named.names,
+        vec![Some("Ana".into()), None, Some("Cara".into())]
     );
-    assert_eq!(
-        waiting_text(&[Some("Ana"), None, Some("Cara"), Some("Dev")], 6),
-        "Waiting for Ana, Guest, Cara and 3 others"
-    );
-    assert_eq!(
-        waiting_text(&[Some("Ana")], 2),
-        "Waiting for Ana and 1 other"
-    );
-    assert_eq!(waiting_text(&[], 2), "Waiting for 2 viewers");
-    assert_eq!(waiting_text(&[], 0), "Waiting for everyone to be ready");
+    assert_eq!(named.others, 3);
+    assert_eq!(of(&[Some("Ana")], 2), waiting_for(&["Ana"], 1));
+    assert_eq!(of(&[], 2), waiting_for(&[], 2));
+    assert_eq!(of(&[], 0), WaitingFor::default());
+}
+
+/// Waiting for the named `names` and `others` more.
+fn waiting_for(names: &[&str], others: u32) -> WaitingFor {
+    WaitingFor {
+        names: names.iter().map(|n| Some((*n).to_owned())).collect(),
+        others,
+    }
 }
 
 #[test]
@@ -411,7 +418,7 @@ fn readiness_from_the_list_and_counts() {
     );
     assert_eq!(r.total, 5, "three unlisted viewers buffer");
     let h = held(0.0).hold.active.unwrap();
-    assert_eq!(hold_text(&h, &r), "Waiting for Ana, Cara and 3 others");
+    assert_eq!(hold_waiting(&h, &r), waiting_for(&["Ana", "Cara"], 3));
     // The sender of a play is never waited for.
     let without = r.clone().without(1);
     assert_eq!(
@@ -420,7 +427,10 @@ fn readiness_from_the_list_and_counts() {
     );
     assert_eq!(without.total, 4);
     assert_eq!(r.clone().without(2), r, "a ready viewer changes nothing");
-    assert_eq!(hold_text(&h, &Readiness::default()), "Waiting for Ana");
+    assert_eq!(
+        hold_waiting(&h, &Readiness::default()),
+        waiting_for(&["Ana"], 0)
+    );
 }
 
 #[test]

@@ -113,22 +113,13 @@ fn the_slice_starts_at_the_links_video_and_is_bounded() {
 }
 
 #[test]
-fn sentences() {
+fn summaries() {
     let s = |added, left_out, cut| summary(Imported { added, left_out }, cut);
-    assert_eq!(s(3, 0, 0), "Added 3 videos");
-    assert_eq!(s(1, 0, 0), "Added 1 video");
-    assert_eq!(
-        s(97, 23, 0),
-        "Added 97 videos, left out 23 (the queue is full)"
-    );
-    assert_eq!(
-        s(200, 0, 50),
-        "Added 200 videos, left out 50 (at most 200 videos per import)"
-    );
-    assert_eq!(
-        s(100, 100, 50),
-        "Added 100 videos, left out 150 (the queue is full)"
-    );
+    let said = |added, left_out| ImportSummary { added, left_out };
+    assert_eq!(s(3, 0, 0), said(3, None));
+    assert_eq!(s(97, 23, 0), said(97, Some((23, LeftOut::QueueFull))));
+    assert_eq!(s(200, 0, 50), said(200, Some((50, LeftOut::ImportCap))));
+    assert_eq!(s(100, 100, 50), said(100, Some((150, LeftOut::QueueFull))));
 }
 
 fn import(n: usize, from: usize) -> QueueEdit {
@@ -302,9 +293,10 @@ fn the_page_learns_the_counts_from_its_own_echo() {
     assert!(imported(view.on_message(echo(8, seq), &engine)).is_empty());
     assert_eq!(
         imported(view.on_message(echo(7, seq), &engine)),
-        [ViewEvent::Imported(
-            "Added 2 videos, left out 6 (the queue is full)".into()
-        )]
+        [ViewEvent::Imported(ImportSummary {
+            added: 2,
+            left_out: Some((6, LeftOut::QueueFull))
+        })]
     );
     // Told once.
     assert!(imported(view.on_message(echo(7, seq), &engine)).is_empty());
@@ -321,7 +313,7 @@ fn the_page_learns_the_counts_from_its_own_echo() {
     let out = view.on_message(refused, &engine);
     assert_eq!(
         out.events,
-        [ViewEvent::RoomError("the queue is full (2 items)".into())]
+        [ViewEvent::RoomError(crate::protocol::ErrorCode::QueueFull)]
     );
     assert!(imported(view.on_message(echo(7, seq), &engine)).is_empty());
 }

@@ -12,7 +12,7 @@
 use crate::chat::{ChatLine, Reaction, ReactionTrack, MAX_PLAY_STEP};
 use crate::health::{classify, Health, Observed, Reporter};
 use crate::ids::{ConnId, VideoId};
-use crate::notices::{describe, Author};
+use crate::notices::{describe, Author, Notice, What, Who};
 use crate::playback::PlaybackState;
 use crate::protocol::{Cause, ClientMsg, ErrorCode, ServerMsg};
 use crate::queue::{Queue, QueueEdit};
@@ -42,13 +42,14 @@ pub enum ViewEvent {
     Video(String, Option<String>),
     /// The room's queue changed.
     Queue(Queue),
-    /// A room request (queue edit, play now) was refused: the server's message.
-    RoomError(String),
+    /// A room request (queue edit, play now) was refused, for this reason (the page words it;
+    /// the server's English message is for logs).
+    RoomError(ErrorCode),
     /// This viewer's playlist import landed: what it did ("Added 3 videos", see
     /// `crate::playlist::summary`).
-    Imported(String),
+    Imported(crate::playlist::ImportSummary),
     /// The notices to list, newest first (at most [`MAX_NOTICES`]), each with a key.
-    Notices(Vec<(u64, String)>),
+    Notices(Vec<(u64, Notice)>),
     /// Who is here changed (see `crate::roster`).
     Roster(Roster),
     /// This viewer's public id, as the server told in `hello`.
@@ -60,12 +61,12 @@ pub enum ViewEvent {
     /// This viewer changed playback in the player (or asked to) while only hosts control the
     /// room: the change was undone (or refused by the server).
     ControlRefused,
-    /// A host request (lock, co-host, hand over, remove) was refused: the server's message.
-    HostError(String),
+    /// A host request (lock, co-host, hand over, remove) was refused, for this reason.
+    HostError(ErrorCode),
     /// The chat lines to list, oldest first (at most [`MAX_LINES`]).
     Chat(Vec<ChatLine>),
-    /// A chat message or reaction was refused: the server's message.
-    ChatError(String),
+    /// A chat message or reaction was refused, for this reason.
+    ChatError(ErrorCode),
     /// Reactions to float over the player now (this viewer's video reached their moment).
     Reactions(Vec<Reaction>),
     /// The room's settings, ready check or skip votes changed (see [`together`]).
@@ -175,7 +176,7 @@ pub struct RoomView {
     /// The chat as the page lists it.
     chat: Vec<ChatLine>,
     /// The notices as the page lists them, newest first.
-    notices: Vec<(u64, String)>,
+    notices: Vec<(u64, Notice)>,
     /// This viewer's imports awaiting their echo: `(seq, videos the browser cut)`.
     imports: Vec<(u32, u32)>,
     room_seq: u32,
@@ -233,7 +234,7 @@ impl RoomView {
     }
 
     /// The notices as the page lists them, newest first.
-    pub fn notices(&self) -> &[(u64, String)] {
+    pub fn notices(&self) -> &[(u64, Notice)] {
         &self.notices
     }
 
@@ -341,17 +342,17 @@ impl RoomView {
             } => {
                 let changes = self.roster.apply(v, full, members, &gone, counts);
                 let me = engine.stats().conn_id;
-                let named = |ms: Vec<crate::roster::Member>, what: &str| {
+                let named = |ms: Vec<crate::roster::Member>, what: What| {
                     ms.into_iter()
                         .filter(|m| m.id != me)
                         .filter_map(|m| m.name)
-                        .map(|name| format!("{name} {what}"))
+                        .map(|name| Notice::new(Who::Viewer(Some(name)), what.clone()))
                         .collect::<Vec<_>>()
                 };
-                let mut texts = named(changes.joined, "joined");
-                texts.extend(named(changes.left, "left"));
-                for text in texts {
-                    self.push_notice(text, &mut out);
+                let mut notices = named(changes.joined, What::Joined);
+                notices.extend(named(changes.left, What::Left));
+                for notice in notices {
+                    self.push_notice(notice, &mut out);
                 }
                 out.events.push(ViewEvent::Roster(self.roster.clone()));
             }
@@ -401,18 +402,18 @@ impl RoomView {
                 out.events.push(ViewEvent::Kid(kid.clone()));
             }
             ServerMsg::State { state, cause } => {
-                if let Some(text) = notice(engine, state, *cause) {
-                    self.push_notice(text, out);
+                if let Some(n) = notice(engine, state, *cause) {
+                    self.push_notice(n, out);
                 }
                 if let Some(c) = cause.filter(|c| c.conn_id == engine.stats().conn_id) {
                     out.events.extend(self.import_answer(c.seq, Some(state)));
                 }
             }
-            ServerMsg::Error { code, message, seq } => {
+            ServerMsg::Error { code, seq, .. } => {
                 if let Some(seq) = seq {
                     self.import_answer(*seq, None);
                 }
-                out.events.extend(error_event(*code, message, *seq));
+                out.events.extend(error_event(*code, *seq));
             }
             _ => {}
         }
@@ -420,9 +421,9 @@ impl RoomView {
     }
 
     /// Adds a notice (newest first, at most [`MAX_NOTICES`]) and tells the page.
-    fn push_notice(&mut self, text: String, out: &mut Output) {
+    fn push_notice(&mut self, notice: Notice, out: &mut Output) {
         let id = self.notices.first().map(|(i, _)| i + 1).unwrap_or(0);
-        self.notices.insert(0, (id, text));
+        self.notices.insert(0, (id, notice));
         self.notices.truncate(MAX_NOTICES);
         out.events.push(ViewEvent::Notices(self.notices.clone()));
     }
@@ -587,24 +588,24 @@ fn push_line(lines: &mut Vec<ChatLine>, line: ChatLine) {
 }
 
 /// The notice for an authoritative change `next` (before the engine applies it).
-fn notice(engine: &Engine, next: &PlaybackState, cause: Option<Cause>) -> Option<String> {
+fn notice(engine: &Engine, next: &PlaybackState, cause: Option<Cause>) -> Option<Notice> {
     let prev = engine.state()?;
     let me: ConnId = engine.stats().conn_id;
     let who = match cause? {
         c if c.conn_id == me => Author::You,
         c if c.conn_id == 0 => Author::Server,
-        _ => Author::Viewer(next.changed_by.as_deref().unwrap_or("Someone")),
+        _ => Author::Viewer(next.changed_by.as_deref()),
     };
     together::notice(prev, next, who).or_else(|| describe(prev, next, who, None))
 }
 
 /// What the page shows for an error the server sent, by what the refused message was for.
-fn error_event(code: ErrorCode, message: &str, seq: Option<u32>) -> Option<ViewEvent> {
+fn error_event(code: ErrorCode, seq: Option<u32>) -> Option<ViewEvent> {
     Some(match SeqKind::of(seq?) {
         SeqKind::Sync if code == ErrorCode::Forbidden => ViewEvent::ControlRefused,
         SeqKind::Sync => return None,
-        SeqKind::Room => ViewEvent::RoomError(message.to_owned()),
-        SeqKind::Host => ViewEvent::HostError(message.to_owned()),
-        SeqKind::Chat => ViewEvent::ChatError(message.to_owned()),
+        SeqKind::Room => ViewEvent::RoomError(code),
+        SeqKind::Host => ViewEvent::HostError(code),
+        SeqKind::Chat => ViewEvent::ChatError(code),
     })
 }

@@ -96,8 +96,9 @@ fn joins_and_leaves_of_others_are_notices() {
     assert_eq!(out.events.len(), 1, "a full view reports no joins");
     let delta = roster(2, false, vec![member(9, 3, "Ben")], vec![3]);
     let out = v.on_message(delta, &e);
-    assert_eq!(v.notices()[0].1, "Ana left");
-    assert_eq!(v.notices()[1].1, "Ben joined");
+    let said = |name: &str, what| Notice::new(Who::Viewer(Some(name.into())), what);
+    assert_eq!(v.notices()[0].1, said("Ana", What::Left));
+    assert_eq!(v.notices()[1].1, said("Ben", What::Joined));
     assert!(matches!(out.events.last(), Some(ViewEvent::Roster(r)) if r.members.len() == 2));
     // This viewer's own arrival is no notice.
     let own = roster(3, false, vec![member(7, 4, "Me again")], vec![]);
@@ -116,7 +117,8 @@ fn notices_keep_the_newest_with_growing_keys() {
     }
     let keys: Vec<u64> = v.notices().iter().map(|(k, _)| *k).collect();
     assert_eq!(keys, vec![9, 8, 7, 6]);
-    assert_eq!(v.notices()[0].1, "V9 joined");
+    let v9 = Notice::new(Who::Viewer(Some("V9".into())), What::Joined);
+    assert_eq!(v.notices()[0].1, v9);
 }
 
 #[test]
@@ -135,13 +137,17 @@ fn a_state_with_a_cause_is_a_notice_and_goes_on_to_the_engine() {
     };
     let out = v.on_message(msg.clone(), &e);
     assert_eq!(out.forward, Some(msg));
-    assert!(v.notices()[0].1.starts_with("Ana played from"));
+    let played = What::Played { at: next.position };
+    assert_eq!(
+        v.notices()[0].1,
+        Notice::new(Who::Viewer(Some("Ana".into())), played.clone())
+    );
     let own = ServerMsg::State {
         state: next.clone(),
         cause: Some(Cause { conn_id: 7, seq: 1 }),
     };
     v.on_message(own, &e);
-    assert!(v.notices()[0].1.starts_with("You played from"));
+    assert_eq!(v.notices()[0].1, Notice::new(Who::You, played));
     let silent = ServerMsg::State {
         state: next,
         cause: None,
@@ -191,15 +197,15 @@ fn errors_go_to_what_the_refused_message_was_for() {
     let cases = [
         (
             err(ErrorCode::Stale, Some(room)),
-            vec![ViewEvent::RoomError("no".into())],
+            vec![ViewEvent::RoomError(ErrorCode::Stale)],
         ),
         (
             err(ErrorCode::Forbidden, Some(host)),
-            vec![ViewEvent::HostError("no".into())],
+            vec![ViewEvent::HostError(ErrorCode::Forbidden)],
         ),
         (
             err(ErrorCode::InvalidText, Some(chat)),
-            vec![ViewEvent::ChatError("no".into())],
+            vec![ViewEvent::ChatError(ErrorCode::InvalidText)],
         ),
         (
             err(ErrorCode::Forbidden, Some(5)),

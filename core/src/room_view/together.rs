@@ -1,6 +1,6 @@
 //! What the page shows of the room's settings, the ready check and vote to skip (see
 //! [`crate::ready_skip`]): the [`ViewEvent::Together`] the room view emits when they change,
-//! and the pure facts and words the page's components show ("2 of 3 ready", "Skip (2/5)").
+//! and the pure facts the page's components put into words (2 of 3 ready, skip 2/5).
 //!
 //! Decisions: hosts ask "Everyone ready?" and start, so a ready check waits for the listed
 //! viewers who are not hosts; "everyone" is ready only when the room's list names every viewer
@@ -8,7 +8,7 @@
 //! against the viewers in the room (the server's count).
 
 use super::{Output, RoomView, ViewEvent};
-use crate::notices::Author;
+use crate::notices::{Author, Notice, What};
 use crate::playback::PlaybackState;
 use crate::ready_skip::ReadySkip;
 use crate::rights::{Kid, Rights};
@@ -49,11 +49,6 @@ impl ReadyTally {
     pub fn everyone(&self) -> bool {
         self.complete && self.ready == self.of
     }
-
-    /// "2 of 3 ready".
-    pub fn text(&self) -> String {
-        format!("{} of {} ready", self.ready, self.of)
-    }
 }
 
 /// Should a row show a ready mark, and which: `None` without a check or for a host's row.
@@ -66,35 +61,28 @@ pub fn row_ready(rs: &ReadySkip, rights: &Rights, kid: Option<&Kid>) -> Option<b
     }
 }
 
-/// The vote button's label: "Skip (2/5)".
-pub fn skip_label(votes: usize, viewers: u32) -> String {
-    format!("Skip ({votes}/{})", viewers.max(1))
+/// Where the vote to skip stands, as the button and its notice show it (skip 2/5, "2 of 5
+/// voted to skip"): `votes` of `of` viewers, `of` at least 1 (a page may not have the count
+/// yet).
+pub fn vote_share(votes: usize, viewers: u32) -> (usize, u32) {
+    (votes, viewers.max(1))
 }
 
-/// The vote's notice: "2 of 5 voted to skip" (`None` before the first vote).
-pub fn skip_notice(votes: usize, viewers: u32) -> Option<String> {
-    (votes > 0).then(|| format!("{votes} of {} voted to skip", viewers.max(1)))
-}
-
-/// The notice for a change of the ready check or a skip by vote ("Ana asked: everyone
-/// ready?", "Ana cancelled the ready check", "Skipped by vote: up next …"); `None` for every
-/// other change (then [`crate::notices::describe`] speaks).
-pub fn notice(prev: &PlaybackState, next: &PlaybackState, who: Author<'_>) -> Option<String> {
+/// The notice for a change of the ready check or a skip by vote (Ana asked: everyone ready?,
+/// Ana cancelled the ready check, skipped by vote: up next …); `None` for every other change
+/// (then [`crate::notices::describe`] speaks). A skip by vote is the room's doing.
+pub fn notice(prev: &PlaybackState, next: &PlaybackState, who: Author<'_>) -> Option<Notice> {
     if next.revision <= prev.revision {
         return None;
     }
-    let w = match who {
-        Author::You => "You",
-        Author::Viewer(n) => n,
-        Author::Server => "The room",
-    };
     if next.ready_skip.by_vote {
-        return Some(format!("Skipped by vote: up next {}", next.video_id));
+        let video = next.video_id.to_string();
+        return Some(Notice::new(Author::Server, What::SkippedByVote { video }));
     }
     match (&prev.ready_skip.check, &next.ready_skip.check) {
-        (None, Some(_)) => Some(format!("{w} asked: everyone ready?")),
+        (None, Some(_)) => Some(Notice::new(who, What::ReadyAsked)),
         // A check that ends without playback starting was cancelled.
-        (Some(_), None) if !next.playing => Some(format!("{w} cancelled the ready check")),
+        (Some(_), None) if !next.playing => Some(Notice::new(who, What::ReadyCancelled)),
         _ => None,
     }
 }
@@ -141,7 +129,6 @@ mod tests {
         });
         let t = ReadyTally::of(&rs, &rights, &members, 3).unwrap();
         assert_eq!((t.ready, t.of, t.everyone()), (1, 2, false));
-        assert_eq!(t.text(), "1 of 2 ready");
         assert_eq!(row_ready(&rs, &rights, Some(&kid(0))), None);
         assert_eq!(row_ready(&rs, &rights, Some(&kid(1))), Some(true));
         assert_eq!(row_ready(&rs, &rights, Some(&kid(2))), Some(false));
@@ -165,18 +152,18 @@ mod tests {
             ..s.clone()
         };
         open.ready_skip.check = Some(ReadyCheck::default());
-        let who = Author::Viewer("Ana");
+        let who = Author::Viewer(Some("Ana"));
         assert_eq!(
-            notice(&s, &open, who).as_deref(),
-            Some("Ana asked: everyone ready?")
+            notice(&s, &open, who),
+            Some(Notice::new(who, What::ReadyAsked))
         );
         let cancelled = PlaybackState {
             revision: 3,
             ..s.clone()
         };
         assert_eq!(
-            notice(&open, &cancelled, Author::You).as_deref(),
-            Some("You cancelled the ready check")
+            notice(&open, &cancelled, Author::You),
+            Some(Notice::new(Author::You, What::ReadyCancelled))
         );
         // Ended by a play: the play's own notice speaks.
         let played = PlaybackState {
@@ -191,17 +178,20 @@ mod tests {
         };
         skipped.ready_skip.by_vote = true;
         assert_eq!(
-            notice(&open, &skipped, who).as_deref(),
-            Some("Skipped by vote: up next dQw4w9WgXcQ")
+            notice(&open, &skipped, who),
+            Some(Notice::new(
+                Author::Server,
+                What::SkippedByVote {
+                    video: "dQw4w9WgXcQ".into()
+                }
+            ))
         );
         assert_eq!(notice(&skipped, &skipped, who), None);
     }
 
     #[test]
-    fn skip_words() {
-        assert_eq!(skip_label(2, 5), "Skip (2/5)");
-        assert_eq!(skip_label(0, 0), "Skip (0/1)");
-        assert_eq!(skip_notice(0, 5), None);
-        assert_eq!(skip_notice(1, 3).as_deref(), Some("1 of 3 voted to skip"));
+    fn the_vote_counts_at_least_one_viewer() {
+        assert_eq!(vote_share(2, 5), (2, 5));
+        assert_eq!(vote_share(0, 0), (0, 1));
     }
 }

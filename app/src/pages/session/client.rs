@@ -63,6 +63,7 @@ impl Client {
         use super::state::PageStoreFields;
         let running = StoredValue::new_local(None);
         let note = RwSignal::new(None);
+        let i18n = crate::i18n::use_i18n();
         Effect::new(move |prev: Option<()>| {
             if prev.is_some() {
                 return;
@@ -84,10 +85,10 @@ impl Client {
             let sink: std::rc::Rc<dyn Fn(crate::client::UiEvent)> =
                 std::rc::Rc::new(move |ev| match ev {
                     // The queue's own line (see `QueuePanel`), not the page's store.
-                    crate::client::UiEvent::Imported(text) => {
-                        note.try_set(Some(text));
+                    crate::client::UiEvent::Imported(summary) => {
+                        note.try_set(Some(crate::sentences::imported(i18n, summary)));
                     }
-                    ev => super::state::apply(page, ev),
+                    ev => super::state::apply(page, i18n, ev),
                 });
             let c = crate::client::SyncClient::start(&view, sink);
             let name = crate::client::stored_name();

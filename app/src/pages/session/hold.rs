@@ -6,7 +6,7 @@
 use crate::roster::Roster;
 use leptos::prelude::*;
 use reactive_stores::Field;
-use watchparty_core::hold::{hold_text, Hold, Readiness};
+use watchparty_core::hold::{hold_waiting, Hold, Readiness};
 
 /// The hold's line and its "Start now" button; hidden while the room is not held.
 #[component]
@@ -19,10 +19,13 @@ pub fn HoldBanner<F>(
 where
     F: Fn(u64) + Copy + Send + Sync + 'static,
 {
+    let i18n = crate::i18n::use_i18n();
     let text = move || {
         hold.with(|h| {
-            h.as_ref()
-                .map(|h| roster.with(|r| hold_text(h, &Readiness::of(&r.members, &r.counts))))
+            h.as_ref().map(|h| {
+                let live = roster.with(|r| Readiness::of(&r.members, &r.counts));
+                crate::sentences::waiting(i18n, &hold_waiting(h, &live))
+            })
         })
         .unwrap_or_default()
     };

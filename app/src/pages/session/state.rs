@@ -173,10 +173,12 @@ impl Roles {
 #[cfg(feature = "hydrate")]
 const CONTROL_NOTICE_MS: u32 = 5_000;
 
-/// Applies one event of the runtime to the page.
+/// Applies one event of the runtime to the page. Notices and refusals are put into words
+/// here, in the page's language at that moment (`crate::sentences`).
 #[cfg(feature = "hydrate")]
-pub fn apply(page: Store<Page>, ev: ViewEvent) {
+pub fn apply(page: Store<Page>, i18n: crate::i18n::I18n, ev: ViewEvent) {
     use crate::pages::chat::{flash, float};
+    use crate::sentences::{notice, refused};
     match ev {
         ViewEvent::Stats(s) => {
             if s.viewers > 0 && page.viewers().get_untracked() != s.viewers {
@@ -192,14 +194,16 @@ pub fn apply(page: Store<Page>, ev: ViewEvent) {
         }
         ViewEvent::Video(id, title) => page.video().set((id, title)),
         ViewEvent::Queue(q) => page.queue().set(q),
-        ViewEvent::RoomError(m) => page.room_error().set(Some(m)),
+        ViewEvent::RoomError(code) => page.room_error().set(Some(refused(i18n, code).into())),
         ViewEvent::Ended => page.ended().set(true),
         ViewEvent::EndedByHost => {
             page.ended_by_host().set(true);
             page.ended().set(true);
         }
         ViewEvent::Roster(r) => page.roster().set(r),
-        ViewEvent::Notices(n) => page.notices().set(n),
+        ViewEvent::Notices(n) => page
+            .notices()
+            .set(n.iter().map(|(key, n)| (*key, notice(i18n, n))).collect()),
         ViewEvent::Kid(k) => page.kid().set(k),
         ViewEvent::Rights(r) => page.rights().set(r),
         ViewEvent::Removed => page.removed().set(true),
@@ -213,9 +217,9 @@ pub fn apply(page: Store<Page>, ev: ViewEvent) {
                 }
             });
         }
-        ViewEvent::HostError(m) => flash(page.host_error().into(), m),
+        ViewEvent::HostError(code) => flash(page.host_error().into(), refused(i18n, code).into()),
         ViewEvent::Chat(lines) => page.chat().set(lines),
-        ViewEvent::ChatError(m) => flash(page.chat_error().into(), m),
+        ViewEvent::ChatError(code) => flash(page.chat_error().into(), refused(i18n, code).into()),
         ViewEvent::Reactions(rs) => float(page.floats().into(), page.float_key().into(), rs),
         ViewEvent::Hold(h) => page.hold().set(h),
         ViewEvent::Permanent(p) => {

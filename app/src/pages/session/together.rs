@@ -13,7 +13,7 @@ use crate::roster::Roster;
 use leptos::prelude::*;
 use reactive_stores::Field;
 use watchparty_core::ready_skip::ReadySkip;
-use watchparty_core::room_view::together::{row_ready, skip_label, skip_notice, ReadyTally};
+use watchparty_core::room_view::together::{row_ready, vote_share, ReadyTally};
 use watchparty_core::together::RoomSettings;
 
 /// The open ready check's tally over the room's list (`None` without a check).
@@ -144,7 +144,13 @@ pub fn ReadyBar(
         })
     };
     let everyone = move || tally.get().is_some_and(|t| t.everyone());
-    let text = move || tally.get().map(|t| t.text()).unwrap_or_default();
+    let i18n = crate::i18n::use_i18n();
+    let text = move || {
+        tally
+            .get()
+            .map(|t| crate::sentences::ready_tally(i18n, &t))
+            .unwrap_or_default()
+    };
     view! {
         <div
             class="control-notice ready-check"
@@ -206,8 +212,10 @@ pub fn SkipVote(
                 .is_some_and(|k| ready_skip.with(|rs| rs.voted(k)))
         })
     };
-    let label = move || skip_label(votes(), viewers.get());
-    let notice = move || skip_notice(votes(), viewers.get());
+    let vote_i18n = crate::i18n::use_i18n();
+    let share = move || vote_share(votes(), viewers.get());
+    let label = move || crate::sentences::skip_label(vote_i18n, share());
+    let notice = move || crate::sentences::skip_notice(vote_i18n, share());
     view! {
         <div
             class="vote-skip"
