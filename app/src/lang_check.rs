@@ -18,14 +18,6 @@ const NOT_YET: &[&str] = &[
     "pages/host.rs",
     "pages/keep.rs",
     "pages/roster.rs",
-    "pages/session/hold.rs",
-    "pages/session/mod.rs",
-    "pages/session/panel.rs",
-    "pages/session/queue.rs",
-    "pages/session/screen.rs",
-    "pages/session/stage.rs",
-    "pages/session/tabs.rs",
-    "pages/session/together.rs",
 ];
 
 /// Attributes whose value a viewer reads or hears.

@@ -3,6 +3,7 @@
 //! ready, with "Start now" for those who may control playback. The names come from the room's
 //! list as it is now (who is still not ready), else from the hold's own record.
 
+use crate::i18n::{t_string, use_i18n};
 use crate::roster::Roster;
 use leptos::prelude::*;
 use reactive_stores::Field;
@@ -19,7 +20,7 @@ pub fn HoldBanner<F>(
 where
     F: Fn(u64) + Copy + Send + Sync + 'static,
 {
-    let i18n = crate::i18n::use_i18n();
+    let i18n = use_i18n();
     let text = move || {
         hold.with(|h| {
             h.as_ref().map(|h| {
@@ -50,7 +51,7 @@ where
                     }
                 }
             >
-                "Start now"
+                {move || t_string!(i18n, session.hold.start_now)}
             </button>
         </div>
     }

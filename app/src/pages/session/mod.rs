@@ -30,7 +30,9 @@ mod tabs;
 pub(super) mod together;
 
 use crate::api::{get_session, SessionView};
+use crate::i18n::{t_string, use_i18n, I18n};
 use crate::ids::SessionId;
+use crate::lang::fill;
 use crate::pages::chat::ChatPanel;
 use crate::pages::host::{HostPanel, CONTROL_HINT};
 use crate::pages::keep::KeepRoom;
@@ -56,8 +58,9 @@ pub fn SessionPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let session = Resource::new_blocking(id, |id| async move { get_session(id).await });
+    let i18n = use_i18n();
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading the watch party…"</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{move || t_string!(i18n, session.loading)}</p> }>
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(Some(v)) => view! { <Session view=v/> }.into_any(),
@@ -74,10 +77,11 @@ pub fn SessionPage() -> impl IntoView {
 fn Unavailable() -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::ssr::set_status(http::StatusCode::SERVICE_UNAVAILABLE);
+    let i18n = use_i18n();
     view! {
         <section class="card not-found">
-            <h1>"Temporarily unavailable"</h1>
-            <p>"The watch party could not be loaded right now. Please try again in a moment."</p>
+            <h1>{move || t_string!(i18n, session.unavailable.title)}</h1>
+            <p>{move || t_string!(i18n, session.unavailable.text)}</p>
         </section>
     }
 }
@@ -112,12 +116,14 @@ fn share_url(id: &SessionId) -> String {
 }
 
 /// The page's title: "Watch party · " and the video's title (else its id).
-fn page_title(page: Store<Page>) -> leptos::text_prop::TextProp {
+fn page_title(page: Store<Page>, i18n: I18n) -> leptos::text_prop::TextProp {
     let video = page.video();
     let title = move || {
-        video.with(|(id, title)| match title {
-            Some(t) => format!("Watch party · {t}"),
-            None => format!("Watch party · {id}"),
+        video.with(|(id, title)| {
+            fill(
+                t_string!(i18n, session.title),
+                &[("title", title.as_deref().unwrap_or(id))],
+            )
         })
     };
     // The server renders the title as it is now, not as a closure over a signal: Leptos' meta
@@ -151,9 +157,10 @@ fn Session(view: SessionView) -> impl IntoView {
     let tab = page.tab();
     let frame = NodeRef::<leptos::html::Div>::new();
     let badges = tab_badges(page);
+    let i18n = use_i18n();
     view! {
-        <Title text=page_title(page)/>
-        <h1 class="sr-only" data-testid="session-title">{heading(page)}</h1>
+        <Title text=page_title(page, i18n)/>
+        <h1 class="sr-only" data-testid="session-title">{heading(page, i18n)}</h1>
         <Banners ended=page.ended().into() by_host=page.ended_by_host().into() removed=page.removed().into()/>
         <section class="session" class:theater=move || page.theater().get() data-testid="session">
             <div class="stage">
@@ -222,7 +229,7 @@ fn Session(view: SessionView) -> impl IntoView {
                     />
                 </TabPanel>
                 <TabPanel tab=tab.into() of=Tab::Room>
-                    <section class="panel room" data-testid="room" aria-label="Room">
+                    <section class="panel room" data-testid="room" aria-label=move || t_string!(i18n, session.tabs.room)>
                         <NowPlaying video=page.video().into()/>
                         <SkipVote
                             settings=page.settings().into()
@@ -260,9 +267,7 @@ fn Session(view: SessionView) -> impl IntoView {
                             queue=page.queue().into()
                             client=client
                         />
-                        <p class="hint">
-                            "Play, pause and seek in the player: everyone follows. Late joiners land where the party is."
-                        </p>
+                        <p class="hint">{move || t_string!(i18n, session.how)}</p>
                     </section>
                 </TabPanel>
             </div>
@@ -272,9 +277,16 @@ fn Session(view: SessionView) -> impl IntoView {
 
 /// The page's one heading (read by screen readers; the page shows the video's title in the
 /// room tab): "Watch party: " and the video's title, else its id.
-fn heading(page: Store<Page>) -> impl Fn() -> String + Send + Sync + Copy + 'static {
+fn heading(page: Store<Page>, i18n: I18n) -> impl Fn() -> String + Send + Sync + Copy + 'static {
     let video = page.video();
-    move || video.with(|(id, title)| format!("Watch party: {}", title.as_deref().unwrap_or(id)))
+    move || {
+        video.with(|(id, title)| {
+            fill(
+                t_string!(i18n, session.heading),
+                &[("title", title.as_deref().unwrap_or(id))],
+            )
+        })
+    }
 }
 
 /// Each tab's count of new items: chat lines that came while the chat was closed, notices

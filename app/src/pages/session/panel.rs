@@ -3,6 +3,9 @@
 //! the sync badge; and what the page announces to screen readers ([`Announcer`]).
 
 use super::client::Client;
+use crate::health::Health;
+use crate::i18n::{t_string, use_i18n, I18n};
+use crate::lang::fill;
 use crate::roster::Roster;
 use crate::sync::{RateControl, SyncStats};
 use leptos::prelude::*;
@@ -13,9 +16,10 @@ use reactive_stores::Field;
 pub fn NowPlaying(video: Field<(String, Option<String>)>) -> impl IntoView {
     let id = move || video.with(|(id, _)| id.clone());
     let label = move || video.with(|(id, title)| title.clone().unwrap_or_else(|| id.clone()));
+    let i18n = use_i18n();
     view! {
         <p class="now-playing" data-testid="now-playing" data-video-id=id>
-            <span class="now-playing-label">"Now playing: "</span>
+            <span class="now-playing-label">{move || t_string!(i18n, queue.now_playing)}</span>
             // Titles come from YouTube: rendered as text, never as HTML.
             <span class="now-playing-title">{label}</span>
         </p>
@@ -40,25 +44,26 @@ pub fn ChangeVideo(client: Client, may_control: Signal<bool>) -> impl IntoView {
                     position: v.start,
                 });
             }
-            Err(e) => error.set(Some(e.to_string())),
+            Err(e) => error.set(Some(crate::lang::video_error(e).to_string())),
         }
     };
+    let i18n = use_i18n();
     view! {
         <form class="change-video field" data-testid="video-change-form" on:submit=submit>
-            <label for="video-change-input">"Change the video for everyone"</label>
+            <label for="video-change-input">{move || t_string!(i18n, queue.change.label)}</label>
             <div class="share-row">
                 <input
                     id="video-change-input"
                     type="text"
                     autocomplete="off"
-                    placeholder="YouTube link or video id"
+                    placeholder=move || t_string!(i18n, queue.change.placeholder)
                     data-testid="video-change-input"
                     maxlength="2048"
                     disabled=move || !may_control.get()
                     prop:value=move || input.get()
                     on:input=move |ev| input.set(event_target_value(&ev))
                 />
-                <button type="submit" data-testid="video-change-submit" disabled=move || !may_control.get()>"Play"</button>
+                <button type="submit" data-testid="video-change-submit" disabled=move || !may_control.get()>{move || t_string!(i18n, queue.change.submit)}</button>
             </div>
             <Show when=move || error.with(|e| e.is_some())>
                 <p class="error" role="alert" data-testid="video-change-error">
@@ -73,9 +78,18 @@ pub fn ChangeVideo(client: Client, may_control: Signal<bool>) -> impl IntoView {
 /// browser (`localStorage`), validated like the server does.
 #[component]
 pub fn NameField(name: Field<Option<String>>, client: Client) -> impl IntoView {
-    use crate::names::{validate_name, MAX_NAME_CHARS};
+    use crate::names::{validate_name, NameError, MAX_NAME_CHARS};
     let input = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
+    let i18n = use_i18n();
+    let name_error = move |e: NameError| match e {
+        NameError::Empty => t_string!(i18n, queue.name.empty).to_string(),
+        NameError::TooLong(max) => fill(
+            t_string!(i18n, queue.name.too_long),
+            &[("max", &max.to_string())],
+        ),
+        NameError::Control => t_string!(i18n, queue.name.control).to_string(),
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         match validate_name(&input.get_untracked(), MAX_NAME_CHARS) {
@@ -85,13 +99,13 @@ pub fn NameField(name: Field<Option<String>>, client: Client) -> impl IntoView {
                 name.set(Some(n.clone()));
                 client.rename(n);
             }
-            Err(e) => error.set(Some(e.to_string())),
+            Err(e) => error.set(Some(name_error(e))),
         }
     };
     view! {
         <form class="name-field field" on:submit=submit>
             <label for="name-input">
-                "You are "
+                {move || t_string!(i18n, queue.name.you_are)}
                 <strong data-testid="my-name">{move || name.get().unwrap_or_default()}</strong>
             </label>
             <div class="share-row">
@@ -99,13 +113,13 @@ pub fn NameField(name: Field<Option<String>>, client: Client) -> impl IntoView {
                     id="name-input"
                     type="text"
                     autocomplete="nickname"
-                    placeholder="Change your name"
+                    placeholder=move || t_string!(i18n, queue.name.placeholder)
                     data-testid="name-input"
                     maxlength="64"
                     prop:value=move || input.get()
                     on:input=move |ev| input.set(event_target_value(&ev))
                 />
-                <button type="submit" data-testid="name-save">"Rename"</button>
+                <button type="submit" data-testid="name-save">{move || t_string!(i18n, queue.name.submit)}</button>
             </div>
             <Show when=move || error.with(|e| e.is_some())>
                 <p class="error" role="alert" data-testid="name-error">
@@ -147,6 +161,31 @@ fn sync_word(stats: &SyncStats, roster: &Roster) -> &'static str {
     }
 }
 
+/// [`sync_word`] in the page's language (what the page announces).
+fn sync_said(i18n: I18n, stats: &SyncStats, roster: &Roster) -> &'static str {
+    match stats.status {
+        "live" => match roster
+            .members
+            .iter()
+            .find(|m| m.id == stats.conn_id)
+            .and_then(|m| m.status)
+        {
+            None => t_string!(i18n, queue.sync.state.live),
+            Some(Health::InSync { .. }) => t_string!(i18n, queue.sync.state.in_sync),
+            Some(Health::CatchingUp) => t_string!(i18n, queue.sync.state.catching_up),
+            Some(Health::Buffering) => t_string!(i18n, queue.sync.state.buffering),
+            Some(Health::Loading) => t_string!(i18n, queue.sync.state.loading),
+            Some(Health::Ad) => t_string!(i18n, queue.sync.state.ad),
+            Some(Health::NeedsClick) => t_string!(i18n, queue.sync.state.needs_click),
+            Some(Health::Background) => t_string!(i18n, queue.sync.state.background),
+            Some(Health::Reconnecting) => t_string!(i18n, queue.sync.state.reconnecting),
+        },
+        "reconnecting" => t_string!(i18n, queue.sync.state.reconnecting),
+        "offline" => t_string!(i18n, queue.sync.state.offline),
+        _ => t_string!(i18n, queue.sync.state.connecting),
+    }
+}
+
 /// Two polite live regions, seen by screen readers only: the newest notice, and this viewer's
 /// sync state when it changes (announced as "Sync: in sync", "Sync: catching up").
 #[component]
@@ -156,12 +195,14 @@ pub fn Announcer(
     roster: Field<Roster>,
 ) -> impl IntoView {
     let word = Memo::new(move |_| stats.with(|s| roster.with(|r| sync_word(s, r))));
+    let i18n = use_i18n();
+    let said = Memo::new(move |_| stats.with(|s| roster.with(|r| sync_said(i18n, s, r))));
     let newest = move || notices.with(|n| n.first().map(|(_, t)| t.clone()).unwrap_or_default());
     view! {
         <div class="sr-only">
             <p role="status" aria-live="polite" data-testid="announce-notice">{newest}</p>
             <p role="status" aria-live="polite" data-testid="announce-sync" data-state=move || word.get()>
-                {move || format!("Sync: {}", word.get())}
+                {move || fill(t_string!(i18n, queue.sync.announce), &[("state", said.get())])}
             </p>
         </div>
     }
@@ -191,11 +232,16 @@ pub fn Invite(
     video: Field<(String, Option<String>)>,
 ) -> impl IntoView {
     let copied = RwSignal::new(None::<bool>);
+    let i18n = use_i18n();
     let copy = move |_| {
         let url = share.get_untracked();
         if can_share.get_untracked() {
-            let title = video
-                .with(|(id, t)| format!("Watch party · {}", t.as_deref().unwrap_or(id.as_str())));
+            let title = video.with(|(id, t)| {
+                fill(
+                    t_string!(i18n, session.title),
+                    &[("title", t.as_deref().unwrap_or(id.as_str()))],
+                )
+            });
             crate::pages::share_or_copy(url, title, "share-link", copied);
         } else {
             crate::pages::copy_with_feedback(url, "share-link", copied);
@@ -203,7 +249,7 @@ pub fn Invite(
     };
     view! {
                 <div class="share field">
-                    <label for="share-link">"Invite people with this link"</label>
+                    <label for="share-link">{move || t_string!(i18n, queue.invite.label)}</label>
                     <div class="share-row">
                         <input
                             id="share-link"
@@ -222,10 +268,10 @@ pub fn Invite(
                             on:click=copy
                         >
                             {move || match copied.get() {
-                                Some(true) => "Copied!",
-                                Some(false) => "Press Ctrl+C",
-                                None if can_share.get() => "Share",
-                                None => "Copy",
+                                Some(true) => t_string!(i18n, queue.invite.copied),
+                                Some(false) => t_string!(i18n, queue.invite.press_copy),
+                                None if can_share.get() => t_string!(i18n, queue.invite.share),
+                                None => t_string!(i18n, queue.invite.copy),
                             }}
                         </button>
                     </div>
@@ -233,28 +279,33 @@ pub fn Invite(
     }
 }
 
-/// Why a rate-locked viewer may be a frame behind (the badge's tooltip).
-const LOCKED_HINT: &str = "Your player ignores playback-rate changes, so sync corrects it with \
-     small seeks only: it may stay up to about a frame (20 ms) from the others.";
-
-/// The badge's short text.
-fn badge_label(s: &SyncStats) -> String {
+/// The badge's short text, in the page's language.
+fn badge_label(i18n: I18n, s: &SyncStats) -> String {
     match s.status {
         "live" => {
             let live = match s.error_ms {
-                Some(e) if e.abs() >= 1_000.0 => format!("Live · {:+.1} s", e / 1000.0),
-                Some(e) => format!("Live · {:+.0} ms", e),
-                None => "Live".to_owned(),
+                Some(e) if e.abs() >= 1_000.0 => fill(
+                    t_string!(i18n, queue.sync.badge.live_s),
+                    &[("error", &format!("{:+.1}", e / 1000.0))],
+                ),
+                Some(e) => fill(
+                    t_string!(i18n, queue.sync.badge.live_ms),
+                    &[("error", &format!("{:+.0}", e))],
+                ),
+                None => t_string!(i18n, queue.sync.badge.live).to_owned(),
             };
             if s.rate_control == RateControl::Locked {
-                live + " · rate-locked"
+                fill(
+                    t_string!(i18n, queue.sync.badge.rate_locked),
+                    &[("live", &live)],
+                )
             } else {
                 live
             }
         }
-        "reconnecting" => "Reconnecting…".to_owned(),
-        "offline" => "Offline".to_owned(),
-        _ => "Connecting…".to_owned(),
+        "reconnecting" => t_string!(i18n, queue.sync.badge.reconnecting).to_owned(),
+        "offline" => t_string!(i18n, queue.sync.badge.offline).to_owned(),
+        _ => t_string!(i18n, queue.sync.badge.connecting).to_owned(),
     }
 }
 
@@ -273,13 +324,29 @@ pub fn StatusRow(viewers: Field<u32>, stats: Field<SyncStats>) -> impl IntoView 
                 .map(|e| format!("{}", e.round() as i64))
         })
     };
-    let label = move || stats.with(badge_label);
+    let i18n = use_i18n();
+    let label = move || stats.with(|s| badge_label(i18n, s));
     let count = move || viewers.get();
+    let keydown = move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
+        "Enter" | " " => {
+            ev.prevent_default();
+            toggle_details();
+        }
+        "Escape" => details_open.set(false),
+        _ => {}
+    };
+    let watching = move || {
+        if count() == 1 {
+            t_string!(i18n, queue.sync.watching.one)
+        } else {
+            t_string!(i18n, queue.sync.watching.other)
+        }
+    };
     view! {
                 <div class="status-row">
                     <span class="viewers" data-testid="viewer-count" data-count=move || count().to_string()>
                         <span class="viewers-number">{count}</span>
-                        " watching"
+                        {watching}
                     </span>
                     <div
                         class="sync-badge"
@@ -288,37 +355,30 @@ pub fn StatusRow(viewers: Field<u32>, stats: Field<SyncStats>) -> impl IntoView 
                         role="button"
                         aria-expanded=move || if details_open.get() { "true" } else { "false" }
                         on:click=move |_| toggle_details()
-                        on:keydown=move |ev| match ev.key().as_str() {
-                            "Enter" | " " => {
-                                ev.prevent_default();
-                                toggle_details();
-                            }
-                            "Escape" => details_open.set(false),
-                            _ => {}
-                        }
+                        on:keydown=keydown
                         data-testid="sync-badge"
                         data-status=status
                         data-error-ms=error_attr
                         data-rate-control=move || stats.with(|s| s.rate_control.as_str())
-                        title=move || stats.with(|s| (s.rate_control == RateControl::Locked).then_some(LOCKED_HINT))
-                        aria-label=move || format!("Sync status: {}", label())
+                        title=move || stats.with(|s| (s.rate_control == RateControl::Locked).then(|| t_string!(i18n, queue.sync.locked_hint)))
+                        aria-label=move || fill(t_string!(i18n, queue.sync.label), &[("state", &label())])
                     >
                         <span class="dot" aria-hidden="true"></span>
                         <span class="badge-label">{label}</span>
                         <dl class="sync-details">
-                            <dt>"Distance from session"</dt>
+                            <dt>{move || t_string!(i18n, queue.sync.details.distance)}</dt>
                             <dd>{move || stats.with(|s| s.error_ms.map(|e| format!("{e:+.1} ms")).unwrap_or_else(|| "–".into()))}</dd>
-                            <dt>"Clock offset"</dt>
+                            <dt>{move || t_string!(i18n, queue.sync.details.offset)}</dt>
                             <dd>{move || stats.with(|s| format!("{:.1} ms", s.offset_ms))}</dd>
-                            <dt>"Round trip"</dt>
+                            <dt>{move || t_string!(i18n, queue.sync.details.round_trip)}</dt>
                             <dd>{move || stats.with(|s| format!("{:.1} ms", s.rtt_ms))}</dd>
-                            <dt>"Corrective seeks"</dt>
+                            <dt>{move || t_string!(i18n, queue.sync.details.seeks)}</dt>
                             <dd>{move || stats.with(|s| s.corrective_seeks.to_string())}</dd>
-                            <dt>"Rate nudges"</dt>
+                            <dt>{move || t_string!(i18n, queue.sync.details.nudges)}</dt>
                             <dd>{move || stats.with(|s| s.rate_nudges.to_string())}</dd>
-                            <dt>"Seek latency"</dt>
+                            <dt>{move || t_string!(i18n, queue.sync.details.seek_latency)}</dt>
                             <dd>{move || stats.with(|s| format!("{:.0} ms", s.seek_latency_ms))}</dd>
-                            <dt>"Revision"</dt>
+                            <dt>{move || t_string!(i18n, queue.sync.details.revision)}</dt>
                             <dd>{move || stats.with(|s| s.revision.to_string())}</dd>
                         </dl>
                     </div>

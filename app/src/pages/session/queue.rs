@@ -3,9 +3,11 @@
 //! next, up, down, remove. Items are named by id in every edit, so concurrent edits all land.
 
 use super::client::{Client, RoomReq};
+use crate::i18n::{t_string, use_i18n, I18n};
 use crate::queue::{thumbnail_url, ItemId, Queue, QueueEdit, QueueItem};
 use leptos::prelude::*;
 use reactive_stores::Field;
+use watchparty_core::playlist::{QueueInputError, ReadError};
 
 /// The queue's panel: the add form, the last refusal, and one row per item.
 #[component]
@@ -21,9 +23,10 @@ pub fn QueuePanel(
     // are read reactively, at click time from the newest queue.
     let rows = move || queue.with(|q| q.items.clone());
     let count = move || queue.with(|q| q.items.len());
+    let i18n = use_i18n();
     view! {
         <section class="queue panel" data-testid="queue" data-count=move || count().to_string()>
-            <h2 class="queue-heading">"Up next"</h2>
+            <h2 class="queue-heading">{move || t_string!(i18n, queue.heading)}</h2>
             <QueueAdd error=error client=client may_control=may_control/>
             <Show when=move || error.with(|e| e.is_some())>
                 <p class="error" role="alert" data-testid="queue-error">
@@ -31,9 +34,7 @@ pub fn QueuePanel(
                 </p>
             </Show>
             <Show when=move || count() == 0>
-                <p class="hint" data-testid="queue-empty">
-                    "The queue is empty: when this video ends, the party ends."
-                </p>
+                <p class="hint" data-testid="queue-empty">{move || t_string!(i18n, queue.empty)}</p>
             </Show>
             <ol class="queue-items">
                 <For
@@ -45,6 +46,25 @@ pub fn QueuePanel(
                 />
             </ol>
         </section>
+    }
+}
+
+/// Why the queue field's input was refused, in the page's language.
+fn input_error(i18n: I18n, e: QueueInputError) -> &'static str {
+    match e {
+        QueueInputError::Video(e) => crate::lang::video_error(e),
+        QueueInputError::BadList => t_string!(i18n, queue.error.bad_list),
+        QueueInputError::Mix => t_string!(i18n, queue.error.mix),
+    }
+}
+
+/// Why a playlist could not be read, in the page's language.
+fn read_error(i18n: I18n, e: ReadError) -> &'static str {
+    match e {
+        ReadError::Unreadable => t_string!(i18n, queue.error.unreadable),
+        ReadError::Empty => t_string!(i18n, queue.error.no_videos),
+        ReadError::Timeout => t_string!(i18n, queue.error.timeout),
+        ReadError::NoPlayer => t_string!(i18n, queue.error.no_player),
     }
 }
 
@@ -66,6 +86,7 @@ fn QueueAdd(
     let input = RwSignal::new(String::new());
     let reading = RwSignal::new(false);
     let note = client.import_note();
+    let i18n = use_i18n();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if reading.get_untracked() {
@@ -88,33 +109,33 @@ fn QueueAdd(
                 client.import(p, move |failed| {
                     reading.try_set(false);
                     if let Some(e) = failed {
-                        error.try_set(Some(e.to_string()));
+                        error.try_set(Some(read_error(i18n, e).to_string()));
                     }
                 });
             }
-            Err(e) => error.set(Some(e.to_string())),
+            Err(e) => error.set(Some(input_error(i18n, e).to_string())),
         }
     };
     let busy = move || reading.get() || !may_control.get();
     view! {
             <form class="queue-add field" on:submit=submit>
-                <label for="queue-add-input">"Add a video or a playlist to the queue"</label>
+                <label for="queue-add-input">{move || t_string!(i18n, queue.add.label)}</label>
                 <div class="share-row">
                     <input
                         id="queue-add-input"
                         type="text"
                         autocomplete="off"
-                        placeholder="YouTube video or playlist link, or video id"
+                        placeholder=move || t_string!(i18n, queue.add.placeholder)
                         data-testid="queue-add-input"
                         maxlength="2048"
                         disabled=busy
                         prop:value=move || input.get()
                         on:input=move |ev| input.set(event_target_value(&ev))
                     />
-                    <button type="submit" data-testid="queue-add-submit" disabled=busy>"Add"</button>
+                    <button type="submit" data-testid="queue-add-submit" disabled=busy>{move || t_string!(i18n, queue.add.submit)}</button>
                 </div>
                 <Show when=move || reading.get()>
-                    <p class="hint" role="status" data-testid="queue-import-reading">"Reading the playlist…"</p>
+                    <p class="hint" role="status" data-testid="queue-import-reading">{move || t_string!(i18n, queue.add.reading)}</p>
                 </Show>
                 <Show when=move || note.with(|n| n.is_some())>
                     <p class="hint" role="status" data-testid="queue-import-note">
@@ -156,6 +177,7 @@ fn QueueRow(
         })
     };
     let edit = move |e: QueueEdit| request(error, client, RoomReq::Edit(e));
+    let i18n = use_i18n();
     let moved = move |item: ItemId, before: Option<ItemId>| {
         if let Some(before) = before {
             edit(QueueEdit::Move {
@@ -182,23 +204,23 @@ fn QueueRow(
                                 // Titles come from YouTube: rendered as text, never as HTML.
                                 <span class="queue-title" data-testid="queue-title">{label}</span>
                                 <div class="queue-actions">
-                                    <button type="button" data-testid="queue-play-now" title="Play now"
+                                    <button type="button" data-testid="queue-play-now" title=move || t_string!(i18n, queue.row.play_now)
                                         disabled=move || !may_control.get()
                                         on:click=move |_| request(error, client, RoomReq::PlayNow(id))>"▶"</button>
-                                    <button type="button" data-testid="queue-play-next" title="Play next"
+                                    <button type="button" data-testid="queue-play-next" title=move || t_string!(i18n, queue.row.play_next)
                                         disabled=move || prev().is_none() || !may_control.get()
                                         on:click=move |_| edit(QueueEdit::PlayNext { item: id })>"⤒"</button>
-                                    <button type="button" data-testid="queue-up" title="Move up"
+                                    <button type="button" data-testid="queue-up" title=move || t_string!(i18n, queue.row.up)
                                         disabled=move || prev().is_none() || !may_control.get()
                                         on:click=move |_| moved(id, prev())>"↑"</button>
-                                    <button type="button" data-testid="queue-down" title="Move down"
+                                    <button type="button" data-testid="queue-down" title=move || t_string!(i18n, queue.row.down)
                                         disabled=move || next().is_none() || !may_control.get()
                                         on:click=move |_| {
                                             if let Some(n) = next() {
                                                 moved(n, Some(id));
                                             }
                                         }>"↓"</button>
-                                    <button type="button" data-testid="queue-remove" title="Remove"
+                                    <button type="button" data-testid="queue-remove" title=move || t_string!(i18n, queue.row.remove)
                                         disabled=move || !may_control.get()
                                         on:click=move |_| edit(QueueEdit::Remove { item: id })>"✕"</button>
                                 </div>

@@ -8,6 +8,7 @@
 //! reads the page's store like the side panel does.
 
 use crate::chat::{ChatLine, MAX_CHAT_CHARS};
+use crate::i18n::{t_string, use_i18n};
 use crate::pages::Ask;
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -128,6 +129,7 @@ pub fn ScreenButtons(
     screen: Field<Screen>,
     theater: Field<bool>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <div class="screen-buttons">
             <button
@@ -143,7 +145,7 @@ pub fn ScreenButtons(
                     }
                 }
             >
-                "Full screen"
+                {move || t_string!(i18n, session.screen.full)}
             </button>
             <button
                 type="button"
@@ -152,7 +154,7 @@ pub fn ScreenButtons(
                 aria-pressed=move || theater.get().to_string()
                 on:click=move |_| theater.update(|t| *t = !*t)
             >
-                "Theater"
+                {move || t_string!(i18n, session.screen.theater)}
             </button>
         </div>
     }
@@ -222,6 +224,7 @@ where
         ev.prevent_default();
         crate::pages::chat::send_chat(input, error, on_ask);
     };
+    let i18n = use_i18n();
     view! {
         <div class="video-overlay" data-testid="video-overlay">
             <ol class="overlay-chat" data-testid="overlay-chat" aria-hidden="true">
@@ -249,7 +252,7 @@ where
                     type="button"
                     class="quiet"
                     data-testid="overlay-chat-open"
-                    aria-label="Chat (C)"
+                    aria-label=move || t_string!(i18n, session.screen.chat)
                     aria-expanded=move || open.get().to_string()
                     on:click=move |_| if open.get_untracked() { open.set(false) } else { show_field() }
                 >
@@ -259,7 +262,7 @@ where
                     type="button"
                     class="quiet"
                     data-testid="fullscreen-exit"
-                    aria-label="Leave full screen"
+                    aria-label=move || t_string!(i18n, session.screen.leave)
                     on:click=move |_| exit(screen)
                 >
                     "✕"
@@ -269,8 +272,8 @@ where
                 <input
                     type="text"
                     node_ref=field
-                    aria-label="Message"
-                    placeholder="Message everyone"
+                    aria-label=move || t_string!(i18n, session.screen.message)
+                    placeholder=move || t_string!(i18n, session.screen.message_hint)
                     autocomplete="off"
                     enterkeyhint="send"
                     data-testid="overlay-chat-input"
@@ -284,7 +287,7 @@ where
                         }
                     }
                 />
-                <button type="submit" data-testid="overlay-chat-send">"Send"</button>
+                <button type="submit" data-testid="overlay-chat-send">{move || t_string!(i18n, session.screen.send)}</button>
             </form>
             <p class="error overlay-error" hidden=move || error.with(|e| e.is_none())>
                 {move || error.get().unwrap_or_default()}

@@ -5,6 +5,7 @@
 
 use super::client::Client;
 use super::screen::Screen;
+use crate::i18n::{t_string, use_i18n};
 use crate::pages::chat::{ReactionBar, ReactionOverlay};
 use crate::pages::host::CONTROL_HINT;
 use crate::pages::Ask;
@@ -24,22 +25,24 @@ pub struct PlayerStart {
 /// "This watch party has ended" (or "A host ended this room") and "A host removed you".
 #[component]
 pub fn Banners(ended: Field<bool>, by_host: Field<bool>, removed: Field<bool>) -> impl IntoView {
+    let i18n = use_i18n();
+    let start_new = move || t_string!(i18n, session.ended.start_new);
     view! {
         <Show when=move || ended.get()>
             <div class="ended" role="alert" data-testid="session-ended" data-by-host=move || by_host.get().to_string()>
                 <p>
                     {move || if by_host.get() {
-                        "A host ended this room."
+                        t_string!(i18n, session.ended.by_host)
                     } else {
-                        "This watch party has ended."
+                        t_string!(i18n, session.ended.over)
                     }}
                 </p>
-                <a href="/" rel="external">"Start a new watch party"</a>
+                <a href="/" rel="external">{start_new}</a>
             </div>
         </Show>
         <div class="ended" role="alert" data-testid="session-removed" hidden=move || !removed.get()>
-            <p>"A host removed you from this watch party."</p>
-            <a href="/" rel="external">"Start a new watch party"</a>
+            <p>{move || t_string!(i18n, session.ended.removed)}</p>
+            <a href="/" rel="external">{start_new}</a>
         </div>
     }
 }
@@ -60,6 +63,7 @@ pub fn PlayerArea(
     children: Children,
 ) -> impl IntoView {
     let ask = move |a: Ask| client.ask(a);
+    let i18n = use_i18n();
     view! {
         <div
             class="player-frame"
@@ -80,9 +84,9 @@ pub fn PlayerArea(
             <Show when=move || show_join.get()>
                 <div class="join-overlay">
                     <button class="join" type="button" data-testid="join-playback" on:click=move |_| client.join()>
-                        "▶ Join playback"
+                        {move || t_string!(i18n, session.join.button)}
                     </button>
-                    <p class="hint">"Your browser paused the video until you click."</p>
+                    <p class="hint">{move || t_string!(i18n, session.join.hint)}</p>
                 </div>
             </Show>
             <ReactionOverlay floats=floats/>

@@ -5,6 +5,7 @@
 //! `tabpanel`. Unread chat lines and new notices show as a count on their tab. The open tab is
 //! the page's store field `tab`.
 
+use crate::i18n::{t_string, use_i18n, I18n};
 use leptos::prelude::*;
 use reactive_stores::Field;
 
@@ -36,13 +37,13 @@ impl Tab {
         }
     }
 
-    /// The tab's label.
-    pub fn label(self) -> &'static str {
+    /// The tab's label, in the page's language (tracked).
+    pub fn label(self, i18n: I18n) -> &'static str {
         match self {
-            Tab::Chat => "Chat",
-            Tab::Queue => "Queue",
-            Tab::People => "People",
-            Tab::Room => "Room",
+            Tab::Chat => t_string!(i18n, session.tabs.chat),
+            Tab::Queue => t_string!(i18n, session.tabs.queue),
+            Tab::People => t_string!(i18n, session.tabs.people),
+            Tab::Room => t_string!(i18n, session.tabs.room),
         }
     }
 
@@ -97,8 +98,9 @@ pub fn TabList(tab: Field<Tab>, badges: Signal<[usize; 4]>) -> impl IntoView {
             focus_tab(to);
         }
     };
+    let i18n = use_i18n();
     view! {
-        <div class="tabs" role="tablist" aria-label="Party" data-testid="tabs" on:keydown=keydown>
+        <div class="tabs" role="tablist" aria-label=move || t_string!(i18n, session.tabs.label) data-testid="tabs" on:keydown=keydown>
             {Tab::ALL
                 .iter()
                 .enumerate()
@@ -118,10 +120,10 @@ pub fn TabList(tab: Field<Tab>, badges: Signal<[usize; 4]>) -> impl IntoView {
                             data-new=move || count().to_string()
                             on:click=move |_| tab.set(t)
                         >
-                            {t.label()}
+                            {move || t.label(i18n)}
                             <span class="tab-badge" hidden=move || count() == 0>
                                 {move || count().to_string()}
-                                <span class="sr-only">" new"</span>
+                                <span class="sr-only">{move || t_string!(i18n, session.tabs.new)}</span>
                             </span>
                         </button>
                     }

@@ -6,6 +6,7 @@
 //! ([`watchparty_core::ready_skip`]), which refuse what the page should not have offered.
 
 use super::client::{Client, RoomReq};
+use crate::i18n::{t_string, use_i18n, I18n};
 use crate::playback::Command;
 use crate::queue::Queue;
 use crate::rights::{Kid, Rights};
@@ -36,10 +37,12 @@ fn SettingSwitch(
     settings: Field<RoomSettings>,
     client: Client,
     testid: &'static str,
-    label: &'static str,
+    /// The switch's label, in the page's language (read in a reactive closure).
+    label: fn(I18n) -> &'static str,
     get: fn(&RoomSettings) -> bool,
     set: fn(&mut RoomSettings, bool),
 ) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <label class="switch">
             <input
@@ -53,7 +56,7 @@ fn SettingSwitch(
                     client.room(RoomReq::Settings(s));
                 }
             />
-            <span>{label}</span>
+            <span>{move || label(i18n)}</span>
         </label>
     }
 }
@@ -69,18 +72,19 @@ pub fn TogetherHost(
 ) -> impl IntoView {
     let checking = move || ready_skip.with(|rs| rs.check.is_some());
     let next = move || queue.with(|q| q.items.first().map(|i| i.id));
+    let i18n = use_i18n();
     view! {
         <section
             class="host-panel together-host"
             data-testid="together-host"
-            aria-label="Moving as one"
+            aria-label=move || t_string!(i18n, session.together.label)
             hidden=move || !visible.get()
         >
             <SettingSwitch
                 settings=settings
                 client=client
                 testid="setting-wait-for-all"
-                label="Wait for everyone"
+                label=|i18n| t_string!(i18n, session.together.wait_for_all)
                 get=|s| s.wait_for_all
                 set=|s, on| s.wait_for_all = on
             />
@@ -88,7 +92,7 @@ pub fn TogetherHost(
                 settings=settings
                 client=client
                 testid="setting-wait-on-buffer"
-                label="Also wait when someone buffers"
+                label=|i18n| t_string!(i18n, session.together.wait_on_buffer)
                 get=|s| s.wait_on_buffer
                 set=|s, on| s.wait_on_buffer = on
             />
@@ -96,7 +100,7 @@ pub fn TogetherHost(
                 settings=settings
                 client=client
                 testid="setting-vote-skip"
-                label="Vote to skip"
+                label=|i18n| t_string!(i18n, session.together.vote_skip)
                 get=|s| s.vote_skip
                 set=|s, on| s.vote_skip = on
             />
@@ -107,7 +111,7 @@ pub fn TogetherHost(
                     hidden=checking
                     on:click=move |_| client.room(RoomReq::ReadyCheck(true))
                 >
-                    "Everyone ready?"
+                    {move || t_string!(i18n, session.together.ask)}
                 </button>
                 <button
                     type="button"
@@ -119,7 +123,7 @@ pub fn TogetherHost(
                         }
                     }
                 >
-                    "Skip"
+                    {move || t_string!(i18n, session.together.skip)}
                 </button>
             </div>
         </section>
@@ -144,7 +148,7 @@ pub fn ReadyBar(
         })
     };
     let everyone = move || tally.get().is_some_and(|t| t.everyone());
-    let i18n = crate::i18n::use_i18n();
+    let i18n = use_i18n();
     let text = move || {
         tally
             .get()
@@ -160,7 +164,7 @@ pub fn ReadyBar(
             data-of=move || tally.get().map(|t| t.of.to_string()).unwrap_or_default()
             hidden=move || tally.get().is_none()
         >
-            <span>"Everyone ready? "</span>
+            <span>{move || t_string!(i18n, session.together.check)}</span>
             <span data-testid="ready-check-text">{text}</span>
             " "
             <button
@@ -170,7 +174,11 @@ pub fn ReadyBar(
                 hidden=move || is_host.get()
                 on:click=move |_| client.room(RoomReq::Ready(!mine()))
             >
-                {move || if mine() { "Not ready" } else { "I'm ready" }}
+                {move || if mine() {
+                    t_string!(i18n, session.together.not_ready)
+                } else {
+                    t_string!(i18n, session.together.im_ready)
+                }}
             </button>
             <button
                 type="button"
@@ -179,7 +187,11 @@ pub fn ReadyBar(
                 hidden=move || !is_host.get()
                 on:click=move |_| client.request(Command::Play { position: position.get_untracked() })
             >
-                {move || if everyone() { "Start" } else { "Start anyway" }}
+                {move || if everyone() {
+                    t_string!(i18n, session.together.start)
+                } else {
+                    t_string!(i18n, session.together.start_anyway)
+                }}
             </button>
             <button
                 type="button"
@@ -187,7 +199,7 @@ pub fn ReadyBar(
                 hidden=move || !is_host.get()
                 on:click=move |_| client.room(RoomReq::ReadyCheck(false))
             >
-                "Cancel"
+                {move || t_string!(i18n, session.together.cancel)}
             </button>
         </div>
     }
@@ -212,7 +224,7 @@ pub fn SkipVote(
                 .is_some_and(|k| ready_skip.with(|rs| rs.voted(k)))
         })
     };
-    let vote_i18n = crate::i18n::use_i18n();
+    let vote_i18n = use_i18n();
     let share = move || vote_share(votes(), viewers.get());
     let label = move || crate::sentences::skip_label(vote_i18n, share());
     let notice = move || crate::sentences::skip_notice(vote_i18n, share());
@@ -252,6 +264,7 @@ pub fn ReadyMark(
 ) -> impl IntoView {
     let state =
         move || ready_skip.with(|rs| rights.with(|r| kid.with(|k| row_ready(rs, r, k.as_ref()))));
+    let i18n = use_i18n();
     view! {
         <span
             class="roster-ready"
@@ -260,8 +273,8 @@ pub fn ReadyMark(
             hidden=move || state().is_none()
         >
             {move || match state() {
-                Some(true) => "ready",
-                _ => "not ready",
+                Some(true) => t_string!(i18n, session.together.mark_ready),
+                _ => t_string!(i18n, session.together.mark_not_ready),
             }}
         </span>
     }
