@@ -18,6 +18,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::i18n::{td_string, Locale};
+use crate::lang::fill;
 use crate::video::IFRAME_API_SCRIPT_ID as SCRIPT_ID;
 pub use crate::video::IFRAME_API_URL as API_URL;
 
@@ -58,18 +60,41 @@ extern "C" {
     fn destroy(this: &Player) -> Result<(), JsValue>;
 }
 
-/// Why the player could not be set up.
-#[derive(Debug, thiserror::Error)]
+/// Why the player could not be set up (its `Display` is the sentence the page shows, in the
+/// page's language).
+#[derive(Debug)]
 pub enum YtError {
     /// No `window`/`document` (not in a browser).
-    #[error("not running in a browser page")]
     NoWindow,
     /// The API script did not load (blocked or offline).
-    #[error("the YouTube player could not be loaded")]
     ApiUnavailable,
     /// `new YT.Player` threw.
-    #[error("the YouTube player could not be created")]
     Create,
+}
+
+impl std::fmt::Display for YtError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let locale = page_locale();
+        f.write_str(match self {
+            YtError::NoWindow => td_string!(locale, people.player_error.no_window),
+            YtError::ApiUnavailable => td_string!(locale, people.player_error.api_unavailable),
+            YtError::Create => td_string!(locale, people.player_error.create),
+        })
+    }
+}
+
+impl std::error::Error for YtError {}
+
+/// The page's language, as the server or the switcher last wrote it into `<html lang>`: the
+/// player's errors arise in its callbacks and the runtime's tasks, outside the page's reactive
+/// tree and so without its language signal.
+fn page_locale() -> Locale {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .and_then(|html| html.get_attribute("lang"))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_default()
 }
 
 /// What the player reports.
@@ -85,16 +110,18 @@ pub enum PlayerEvent {
     Error(i32),
 }
 
-/// A human explanation of a YouTube player error code.
+/// A human explanation of a YouTube player error code, in the page's language.
 pub fn error_message(code: i32) -> String {
+    let locale = page_locale();
     match code {
-        2 => "This video id is not valid.".to_owned(),
-        5 => "This video cannot be played in the HTML5 player.".to_owned(),
-        100 => "This video was not found: it was removed or is private.".to_owned(),
-        101 | 150 => {
-            "The owner of this video does not allow it to be played on other websites.".to_owned()
-        }
-        other => format!("The YouTube player reported error {other}."),
+        2 => td_string!(locale, people.player_error.bad_id).to_owned(),
+        5 => td_string!(locale, people.player_error.no_html5).to_owned(),
+        100 => td_string!(locale, people.player_error.not_found).to_owned(),
+        101 | 150 => td_string!(locale, people.player_error.not_embeddable).to_owned(),
+        other => fill(
+            td_string!(locale, people.player_error.other),
+            &[("code", &other.to_string())],
+        ),
     }
 }
 

@@ -10,7 +10,11 @@
 //!   for [`FLOAT_MS`].
 
 use super::Ask;
-use crate::chat::{clock_text, validate_text, ChatLine, Reaction, MAX_CHAT_CHARS, REACTIONS};
+use crate::chat::{
+    clock_text, validate_text, ChatError, ChatLine, Reaction, MAX_CHAT_CHARS, REACTIONS,
+};
+use crate::i18n::{t_string, use_i18n};
+use crate::lang::fill;
 use leptos::prelude::*;
 use reactive_stores::Field;
 
@@ -53,7 +57,22 @@ where
             input.set(String::new());
             on_ask(Ask::Chat(text));
         }
-        Err(e) => flash(error, e.to_string()),
+        Err(e) => flash(error, error_text(e)),
+    }
+}
+
+/// Why a chat line or reaction was refused, in the page's language.
+pub fn error_text(e: ChatError) -> String {
+    let i18n = use_i18n();
+    match e {
+        ChatError::Empty => t_string!(i18n, chat.error.empty).to_string(),
+        ChatError::TooLong(max) => fill(
+            t_string!(i18n, chat.error.too_long),
+            &[("max", &max.to_string())],
+        ),
+        ChatError::Control => t_string!(i18n, chat.error.control).to_string(),
+        ChatError::UnknownReaction => t_string!(i18n, chat.error.unknown_reaction).to_string(),
+        ChatError::BadStamp => t_string!(i18n, chat.error.bad_stamp).to_string(),
     }
 }
 
@@ -128,8 +147,9 @@ pub fn ReactionBar<F>(on_ask: F) -> impl IntoView
 where
     F: Fn(Ask) + Copy + Send + Sync + 'static,
 {
+    let i18n = use_i18n();
     view! {
-        <div class="reaction-bar" role="group" aria-label="React at this moment of the video">
+        <div class="reaction-bar" role="group" aria-label=move || t_string!(i18n, chat.reactions)>
             {REACTIONS
                 .iter()
                 .map(|e| {
@@ -140,7 +160,7 @@ where
                             class="reaction-button"
                             data-testid="reaction-button"
                             data-emoji=e
-                            aria-label=format!("React {e}")
+                            aria-label=move || fill(t_string!(i18n, chat.react), &[("emoji", e)])
                             on:click=move |_| on_ask(Ask::React(e))
                         >
                             {e}
@@ -166,6 +186,7 @@ pub fn ChatPanel<F>(
 where
     F: Fn(Ask) + Copy + Send + Sync + 'static,
 {
+    let i18n = use_i18n();
     let input = RwSignal::new(String::new());
     let list = NodeRef::<leptos::html::Ol>::new();
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -190,8 +211,8 @@ where
     });
     let current_video = move || video.with(|(id, _)| id.clone());
     view! {
-        <section class="chat panel" data-testid="chat" aria-label="Chat">
-            <h2 class="chat-heading">"Chat"</h2>
+        <section class="chat panel" data-testid="chat" aria-label=move || t_string!(i18n, chat.heading)>
+            <h2 class="chat-heading">{move || t_string!(i18n, chat.heading)}</h2>
             <ol class="chat-messages" data-testid="chat-messages" node_ref=list aria-live="polite">
                 <For
                     each=move || lines.get()
@@ -207,7 +228,7 @@ where
                                     type="button"
                                     class="chat-time"
                                     data-testid="chat-time"
-                                    title="Jump to this moment"
+                                    title=move || t_string!(i18n, chat.jump)
                                     disabled=move || !(may_control.get() && same_video())
                                     on:click=move |_| on_ask(Ask::Seek(at))
                                 >
@@ -224,8 +245,8 @@ where
                                         class="chat-delete"
                                         data-testid="chat-delete"
                                         hidden=move || !is_host.get()
-                                        title="Delete this message for everyone"
-                                        aria-label="Delete message"
+                                        title=move || t_string!(i18n, chat.delete_title)
+                                        aria-label=move || t_string!(i18n, chat.delete_label)
                                         on:click=move |_| on_ask(Ask::DeleteChat(id))
                                     >
                                         "✕"
@@ -236,14 +257,14 @@ where
                 />
             </ol>
             <p class="hint" data-testid="chat-empty" hidden=move || lines.with(|l| !l.is_empty())>
-                "No messages yet. Say hi!"
+                {move || t_string!(i18n, chat.empty)}
             </p>
             <form class="chat-form" on:submit=submit>
                 <div class="share-row">
                     <input
                         type="text"
-                        aria-label="Message"
-                        placeholder="Message everyone"
+                        aria-label=move || t_string!(i18n, chat.input_label)
+                        placeholder=move || t_string!(i18n, chat.placeholder)
                         autocomplete="off"
                         enterkeyhint="send"
                         data-testid="chat-input"
@@ -251,7 +272,7 @@ where
                         prop:value=move || input.get()
                         on:input=move |ev| input.set(event_target_value(&ev))
                     />
-                    <button type="submit" data-testid="chat-send">"Send"</button>
+                    <button type="submit" data-testid="chat-send">{move || t_string!(i18n, chat.send)}</button>
                 </div>
             </form>
             <p class="error" role="alert" data-testid="chat-error" hidden=move || error.with(|e| e.is_none())>

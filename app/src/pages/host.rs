@@ -3,11 +3,13 @@
 //! The page only offers what the rules allow; the server checks every request anyway.
 
 use super::Ask;
+use crate::i18n::{t_string, use_i18n, I18n};
 use crate::rights::{Kid, Rights, RightsCommand};
 use leptos::prelude::*;
 use reactive_stores::Field;
 
-/// Shown to viewers who may not control, and when the player was put back.
+/// Shown to viewers who may not control, and when the player was put back. English only: the
+/// page's language has it as `t_string!(i18n, host.control_hint)`.
 pub const CONTROL_HINT: &str = "Only hosts control playback in this room";
 
 /// What `me` may do to `target` (a viewer of the list) under `rights`.
@@ -45,15 +47,24 @@ impl MemberActions {
     }
 }
 
-/// A member's role badge text: "Host", "Co-host", or none.
-pub fn role(rights: &Rights, kid: Option<&Kid>) -> Option<(&'static str, &'static str)> {
+/// A member's role: `"host"`, `"cohost"`, or none.
+pub fn role(rights: &Rights, kid: Option<&Kid>) -> Option<&'static str> {
     let kid = kid?;
     if rights.is_owner(kid) {
-        Some(("host", "Host"))
+        Some("host")
     } else if rights.is_host(kid) {
-        Some(("cohost", "Co-host"))
+        Some("cohost")
     } else {
         None
+    }
+}
+
+/// A role's badge text ("Host", "Co-host") in the page's language.
+fn role_text(i18n: I18n, role: &str) -> &'static str {
+    if role == "host" {
+        t_string!(i18n, host.role.host)
+    } else {
+        t_string!(i18n, host.role.cohost)
     }
 }
 
@@ -70,6 +81,7 @@ pub fn HostPanel<F>(
 where
     F: Fn(Ask) + Copy + Send + Sync + 'static,
 {
+    let i18n = use_i18n();
     let locked = move || rights.with(|r| r.locked);
     let copied = RwSignal::new(None::<bool>);
     let copy = move |_| {
@@ -82,7 +94,7 @@ where
         <section
             class="host-panel"
             data-testid="host-panel"
-            aria-label="Host controls"
+            aria-label=move || t_string!(i18n, host.controls)
             hidden=move || !visible.get()
         >
             <label class="switch">
@@ -100,20 +112,20 @@ where
                         on_ask(Ask::Host(RightsCommand::Lock { locked: event_target_checked(&ev) }))
                     }
                 />
-                <span>"Only hosts control playback"</span>
+                <span>{move || t_string!(i18n, host.lock.label)}</span>
             </label>
             <p class="hint">
                 {move || if locked() {
-                    "Only you and co-hosts can play, pause, seek, change the video or the queue."
+                    t_string!(i18n, host.lock.on)
                 } else {
-                    "Everyone can play, pause, seek, change the video and the queue."
+                    t_string!(i18n, host.lock.off)
                 }}
             </p>
             <div
                 class="field host-link-field"
                 hidden=move || !(is_owner.get() && host_link.with(|l| l.is_some()))
             >
-                    <label for="host-link">"Your host link"</label>
+                    <label for="host-link">{move || t_string!(i18n, host.link.label)}</label>
                     <div class="share-row">
                         <input
                             id="host-link"
@@ -124,14 +136,14 @@ where
                         />
                         <button type="button" class="copy" data-testid="copy-host-link" on:click=copy>
                             {move || match copied.get() {
-                                Some(true) => "Copied!",
-                                Some(false) => "Press Ctrl+C",
-                                None => "Copy",
+                                Some(true) => t_string!(i18n, host.link.copied),
+                                Some(false) => t_string!(i18n, host.link.press_copy),
+                                None => t_string!(i18n, host.link.copy),
                             }}
                         </button>
                     </div>
                     <p class="hint warn">
-                        "Keep it private: whoever opens it is the host. Open it on another device to host from there."
+                        {move || t_string!(i18n, host.link.private)}
                     </p>
             </div>
             <p class="error" role="alert" data-testid="host-error" hidden=move || error.with(|e| e.is_none())>
@@ -153,6 +165,7 @@ pub fn MemberControls<F>(
 where
     F: Fn(Ask) + Copy + Send + Sync + 'static,
 {
+    let i18n = use_i18n();
     let badge = move || kid.with(|k| rights.with(|r| role(r, k.as_ref())));
     let actions = move || {
         me.with(|m| kid.with(|k| rights.with(|r| MemberActions::of(r, m.as_ref(), k.as_ref()))))
@@ -168,10 +181,10 @@ where
         <span
             class="member-role"
             data-testid="member-role"
-            data-role=move || badge().map(|(role, _)| role)
+            data-role=badge
             hidden=move || badge().is_none()
         >
-            {move || badge().map(|(_, text)| text)}
+            {move || badge().map(|role| role_text(i18n, role))}
         </span>
         <span class="member-actions" hidden=move || !actions().any()>
                     <button
@@ -181,26 +194,30 @@ where
                         data-on=move || is_cohost().to_string()
                         on:click=move |_| ask(|kid, on| RightsCommand::Cohost { kid, on: !on })
                     >
-                        {move || if is_cohost() { "Dismiss co-host" } else { "Make co-host" }}
+                        {move || if is_cohost() {
+                            t_string!(i18n, host.member.dismiss_cohost)
+                        } else {
+                            t_string!(i18n, host.member.make_cohost)
+                        }}
                     </button>
                     <button
                         type="button"
                         data-testid="member-handover"
                         hidden=move || !actions().hand_over
-                        title="They become the host; you become a co-host"
+                        title=move || t_string!(i18n, host.member.make_host_title)
                         on:click=move |_| ask(|kid, _| RightsCommand::HandOver { kid })
                     >
-                        "Make host"
+                        {move || t_string!(i18n, host.member.make_host)}
                     </button>
                     <button
                         type="button"
                         class="danger"
                         data-testid="member-remove"
                         hidden=move || !actions().remove
-                        title="Remove from this watch party"
+                        title=move || t_string!(i18n, host.member.remove_title)
                         on:click=move |_| ask(|kid, _| RightsCommand::Remove { kid })
                     >
-                        "Remove"
+                        {move || t_string!(i18n, host.member.remove)}
                     </button>
         </span>
     }
@@ -217,6 +234,8 @@ mod tests {
 
     #[test]
     fn hosts_are_offered_only_what_the_rules_allow() {
+        let owner = Owner::new();
+        owner.set();
         let mut r = Rights::owned_by(k(1));
         r.cohosts.push(k(2));
         let of = |me: u8, t: u8| MemberActions::of(&r, Some(&k(me)), Some(&k(t)));
@@ -242,8 +261,10 @@ mod tests {
         assert!(!of(3, 4).any());
         assert!(!MemberActions::of(&r, None, Some(&k(3))).any());
         assert!(!MemberActions::of(&r, Some(&k(1)), None).any());
-        assert_eq!(role(&r, Some(&k(1))), Some(("host", "Host")));
-        assert_eq!(role(&r, Some(&k(2))), Some(("cohost", "Co-host")));
+        assert_eq!(role(&r, Some(&k(1))), Some("host"));
+        assert_eq!(role(&r, Some(&k(2))), Some("cohost"));
+        assert_eq!(role_text(use_i18n(), "host"), "Host");
+        assert_eq!(role_text(use_i18n(), "cohost"), "Co-host");
         assert_eq!(role(&r, Some(&k(3))), None);
     }
 }

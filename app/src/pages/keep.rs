@@ -5,6 +5,8 @@
 //! checks every request anyway, and its refusals (a cap reached, a name taken, invalid or
 //! reserved) reach the host panel's error line.
 
+use crate::i18n::{t_string, use_i18n};
+use crate::lang::fill;
 use crate::protocol::ClientMsg;
 use leptos::prelude::*;
 use reactive_stores::Field;
@@ -53,12 +55,17 @@ pub fn invite_link(share: &str, path: &str, permanent: Option<&Permanence>) -> S
     }
 }
 
-/// The room's status for the host: "Permanent room · /r/name", "Permanent room", or none.
+/// The room's status for the host, in the page's language: "Permanent room · /r/name",
+/// "Permanent room", or none.
 pub fn status(permanent: Option<&Permanence>) -> Option<String> {
     let p = permanent?;
+    let i18n = use_i18n();
     Some(match &p.alias {
-        Some(a) => format!("Permanent room · {}", a.path()),
-        None => "Permanent room".to_owned(),
+        Some(a) => fill(
+            t_string!(i18n, host.keep.status_named),
+            &[("path", &a.path())],
+        ),
+        None => t_string!(i18n, host.keep.status).to_owned(),
     })
 }
 
@@ -72,6 +79,7 @@ pub fn KeepRoom<F>(
 where
     F: Fn(KeepAsk) + Copy + Send + Sync + 'static,
 {
+    let i18n = use_i18n();
     let name = RwSignal::new(String::new());
     let confirming = RwSignal::new(false);
     let kept = move || permanent.with(|p| p.is_some());
@@ -83,7 +91,7 @@ where
             class="keep-room"
             data-testid="keep-room"
             data-permanent=move || kept().to_string()
-            aria-label="Keep this room"
+            aria-label=move || t_string!(i18n, host.keep.label)
             hidden=move || !visible.get()
         >
             <div hidden=kept>
@@ -94,7 +102,7 @@ where
                         keep();
                     }
                 >
-                    <label for="room-name">"Keep this room"</label>
+                    <label for="room-name">{move || t_string!(i18n, host.keep.label)}</label>
                     <div class="share-row">
                         <input
                             id="room-name"
@@ -102,16 +110,16 @@ where
                             maxlength="40"
                             autocomplete="off"
                             spellcheck="false"
-                            placeholder="Short name, optional: friday-movies"
+                            placeholder=move || t_string!(i18n, host.keep.name_placeholder)
                             data-testid="room-name"
                             prop:value=move || name.get()
                             on:input=move |ev| name.set(event_target_value(&ev))
                         />
-                        <button type="submit" data-testid="keep-room-button">"Keep"</button>
+                        <button type="submit" data-testid="keep-room-button">{move || t_string!(i18n, host.keep.keep)}</button>
                     </div>
                 </form>
                 <p class="hint">
-                    "A kept room does not expire: come back next week to the same link, with its video, queue, chat and settings."
+                    {move || t_string!(i18n, host.keep.hint)}
                 </p>
             </div>
             <div hidden=move || !kept()>
@@ -119,10 +127,10 @@ where
                     {move || permanent.with(|p| status(p.as_ref()))}
                 </p>
                 <p class="hint">
-                    "It stays until you end it. Keep your host link to host it from any device."
+                    {move || t_string!(i18n, host.keep.kept_hint)}
                 </p>
                 <button type="button" data-testid="make-temporary" on:click=move |_| on_ask(KeepAsk::Release)>
-                    "Make temporary"
+                    {move || t_string!(i18n, host.keep.make_temporary)}
                 </button>
             </div>
             <div class="end-room">
@@ -133,10 +141,10 @@ where
                     hidden=move || confirming.get()
                     on:click=move |_| confirming.set(true)
                 >
-                    "End room"
+                    {move || t_string!(i18n, host.keep.end)}
                 </button>
-                <div role="group" aria-label="Confirm" hidden=move || !confirming.get()>
-                    <p>"End this room for everyone? Its video, queue and chat are deleted."</p>
+                <div role="group" aria-label=move || t_string!(i18n, host.keep.confirm_label) hidden=move || !confirming.get()>
+                    <p>{move || t_string!(i18n, host.keep.confirm)}</p>
                     <button
                         type="button"
                         class="danger"
@@ -146,10 +154,10 @@ where
                             on_ask(KeepAsk::End);
                         }
                     >
-                        "End room for everyone"
+                        {move || t_string!(i18n, host.keep.end_for_everyone)}
                     </button>
                     <button type="button" data-testid="end-room-cancel" on:click=move |_| confirming.set(false)>
-                        "Cancel"
+                        {move || t_string!(i18n, host.keep.cancel)}
                     </button>
                 </div>
             </div>
@@ -173,6 +181,8 @@ mod tests {
 
     #[test]
     fn the_invite_link_is_the_short_one_when_there_is_one() {
+        let owner = Owner::new();
+        owner.set();
         let share = "https://w.example/s/abcDEF012345";
         let path = "/s/abcDEF012345";
         let named = kept(Some("Friday"));

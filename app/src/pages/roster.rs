@@ -6,24 +6,30 @@ use super::host::MemberControls;
 use super::session::together::ReadyMark;
 use super::Ask;
 use crate::health::Health;
+use crate::i18n::{t_string, use_i18n};
+use crate::lang::fill;
 use crate::rights::{Kid, Rights};
 use crate::roster::Roster;
 use leptos::prelude::*;
 use reactive_stores::Field;
 
-/// The words shown for a member's health.
+/// The words shown for a member's health, in the page's language.
 fn label(status: Option<Health>) -> String {
+    let i18n = use_i18n();
     match status {
-        None => "joining…".into(),
+        None => t_string!(i18n, people.health.joining).into(),
         Some(Health::InSync { ms, rate_locked }) => {
             let at = if ms == 0 {
-                "in sync".to_owned()
+                t_string!(i18n, people.health.in_sync).to_owned()
             } else {
-                format!("in sync ({ms:+} ms)")
+                fill(
+                    t_string!(i18n, people.health.in_sync_ms),
+                    &[("ms", &format!("{ms:+}"))],
+                )
             };
             // Says why this viewer may stay a frame from the others (issue 14).
             if rate_locked {
-                at + " · rate-locked"
+                at + " · " + t_string!(i18n, people.health.rate_locked)
             } else {
                 at
             }
@@ -32,18 +38,19 @@ fn label(status: Option<Health>) -> String {
     }
 }
 
-/// A health in a few words, without figures ("in sync", "catching up"): the row's words, and
-/// what the page announces when this viewer's own state changes.
+/// A health in a few words, without figures ("in sync", "catching up"), in the page's
+/// language: the row's words, and what the page announces when this viewer's own state changes.
 pub(crate) fn health_word(h: Health) -> &'static str {
+    let i18n = use_i18n();
     match h {
-        Health::InSync { .. } => "in sync",
-        Health::CatchingUp => "catching up",
-        Health::Buffering => "buffering",
-        Health::Loading => "loading",
-        Health::Ad => "watching an ad",
-        Health::NeedsClick => "needs a click",
-        Health::Background => "background tab",
-        Health::Reconnecting => "reconnecting",
+        Health::InSync { .. } => t_string!(i18n, people.health.in_sync),
+        Health::CatchingUp => t_string!(i18n, people.health.catching_up),
+        Health::Buffering => t_string!(i18n, people.health.buffering),
+        Health::Loading => t_string!(i18n, people.health.loading),
+        Health::Ad => t_string!(i18n, people.health.ad),
+        Health::NeedsClick => t_string!(i18n, people.health.needs_click),
+        Health::Background => t_string!(i18n, people.health.background),
+        Health::Reconnecting => t_string!(i18n, people.health.reconnecting),
     }
 }
 
@@ -62,13 +69,13 @@ pub fn RosterPanel<F>(
 where
     F: Fn(Ask) + Copy + Send + Sync + 'static,
 {
-    let i18n = crate::i18n::use_i18n();
+    let i18n = use_i18n();
     let total = move || viewers.get().max(roster.with(|r| r.members.len() as u32));
     let in_sync = move || roster.with(|r| r.in_sync());
     let more = move || total().saturating_sub(roster.with(|r| r.members.len() as u32));
     view! {
         <section class="roster panel" data-testid="roster">
-            <h2 class="roster-heading">"Who is here"</h2>
+            <h2 class="roster-heading">{move || t_string!(i18n, people.heading)}</h2>
             <p
                 class="roster-summary"
                 data-testid="roster-summary"
@@ -94,7 +101,7 @@ where
                         };
                         let locked = move || status().is_some_and(|h| h.rate_locked()).then_some("true");
                         let mine = move || (me.get() == id).to_string();
-                        let name = move || member().and_then(|m| m.name).unwrap_or_else(|| "Guest".into());
+                        let name = move || member().and_then(|m| m.name).unwrap_or_else(|| t_string!(i18n, people.guest).into());
                         let kid = Signal::derive(move || {
                             roster.with(|r| r.members.iter().find(|m| m.id == id).and_then(|m| m.kid.clone()))
                         });
@@ -119,7 +126,7 @@ where
                 />
             </ul>
             <Show when=move || { more() > 0 }>
-                <p class="hint" data-testid="roster-more">{move || format!("and {} more", more())}</p>
+                <p class="hint" data-testid="roster-more">{move || fill(t_string!(i18n, people.more), &[("count", &more().to_string())])}</p>
             </Show>
         </section>
     }
@@ -129,9 +136,12 @@ where
 mod tests {
     use super::label;
     use crate::health::Health;
+    use leptos::prelude::*;
 
     #[test]
     fn labels() {
+        let owner = Owner::new();
+        owner.set();
         assert_eq!(label(Some(Health::in_sync(0))), "in sync");
         assert_eq!(label(Some(Health::in_sync(-10))), "in sync (-10 ms)");
         assert_eq!(label(Some(Health::in_sync(20))), "in sync (+20 ms)");
@@ -143,5 +153,27 @@ mod tests {
         assert_eq!(label(Some(locked(-20))), "in sync (-20 ms) · rate-locked");
         assert_eq!(label(Some(Health::NeedsClick)), "needs a click");
         assert_eq!(label(None), "joining…");
+    }
+
+    /// The same words in German, for a page rendered for a German browser.
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn labels_in_german() {
+        let owner = Owner::new();
+        owner.set();
+        let mut req = http::Request::new(());
+        req.headers_mut()
+            .insert(http::header::ACCEPT_LANGUAGE, "de-DE".parse().unwrap());
+        provide_context(req.into_parts().0);
+        crate::i18n::provide_i18n();
+        let locked = Health::InSync {
+            ms: -20,
+            rate_locked: true,
+        };
+        assert_eq!(
+            label(Some(locked)),
+            "synchron (-20 ms) · feste Geschwindigkeit"
+        );
+        assert_eq!(label(Some(Health::CatchingUp)), "holt auf");
     }
 }
