@@ -35,3 +35,38 @@ test('a German browser gets German, the switcher changes it in place and remembe
   await expect(page.locator('h1')).toHaveText('Watch YouTube together');
   await expect(switcher).toHaveValue('en');
 });
+
+test('a session page in German: tabs, buttons and the title, switched to English in place', async ({ viewers }) => {
+  const v = await viewers('A', { contextOptions: { locale: 'de-DE' } });
+  const page = v.page;
+  await page.goto('/');
+  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+  await page.fill('#video-input', 'https://www.youtube.com/watch?v=dQw4w9WgXcQ');
+  await page.locator('#create-form button[type="submit"]').click();
+  await page.waitForURL(/\/s\/[0-9A-Za-z]{12}$/);
+  await v.waitReady();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'de');
+
+  // The tabs (their names without the hidden count of new items), in German.
+  const names = { chat: 'Chat', queue: 'Warteschlange', people: 'Leute', room: 'Raum' };
+  for (const [key, name] of Object.entries(names)) {
+    await expect(page.getByTestId(`tab-${key}`)).toHaveAccessibleName(name);
+  }
+  await expect(page.getByTestId('tabs')).toHaveAttribute('aria-label', 'Party');
+  // The buttons under the player, a panel's heading, the page's title.
+  await expect(page.getByTestId('fullscreen')).toHaveText('Vollbild');
+  await expect(page.getByTestId('theater')).toHaveText('Kinomodus');
+  await v.tab('queue');
+  await expect(page.locator('.queue-heading')).toHaveText('Als Nächstes');
+  await expect(page.getByTestId('queue-empty')).toHaveText('Die Warteschlange ist leer: Wenn dieses Video endet, endet auch die Party.');
+  await expect(page).toHaveTitle(/^Watch-Party · /);
+
+  // Switching changes the tabs and the rest in place, without a reload.
+  await page.getByTestId('language').selectOption('en');
+  await expect(page.getByTestId('tab-queue')).toHaveAccessibleName('Queue');
+  await expect(page.getByTestId('tab-people')).toHaveAccessibleName('People');
+  await expect(page.getByTestId('fullscreen')).toHaveText('Full screen');
+  await expect(page.locator('.queue-heading')).toHaveText('Up next');
+  await expect(page).toHaveTitle(/^Watch party · /);
+  await expect(page.getByTestId('tab-queue')).toHaveAttribute('aria-selected', 'true');
+});
