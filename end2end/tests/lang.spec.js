@@ -70,3 +70,43 @@ test('a session page in German: tabs, buttons and the title, switched to English
   await expect(page).toHaveTitle(/^Watch party · /);
   await expect(page.getByTestId('tab-queue')).toHaveAttribute('aria-selected', 'true');
 });
+
+test('a German host gets the chat, the people list and the host controls in German, and the switch changes them in place', async ({ viewers }) => {
+  const v = await viewers('A', { contextOptions: { locale: 'de-DE' } });
+  const page = v.page;
+  await page.goto('/');
+  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+  await page.fill('#video-input', 'https://www.youtube.com/watch?v=dQw4w9WgXcQ');
+  await page.locator('#create-form button[type="submit"]').click();
+  await page.waitForURL(/\/s\/[0-9A-Za-z]{12}$/);
+  await v.waitReady();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'de');
+
+  await v.tab('chat');
+  const input = page.getByTestId('chat-input');
+  await expect(input).toHaveAttribute('placeholder', 'Nachricht an alle');
+  await expect(page.getByTestId('chat-send')).toHaveText('Senden');
+  await expect(page.getByTestId('chat-empty')).toHaveText('Noch keine Nachrichten. Sag Hallo!');
+  await input.fill('Hallo zusammen');
+  await page.getByTestId('chat-send').click();
+  await expect(page.getByTestId('chat-text')).toHaveText('Hallo zusammen');
+  await expect(page.getByTestId('chat-time')).toHaveAttribute('title', 'Zu diesem Moment springen');
+
+  await v.tab('people');
+  await expect(page.locator('.roster-heading')).toHaveText('Wer ist da');
+  await expect(page.getByTestId('member-role')).toHaveText('Host');
+
+  await v.tab('room');
+  await expect(page.getByTestId('host-panel').locator('label.switch')).toHaveText('Nur Hosts steuern die Wiedergabe');
+  await expect(page.getByTestId('keep-room-button')).toHaveText('Behalten');
+  await expect(page.getByTestId('end-room')).toHaveText('Raum beenden');
+  await expect(page.getByTestId('copy-host-link')).toHaveText('Kopieren');
+
+  // The switcher changes them at once.
+  await page.getByTestId('language').selectOption('en');
+  await expect(page.getByTestId('keep-room-button')).toHaveText('Keep');
+  await expect(page.getByTestId('end-room')).toHaveText('End room');
+  await v.tab('chat');
+  await expect(page.getByTestId('chat-send')).toHaveText('Send');
+  await expect(input).toHaveAttribute('placeholder', 'Message everyone');
+});
