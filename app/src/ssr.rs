@@ -1,9 +1,9 @@
 //! Server-only: the backend the server functions use, provided by the server binary as context.
 
+use crate::i18n::I18nLocaleTrait as _;
 use crate::ids::{SessionId, VideoId};
 use crate::playback::PlaybackState;
 use leptos::prelude::*;
-use crate::i18n::I18nLocaleTrait as _;
 use leptos_meta::MetaTags;
 use std::sync::Arc;
 

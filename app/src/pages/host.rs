@@ -8,10 +8,6 @@ use crate::rights::{Kid, Rights, RightsCommand};
 use leptos::prelude::*;
 use reactive_stores::Field;
 
-/// Shown to viewers who may not control, and when the player was put back. English only: the
-/// page's language has it as `t_string!(i18n, host.control_hint)`.
-pub const CONTROL_HINT: &str = "Only hosts control playback in this room";
-
 /// What `me` may do to `target` (a viewer of the list) under `rights`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemberActions {

@@ -126,7 +126,7 @@ where
                 />
             </ul>
             <Show when=move || { more() > 0 }>
-                <p class="hint" data-testid="roster-more">{move || fill(t_string!(i18n, people.more), &[("count", &more().to_string())])}</p>
+                <p class="hint" data-testid="roster-more">{move || fill(t_string!(i18n, people.more), &[("count", &crate::lang::number(i18n, u64::from(more())))])}</p>
             </Show>
         </section>
     }

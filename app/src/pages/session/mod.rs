@@ -34,7 +34,7 @@ use crate::i18n::{t_string, use_i18n, I18n};
 use crate::ids::SessionId;
 use crate::lang::fill;
 use crate::pages::chat::ChatPanel;
-use crate::pages::host::{HostPanel, CONTROL_HINT};
+use crate::pages::host::HostPanel;
 use crate::pages::keep::KeepRoom;
 use crate::pages::roster::RosterPanel;
 use crate::pages::NotFound;
@@ -242,7 +242,7 @@ fn Session(view: SessionView) -> impl IntoView {
                         />
                         <Notices notices=page.notices().into()/>
                         <p class="hint control-hint" data-testid="control-hint" hidden=move || may_control.get()>
-                            {CONTROL_HINT} "."
+                            {move || t_string!(i18n, host.control_hint)} "."
                         </p>
                         <ChangeVideo client=client may_control=may_control/>
                         <Invite share=page.share().into() can_share=page.can_share().into() video=page.video().into()/>

@@ -279,6 +279,17 @@ pub fn Invite(
     }
 }
 
+/// `text` (a formatted magnitude) with the sign of `x`: "+1.5", "-0,3".
+fn signed(text: String, x: f64) -> String {
+    if text.starts_with('-') {
+        text
+    } else if x < 0.0 {
+        format!("-{text}")
+    } else {
+        format!("+{text}")
+    }
+}
+
 /// The badge's short text, in the page's language.
 fn badge_label(i18n: I18n, s: &SyncStats) -> String {
     match s.status {
@@ -286,7 +297,10 @@ fn badge_label(i18n: I18n, s: &SyncStats) -> String {
             let live = match s.error_ms {
                 Some(e) if e.abs() >= 1_000.0 => fill(
                     t_string!(i18n, queue.sync.badge.live_s),
-                    &[("error", &format!("{:+.1}", e / 1000.0))],
+                    &[(
+                        "error",
+                        &signed(crate::lang::decimal(i18n, e / 1000.0, 1), e),
+                    )],
                 ),
                 Some(e) => fill(
                     t_string!(i18n, queue.sync.badge.live_ms),

@@ -7,7 +7,6 @@ use super::client::Client;
 use super::screen::Screen;
 use crate::i18n::{t_string, use_i18n};
 use crate::pages::chat::{ReactionBar, ReactionOverlay};
-use crate::pages::host::CONTROL_HINT;
 use crate::pages::Ask;
 use leptos::prelude::*;
 use reactive_stores::Field;
@@ -98,7 +97,7 @@ pub fn PlayerArea(
             data-testid="control-notice"
             hidden=move || control_notice.with(|n| n.is_none())
         >
-            {CONTROL_HINT}
+            {move || t_string!(i18n, host.control_hint)}
         </p>
         <ReactionBar on_ask=ask/>
         <Show when=move || player_error.with(|e| e.is_some())>
