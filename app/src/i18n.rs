@@ -80,6 +80,26 @@ fn initial_locale() -> Locale {
     Locale::default()
 }
 
+/// A word of a view that follows the page's language. Every such word is the same closure type
+/// (the one this function returns), so the views render all of them with one instantiation of
+/// Leptos' reactive text and attribute code: a `move || t_string!(..)` closure per word cost a
+/// few hundred bytes of wasm each (docs/benchmarks.md, "Bundle"). Written `tr!(i18n, ns.key)`.
+pub fn text(
+    i18n: I18n,
+    pick: fn(Locale) -> &'static str,
+) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+    move || pick(i18n.get_locale())
+}
+
+/// `tr!(i18n, ns.key)`: the word `ns.key` as a view's text or attribute value that follows the
+/// page's language (see [`text`]).
+macro_rules! tr {
+    ($i18n:expr, $($key:tt)+) => {
+        $crate::i18n::text($i18n, |locale| $crate::i18n::td_string!(locale, $($key)+))
+    };
+}
+pub(crate) use tr;
+
 /// `t_string!(i18n, key.subkey)`: the sentence `key.subkey` in the language of `i18n` (an
 /// [`I18n`]), as a `&'static str`; read inside a reactive closure, it follows a switch.
 macro_rules! t_string {

@@ -18,7 +18,7 @@
 use crate::api::CreateFailure;
 #[cfg(feature = "ssr")]
 use crate::i18n::I18nLocaleTrait;
-use crate::i18n::{t_string, use_i18n, I18n, Locale};
+use crate::i18n::{t_string, tr, use_i18n, I18n, Locale};
 use crate::video::VideoInputError;
 use leptos::prelude::*;
 
@@ -199,7 +199,7 @@ pub fn LanguageSwitch() -> impl IntoView {
     };
     view! {
         <label class="lang-switch">
-            <span class="sr-only">{move || t_string!(i18n, common.language)}</span>
+            <span class="sr-only">{tr!(i18n, common.language)}</span>
             <select data-testid="language" on:change=on_change>
                 {LANGUAGES
                     .iter()

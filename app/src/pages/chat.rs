@@ -13,7 +13,7 @@ use super::Ask;
 use crate::chat::{
     clock_text, validate_text, ChatError, ChatLine, Reaction, MAX_CHAT_CHARS, REACTIONS,
 };
-use crate::i18n::{t_string, use_i18n};
+use crate::i18n::{t_string, tr, use_i18n};
 use crate::lang::fill;
 use leptos::prelude::*;
 use reactive_stores::Field;
@@ -149,7 +149,7 @@ where
 {
     let i18n = use_i18n();
     view! {
-        <div class="reaction-bar" role="group" aria-label=move || t_string!(i18n, chat.reactions)>
+        <div class="reaction-bar" role="group" aria-label=tr!(i18n, chat.reactions)>
             {REACTIONS
                 .iter()
                 .map(|e| {
@@ -211,8 +211,8 @@ where
     });
     let current_video = move || video.with(|(id, _)| id.clone());
     view! {
-        <section class="chat panel" data-testid="chat" aria-label=move || t_string!(i18n, chat.heading)>
-            <h2 class="chat-heading">{move || t_string!(i18n, chat.heading)}</h2>
+        <section class="chat panel" data-testid="chat" aria-label=tr!(i18n, chat.heading)>
+            <h2 class="chat-heading">{tr!(i18n, chat.heading)}</h2>
             <ol class="chat-messages" data-testid="chat-messages" node_ref=list aria-live="polite">
                 <For
                     each=move || lines.get()
@@ -228,7 +228,7 @@ where
                                     type="button"
                                     class="chat-time"
                                     data-testid="chat-time"
-                                    title=move || t_string!(i18n, chat.jump)
+                                    title=tr!(i18n, chat.jump)
                                     disabled=move || !(may_control.get() && same_video())
                                     on:click=move |_| on_ask(Ask::Seek(at))
                                 >
@@ -245,8 +245,8 @@ where
                                         class="chat-delete"
                                         data-testid="chat-delete"
                                         hidden=move || !is_host.get()
-                                        title=move || t_string!(i18n, chat.delete_title)
-                                        aria-label=move || t_string!(i18n, chat.delete_label)
+                                        title=tr!(i18n, chat.delete_title)
+                                        aria-label=tr!(i18n, chat.delete_label)
                                         on:click=move |_| on_ask(Ask::DeleteChat(id))
                                     >
                                         "✕"
@@ -257,14 +257,14 @@ where
                 />
             </ol>
             <p class="hint" data-testid="chat-empty" hidden=move || lines.with(|l| !l.is_empty())>
-                {move || t_string!(i18n, chat.empty)}
+                {tr!(i18n, chat.empty)}
             </p>
             <form class="chat-form" on:submit=submit>
                 <div class="share-row">
                     <input
                         type="text"
-                        aria-label=move || t_string!(i18n, chat.input_label)
-                        placeholder=move || t_string!(i18n, chat.placeholder)
+                        aria-label=tr!(i18n, chat.input_label)
+                        placeholder=tr!(i18n, chat.placeholder)
                         autocomplete="off"
                         enterkeyhint="send"
                         data-testid="chat-input"
@@ -272,7 +272,7 @@ where
                         prop:value=move || input.get()
                         on:input=move |ev| input.set(event_target_value(&ev))
                     />
-                    <button type="submit" data-testid="chat-send">{move || t_string!(i18n, chat.send)}</button>
+                    <button type="submit" data-testid="chat-send">{tr!(i18n, chat.send)}</button>
                 </div>
             </form>
             <p class="error" role="alert" data-testid="chat-error" hidden=move || error.with(|e| e.is_none())>

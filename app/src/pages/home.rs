@@ -9,7 +9,7 @@
 //! [`crate::client::post_create`] and the page routes to the session without reloading.
 
 use crate::api::CreateFailure;
-use crate::i18n::{t_string, use_i18n};
+use crate::i18n::{t_string, tr, use_i18n};
 use crate::lang::fill;
 use crate::video::{format_offset, parse_video_input, VideoInputError, VideoRef};
 use leptos::{ev, html, prelude::*};
@@ -158,8 +158,8 @@ pub fn HomePage() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="card home">
-            <h1>{move || t_string!(i18n, common.home.title)}</h1>
-            <p>{move || t_string!(i18n, common.home.intro)}</p>
+            <h1>{tr!(i18n, common.home.title)}</h1>
+            <p>{tr!(i18n, common.home.intro)}</p>
             <CreateSessionForm/>
         </section>
     }
@@ -191,7 +191,7 @@ fn CreateSessionForm() -> impl IntoView {
             on:submit=on_submit
         >
             <div class="field">
-                <label for="video-input">{move || t_string!(i18n, common.home.label)}</label>
+                <label for="video-input">{tr!(i18n, common.home.label)}</label>
                 <input
                     node_ref=form.input_ref
                     id="video-input"

@@ -3,7 +3,7 @@
 //! The page only offers what the rules allow; the server checks every request anyway.
 
 use super::Ask;
-use crate::i18n::{t_string, use_i18n, I18n};
+use crate::i18n::{t_string, tr, use_i18n, I18n};
 use crate::rights::{Kid, Rights, RightsCommand};
 use leptos::prelude::*;
 use reactive_stores::Field;
@@ -90,7 +90,7 @@ where
         <section
             class="host-panel"
             data-testid="host-panel"
-            aria-label=move || t_string!(i18n, host.controls)
+            aria-label=tr!(i18n, host.controls)
             hidden=move || !visible.get()
         >
             <label class="switch">
@@ -108,7 +108,7 @@ where
                         on_ask(Ask::Host(RightsCommand::Lock { locked: event_target_checked(&ev) }))
                     }
                 />
-                <span>{move || t_string!(i18n, host.lock.label)}</span>
+                <span>{tr!(i18n, host.lock.label)}</span>
             </label>
             <p class="hint">
                 {move || if locked() {
@@ -121,7 +121,7 @@ where
                 class="field host-link-field"
                 hidden=move || !(is_owner.get() && host_link.with(|l| l.is_some()))
             >
-                    <label for="host-link">{move || t_string!(i18n, host.link.label)}</label>
+                    <label for="host-link">{tr!(i18n, host.link.label)}</label>
                     <div class="share-row">
                         <input
                             id="host-link"
@@ -139,7 +139,7 @@ where
                         </button>
                     </div>
                     <p class="hint warn">
-                        {move || t_string!(i18n, host.link.private)}
+                        {tr!(i18n, host.link.private)}
                     </p>
             </div>
             <p class="error" role="alert" data-testid="host-error" hidden=move || error.with(|e| e.is_none())>
@@ -200,20 +200,20 @@ where
                         type="button"
                         data-testid="member-handover"
                         hidden=move || !actions().hand_over
-                        title=move || t_string!(i18n, host.member.make_host_title)
+                        title=tr!(i18n, host.member.make_host_title)
                         on:click=move |_| ask(|kid, _| RightsCommand::HandOver { kid })
                     >
-                        {move || t_string!(i18n, host.member.make_host)}
+                        {tr!(i18n, host.member.make_host)}
                     </button>
                     <button
                         type="button"
                         class="danger"
                         data-testid="member-remove"
                         hidden=move || !actions().remove
-                        title=move || t_string!(i18n, host.member.remove_title)
+                        title=tr!(i18n, host.member.remove_title)
                         on:click=move |_| ask(|kid, _| RightsCommand::Remove { kid })
                     >
-                        {move || t_string!(i18n, host.member.remove)}
+                        {tr!(i18n, host.member.remove)}
                     </button>
         </span>
     }

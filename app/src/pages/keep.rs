@@ -5,7 +5,7 @@
 //! checks every request anyway, and its refusals (a cap reached, a name taken, invalid or
 //! reserved) reach the host panel's error line.
 
-use crate::i18n::{t_string, use_i18n};
+use crate::i18n::{t_string, tr, use_i18n};
 use crate::lang::fill;
 use crate::protocol::ClientMsg;
 use leptos::prelude::*;
@@ -91,7 +91,7 @@ where
             class="keep-room"
             data-testid="keep-room"
             data-permanent=move || kept().to_string()
-            aria-label=move || t_string!(i18n, host.keep.label)
+            aria-label=tr!(i18n, host.keep.label)
             hidden=move || !visible.get()
         >
             <div hidden=kept>
@@ -102,7 +102,7 @@ where
                         keep();
                     }
                 >
-                    <label for="room-name">{move || t_string!(i18n, host.keep.label)}</label>
+                    <label for="room-name">{tr!(i18n, host.keep.label)}</label>
                     <div class="share-row">
                         <input
                             id="room-name"
@@ -110,16 +110,16 @@ where
                             maxlength="40"
                             autocomplete="off"
                             spellcheck="false"
-                            placeholder=move || t_string!(i18n, host.keep.name_placeholder)
+                            placeholder=tr!(i18n, host.keep.name_placeholder)
                             data-testid="room-name"
                             prop:value=move || name.get()
                             on:input=move |ev| name.set(event_target_value(&ev))
                         />
-                        <button type="submit" data-testid="keep-room-button">{move || t_string!(i18n, host.keep.keep)}</button>
+                        <button type="submit" data-testid="keep-room-button">{tr!(i18n, host.keep.keep)}</button>
                     </div>
                 </form>
                 <p class="hint">
-                    {move || t_string!(i18n, host.keep.hint)}
+                    {tr!(i18n, host.keep.hint)}
                 </p>
             </div>
             <div hidden=move || !kept()>
@@ -127,10 +127,10 @@ where
                     {move || permanent.with(|p| status(p.as_ref()))}
                 </p>
                 <p class="hint">
-                    {move || t_string!(i18n, host.keep.kept_hint)}
+                    {tr!(i18n, host.keep.kept_hint)}
                 </p>
                 <button type="button" data-testid="make-temporary" on:click=move |_| on_ask(KeepAsk::Release)>
-                    {move || t_string!(i18n, host.keep.make_temporary)}
+                    {tr!(i18n, host.keep.make_temporary)}
                 </button>
             </div>
             <div class="end-room">
@@ -141,10 +141,10 @@ where
                     hidden=move || confirming.get()
                     on:click=move |_| confirming.set(true)
                 >
-                    {move || t_string!(i18n, host.keep.end)}
+                    {tr!(i18n, host.keep.end)}
                 </button>
-                <div role="group" aria-label=move || t_string!(i18n, host.keep.confirm_label) hidden=move || !confirming.get()>
-                    <p>{move || t_string!(i18n, host.keep.confirm)}</p>
+                <div role="group" aria-label=tr!(i18n, host.keep.confirm_label) hidden=move || !confirming.get()>
+                    <p>{tr!(i18n, host.keep.confirm)}</p>
                     <button
                         type="button"
                         class="danger"
@@ -154,10 +154,10 @@ where
                             on_ask(KeepAsk::End);
                         }
                     >
-                        {move || t_string!(i18n, host.keep.end_for_everyone)}
+                        {tr!(i18n, host.keep.end_for_everyone)}
                     </button>
                     <button type="button" data-testid="end-room-cancel" on:click=move |_| confirming.set(false)>
-                        {move || t_string!(i18n, host.keep.cancel)}
+                        {tr!(i18n, host.keep.cancel)}
                     </button>
                 </div>
             </div>

@@ -1,6 +1,6 @@
 //! The 404 page; sets the HTTP status during server rendering.
 
-use crate::i18n::{t_string, use_i18n};
+use crate::i18n::{tr, use_i18n};
 use leptos::prelude::*;
 
 /// Shown for unknown routes and unknown sessions.
@@ -11,9 +11,9 @@ pub fn NotFound() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="card not-found">
-            <h1>{move || t_string!(i18n, common.not_found.title)}</h1>
-            <p>{move || t_string!(i18n, common.not_found.text)}</p>
-            <a href="/">{move || t_string!(i18n, common.not_found.link)}</a>
+            <h1>{tr!(i18n, common.not_found.title)}</h1>
+            <p>{tr!(i18n, common.not_found.text)}</p>
+            <a href="/">{tr!(i18n, common.not_found.link)}</a>
         </section>
     }
 }

@@ -6,7 +6,7 @@ use super::host::MemberControls;
 use super::session::together::ReadyMark;
 use super::Ask;
 use crate::health::Health;
-use crate::i18n::{t_string, use_i18n};
+use crate::i18n::{t_string, tr, use_i18n};
 use crate::lang::fill;
 use crate::rights::{Kid, Rights};
 use crate::roster::Roster;
@@ -75,7 +75,7 @@ where
     let more = move || total().saturating_sub(roster.with(|r| r.members.len() as u32));
     view! {
         <section class="roster panel" data-testid="roster">
-            <h2 class="roster-heading">{move || t_string!(i18n, people.heading)}</h2>
+            <h2 class="roster-heading">{tr!(i18n, people.heading)}</h2>
             <p
                 class="roster-summary"
                 data-testid="roster-summary"

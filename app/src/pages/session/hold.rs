@@ -3,7 +3,7 @@
 //! ready, with "Start now" for those who may control playback. The names come from the room's
 //! list as it is now (who is still not ready), else from the hold's own record.
 
-use crate::i18n::{t_string, use_i18n};
+use crate::i18n::{tr, use_i18n};
 use crate::roster::Roster;
 use leptos::prelude::*;
 use reactive_stores::Field;
@@ -51,7 +51,7 @@ where
                     }
                 }
             >
-                {move || t_string!(i18n, session.hold.start_now)}
+                {tr!(i18n, session.hold.start_now)}
             </button>
         </div>
     }

@@ -30,7 +30,7 @@ mod tabs;
 pub(super) mod together;
 
 use crate::api::{get_session, SessionView};
-use crate::i18n::{t_string, use_i18n, I18n};
+use crate::i18n::{t_string, tr, use_i18n, I18n};
 use crate::ids::SessionId;
 use crate::lang::fill;
 use crate::pages::chat::ChatPanel;
@@ -60,7 +60,7 @@ pub fn SessionPage() -> impl IntoView {
     let session = Resource::new_blocking(id, |id| async move { get_session(id).await });
     let i18n = use_i18n();
     view! {
-        <Suspense fallback=move || view! { <p class="loading">{move || t_string!(i18n, session.loading)}</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{tr!(i18n, session.loading)}</p> }>
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(Some(v)) => view! { <Session view=v/> }.into_any(),
@@ -80,8 +80,8 @@ fn Unavailable() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="card not-found">
-            <h1>{move || t_string!(i18n, session.unavailable.title)}</h1>
-            <p>{move || t_string!(i18n, session.unavailable.text)}</p>
+            <h1>{tr!(i18n, session.unavailable.title)}</h1>
+            <p>{tr!(i18n, session.unavailable.text)}</p>
         </section>
     }
 }
@@ -229,7 +229,7 @@ fn Session(view: SessionView) -> impl IntoView {
                     />
                 </TabPanel>
                 <TabPanel tab=tab.into() of=Tab::Room>
-                    <section class="panel room" data-testid="room" aria-label=move || t_string!(i18n, session.tabs.room)>
+                    <section class="panel room" data-testid="room" aria-label=tr!(i18n, session.tabs.room)>
                         <NowPlaying video=page.video().into()/>
                         <SkipVote
                             settings=page.settings().into()
@@ -242,7 +242,7 @@ fn Session(view: SessionView) -> impl IntoView {
                         />
                         <Notices notices=page.notices().into()/>
                         <p class="hint control-hint" data-testid="control-hint" hidden=move || may_control.get()>
-                            {move || t_string!(i18n, host.control_hint)} "."
+                            {tr!(i18n, host.control_hint)} "."
                         </p>
                         <ChangeVideo client=client may_control=may_control/>
                         <Invite share=page.share().into() can_share=page.can_share().into() video=page.video().into()/>
@@ -267,7 +267,7 @@ fn Session(view: SessionView) -> impl IntoView {
                             queue=page.queue().into()
                             client=client
                         />
-                        <p class="hint">{move || t_string!(i18n, session.how)}</p>
+                        <p class="hint">{tr!(i18n, session.how)}</p>
                     </section>
                 </TabPanel>
             </div>

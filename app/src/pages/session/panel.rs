@@ -4,7 +4,7 @@
 
 use super::client::Client;
 use crate::health::Health;
-use crate::i18n::{t_string, use_i18n, I18n};
+use crate::i18n::{t_string, tr, use_i18n, I18n};
 use crate::lang::fill;
 use crate::roster::Roster;
 use crate::sync::{RateControl, SyncStats};
@@ -19,7 +19,7 @@ pub fn NowPlaying(video: Field<(String, Option<String>)>) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <p class="now-playing" data-testid="now-playing" data-video-id=id>
-            <span class="now-playing-label">{move || t_string!(i18n, queue.now_playing)}</span>
+            <span class="now-playing-label">{tr!(i18n, queue.now_playing)}</span>
             // Titles come from YouTube: rendered as text, never as HTML.
             <span class="now-playing-title">{label}</span>
         </p>
@@ -50,20 +50,20 @@ pub fn ChangeVideo(client: Client, may_control: Signal<bool>) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <form class="change-video field" data-testid="video-change-form" on:submit=submit>
-            <label for="video-change-input">{move || t_string!(i18n, queue.change.label)}</label>
+            <label for="video-change-input">{tr!(i18n, queue.change.label)}</label>
             <div class="share-row">
                 <input
                     id="video-change-input"
                     type="text"
                     autocomplete="off"
-                    placeholder=move || t_string!(i18n, queue.change.placeholder)
+                    placeholder=tr!(i18n, queue.change.placeholder)
                     data-testid="video-change-input"
                     maxlength="2048"
                     disabled=move || !may_control.get()
                     prop:value=move || input.get()
                     on:input=move |ev| input.set(event_target_value(&ev))
                 />
-                <button type="submit" data-testid="video-change-submit" disabled=move || !may_control.get()>{move || t_string!(i18n, queue.change.submit)}</button>
+                <button type="submit" data-testid="video-change-submit" disabled=move || !may_control.get()>{tr!(i18n, queue.change.submit)}</button>
             </div>
             <Show when=move || error.with(|e| e.is_some())>
                 <p class="error" role="alert" data-testid="video-change-error">
@@ -105,7 +105,7 @@ pub fn NameField(name: Field<Option<String>>, client: Client) -> impl IntoView {
     view! {
         <form class="name-field field" on:submit=submit>
             <label for="name-input">
-                {move || t_string!(i18n, queue.name.you_are)}
+                {tr!(i18n, queue.name.you_are)}
                 <strong data-testid="my-name">{move || name.get().unwrap_or_default()}</strong>
             </label>
             <div class="share-row">
@@ -113,13 +113,13 @@ pub fn NameField(name: Field<Option<String>>, client: Client) -> impl IntoView {
                     id="name-input"
                     type="text"
                     autocomplete="nickname"
-                    placeholder=move || t_string!(i18n, queue.name.placeholder)
+                    placeholder=tr!(i18n, queue.name.placeholder)
                     data-testid="name-input"
                     maxlength="64"
                     prop:value=move || input.get()
                     on:input=move |ev| input.set(event_target_value(&ev))
                 />
-                <button type="submit" data-testid="name-save">{move || t_string!(i18n, queue.name.submit)}</button>
+                <button type="submit" data-testid="name-save">{tr!(i18n, queue.name.submit)}</button>
             </div>
             <Show when=move || error.with(|e| e.is_some())>
                 <p class="error" role="alert" data-testid="name-error">
@@ -249,7 +249,7 @@ pub fn Invite(
     };
     view! {
                 <div class="share field">
-                    <label for="share-link">{move || t_string!(i18n, queue.invite.label)}</label>
+                    <label for="share-link">{tr!(i18n, queue.invite.label)}</label>
                     <div class="share-row">
                         <input
                             id="share-link"
@@ -380,19 +380,19 @@ pub fn StatusRow(viewers: Field<u32>, stats: Field<SyncStats>) -> impl IntoView 
                         <span class="dot" aria-hidden="true"></span>
                         <span class="badge-label">{label}</span>
                         <dl class="sync-details">
-                            <dt>{move || t_string!(i18n, queue.sync.details.distance)}</dt>
+                            <dt>{tr!(i18n, queue.sync.details.distance)}</dt>
                             <dd>{move || stats.with(|s| s.error_ms.map(|e| format!("{e:+.1} ms")).unwrap_or_else(|| "–".into()))}</dd>
-                            <dt>{move || t_string!(i18n, queue.sync.details.offset)}</dt>
+                            <dt>{tr!(i18n, queue.sync.details.offset)}</dt>
                             <dd>{move || stats.with(|s| format!("{:.1} ms", s.offset_ms))}</dd>
-                            <dt>{move || t_string!(i18n, queue.sync.details.round_trip)}</dt>
+                            <dt>{tr!(i18n, queue.sync.details.round_trip)}</dt>
                             <dd>{move || stats.with(|s| format!("{:.1} ms", s.rtt_ms))}</dd>
-                            <dt>{move || t_string!(i18n, queue.sync.details.seeks)}</dt>
+                            <dt>{tr!(i18n, queue.sync.details.seeks)}</dt>
                             <dd>{move || stats.with(|s| s.corrective_seeks.to_string())}</dd>
-                            <dt>{move || t_string!(i18n, queue.sync.details.nudges)}</dt>
+                            <dt>{tr!(i18n, queue.sync.details.nudges)}</dt>
                             <dd>{move || stats.with(|s| s.rate_nudges.to_string())}</dd>
-                            <dt>{move || t_string!(i18n, queue.sync.details.seek_latency)}</dt>
+                            <dt>{tr!(i18n, queue.sync.details.seek_latency)}</dt>
                             <dd>{move || stats.with(|s| format!("{:.0} ms", s.seek_latency_ms))}</dd>
-                            <dt>{move || t_string!(i18n, queue.sync.details.revision)}</dt>
+                            <dt>{tr!(i18n, queue.sync.details.revision)}</dt>
                             <dd>{move || stats.with(|s| s.revision.to_string())}</dd>
                         </dl>
                     </div>

@@ -3,7 +3,7 @@
 //! next, up, down, remove. Items are named by id in every edit, so concurrent edits all land.
 
 use super::client::{Client, RoomReq};
-use crate::i18n::{t_string, use_i18n, I18n};
+use crate::i18n::{t_string, tr, use_i18n, I18n};
 use crate::queue::{thumbnail_url, ItemId, Queue, QueueEdit, QueueItem};
 use leptos::prelude::*;
 use reactive_stores::Field;
@@ -26,7 +26,7 @@ pub fn QueuePanel(
     let i18n = use_i18n();
     view! {
         <section class="queue panel" data-testid="queue" data-count=move || count().to_string()>
-            <h2 class="queue-heading">{move || t_string!(i18n, queue.heading)}</h2>
+            <h2 class="queue-heading">{tr!(i18n, queue.heading)}</h2>
             <QueueAdd error=error client=client may_control=may_control/>
             <Show when=move || error.with(|e| e.is_some())>
                 <p class="error" role="alert" data-testid="queue-error">
@@ -34,7 +34,7 @@ pub fn QueuePanel(
                 </p>
             </Show>
             <Show when=move || count() == 0>
-                <p class="hint" data-testid="queue-empty">{move || t_string!(i18n, queue.empty)}</p>
+                <p class="hint" data-testid="queue-empty">{tr!(i18n, queue.empty)}</p>
             </Show>
             <ol class="queue-items">
                 <For
@@ -119,23 +119,23 @@ fn QueueAdd(
     let busy = move || reading.get() || !may_control.get();
     view! {
             <form class="queue-add field" on:submit=submit>
-                <label for="queue-add-input">{move || t_string!(i18n, queue.add.label)}</label>
+                <label for="queue-add-input">{tr!(i18n, queue.add.label)}</label>
                 <div class="share-row">
                     <input
                         id="queue-add-input"
                         type="text"
                         autocomplete="off"
-                        placeholder=move || t_string!(i18n, queue.add.placeholder)
+                        placeholder=tr!(i18n, queue.add.placeholder)
                         data-testid="queue-add-input"
                         maxlength="2048"
                         disabled=busy
                         prop:value=move || input.get()
                         on:input=move |ev| input.set(event_target_value(&ev))
                     />
-                    <button type="submit" data-testid="queue-add-submit" disabled=busy>{move || t_string!(i18n, queue.add.submit)}</button>
+                    <button type="submit" data-testid="queue-add-submit" disabled=busy>{tr!(i18n, queue.add.submit)}</button>
                 </div>
                 <Show when=move || reading.get()>
-                    <p class="hint" role="status" data-testid="queue-import-reading">{move || t_string!(i18n, queue.add.reading)}</p>
+                    <p class="hint" role="status" data-testid="queue-import-reading">{tr!(i18n, queue.add.reading)}</p>
                 </Show>
                 <Show when=move || note.with(|n| n.is_some())>
                     <p class="hint" role="status" data-testid="queue-import-note">
@@ -204,23 +204,23 @@ fn QueueRow(
                                 // Titles come from YouTube: rendered as text, never as HTML.
                                 <span class="queue-title" data-testid="queue-title">{label}</span>
                                 <div class="queue-actions">
-                                    <button type="button" data-testid="queue-play-now" title=move || t_string!(i18n, queue.row.play_now)
+                                    <button type="button" data-testid="queue-play-now" title=tr!(i18n, queue.row.play_now)
                                         disabled=move || !may_control.get()
                                         on:click=move |_| request(error, client, RoomReq::PlayNow(id))>"▶"</button>
-                                    <button type="button" data-testid="queue-play-next" title=move || t_string!(i18n, queue.row.play_next)
+                                    <button type="button" data-testid="queue-play-next" title=tr!(i18n, queue.row.play_next)
                                         disabled=move || prev().is_none() || !may_control.get()
                                         on:click=move |_| edit(QueueEdit::PlayNext { item: id })>"⤒"</button>
-                                    <button type="button" data-testid="queue-up" title=move || t_string!(i18n, queue.row.up)
+                                    <button type="button" data-testid="queue-up" title=tr!(i18n, queue.row.up)
                                         disabled=move || prev().is_none() || !may_control.get()
                                         on:click=move |_| moved(id, prev())>"↑"</button>
-                                    <button type="button" data-testid="queue-down" title=move || t_string!(i18n, queue.row.down)
+                                    <button type="button" data-testid="queue-down" title=tr!(i18n, queue.row.down)
                                         disabled=move || next().is_none() || !may_control.get()
                                         on:click=move |_| {
                                             if let Some(n) = next() {
                                                 moved(n, Some(id));
                                             }
                                         }>"↓"</button>
-                                    <button type="button" data-testid="queue-remove" title=move || t_string!(i18n, queue.row.remove)
+                                    <button type="button" data-testid="queue-remove" title=tr!(i18n, queue.row.remove)
                                         disabled=move || !may_control.get()
                                         on:click=move |_| edit(QueueEdit::Remove { item: id })>"✕"</button>
                                 </div>

@@ -8,7 +8,7 @@
 //! reads the page's store like the side panel does.
 
 use crate::chat::{ChatLine, MAX_CHAT_CHARS};
-use crate::i18n::{t_string, use_i18n};
+use crate::i18n::{tr, use_i18n};
 use crate::pages::Ask;
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -145,7 +145,7 @@ pub fn ScreenButtons(
                     }
                 }
             >
-                {move || t_string!(i18n, session.screen.full)}
+                {tr!(i18n, session.screen.full)}
             </button>
             <button
                 type="button"
@@ -154,7 +154,7 @@ pub fn ScreenButtons(
                 aria-pressed=move || theater.get().to_string()
                 on:click=move |_| theater.update(|t| *t = !*t)
             >
-                {move || t_string!(i18n, session.screen.theater)}
+                {tr!(i18n, session.screen.theater)}
             </button>
         </div>
     }
@@ -252,7 +252,7 @@ where
                     type="button"
                     class="quiet"
                     data-testid="overlay-chat-open"
-                    aria-label=move || t_string!(i18n, session.screen.chat)
+                    aria-label=tr!(i18n, session.screen.chat)
                     aria-expanded=move || open.get().to_string()
                     on:click=move |_| if open.get_untracked() { open.set(false) } else { show_field() }
                 >
@@ -262,7 +262,7 @@ where
                     type="button"
                     class="quiet"
                     data-testid="fullscreen-exit"
-                    aria-label=move || t_string!(i18n, session.screen.leave)
+                    aria-label=tr!(i18n, session.screen.leave)
                     on:click=move |_| exit(screen)
                 >
                     "✕"
@@ -272,8 +272,8 @@ where
                 <input
                     type="text"
                     node_ref=field
-                    aria-label=move || t_string!(i18n, session.screen.message)
-                    placeholder=move || t_string!(i18n, session.screen.message_hint)
+                    aria-label=tr!(i18n, session.screen.message)
+                    placeholder=tr!(i18n, session.screen.message_hint)
                     autocomplete="off"
                     enterkeyhint="send"
                     data-testid="overlay-chat-input"
@@ -287,7 +287,7 @@ where
                         }
                     }
                 />
-                <button type="submit" data-testid="overlay-chat-send">{move || t_string!(i18n, session.screen.send)}</button>
+                <button type="submit" data-testid="overlay-chat-send">{tr!(i18n, session.screen.send)}</button>
             </form>
             <p class="error overlay-error" hidden=move || error.with(|e| e.is_none())>
                 {move || error.get().unwrap_or_default()}

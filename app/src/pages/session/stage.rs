@@ -5,7 +5,7 @@
 
 use super::client::Client;
 use super::screen::Screen;
-use crate::i18n::{t_string, use_i18n};
+use crate::i18n::{t_string, tr, use_i18n};
 use crate::pages::chat::{ReactionBar, ReactionOverlay};
 use crate::pages::Ask;
 use leptos::prelude::*;
@@ -25,7 +25,7 @@ pub struct PlayerStart {
 #[component]
 pub fn Banners(ended: Field<bool>, by_host: Field<bool>, removed: Field<bool>) -> impl IntoView {
     let i18n = use_i18n();
-    let start_new = move || t_string!(i18n, session.ended.start_new);
+    let start_new = tr!(i18n, session.ended.start_new);
     view! {
         <Show when=move || ended.get()>
             <div class="ended" role="alert" data-testid="session-ended" data-by-host=move || by_host.get().to_string()>
@@ -40,7 +40,7 @@ pub fn Banners(ended: Field<bool>, by_host: Field<bool>, removed: Field<bool>) -
             </div>
         </Show>
         <div class="ended" role="alert" data-testid="session-removed" hidden=move || !removed.get()>
-            <p>{move || t_string!(i18n, session.ended.removed)}</p>
+            <p>{tr!(i18n, session.ended.removed)}</p>
             <a href="/" rel="external">{start_new}</a>
         </div>
     }
@@ -83,9 +83,9 @@ pub fn PlayerArea(
             <Show when=move || show_join.get()>
                 <div class="join-overlay">
                     <button class="join" type="button" data-testid="join-playback" on:click=move |_| client.join()>
-                        {move || t_string!(i18n, session.join.button)}
+                        {tr!(i18n, session.join.button)}
                     </button>
-                    <p class="hint">{move || t_string!(i18n, session.join.hint)}</p>
+                    <p class="hint">{tr!(i18n, session.join.hint)}</p>
                 </div>
             </Show>
             <ReactionOverlay floats=floats/>
@@ -97,7 +97,7 @@ pub fn PlayerArea(
             data-testid="control-notice"
             hidden=move || control_notice.with(|n| n.is_none())
         >
-            {move || t_string!(i18n, host.control_hint)}
+            {tr!(i18n, host.control_hint)}
         </p>
         <ReactionBar on_ask=ask/>
         <Show when=move || player_error.with(|e| e.is_some())>

@@ -5,7 +5,7 @@
 //! `tabpanel`. Unread chat lines and new notices show as a count on their tab. The open tab is
 //! the page's store field `tab`.
 
-use crate::i18n::{t_string, use_i18n, I18n};
+use crate::i18n::{t_string, tr, use_i18n, I18n};
 use leptos::prelude::*;
 use reactive_stores::Field;
 
@@ -100,7 +100,7 @@ pub fn TabList(tab: Field<Tab>, badges: Signal<[usize; 4]>) -> impl IntoView {
     };
     let i18n = use_i18n();
     view! {
-        <div class="tabs" role="tablist" aria-label=move || t_string!(i18n, session.tabs.label) data-testid="tabs" on:keydown=keydown>
+        <div class="tabs" role="tablist" aria-label=tr!(i18n, session.tabs.label) data-testid="tabs" on:keydown=keydown>
             {Tab::ALL
                 .iter()
                 .enumerate()
@@ -123,7 +123,7 @@ pub fn TabList(tab: Field<Tab>, badges: Signal<[usize; 4]>) -> impl IntoView {
                             {move || t.label(i18n)}
                             <span class="tab-badge" hidden=move || count() == 0>
                                 {move || count().to_string()}
-                                <span class="sr-only">{move || t_string!(i18n, session.tabs.new)}</span>
+                                <span class="sr-only">{tr!(i18n, session.tabs.new)}</span>
                             </span>
                         </button>
                     }

@@ -6,7 +6,7 @@
 //! ([`watchparty_core::ready_skip`]), which refuse what the page should not have offered.
 
 use super::client::{Client, RoomReq};
-use crate::i18n::{t_string, use_i18n, I18n};
+use crate::i18n::{t_string, tr, use_i18n, I18n};
 use crate::playback::Command;
 use crate::queue::Queue;
 use crate::rights::{Kid, Rights};
@@ -77,7 +77,7 @@ pub fn TogetherHost(
         <section
             class="host-panel together-host"
             data-testid="together-host"
-            aria-label=move || t_string!(i18n, session.together.label)
+            aria-label=tr!(i18n, session.together.label)
             hidden=move || !visible.get()
         >
             <SettingSwitch
@@ -111,7 +111,7 @@ pub fn TogetherHost(
                     hidden=checking
                     on:click=move |_| client.room(RoomReq::ReadyCheck(true))
                 >
-                    {move || t_string!(i18n, session.together.ask)}
+                    {tr!(i18n, session.together.ask)}
                 </button>
                 <button
                     type="button"
@@ -123,7 +123,7 @@ pub fn TogetherHost(
                         }
                     }
                 >
-                    {move || t_string!(i18n, session.together.skip)}
+                    {tr!(i18n, session.together.skip)}
                 </button>
             </div>
         </section>
@@ -164,7 +164,7 @@ pub fn ReadyBar(
             data-of=move || tally.get().map(|t| t.of.to_string()).unwrap_or_default()
             hidden=move || tally.get().is_none()
         >
-            <span>{move || t_string!(i18n, session.together.check)}</span>
+            <span>{tr!(i18n, session.together.check)}</span>
             <span data-testid="ready-check-text">{text}</span>
             " "
             <button
@@ -199,7 +199,7 @@ pub fn ReadyBar(
                 hidden=move || !is_host.get()
                 on:click=move |_| client.room(RoomReq::ReadyCheck(false))
             >
-                {move || t_string!(i18n, session.together.cancel)}
+                {tr!(i18n, session.together.cancel)}
             </button>
         </div>
     }
