@@ -48,7 +48,7 @@ test('a session page in German: tabs, buttons and the title, switched to English
   await expect(page.locator('html')).toHaveAttribute('lang', 'de');
 
   // The tabs (their names without the hidden count of new items), in German.
-  const names = { chat: 'Chat', queue: 'Warteschlange', people: 'Leute', room: 'Raum' };
+  const names = { chat: 'Chat', queue: 'Playlist', people: 'Leute', room: 'Raum' };
   for (const [key, name] of Object.entries(names)) {
     await expect(page.getByTestId(`tab-${key}`)).toHaveAccessibleName(name);
   }

@@ -193,6 +193,37 @@ test('the session page fits a phone: full-width player, no overflow, touch targe
   }
 });
 
+test('the session page fits a phone in German too: the longer words do not overflow; screenshots', async ({ viewers }) => {
+  // German words are longer than English ones ("Bereitschaftsabfrage"; the queue's tab says
+  // "Playlist", as "Warteschlange" did not fit beside the others on a 390 px phone): the
+  // host's page on a German phone, with a queued video, a chat line and another viewer, each tab.
+  const phone = await viewers('phone', { contextOptions: { ...PHONE, locale: 'de-DE' } });
+  const other = await viewers('other', { contextOptions: DESKTOP });
+  const url = await createSession(phone, `https://www.youtube.com/watch?v=${VIDEO}`);
+  await phone.waitReady();
+  await other.open(url);
+  const { page } = phone;
+  await expect(page.locator('html')).toHaveAttribute('lang', 'de');
+  await expect(page.getByTestId('tab-queue')).toContainText('Playlist');
+  await expect(page.locator('[data-testid=roster-member][data-me=true] .roster-you')).toHaveText('(du)');
+  await phone.tab('queue');
+  await page.getByTestId('queue-add-input').fill('https://youtu.be/9bZkp7q19f0');
+  await page.getByTestId('queue-add-submit').click();
+  await expect(other.page.getByTestId('queue-item')).toHaveCount(1);
+  await other.page.getByTestId('chat-input').fill('Hallo vom Laptop!');
+  await other.page.getByTestId('chat-input').press('Enter');
+  await expect(page.getByTestId('roster-member')).toHaveCount(2);
+  for (const t of TABS) {
+    await tabByKeys(phone, t);
+    expect(await layoutProblems(page), `the ${t} tab in German`).toEqual([]);
+    // Every tab's name is shown whole (the tab row clips, which layoutProblems allows).
+    const clipped = await page.locator('[role=tab]').evaluateAll((tabs) =>
+      tabs.filter((t) => t.scrollWidth > t.clientWidth + 0.5 || t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 0.5).map((t) => t.textContent.trim()));
+    expect(clipped, `tab names cut off with the ${t} tab open`).toEqual([]);
+    await shot(page, `session-phone-de-${t}`);
+  }
+});
+
 /** The player is wholly on the screen and nothing covers it (its middle and its controls). */
 async function playerOnScreen(page, what) {
   const box = await page.locator('.player-frame iframe').boundingBox();

@@ -208,7 +208,7 @@ export async function createSession(viewer, input) {
   const { page } = viewer;
   await page.goto('/');
   await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
-  await page.getByLabel('YouTube link or video id').fill(input);
+  await page.locator('#video-input').fill(input); // by id: the label is in the page's language
   await page.locator('#create-form button[type=submit]').click();
   await page.waitForURL(SESSION_PATH);
   return page.url();

@@ -117,6 +117,7 @@ where
                             >
                                 <span class=move || format!("dot health-{}", health()) aria-hidden="true"></span>
                                 <span class="roster-name" data-testid="roster-name">{name}</span>
+                                <span class="roster-you" hidden=move || me.get() != id>{tr!(i18n, people.you)}</span>
                                 <span class="roster-state">{move || label(status())}</span>
                                 <ReadyMark ready_skip=ready_skip rights=rights kid=kid/>
                                 <MemberControls rights=rights me=my_kid kid=kid on_ask=on_ask/>
