@@ -68,16 +68,22 @@ fn initial_locale() -> Locale {
 #[cfg(not(feature = "ssr"))]
 fn initial_locale() -> Locale {
     #[cfg(feature = "hydrate")]
-    {
-        web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element())
-            .and_then(|html| html.get_attribute("lang"))
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_default()
-    }
+    return document_locale();
     #[cfg(not(feature = "hydrate"))]
     Locale::default()
+}
+
+/// Browser side: the language in `<html lang>`, as the server or the switcher last wrote it
+/// (the default language when it names none of ours). Also read by code outside the page's
+/// reactive tree (the player's errors), which has no [`I18n`] to ask.
+#[cfg(feature = "hydrate")]
+pub fn document_locale() -> Locale {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .and_then(|html| html.get_attribute("lang"))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_default()
 }
 
 /// A word of a view that follows the page's language. Every such word is the same closure type

@@ -1,6 +1,6 @@
 // The viewer's language (issue 29): the server renders the page in the browser's language,
 // the switcher changes it in place, and the choice outlives a reload.
-import { test, expect } from './support.js';
+import { test, expect, createSession } from './support.js';
 
 test('a German browser gets German, the switcher changes it in place and remembers it', async ({ viewers }) => {
   const v = await viewers('A', { contextOptions: { locale: 'de-DE' } });
@@ -39,11 +39,7 @@ test('a German browser gets German, the switcher changes it in place and remembe
 test('a session page in German: tabs, buttons and the title, switched to English in place', async ({ viewers }) => {
   const v = await viewers('A', { contextOptions: { locale: 'de-DE' } });
   const page = v.page;
-  await page.goto('/');
-  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
-  await page.fill('#video-input', 'https://www.youtube.com/watch?v=dQw4w9WgXcQ');
-  await page.locator('#create-form button[type="submit"]').click();
-  await page.waitForURL(/\/s\/[0-9A-Za-z]{12}$/);
+  await createSession(v, 'https://www.youtube.com/watch?v=dQw4w9WgXcQ');
   await v.waitReady();
   await expect(page.locator('html')).toHaveAttribute('lang', 'de');
 
@@ -74,11 +70,7 @@ test('a session page in German: tabs, buttons and the title, switched to English
 test('a German host gets the chat, the people list and the host controls in German, and the switch changes them in place', async ({ viewers }) => {
   const v = await viewers('A', { contextOptions: { locale: 'de-DE' } });
   const page = v.page;
-  await page.goto('/');
-  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
-  await page.fill('#video-input', 'https://www.youtube.com/watch?v=dQw4w9WgXcQ');
-  await page.locator('#create-form button[type="submit"]').click();
-  await page.waitForURL(/\/s\/[0-9A-Za-z]{12}$/);
+  await createSession(v, 'https://www.youtube.com/watch?v=dQw4w9WgXcQ');
   await v.waitReady();
   await expect(page.locator('html')).toHaveAttribute('lang', 'de');
 

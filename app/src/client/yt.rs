@@ -18,7 +18,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::i18n::{td_string, Locale};
+use crate::i18n::td_string;
 use crate::lang::fill;
 use crate::video::IFRAME_API_SCRIPT_ID as SCRIPT_ID;
 pub use crate::video::IFRAME_API_URL as API_URL;
@@ -74,7 +74,7 @@ pub enum YtError {
 
 impl std::fmt::Display for YtError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let locale = page_locale();
+        let locale = crate::i18n::document_locale();
         f.write_str(match self {
             YtError::NoWindow => td_string!(locale, people.player_error.no_window),
             YtError::ApiUnavailable => td_string!(locale, people.player_error.api_unavailable),
@@ -84,18 +84,6 @@ impl std::fmt::Display for YtError {
 }
 
 impl std::error::Error for YtError {}
-
-/// The page's language, as the server or the switcher last wrote it into `<html lang>`: the
-/// player's errors arise in its callbacks and the runtime's tasks, outside the page's reactive
-/// tree and so without its language signal.
-fn page_locale() -> Locale {
-    web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.document_element())
-        .and_then(|html| html.get_attribute("lang"))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_default()
-}
 
 /// What the player reports.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -112,7 +100,7 @@ pub enum PlayerEvent {
 
 /// A human explanation of a YouTube player error code, in the page's language.
 pub fn error_message(code: i32) -> String {
-    let locale = page_locale();
+    let locale = crate::i18n::document_locale();
     match code {
         2 => td_string!(locale, people.player_error.bad_id).to_owned(),
         5 => td_string!(locale, people.player_error.no_html5).to_owned(),
