@@ -104,7 +104,10 @@ impl Engine {
         let comp = self.drift.seek_latency() * s.rate;
         let err = r.position - target;
         let fresh = r.state.is_fresh() || r.state == PlayerState::Ended;
-        let stopped = !r.state.is_playing_ish();
+        // A pause of ours still on its way (a held own start, say) stops the player right
+        // after this reading: it counts as stopped, or nothing would start it again.
+        let pausing = self.expect.is_some_and(|e| !e.playing);
+        let stopped = !r.state.is_playing_ish() || pausing;
         // A stopped player is moved to where the session will be once it actually plays
         // (the learned start latency ahead), so resuming lands in sync instead of behind.
         if stopped || err.abs() > SEEK_THRESHOLD {

@@ -37,6 +37,7 @@ mod local;
 mod messages;
 mod reports;
 mod schedule;
+mod stuck;
 mod tick;
 
 /// A jump of the player's position beyond this, while playing, is a user seek (s). Well above
@@ -205,6 +206,8 @@ pub struct Engine {
     probe_counts: (u32, u32),
     /// The start need last reported, and when (client ms).
     need_sent: Option<(f64, f64)>,
+    /// A player left stopped while the room plays (see `stuck`).
+    stuck: stuck::Stuck,
 }
 
 impl Engine {
@@ -248,6 +251,7 @@ impl Engine {
             start_probe: None,
             probe_counts: (0, 0),
             need_sent: None,
+            stuck: Default::default(),
         }
     }
 

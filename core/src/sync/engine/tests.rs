@@ -473,3 +473,133 @@ fn a_late_call_to_start_seeks_ahead_by_its_delay_first() {
         "{out:?}"
     );
 }
+
+/// The viewer's own play in a paused room (see [`paused_and_live`]), sent and held: the engine
+/// and the client time of the play.
+fn own_play_held() -> (Engine, f64) {
+    let (mut e, _) = paused_and_live();
+    let now = 3_000.0 - SKEW;
+    e.on_player_state(
+        now,
+        PlayerState::Buffering,
+        Some(rd(now, PlayerState::Buffering, 10.0)),
+    );
+    let out = e.on_player_state(
+        now + 40.0,
+        PlayerState::Playing,
+        Some(rd(now + 40.0, PlayerState::Playing, 10.002)),
+    );
+    assert!(out.contains(&Action::Pause), "{out:?}");
+    (e, now + 40.0)
+}
+
+#[test]
+fn an_echo_that_overtakes_our_own_hold_still_starts_the_player() {
+    // The echo comes back before the player reported the hold's pause (its readings still say
+    // PLAYING), and its moment is too close for a held start: the player must be started,
+    // or the pause landing right after would leave it paused while the room plays.
+    let (mut e, at) = own_play_held();
+    let paused = e.state().unwrap().clone();
+    let s = crate::playback::apply_scheduled(
+        &paused,
+        Command::Play { position: 10.002 },
+        paused.revision,
+        at + SKEW + 2.0,
+        5.0,
+    )
+    .unwrap()
+    .unwrap();
+    let now = at + 8.0;
+    let out = e.on_message(
+        now,
+        ServerMsg::State {
+            state: s,
+            cause: Some(crate::protocol::Cause { conn_id: 7, seq: 1 }),
+        },
+        Some(rd(now, PlayerState::Playing, 10.003)),
+    );
+    assert!(out.contains(&Action::Play), "{out:?}");
+    // The hold's pause lands, then the play: the pause is not the viewer's.
+    let out = e.on_player_state(
+        now + 5.0,
+        PlayerState::Paused,
+        Some(rd(now + 5.0, PlayerState::Paused, 10.003)),
+    );
+    assert!(!out.iter().any(|a| matches!(a, Action::Send(_))), "{out:?}");
+}
+
+#[test]
+fn a_player_left_paused_while_the_room_plays_is_started_again_with_backoff() {
+    let (mut e, at) = own_play_held();
+    let paused = e.state().unwrap().clone();
+    let s = crate::playback::apply_scheduled(
+        &paused,
+        Command::Play { position: 10.0 },
+        paused.revision,
+        at + SKEW,
+        0.0,
+    )
+    .unwrap()
+    .unwrap();
+    let now = at + 10.0;
+    let out = e.on_message(
+        now,
+        ServerMsg::State {
+            state: s,
+            cause: Some(crate::protocol::Cause { conn_id: 7, seq: 1 }),
+        },
+        Some(rd(now, PlayerState::Paused, 10.0)),
+    );
+    assert!(out.contains(&Action::Play), "{out:?}");
+    // The player starts when asked, and each time stops again a moment later without an
+    // event (a player's own mood): it is started again, with a growing grace.
+    let mut plays = vec![now];
+    let mut playing_until = now + 600.0;
+    e.on_player_state(
+        now + 30.0,
+        PlayerState::Playing,
+        Some(rd(now + 30.0, PlayerState::Playing, 10.0)),
+    );
+    let mut t = now;
+    while t < now + 40_000.0 {
+        t += super::super::TICK_MS;
+        let st = if t < playing_until {
+            PlayerState::Playing
+        } else {
+            PlayerState::Paused
+        };
+        let out = e.on_tick(t, Some(rd(t, st, 10.0)));
+        assert!(
+            !out.iter()
+                .any(|a| matches!(a, Action::Send(ClientMsg::Pause { .. }))),
+            "{out:?}"
+        );
+        if out.contains(&Action::Play) {
+            plays.push(t);
+            playing_until = t + 600.0;
+            e.on_player_state(
+                t + 30.0,
+                PlayerState::Playing,
+                Some(rd(t + 30.0, PlayerState::Playing, 10.0)),
+            );
+        }
+    }
+    assert!(plays.len() >= 4 && plays.len() <= 8, "{plays:?}");
+    assert!(
+        e.stats().last_action.starts_with("stuck"),
+        "{}",
+        e.stats().last_action
+    );
+    let gaps: Vec<f64> = plays.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.windows(2).all(|g| g[1] >= g[0] - 1.0), "{gaps:?}");
+    assert!(
+        gaps.iter()
+            .all(|g| *g <= stuck::STUCK_MAX_MS + SEEK_GUARD_MS + 1_000.0),
+        "{gaps:?}"
+    );
+    assert!(
+        !e.stats().last_action.contains("blocked"),
+        "{}",
+        e.stats().last_action
+    );
+}

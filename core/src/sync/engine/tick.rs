@@ -69,6 +69,9 @@ impl Engine {
             && r.state == PlayerState::Playing;
         let target = s.position_at(self.clock.server_time(r.at));
         let ended = s.duration.is_some_and(|d| target >= d - END_EPSILON);
+        if self.unstick(now, r, &s, ended, out) {
+            return;
+        }
         if !steady || ended {
             self.hold_corrections(now, out);
             return;
