@@ -21,6 +21,8 @@ pub mod sim;
 #[cfg(test)]
 mod sim_ads;
 #[cfg(test)]
+mod sim_concurrent;
+#[cfg(test)]
 mod sim_hard;
 #[cfg(test)]
 mod sim_real;

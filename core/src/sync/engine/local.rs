@@ -92,6 +92,21 @@ impl Engine {
         if self.status != ConnStatus::Live {
             return;
         }
+        // A late reading extrapolated back from a start can be a hair below 0 (or past the
+        // end): the player is at the edge, and the server would refuse the value.
+        let edge = |p: f64| clamp_position(p, s.duration);
+        let cmd = match cmd {
+            Command::Play { position } => Command::Play {
+                position: edge(position),
+            },
+            Command::Pause { position } => Command::Pause {
+                position: edge(position),
+            },
+            Command::Seek { position } => Command::Seek {
+                position: edge(position),
+            },
+            cmd => cmd,
+        };
         if self.pending.is_some() {
             self.queued = Some(merge_queued(self.queued, cmd));
             return;
