@@ -483,7 +483,7 @@ impl World {
                     self.net.push((at, Packet::ToServer(i, m)));
                 }
                 Action::ShowJoin(b) => c.join_shown = b,
-                Action::WakeAt(t) => c.wakes.push(t - c.clock_offset),
+                Action::WakeAt(t) | Action::StartAt(t) => c.wakes.push(t - c.clock_offset),
                 Action::Load { .. } => {}
             }
         }

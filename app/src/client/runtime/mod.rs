@@ -49,6 +49,8 @@ struct Inner {
     /// What the page shows of the room (see [`RoomView`]).
     view: RefCell<RoomView>,
     wake: RefCell<Option<Timeout>>,
+    /// Fires for a scheduled start's call (see [`Action::StartAt`]).
+    start_wake: RefCell<Option<Timeout>>,
     /// Fires at the next reaction's moment (steps may be a second apart while in sync).
     reaction_wake: RefCell<Option<Timeout>>,
     interval: RefCell<Option<Interval>>,
@@ -82,6 +84,7 @@ impl SyncClient {
             ui,
             view: RefCell::new(RoomView::new()),
             wake: RefCell::new(None),
+            start_wake: RefCell::new(None),
             reaction_wake: RefCell::new(None),
             interval: RefCell::new(None),
             tasks: RefCell::new(Vec::new()),
@@ -228,6 +231,7 @@ impl Inner {
         }
         self.interval.borrow_mut().take();
         self.wake.borrow_mut().take();
+        self.start_wake.borrow_mut().take();
         for t in self.tasks.borrow_mut().drain(..) {
             t.abort();
         }
@@ -396,6 +400,14 @@ impl Inner {
                     });
                     *self.wake.borrow_mut() = Some(timeout);
                 }
+                Action::StartAt(t) => {
+                    let weak = Rc::downgrade(self);
+                    *self.start_wake.borrow_mut() = Some(start_timer(t, now, move || {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.dispatch(Box::new(|e, now, r| e.on_tick(now, r)));
+                        }
+                    }));
+                }
                 other => {
                     let player = self.player.borrow();
                     let Some(p) = player.as_ref() else {
@@ -465,4 +477,27 @@ impl Inner {
         };
         self.carry_out(out);
     }
+}
+
+/// How early a scheduled start's timer fires (ms): the rest is waited out on the clock, so the
+/// call lands on its millisecond instead of a timer's 1–4 ms late (a browser's timers are late
+/// by that even on an idle page, and every viewer's by a different amount).
+const START_SPIN_MS: f64 = 3.0;
+
+/// A timer for client time `t` (ms; `now` is the time now) that runs `f` on `t`'s millisecond:
+/// it fires [`START_SPIN_MS`] early and waits the rest out (at most that long; a timer that is
+/// late already runs `f` at once).
+fn start_timer(t: f64, now: f64, f: impl FnOnce() + 'static) -> Timeout {
+    let delay = (t - now - START_SPIN_MS).clamp(0.0, 60_000.0).floor() as u32;
+    Timeout::new(delay, move || {
+        let give_up = now_ms() + START_SPIN_MS + 1.0;
+        loop {
+            let n = now_ms();
+            if n >= t || n >= give_up {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        f();
+    })
 }

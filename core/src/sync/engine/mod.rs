@@ -90,8 +90,13 @@ pub enum Action {
     Send(ClientMsg),
     /// Show or hide the "Join playback" button.
     ShowJoin(bool),
-    /// Call `on_tick` again at this client time (ms), e.g. to end a rate pulse precisely.
+    /// Call `on_tick` again at this client time (ms), e.g. to end a rate pulse precisely. A
+    /// later one replaces it.
     WakeAt(f64),
+    /// Call `on_tick` at this client time (ms) as exactly as the page can: the call of a
+    /// scheduled start (`playVideo()` on the planned millisecond). Kept apart from
+    /// [`Action::WakeAt`]: no other wake replaces it.
+    StartAt(f64),
     /// `cueVideoById(video, start)`.
     Load {
         /// The video.

@@ -93,7 +93,7 @@ impl Engine {
             rate: s.rate,
             server_start: s.updated_at,
         });
-        out.push(Action::WakeAt(play_at));
+        out.push(Action::StartAt(play_at));
         self.stats.last_action = format!("start at {:.3} in {:.0} ms", s.position, start_at - now);
         true
     }

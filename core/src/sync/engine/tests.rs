@@ -369,7 +369,7 @@ fn held_for_a_start() -> (Engine, PlaybackState, f64, Vec<Action>) {
 fn a_scheduled_start_holds_the_player_and_plays_the_start_latency_before_the_moment() {
     let (mut e, mut s, play_at, out) = held_for_a_start();
     assert!(!out.contains(&Action::Play), "{out:?}");
-    assert!(out.contains(&Action::WakeAt(play_at)), "{out:?}");
+    assert!(out.contains(&Action::StartAt(play_at)), "{out:?}");
     // A duration report arrives inside the window: a new revision, the same start.
     s = crate::playback::apply_scheduled(
         &s,
