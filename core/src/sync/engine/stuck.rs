@@ -1,25 +1,34 @@
-//! A safety net for a player left stopped while the room plays. Every path that stops a player
-//! either sends the viewer's pause (a command in flight), or expects the stop and ends it
-//! itself (a held start, an apply). Should one of those be lost — a pause of ours that lands
-//! after the room's start was applied, a start call a busy player swallowed — the player would
-//! sit paused with nothing left to move it: no event comes, and drift control only acts on a
-//! playing player. So when the room plays, nothing of ours is under way and the player has
-//! shown PAUSED (or CUED) for [`STUCK_GRACE_MS`], the room's state is applied again; a player
-//! that keeps stopping is retried with a doubling grace up to [`STUCK_MAX_MS`] (per revision). It never sends
-//! anything: a stuck player is a fact about one viewer, not an action of theirs.
+//! A safety net for a player left off the room's state with nothing under way to bring it back.
+//! Every path that moves a player either sends the viewer's change (a command in flight), or
+//! expects the move and ends it itself (a held start, an apply, a seek landing). Should one of
+//! those be lost, nothing else would move the player again: no event comes, drift control acts
+//! only on a playing player in a playing room, and a paused room's position is snapped only
+//! when its state is applied. Seen in the browser suite under load:
+//! * a pause of ours landing after the room's start was applied: paused while the room plays;
+//! * a viewer's seek made while our seek to the room's paused position was landing: the seek
+//!   guard took the far reading for a landing that failed, and the player sat 400 s away;
+//! * a start of the viewer's own swallowed as our expected echo: playing in a paused room.
+//!
+//! So when the player has shown something else than the room for [`STUCK_GRACE_MS`] (PAUSED or
+//! CUED while the room plays; PLAYING, or paused further than [`SEEK_JUMP_PAUSED`] from the
+//! paused position, while the room is paused) and nothing of ours or the viewer's is under way,
+//! the room's state is applied again. A player that keeps going off is retried with a doubling
+//! grace up to [`STUCK_MAX_MS`] (per revision). It never sends anything: a player off the room
+//! is a fact about one viewer, not an action of theirs (a viewer's own change is a command,
+//! found by its event or by the poll's jump, before this runs).
 
-use super::{ConnStatus, Engine};
+use super::{ConnStatus, Engine, SEEK_JUMP_PAUSED};
 use crate::playback::PlaybackState;
 use crate::sync::{Action, PlayerState, Reading};
 
-/// How long a player may show PAUSED while the room plays, with nothing of ours under way,
-/// before the room's state is applied again (ms).
+/// How long a player may show something else than the room, with nothing under way, before
+/// the room's state is applied again (ms).
 pub const STUCK_GRACE_MS: f64 = 1_500.0;
 /// The longest grace after repeated retries (ms).
 pub const STUCK_MAX_MS: f64 = 12_000.0;
 
-/// Since when the player has been seen stuck, and how often it was retried for the room's
-/// current revision (a new one, someone's action, starts afresh).
+/// Since when the player has been seen off the room, and how often it was retried for the
+/// room's current revision (a new one, someone's action, starts afresh).
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Stuck {
     since: Option<f64>,
@@ -34,8 +43,8 @@ impl Stuck {
 }
 
 impl Engine {
-    /// Applies the room's state again to a player stuck stopped while the room plays (see the
-    /// module). True when it acted.
+    /// Applies the room's state again to a player left off it (see the module). True when it
+    /// acted.
     pub(super) fn unstick(
         &mut self,
         now: f64,
@@ -50,20 +59,7 @@ impl Engine {
                 ..Stuck::default()
             };
         }
-        if r.state == PlayerState::Playing {
-            self.stuck.since = None;
-            return false;
-        }
-        let stopped = matches!(r.state, PlayerState::Paused | PlayerState::Cued);
-        let idle = self.status == ConnStatus::Live
-            && self.pending.is_none()
-            && self.queued.is_none()
-            && self.expect.is_none()
-            && self.guard.is_none()
-            && self.scheduled.is_none()
-            && self.autoplay.play_at.is_none()
-            && !self.autoplay.blocked;
-        if !(s.playing && stopped && idle && !ended) {
+        if !(self.settled() && self.off_the_room(r, s, ended)) {
             self.stuck.since = None;
             return false;
         }
@@ -74,7 +70,36 @@ impl Engine {
         self.stuck.since = None;
         self.stuck.tries = self.stuck.tries.saturating_add(1);
         self.apply_state(now, Some(r), out);
-        self.stats.last_action = format!("stuck {:.0} ms: resume", now - since);
+        self.stats.last_action = format!("off the room {:.0} ms: re-applied", now - since);
         true
+    }
+
+    /// Nothing of ours or the viewer's is under way: no command, no expected play or pause, no
+    /// seek landing, no held start, no cue, no own start, no re-apply due.
+    fn settled(&self) -> bool {
+        self.status == ConnStatus::Live
+            && self.pending.is_none()
+            && self.queued.is_none()
+            && self.expect.is_none()
+            && self.guard.is_none()
+            && self.scheduled.is_none()
+            && self.cueing.is_none()
+            && self.user_start.is_none()
+            && !self.needs_apply
+            && self.autoplay.play_at.is_none()
+    }
+
+    /// The player shows something else than the room (a playing room's end, and a player the
+    /// browser would not start, are not).
+    fn off_the_room(&self, r: Reading, s: &PlaybackState, ended: bool) -> bool {
+        if s.playing {
+            !ended
+                && !self.autoplay.blocked
+                && matches!(r.state, PlayerState::Paused | PlayerState::Cued)
+        } else {
+            r.state == PlayerState::Playing
+                || (r.state == PlayerState::Paused
+                    && (r.position - s.position).abs() > SEEK_JUMP_PAUSED)
+        }
     }
 }

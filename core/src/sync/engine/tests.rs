@@ -586,7 +586,7 @@ fn a_player_left_paused_while_the_room_plays_is_started_again_with_backoff() {
     }
     assert!(plays.len() >= 4 && plays.len() <= 8, "{plays:?}");
     assert!(
-        e.stats().last_action.starts_with("stuck"),
+        e.stats().last_action.starts_with("off the room"),
         "{}",
         e.stats().last_action
     );
@@ -602,4 +602,56 @@ fn a_player_left_paused_while_the_room_plays_is_started_again_with_backoff() {
         "{}",
         e.stats().last_action
     );
+}
+
+#[test]
+fn a_player_left_off_a_paused_room_is_put_back_without_sending() {
+    // A paused room at 10 s. The viewer's seek to 400 s comes while our snap to 10 s is
+    // landing: the seek guard ends on the far reading, and the poll sees no jump after it.
+    let (mut e, _) = paused_and_live();
+    let t0 = 3_000.0 - SKEW;
+    e.on_tick(t0, Some(rd(t0, PlayerState::Paused, 10.0)));
+    let mut seeks = Vec::new();
+    let mut t = t0;
+    let mut at = 400.0;
+    let mut state = PlayerState::Paused;
+    e.guard = Some(Guard {
+        to: 10.0,
+        at: t0,
+        until: t0 + SEEK_GUARD_MS,
+    });
+    while t < t0 + 8_000.0 {
+        t += super::super::TICK_MS;
+        let out = e.on_tick(t, Some(rd(t, state, at)));
+        assert!(
+            !out.iter().any(|a| matches!(
+                a,
+                Action::Send(ClientMsg::Seek { .. } | ClientMsg::Play { .. })
+            )),
+            "{out:?}"
+        );
+        for a in &out {
+            if let Action::Seek(to) = a {
+                seeks.push((t, *to));
+                at = *to;
+            }
+        }
+        // Then the player starts by itself (an own start the engine took for its echo).
+        if t > t0 + 5_000.0 && t < t0 + 5_000.0 + super::super::TICK_MS {
+            state = PlayerState::Playing;
+        }
+        if out.contains(&Action::Pause) {
+            state = PlayerState::Paused;
+        }
+    }
+    assert_eq!(seeks.len(), 1, "{seeks:?}");
+    let (when, to) = seeks[0];
+    assert_eq!(to, 10.0);
+    assert!(
+        when >= t0 + SEEK_GUARD_MS + stuck::STUCK_GRACE_MS
+            && when <= t0 + SEEK_GUARD_MS + stuck::STUCK_GRACE_MS + 300.0,
+        "{}",
+        when - t0
+    );
+    assert_eq!(state, PlayerState::Paused, "the start was paused again");
 }
