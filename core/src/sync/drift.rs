@@ -533,8 +533,12 @@ impl Drift {
         let quick = last2.len() == 2
             && last2.iter().all(|e| e.abs() > quick_at)
             && last2[0].signum() == last2[1].signum();
-        // A noisy player's estimate needs more readings.
-        let min_pulse = if self.noise_level > NOISY {
+        // A noisy player's estimate needs more readings; so does one whose noise is not known
+        // yet (it is measured from half a window on) when these few readings look noisy: on
+        // five late readings the estimate can be off by tens of ms, a pulse on it makes the
+        // error it then chases, and each pulse discards the samples the noise would have been
+        // measured from (a player with 0–40 ms late readings was pulsed ±60 ms for 10 s).
+        let min_pulse = if self.noise_level > NOISY || fit.noise > NOISY {
             MAX_SAMPLES / 2
         } else {
             MIN_PULSE_SAMPLES
