@@ -92,9 +92,11 @@ impl Engine {
         if self.status != ConnStatus::Live {
             return;
         }
-        // A late reading extrapolated back from a start can be a hair below 0 (or past the
-        // end): the player is at the edge, and the server would refuse the value.
-        let edge = |p: f64| clamp_position(p, s.duration);
+        // A late reading extrapolated back from a start can be a hair below 0: the player is at
+        // the start, and the server would refuse the value. Only the range the server accepts:
+        // a position past the reported duration is sent as it is (the server then drops the
+        // wrong duration, see `playback::apply`).
+        let edge = |p: f64| clamp_position(p, None);
         let cmd = match cmd {
             Command::Play { position } => Command::Play {
                 position: edge(position),

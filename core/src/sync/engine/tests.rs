@@ -655,3 +655,29 @@ fn a_player_left_off_a_paused_room_is_put_back_without_sending() {
     );
     assert_eq!(state, PlayerState::Paused, "the start was paused again");
 }
+
+#[test]
+fn own_positions_are_sent_within_the_range_the_server_accepts_and_no_narrower() {
+    let sent_seek = |to: f64| {
+        let v = crate::ids::VideoId::parse("dQw4w9WgXcQ").unwrap();
+        let mut s = PlaybackState::new(v, 10.0, 0.0);
+        s.duration = Some(600.0);
+        let mut e = Engine::new(Some(s.clone()));
+        e.on_player_ready(0.0, &[1.0], Some(rd(0.0, PlayerState::Paused, 10.0)));
+        let now = 1_000.0 - SKEW;
+        e.on_message(
+            now,
+            hello(s, 1_000.0),
+            Some(rd(now, PlayerState::Paused, 10.0)),
+        );
+        let out = e.on_request(now, Command::Seek { position: to }, None);
+        out.iter().find_map(|a| match a {
+            Action::Send(ClientMsg::Seek { position, .. }) => Some(*position),
+            _ => None,
+        })
+    };
+    // A late reading a hair below the start is the start.
+    assert_eq!(sent_seek(-0.02), Some(0.0));
+    // Past the reported duration travels as it is: the report was wrong, and the server drops it.
+    assert_eq!(sent_seek(700.0), Some(700.0));
+}
