@@ -391,22 +391,11 @@ impl Inner {
                     (self.ui)(ev);
                 }
                 Action::WakeAt(t) => {
-                    let weak = Rc::downgrade(self);
                     let delay = (t - now).clamp(0.0, 60_000.0).round() as u32;
-                    let timeout = Timeout::new(delay, move || {
-                        if let Some(inner) = weak.upgrade() {
-                            inner.dispatch(Box::new(|e, now, r| e.on_tick(now, r)));
-                        }
-                    });
-                    *self.wake.borrow_mut() = Some(timeout);
+                    *self.wake.borrow_mut() = Some(Timeout::new(delay, self.tick_later()));
                 }
                 Action::StartAt(t) => {
-                    let weak = Rc::downgrade(self);
-                    *self.start_wake.borrow_mut() = Some(start_timer(t, now, move || {
-                        if let Some(inner) = weak.upgrade() {
-                            inner.dispatch(Box::new(|e, now, r| e.on_tick(now, r)));
-                        }
-                    }));
+                    *self.start_wake.borrow_mut() = Some(start_timer(t, now, self.tick_later()));
                 }
                 other => {
                     let player = self.player.borrow();
@@ -422,6 +411,16 @@ impl Inner {
                         _ => {}
                     }
                 }
+            }
+        }
+    }
+
+    /// A sync step for a timer to run (nothing once the client is gone).
+    fn tick_later(self: &Rc<Self>) -> impl FnOnce() + 'static {
+        let weak = Rc::downgrade(self);
+        move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.dispatch(Box::new(|e, now, r| e.on_tick(now, r)));
             }
         }
     }

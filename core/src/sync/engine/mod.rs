@@ -211,7 +211,7 @@ pub struct Engine {
     probe_counts: (u32, u32),
     /// The start need last reported, and when (client ms).
     need_sent: Option<(f64, f64)>,
-    /// A player left stopped while the room plays (see `stuck`).
+    /// A player left off the room's state, playing or paused (see `stuck`).
     stuck: stuck::Stuck,
 }
 

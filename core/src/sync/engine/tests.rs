@@ -493,31 +493,34 @@ fn own_play_held() -> (Engine, f64) {
     (e, now + 40.0)
 }
 
+/// The echo of that play (seq 1 of this viewer) as the server sends it: played from `position`,
+/// decided at client time `at` (server time `at + SKEW`) with a lead of `lead_ms`.
+fn own_play_echo(e: &Engine, position: f64, at: f64, lead_ms: f64) -> ServerMsg {
+    let paused = e.state().unwrap();
+    let state = crate::playback::apply_scheduled(
+        paused,
+        Command::Play { position },
+        paused.revision,
+        at + SKEW,
+        lead_ms,
+    )
+    .unwrap()
+    .unwrap();
+    ServerMsg::State {
+        state,
+        cause: Some(crate::protocol::Cause { conn_id: 7, seq: 1 }),
+    }
+}
+
 #[test]
 fn an_echo_that_overtakes_our_own_hold_still_starts_the_player() {
     // The echo comes back before the player reported the hold's pause (its readings still say
     // PLAYING), and its moment is too close for a held start: the player must be started,
     // or the pause landing right after would leave it paused while the room plays.
     let (mut e, at) = own_play_held();
-    let paused = e.state().unwrap().clone();
-    let s = crate::playback::apply_scheduled(
-        &paused,
-        Command::Play { position: 10.002 },
-        paused.revision,
-        at + SKEW + 2.0,
-        5.0,
-    )
-    .unwrap()
-    .unwrap();
+    let echo = own_play_echo(&e, 10.002, at + 2.0, 5.0);
     let now = at + 8.0;
-    let out = e.on_message(
-        now,
-        ServerMsg::State {
-            state: s,
-            cause: Some(crate::protocol::Cause { conn_id: 7, seq: 1 }),
-        },
-        Some(rd(now, PlayerState::Playing, 10.003)),
-    );
+    let out = e.on_message(now, echo, Some(rd(now, PlayerState::Playing, 10.003)));
     assert!(out.contains(&Action::Play), "{out:?}");
     // The hold's pause lands, then the play: the pause is not the viewer's.
     let out = e.on_player_state(
@@ -531,25 +534,9 @@ fn an_echo_that_overtakes_our_own_hold_still_starts_the_player() {
 #[test]
 fn a_player_left_paused_while_the_room_plays_is_started_again_with_backoff() {
     let (mut e, at) = own_play_held();
-    let paused = e.state().unwrap().clone();
-    let s = crate::playback::apply_scheduled(
-        &paused,
-        Command::Play { position: 10.0 },
-        paused.revision,
-        at + SKEW,
-        0.0,
-    )
-    .unwrap()
-    .unwrap();
+    let echo = own_play_echo(&e, 10.0, at, 0.0);
     let now = at + 10.0;
-    let out = e.on_message(
-        now,
-        ServerMsg::State {
-            state: s,
-            cause: Some(crate::protocol::Cause { conn_id: 7, seq: 1 }),
-        },
-        Some(rd(now, PlayerState::Paused, 10.0)),
-    );
+    let out = e.on_message(now, echo, Some(rd(now, PlayerState::Paused, 10.0)));
     assert!(out.contains(&Action::Play), "{out:?}");
     // The player starts when asked, and each time stops again a moment later without an
     // event (a player's own mood): it is started again, with a growing grace.
