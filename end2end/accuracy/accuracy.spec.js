@@ -57,6 +57,7 @@ test('sync accuracy figures', async ({ viewers, player }, testInfo) => {
     polling: 5,
   });
   const firstFrame = Date.now() - joinStart;
+  if (process.env.ACCURACY_TRACE) console.log('timelines', JSON.stringify(await Promise.all([a, b, c, d].map((v) => v.timelineOffset()))));
   const join = await collect([a, b, c, d], WINDOW_S);
   const joinSettled = settledAt(join);
 

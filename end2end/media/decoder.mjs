@@ -1,8 +1,9 @@
 // What a real <video> decoder does with rate pulses and starts (issue 25): the measurement
 // behind core/src/sync/pulse_lag.rs and the engine's START_SETTLE_MS. Headless Chromium plays
 // the real-media clip (end2end/media/make-clip.sh) on a page of its own, and prints:
-// - per pulse length d (ms) at 1.25: the shift planned (0.25 d) and the shift realized
-//   (currentTime - wall clock, averaged over 300 ms before and from 400 ms after);
+// - per pulse at 1.25 and at 0.75 of length d (ms): the shift planned ((rate - 1) d) and the
+//   shift realized (currentTime - wall clock, averaged over 300 ms before and from 400 ms
+//   after); both ways a pulse also moves the clock about 20 ms back (core/src/sync/pulse_lag.rs);
 // - per start after a seek: when the clock first moved and where it stood against a clock
 //   running from that moment (ms) 0-1450 ms later.
 //
@@ -38,17 +39,17 @@ const { pulses, starts } = await page.evaluate(async () => {
   await v.play();
   await sleep(1500);
   const pulses = [];
-  for (const d of [0, 16, 40, 100, 200, 400]) {
+  for (const [rate, d] of [1.25, 0.75].flatMap((r) => [0, 16, 40, 100, 200, 400].map((d) => [r, d]))) {
     for (let k = 0; k < 4; k++) {
       const before = await offset(300);
-      v.playbackRate = 1.25;
+      v.playbackRate = rate;
       const t0 = performance.now();
       await sleep(d);
       v.playbackRate = 1.0;
       const ran = performance.now() - t0;
       await sleep(400);
       const after = await offset(300);
-      pulses.push({ d, ran: +ran.toFixed(1), planned: +(0.25 * ran).toFixed(1), realized: +(after.m - before.m).toFixed(2), noiseRms: +before.rms.toFixed(3) });
+      pulses.push({ d, ran: +ran.toFixed(1), rate, planned: +((rate - 1) * ran).toFixed(1), realized: +(after.m - before.m).toFixed(2), noiseRms: +before.rms.toFixed(3) });
     }
   }
   v.pause();
@@ -74,7 +75,7 @@ const { pulses, starts } = await page.evaluate(async () => {
   }
   return { pulses, starts };
 });
-console.log('pulses at 1.25 (ms): d, ran, planned shift, realized shift, reading noise RMS');
+console.log('pulses (ms): d, ran, rate, planned shift, realized shift, reading noise RMS');
 for (const p of pulses) console.log(JSON.stringify(p));
 console.log('starts: first move after play() (ms), then position minus a clock from that moment (ms) at 0..1450 ms');
 for (const s of starts) console.log(JSON.stringify(s));

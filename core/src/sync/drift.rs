@@ -48,6 +48,10 @@ use super::pulse_lag::PulseLag;
 
 /// A slope beyond this (s/s, i.e. 3 ms per second) counts as a skewed media clock.
 pub const SKEW_SLOPE: f64 = 0.003;
+/// A skewed clock's pulse aims past zero by its drift over this long (s; at most the band):
+/// half the time from one pulse decision to the next (settling and fresh samples), so the
+/// error sweeps evenly either side of zero.
+pub const SKEW_AIM_S: f64 = 0.35;
 /// Smallest dead band of a skewed clock (s): it sweeps ± half of it between pulses, so that a
 /// 1 % fast clock is pulsed about once a second, not on every poll.
 pub const SKEW_BAND: f64 = 0.004;
@@ -64,6 +68,9 @@ pub const LOCKED_BAND: f64 = 0.020;
 /// if wider) before a seek, s; the seek lands on the far side of zero by this band less the
 /// learned landing spread, so the saw-tooth is centred and no landing passes the band.
 pub const LOCKED_SKEW_BAND: f64 = 0.035;
+/// Largest drift (s/s) a window's slope is believed as when a pulse is measured: 2 %, twice
+/// the skew the suite gives a clock.
+pub const MAX_DRIFT: f64 = 0.02;
 /// Weight kept of the drift rate learned so far when another window of samples is folded in
 /// (about the last ten windows count).
 pub const DRIFT_MEMORY: f64 = 0.9;
@@ -94,6 +101,12 @@ pub const MIN_SEEK_SAMPLES: usize = 2;
 pub const MAX_SAMPLES: usize = 20;
 /// Samples are ignored for this long after a pulse, a seek or a resume (ms).
 pub const SETTLE_MS: f64 = 200.0;
+/// Samples are ignored for this long after a pulse ends on a player with a pulse lag (ms): on a
+/// real decoder the way back to
+/// the base rate reaches the clock ~100 ms later and the clock jumps then (up to ~130 ms after
+/// a short slow-down pulse, `end2end/media/decoder.mjs`); a window that straddles the jump
+/// measures the pulse wrong (a 24 ms pulse read as a +119 ms lag).
+pub const PULSE_SETTLE_MS: f64 = 300.0;
 /// A pulse's rate must be confirmed by the player within this time (ms).
 pub const RATE_CONFIRM_MS: f64 = 1_000.0;
 /// First guess of the seek-to-playing latency (s).
@@ -107,6 +120,13 @@ pub const LATENCY_WINDOW: usize = 7;
 pub const LANDING_SPREAD_GUESS: f64 = 0.020;
 /// Longest single pulse (ms).
 pub const MAX_PULSE_MS: f64 = 5_000.0;
+/// Shortest pulse when its direction's learned lag is negative (s), a frame: a pulse planned
+/// shorter (an error smaller than the pulse's own jump) is made this long, see
+/// [`Drift::decide`]. On Chromium a 0.75 pulse of 16 ms moved the clock −21 ms in some runs and
+/// not at all in others (`end2end/media/decoder.mjs`): one that did nothing is simply decided
+/// again. (40 ms, which always moved it −30 ms, made the modelled players with late readings
+/// and a real decoder's 1 % fast clock worse in the simulation: a wider saw-tooth.)
+pub const MIN_PULSE_S: f64 = 0.016;
 
 /// Whether this player honours the rates used for pulses.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -315,10 +335,16 @@ impl Drift {
         self.seek_latency
     }
 
-    /// The learned pulse lag (s): how much of a pulse a real decoder loses (see
+    /// The learned speed-up pulse lag (s): how much of such a pulse a real decoder loses (see
     /// [`super::pulse_lag`]).
     pub fn pulse_lag(&self) -> f64 {
         self.pulse_lag.value()
+    }
+
+    /// The learned slow-down pulse lag (s; negative where such a pulse moves the player
+    /// further than its length says).
+    pub fn pulse_lag_slow(&self) -> f64 {
+        self.pulse_lag.slow_value()
     }
 
     /// How far (s) a seek aimed with the learned latency may land from its aim: the widest
@@ -383,7 +409,16 @@ impl Drift {
     /// Folds the slope of the samples collected since the last reset into the learned drift
     /// rate, weighted by its precision (many, quiet, long-spanning samples weigh most).
     fn harvest_drift(&mut self) {
-        if self.samples.len() < MAX_SAMPLES / 2 {
+        // A quiet pulsed player's short windows (the few readings between two pulses) show its
+        // drift too; a noisy one's, or a rate-locked one's (its seeks' landings), need half a
+        // window and a second.
+        let quiet = self.noise_level <= NOISY && self.rate_control() != RateControl::Locked;
+        let (least, span) = if quiet {
+            (MIN_PULSE_SAMPLES, 300.0)
+        } else {
+            (MAX_SAMPLES / 2, 900.0)
+        };
+        if self.samples.len() < least {
             return;
         }
         let Some(&(last, _)) = self.samples.back() else {
@@ -392,7 +427,7 @@ impl Drift {
         let Some(fit) = self.fit(last) else {
             return;
         };
-        if fit.span_ms < 900.0 || !fit.raw_slope.is_finite() {
+        if fit.span_ms < span || !fit.raw_slope.is_finite() {
             return;
         }
         let noise = fit.noise.max(self.noise_level).max(0.001);
@@ -416,6 +451,18 @@ impl Drift {
             SLOPE_SIGMAS
         };
         (rate.abs() > SKEW_SLOPE && rate.abs() > sigmas * se).then_some(rate)
+    }
+
+    /// The clock's drift for measuring a pulse (s/s): this window's raw slope (a drift too small
+    /// to count as significant in one window still biases the measurement 4x) when it is one a
+    /// media clock can have; else (a real decoder's slow start or a jump inside the window,
+    /// tens of ms/s) the drift learned over many windows, or none.
+    fn plausible_drift(&self, fit: &ErrorFit) -> f64 {
+        if fit.raw_slope.is_finite() && fit.raw_slope.abs() <= MAX_DRIFT {
+            fit.raw_slope
+        } else {
+            self.learned_drift().unwrap_or(0.0)
+        }
     }
 
     /// The current smoothed error, if there are samples.
@@ -481,7 +528,8 @@ impl Drift {
         if self.blurred() {
             self.pulse_lag.cancel();
         } else {
-            self.pulse_lag.measured(now, fit.error, fit.raw_slope);
+            let drift = self.plausible_drift(&fit);
+            self.pulse_lag.measured(now, fit.error, drift);
         }
     }
 
@@ -555,16 +603,50 @@ impl Drift {
         } else {
             fit
         };
-        let e = fit.error;
-        let skewed = is_skewed(&fit, self.noise_level);
-        // A drifting clock sweeps a wider window (every pulse is heard: fewer, longer ones).
-        let band = if skewed { band.max(SKEW_BAND) } else { band };
-        let trigger = e.abs() > band || (skewed && e * fit.slope > 0.0 && e.abs() > band / 2.0);
+        // The clock's drift: this window's, or the one learned over many (a window between two
+        // pulses is too short to show it on its own; the error now is then re-read along it).
+        let (e, drift) = if is_skewed(&fit, self.noise_level) {
+            (fit.error, Some(fit.slope))
+        } else if let Some(rate) = self
+            .learned_drift()
+            .filter(|_| fit.samples >= min_pulse && self.noise_level <= NOISY)
+        {
+            let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
+            (
+                error_with_slope(&v, now, rate).unwrap_or(fit.error),
+                Some(rate),
+            )
+        } else {
+            (fit.error, None)
+        };
+        let skewed = drift.is_some();
+        let slope = drift.unwrap_or(fit.slope);
+        // A drifting clock sweeps a wider window (every pulse is heard: fewer, longer ones). A
+        // steady one is left within the landing spread of the pulse that would correct it: no
+        // pulse lands closer (a real decoder's vary by several ms; a modelled player's by 0).
+        let band = if skewed {
+            // At least the saw-tooth the least pulse against the drift makes (a real decoder's
+            // slow-down pulse moves it 24 ms at least): landing on its far side is left alone.
+            let against = -slope.signum() * 0.25;
+            let lag = self.pulse_lag.value_for(against);
+            let least = if lag < 0.0 {
+                0.25 * (MIN_PULSE_S - lag)
+            } else {
+                0.0
+            };
+            band.max(SKEW_BAND).max(least * 0.6)
+        } else {
+            let way = if e > 0.0 { -1.0 } else { 1.0 };
+            band.max(self.pulse_lag.landing_spread(way * 0.25))
+        };
+        let trigger = e.abs() > band || (skewed && e * slope > 0.0 && e.abs() > band / 2.0);
         if !trigger {
             return Correction::None;
         }
+        // Past zero by half of what the drift adds before the next pulse can come: the
+        // saw-tooth is centred on zero.
         let aim = if skewed {
-            -fit.slope.signum() * (fit.slope.abs() * 0.5).min(band / 2.0)
+            -slope.signum() * (slope.abs() * SKEW_AIM_S).min(band)
         } else {
             0.0
         };
@@ -578,16 +660,37 @@ impl Drift {
             };
         };
         // While pulsing, the error changes by (rate - base) + slope per second.
-        let speed = (rate - self.base_rate) + fit.slope;
-        // A real decoder loses the learned pulse lag of every pulse (0 on a modelled player).
-        let duration_s = if speed * delta < 0.0 {
+        let speed = (rate - self.base_rate) + slope;
+        let d0 = if speed * delta < 0.0 {
             (delta / speed).abs()
         } else {
             (delta / (rate - self.base_rate)).abs()
-        } + self.pulse_lag.value();
-        Correction::Pulse {
-            rate,
-            duration_ms: (duration_s * 1000.0).min(MAX_PULSE_MS),
+        };
+        // A real decoder's pulse moves the player further or less far than its length says:
+        // the learned lag of this direction (0 on a modelled player).
+        let lag = self.pulse_lag.value_for(rate - self.base_rate);
+        let duration_s = d0 + lag;
+        if lag >= 0.0 || duration_s >= MIN_PULSE_S {
+            return Correction::Pulse {
+                rate,
+                duration_ms: (duration_s * 1000.0).min(MAX_PULSE_MS),
+            };
+        }
+        // Even the shortest pulse this way moves the player past zero (a slow-down pulse's own
+        // jump on a real decoder is larger than this error). A steady clock takes it: the
+        // pulse the other way that follows is long enough to be planned precisely, so two
+        // pulses land it (a short pulse the other way, whose jump would be the correction, was
+        // tried: on Chromium 1.25 pulses of 40-100 ms move the player −5 to +6 ms, not as
+        // planned). A skewed clock would need that on every sweep: its saw-tooth is made as
+        // wide as the least shift instead, centred on zero.
+        let least_shift = (rate - self.base_rate).abs() * (MIN_PULSE_S - lag);
+        if !skewed || (e * delta > 0.0 && e.abs() > least_shift / 2.0) {
+            Correction::Pulse {
+                rate,
+                duration_ms: MIN_PULSE_S * 1000.0,
+            }
+        } else {
+            Correction::None
         }
     }
 
@@ -660,9 +763,19 @@ impl Drift {
     pub fn start_pulse(&mut self, now: f64, rate: f64, duration_ms: f64) {
         // What the pulse was decided on: measured against what it did once it is over.
         match self.fit(now) {
-            Some(f) if !self.blurred() => {
-                self.pulse_lag
-                    .started(now, f.error, f.raw_slope, rate - self.base_rate);
+            // A pulse against the error (the other way's jump is the correction) is short and
+            // its effect not linear in its length: it teaches nothing.
+            Some(f)
+                if !self.blurred()
+                    && f.noise <= NOISY
+                    && f.error * (rate - self.base_rate) <= 0.0 =>
+            {
+                self.pulse_lag.started(
+                    now,
+                    f.error,
+                    self.plausible_drift(&f),
+                    rate - self.base_rate,
+                );
             }
             _ => self.pulse_lag.cancel(),
         }
@@ -672,6 +785,7 @@ impl Drift {
         });
         // A latency measurement still waiting for samples would measure the pulse instead.
         self.learn = None;
+        self.harvest_drift();
         self.samples.clear();
         self.rate_nudges += 1;
         if self.support == RateSupport::Unknown {
@@ -686,7 +800,14 @@ impl Drift {
     pub fn end_pulse(&mut self, now: f64) -> bool {
         if self.pulse.take().is_some() {
             self.pulse_lag.ended(now);
-            self.reset(now, SETTLE_MS);
+            // A player whose pulses act late (a real decoder) settles longer; a modelled one,
+            // whose pulses act at once, is measured again as soon as after anything else.
+            let settle = if self.pulse_lag.value() != 0.0 || self.pulse_lag.slow_value() != 0.0 {
+                PULSE_SETTLE_MS
+            } else {
+                SETTLE_MS
+            };
+            self.reset(now, settle);
             true
         } else {
             false
@@ -950,8 +1071,9 @@ mod tests {
         match d.decide(t) {
             Correction::Pulse { rate, duration_ms } => {
                 assert_eq!(rate, 0.75);
-                // Aim half a band (2 ms) past zero: 5 ms to remove at (0.25 - 0.01)/s.
-                assert!((duration_ms - 20.8).abs() < 1.5, "{duration_ms}");
+                // Aim past zero by the drift over SKEW_AIM_S (3.5 ms): 6.5 ms to remove at
+                // (0.25 - 0.01)/s.
+                assert!((duration_ms - 27.1).abs() < 1.5, "{duration_ms}");
             }
             c => panic!("{c:?}"),
         }

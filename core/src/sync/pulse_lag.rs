@@ -1,28 +1,41 @@
-//! What a rate pulse really does on a real decoder, learned per player (issue 25).
+//! What a rate pulse really does on a real decoder, learned per player and per direction
+//! (issue 25).
 //!
 //! On a modelled player a pulse at `base ± 0.25` for `d` seconds moves the position by exactly
-//! `± 0.25 d`. On a real `<video>` it does not: the new rate reaches the audio renderer late and
-//! the way back to the base rate sooner, so a pulse moves the position by `0.25 (d - lag)`,
-//! where the *pulse lag* was 60–90 ms in Chromium (measured with the real-media stand-in: pulses
-//! of 100, 200 and 400 ms at 1.25 moved it by 2–6, 31–36 and 76–79 ms instead of 25, 50 and
-//! 100; one of 40 ms moved it *back* by 5 ms). A controller that plans pulses as if the lag were
-//! 0 never lands: it under-corrects, measures the rest, pulses again — the constant warble the
-//! issue heard (about three rate changes a second).
+//! `± 0.25 d`. On a real `<video>` it does not. Measured in Chromium with the real-media clip
+//! (`end2end/media/decoder.mjs`), a rate change reaches the media clock about 100 ms late, and
+//! the clock jumps back when it does, so every pulse, whichever its direction, also moves the
+//! position by about −20 ms (±5):
+//! - pulses of 100, 200 and 300 ms at 1.25 moved it by +2..+6, +33..+37 and +49..+51 ms instead
+//!   of 25, 50 and 75 (one of 40 ms moved it *back* by 5 ms);
+//! - pulses of 16, 40, 100, 200 and 300 ms at 0.75 moved it by −21, −30, −43..−49, −67..−73 and
+//!   −99..−105 ms instead of −4, −10, −25, −50 and −75.
 //!
-//! So each completed pulse is a measurement: the error before it (`e0`, with the slope of a
+//! In the terms of a pulse's length, `moved = (rate - base) (d - lag)`: a speed-up pulse acts
+//! as if `lag` ≈ +80 ms shorter, a slow-down pulse as if ≈ 80 ms *longer* (lag ≈ −80 ms). One
+//! lag for both directions (the first model) made every slow-down pulse overshoot by ~40 ms:
+//! the −40 ms jumps and the pulse back that the real-media runs showed. So each direction keeps
+//! its own lag.
+//!
+//! Each completed pulse is a measurement: the error before it (`e0`, with the slope of a
 //! skewed clock), the error measured once settled after it (`e1`), and the planned change give
-//! `lag = d - (e1 - e0 - slope·t) / (rate - base)`. The lag used for the next pulses is the
-//! median of the last [`LAG_WINDOW`] measurements (one odd landing does not move it), clamped to
-//! [`MIN_LAG`, `MAX_LAG`] and taken as 0 below [`NEGLIGIBLE`]; pulses are then planned `|error| / 0.25 + lag` long. A modelled
-//! player measures 0 and is planned exactly as before.
+//! `lag = d - (e1 - e0 - slope·t) / (rate - base)`. The lag used for the next pulses of that
+//! direction is the median of its last [`LAG_WINDOW`] measurements (one odd landing does not
+//! move it), clamped to ±[`MAX_LAG`] and taken as 0 below [`NEGLIGIBLE`]; a direction not
+//! measured yet plans with 0. A pulse is then planned `|error| / 0.25 + lag` long
+//! ([`super::drift`]); when that is shorter than a frame (a slow-down pulse for an error smaller
+//! than its own jump), the shortest pulse is used only if it leaves a smaller error than it
+//! found. How widely a direction's measurements vary is its *landing spread*
+//! ([`PulseLag::landing_spread`]): no pulse can land closer, so no smaller error is pulsed. A
+//! modelled player measures 0 both ways and is planned exactly as before.
 
 use std::collections::VecDeque;
 
 /// Measurements kept (their median is the lag).
 pub const LAG_WINDOW: usize = 5;
-/// Smallest lag believed (s): a pulse that moved the player more than planned measured noise.
-pub const MIN_LAG: f64 = 0.0;
-/// Largest lag believed (s): Chromium's is 60-90 ms.
+/// Measurements of a direction before its landing spread counts.
+pub const SPREAD_MIN: usize = 3;
+/// Largest lag believed either way (s): Chromium's is about ±80 ms.
 pub const MAX_LAG: f64 = 0.15;
 /// A learned lag below this (s) is measurement noise (a modelled player's lag is 0; a real
 /// decoder's tens of ms): it is not applied.
@@ -43,11 +56,44 @@ struct Pending {
     ran: Option<f64>,
 }
 
-/// The learned pulse lag of one player.
+/// The measurements of one direction and their median.
 #[derive(Clone, Debug, Default)]
-pub struct PulseLag {
+struct Lags {
     lags: VecDeque<f64>,
     value: f64,
+}
+
+impl Lags {
+    fn record(&mut self, lag: f64) -> f64 {
+        if self.lags.len() == LAG_WINDOW {
+            self.lags.pop_front();
+        }
+        self.lags.push_back(lag);
+        let mut v: Vec<f64> = self.lags.iter().copied().collect();
+        v.sort_unstable_by(f64::total_cmp);
+        let n = v.len();
+        self.value = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        self.value
+    }
+
+    fn value(&self) -> f64 {
+        if self.value.abs() < NEGLIGIBLE {
+            0.0
+        } else {
+            self.value
+        }
+    }
+}
+
+/// The learned pulse lags of one player: speeding up and slowing down.
+#[derive(Clone, Debug, Default)]
+pub struct PulseLag {
+    up: Lags,
+    down: Lags,
     pending: Option<Pending>,
 }
 
@@ -57,18 +103,56 @@ impl PulseLag {
         Self::default()
     }
 
-    /// The lag to add to a pulse's planned length (s); 0 while it is [`NEGLIGIBLE`].
-    pub fn value(&self) -> f64 {
-        if self.value.abs() < NEGLIGIBLE {
-            0.0
+    /// The lag to add to the planned length of a pulse at `rate - base = delta` (s); 0 while
+    /// it is [`NEGLIGIBLE`]. A direction not measured yet takes the other's, negated (the jump
+    /// that makes the lag is the same both ways: a joiner's first slow-down pulse teaches its
+    /// first speed-up pulse), 0 before any measurement.
+    pub fn value_for(&self, delta: f64) -> f64 {
+        let own = self.lags(delta);
+        if own.lags.is_empty() {
+            -self.lags(-delta).value()
         } else {
-            self.value
+            own.value()
         }
     }
 
-    /// Measurements so far (at most [`LAG_WINDOW`]).
+    /// The speed-up lag (s), the one the status shows.
+    pub fn value(&self) -> f64 {
+        self.value_for(1.0)
+    }
+
+    /// The slow-down lag (s).
+    pub fn slow_value(&self) -> f64 {
+        self.value_for(-1.0)
+    }
+
+    /// How far (s of position) a pulse at `rate - base = delta` may land from its aim: half
+    /// the range of that direction's kept lag measurements, times `|delta|`; 0 before
+    /// [`SPREAD_MIN`] measurements (and on a modelled player, where every one is 0).
+    pub fn landing_spread(&self, delta: f64) -> f64 {
+        let l = &self.lags(delta).lags;
+        if l.len() < SPREAD_MIN {
+            return 0.0;
+        }
+        let (lo, hi) = l
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+                (lo.min(*x), hi.max(*x))
+            });
+        (hi - lo) / 2.0 * delta.abs()
+    }
+
+    /// Measurements so far (at most [`LAG_WINDOW`] per direction).
     pub fn measurements(&self) -> usize {
-        self.lags.len()
+        self.up.lags.len() + self.down.lags.len()
+    }
+
+    fn lags(&self, delta: f64) -> &Lags {
+        if delta < 0.0 {
+            &self.down
+        } else {
+            &self.up
+        }
     }
 
     /// A pulse at `rate - base = delta` started at `now`, decided on error `e0` with `slope`.
@@ -97,11 +181,11 @@ impl PulseLag {
         self.pending = None;
     }
 
-    /// The first settled error estimate `e1` at `now` after the pulse ended, with the slope
-    /// measured then (`slope1`, the raw one: a drift too small to count as significant in one
-    /// window still biases the measurement 4x): learns from it. The clock's own drift over the
-    /// measurement is taken as the mean of the slopes before and after. Returns the new lag when
-    /// it learned something.
+    /// The first settled error estimate `e1` at `now` after the pulse ended, with the clock's
+    /// drift known then (`slope1`; the engine passes the drift learned over many windows, not
+    /// one short window's slope, which a real decoder's start or jump can make tens of ms/s):
+    /// learns from it. The clock's own drift over the measurement is taken as the mean of the
+    /// drifts before and after. Returns the new lag when it learned something.
     pub fn measured(&mut self, now: f64, e1: f64, slope1: f64) -> Option<f64> {
         let p = self.pending?;
         let ran = p.ran?;
@@ -111,22 +195,19 @@ impl PulseLag {
         let slope = (slope1 + p.slope) / 2.0;
         let moved = e1 - p.e0 - slope * elapsed;
         let lag = ran - moved / p.delta;
-        if !lag.is_finite() || (moved - p.delta * ran).abs() > IMPLAUSIBLE {
+        // Beyond ±MAX_LAG is no decoder's: something else moved the player (a start's slow
+        // first 100 ms, a jump inside the window the error was read from).
+        if !lag.is_finite() || lag.abs() > MAX_LAG || (moved - p.delta * ran).abs() > IMPLAUSIBLE {
             return None;
         }
-        if self.lags.len() == LAG_WINDOW {
-            self.lags.pop_front();
-        }
-        self.lags.push_back(lag.clamp(MIN_LAG, MAX_LAG));
-        let mut v: Vec<f64> = self.lags.iter().copied().collect();
-        v.sort_unstable_by(f64::total_cmp);
-        let n = v.len();
-        self.value = if n % 2 == 1 {
-            v[n / 2]
+        // A speed-up pulse that moved the player further than planned measured noise (no
+        // decoder speeds up early): 0, as before the slow-down lag was told apart. A slow-down
+        // pulse's may be either sign.
+        if p.delta < 0.0 {
+            Some(self.down.record(lag))
         } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        };
-        Some(self.value)
+            Some(self.up.record(lag.max(0.0)))
+        }
     }
 }
 
@@ -161,13 +242,23 @@ mod tests {
         }
         assert!((l.value() - 0.08).abs() < 1e-9, "{}", l.value());
         assert_eq!(l.measurements(), LAG_WINDOW);
-        // A slow-down pulse measures the same lag.
+        // Not measured yet: the speed-up lag, negated.
+        assert!((l.slow_value() + 0.08).abs() < 1e-9);
+        // A slow-down pulse on Chromium moves the player *further* than planned: its own lag,
+        // negative, and the speed-up lag is left as it was.
         l.started(30_000.0, 0.03, 0.0, -0.25);
         l.ended(30_200.0);
         let v = l
-            .measured(30_900.0, 0.03 - 0.25 * (0.2 - 0.08), 0.0)
+            .measured(30_900.0, 0.03 - 0.25 * (0.2 + 0.08), 0.0)
             .unwrap();
-        assert!((v - 0.08).abs() < 1e-9, "{v}");
+        assert!((v + 0.08).abs() < 1e-9, "{v}");
+        assert!((l.value_for(-0.25) + 0.08).abs() < 1e-9);
+        assert!((l.value_for(0.25) - 0.08).abs() < 1e-9);
+        assert_eq!(l.measurements(), LAG_WINDOW + 1);
+        // Up lags 0.075..0.14: a 1.25 pulse lands within ±0.25 × 0.0325 s; one slow-down
+        // measurement is too few to tell.
+        assert!((l.landing_spread(0.25) - 0.25 * 0.0325).abs() < 1e-9);
+        assert_eq!(l.landing_spread(-0.25), 0.0);
     }
 
     #[test]
@@ -198,13 +289,25 @@ mod tests {
         assert_eq!(l.measured(800.0, 0.0, 0.0), None);
         l.started(0.0, 0.02, 0.0, -0.25);
         assert_eq!(l.measured(800.0, 0.0, 0.0), None, "not ended yet");
-        // Out-of-range measurements are clamped.
+        // Beyond ±MAX_LAG is no decoder's (a pulse of 200 ms that did nothing, one of 100 ms
+        // that moved the player the other way): rejected, not clamped.
         l.started(0.0, -0.02, 0.0, 0.25);
         l.ended(200.0);
-        assert_eq!(l.measured(900.0, -0.02, 0.0), Some(MAX_LAG));
+        assert_eq!(l.measured(900.0, -0.02, 0.0), None);
+        l.started(0.0, 0.02, 0.0, -0.25);
+        l.ended(100.0);
+        assert_eq!(l.measured(800.0, 0.04, 0.0), None);
+        assert_eq!(l.measurements(), 0);
         l.started(0.0, 0.02, 0.0, 0.25);
         l.ended(100.0);
-        // Moved 30 ms where 25 were planned: a lag below 0 is noise.
-        assert_eq!(l.measured(800.0, 0.05, 0.0), Some(MAX_LAG / 2.0));
+        // A speed-up pulse that moved 30 ms where 25 were planned: noise, a lag of 0.
+        let v = l.measured(800.0, 0.05, 0.0).unwrap();
+        assert_eq!(v, 0.0);
+        // A slow-down pulse's may be negative (Chromium's jump).
+        l.started(0.0, 0.02, 0.0, -0.25);
+        l.ended(100.0);
+        let v = l.measured(800.0, -0.01, 0.0).unwrap();
+        assert!((v + 0.02).abs() < 1e-9, "{v}");
+        assert_eq!(l.measured(900.0, 0.0, 0.0), None, "measured once");
     }
 }

@@ -54,6 +54,11 @@ pub struct Player {
     pub rate_lag_ms: f64,
     /// See `rate_lag_ms`.
     pub rate_back_lag_ms: f64,
+    /// A real decoder: the position jumps by this much (ms) when a rate change reaches the
+    /// clock (Chromium: about −10 ms each way, so a pulse, whichever its direction, moves the
+    /// position about 20 ms back: a slow-down pulse further than its length says;
+    /// sync/pulse_lag.rs). 0 = none.
+    pub rate_jump_ms: f64,
     /// A real decoder's start: for the first 100 ms of PLAYING the clock runs slow and ends
     /// this many ms behind (Chromium: 62-64 ms, `end2end/media/decoder.mjs`). 0 = none.
     pub start_lag_ms: f64,
@@ -92,6 +97,7 @@ impl Player {
             paused_seek_buffers: false,
             rate_lag_ms: 0.0,
             rate_back_lag_ms: 0.0,
+            rate_jump_ms: 0.0,
             start_lag_ms: 0.0,
             slow_until: 0.0,
             clock_rate: 1.0,
@@ -147,6 +153,9 @@ impl Player {
         while let Some(&(at, r)) = self.rate_due.first() {
             if now < at {
                 break;
+            }
+            if r != self.clock_rate && self.state == PlayerState::Playing {
+                self.position += self.rate_jump_ms / 1000.0;
             }
             self.clock_rate = r;
             self.rate_due.remove(0);

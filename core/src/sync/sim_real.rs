@@ -1,14 +1,16 @@
 //! A real decoder in the closed-loop simulation (issue 25): a rate change reaches the media
-//! clock late (90 ms) and the way back sooner (10 ms), as measured in Chromium with a real
-//! `<video>`, so a pulse planned as on a modelled player under-corrects by 20 ms every time. The
-//! engine learns that lag from its own pulses and then lands in a pulse or two, and steady play
-//! makes no corrections at all.
+//! clock 100 ms late, both ways, and the position jumps back about 10 ms when each does, as
+//! measured in Chromium with a real `<video>` (`end2end/media/decoder.mjs`). So a
+//! speed-up pulse planned as on a modelled player under-corrects by 20 ms and a slow-down pulse
+//! over-corrects by 20 ms, every time. The engine learns each direction's lag from its own
+//! pulses and then lands in a pulse or two, and steady play makes no corrections at all.
 
 use super::sim::World;
 
 fn real_decoder(w: &mut World, i: usize) {
-    w.clients[i].player.rate_lag_ms = 90.0;
-    w.clients[i].player.rate_back_lag_ms = 10.0;
+    w.clients[i].player.rate_lag_ms = 100.0;
+    w.clients[i].player.rate_back_lag_ms = 100.0;
+    w.clients[i].player.rate_jump_ms = -10.0;
 }
 
 /// A plays from 0; B (a real decoder) joins 3 s later and settles for 10 s.
@@ -40,6 +42,11 @@ fn real_decoder_the_pulse_lag_is_learned_and_offsets_land_in_two_pulses() {
     }
     let lag = w.clients[1].engine.stats().pulse_lag_ms;
     assert!((lag - 80.0).abs() < 10.0, "learned lag {lag} ms");
+    let slow = w.clients[1].engine.stats().pulse_lag_slow_ms;
+    assert!(
+        (slow + 80.0).abs() < 10.0,
+        "learned slow-down lag {slow} ms"
+    );
     assert_eq!(w.clients[1].engine.stats().corrective_seeks, 0);
 }
 
@@ -60,7 +67,7 @@ fn real_decoder_steady_play_makes_no_corrections() {
 }
 
 #[test]
-fn real_decoder_a_fast_clock_is_held_within_10_ms_by_pulses() {
+fn real_decoder_a_fast_clock_is_held_within_the_least_pulse_by_pulses() {
     let mut w = two_playing_real();
     w.clients[1].player.skew = 1.01; // 10 ms per second fast
     w.run(5_000.0);
@@ -71,16 +78,20 @@ fn real_decoder_a_fast_clock_is_held_within_10_ms_by_pulses() {
         worst = worst.max(w.error(1).abs());
     }
     let st = w.clients[1].engine.stats();
+    // The least a slow-down pulse moves this decoder is its 20 ms jump plus a frame at 0.75
+    // (24 ms): the saw-tooth is centred on zero and that wide, ±12 ms, plus the drift while
+    // the pulse reaches the clock. (Issue 25's 10 ms is not reached on such a decoder.)
     assert!(
-        worst < 0.010,
-        "worst error {worst}, lag {} ms",
-        st.pulse_lag_ms
+        worst < 0.015,
+        "worst error {worst}, lags {} / {} ms",
+        st.pulse_lag_ms,
+        st.pulse_lag_slow_ms
     );
+    assert!((st.pulse_lag_slow_ms + 80.0).abs() < 10.0);
     assert_eq!(st.corrective_seeks, 0);
-    // 10 ms of drift a second swept across a few-ms window: a pulse about every second (the
-    // modelled player's bound, sim.rs, is 150 a minute).
+    // 10 ms of drift a second across a 24 ms saw-tooth: a pulse every 2-3 s, not every second.
     let pulses = st.rate_nudges - nudges;
-    assert!(pulses <= 45, "{pulses} pulses in 30 s");
+    assert!(pulses <= 15, "{pulses} pulses in 30 s");
 }
 
 /// A real decoder as the page sees it: pulse lag, start transient, widget reports every 250 ms.

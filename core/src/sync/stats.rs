@@ -40,6 +40,9 @@ pub struct SyncStats {
     pub in_ad: bool,
     /// The learned pulse lag (ms; see [`super::pulse_lag`]).
     pub pulse_lag_ms: f64,
+    /// The learned slow-down pulse lag (ms; negative on a real decoder, see
+    /// [`super::pulse_lag`]).
+    pub pulse_lag_slow_ms: f64,
     /// The learned start latency (ms; see [`super::start_latency`]).
     pub start_latency_ms: f64,
     /// The last scheduled start's error at its first settled reading (ms, + = ahead).
@@ -70,6 +73,7 @@ impl Default for SyncStats {
             reading_noise_ms: 0.0,
             in_ad: false,
             pulse_lag_ms: 0.0,
+            pulse_lag_slow_ms: 0.0,
             start_latency_ms: super::start_latency::GUESS_MS,
             start_error_ms: None,
             starts: 0,

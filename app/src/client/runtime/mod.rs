@@ -460,6 +460,7 @@ impl Inner {
         set("readingNoiseMs", stats.reading_noise_ms.into());
         set("inAd", stats.in_ad.into());
         set("pulseLagMs", stats.pulse_lag_ms.into());
+        set("pulseLagSlowMs", stats.pulse_lag_slow_ms.into());
         set("startLatencyMs", stats.start_latency_ms.into());
         set("startErrorMs", opt(stats.start_error_ms));
         set("starts", stats.starts.into());

@@ -552,6 +552,7 @@ impl Engine {
         st.viewers = self.viewers;
         st.in_ad = self.ads.in_ad();
         st.pulse_lag_ms = self.drift.pulse_lag() * 1000.0;
+        st.pulse_lag_slow_ms = self.drift.pulse_lag_slow() * 1000.0;
         if let Some(s) = self.state.as_ref() {
             st.revision = s.revision;
             st.target_position = s.position_at(self.clock.server_time(now));
