@@ -102,10 +102,10 @@ pub const MAX_SAMPLES: usize = 20;
 /// Samples are ignored for this long after a pulse, a seek or a resume (ms).
 pub const SETTLE_MS: f64 = 200.0;
 /// Samples are ignored for this long after a pulse ends on a player with a pulse lag (ms): on a
-/// real decoder the way back to
-/// the base rate reaches the clock ~100 ms later and the clock jumps then (up to ~130 ms after
-/// a short slow-down pulse, `end2end/media/decoder.mjs`); a window that straddles the jump
-/// measures the pulse wrong (a 24 ms pulse read as a +119 ms lag).
+/// real decoder the way back to the base rate reaches the clock ~100 ms later and the clock
+/// jumps then (up to ~130 ms after a short slow-down pulse, `end2end/media/decoder.mjs`); a
+/// window that straddles the jump measures the pulse wrong (a 24 ms pulse read as a +119 ms
+/// lag).
 pub const PULSE_SETTLE_MS: f64 = 300.0;
 /// A pulse's rate must be confirmed by the player within this time (ms).
 pub const RATE_CONFIRM_MS: f64 = 1_000.0;
@@ -603,42 +603,10 @@ impl Drift {
         } else {
             fit
         };
-        // The clock's drift: this window's, or the one learned over many (a window between two
-        // pulses is too short to show it on its own; the error now is then re-read along it).
-        let (e, drift) = if is_skewed(&fit, self.noise_level) {
-            (fit.error, Some(fit.slope))
-        } else if let Some(rate) = self
-            .learned_drift()
-            .filter(|_| fit.samples >= min_pulse && self.noise_level <= NOISY)
-        {
-            let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
-            (
-                error_with_slope(&v, now, rate).unwrap_or(fit.error),
-                Some(rate),
-            )
-        } else {
-            (fit.error, None)
-        };
+        let (e, drift) = self.pulse_drift(now, &fit, min_pulse);
         let skewed = drift.is_some();
         let slope = drift.unwrap_or(fit.slope);
-        // A drifting clock sweeps a wider window (every pulse is heard: fewer, longer ones). A
-        // steady one is left within the landing spread of the pulse that would correct it: no
-        // pulse lands closer (a real decoder's vary by several ms; a modelled player's by 0).
-        let band = if skewed {
-            // At least the saw-tooth the least pulse against the drift makes (a real decoder's
-            // slow-down pulse moves it 24 ms at least): landing on its far side is left alone.
-            let against = -slope.signum() * 0.25;
-            let lag = self.pulse_lag.value_for(against);
-            let least = if lag < 0.0 {
-                0.25 * (MIN_PULSE_S - lag)
-            } else {
-                0.0
-            };
-            band.max(SKEW_BAND).max(least * 0.6)
-        } else {
-            let way = if e > 0.0 { -1.0 } else { 1.0 };
-            band.max(self.pulse_lag.landing_spread(way * 0.25))
-        };
+        let band = self.pulse_band(band, e, drift);
         let trigger = e.abs() > band || (skewed && e * slope > 0.0 && e.abs() > band / 2.0);
         if !trigger {
             return Correction::None;
@@ -659,6 +627,65 @@ impl Drift {
                 Correction::None
             };
         };
+        self.plan_pulse(rate, delta, e, slope, skewed)
+    }
+
+    /// The error now and the clock's drift for a pulse decision: this window's drift when it
+    /// shows one, else the one learned over many windows (a window between two pulses is too
+    /// short to show it on its own; the error now is then re-read along it), else none.
+    fn pulse_drift(&self, now: f64, fit: &ErrorFit, min_pulse: usize) -> (f64, Option<f64>) {
+        if is_skewed(fit, self.noise_level) {
+            return (fit.error, Some(fit.slope));
+        }
+        match self
+            .learned_drift()
+            .filter(|_| fit.samples >= min_pulse && self.noise_level <= NOISY)
+        {
+            Some(rate) => {
+                let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
+                (
+                    error_with_slope(&v, now, rate).unwrap_or(fit.error),
+                    Some(rate),
+                )
+            }
+            None => (fit.error, None),
+        }
+    }
+
+    /// The dead band of a pulse decision on error `e` (s), from the noise band `band`. A
+    /// drifting clock sweeps a wider window (every pulse is heard: fewer, longer ones), at least
+    /// the saw-tooth the least pulse against the drift makes (a real decoder's slow-down pulse
+    /// moves it 24 ms at least: landing on its far side is left alone). A steady one is left
+    /// within the landing spread of the pulse that would correct it: no pulse lands closer (a
+    /// real decoder's vary by several ms; a modelled player's by 0).
+    fn pulse_band(&self, band: f64, e: f64, drift: Option<f64>) -> f64 {
+        match drift {
+            Some(slope) => {
+                let least = self.least_shift(-slope.signum() * 0.25);
+                band.max(SKEW_BAND).max(least * 0.6)
+            }
+            None => {
+                let way = if e > 0.0 { -1.0 } else { 1.0 };
+                band.max(self.pulse_lag.landing_spread(way * 0.25))
+            }
+        }
+    }
+
+    /// The least a pulse at `rate - base = delta` moves the player (s) when its direction's
+    /// lag is negative (it moves further than its length says, so even [`MIN_PULSE_S`] of it
+    /// moves it this far); 0 otherwise.
+    fn least_shift(&self, delta: f64) -> f64 {
+        let lag = self.pulse_lag.value_for(delta);
+        if lag < 0.0 {
+            delta.abs() * (MIN_PULSE_S - lag)
+        } else {
+            0.0
+        }
+    }
+
+    /// The pulse at `rate` that removes `delta` (s, error less aim) from error `e`, on a clock
+    /// whose error moves by `slope` (s/s; `skewed` when that is a drift to sweep).
+    fn plan_pulse(&self, rate: f64, delta: f64, e: f64, slope: f64, skewed: bool) -> Correction {
         // While pulsing, the error changes by (rate - base) + slope per second.
         let speed = (rate - self.base_rate) + slope;
         let d0 = if speed * delta < 0.0 {
@@ -683,7 +710,7 @@ impl Drift {
         // tried: on Chromium 1.25 pulses of 40-100 ms move the player −5 to +6 ms, not as
         // planned). A skewed clock would need that on every sweep: its saw-tooth is made as
         // wide as the least shift instead, centred on zero.
-        let least_shift = (rate - self.base_rate).abs() * (MIN_PULSE_S - lag);
+        let least_shift = self.least_shift(rate - self.base_rate);
         if !skewed || (e * delta > 0.0 && e.abs() > least_shift / 2.0) {
             Correction::Pulse {
                 rate,
@@ -763,8 +790,8 @@ impl Drift {
     pub fn start_pulse(&mut self, now: f64, rate: f64, duration_ms: f64) {
         // What the pulse was decided on: measured against what it did once it is over.
         match self.fit(now) {
-            // A pulse against the error (the other way's jump is the correction) is short and
-            // its effect not linear in its length: it teaches nothing.
+            // Only a pulse that works against the error, decided on a quiet window, teaches the
+            // lag (a noisy window's error is off by more than the lag is worth).
             Some(f)
                 if !self.blurred()
                     && f.noise <= NOISY

@@ -21,13 +21,14 @@
 //! skewed clock), the error measured once settled after it (`e1`), and the planned change give
 //! `lag = d - (e1 - e0 - slope·t) / (rate - base)`. The lag used for the next pulses of that
 //! direction is the median of its last [`LAG_WINDOW`] measurements (one odd landing does not
-//! move it), clamped to ±[`MAX_LAG`] and taken as 0 below [`NEGLIGIBLE`]; a direction not
-//! measured yet plans with 0. A pulse is then planned `|error| / 0.25 + lag` long
+//! move it), taken as 0 below [`NEGLIGIBLE`]; a measurement beyond ±[`MAX_LAG`] is rejected,
+//! and a speed-up one below 0 counts as 0. A direction not measured yet plans with the other's,
+//! negated (0 before any). A pulse is then planned `|error| / 0.25 + lag` long
 //! ([`super::drift`]); when that is shorter than a frame (a slow-down pulse for an error smaller
-//! than its own jump), the shortest pulse is used only if it leaves a smaller error than it
-//! found. How widely a direction's measurements vary is its *landing spread*
-//! ([`PulseLag::landing_spread`]): no pulse can land closer, so no smaller error is pulsed. A
-//! modelled player measures 0 both ways and is planned exactly as before.
+//! than its own jump), a frame-long pulse is used and the pulse back lands it. How widely a
+//! direction's measurements vary is its *landing spread* ([`PulseLag::landing_spread`]): no
+//! pulse can land closer, so no smaller error is pulsed. A modelled player measures 0 both ways
+//! and is planned exactly as before.
 
 use std::collections::VecDeque;
 
@@ -182,9 +183,9 @@ impl PulseLag {
     }
 
     /// The first settled error estimate `e1` at `now` after the pulse ended, with the clock's
-    /// drift known then (`slope1`; the engine passes the drift learned over many windows, not
-    /// one short window's slope, which a real decoder's start or jump can make tens of ms/s):
-    /// learns from it. The clock's own drift over the measurement is taken as the mean of the
+    /// drift then (`slope1`; the engine passes the window's slope only when a media clock could
+    /// drift that fast, else the drift learned over many windows: a real decoder's start or
+    /// jump can make one window's slope tens of ms/s): learns from it. The clock's own drift over the measurement is taken as the mean of the
     /// drifts before and after. Returns the new lag when it learned something.
     pub fn measured(&mut self, now: f64, e1: f64, slope1: f64) -> Option<f64> {
         let p = self.pending?;

@@ -49,7 +49,7 @@ pub struct Player {
     /// A real decoder: a change to a rate further from 1 reaches the media clock this long
     /// after it was asked for (ms; the audio renderer's buffer turns over first), a change back
     /// towards 1 after `rate_back_lag_ms`; so a pulse moves the position by
-    /// `0.25 (d - rate_lag_ms + rate_back_lag_ms)`, as measured in Chromium (sync/pulse_lag.rs).
+    /// `±0.25 (d - rate_lag_ms + rate_back_lag_ms)`, plus two `rate_jump_ms` (sync/pulse_lag.rs).
     /// 0 = at once.
     pub rate_lag_ms: f64,
     /// See `rate_lag_ms`.
