@@ -58,6 +58,6 @@ export default defineConfig({
     // The same sync scenarios, ads and accuracy run on the real-media player (issue 25): the
     // stand-in's media clock is a <video> decoding a real clip (end2end/media/).
     { name: 'real', testMatch: ['tests/sync.spec.js', 'tests/ads.spec.js', 'tests/start.spec.js'], use: { player: 'real' } },
-    { name: 'accuracy-real', testMatch: 'accuracy/accuracy.spec.js', timeout: 300_000, use: { player: 'real' } },
+    { name: 'accuracy-real', testMatch: ['accuracy/accuracy.spec.js', 'accuracy/start.spec.js'], timeout: 300_000, use: { player: 'real' } },
   ],
 });

@@ -15,8 +15,9 @@
 #
 # Without extra arguments, E2E_SUITE picks the projects: "test" (the default, `make test`): the
 # stand-in's tests, the app's scenarios and the same sync scenarios on the real-media player;
-# "bench" (`make bench`): the accuracy measurements (accuracy, accuracy-real and the hard-player
-# variants; ~11 min), which assert only generous bounds and print the figures of
+# "bench" (`make bench`): the accuracy measurements (accuracy, accuracy-real, the start-together
+# figures and the hard-player
+# variants; ~15 min), which assert only generous bounds and print the figures of
 # docs/benchmarks.md: heavy measurements are benchmarks, not part of every test run.
 set -euo pipefail
 
@@ -151,7 +152,7 @@ case "$SUITE" in
   bench)
     MEMORY_PROJECTS=(--project=accuracy --project=accuracy-real)
     # The hard-player variants measure the client, not the store: the memory pass only.
-    REDIS_PROJECTS=(--project=accuracy accuracy/accuracy.spec)
+    REDIS_PROJECTS=(--project=accuracy accuracy/accuracy.spec accuracy/start.spec)
     ;;
   *) echo "run.sh: E2E_SUITE must be test or bench, not $SUITE" >&2; exit 2 ;;
 esac

@@ -53,8 +53,13 @@
  *    availableRates, readingStepMs, readingJitterMs, pausedSeekBuffers}
  * - players: one hook object per player created, in creation order:
  *   {player, videoId, ready, destroyed, createdAt, readyAt, runningAt, starts, userPlay(), userPause(),
- *    userSeek(s), stall(ms), setClockSkew(f),
+ *    userSeek(s), stall(ms), setClockSkew(f), setDeviceClockSkew(f),
  *    truePosition() -> {position, at, state, running, rate, videoId}}
+ *   setClockSkew(f) makes the media clock run f x real time; with real media it does so by the
+ *   element's playbackRate (x f), which Chromium then advances in steps of ~9 ms.
+ *   setDeviceClockSkew(f) is a device whose audio clock runs f x the system clock: the element
+ *   plays at the player's rate and its clock reads f x as far from where it last moved to (a
+ *   smooth skew); on the modelled player it is setClockSkew(f);
  *   where `at` is performance.now() of the reading and `rate` the effective media clock rate
  *   (playback rate x skew); createdAt / readyAt / runningAt are the performance.now() of the
  *   player's construction, of its onReady and of the first start of its media clock (the first
@@ -193,6 +198,8 @@
       running: false, // the media clock advances (true only while PLAYING)
       rate: 1,
       skew: finite(cfg.clockSkew) && cfg.clockSkew > 0 ? cfg.clockSkew : 1,
+      // Real media, setDeviceClockSkew: the position reads fromPos + (currentTime - fromVideo) x f.
+      warp: null,
       duration: 0,
       ready: false,
       destroyed: false,
@@ -246,8 +253,10 @@
 
     function truePos(at) {
       var p = m.pos;
-      if (video) p = video.currentTime;
-      else if (m.running) p += ((at - m.anchorAt) / 1000) * m.rate * m.skew;
+      if (video) {
+        p = video.currentTime;
+        if (m.warp) p = m.warp.fromPos + (p - m.warp.fromVideo) * m.warp.f;
+      } else if (m.running) p += ((at - m.anchorAt) / 1000) * m.rate * m.skew;
       if (m.duration > 0 && p > m.duration) p = m.duration;
       return p < 0 ? 0 : p;
     }
@@ -260,7 +269,15 @@
     function setPos(t) {
       m.pos = t;
       m.anchorAt = now();
-      if (video) video.currentTime = t;
+      if (video) {
+        video.currentTime = t;
+        if (m.warp) m.warp = { f: m.warp.f, fromPos: t, fromVideo: t };
+      }
+    }
+    /** The media clock's rate: the player's rate x its skew (real media: as the element plays). */
+    function clockRate() {
+      if (!video) return m.rate * m.skew;
+      return video.playbackRate * (m.warp ? m.warp.f : 1);
     }
     /** Stops the media clock where it is. */
     function halt() {
@@ -361,7 +378,7 @@
     function armEnd() {
       clearTimer('end');
       if (!m.running || m.duration <= 0) return;
-      var left = ((m.duration - truePos(now())) / (m.rate * m.skew)) * 1000;
+      var left = ((m.duration - truePos(now())) / clockRate()) * 1000;
       m.timers.end = setTimeout(function () {
         m.timers.end = null;
         if (!m.running) return;
@@ -401,7 +418,7 @@
     function clockRuns() {
       m.anchorAt = now();
       m.running = true;
-      hook.starts.push({ at: m.anchorAt, position: truePos(m.anchorAt), rate: video ? video.playbackRate : m.rate * m.skew });
+      hook.starts.push({ at: m.anchorAt, position: truePos(m.anchorAt), rate: clockRate() });
       if (hook.starts.length > 50) hook.starts.shift();
       if (hook.runningAt === null) {
         hook.runningAt = m.anchorAt;
@@ -948,6 +965,17 @@
         applyRate();
         armEnd();
       },
+      /** A device whose media clock runs `factor` times the system clock, smoothly (see above). */
+      setDeviceClockSkew: function (factor) {
+        var f = Number(factor);
+        if (!finite(f) || f <= 0) throw new RangeError('clock skew must be a positive number');
+        if (!video) {
+          hook.setClockSkew(f);
+          return;
+        }
+        m.warp = { f: f, fromPos: truePos(now()), fromVideo: video.currentTime };
+        armEnd();
+      },
       /** The page side's last report from the "iframe" ({pos, wall (s), rate, state}). */
       lastReport: function () {
         return api.info;
@@ -961,7 +989,7 @@
           at: at,
           state: m.state,
           running: running,
-          rate: running ? (video ? video.playbackRate : m.rate * m.skew) : 0,
+          rate: running ? clockRate() : 0,
           videoId: m.videoId,
           destroyed: m.destroyed,
           ad: m.ad !== null,

@@ -595,6 +595,31 @@ test.describe('stand-in with real media', () => {
     expect((await truePos(page)).running).toBe(false);
     await waitState(page, 1, 5000);
   });
+
+  test('a device clock skew runs the clock fast with the element at its rate; a seek lands', async ({ browser }) => {
+    ctx = await openPage(browser, { config: media });
+    const { page } = ctx;
+    await call(page, 'playVideo()');
+    await waitState(page, 1, 10_000);
+    await hook(page, 'setDeviceClockSkew(1.01)');
+    await page.waitForTimeout(500);
+    const a = await truePos(page);
+    await page.waitForTimeout(3000);
+    const b = await truePos(page);
+    expect(b.rate).toBeCloseTo(1.01, 6);
+    expect((b.position - a.position) / ((b.at - a.at) / 1000)).toBeCloseTo(1.01, 2);
+    const element = () => page.evaluate(() => document.querySelector('video[data-standin-media]').playbackRate);
+    expect(await element()).toBe(1);
+    await call(page, 'setPlaybackRate(1.25)');
+    expect(await element()).toBe(1.25);
+    // A seek lands where it was asked, and the skew goes on from there.
+    await call(page, 'seekTo(100, true)');
+    await page.waitForFunction(() => window.__ytTest.players[0].truePosition().running);
+    const c = await truePos(page);
+    expect(c.position).toBeGreaterThanOrEqual(100);
+    expect(c.position).toBeLessThan(101);
+    expect(c.rate).toBeCloseTo(1.2625, 6);
+  });
 });
 
 // Ads (issue 25), on the modelled player: PLAYING while an ad plays, getDuration() the ad's,
