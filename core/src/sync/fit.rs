@@ -13,7 +13,7 @@
 //!   second-largest residual once there are [`ENVELOPE_MIN`] samples): the freshest readings
 //!   define it, the late ones fall below it. With clean readings every residual is the same and
 //!   this is the ordinary line;
-//! * the **noise** (RMS of the residuals about their mean) sizes the dead band, and the slope's
+//! * the **noise** (RMS of the residuals about their mean, a lone outlier left out) sizes the dead band, and the slope's
 //!   standard error decides whether a slope is real ([`ErrorFit::slope_significant`]).
 
 /// Pairs of samples closer than this (ms) give no slope (quantisation would dominate it).
@@ -26,6 +26,8 @@ pub const SLOPE_SIGMAS: f64 = 3.0;
 /// (one report serves several polls), so the plain standard error is optimistic, and a false
 /// slope, extrapolated, is what makes a filter chase noise.
 pub const NOISY_SLOPE_SIGMAS: f64 = 6.0;
+/// A lone residual this many times the others' RMS away from them is left out of the noise.
+pub const OUTLIER_SIGMAS: f64 = 5.0;
 /// Reading noise (s, RMS) from which on readings count as noisy.
 pub const NOISY: f64 = 0.004;
 
@@ -98,6 +100,44 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// The reading noise of `resid` (s): their RMS about their mean. Once there are
+/// [`ENVELOPE_MIN`], a single residual far outside the others' spread ([`OUTLIER_SIGMAS`] times
+/// their RMS, and beyond [`DEADBAND`]) when those are quiet (within half of [`NOISY`]) is left
+/// out: one stale reading (a real widget's report
+/// taken before a pulse's jump reached the clock, read in the window after the pulse) then
+/// does not make a quiet player noisy. It did: 20 ms off in ten samples reads as 6 ms RMS,
+/// which blurred that player's pulse measurements and widened its band for seconds. Readings
+/// that are all noisy (late by varying amounts) have no such lone outlier and keep their RMS.
+fn noise_of(resid: &[f64]) -> f64 {
+    let rms = |v: &[f64]| {
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        (
+            mean,
+            (v.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt(),
+        )
+    };
+    let all = rms(resid).1;
+    if resid.len() < ENVELOPE_MIN {
+        return all;
+    }
+    let mid = median(&mut resid.to_vec());
+    let Some(far) =
+        (0..resid.len()).max_by(|&a, &b| (resid[a] - mid).abs().total_cmp(&(resid[b] - mid).abs()))
+    else {
+        return all;
+    };
+    let mut rest = resid.to_vec();
+    let outlier = rest.swap_remove(far);
+    let (mean, spread) = rms(&rest);
+    let off = (outlier - mean).abs();
+    if spread <= NOISY / 2.0 && off > DEADBAND && off > OUTLIER_SIGMAS * spread {
+        spread
+    } else {
+        all
+    }
+}
+
 /// The upper envelope of residuals: the second-largest once there are [`ENVELOPE_MIN`].
 fn envelope(mut resid: Vec<f64>) -> f64 {
     resid.sort_unstable_by(f64::total_cmp);
@@ -155,9 +195,8 @@ pub fn fit_error_with(samples: &[(f64, f64)], at: f64, noise_floor: f64) -> Opti
     let resid_for =
         |slope: f64| -> Vec<f64> { samples.iter().map(|&(t, e)| e - slope * secs(t)).collect() };
     let resid = resid_for(slope);
+    let noise = noise_of(&resid);
     let nf = n as f64;
-    let mean_r = resid.iter().sum::<f64>() / nf;
-    let noise = (resid.iter().map(|r| (r - mean_r).powi(2)).sum::<f64>() / nf).sqrt();
     let mean_t = samples.iter().map(|s| secs(s.0)).sum::<f64>() / nf;
     let sxx: f64 = samples.iter().map(|s| (secs(s.0) - mean_t).powi(2)).sum();
     // A slope the noise could have made is not extrapolated: the level alone is steadier.
@@ -187,6 +226,25 @@ mod tests {
                 (t, e0 + slope * t / 1000.0)
             })
             .collect()
+    }
+
+    #[test]
+    fn one_stale_reading_does_not_make_quiet_readings_noisy() {
+        // Ten readings 20 ms behind, the first one still from before a 20 ms jump back.
+        let mut s = line(10, -0.020, 0.0);
+        s[0].1 = 0.0;
+        let f = fit_error(&s, 900.0).unwrap();
+        assert!(f.noise < 1e-6, "{f:?}");
+        assert!((f.error + 0.020).abs() < 1e-9, "{f:?}");
+        // Two such readings are no lone outlier: they count.
+        s[1].1 = 0.0;
+        assert!(fit_error(&s, 900.0).unwrap().noise > NOISY);
+        // Noisy readings keep their noise, outlier and all.
+        let noisy: Vec<(f64, f64)> = (0..10)
+            .map(|i| (i as f64 * 100.0, -0.001 * ((i * 7) % 10) as f64 * 4.0))
+            .collect();
+        let all = fit_error(&noisy, 900.0).unwrap().noise;
+        assert!(all > NOISY, "{all}");
     }
 
     #[test]
