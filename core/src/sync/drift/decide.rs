@@ -1,0 +1,188 @@
+//! The decision of a player that honours rates: nothing, a rate pulse (its drift, dead band
+//! and length, with a real decoder's learned lags), or a compensated seek for a big error; a
+//! rate-locked player's is [`super::locked`].
+
+use super::*;
+
+impl Drift {
+    /// Decides what to do at `now` (the player is playing undisturbed at the base rate).
+    pub fn decide(&self, now: f64) -> Correction {
+        if self.pulse.is_some() || now < self.settle_until {
+            return Correction::None;
+        }
+        let Some(fit) = self.fit(now) else {
+            return Correction::None;
+        };
+        let (slow, fast) = self.nudge_rates();
+        let pulses = slow.is_some() || fast.is_some();
+        let seek_at = if pulses {
+            SEEK_THRESHOLD
+        } else {
+            SEEK_ONLY_THRESHOLD
+        };
+        let compensation = Correction::Seek {
+            compensation: self.seek_latency * self.base_rate,
+        };
+        if fit.samples >= MIN_SEEK_SAMPLES {
+            // The latest raw errors all agree: a big error is acted on quickly but never on a
+            // single odd reading.
+            if self
+                .samples
+                .iter()
+                .rev()
+                .take(MIN_SEEK_SAMPLES)
+                .all(|s| s.1.abs() > seek_at)
+            {
+                return compensation;
+            }
+        }
+        let band = band_for(fit.noise.max(self.noise_level));
+        if !pulses {
+            return self.decide_locked(now, fit, band);
+        }
+        // Two readings beyond the fast threshold (raised by the player's known noise) agree.
+        let quick_at = FAST_PULSE_ERROR + 2.0 * (band - DEADBAND);
+        let last2: Vec<f64> = self.samples.iter().rev().take(2).map(|s| s.1).collect();
+        let quick = last2.len() == 2
+            && last2.iter().all(|e| e.abs() > quick_at)
+            && last2[0].signum() == last2[1].signum();
+        // A noisy player's estimate needs more readings; so does one whose noise is not known
+        // yet (it is measured from half a window on) when these few readings look noisy: on
+        // five late readings the estimate can be off by tens of ms, a pulse on it makes the
+        // error it then chases, and each pulse discards the samples the noise would have been
+        // measured from (a player with 0–40 ms late readings was pulsed ±60 ms for 10 s).
+        let min_pulse = if self.noise_level > NOISY || fit.noise > NOISY {
+            MAX_SAMPLES / 2
+        } else {
+            MIN_PULSE_SAMPLES
+        };
+        if fit.samples < min_pulse && !quick {
+            return Correction::None;
+        }
+        let fit = if fit.samples < min_pulse {
+            ErrorFit {
+                error: (last2[0] + last2[1]) / 2.0,
+                slope: 0.0,
+                ..fit
+            }
+        } else {
+            fit
+        };
+        let (e, drift) = self.pulse_drift(now, &fit, min_pulse);
+        let skewed = drift.is_some();
+        let slope = drift.unwrap_or(fit.slope);
+        let band = self.pulse_band(band, e, drift);
+        let trigger = e.abs() > band || (skewed && e * slope > 0.0 && e.abs() > band / 2.0);
+        if !trigger {
+            return Correction::None;
+        }
+        // Past zero by half of what the drift adds before the next pulse can come: the
+        // saw-tooth is centred on zero.
+        let aim = if skewed {
+            -slope.signum() * (slope.abs() * SKEW_AIM_S).min(band)
+        } else {
+            0.0
+        };
+        let delta = e - aim;
+        let rate = if delta > 0.0 { slow } else { fast };
+        let Some(rate) = rate else {
+            return if e.abs() > SEEK_ONLY_THRESHOLD {
+                compensation
+            } else {
+                Correction::None
+            };
+        };
+        self.plan_pulse(rate, delta, e, slope, skewed)
+    }
+
+    /// The error now and the clock's drift for a pulse decision: this window's drift when it
+    /// shows one, else the one learned over many windows (a window between two pulses is too
+    /// short to show it on its own; the error now is then re-read along it), else none.
+    fn pulse_drift(&self, now: f64, fit: &ErrorFit, min_pulse: usize) -> (f64, Option<f64>) {
+        if is_skewed(fit, self.noise_level) {
+            return (fit.error, Some(fit.slope));
+        }
+        match self
+            .learned_drift()
+            .filter(|_| fit.samples >= min_pulse && self.noise_level <= NOISY)
+        {
+            Some(rate) => {
+                let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
+                (
+                    error_with_slope(&v, now, rate).unwrap_or(fit.error),
+                    Some(rate),
+                )
+            }
+            None => (fit.error, None),
+        }
+    }
+
+    /// The dead band of a pulse decision on error `e` (s), from the noise band `band`. A
+    /// drifting clock sweeps a wider window (every pulse is heard: fewer, longer ones), at least
+    /// the saw-tooth the least pulse against the drift makes (a real decoder's slow-down pulse
+    /// moves it 24 ms at least: landing on its far side is left alone). A steady one is left
+    /// within the landing spread of the pulse that would correct it: no pulse lands closer (a
+    /// real decoder's vary by several ms; a modelled player's by 0).
+    fn pulse_band(&self, band: f64, e: f64, drift: Option<f64>) -> f64 {
+        match drift {
+            Some(slope) => {
+                let least = self.least_shift(-slope.signum() * 0.25);
+                band.max(SKEW_BAND).max(least * 0.6)
+            }
+            None => {
+                let way = if e > 0.0 { -1.0 } else { 1.0 };
+                band.max(self.pulse_lag.landing_spread(way * 0.25))
+            }
+        }
+    }
+
+    /// The least a pulse at `rate - base = delta` moves the player (s) when its direction's
+    /// lag is negative (it moves further than its length says, so even [`MIN_PULSE_S`] of it
+    /// moves it this far); 0 otherwise.
+    fn least_shift(&self, delta: f64) -> f64 {
+        let lag = self.pulse_lag.value_for(delta);
+        if lag < 0.0 {
+            delta.abs() * (MIN_PULSE_S - lag)
+        } else {
+            0.0
+        }
+    }
+
+    /// The pulse at `rate` that removes `delta` (s, error less aim) from error `e`, on a clock
+    /// whose error moves by `slope` (s/s; `skewed` when that is a drift to sweep).
+    fn plan_pulse(&self, rate: f64, delta: f64, e: f64, slope: f64, skewed: bool) -> Correction {
+        // While pulsing, the error changes by (rate - base) + slope per second.
+        let speed = (rate - self.base_rate) + slope;
+        let d0 = if speed * delta < 0.0 {
+            (delta / speed).abs()
+        } else {
+            (delta / (rate - self.base_rate)).abs()
+        };
+        // A real decoder's pulse moves the player further or less far than its length says:
+        // the learned lag of this direction (0 on a modelled player).
+        let lag = self.pulse_lag.value_for(rate - self.base_rate);
+        let duration_s = d0 + lag;
+        if lag >= 0.0 || duration_s >= MIN_PULSE_S {
+            return Correction::Pulse {
+                rate,
+                duration_ms: (duration_s * 1000.0).min(MAX_PULSE_MS),
+            };
+        }
+        // Even the shortest pulse this way moves the player past zero (a slow-down pulse's own
+        // jump on a real decoder is larger than this error). A steady clock takes it: the
+        // pulse the other way that follows is long enough to be planned precisely, so two
+        // pulses land it (a short pulse the other way, whose jump would be the correction, was
+        // tried: on Chromium 1.25 pulses of 40-100 ms move the player −5 to +6 ms, not as
+        // planned). A skewed clock would need that on every sweep: its saw-tooth is made as
+        // wide as the least shift instead, centred on zero.
+        let least_shift = self.least_shift(rate - self.base_rate);
+        if !skewed || (e * delta > 0.0 && e.abs() > least_shift / 2.0) {
+            Correction::Pulse {
+                rate,
+                duration_ms: MIN_PULSE_S * 1000.0,
+            }
+        } else {
+            Correction::None
+        }
+    }
+}
