@@ -54,6 +54,9 @@ pub struct Player {
     pub rate_lag_ms: f64,
     /// See `rate_lag_ms`.
     pub rate_back_lag_ms: f64,
+    /// Each rate change's lag varies by up to this much either way (ms, pseudo-random):
+    /// Chromium's 1.25 pulses land 3.5 ms steps apart, lags of 55-90 ms. 0 = none.
+    pub rate_lag_jitter_ms: f64,
     /// A real decoder: the position jumps by this much (ms) when a rate change reaches the
     /// clock (Chromium: about −10 ms each way, so a pulse, whichever its direction, moves the
     /// position about 20 ms back: a slow-down pulse further than its length says;
@@ -97,6 +100,7 @@ impl Player {
             paused_seek_buffers: false,
             rate_lag_ms: 0.0,
             rate_back_lag_ms: 0.0,
+            rate_lag_jitter_ms: 0.0,
             rate_jump_ms: 0.0,
             start_lag_ms: 0.0,
             slow_until: 0.0,
@@ -109,13 +113,23 @@ impl Player {
         }
     }
 
-    /// This buffering's length (ms).
-    fn latency(&mut self) -> f64 {
+    /// A pseudo-random number in [0, 1).
+    fn uniform(&mut self) -> f64 {
         self.rng = self
             .rng
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let u = (self.rng >> 11) as f64 / (1u64 << 53) as f64;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Draws one number (tests: to vary the stream).
+    pub fn uniform_for_test(&mut self) -> f64 {
+        self.uniform()
+    }
+
+    /// This buffering's length (ms).
+    fn latency(&mut self) -> f64 {
+        let u = self.uniform();
         self.latency_ms + u * self.latency_jitter_ms
     }
 
@@ -257,11 +271,14 @@ impl Player {
             .min_by(|a: &f64, b: &f64| (a - r).abs().total_cmp(&(b - r).abs()))
             .unwrap_or(1.0);
         if snapped != self.rate {
-            let lag = if (snapped - 1.0).abs() < (self.rate - 1.0).abs() {
+            let mut lag = if (snapped - 1.0).abs() < (self.rate - 1.0).abs() {
                 self.rate_back_lag_ms
             } else {
                 self.rate_lag_ms
             };
+            if self.rate_lag_jitter_ms > 0.0 && lag > 0.0 {
+                lag += (self.uniform() * 2.0 - 1.0) * self.rate_lag_jitter_ms;
+            }
             if lag > 0.0 || !self.rate_due.is_empty() {
                 if self.rate_due.is_empty() {
                     self.clock_rate = self.rate;

@@ -143,3 +143,53 @@ fn real_decoder_a_late_joiner_is_within_5_ms_two_seconds_after_its_first_frame()
         .collect();
     assert!(settled.iter().all(|e| *e <= 2), "from 4 s on: {trace:?}");
 }
+
+/// A late joiner on a real decoder whose pulses land imprecisely (each rate change's lag
+/// varies by ±15 ms, as Chromium's do): (lowest error from 5 s on, worst from 5 s on, pulses)
+/// for six draws.
+fn jittery_joiners() -> Vec<(i64, usize)> {
+    (0..6u64)
+        .map(|draw| {
+            let mut w = World::new();
+            w.join(-50_000.0, 15.0, 15.0);
+            whole_real_decoder(&mut w, 0);
+            w.run(1_000.0);
+            w.user_play(0);
+            w.run(15_000.0);
+            let d = w.join(777_000.0 + draw as f64 * 1234.5, 20.0, 20.0);
+            whole_real_decoder(&mut w, d);
+            w.clients[d].player.rate_lag_jitter_ms = 15.0;
+            for _ in 0..draw {
+                w.clients[d].player.uniform_for_test();
+            }
+            while w.clients[d].player.state != super::PlayerState::Playing {
+                w.step();
+            }
+            let first = w.now;
+            let nudges = w.clients[d].engine.stats().rate_nudges;
+            let mut worst = 0i64;
+            while w.now < first + 8_000.0 {
+                w.run(100.0);
+                if w.now - first >= 5_000.0 {
+                    worst = worst.max((w.error(d) * 1000.0).round().abs() as i64);
+                }
+            }
+            let pulses = (w.clients[d].engine.stats().rate_nudges - nudges) as usize;
+            (worst, pulses)
+        })
+        .collect()
+}
+
+#[test]
+fn an_imprecise_real_decoder_joins_in_few_pulses_and_stays() {
+    // An error ahead that only two pulses can fix (the least slow-down pulse moves this
+    // decoder past zero) is left when within what those two could reach: before, such a
+    // joiner went +5 -> -18 -> +6 -> -17 -> 0 -> -22 ms in nine pulses.
+    let runs = jittery_joiners();
+    for (draw, &(worst, pulses)) in runs.iter().enumerate() {
+        assert!(worst <= 7, "draw {draw}: {worst} ms from 5 s on; {runs:?}");
+        assert!(pulses <= 5, "draw {draw}: {pulses} pulses; {runs:?}");
+    }
+    let total: usize = runs.iter().map(|r| r.1).sum();
+    assert!(total <= 24, "{total} pulses in six joins; {runs:?}");
+}

@@ -169,14 +169,21 @@ impl Drift {
             };
         }
         // Even the shortest pulse this way moves the player past zero (a slow-down pulse's own
-        // jump on a real decoder is larger than this error). A steady clock takes it: the
-        // pulse the other way that follows is long enough to be planned precisely, so two
-        // pulses land it (a short pulse the other way, whose jump would be the correction, was
-        // tried: on Chromium 1.25 pulses of 40-100 ms move the player −5 to +6 ms, not as
-        // planned). A skewed clock would need that on every sweep: its saw-tooth is made as
-        // wide as the least shift instead, centred on zero.
+        // jump on a real decoder is larger than this error). A steady clock takes it when the
+        // error is beyond what the two pulses can reach: the pulse the other way that follows
+        // lands within that direction's landing spread, and within a quarter of the least
+        // shift it undoes (Chromium's 1.25 pulses of 100-200 ms land within ±7 ms of their
+        // plan: a +5 ms error taken this way went to −18, then −6, then +3 ms). A short pulse
+        // the other way, whose jump would be the correction, was tried: on Chromium 1.25 pulses
+        // of 40-100 ms move the player −5 to +6 ms, not as planned. A skewed clock would need
+        // the two pulses on every sweep: its saw-tooth is made as wide as the least shift
+        // instead, centred on zero.
         let least_shift = self.least_shift(rate - self.base_rate);
-        if !skewed || (e * delta > 0.0 && e.abs() > least_shift / 2.0) {
+        let reach = self
+            .pulse_lag
+            .landing_spread(-(rate - self.base_rate))
+            .max(least_shift * COMBO_REACH);
+        if (!skewed && e.abs() > reach) || (e * delta > 0.0 && e.abs() > least_shift / 2.0) {
             Correction::Pulse {
                 rate,
                 duration_ms: MIN_PULSE_S * 1000.0,

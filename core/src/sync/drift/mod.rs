@@ -131,6 +131,11 @@ pub const MAX_PULSE_MS: f64 = 5_000.0;
 /// again. (40 ms, which always moved it −30 ms, made the modelled players with late readings
 /// and a real decoder's 1 % fast clock worse in the simulation: a wider saw-tooth.)
 pub const MIN_PULSE_S: f64 = 0.016;
+/// An error a pulse cannot fix alone (the least pulse moves the player past zero, then a
+/// pulse the other way brings it back) is left when within this share of the least pulse's
+/// move: the two pulses land no closer (a real decoder's pulses land within ±25 % of their
+/// plan).
+pub const COMBO_REACH: f64 = 0.25;
 
 /// Whether this player honours the rates used for pulses.
 #[derive(Clone, Copy, Debug, PartialEq)]
