@@ -290,7 +290,11 @@ test.describe('YouTube IFrame API stand-in', () => {
     });
     expect(Math.min(...lags)).toBeGreaterThan(-0.005);
     expect(Math.max(...lags)).toBeGreaterThan(0.015);
-    expect(Math.max(...lags)).toBeLessThan(0.2);
+    // Up to 60 ms late (plus the event latency): 9 readings in 10 within 0.1 s. Not the
+    // largest: the page's own timer fired ~190 ms late once under the full suite (a reading
+    // 247 ms stale), which says nothing about the stand-in's model.
+    const sorted = [...lags].sort((x, y) => x - y);
+    expect(sorted[Math.floor(sorted.length * 0.9)]).toBeLessThan(0.1);
   });
 
   test('seekTo from UNSTARTED and from CUED starts playing; loadVideoById plays', async ({ browser }) => {
