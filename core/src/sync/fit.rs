@@ -90,10 +90,13 @@ pub fn band_for(noise: f64) -> f64 {
     (NOISE_FACTOR * noise).clamp(DEADBAND, MAX_DEADBAND)
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// The median of `v` (sorted in place); 0 when empty.
+pub(super) fn median(v: &mut [f64]) -> f64 {
     v.sort_unstable_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 {
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
         v[n / 2]
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0

@@ -59,13 +59,7 @@ impl Drift {
     /// beyond ±`miss_beyond` lengthens the back-off of the next steady-play seek).
     pub fn record_locked_seek(&mut self, now: f64, compensation: f64, miss_beyond: f64) {
         self.corrective_seeks += 1;
-        self.pulse_lag.cancel();
-        self.learn = Some(Learn {
-            used: compensation,
-            miss_beyond: Some(miss_beyond),
-            bound_only: false,
-        });
         self.last_locked_seek = now;
-        self.reset(now, SETTLE_MS);
+        self.expect_landing(now, compensation, Some(miss_beyond), false);
     }
 }

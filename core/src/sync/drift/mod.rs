@@ -46,7 +46,7 @@
 use std::collections::VecDeque;
 
 use super::fit::{
-    band_for, error_with_slope, fit_error_with, ErrorFit, DEADBAND, NOISY, SLOPE_SIGMAS,
+    band_for, error_with_slope, fit_error_with, median, ErrorFit, DEADBAND, NOISY, SLOPE_SIGMAS,
 };
 use super::pulse_lag::PulseLag;
 
@@ -552,49 +552,37 @@ impl Drift {
     /// Records a corrective seek with the compensation it used.
     pub fn record_seek(&mut self, now: f64, compensation: f64) {
         self.corrective_seeks += 1;
-        self.pulse_lag.cancel();
-        self.learn = Some(Learn {
-            used: compensation,
-            miss_beyond: None,
-            bound_only: false,
-        });
-        self.reset(now, SETTLE_MS);
+        self.expect_landing(now, compensation, None, false);
     }
 
     /// Records a seek made to apply a state while the player was playing, so its latency is
     /// learned too (without counting it as corrective).
     pub fn record_apply_seek(&mut self, now: f64, compensation: f64) {
-        self.pulse_lag.cancel();
-        self.learn = Some(Learn {
-            used: compensation,
-            miss_beyond: None,
-            bound_only: false,
-        });
-        self.reset(now, SETTLE_MS);
+        self.expect_landing(now, compensation, None, false);
     }
 
     /// Records the seek that starts a video (a first play, or a play after the end): slower
     /// than later seeks (it loads the video), so what it shows only lowers the first guess.
     pub fn record_first_start(&mut self, now: f64, compensation: f64) {
+        self.expect_landing(now, compensation, None, true);
+    }
+
+    /// A seek of ours was made with `compensation`: no pulse's effect can be told apart any
+    /// more, its landing is measured once settled ([`Learn`]), and the samples start over.
+    fn expect_landing(
+        &mut self,
+        now: f64,
+        compensation: f64,
+        miss_beyond: Option<f64>,
+        bound_only: bool,
+    ) {
         self.pulse_lag.cancel();
         self.learn = Some(Learn {
             used: compensation,
-            miss_beyond: None,
-            bound_only: true,
+            miss_beyond,
+            bound_only,
         });
         self.reset(now, SETTLE_MS);
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_unstable_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        0.0
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
 
