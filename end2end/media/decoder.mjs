@@ -8,6 +8,10 @@
 //   running from that moment (ms) 0-1450 ms later.
 //
 //   node end2end/media/decoder.mjs        (after scripts/setup.sh test)
+//
+// DECODER_PULSES picks the pulses, e.g. `1.25:40,60,80;0.75:16,30` (rate:lengths in ms;
+// default both rates at 0, 16, 40, 100, 200 and 400 ms), DECODER_REPEAT how many of each
+// (default 4), DECODER_STARTS=0 skips the starts.
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../playwright.config.js';
 import { installStandIn, MEDIA_PATH } from '../stand-in/routes.js';
@@ -22,7 +26,15 @@ await context.route('http://decoder.test/**', (route) => {
 const page = await context.newPage();
 await page.goto('http://decoder.test/');
 await page.waitForFunction(() => document.getElementById('v').readyState >= 3);
-const { pulses, starts } = await page.evaluate(async () => {
+const plan = (process.env.DECODER_PULSES || '1.25:0,16,40,100,200,400;0.75:0,16,40,100,200,400')
+  .split(';')
+  .flatMap((part) => {
+    const [rate, lengths] = part.split(':');
+    return lengths.split(',').map((d) => [Number(rate), Number(d)]);
+  });
+const repeat = Number(process.env.DECODER_REPEAT || 4);
+const withStarts = process.env.DECODER_STARTS !== '0';
+const { pulses, starts } = await page.evaluate(async ({ plan, repeat, withStarts }) => {
   const v = document.getElementById('v');
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   // Mean of (position - wall clock) over `ms`, and its RMS noise.
@@ -39,8 +51,8 @@ const { pulses, starts } = await page.evaluate(async () => {
   await v.play();
   await sleep(1500);
   const pulses = [];
-  for (const [rate, d] of [1.25, 0.75].flatMap((r) => [0, 16, 40, 100, 200, 400].map((d) => [r, d]))) {
-    for (let k = 0; k < 4; k++) {
+  for (const [rate, d] of plan) {
+    for (let k = 0; k < repeat; k++) {
       const before = await offset(300);
       v.playbackRate = rate;
       const t0 = performance.now();
@@ -54,7 +66,7 @@ const { pulses, starts } = await page.evaluate(async () => {
   }
   v.pause();
   const starts = [];
-  for (const to of [100.3, 733.1, 1500.9]) {
+  for (const to of withStarts ? [100.3, 733.1, 1500.9] : []) {
     v.currentTime = to;
     await sleep(300);
     const t0 = performance.now();
@@ -74,7 +86,7 @@ const { pulses, starts } = await page.evaluate(async () => {
     await sleep(300);
   }
   return { pulses, starts };
-});
+}, { plan, repeat, withStarts });
 console.log('pulses (ms): d, ran, rate, planned shift, realized shift, reading noise RMS');
 for (const p of pulses) console.log(JSON.stringify(p));
 console.log('starts: first move after play() (ms), then position minus a clock from that moment (ms) at 0..1450 ms');

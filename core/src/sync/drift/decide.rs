@@ -71,7 +71,7 @@ impl Drift {
         let (e, drift) = self.pulse_drift(now, &fit, min_pulse);
         let skewed = drift.is_some();
         let slope = drift.unwrap_or(fit.slope);
-        let band = self.pulse_band(band, e, drift);
+        let band = self.pulse_band(now, band, e, drift);
         let trigger = e.abs() > band || (skewed && e * slope > 0.0 && e.abs() > band / 2.0);
         if !trigger {
             return Correction::None;
@@ -121,14 +121,16 @@ impl Drift {
     /// drifting clock sweeps a wider window (every pulse is heard: fewer, longer ones), at least
     /// the saw-tooth the least pulse against the drift makes (a real decoder's slow-down pulse
     /// moves it 24 ms at least: landing on its far side is left alone). A steady one is left
-    /// within the landing spread of the pulse that would correct it: no pulse lands closer (a
-    /// real decoder's vary by several ms; a modelled player's by 0).
-    fn pulse_band(&self, band: f64, e: f64, drift: Option<f64>) -> f64 {
+    /// within the landing spread of the pulse that would correct it (no pulse lands closer: a
+    /// real decoder's vary by several ms, a modelled player's by 0) while a missed landing
+    /// waits for its retry ([`Drift::may_retry`]), else within the noise band.
+    fn pulse_band(&self, now: f64, band: f64, e: f64, drift: Option<f64>) -> f64 {
         match drift {
             Some(slope) => {
                 let least = self.least_shift(-slope.signum() * 0.25);
                 band.max(SKEW_BAND).max(least * 0.6)
             }
+            None if self.may_retry(now) => band,
             None => {
                 let way = if e > 0.0 { -1.0 } else { 1.0 };
                 band.max(self.pulse_lag.landing_spread(way * 0.25))
@@ -139,7 +141,7 @@ impl Drift {
     /// The least a pulse at `rate - base = delta` moves the player (s) when its direction's
     /// lag is negative (it moves further than its length says, so even [`MIN_PULSE_S`] of it
     /// moves it this far); 0 otherwise.
-    fn least_shift(&self, delta: f64) -> f64 {
+    pub(super) fn least_shift(&self, delta: f64) -> f64 {
         let lag = self.pulse_lag.value_for(delta);
         if lag < 0.0 {
             delta.abs() * (MIN_PULSE_S - lag)
@@ -161,6 +163,18 @@ impl Drift {
         // A real decoder's pulse moves the player further or less far than its length says:
         // the learned lag of this direction (0 on a modelled player).
         let lag = self.pulse_lag.value_for(rate - self.base_rate);
+        // A player's first long slow-down pulse, before anything is known of its lags, is
+        // planned short of zero: on a real decoder it moves further than its length says (a
+        // joiner 113 ms ahead landed 26 ms behind, and the pulse back, planned with that lag
+        // negated, 7 ms ahead), on a modelled player the rest is one more pulse the same way.
+        let d0 = if rate < self.base_rate
+            && self.pulse_lag.measurements() == 0
+            && d0 >= FIRST_SLOW_MIN_S
+        {
+            d0 * FIRST_SLOW_SHARE
+        } else {
+            d0
+        };
         let duration_s = d0 + lag;
         if lag >= 0.0 || duration_s >= MIN_PULSE_S {
             return Correction::Pulse {
@@ -173,12 +187,19 @@ impl Drift {
         // error is beyond what the two pulses can reach: the pulse the other way that follows
         // lands within that direction's landing spread, and within a quarter of the least
         // shift it undoes (Chromium's 1.25 pulses of 100-200 ms land within ±7 ms of their
-        // plan: a +5 ms error taken this way went to −18, then −6, then +3 ms). A short pulse
-        // the other way, whose jump would be the correction, was tried: on Chromium 1.25 pulses
-        // of 40-100 ms move the player −5 to +6 ms, not as planned. A skewed clock would need
+        // plan: a +5 ms error taken this way went to −18, then −6, then +3 ms). Before that, a
+        // blip may do it in one: a speed-up pulse of a fixed 40 ms, whose jump outweighs it
+        // (Chromium's moves the player −5.1 ms in 9 of 12, −8.8 in the rest), its move learned
+        // apart (planning such short pulses by the lag was tried: 1.25 pulses of 40-100 ms move
+        // the player in ~3.6 ms steps, −5 to +6 ms, not as planned). A skewed clock would need
         // the two pulses on every sweep: its saw-tooth is made as wide as the least shift
         // instead, centred on zero.
         let least_shift = self.least_shift(rate - self.base_rate);
+        if !skewed && least_shift >= BLIP_WORTH {
+            if let Some(blip) = self.blip_for(delta) {
+                return blip;
+            }
+        }
         let reach = self
             .pulse_lag
             .landing_spread(-(rate - self.base_rate))
@@ -191,5 +212,27 @@ impl Drift {
         } else {
             Correction::None
         }
+    }
+
+    /// A blip ([`BLIP_MS`] at the speed-up rate) for an error `delta` ahead that even the
+    /// shortest slow-down pulse would overshoot by [`BLIP_WORTH`] or more: when blips are known
+    /// to move this player back and one lands closer to zero than `delta` even at the edge of
+    /// their spread; or, while none was measured, to learn what one does, for an error of
+    /// [`BLIP_TRY`] or more on a player with quiet readings (a noisy one's is not measured).
+    fn blip_for(&self, delta: f64) -> Option<Correction> {
+        let (_, Some(fast)) = self.nudge_rates() else {
+            return None;
+        };
+        if delta <= 0.0 {
+            return None;
+        }
+        let use_it = match self.pulse_lag.blip_move() {
+            Some(m) => m < 0.0 && (delta + m).abs() + self.pulse_lag.blip_spread() < delta,
+            None => !self.blurred() && delta >= BLIP_TRY,
+        };
+        use_it.then_some(Correction::Pulse {
+            rate: fast,
+            duration_ms: BLIP_MS,
+        })
     }
 }

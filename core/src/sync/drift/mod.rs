@@ -39,16 +39,22 @@
 //! * The reading noise is remembered across resets (it is the player's, not the moment's), so
 //!   the first readings after a correction are judged with the noise the player is known to have.
 //!
+//! * A real decoder's pulses land within a few ms of their aim, by chance: a landing outside the
+//!   dead band is retried, at once twice, then after a doubling back-off ([`retry`]); an error
+//!   ahead smaller than the least slow-down pulse's move takes a *blip*, a short speed-up pulse
+//!   whose jump moves such a decoder back ([`super::pulse_lag::BLIP_MS`]).
+//!
 //! Here: the controller's state, its samples, fit and learning; the decision of a player that
 //! honours rates in [`decide`], a rate-locked player's in [`locked`], a pulse's life in
-//! [`pulses`].
+//! [`pulses`], what it learns from its own seeks and pulses in [`learning`], the retry of a
+//! missed landing in [`retry`].
 
 use std::collections::VecDeque;
 
 use super::fit::{
     band_for, error_with_slope, fit_error_with, median, ErrorFit, DEADBAND, NOISY, SLOPE_SIGMAS,
 };
-use super::pulse_lag::PulseLag;
+use super::pulse_lag::{PulseLag, BLIP_MS};
 
 /// A slope beyond this (s/s, i.e. 3 ms per second) counts as a skewed media clock.
 pub const SKEW_SLOPE: f64 = 0.003;
@@ -136,6 +142,28 @@ pub const MIN_PULSE_S: f64 = 0.016;
 /// move: the two pulses land no closer (a real decoder's pulses land within ±25 % of their
 /// plan).
 pub const COMBO_REACH: f64 = 0.25;
+/// A blip ([`BLIP_MS`]) is considered for an error ahead only where the least slow-down pulse
+/// moves the player this far (s): a real decoder's jump (Chromium's ~24 ms), not a lag learned
+/// from a noisy player's readings.
+pub const BLIP_WORTH: f64 = 0.012;
+/// Least error ahead (s) a blip is first tried on, to learn what it does: one it could help
+/// (Chromium's moves it 5 ms back).
+pub const BLIP_TRY: f64 = 0.003;
+/// A player's first slow-down pulse at least this long (s), planned before any of its lags is
+/// known, is shortened to [`FIRST_SLOW_SHARE`] of it: it falls short on a modelled player and
+/// lands near zero on a real decoder (whose slow-down pulses move ~25 ms further), where the
+/// full one overshot and the pulse back, planned on a guess, overshot again.
+pub const FIRST_SLOW_MIN_S: f64 = 0.25;
+/// See [`FIRST_SLOW_MIN_S`].
+pub const FIRST_SLOW_SHARE: f64 = 0.8;
+/// Landings outside the dead band (but within the pulses' landing spread) retried at once:
+/// a real decoder's pulse lands by chance within a few ms of its aim, so a second try usually
+/// lands where the first did not.
+pub const FREE_RETRIES: u32 = 2;
+/// Wait before the next retry after [`FREE_RETRIES`] missed landings (ms), doubled for every
+/// further miss up to [`LOCKED_MAX_GAP_MS`]: a player whose pulses cannot land within the band
+/// makes a few corrections a minute at first, then one every half minute.
+pub const RETRY_GAP_MS: f64 = 2_000.0;
 
 /// Whether this player honours the rates used for pulses.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -249,6 +277,12 @@ pub struct Drift {
     drift_sum: f64,
     /// What a pulse really does on this player ([`super::pulse_lag`]).
     pulse_lag: PulseLag,
+    /// A pulse ended: its landing is checked against the dead band once settled.
+    landing_due: bool,
+    /// Consecutive landings outside the dead band, and when the next may be retried (client
+    /// ms); see [`Drift::may_retry`].
+    missed_landings: u32,
+    retry_at: f64,
     /// Seeks made on our own to fix drift or a stall.
     pub corrective_seeks: u32,
     /// Rate pulses started.
@@ -280,6 +314,9 @@ impl Drift {
             drift_weight: 0.0,
             drift_sum: 0.0,
             pulse_lag: PulseLag::new(),
+            landing_due: false,
+            missed_landings: 0,
+            retry_at: f64::NEG_INFINITY,
             corrective_seeks: 0,
             rate_nudges: 0,
         }
@@ -479,111 +516,6 @@ impl Drift {
         let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
         fit_error_with(&v, now, self.noise_level)
     }
-
-    /// If a latency measurement is due (first settled fit after a corrective seek), folds it
-    /// into the EWMA. Returns the new latency when it learned something.
-    pub fn learn(&mut self, now: f64) -> Option<f64> {
-        self.learn_pulse(now);
-        let l = self.learn?;
-        let fit = self.fit(now)?;
-        let needed = if self.noise_level > NOISY {
-            MAX_SAMPLES / 2
-        } else {
-            MIN_SEEK_SAMPLES
-        };
-        if fit.samples < needed {
-            return None;
-        }
-        self.learn = None;
-        if fit.error.abs() >= SEEK_THRESHOLD {
-            // Something else happened (a stall during the seek); not a latency measurement.
-            return None;
-        }
-        if let Some(beyond) = l.miss_beyond {
-            if fit.error.abs() > beyond {
-                self.misses = (self.misses + 1).min(5);
-            } else {
-                self.misses = 0;
-            }
-        }
-        let measured = (l.used - fit.error) / self.base_rate.max(0.25);
-        if l.bound_only {
-            if self.latencies.is_empty() && measured < self.seek_latency {
-                self.seek_latency = measured.max(0.0);
-                return Some(self.seek_latency);
-            }
-            return None;
-        }
-        if self.latencies.len() == LATENCY_WINDOW {
-            self.latencies.pop_front();
-        }
-        self.latencies
-            .push_back(measured.clamp(0.0, MAX_SEEK_LATENCY));
-        let mut v: Vec<f64> = self.latencies.iter().copied().collect();
-        self.seek_latency = median(&mut v);
-        Some(self.seek_latency)
-    }
-
-    /// The first settled estimate after a completed pulse measures what it did.
-    fn learn_pulse(&mut self, now: f64) {
-        if self.pulse.is_some() {
-            return;
-        }
-        // As many readings as the next decision needs (it must not come first); an error off
-        // by x reads as a lag off by 4x (x / 0.25), so noisy players are left out below.
-        let Some(fit) = self.fit(now).filter(|f| f.samples >= MIN_PULSE_SAMPLES) else {
-            return;
-        };
-        if self.blurred() {
-            self.pulse_lag.cancel();
-        } else {
-            let drift = self.plausible_drift(&fit);
-            self.pulse_lag.measured(now, fit.error, drift);
-        }
-    }
-
-    /// Whether a pulse's effect cannot be measured precisely on this player: noisy readings
-    /// (4x their imprecision would read as lag). A drifting clock is fine: its slope is taken
-    /// out (see [`PulseLag::measured`]).
-    fn blurred(&self) -> bool {
-        self.noise_level > NOISY
-    }
-
-    /// Records a corrective seek with the compensation it used.
-    pub fn record_seek(&mut self, now: f64, compensation: f64) {
-        self.corrective_seeks += 1;
-        self.expect_landing(now, compensation, None, false);
-    }
-
-    /// Records a seek made to apply a state while the player was playing, so its latency is
-    /// learned too (without counting it as corrective).
-    pub fn record_apply_seek(&mut self, now: f64, compensation: f64) {
-        self.expect_landing(now, compensation, None, false);
-    }
-
-    /// Records the seek that starts a video (a first play, or a play after the end): slower
-    /// than later seeks (it loads the video), so what it shows only lowers the first guess.
-    pub fn record_first_start(&mut self, now: f64, compensation: f64) {
-        self.expect_landing(now, compensation, None, true);
-    }
-
-    /// A seek of ours was made with `compensation`: no pulse's effect can be told apart any
-    /// more, its landing is measured once settled ([`Learn`]), and the samples start over.
-    fn expect_landing(
-        &mut self,
-        now: f64,
-        compensation: f64,
-        miss_beyond: Option<f64>,
-        bound_only: bool,
-    ) {
-        self.pulse_lag.cancel();
-        self.learn = Some(Learn {
-            used: compensation,
-            miss_beyond,
-            bound_only,
-        });
-        self.reset(now, SETTLE_MS);
-    }
 }
 
 /// A drift that is the media clock's, not the noise's: steep, significant, long enough.
@@ -592,8 +524,10 @@ fn is_skewed(fit: &ErrorFit, noise: f64) -> bool {
 }
 
 mod decide;
+mod learning;
 mod locked;
 mod pulses;
+mod retry;
 
 #[cfg(test)]
 mod tests;

@@ -8,18 +8,21 @@ impl Drift {
     pub fn start_pulse(&mut self, now: f64, rate: f64, duration_ms: f64) {
         // What the pulse was decided on: measured against what it did once it is over.
         match self.fit(now) {
-            // Only a pulse that works against the error, decided on a quiet window, teaches the
-            // lag (a noisy window's error is off by more than the lag is worth).
+            // Only a pulse that works against the error (or a blip, which works by its jump),
+            // decided on a quiet window, teaches the lag (a noisy window's error is off by more
+            // than the lag is worth).
             Some(f)
                 if !self.blurred()
                     && f.noise <= NOISY
-                    && f.error * (rate - self.base_rate) <= 0.0 =>
+                    && (f.error * (rate - self.base_rate) <= 0.0
+                        || (rate > self.base_rate && duration_ms <= BLIP_MS)) =>
             {
                 self.pulse_lag.started(
                     now,
                     f.error,
                     self.plausible_drift(&f),
                     rate - self.base_rate,
+                    duration_ms,
                 );
             }
             _ => self.pulse_lag.cancel(),
@@ -45,6 +48,7 @@ impl Drift {
     pub fn end_pulse(&mut self, now: f64) -> bool {
         if self.pulse.take().is_some() {
             self.pulse_lag.ended(now);
+            self.landing_due = true;
             // A player whose pulses act late (a real decoder) settles longer; a modelled one,
             // whose pulses act at once, is measured again as soon as after anything else.
             let settle = if self.pulse_lag.value() != 0.0 || self.pulse_lag.slow_value() != 0.0 {

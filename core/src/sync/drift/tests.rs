@@ -267,3 +267,23 @@ fn the_first_start_only_lowers_the_latency_guess() {
     assert_eq!(d.learn(500.0), None);
     assert_eq!(d.seek_latency(), INITIAL_SEEK_LATENCY);
 }
+
+#[test]
+fn a_first_long_slow_down_pulse_is_planned_short_of_zero() {
+    // 100 ms ahead, nothing known of this player's pulses: 80 % of the 400 ms pulse.
+    let mut d = Drift::new();
+    let t = feed(&mut d, 0.0, 6, |_| 0.100);
+    match d.decide(t) {
+        Correction::Pulse { rate, duration_ms } => {
+            assert_eq!(rate, 0.75);
+            assert!((duration_ms - 320.0).abs() < 1.0, "{duration_ms}");
+        }
+        c => panic!("{c:?}"),
+    }
+    // A speed-up pulse, or a short one, is planned in full.
+    let mut d = Drift::new();
+    let t = feed(&mut d, 0.0, 6, |_| -0.100);
+    assert!(
+        matches!(d.decide(t), Correction::Pulse { rate, duration_ms } if rate == 1.25 && (duration_ms - 400.0).abs() < 1.0)
+    );
+}
