@@ -35,6 +35,8 @@
 
 use std::collections::VecDeque;
 
+use super::fit::median;
+
 /// Measurements kept (their median is the lag).
 pub const LAG_WINDOW: usize = 5;
 /// Measurements of a direction before its landing spread counts.
@@ -82,13 +84,7 @@ impl Lags {
         }
         self.lags.push_back(lag);
         let mut v: Vec<f64> = self.lags.iter().copied().collect();
-        v.sort_unstable_by(f64::total_cmp);
-        let n = v.len();
-        self.value = if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        };
+        self.value = median(&mut v);
         self.value
     }
 
@@ -99,6 +95,13 @@ impl Lags {
             self.value
         }
     }
+}
+
+/// Whether a pulse at `rate - base = delta`, `duration_ms` long, decided on error `e0`, is a
+/// blip ([`BLIP_MS`]): a speed-up pulse for an error ahead, which works by its jump, not its
+/// length.
+pub fn is_blip(e0: f64, delta: f64, duration_ms: f64) -> bool {
+    delta > 0.0 && e0 > 0.0 && duration_ms <= BLIP_MS
 }
 
 /// The learned pulse lags of one player: speeding up and slowing down.
@@ -178,8 +181,7 @@ impl PulseLag {
             delta,
             t0: now,
             ran: None,
-            // A speed-up pulse for an error ahead: it works by its jump, not its length.
-            blip: delta > 0.0 && e0 > 0.0 && duration_ms <= BLIP_MS + 0.5,
+            blip: is_blip(e0, delta, duration_ms),
         });
     }
 
@@ -187,7 +189,7 @@ impl PulseLag {
     /// `None` before any.
     pub fn blip_move(&self) -> Option<f64> {
         let mut v: Vec<f64> = self.blips.iter().copied().collect();
-        (!v.is_empty()).then(|| super::fit::median(&mut v))
+        (!v.is_empty()).then(|| median(&mut v))
     }
 
     /// How far (s) a blip may land from [`PulseLag::blip_move`]: half the range of the moves

@@ -5,8 +5,9 @@
 use super::*;
 
 impl Drift {
-    /// If a latency measurement is due (first settled fit after a corrective seek), folds it
-    /// into the EWMA. Returns the new latency when it learned something.
+    /// If a latency measurement is due (first settled fit after one of our seeks), adds it to
+    /// the last [`LATENCY_WINDOW`], whose median is the latency. Returns the new latency when it
+    /// learned something.
     pub fn learn(&mut self, now: f64) -> Option<f64> {
         self.learn_pulse(now);
         let l = self.learn?;

@@ -54,7 +54,7 @@ use std::collections::VecDeque;
 use super::fit::{
     band_for, error_with_slope, fit_error_with, median, ErrorFit, DEADBAND, NOISY, SLOPE_SIGMAS,
 };
-use super::pulse_lag::{PulseLag, BLIP_MS};
+use super::pulse_lag::{is_blip, PulseLag, BLIP_MS};
 
 /// A slope beyond this (s/s, i.e. 3 ms per second) counts as a skewed media clock.
 pub const SKEW_SLOPE: f64 = 0.003;

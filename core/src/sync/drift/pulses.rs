@@ -15,7 +15,7 @@ impl Drift {
                 if !self.blurred()
                     && f.noise <= NOISY
                     && (f.error * (rate - self.base_rate) <= 0.0
-                        || (rate > self.base_rate && duration_ms <= BLIP_MS)) =>
+                        || is_blip(f.error, rate - self.base_rate, duration_ms)) =>
             {
                 self.pulse_lag.started(
                     now,

@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// The (rate, duration in ms) of a pulse; panics on any other correction.
+fn pulse_of(c: Correction) -> (f64, f64) {
+    match c {
+        Correction::Pulse { rate, duration_ms } => (rate, duration_ms),
+        c => panic!("{c:?}"),
+    }
+}
+
 fn feed(d: &mut Drift, start: f64, n: usize, err: impl Fn(f64) -> f64) -> f64 {
     let mut t = start;
     for _ in 0..n {
@@ -48,35 +56,23 @@ fn the_band_widens_with_reading_noise() {
 fn beyond_the_band_a_pulse_of_exact_length_cancels_the_error() {
     let mut d = Drift::new();
     let t = feed(&mut d, 0.0, 6, |_| 0.040); // 40 ms ahead
-    match d.decide(t) {
-        Correction::Pulse { rate, duration_ms } => {
-            assert_eq!(rate, 0.75);
-            assert!((duration_ms - 160.0).abs() < 1.0, "{duration_ms}");
-        }
-        c => panic!("{c:?}"),
-    }
+    let (rate, duration_ms) = pulse_of(d.decide(t));
+    assert_eq!(rate, 0.75);
+    assert!((duration_ms - 160.0).abs() < 1.0, "{duration_ms}");
     let mut d = Drift::new();
     let t = feed(&mut d, 0.0, 6, |_| -0.5); // half a second behind
-    match d.decide(t) {
-        Correction::Pulse { rate, duration_ms } => {
-            assert_eq!(rate, 1.25);
-            assert!((duration_ms - 2_000.0).abs() < 1.0);
-        }
-        c => panic!("{c:?}"),
-    }
+    let (rate, duration_ms) = pulse_of(d.decide(t));
+    assert_eq!(rate, 1.25);
+    assert!((duration_ms - 2_000.0).abs() < 1.0);
 }
 
 #[test]
 fn large_errors_are_pulsed_after_two_agreeing_samples() {
     let mut d = Drift::new();
     let t = feed(&mut d, 0.0, 2, |_| -0.1);
-    match d.decide(t) {
-        Correction::Pulse { rate, duration_ms } => {
-            assert_eq!(rate, 1.25);
-            assert!((duration_ms - 400.0).abs() < 1.0, "{duration_ms}");
-        }
-        c => panic!("{c:?}"),
-    }
+    let (rate, duration_ms) = pulse_of(d.decide(t));
+    assert_eq!(rate, 1.25);
+    assert!((duration_ms - 400.0).abs() < 1.0, "{duration_ms}");
     // Two samples that disagree in sign are not trusted.
     let mut d = Drift::new();
     d.observe(0.0, 0.1);
@@ -160,15 +156,11 @@ fn skewed_clock_triggers_early_and_aims_past_zero() {
     let mut d = Drift::new();
     // 1 % fast: +10 ms per second, now at +3 ms: past half the band in the drift's direction.
     let t = feed(&mut d, 0.0, 10, |t| -0.006 + 0.010 * t / 1000.0);
-    match d.decide(t) {
-        Correction::Pulse { rate, duration_ms } => {
-            assert_eq!(rate, 0.75);
-            // Aim past zero by the drift over SKEW_AIM_S (3.5 ms): 6.5 ms to remove at
-            // (0.25 - 0.01)/s.
-            assert!((duration_ms - 27.1).abs() < 1.5, "{duration_ms}");
-        }
-        c => panic!("{c:?}"),
-    }
+    let (rate, duration_ms) = pulse_of(d.decide(t));
+    assert_eq!(rate, 0.75);
+    // Aim past zero by the drift over SKEW_AIM_S (3.5 ms): 6.5 ms to remove at
+    // (0.25 - 0.01)/s.
+    assert!((duration_ms - 27.1).abs() < 1.5, "{duration_ms}");
 }
 
 fn locked() -> Drift {
@@ -273,17 +265,18 @@ fn a_first_long_slow_down_pulse_is_planned_short_of_zero() {
     // 100 ms ahead, nothing known of this player's pulses: 80 % of the 400 ms pulse.
     let mut d = Drift::new();
     let t = feed(&mut d, 0.0, 6, |_| 0.100);
-    match d.decide(t) {
-        Correction::Pulse { rate, duration_ms } => {
-            assert_eq!(rate, 0.75);
-            assert!((duration_ms - 320.0).abs() < 1.0, "{duration_ms}");
-        }
-        c => panic!("{c:?}"),
-    }
+    let (rate, duration_ms) = pulse_of(d.decide(t));
+    assert_eq!(rate, 0.75);
+    assert!((duration_ms - 320.0).abs() < 1.0, "{duration_ms}");
     // A speed-up pulse, or a short one, is planned in full.
     let mut d = Drift::new();
     let t = feed(&mut d, 0.0, 6, |_| -0.100);
-    assert!(
-        matches!(d.decide(t), Correction::Pulse { rate, duration_ms } if rate == 1.25 && (duration_ms - 400.0).abs() < 1.0)
-    );
+    let (rate, duration_ms) = pulse_of(d.decide(t));
+    assert_eq!(rate, 1.25);
+    assert!((duration_ms - 400.0).abs() < 1.0, "{duration_ms}");
+    let mut d = Drift::new();
+    let t = feed(&mut d, 0.0, 6, |_| 0.050);
+    let (rate, duration_ms) = pulse_of(d.decide(t));
+    assert_eq!(rate, 0.75);
+    assert!((duration_ms - 200.0).abs() < 1.0, "{duration_ms}");
 }
