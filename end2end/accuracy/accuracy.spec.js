@@ -76,22 +76,13 @@ test('sync accuracy figures', async ({ viewers, player }, testInfo) => {
   const stallSettled = settledAt(stall);
   const stallSeeks = (await b.sync()).correctiveSeeks - bSeeks0;
 
-  // One viewer's media clock 1 % fast.
-  await waitInSync([a, b, c, d], { playing: true });
-  const k0 = await counters([c]);
-  await c.hook('setClockSkew', 1.01);
-  const skewStart = Date.now();
-  const skewSamples = await collect([a, b, c, d], SKEW_S);
-  const skew = spreads(skewSamples);
-  const skewMinutes = (Date.now() - skewStart) / 60_000;
-  const k1 = await counters([c]);
-
-  // Real media: a device clock 1 % fast (B's), smooth, where the rate 1.01 above makes Chromium
-  // advance C's clock in ~9 ms steps (end2end/stand-in/iframe_api.js setDeviceClockSkew).
+  // Real media: a device clock 1 % fast (B's), smooth, where the rate 1.01 below makes Chromium
+  // advance C's clock in ~9 ms steps (end2end/stand-in/iframe_api.js setDeviceClockSkew). It
+  // comes first: a viewer remembers how noisy its readings were (its dead band stays wide for
+  // a while), so after C's stepped readings C would start this phase tens of ms off.
   let device = null;
   let deviceSamples = [];
   if (player === 'real') {
-    await c.hook('setClockSkew', 1);
     await waitInSync([a, b, c, d], { playing: true });
     const kb0 = await counters([b]);
     await b.hook('setDeviceClockSkew', 1.01);
@@ -104,7 +95,18 @@ test('sync accuracy figures', async ({ viewers, player }, testInfo) => {
       correctiveSeeksPerMin: (kb1[0].seeks - kb0[0].seeks) / m,
       rateNudgesPerMin: (kb1[0].nudges - kb0[0].nudges) / m,
     };
+    await b.hook('setDeviceClockSkew', 1);
   }
+
+  // One viewer's media clock 1 % fast.
+  await waitInSync([a, b, c, d], { playing: true });
+  const k0 = await counters([c]);
+  await c.hook('setClockSkew', 1.01);
+  const skewStart = Date.now();
+  const skewSamples = await collect([a, b, c, d], SKEW_S);
+  const skew = spreads(skewSamples);
+  const skewMinutes = (Date.now() - skewStart) / 60_000;
+  const k1 = await counters([c]);
 
   // How well the pages' timelines agree (the measurement's own error).
   const offsets = await Promise.all([a, b, c, d].map((v) => v.timelineOffset()));

@@ -185,11 +185,21 @@ impl PulseLag {
         });
     }
 
+    /// Whether the pulse waiting to be measured is a blip.
+    pub fn pending_blip(&self) -> bool {
+        self.pending.is_some_and(|p| p.blip)
+    }
+
     /// What a blip ([`BLIP_MS`]) moves this player (s): the median of the last ones measured;
     /// `None` before any.
     pub fn blip_move(&self) -> Option<f64> {
         let mut v: Vec<f64> = self.blips.iter().copied().collect();
         (!v.is_empty()).then(|| median(&mut v))
+    }
+
+    /// Blips measured (at most [`LAG_WINDOW`] kept).
+    pub fn blips_measured(&self) -> usize {
+        self.blips.len()
     }
 
     /// How far (s) a blip may land from [`PulseLag::blip_move`]: half the range of the moves

@@ -57,7 +57,7 @@ impl Drift {
             MIN_PULSE_SAMPLES
         };
         if fit.samples < min_pulse && !quick {
-            return Correction::None;
+            return self.quick_skew_blip(now, &fit).unwrap_or(Correction::None);
         }
         let fit = if fit.samples < min_pulse {
             ErrorFit {
@@ -71,6 +71,9 @@ impl Drift {
         let (e, drift) = self.pulse_drift(now, &fit, min_pulse);
         let skewed = drift.is_some();
         let slope = drift.unwrap_or(fit.slope);
+        if let Some(c) = self.skew_blip(e, slope, skewed) {
+            return c;
+        }
         let band = self.pulse_band(now, band, e, drift);
         let trigger = e.abs() > band || (skewed && e * slope > 0.0 && e.abs() > band / 2.0);
         if !trigger {
@@ -114,6 +117,65 @@ impl Drift {
                 )
             }
             None => (fit.error, None),
+        }
+    }
+
+    /// A fast clock's correction by blips, where a blip moves a real decoder back by much less
+    /// than the least slow-down pulse (Chromium: ~5 ms against ~24 ms): the error, judged
+    /// [`BLIP_LEAD_S`] ahead, sweeps a saw-tooth as wide as a blip's move, centred on zero,
+    /// instead of one as wide as the least slow-down pulse's. `None` leaves the decision to the
+    /// pulses: no fast clock, no such decoder, or blips that fell behind (ahead by half the least
+    /// slow-down move: that pulse then takes it back).
+    fn skew_blip(&self, e: f64, slope: f64, skewed: bool) -> Option<Correction> {
+        let (_, Some(fast)) = self.nudge_rates() else {
+            return None;
+        };
+        let least = self.least_shift(-0.25);
+        if !skewed || slope <= 0.0 || least < BLIP_WORTH {
+            return None;
+        }
+        let ahead = e + slope * BLIP_LEAD_S;
+        if ahead > least / 2.0 {
+            return None;
+        }
+        let blip = Correction::Pulse {
+            rate: fast,
+            duration_ms: BLIP_MS,
+        };
+        match self.pulse_lag.blip_move() {
+            // Between zero and the trigger the drift is left to sweep; behind zero (the drift
+            // stopped) it is an ordinary error.
+            Some(m) if m < 0.0 && -m < least / 2.0 => {
+                if ahead >= -m / 2.0 {
+                    Some(blip)
+                } else {
+                    (ahead >= 0.0).then_some(Correction::None)
+                }
+            }
+            // Not measured yet, or not shown to move it back in fewer than SPREAD_MIN tries
+            // (one blip read on a stale reading can measure nothing): tried to learn.
+            _ => (self.pulse_lag.blips_measured() < SPREAD_MIN
+                && !self.blurred()
+                && ahead >= BLIP_TRY)
+                .then_some(blip),
+        }
+    }
+
+    /// A fast clock's blip decided on fewer readings ([`SKEW_BLIP_SAMPLES`]), along the drift
+    /// learned over many windows: between blips the clock gains ~10 ms a second and a blip
+    /// takes back ~5, so the full [`MIN_PULSE_SAMPLES`] would let it fall behind. Only for a
+    /// quiet player whose blips are known; `None` when that is not the case or no blip is due.
+    fn quick_skew_blip(&self, now: f64, fit: &ErrorFit) -> Option<Correction> {
+        if fit.samples < SKEW_BLIP_SAMPLES || fit.noise > NOISY || self.blurred() {
+            return None;
+        }
+        self.pulse_lag.blip_move()?;
+        let rate = self.learned_drift().filter(|r| *r > 0.0)?;
+        let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
+        let e = error_with_slope(&v, now, rate)?;
+        match self.skew_blip(e, rate, true)? {
+            c @ Correction::Pulse { .. } => Some(c),
+            _ => None,
         }
     }
 

@@ -57,14 +57,24 @@ impl Drift {
         }
         // As many readings as the next decision needs (it must not come first); an error off
         // by x reads as a lag off by 4x (x / 0.25), so noisy players are left out below.
-        let Some(fit) = self.fit(now).filter(|f| f.samples >= MIN_PULSE_SAMPLES) else {
+        // A fast clock's blip, whose next one comes sooner ([`SKEW_BLIP_SAMPLES`]), is
+        // measured as soon, along the learned drift.
+        let skew_blip = self.pulse_lag.pending_blip()
+            && !self.blurred()
+            && self.learned_drift().is_some_and(|r| r > 0.0);
+        let least = if skew_blip {
+            SKEW_BLIP_SAMPLES
+        } else {
+            MIN_PULSE_SAMPLES
+        };
+        let Some(fit) = self.fit(now).filter(|f| f.samples >= least) else {
             return;
         };
         if self.blurred() {
             self.pulse_lag.cancel();
         } else {
-            let drift = self.plausible_drift(&fit);
-            self.pulse_lag.measured(now, fit.error, drift);
+            let (e1, drift) = self.measure_error(now, &fit);
+            self.pulse_lag.measured(now, e1, drift);
         }
         if std::mem::take(&mut self.landing_due) {
             self.check_landing(now, &fit);

@@ -43,6 +43,12 @@
 //!   dead band is retried, at once twice, then after a doubling back-off ([`retry`]); an error
 //!   ahead smaller than the least slow-down pulse's move takes a *blip*, a short speed-up pulse
 //!   whose jump moves such a decoder back ([`super::pulse_lag::BLIP_MS`]).
+//! * A fast clock on such a decoder is held by blips too: the least slow-down pulse moves it
+//!   ~24 ms, so a saw-tooth of those was ±12 ms wide; a blip moves it ~5 ms. The next blip is
+//!   decided on [`SKEW_BLIP_SAMPLES`] readings, after [`BLIP_SETTLE_MS`], along the drift learned
+//!   over many windows (a quiet player's is followed within a few windows:
+//!   [`QUIET_DRIFT_MEMORY`], [`QUIET_SPREAD_CAP`]), so that blips keep up with ~10 ms a second;
+//!   when they fall behind, the least slow-down pulse takes it back.
 //!
 //! Here: the controller's state, its samples, fit and learning; the decision of a player that
 //! honours rates in [`decide`], a rate-locked player's in [`locked`], a pulse's life in
@@ -54,7 +60,7 @@ use std::collections::VecDeque;
 use super::fit::{
     band_for, error_with_slope, fit_error_with, median, ErrorFit, DEADBAND, NOISY, SLOPE_SIGMAS,
 };
-use super::pulse_lag::{is_blip, PulseLag, BLIP_MS};
+use super::pulse_lag::{is_blip, PulseLag, BLIP_MS, SPREAD_MIN};
 
 /// A slope beyond this (s/s, i.e. 3 ms per second) counts as a skewed media clock.
 pub const SKEW_SLOPE: f64 = 0.003;
@@ -84,6 +90,12 @@ pub const MAX_DRIFT: f64 = 0.02;
 /// Weight kept of the drift rate learned so far when another window of samples is folded in
 /// (about the last ten windows count).
 pub const DRIFT_MEMORY: f64 = 0.9;
+/// Largest time spread (s, see [`super::fit::ErrorFit::time_spread`]) a quiet player's window
+/// weighs in the learned drift with: a window of [`MIN_PULSE_SAMPLES`] at the 100 ms poll.
+pub const QUIET_SPREAD_CAP: f64 = 0.32;
+/// [`DRIFT_MEMORY`] of a quiet player (about the last three windows count): its windows are
+/// precise, and a clock that starts to drift is followed within a few pulses.
+pub const QUIET_DRIFT_MEMORY: f64 = 0.7;
 /// The learned drift rate counts when it is this many standard errors from zero (windows are
 /// independent, unlike the samples of one window, so fewer than [`super::fit::NOISY_SLOPE_SIGMAS`]).
 pub const DRIFT_SIGMAS: f64 = 4.0;
@@ -117,6 +129,10 @@ pub const SETTLE_MS: f64 = 200.0;
 /// window that straddles the jump measures the pulse wrong (a 24 ms pulse read as a +119 ms
 /// lag).
 pub const PULSE_SETTLE_MS: f64 = 300.0;
+/// Samples are ignored for this long after a fast clock's blip ends (ms): its two rate
+/// changes reach a real decoder's clock ~100 ms after each (Chromium, `decoder.mjs`), the last
+/// one ~140 ms after the blip ends; the next blip can then come [`SKEW_BLIP_SAMPLES`] polls on.
+pub const BLIP_SETTLE_MS: f64 = 180.0;
 /// A pulse's rate must be confirmed by the player within this time (ms).
 pub const RATE_CONFIRM_MS: f64 = 1_000.0;
 /// First guess of the seek-to-playing latency (s).
@@ -149,6 +165,12 @@ pub const BLIP_WORTH: f64 = 0.012;
 /// Least error ahead (s) a blip is first tried on, to learn what it does: one it could help
 /// (Chromium's moves it 5 ms back).
 pub const BLIP_TRY: f64 = 0.003;
+/// How far ahead (s) a fast clock's error is judged for a blip ([`Drift::decide`]): a blip
+/// reaches a real decoder's clock ~100 ms after it starts and lasts [`BLIP_MS`].
+pub const BLIP_LEAD_S: f64 = 0.15;
+/// Readings (after settling) a fast clock's next blip is decided on, along its learned drift
+/// ([`Drift::decide`]): the cycle from blip to blip is then ~0.6 s, not ~0.8.
+pub const SKEW_BLIP_SAMPLES: usize = 3;
 /// A player's first slow-down pulse at least this long (s), planned before any of its lags is
 /// known, is shortened to [`FIRST_SLOW_SHARE`] of it: it falls short on a modelled player and
 /// lands near zero on a real decoder (whose slow-down pulses move ~25 ms further), where the
@@ -477,9 +499,22 @@ impl Drift {
             return;
         }
         let noise = fit.noise.max(self.noise_level).max(0.001);
-        let weight = (fit.time_spread / noise).powi(2);
-        self.drift_weight = DRIFT_MEMORY * self.drift_weight + weight;
-        self.drift_sum = DRIFT_MEMORY * self.drift_sum + weight * fit.raw_slope;
+        // A quiet player's long window (steady play) weighs no more than a short one: else
+        // the minutes of steady play before a clock starts to drift outweigh the short
+        // windows between its pulses for tens of seconds, and the drift goes unseen.
+        let spread = if quiet {
+            fit.time_spread.min(QUIET_SPREAD_CAP)
+        } else {
+            fit.time_spread
+        };
+        let weight = (spread / noise).powi(2);
+        let memory = if quiet {
+            QUIET_DRIFT_MEMORY
+        } else {
+            DRIFT_MEMORY
+        };
+        self.drift_weight = memory * self.drift_weight + weight;
+        self.drift_sum = memory * self.drift_sum + weight * fit.raw_slope;
     }
 
     /// The media clock's drift (s/s) learned over many windows of samples (between seeks, pulses
@@ -509,6 +544,22 @@ impl Drift {
         } else {
             self.learned_drift().unwrap_or(0.0)
         }
+    }
+
+    /// The error at `now` and the clock's drift for measuring a pulse, from `fit`: a window
+    /// shorter than [`MIN_PULSE_SAMPLES`] (a fast clock's blips, [`SKEW_BLIP_SAMPLES`]) is read
+    /// along the drift learned over many windows, when there is one (its own slope tells
+    /// nothing); a longer one as fitted, with [`Drift::plausible_drift`].
+    pub(super) fn measure_error(&self, now: f64, fit: &ErrorFit) -> (f64, f64) {
+        if fit.samples < MIN_PULSE_SAMPLES {
+            if let Some(rate) = self.learned_drift() {
+                let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
+                if let Some(e) = error_with_slope(&v, now, rate) {
+                    return (e, rate);
+                }
+            }
+        }
+        (fit.error, self.plausible_drift(fit))
     }
 
     /// The current smoothed error, if there are samples.

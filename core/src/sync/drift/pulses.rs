@@ -17,13 +17,9 @@ impl Drift {
                     && (f.error * (rate - self.base_rate) <= 0.0
                         || is_blip(f.error, rate - self.base_rate, duration_ms)) =>
             {
-                self.pulse_lag.started(
-                    now,
-                    f.error,
-                    self.plausible_drift(&f),
-                    rate - self.base_rate,
-                    duration_ms,
-                );
+                let (e0, drift) = self.measure_error(now, &f);
+                self.pulse_lag
+                    .started(now, e0, drift, rate - self.base_rate, duration_ms);
             }
             _ => self.pulse_lag.cancel(),
         }
@@ -51,7 +47,10 @@ impl Drift {
             self.landing_due = true;
             // A player whose pulses act late (a real decoder) settles longer; a modelled one,
             // whose pulses act at once, is measured again as soon as after anything else.
-            let settle = if self.pulse_lag.value() != 0.0 || self.pulse_lag.slow_value() != 0.0 {
+            let settle = if self.pulse_lag.pending_blip() && self.learned_drift().is_some() {
+                // A fast clock's blip: its jump comes ~100 ms after each rate change.
+                BLIP_SETTLE_MS
+            } else if self.pulse_lag.value() != 0.0 || self.pulse_lag.slow_value() != 0.0 {
                 PULSE_SETTLE_MS
             } else {
                 SETTLE_MS
