@@ -131,7 +131,7 @@ impl Drift {
             return None;
         };
         let least = self.least_shift(-0.25);
-        if !skewed || slope <= 0.0 || least < BLIP_WORTH {
+        if !skewed || slope < SKEW_BLIP_MIN || least < BLIP_WORTH {
             return None;
         }
         let ahead = e + slope * BLIP_LEAD_S;
@@ -170,7 +170,7 @@ impl Drift {
             return None;
         }
         self.pulse_lag.blip_move()?;
-        let rate = self.learned_drift().filter(|r| *r > 0.0)?;
+        let rate = self.learned_drift().filter(|r| *r >= SKEW_BLIP_MIN)?;
         let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
         let e = error_with_slope(&v, now, rate)?;
         match self.skew_blip(e, rate, true)? {

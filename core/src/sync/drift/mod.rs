@@ -46,9 +46,10 @@
 //! * A fast clock on such a decoder is held by blips too: the least slow-down pulse moves it
 //!   ~24 ms, so a saw-tooth of those was ±12 ms wide; a blip moves it ~5 ms. The next blip is
 //!   decided on [`SKEW_BLIP_SAMPLES`] readings, after [`BLIP_SETTLE_MS`], along the drift learned
-//!   over many windows (a quiet player's is followed within a few windows:
-//!   [`QUIET_DRIFT_MEMORY`], [`QUIET_SPREAD_CAP`]), so that blips keep up with ~10 ms a second;
-//!   when they fall behind, the least slow-down pulse takes it back.
+//!   over many windows (a quiet player's long windows weigh no more than short ones:
+//!   [`QUIET_SPREAD_CAP`]), so that blips keep up with ~10 ms a second; when they fall behind,
+//!   the least slow-down pulse takes it back. A drift under [`SKEW_BLIP_MIN`] is left to the
+//!   pulses (a few windows' false drift must not start a train of blips).
 //!
 //! Here: the controller's state, its samples, fit and learning; the decision of a player that
 //! honours rates in [`decide`], a rate-locked player's in [`locked`], a pulse's life in
@@ -93,12 +94,12 @@ pub const DRIFT_MEMORY: f64 = 0.9;
 /// Largest time spread (s, see [`super::fit::ErrorFit::time_spread`]) a quiet player's window
 /// weighs in the learned drift with: a window of [`MIN_PULSE_SAMPLES`] at the 100 ms poll.
 pub const QUIET_SPREAD_CAP: f64 = 0.32;
-/// [`DRIFT_MEMORY`] of a quiet player (about the last three windows count): its windows are
-/// precise, and a clock that starts to drift is followed within a few pulses.
-pub const QUIET_DRIFT_MEMORY: f64 = 0.7;
 /// The learned drift rate counts when it is this many standard errors from zero (windows are
 /// independent, unlike the samples of one window, so fewer than [`super::fit::NOISY_SLOPE_SIGMAS`]).
 pub const DRIFT_SIGMAS: f64 = 4.0;
+/// How many of a long quiet window's standard errors its slope must be from the learned drift
+/// for that drift to be forgotten ([`Drift::observe`]).
+pub const STALE_DRIFT_SIGMAS: f64 = 4.0;
 /// How far ahead (s) a drifting rate-locked player's error is judged: one poll, so the seek
 /// comes before the band is crossed, not after.
 pub const LOCKED_LEAD_S: f64 = 0.1;
@@ -168,6 +169,9 @@ pub const BLIP_TRY: f64 = 0.003;
 /// How far ahead (s) a fast clock's error is judged for a blip ([`Drift::decide`]): a blip
 /// reaches a real decoder's clock ~100 ms after it starts and lasts [`BLIP_MS`].
 pub const BLIP_LEAD_S: f64 = 0.15;
+/// Least drift (s/s) a clock is held by blips at: half the 1 % the suite gives a clock. A
+/// slower one is pulsed every few seconds as before.
+pub const SKEW_BLIP_MIN: f64 = 0.005;
 /// Readings (after settling) a fast clock's next blip is decided on, along its learned drift
 /// ([`Drift::decide`]): the cycle from blip to blip is then ~0.6 s, not ~0.8.
 pub const SKEW_BLIP_SAMPLES: usize = 3;
@@ -470,7 +474,29 @@ impl Drift {
             if let Some(f) = self.fit(now) {
                 let decayed = (1.0 - NOISE_DECAY) * self.noise_level + NOISE_DECAY * f.noise;
                 self.noise_level = decayed.max(f.noise);
+                self.forget_stale_drift(&f);
             }
+        }
+    }
+
+    /// Forgets the learned drift when a long, quiet window of this player's readings rules it
+    /// out ([`STALE_DRIFT_SIGMAS`] of that window's standard errors away, and beyond
+    /// [`SKEW_SLOPE`]): the clock stopped drifting. Read along the old drift, flat readings look
+    /// ahead by the drift times their age, and a player left behind by blips against a drift
+    /// that stopped was held there for good (12 ms for 30 s in a real-media run): it is only
+    /// folded in again when a correction ends the window.
+    fn forget_stale_drift(&mut self, fit: &ErrorFit) {
+        let Some(rate) = self.learned_drift() else {
+            return;
+        };
+        if self.noise_level > NOISY || fit.noise > NOISY || fit.span_ms < 900.0 {
+            return;
+        }
+        let se = fit.noise.max(0.0005) / fit.time_spread.max(1e-9);
+        let off = (fit.raw_slope - rate).abs();
+        if fit.raw_slope.is_finite() && off > SKEW_SLOPE && off > STALE_DRIFT_SIGMAS * se {
+            self.drift_weight = 0.0;
+            self.drift_sum = 0.0;
         }
     }
 
@@ -508,13 +534,8 @@ impl Drift {
             fit.time_spread
         };
         let weight = (spread / noise).powi(2);
-        let memory = if quiet {
-            QUIET_DRIFT_MEMORY
-        } else {
-            DRIFT_MEMORY
-        };
-        self.drift_weight = memory * self.drift_weight + weight;
-        self.drift_sum = memory * self.drift_sum + weight * fit.raw_slope;
+        self.drift_weight = DRIFT_MEMORY * self.drift_weight + weight;
+        self.drift_sum = DRIFT_MEMORY * self.drift_sum + weight * fit.raw_slope;
     }
 
     /// The media clock's drift (s/s) learned over many windows of samples (between seeks, pulses
