@@ -53,8 +53,8 @@
 //!
 //! Here: the controller's state, its samples, fit and learning; the decision of a player that
 //! honours rates in [`decide`], a rate-locked player's in [`locked`], a pulse's life in
-//! [`pulses`], what it learns from its own seeks and pulses in [`learning`], the retry of a
-//! missed landing in [`retry`].
+//! [`pulses`], what it learns from its own seeks and pulses in [`learning`], the clock's drift
+//! rate in [`drift_rate`], the retry of a missed landing in [`retry`].
 
 use std::collections::VecDeque;
 
@@ -479,110 +479,6 @@ impl Drift {
         }
     }
 
-    /// Forgets the learned drift when a long, quiet window of this player's readings rules it
-    /// out ([`STALE_DRIFT_SIGMAS`] of that window's standard errors away, and beyond
-    /// [`SKEW_SLOPE`]): the clock stopped drifting. Read along the old drift, flat readings look
-    /// ahead by the drift times their age, and a player left behind by blips against a drift
-    /// that stopped was held there for good (12 ms for 30 s in a real-media run): it is only
-    /// folded in again when a correction ends the window.
-    fn forget_stale_drift(&mut self, fit: &ErrorFit) {
-        let Some(rate) = self.learned_drift() else {
-            return;
-        };
-        if self.noise_level > NOISY || fit.noise > NOISY || fit.span_ms < 900.0 {
-            return;
-        }
-        let se = fit.noise.max(0.0005) / fit.time_spread.max(1e-9);
-        let off = (fit.raw_slope - rate).abs();
-        if fit.raw_slope.is_finite() && off > SKEW_SLOPE && off > STALE_DRIFT_SIGMAS * se {
-            self.drift_weight = 0.0;
-            self.drift_sum = 0.0;
-        }
-    }
-
-    /// Folds the slope of the samples collected since the last reset into the learned drift
-    /// rate, weighted by its precision (many, quiet, long-spanning samples weigh most).
-    fn harvest_drift(&mut self) {
-        // A quiet pulsed player's short windows (the few readings between two pulses) show its
-        // drift too; a noisy one's, or a rate-locked one's (its seeks' landings), need half a
-        // window and a second.
-        let quiet = self.noise_level <= NOISY && self.rate_control() != RateControl::Locked;
-        let (least, span) = if quiet {
-            (MIN_PULSE_SAMPLES, 300.0)
-        } else {
-            (MAX_SAMPLES / 2, 900.0)
-        };
-        if self.samples.len() < least {
-            return;
-        }
-        let Some(&(last, _)) = self.samples.back() else {
-            return;
-        };
-        let Some(fit) = self.fit(last) else {
-            return;
-        };
-        if fit.span_ms < span || !fit.raw_slope.is_finite() {
-            return;
-        }
-        let noise = fit.noise.max(self.noise_level).max(0.001);
-        // A quiet player's long window (steady play) weighs no more than a short one: else
-        // the minutes of steady play before a clock starts to drift outweigh the short
-        // windows between its pulses for tens of seconds, and the drift goes unseen.
-        let spread = if quiet {
-            fit.time_spread.min(QUIET_SPREAD_CAP)
-        } else {
-            fit.time_spread
-        };
-        let weight = (spread / noise).powi(2);
-        self.drift_weight = DRIFT_MEMORY * self.drift_weight + weight;
-        self.drift_sum = DRIFT_MEMORY * self.drift_sum + weight * fit.raw_slope;
-    }
-
-    /// The media clock's drift (s/s) learned over many windows of samples (between seeks, pulses
-    /// and other resets), when it is beyond [`SKEW_SLOPE`] and significant: a noisy player's
-    /// drift that no single window shows.
-    pub fn learned_drift(&self) -> Option<f64> {
-        if self.drift_weight <= 0.0 {
-            return None;
-        }
-        let rate = self.drift_sum / self.drift_weight;
-        let se = self.drift_weight.sqrt().recip();
-        let sigmas = if self.noise_level > NOISY {
-            DRIFT_SIGMAS
-        } else {
-            SLOPE_SIGMAS
-        };
-        (rate.abs() > SKEW_SLOPE && rate.abs() > sigmas * se).then_some(rate)
-    }
-
-    /// The clock's drift for measuring a pulse (s/s): this window's raw slope (a drift too small
-    /// to count as significant in one window still biases the measurement 4x) when it is one a
-    /// media clock can have; else (a real decoder's slow start or a jump inside the window,
-    /// tens of ms/s) the drift learned over many windows, or none.
-    fn plausible_drift(&self, fit: &ErrorFit) -> f64 {
-        if fit.raw_slope.is_finite() && fit.raw_slope.abs() <= MAX_DRIFT {
-            fit.raw_slope
-        } else {
-            self.learned_drift().unwrap_or(0.0)
-        }
-    }
-
-    /// The error at `now` and the clock's drift for measuring a pulse, from `fit`: a window
-    /// shorter than [`MIN_PULSE_SAMPLES`] (a fast clock's blips, [`SKEW_BLIP_SAMPLES`]) is read
-    /// along the drift learned over many windows, when there is one (its own slope tells
-    /// nothing); a longer one as fitted, with [`Drift::plausible_drift`].
-    pub(super) fn measure_error(&self, now: f64, fit: &ErrorFit) -> (f64, f64) {
-        if fit.samples < MIN_PULSE_SAMPLES {
-            if let Some(rate) = self.learned_drift() {
-                let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
-                if let Some(e) = error_with_slope(&v, now, rate) {
-                    return (e, rate);
-                }
-            }
-        }
-        (fit.error, self.plausible_drift(fit))
-    }
-
     /// The current smoothed error, if there are samples.
     pub fn fit(&self, now: f64) -> Option<ErrorFit> {
         let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
@@ -596,6 +492,7 @@ fn is_skewed(fit: &ErrorFit, noise: f64) -> bool {
 }
 
 mod decide;
+mod drift_rate;
 mod learning;
 mod locked;
 mod pulses;
