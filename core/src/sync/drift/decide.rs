@@ -258,7 +258,7 @@ impl Drift {
         // instead, centred on zero.
         let least_shift = self.least_shift(rate - self.base_rate);
         if !skewed && least_shift >= BLIP_WORTH {
-            if let Some(blip) = self.blip_for(delta) {
+            if let Some(blip) = self.blip_for(delta, least_shift) {
                 return blip;
             }
         }
@@ -279,9 +279,10 @@ impl Drift {
     /// A blip ([`BLIP_MS`] at the speed-up rate) for an error `delta` ahead that even the
     /// shortest slow-down pulse would overshoot by [`BLIP_WORTH`] or more: when blips are known
     /// to move this player back and one lands closer to zero than `delta` even at the edge of
-    /// their spread; or, while none was measured, to learn what one does, for an error of
+    /// their spread, and no farther than the least slow-down pulse (`least_shift`) would; or,
+    /// while none was measured, to learn what one does, for an error of
     /// [`BLIP_TRY`] or more on a player with quiet readings (a noisy one's is not measured).
-    fn blip_for(&self, delta: f64) -> Option<Correction> {
+    fn blip_for(&self, delta: f64, least_shift: f64) -> Option<Correction> {
         let (_, Some(fast)) = self.nudge_rates() else {
             return None;
         };
@@ -289,7 +290,13 @@ impl Drift {
             return None;
         }
         let use_it = match self.pulse_lag.blip_move() {
-            Some(m) => m < 0.0 && (delta + m).abs() + self.pulse_lag.blip_spread() < delta,
+            // ... and closer than the least slow-down pulse would (an error ahead of 20 ms
+            // took three blips, and a clock that drifts ahead outran them).
+            Some(m) => {
+                m < 0.0
+                    && (delta + m).abs() + self.pulse_lag.blip_spread() < delta
+                    && (delta + m).abs() <= (delta - least_shift).abs()
+            }
             None => !self.blurred() && delta >= BLIP_TRY,
         };
         use_it.then_some(Correction::Pulse {
