@@ -15,6 +15,12 @@ fn real_decoder(w: &mut World, i: usize) {
 
 /// A plays from 0; B (a real decoder) joins 3 s later and settles for 10 s.
 fn two_playing_real() -> World {
+    two_playing_real_with(-10.0, 0.0)
+}
+
+/// [`two_playing_real`] with B's rate changes each jumping its clock by `jump_ms` and its
+/// readings reaching the page every `report_ms` (0: always fresh). B is client 1.
+fn two_playing_real_with(jump_ms: f64, report_ms: f64) -> World {
     let mut w = World::new();
     w.join(-50_000.0, 15.0, 15.0);
     w.run(1_000.0);
@@ -22,6 +28,8 @@ fn two_playing_real() -> World {
     w.run(3_000.0);
     let b = w.join(123_456.0, 20.0, 20.0);
     real_decoder(&mut w, b);
+    w.clients[b].player.rate_jump_ms = jump_ms;
+    w.clients[b].report_ms = report_ms;
     w.run(10_000.0);
     w
 }
@@ -71,16 +79,8 @@ fn real_decoder_steady_play_makes_no_corrections() {
 /// 10 s, then its clock runs 1 % fast: its |error| (ms) sampled every 100 ms over the next 30 s
 /// from 5 s on, sorted, and the pulses it took in those 30 s.
 fn fast_clock_on(jump_ms: f64, report_ms: f64) -> (Vec<f64>, u32, super::SyncStats) {
-    let mut w = World::new();
-    w.join(-50_000.0, 15.0, 15.0);
-    w.run(1_000.0);
-    w.user_play(0);
-    w.run(3_000.0);
-    let b = w.join(123_456.0, 20.0, 20.0);
-    real_decoder(&mut w, b);
-    w.clients[b].player.rate_jump_ms = jump_ms;
-    w.clients[b].report_ms = report_ms;
-    w.run(10_000.0);
+    let mut w = two_playing_real_with(jump_ms, report_ms);
+    let b = 1;
     w.clients[b].player.skew = 1.01; // 10 ms per second fast
     w.run(5_000.0);
     let nudges = w.clients[b].engine.stats().rate_nudges;
@@ -131,16 +131,8 @@ fn real_decoder_a_clock_that_stops_drifting_is_not_held_off_by_its_old_drift() {
     // learned drift must go too, or the error read along it stays "ahead" and nothing brings
     // the player back (a real-media viewer sat 12 ms behind for 30 s).
     for report in [0.0, 250.0] {
-        let mut w = World::new();
-        w.join(-50_000.0, 15.0, 15.0);
-        w.run(1_000.0);
-        w.user_play(0);
-        w.run(3_000.0);
-        let b = w.join(123_456.0, 20.0, 20.0);
-        real_decoder(&mut w, b);
-        w.clients[b].player.rate_jump_ms = -7.5;
-        w.clients[b].report_ms = report;
-        w.run(10_000.0);
+        let mut w = two_playing_real_with(-7.5, report);
+        let b = 1;
         w.clients[b].player.skew = 1.01;
         w.run(30_000.0);
         w.clients[b].player.skew = 1.0;

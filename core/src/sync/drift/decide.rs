@@ -109,13 +109,7 @@ impl Drift {
             .learned_drift()
             .filter(|_| fit.samples >= min_pulse && self.noise_level <= NOISY)
         {
-            Some(rate) => {
-                let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
-                (
-                    error_with_slope(&v, now, rate).unwrap_or(fit.error),
-                    Some(rate),
-                )
-            }
+            Some(rate) => (self.error_along(now, rate).unwrap_or(fit.error), Some(rate)),
             None => (fit.error, None),
         }
     }
@@ -171,8 +165,7 @@ impl Drift {
         }
         self.pulse_lag.blip_move()?;
         let rate = self.learned_drift().filter(|r| *r >= SKEW_BLIP_MIN)?;
-        let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
-        let e = error_with_slope(&v, now, rate)?;
+        let e = self.error_along(now, rate)?;
         match self.skew_blip(e, rate, true)? {
             c @ Correction::Pulse { .. } => Some(c),
             _ => None,

@@ -103,12 +103,18 @@ impl Drift {
     pub(super) fn measure_error(&self, now: f64, fit: &ErrorFit) -> (f64, f64) {
         if fit.samples < MIN_PULSE_SAMPLES {
             if let Some(rate) = self.learned_drift() {
-                let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
-                if let Some(e) = error_with_slope(&v, now, rate) {
+                if let Some(e) = self.error_along(now, rate) {
                     return (e, rate);
                 }
             }
         }
         (fit.error, self.plausible_drift(fit))
+    }
+
+    /// The error at `now` (s) read from the samples along a drift of `rate` (s/s) instead of
+    /// their own slope; `None` without samples.
+    pub(super) fn error_along(&self, now: f64, rate: f64) -> Option<f64> {
+        let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
+        error_with_slope(&v, now, rate)
     }
 }

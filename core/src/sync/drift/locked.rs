@@ -22,8 +22,7 @@ impl Drift {
         let (e, slope) = if is_skewed(&fit, self.noise_level) {
             (fit.error, fit.slope)
         } else if let Some(rate) = self.learned_drift() {
-            let v: Vec<(f64, f64)> = self.samples.iter().copied().collect();
-            (error_with_slope(&v, now, rate).unwrap_or(fit.error), rate)
+            (self.error_along(now, rate).unwrap_or(fit.error), rate)
         } else {
             (fit.error, 0.0)
         };
