@@ -328,6 +328,18 @@ pub struct Client {
     /// true position.
     pub report_ms: f64,
     report: (f64, f64, PlayerState),
+    /// The widget's reports as the stand-in sends them (`end2end/stand-in/iframe_api.js`): on
+    /// their own interval timer, whatever the page's polls, plus one at every state or rate
+    /// change, each extrapolated at the rate it reported. Off: a report is taken at the poll
+    /// that finds the last one `report_ms` old, extrapolated at the rate asked for now.
+    pub free_reports: bool,
+    /// Each interval report comes up to this much later (ms, pseudo-random): a busy page's
+    /// timers slip.
+    pub report_jitter_ms: f64,
+    /// The rate the last report carried and when the next interval report is due (ms).
+    report_rate: f64,
+    next_report: f64,
+    report_rng: u64,
     /// Every message to and from this viewer is late by up to this much more (ms), varying,
     /// still in order.
     pub jitter_ms: f64,
@@ -402,6 +414,11 @@ impl World {
             step: 0.0,
             report_ms: 0.0,
             report: (f64::NEG_INFINITY, 0.0, PlayerState::Unstarted),
+            free_reports: false,
+            report_jitter_ms: 0.0,
+            report_rate: 1.0,
+            next_report: 0.0,
+            report_rng: 0x6A09_E667_F3BC_C908 ^ (i as u64 + 1),
             jitter_ms: 0.0,
             last_up: 0.0,
             last_down: 0.0,
@@ -448,6 +465,29 @@ impl World {
         at
     }
 
+    /// A widget report of viewer `i` now, if one is due ([`Client::free_reports`]): its
+    /// interval timer fired, or the state or the rate changed.
+    fn free_report(&mut self, i: usize) {
+        let now = self.now;
+        let c = &mut self.clients[i];
+        if !c.free_reports || c.report_ms <= 0.0 || c.player.in_ad() {
+            return;
+        }
+        let timer = now >= c.next_report;
+        if timer {
+            c.report_rng = c
+                .report_rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = (c.report_rng >> 11) as f64 / (1u64 << 53) as f64;
+            c.next_report = now + c.report_ms + u * c.report_jitter_ms;
+        }
+        if timer || c.report.2 != c.player.state || c.report_rate != c.player.rate {
+            c.report = (now, c.player.position, c.player.state);
+            c.report_rate = c.player.rate;
+        }
+    }
+
     pub fn server_now(&self) -> f64 {
         SERVER_EPOCH + self.now
     }
@@ -461,7 +501,13 @@ impl World {
         let u = (c.rng >> 11) as f64 / (1u64 << 53) as f64;
         let noise = (u * 2.0 - 1.0) * c.noise;
         let (mut position, duration) = c.player.shown(self.now);
-        if c.report_ms > 0.0 && !c.player.in_ad() {
+        if c.free_reports && c.report_ms > 0.0 && !c.player.in_ad() {
+            position = if c.report.2 == PlayerState::Playing {
+                c.report.1 + (self.now - c.report.0) / 1000.0 * c.report_rate
+            } else {
+                c.report.1
+            };
+        } else if c.report_ms > 0.0 && !c.player.in_ad() {
             if self.now >= c.report.0 + c.report_ms || c.report.2 != c.player.state {
                 c.report = (self.now, position, c.player.state);
             }
@@ -601,6 +647,7 @@ impl World {
         let now = self.now;
         for i in 0..self.clients.len() {
             self.clients[i].player.advance(now, 1.0);
+            self.free_report(i);
             let cnow = now + self.clients[i].clock_offset;
             if !self.clients[i].ready && now >= self.clients[i].ready_at {
                 self.clients[i].ready = true;

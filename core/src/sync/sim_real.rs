@@ -155,14 +155,25 @@ fn whole_real_decoder(w: &mut World, i: usize) {
 /// A room of one real decoder playing for 15 s, then a late joiner with clock `clock`, a real
 /// decoder too, made more so by `prepare`: the world at the joiner's first frame, the joiner.
 fn real_late_joiner(clock: f64, prepare: impl FnOnce(&mut super::sim::Player)) -> (World, usize) {
+    real_late_joiner_with(clock, false, prepare)
+}
+
+/// [`real_late_joiner`], with free-running widget reports when `free`.
+fn real_late_joiner_with(
+    clock: f64,
+    free: bool,
+    prepare: impl FnOnce(&mut super::sim::Player),
+) -> (World, usize) {
     let mut w = World::new();
     w.join(-50_000.0, 15.0, 15.0);
     whole_real_decoder(&mut w, 0);
+    w.clients[0].free_reports = free;
     w.run(1_000.0);
     w.user_play(0);
     w.run(15_000.0);
     let d = w.join(clock, 20.0, 20.0);
     whole_real_decoder(&mut w, d);
+    w.clients[d].free_reports = free;
     prepare(&mut w.clients[d].player);
     while w.clients[d].player.state != super::PlayerState::Playing {
         w.step();
@@ -206,19 +217,34 @@ fn real_decoder_a_late_joiner_is_within_5_ms_two_seconds_after_its_first_frame()
 /// varies by ±15 ms, as Chromium's do), for six draws: (p95 of its |error| from 2 s after its
 /// first frame to 8 s, its error at 8 s, pulses), errors in ms.
 fn jittery_joiners() -> Vec<(f64, f64, usize)> {
+    jittery_joiners_with(false, 0.0)
+        .into_iter()
+        .map(|(p95, end, pulses, _)| (p95, end, pulses))
+        .collect()
+}
+
+/// [`jittery_joiners`], with the widget's reports on their own timer (`free`, as the stand-in
+/// sends them), each up to `report_jitter_ms` late; also the first viewer's largest |error|
+/// (ms) over the join.
+fn jittery_joiners_with(free: bool, report_jitter_ms: f64) -> Vec<(f64, f64, usize, f64)> {
     (0..6u64)
         .map(|draw| {
-            let (mut w, d) = real_late_joiner(777_000.0 + draw as f64 * 1234.5, |p| {
+            let (mut w, d) = real_late_joiner_with(777_000.0 + draw as f64 * 1234.5, free, |p| {
                 p.rate_lag_jitter_ms = 15.0;
                 for _ in 0..draw {
                     p.uniform_for_test();
                 }
             });
+            for c in &mut w.clients {
+                c.report_jitter_ms = report_jitter_ms;
+            }
             let first = w.now;
             let nudges = w.clients[d].engine.stats().rate_nudges;
             let mut errs = Vec::new();
+            let mut first_viewer: f64 = 0.0;
             while w.now < first + 8_000.0 {
                 w.run(100.0);
+                first_viewer = first_viewer.max((w.error(0) * 1000.0).abs());
                 if w.now - first >= 2_000.0 {
                     errs.push((w.error(d) * 1000.0).abs());
                 }
@@ -226,7 +252,7 @@ fn jittery_joiners() -> Vec<(f64, f64, usize)> {
             errs.sort_by(f64::total_cmp);
             let p95 = errs[(errs.len() * 95).div_ceil(100) - 1];
             let pulses = (w.clients[d].engine.stats().rate_nudges - nudges) as usize;
-            (p95, w.error(d) * 1000.0, pulses)
+            (p95, w.error(d) * 1000.0, pulses, first_viewer)
         })
         .collect()
 }
@@ -270,4 +296,31 @@ fn real_decoder_a_small_error_ahead_takes_a_blip_not_two_pulses() {
         assert!(took <= 3, "offset {off}: {took} pulses");
     }
     assert_eq!(w.clients[1].engine.stats().corrective_seeks, 0);
+}
+
+#[test]
+fn a_jump_reported_late_by_a_slipping_widget_is_not_read_as_an_error() {
+    // The widget's reports on their own 250 ms timer, slipping by up to 120 ms (a busy page):
+    // a pulse's last jump can reach the readings after the pulse's settle. The readings before
+    // it (a report from before the jump, extrapolated) made a settled joiner look 3.4 ms ahead:
+    // a blip moved it 16 ms back, and it was left 2.6 ms off (p95 15.6 ms from 2 s in draw 1,
+    // 6.4 ms off at 8 s in draw 5). Now they are dropped, and every draw does as well as with
+    // reports that never slip.
+    let steady = jittery_joiners_with(true, 0.0);
+    let slipping = jittery_joiners_with(true, 120.0);
+    for (draw, (s, r)) in steady.iter().zip(&slipping).enumerate() {
+        assert!(
+            r.0 <= s.0.max(7.0),
+            "draw {draw}: p95 {} ms, {} unslipped; {slipping:?}",
+            r.0,
+            s.0
+        );
+        assert!(
+            r.1.abs() <= 2.0,
+            "draw {draw}: {} ms at 8 s; {slipping:?}",
+            r.1
+        );
+        assert!(r.2 <= 7, "draw {draw}: {} pulses; {slipping:?}", r.2);
+        assert!(r.3 <= 1.0, "draw {draw}: the first viewer moved {} ms", r.3);
+    }
 }

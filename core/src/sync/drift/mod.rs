@@ -43,6 +43,10 @@
 //!   dead band is retried, at once twice, then after a doubling back-off ([`retry`]); an error
 //!   ahead smaller than the least slow-down pulse's move takes a *blip*, a short speed-up pulse
 //!   whose jump moves such a decoder back ([`super::pulse_lag::BLIP_MS`]).
+//! * The widget's reports reach the page every 250 ms (later on a busy page), so a pulse's
+//!   last jump can show in the readings after its settle: a step within
+//!   [`LATE_JUMP_WATCH_MS`] of a pulse, on a quiet player, drops the readings before it (read as
+//!   the error, they made a player look ahead and a lag measure tens of ms off).
 //! * A fast clock on such a decoder is held by blips too: the least slow-down pulse moves it
 //!   ~24 ms, so a saw-tooth of those was ±12 ms wide; a blip moves it ~5 ms. The next blip is
 //!   decided on [`SKEW_BLIP_SAMPLES`] readings, after [`BLIP_SETTLE_MS`], along the drift learned
@@ -130,6 +134,20 @@ pub const SETTLE_MS: f64 = 200.0;
 /// window that straddles the jump measures the pulse wrong (a 24 ms pulse read as a +119 ms
 /// lag).
 pub const PULSE_SETTLE_MS: f64 = 300.0;
+/// For this long after a pulse ends on a real decoder (ms), a step in a quiet player's readings
+/// is the pulse's jump reported late, and the readings before it are dropped: the widget's
+/// reports come every 250 ms (later on a busy page) and the way back's jump reaches the clock
+/// up to ~130 ms after the pulse, so the first readings after [`PULSE_SETTLE_MS`] can still be
+/// the extrapolation of a report from before it. Read as the error, they made a player look
+/// several ms ahead (the window's upper envelope) and a lag measured tens of ms off.
+pub const LATE_JUMP_WATCH_MS: f64 = 600.0;
+/// Least step (s) between two readings that counts as a late-reported jump (or 4x the known
+/// reading noise, if larger).
+pub const LATE_JUMP_MIN: f64 = 0.002;
+/// Before its noise is measured, a player whose last [`MIN_PULSE_SAMPLES`] readings after a
+/// reset were within this (s RMS) counts as quiet for [`LATE_JUMP_WATCH_MS`] (a late-reading
+/// player's are not: its steps are its readings' own).
+pub const QUIET_SHORT: f64 = 0.001;
 /// Samples are ignored for this long after a fast clock's blip ends (ms): its two rate
 /// changes reach a real decoder's clock ~100 ms after each (Chromium, `decoder.mjs`), the last
 /// one ~140 ms after the blip ends; the next blip can then come [`SKEW_BLIP_SAMPLES`] polls on.
@@ -289,6 +307,13 @@ pub struct Pulse {
 pub struct Drift {
     samples: VecDeque<(f64, f64)>,
     settle_until: f64,
+    /// Until when (client ms) a step in the readings is taken as a pulse's late-reported jump
+    /// ([`LATE_JUMP_WATCH_MS`]).
+    late_jump_until: f64,
+    /// Whether the reading noise was measured yet (a half window of readings), and before
+    /// that, whether the last window's first [`MIN_PULSE_SAMPLES`] readings were quiet.
+    noise_measured: bool,
+    short_quiet: bool,
     pulse: Option<Pulse>,
     base_rate: f64,
     available: Vec<f64>,
@@ -327,6 +352,9 @@ impl Drift {
         Self {
             samples: VecDeque::with_capacity(MAX_SAMPLES),
             settle_until: f64::NEG_INFINITY,
+            late_jump_until: f64::NEG_INFINITY,
+            noise_measured: false,
+            short_quiet: false,
             pulse: None,
             base_rate: 1.0,
             available: vec![0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0],
@@ -466,14 +494,19 @@ impl Drift {
         if now < self.settle_until || self.pulse.is_some() || !error.is_finite() {
             return;
         }
+        self.drop_stale_before_jump(now, error);
         if self.samples.len() == MAX_SAMPLES {
             self.samples.pop_front();
         }
         self.samples.push_back((now, error));
+        if self.samples.len() == MIN_PULSE_SAMPLES {
+            self.short_quiet = self.fit(now).is_some_and(|f| f.noise <= QUIET_SHORT);
+        }
         if self.samples.len() >= MAX_SAMPLES / 2 {
             if let Some(f) = self.fit(now) {
                 let decayed = (1.0 - NOISE_DECAY) * self.noise_level + NOISE_DECAY * f.noise;
                 self.noise_level = decayed.max(f.noise);
+                self.noise_measured = true;
                 self.forget_stale_drift(&f);
             }
         }

@@ -55,10 +55,35 @@ impl Drift {
             } else {
                 SETTLE_MS
             };
+            if settle > SETTLE_MS {
+                self.late_jump_until = now + LATE_JUMP_WATCH_MS;
+            }
             self.reset(now, settle);
             true
         } else {
             false
+        }
+    }
+
+    /// Drops the readings before a step in a quiet player's readings soon after a pulse on a
+    /// real decoder ([`LATE_JUMP_WATCH_MS`]): they are the extrapolation of a report from
+    /// before the pulse's jump reached the clock. Once: the next step is the readings' own.
+    /// Only once the readings are known to be quiet: a late-reading player's are steps.
+    pub(super) fn drop_stale_before_jump(&mut self, now: f64, error: f64) {
+        let quiet = if self.noise_measured {
+            self.noise_level <= NOISY
+        } else {
+            self.short_quiet
+        };
+        if now >= self.late_jump_until || !quiet {
+            return;
+        }
+        let Some(&(_, last)) = self.samples.back() else {
+            return;
+        };
+        if (error - last).abs() > LATE_JUMP_MIN.max(4.0 * self.noise_level) {
+            self.samples.clear();
+            self.late_jump_until = f64::NEG_INFINITY;
         }
     }
 
