@@ -59,10 +59,7 @@ impl Drift {
         // by x reads as a lag off by 4x (x / 0.25), so noisy players are left out below.
         // A fast clock's blip, whose next one comes sooner ([`SKEW_BLIP_SAMPLES`]), is
         // measured as soon, along the learned drift.
-        let skew_blip = self.pulse_lag.pending_blip()
-            && !self.blurred()
-            && self.learned_drift().is_some_and(|r| r > 0.0);
-        let least = if skew_blip {
+        let least = if self.fast_clock_blip() && !self.blurred() {
             SKEW_BLIP_SAMPLES
         } else {
             MIN_PULSE_SAMPLES

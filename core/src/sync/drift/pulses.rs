@@ -47,7 +47,7 @@ impl Drift {
             self.landing_due = true;
             // A player whose pulses act late (a real decoder) settles longer; a modelled one,
             // whose pulses act at once, is measured again as soon as after anything else.
-            let settle = if self.pulse_lag.pending_blip() && self.learned_drift().is_some() {
+            let settle = if self.fast_clock_blip() {
                 // A fast clock's blip: its jump comes ~100 ms after each rate change.
                 BLIP_SETTLE_MS
             } else if self.pulse_lag.value() != 0.0 || self.pulse_lag.slow_value() != 0.0 {
@@ -63,6 +63,14 @@ impl Drift {
         } else {
             false
         }
+    }
+
+    /// Whether the pulse waiting to be measured is a fast clock's blip: a blip on a player
+    /// whose learned drift is one blips hold ([`SKEW_BLIP_MIN`], as [`Drift::decide`] judges
+    /// it). It settles for [`BLIP_SETTLE_MS`] and is measured on [`SKEW_BLIP_SAMPLES`]
+    /// readings, so that the next one can keep up with the drift.
+    pub(super) fn fast_clock_blip(&self) -> bool {
+        self.pulse_lag.pending_blip() && self.learned_drift().is_some_and(|r| r >= SKEW_BLIP_MIN)
     }
 
     /// Drops the readings before a step in a quiet player's readings soon after a pulse on a
