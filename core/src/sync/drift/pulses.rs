@@ -76,14 +76,16 @@ impl Drift {
     /// Drops the readings before a step in a quiet player's readings soon after a pulse on a
     /// real decoder ([`LATE_JUMP_WATCH_MS`]): they are the extrapolation of a report from
     /// before the pulse's jump reached the clock. Once: the next step is the readings' own.
-    /// Only once the readings are known to be quiet: a late-reading player's are steps.
+    /// Only once the readings are known to be quiet (a late-reading player's are steps), and
+    /// on a steady clock (a drifting one's readings step by its drift at each report).
     pub(super) fn drop_stale_before_jump(&mut self, now: f64, error: f64) {
         let quiet = if self.noise_measured {
             self.noise_level <= NOISY
         } else {
             self.short_quiet
         };
-        if now >= self.late_jump_until || !quiet {
+        // A drifting clock's readings step by its drift at every report: not a jump.
+        if now >= self.late_jump_until || !quiet || self.learned_drift().is_some() {
             return;
         }
         let Some(&(_, last)) = self.samples.back() else {
