@@ -27,6 +27,15 @@ enum Ev {
     Rate(f64),
 }
 
+/// The next pseudo-random number in [0, 1) of the stream `state` (a 64-bit LCG, its top 53
+/// bits): every random draw of the simulation, each from its own stream.
+fn uniform(state: &mut u64) -> f64 {
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (*state >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// A simulated YouTube player (times in simulation ms).
 pub struct Player {
     pub state: PlayerState,
@@ -115,11 +124,7 @@ impl Player {
 
     /// A pseudo-random number in [0, 1).
     fn uniform(&mut self) -> f64 {
-        self.rng = self
-            .rng
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+        uniform(&mut self.rng)
     }
 
     /// Draws one number (tests: to vary the stream).
@@ -452,12 +457,7 @@ impl World {
         let c = &mut self.clients[i];
         let mut at = self.now + base_ms;
         if c.jitter_ms > 0.0 {
-            c.net_rng = c
-                .net_rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let u = (c.net_rng >> 11) as f64 / (1u64 << 53) as f64;
-            at += u * c.jitter_ms;
+            at += uniform(&mut c.net_rng) * c.jitter_ms;
         }
         let last = if up { &mut c.last_up } else { &mut c.last_down };
         at = at.max(*last);
@@ -475,12 +475,7 @@ impl World {
         }
         let timer = now >= c.next_report;
         if timer {
-            c.report_rng = c
-                .report_rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let u = (c.report_rng >> 11) as f64 / (1u64 << 53) as f64;
-            c.next_report = now + c.report_ms + u * c.report_jitter_ms;
+            c.next_report = now + c.report_ms + uniform(&mut c.report_rng) * c.report_jitter_ms;
         }
         if timer || c.report.2 != c.player.state || c.report_rate != c.player.rate {
             c.report = (now, c.player.position, c.player.state);
@@ -494,11 +489,7 @@ impl World {
 
     fn reading(&mut self, i: usize) -> Option<Reading> {
         let c = &mut self.clients[i];
-        c.rng = c
-            .rng
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let u = (c.rng >> 11) as f64 / (1u64 << 53) as f64;
+        let u = uniform(&mut c.rng);
         let noise = (u * 2.0 - 1.0) * c.noise;
         let (mut position, duration) = c.player.shown(self.now);
         if c.free_reports && c.report_ms > 0.0 && !c.player.in_ad() {

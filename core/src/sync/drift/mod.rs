@@ -499,7 +499,7 @@ impl Drift {
             self.samples.pop_front();
         }
         self.samples.push_back((now, error));
-        if self.samples.len() == MIN_PULSE_SAMPLES {
+        if !self.noise_measured && self.samples.len() == MIN_PULSE_SAMPLES {
             self.short_quiet = self.fit(now).is_some_and(|f| f.noise <= QUIET_SHORT);
         }
         if self.samples.len() >= MAX_SAMPLES / 2 {

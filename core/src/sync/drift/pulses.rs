@@ -47,15 +47,18 @@ impl Drift {
             self.landing_due = true;
             // A player whose pulses act late (a real decoder) settles longer; a modelled one,
             // whose pulses act at once, is measured again as soon as after anything else.
-            let settle = if self.fast_clock_blip() {
+            let fast_blip = self.fast_clock_blip();
+            let lagged = self.pulse_lag.value() != 0.0 || self.pulse_lag.slow_value() != 0.0;
+            let settle = if fast_blip {
                 // A fast clock's blip: its jump comes ~100 ms after each rate change.
                 BLIP_SETTLE_MS
-            } else if self.pulse_lag.value() != 0.0 || self.pulse_lag.slow_value() != 0.0 {
+            } else if lagged {
                 PULSE_SETTLE_MS
             } else {
                 SETTLE_MS
             };
-            if settle > SETTLE_MS {
+            if lagged && !fast_blip {
+                // Its last jump may still reach the readings late (a slipping widget report).
                 self.late_jump_until = now + LATE_JUMP_WATCH_MS;
             }
             self.reset(now, settle);
