@@ -141,6 +141,69 @@ fn noise_of(resid: &[f64]) -> f64 {
     }
 }
 
+/// Least step (s) between two levels of readings that is a level shift ([`level_shift`]).
+pub const SHIFT_MIN: f64 = 0.005;
+/// A level shift's step is at least this many times the readings' RMS about their two levels.
+pub const SHIFT_SIGMAS: f64 = 8.0;
+/// Readings a level shift needs at its old level: a window's first few after a reset can hold
+/// one step of a drifting clock's staircase (a report every 250 ms), which is no shift.
+pub const SHIFT_OLD_MIN: usize = 5;
+/// Readings a level shift needs at its new level: two that agree.
+pub const SHIFT_NEW_MIN: usize = 2;
+
+/// Where `samples` (client ms, error s) shift from one level to another: the index of the first
+/// reading at the new level. Each side sits on its own level ([`SHIFT_OLD_MIN`] and
+/// [`SHIFT_NEW_MIN`] readings at least; one reading between them may be in transit), and the
+/// step is at least [`SHIFT_MIN`] and [`SHIFT_SIGMAS`] times their RMS about their levels.
+///
+/// A stall of the whole machine (another page loading) moves every player tens of ms at once.
+/// Read as one window, that step is tens of ms of "reading noise" (a 30 ms dead band, kept for
+/// seconds), and the upper envelope keeps reading the old level until most of the window is
+/// new (two seconds). Neither is true: the readings before the step are the past. A steady
+/// clock's readings have no such step (a real decoder's are smooth to ~0.4 ms), a drifting
+/// clock's ramp splits into two ramps, not two levels, and noisy readings (late by varying
+/// amounts) are not quiet on either side.
+pub fn level_shift(samples: &[(f64, f64)]) -> Option<usize> {
+    let n = samples.len();
+    if n < SHIFT_OLD_MIN + SHIFT_NEW_MIN {
+        return None;
+    }
+    let e: Vec<f64> = samples.iter().map(|s| s.1).collect();
+    // Sum and sum of squares about the mean of a run.
+    let spread = |v: &[f64]| {
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        (mean, v.iter().map(|x| (x - mean).powi(2)).sum::<f64>())
+    };
+    let mut best: Option<(f64, usize)> = None;
+    for k in SHIFT_OLD_MIN..=n - SHIFT_NEW_MIN {
+        let (new_mean, new_ss) = spread(&e[k..]);
+        // The old level ends at k, or at k - 1 with the reading at k - 1 in transit.
+        for old_end in [k, k - 1] {
+            if old_end < SHIFT_OLD_MIN {
+                continue;
+            }
+            let (old_mean, old_ss) = spread(&e[..old_end]);
+            let used = (old_end + n - k) as f64;
+            let rms = ((old_ss + new_ss) / used).sqrt();
+            let step = (new_mean - old_mean).abs();
+            // A reading in transit lies between the levels, a quarter step from each at least.
+            let between = |x: f64| {
+                (x - old_mean).abs().min((x - new_mean).abs()) >= step / 4.0
+                    && (x - old_mean).abs() < step
+                    && (x - new_mean).abs() < step
+            };
+            if old_end < k && !between(e[old_end]) {
+                continue;
+            }
+            if step >= SHIFT_MIN && step >= SHIFT_SIGMAS * rms && best.is_none_or(|(r, _)| rms < r)
+            {
+                best = Some((rms, k));
+            }
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
 /// The upper envelope of residuals: the second-largest once there are [`ENVELOPE_MIN`].
 fn envelope(mut resid: Vec<f64>) -> f64 {
     resid.sort_unstable_by(f64::total_cmp);
@@ -232,6 +295,39 @@ mod tests {
     }
 
     #[test]
+    fn a_level_shift_needs_quiet_levels_and_allows_one_reading_in_transit() {
+        let flat = |n: usize, e: f64| (0..n).map(move |_| e);
+        let at = |v: Vec<f64>| -> Vec<(f64, f64)> {
+            v.into_iter()
+                .enumerate()
+                .map(|(i, e)| (i as f64 * 100.0, e))
+                .collect()
+        };
+        // A stall: ten readings at 0, one on the way, three 70 ms back.
+        let stall = at(flat(10, 0.0).chain([-0.03]).chain(flat(3, -0.07)).collect());
+        assert_eq!(level_shift(&stall), Some(11));
+        // Too few readings at either level: one new reading is a lone outlier, not a level.
+        assert_eq!(
+            level_shift(&at(flat(10, 0.0).chain([-0.07]).collect())),
+            None
+        );
+        assert_eq!(
+            level_shift(&at(flat(4, 0.0).chain(flat(6, -0.07)).collect())),
+            None
+        );
+        // A step under 5 ms (a drifting clock's report staircase) is no shift.
+        assert_eq!(
+            level_shift(&at(flat(8, 0.0).chain(flat(4, 0.003)).collect())),
+            None
+        );
+        // Readings late by 0-40 ms in turn are not quiet at either level.
+        let late = [
+            0.0, -0.03, -0.01, -0.04, 0.0, -0.02, -0.035, -0.035, -0.005, -0.025,
+        ];
+        assert_eq!(level_shift(&at(late.to_vec())), None);
+    }
+
+    #[test]
     fn one_stale_reading_does_not_make_quiet_readings_noisy() {
         // Ten readings 20 ms behind, the first one still from before a 20 ms jump back.
         let mut s = line(10, -0.020, 0.0);
@@ -315,6 +411,25 @@ mod tests {
                 .collect();
             let f = fit_error(&s, 1_900.0).unwrap();
             prop_assert!(f.error <= e0 + 0.040 && f.error >= e0 - 0.080, "{f:?} {e0}");
+        }
+
+        /// A ramp (a drifting clock, up to 2 %) is never taken for a level shift, and a step
+        /// of at least 5 ms between two quiet levels (0.2 ms of noise) always is, where it is.
+        #[test]
+        fn level_shifts_are_steps_not_ramps(
+            e0 in -0.2f64..0.2,
+            slope in -0.02f64..0.02,
+            n in 7usize..21,
+            step in prop_oneof![-0.1f64..-0.0055, 0.0055f64..0.1],
+            at in 5usize..19,
+            noise in proptest::collection::vec(-0.0002f64..0.0002, 20),
+        ) {
+            prop_assert_eq!(level_shift(&line(n, e0, slope)), None);
+            let at = at.min(n - 2);
+            let s: Vec<(f64, f64)> = (0..n)
+                .map(|i| (i as f64 * 100.0, e0 + noise[i] + if i >= at { step } else { 0.0 }))
+                .collect();
+            prop_assert_eq!(level_shift(&s), Some(at));
         }
 
         /// Clean lines are recovered exactly, whatever their level and slope.

@@ -289,8 +289,10 @@ fn real_decoder_a_small_error_ahead_takes_a_blip_not_two_pulses() {
             w.run(100.0);
             lowest = lowest.min(w.error(1));
         }
+        // What one blip cannot take (12 ms less its 10 ms move) is left: a second would land
+        // 8 ms behind.
         let err = w.error(1);
-        assert!(err.abs() <= 0.002, "offset {off}: {err}");
+        assert!(err.abs() <= 0.0025, "offset {off}: {err}");
         assert!(lowest > -0.008, "offset {off}: went to {lowest}");
         let took = w.clients[1].engine.stats().rate_nudges - nudges;
         assert!(took <= 3, "offset {off}: {took} pulses");
@@ -322,5 +324,42 @@ fn a_jump_reported_late_by_a_slipping_widget_is_not_read_as_an_error() {
         );
         assert!(r.2 <= 7, "draw {draw}: {} pulses; {slipping:?}", r.2);
         assert!(r.3 <= 1.0, "draw {draw}: the first viewer moved {} ms", r.3);
+    }
+}
+
+#[test]
+fn real_decoder_a_machine_wide_stall_is_a_level_shift_not_reading_noise() {
+    // Another page loading on the machine set every real-media player 60-85 ms back at once.
+    // Read as one window, that step was 19-27 ms of "reading noise": every dead band went to
+    // its 30 ms cap for seconds and the players were left 8-16 ms apart; and the upper envelope
+    // read the old level until most of the window was new, so nothing moved for two seconds.
+    for noise in [0.0, 0.0007] {
+        let (mut w, d) = real_late_joiner_with(777_000.0, true, |_| {});
+        for c in &mut w.clients {
+            c.report_jitter_ms = 60.0;
+            c.noise = noise;
+        }
+        w.run(20_000.0);
+        let noise_before = [0, d].map(|i| w.clients[i].engine.stats().reading_noise_ms);
+        for (i, step) in [(0, -0.060), (d, -0.085)] {
+            w.clients[i].player.position += step;
+        }
+        w.run(1_500.0);
+        for (k, i) in [0, d].into_iter().enumerate() {
+            let st = w.clients[i].engine.stats();
+            assert!(
+                st.reading_noise_ms <= noise_before[k] + 0.5,
+                "noise {noise}: viewer {i}'s reading noise went from {} to {} ms",
+                noise_before[k],
+                st.reading_noise_ms
+            );
+            let err = w.error(i);
+            assert!(
+                err.abs() < 0.004,
+                "noise {noise}: viewer {i} {err} s off 1.5 s after"
+            );
+        }
+        let gap = w.run_max_gap(10_000.0, 0, d);
+        assert!(gap < 0.004, "noise {noise}: {gap} s apart after");
     }
 }

@@ -63,7 +63,8 @@
 use std::collections::VecDeque;
 
 use super::fit::{
-    band_for, error_with_slope, fit_error_with, median, ErrorFit, DEADBAND, NOISY, SLOPE_SIGMAS,
+    band_for, error_with_slope, fit_error_with, level_shift, median, ErrorFit, DEADBAND, NOISY,
+    SLOPE_SIGMAS,
 };
 use super::pulse_lag::{is_blip, PulseLag, BLIP_MS, SPREAD_MIN};
 
@@ -499,6 +500,12 @@ impl Drift {
             self.samples.pop_front();
         }
         self.samples.push_back((now, error));
+        // The readings before a level shift are the past (see `level_shift`); a noisy player's
+        // readings come in runs of lateness, which are no shift.
+        let quiet = !self.noise_measured || self.noise_level <= NOISY;
+        if let Some(k) = level_shift(self.samples.make_contiguous()).filter(|_| quiet) {
+            self.samples.drain(..k);
+        }
         if !self.noise_measured && self.samples.len() == MIN_PULSE_SAMPLES {
             self.short_quiet = self.fit(now).is_some_and(|f| f.noise <= QUIET_SHORT);
         }
