@@ -49,10 +49,31 @@
   window.__wpEarlyMath = M;
 
   // ---- The player: created as soon as the IFrame API and #player are there. ----
-  var q = { player: null, frame: null, box: null, video: null, events: [], listener: null, taken: false, ready: false, driven: false };
+  var q = { player: null, frame: null, box: null, video: null, events: [], listener: null, taken: false, ready: false, driven: false, echoes: [], pulse: null };
   window.__wpEarlyPlayer = q;
+  // The app calls this when it takes the player over (`yt.rs`, `take_queue`): a first-frame
+  // pulse still running ends now, so the app starts from the room's rate.
+  q.handover = function () { if (q.pulse) q.pulse(); };
+  // This page's own rate calls (a pulse and its end) are echoed by onPlaybackRateChange, maybe
+  // after the app took over: such an echo is no viewer's change of speed, so it is dropped
+  // here and never reaches the app (which would send it to the room). An echo that never
+  // comes (the player ignored the call) is forgotten after ECHO_MS.
+  var ECHO_MS = 5000;
+  function setRate(p, rate) {
+    q.echoes.push({ rate: rate, until: now() + ECHO_MS });
+    p.setPlaybackRate(rate);
+  }
+  function ownEcho(rate) {
+    var t = now();
+    q.echoes = q.echoes.filter(function (e) { return e.until > t; });
+    for (var i = 0; i < q.echoes.length; i++) {
+      if (q.echoes[i].rate === rate) { q.echoes.splice(i, 1); return true; }
+    }
+    return false;
+  }
   function emit(kind, data) {
     if (kind === 'ready') q.ready = true;
+    if (kind === 'rate' && ownEcho(data)) return;
     if (q.listener) { q.listener(kind, data); return; }
     if (kind === 'state' && data === 1 && q.driven && !s.checked) {
       s.checked = true;
@@ -232,11 +253,15 @@
       var rates = (p.getAvailablePlaybackRates && p.getAvailablePlaybackRates()) || [];
       var rate = (err < 0 ? [2, 1.5, 1.25] : [0.5, 0.75]).filter(function (r) { return rates.indexOf(r) >= 0; })[0];
       if (!rate) return;
-      p.setPlaybackRate(rate);
-      setTimeout(function () {
-        // After the app took over, the rate is the engine's business.
-        if (!s.taken && !q.taken) p.setPlaybackRate(s.state.rate);
-      }, Math.abs(err) / Math.abs(rate - 1) * 1000);
+      setRate(p, rate);
+      // The pulse ends on its time, or at once when the app takes over (`q.handover`); the
+      // player is back at the rate it had (the room's: 1, checked above).
+      var timer = setTimeout(function () { if (q.pulse) q.pulse(); }, Math.abs(err) / Math.abs(rate - 1) * 1000);
+      q.pulse = function () {
+        q.pulse = null;
+        clearTimeout(timer);
+        try { setRate(p, 1); } catch (e) { /* a player gone: nothing to restore */ }
+      };
     })();
   }
   withBox(function (box) { frame(box); open(box); });

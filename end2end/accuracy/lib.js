@@ -28,10 +28,11 @@ export async function collect(viewers, seconds, since = Date.now()) {
     const s = await sample(viewers);
     // ACCURACY_TRACE=1 prints every sample: each viewer's position against the first viewer's
     // (ms), then per viewer its reading noise, rate control, own error estimate, learned pulse
-    // lags (speed-up/slow-down), last action and its counts of pulses and seeks.
+    // lags (speed-up/slow-down), the room's rate as it sees it, last action and its counts of
+    // pulses and seeks.
     if (process.env.ACCURACY_TRACE) {
       const m = s.positions[0];
-      const acts = await Promise.all(viewers.map((v) => v.sync().then((x) => `n${x.readingNoiseMs?.toFixed(2)} ${x.rateControl} e${x.errorMs?.toFixed(1)} L${x.pulseLagMs?.toFixed(0)}/${x.pulseLagSlowMs?.toFixed(0)} ${x.lastAction}|r${x.rateNudges}s${x.correctiveSeeks}`)));
+      const acts = await Promise.all(viewers.map((v) => v.sync().then((x) => `n${x.readingNoiseMs?.toFixed(2)} ${x.rateControl} e${x.errorMs?.toFixed(1)} L${x.pulseLagMs?.toFixed(0)}/${x.pulseLagSlowMs?.toFixed(0)} x${x.roomRate} ${x.lastAction}|r${x.rateNudges}s${x.correctiveSeeks}`)));
       console.log('T', t0 - since, s.positions.map((p) => ((p - m) * 1000).toFixed(1)).join(' '), acts.join(' ; '));
     }
     samples.push({ t: t0 - since, spread: s.spreadMs, running: s.running.every(Boolean) });

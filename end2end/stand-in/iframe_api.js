@@ -43,7 +43,9 @@
  *   up to N ms stale, by a varying amount (a busy phone);
  * - pausedSeekBuffers: a seek while paused goes BUFFERING, then PAUSED again after the buffer
  *   delay (playVideo() during it plays);
- * - slow buffering: bufferMinMs/bufferMaxMs (e.g. 200/900) after play and after seeks.
+ * - slow buffering: bufferMinMs/bufferMaxMs (e.g. 200/900) after play and after seeks;
+ * - rateEchoMs: onPlaybackRateChange reaches the page this many ms after the others (with the
+ *   info it carried when sent): a rate change's echo that comes late.
  *
  * Test hooks (not part of the YouTube API) on window.__ytTest:
  * - config: set before load with page.addInitScript
@@ -105,6 +107,7 @@
     adMidrollAt: null,
     adLengthS: 15,
     adClock: 'ad',
+    rateEchoMs: 0,
   };
   var cfg = {};
   Object.keys(DEFAULTS).forEach(function (k) {
@@ -612,7 +615,10 @@
       m.rate = snapped;
       applyRate();
       armEnd();
-      post({ kind: 'onPlaybackRateChange', data: snapped, info: snapshot() });
+      var echo = { kind: 'onPlaybackRateChange', data: snapped, info: snapshot() };
+      // rateEchoMs: the event reaches the page this much later than the others.
+      if (cfg.rateEchoMs > 0) setTimeout(function () { post(echo); }, cfg.rateEchoMs);
+      else post(echo);
     }
     function durationOf(id) {
       var d = cfg.durations && cfg.durations[id];

@@ -234,6 +234,13 @@ fn take_queue(window: &web_sys::Window) -> Option<Object> {
     let _ = Reflect::delete_property(window.unchecked_ref::<Object>(), &key);
     let queue: Object = queue.unchecked_into();
     set(&queue, "taken", &true.into());
+    // The page's first-frame pulse, if one runs, ends now (`early.js`, `q.handover`): the
+    // engine starts from the room's rate.
+    if let Ok(handover) = Reflect::get(&queue, &"handover".into()) {
+        if let Some(f) = handover.dyn_ref::<Function>() {
+            let _ = f.call0(&queue);
+        }
+    }
     Some(queue)
 }
 

@@ -25,6 +25,8 @@ pub struct SyncStats {
     pub player_state: i32,
     /// Where the session is now (s).
     pub target_position: f64,
+    /// The room's playback rate (1 before the first state).
+    pub room_rate: f64,
     /// The last thing the client did (for humans and tests).
     pub last_action: String,
     /// Learned seek-to-playing latency (ms).
@@ -51,6 +53,24 @@ pub struct SyncStats {
     pub starts: u32,
     /// The start need last computed (ms; see `crate::start`).
     pub start_need_ms: f64,
+    /// The last [`RECENT_CAP`] things this client saw and did, oldest first: the player's
+    /// state events (and whether they were expected), the commands it sent, and each new
+    /// `last_action`; each stamped with client ms. For failure messages: a test that fails
+    /// once shows what led up to it.
+    pub recent: Vec<String>,
+}
+
+/// How many entries [`SyncStats::recent`] keeps.
+pub const RECENT_CAP: usize = 16;
+
+impl SyncStats {
+    /// Adds `what` (at client ms `now`) to [`SyncStats::recent`], dropping the oldest.
+    pub fn note(&mut self, now: f64, what: impl std::fmt::Display) {
+        if self.recent.len() >= RECENT_CAP {
+            self.recent.remove(0);
+        }
+        self.recent.push(format!("{now:.0} {what}"));
+    }
 }
 
 impl Default for SyncStats {
@@ -66,6 +86,7 @@ impl Default for SyncStats {
             rate_nudges: 0,
             player_state: -1,
             target_position: 0.0,
+            room_rate: 1.0,
             last_action: "none".to_owned(),
             seek_latency_ms: 0.0,
             viewers: 0,
@@ -78,6 +99,7 @@ impl Default for SyncStats {
             start_error_ms: None,
             starts: 0,
             start_need_ms: 0.0,
+            recent: Vec::new(),
         }
     }
 }

@@ -453,6 +453,7 @@ impl Inner {
         set("rateNudges", stats.rate_nudges.into());
         set("playerState", stats.player_state.into());
         set("targetPosition", stats.target_position.into());
+        set("roomRate", stats.room_rate.into());
         set("lastAction", stats.last_action.as_str().into());
         set("seekLatencyMs", stats.seek_latency_ms.into());
         set("viewers", stats.viewers.into());
@@ -465,6 +466,7 @@ impl Inner {
         set("startErrorMs", opt(stats.start_error_ms));
         set("starts", stats.starts.into());
         set("startNeedMs", stats.start_need_ms.into());
+        set("recent", stats.recent.join(" | ").as_str().into());
         let player_video = self.player.borrow().as_ref().and_then(|p| p.video_data());
         let hidden = web_sys::window()
             .and_then(|w| w.document())

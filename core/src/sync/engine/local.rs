@@ -110,9 +110,12 @@ impl Engine {
             cmd => cmd,
         };
         if self.pending.is_some() {
+            self.stats.note(now, format_args!("queue {cmd:?}"));
             self.queued = Some(merge_queued(self.queued, cmd));
             return;
         }
+        self.stats
+            .note(now, format_args!("send {cmd:?} on r{}", s.revision));
         self.seq = self.seq.wrapping_add(1);
         out.push(Action::Send(ClientMsg::from_command(
             self.seq, s.revision, cmd,
@@ -123,6 +126,8 @@ impl Engine {
         });
         self.drift.reset(now, SETTLE_MS);
         self.stats.last_action = format!("send {cmd:?}");
+        // In `recent` already, with its base revision.
+        self.noted_action.clone_from(&self.stats.last_action);
     }
 
     /// True when `cmd` would not change the current state (a coalesced duplicate).

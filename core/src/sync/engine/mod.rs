@@ -213,6 +213,8 @@ pub struct Engine {
     need_sent: Option<(f64, f64)>,
     /// A player left off the room's state, playing or paused (see `stuck`).
     stuck: stuck::Stuck,
+    /// The `last_action` last put in `stats.recent`.
+    noted_action: String,
 }
 
 impl Engine {
@@ -257,6 +259,7 @@ impl Engine {
             probe_counts: (0, 0),
             need_sent: None,
             stuck: Default::default(),
+            noted_action: String::new(),
         }
     }
 
@@ -364,6 +367,8 @@ impl Engine {
     pub fn on_rate_change(&mut self, now: f64, rate: f64, r: Option<Reading>) -> Vec<Action> {
         let mut out = Vec::new();
         if !self.drift.on_rate_event(rate) && rate.is_finite() && !self.ads.in_ad() {
+            self.stats
+                .note(now, format_args!("rate event {rate}: the viewer's"));
             self.command(now, Command::Rate { rate }, &mut out);
         }
         self.refresh(now, r, &mut out);
@@ -427,6 +432,10 @@ impl Engine {
                 self.expect = None;
             }
         }
+        self.stats.note(
+            now,
+            format_args!("state {st:?}{}", if handled { " (expected)" } else { "" }),
+        );
         if !handled {
             if let Some(r) = r {
                 self.local_change(now, prev, st, r, &mut out);
@@ -539,6 +548,10 @@ impl Engine {
 
     fn refresh(&mut self, now: f64, r: Option<Reading>, out: &mut Vec<Action>) {
         self.sync_join(out);
+        if self.stats.last_action != self.noted_action {
+            self.noted_action.clone_from(&self.stats.last_action);
+            self.stats.note(now, &self.noted_action);
+        }
         let st = &mut self.stats;
         st.status = self.status.as_str();
         st.conn_id = self.conn_id.unwrap_or(0);
@@ -555,6 +568,7 @@ impl Engine {
         st.pulse_lag_slow_ms = self.drift.pulse_lag_slow() * 1000.0;
         if let Some(s) = self.state.as_ref() {
             st.revision = s.revision;
+            st.room_rate = s.rate;
             st.target_position = s.position_at(self.clock.server_time(now));
         }
         if let Some(r) = r {
