@@ -288,21 +288,27 @@ test.describe('YouTube IFrame API stand-in', () => {
     page = ctx.page;
     await call(page, 'playVideo()');
     await waitState(page, 1);
-    const lags = await page.evaluate(async () => {
+    // How late this page's own 50 ms timers fired (s): a busy machine delays the reports'
+    // delivery timers as much.
+    const { lags, late } = await page.evaluate(async () => {
       const out = [];
+      let late = 0;
       for (let i = 0; i < 40; i++) {
         out.push(window.__ytTest.players[0].truePosition().position - window.__player.getCurrentTime());
+        const t0 = performance.now();
         await new Promise((r) => setTimeout(r, 50));
+        late = Math.max(late, (performance.now() - t0 - 50) / 1000);
       }
-      return out;
+      return { lags: out, late };
     });
     expect(Math.min(...lags)).toBeGreaterThan(-0.005);
     expect(Math.max(...lags)).toBeGreaterThan(0.015);
-    // Up to 60 ms late (plus the event latency): 9 readings in 10 within 0.1 s. Not the
-    // largest: the page's own timer fired ~190 ms late once under the full suite (a reading
-    // 247 ms stale), which says nothing about the stand-in's model.
+    // Up to 60 ms late (plus the event latency): 9 readings in 10 within 0.1 s, plus however
+    // late this page's timers fired. Not the largest: the page's own timer fired ~190 ms late
+    // once under the full suite (a reading 247 ms stale), and 4 in 40 readings were 0.11 s
+    // stale once, which says nothing about the stand-in's model.
     const sorted = [...lags].sort((x, y) => x - y);
-    expect(sorted[Math.floor(sorted.length * 0.9)]).toBeLessThan(0.1);
+    expect(sorted[Math.floor(sorted.length * 0.9)], `timers up to ${late} s late`).toBeLessThan(0.1 + late);
   });
 
   test('seekTo from UNSTARTED and from CUED starts playing; loadVideoById plays', async ({ browser }) => {

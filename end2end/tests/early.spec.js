@@ -35,6 +35,9 @@ test("the page's first-frame pulse never becomes the room's speed, even when the
     null,
     { timeout: 15_000 },
   );
+  // From here on B is an ordinary player (its later seeks buffer as usual, its later rate
+  // events come at once): the echo of the pulse is already on its way, 2 s late.
+  await b.page.evaluate(() => Object.assign(window.__ytTest.config, { bufferMinMs: 80, bufferMaxMs: 300, rateEchoMs: 0 }));
   release();
   await b.waitReady();
   const taken = Date.now();
