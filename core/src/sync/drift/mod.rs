@@ -502,9 +502,10 @@ impl Drift {
         self.samples.push_back((now, error));
         // The readings before a level shift are the past (see `level_shift`); a noisy player's
         // readings come in runs of lateness, which are no shift.
-        let quiet = !self.noise_measured || self.noise_level <= NOISY;
-        if let Some(k) = level_shift(self.samples.make_contiguous()).filter(|_| quiet) {
-            self.samples.drain(..k);
+        if !self.noise_measured || self.noise_level <= NOISY {
+            if let Some(k) = level_shift(self.samples.make_contiguous()) {
+                self.samples.drain(..k);
+            }
         }
         if !self.noise_measured && self.samples.len() == MIN_PULSE_SAMPLES {
             self.short_quiet = self.fit(now).is_some_and(|f| f.noise <= QUIET_SHORT);
